@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The Contoso walk-through that `make demo` runs: plan, apply, re-plan (no changes), then the
+# tutorial's own az commands as live state, whose mistake the plan corrects.
+set -euo pipefail
+HSMSYNC="${HSMSYNC:-hsmsync}"
+HERE="$(cd "$(dirname "$0")" && pwd)"
+OUT="${1:-out/demo}"
+mkdir -p "$OUT"
+MANIFEST="$HERE/hsmsync.yaml"
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+step "validate the manifest"
+"$HSMSYNC" validate -f "$MANIFEST"
+
+step "plan against an HSM fresh from creation (fake state $OUT/state.json)"
+cp "$HERE/empty-state.json" "$OUT/state.json"
+"$HSMSYNC" plan -f "$MANIFEST" --state "$OUT/state.json"
+
+step "apply"
+"$HSMSYNC" apply -f "$MANIFEST" --state "$OUT/state.json" --auto-approve
+
+step "plan again: nothing left to change (exit code 0 with --detailed-exitcode)"
+"$HSMSYNC" plan -f "$MANIFEST" --state "$OUT/state.json" --detailed-exitcode
+
+step "plan against what the tutorial's az commands produce: the VM identity got Crypto Auditor, not Crypto User"
+"$HSMSYNC" plan -f "$MANIFEST" --state "$HERE/live-as-tutorial.json"

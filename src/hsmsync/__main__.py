@@ -1,0 +1,5 @@
+import sys
+
+from hsmsync.cli import main
+
+sys.exit(main())

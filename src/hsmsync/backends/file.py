@@ -1,0 +1,38 @@
+"""FileStateBackend: the fake backend. Live state is a local JSON file (`--state PATH`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hsmsync.backends.base import Outcome, ReadRequest
+from hsmsync.backends.statefile import locked, read_state_file, write_state_file
+from hsmsync.core.errors import StateError
+from hsmsync.core.plan import Change
+from hsmsync.core.state import LiveState
+from hsmsync.core.state_edits import apply_to_state
+
+
+class FileStateBackend:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def describe(self) -> str:
+        return f"fake state file {self.path}"
+
+    def read_state(self, request: ReadRequest) -> LiveState:
+        with locked(self.path):
+            state = read_state_file(self.path)
+        missing = [h.name for h in request.hsms if h.name not in state.hsms]
+        if missing:
+            known = ", ".join(sorted(state.hsms)) or "(none)"
+            raise StateError(f"{self.path}: HSM {', '.join(repr(m) for m in missing)} not in state file; it has: {known}")
+        return state
+
+    def apply_change(self, change: Change) -> Outcome:
+        with locked(self.path):
+            state = read_state_file(self.path)
+            new_state, outcome = apply_to_state(state, change)
+            if new_state is not state:
+                write_state_file(self.path, new_state)
+        return Outcome(outcome.value)
+

@@ -1,0 +1,34 @@
+"""The one place a backend is chosen: `--state PATH` is the fake file, otherwise live Azure."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from hsmsync.backends.base import HsmRef, ReadRequest, StateBackend
+from hsmsync.backends.file import FileStateBackend
+from hsmsync.core.desired import DesiredState
+from hsmsync.core.errors import HsmsyncError
+
+
+def open_backend(*, state: Path | None, endpoints: Path | None, environ: Mapping[str, str]) -> StateBackend:
+    if state is not None:
+        if endpoints is not None:
+            raise HsmsyncError("--state and --endpoints exclude each other (the fake backend reads a file)")
+        return FileStateBackend(state)
+    try:
+        from hsmsync.backends.azure import make_azure_backend
+    except ImportError as exc:  # pragma: no cover - only when the install is broken
+        raise HsmsyncError(f"the live backend is unavailable: {exc}") from None
+    return make_azure_backend(endpoints=endpoints, environ=environ)
+
+
+def read_request_for(desired: DesiredState) -> ReadRequest:
+    """What a backend must discover to plan this manifest, and nothing more."""
+    hsms = tuple(HsmRef(h.name, h.url, h.resource_id) for h in desired.hsms.values())
+    return ReadRequest(
+        hsms=hsms,
+        arm_scopes=desired.arm_scopes,
+        principal_ids=tuple(sorted(desired.principals)),
+        key_scopes={h.name: desired.key_names(h.name) for h in desired.hsms.values()},
+    )

@@ -1,0 +1,212 @@
+"""The command line: parse arguments, load, call the core, render, pick the exit code."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import traceback
+from collections.abc import Sequence
+from enum import IntEnum
+from pathlib import Path
+
+from hsmsync import __version__
+from hsmsync.applier import ApplyResult, ChangeStatus, apply_plan
+from hsmsync.backends.base import StateBackend
+from hsmsync.backends.registry import open_backend, read_request_for
+from hsmsync.core.catalog import builtin_data_roles, definition_to_rest, management_roles
+from hsmsync.core.errors import HsmsyncError
+from hsmsync.core.model import Manifest
+from hsmsync.core.plan import Plan
+from hsmsync.core.plan_io import plan_from_dict
+from hsmsync.core.planner import plan_changes
+from hsmsync.core.state import LiveState
+from hsmsync.environment import Environment
+from hsmsync.manifest import LoadedManifest, load_manifest
+from hsmsync.render import PLAN_RENDERERS
+from hsmsync.render.results import render_apply_result
+
+
+class ExitStatus(IntEnum):
+    OK = 0
+    ERROR = 1
+    CHANGES = 2  # plan --detailed-exitcode: there are changes
+    UNEXPECTED = 3
+    INTERRUPTED = 130
+
+
+def _add_source_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-f", "--file", type=Path, default=Path("hsmsync.yaml"), help="manifest (default: hsmsync.yaml)")
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--state", type=Path, help="plan against a fake state file instead of Azure")
+    src.add_argument("--live", action="store_true", help="plan against Azure (the default without --state)")
+    p.add_argument("--endpoints", type=Path, help="endpoints file of a local emulator (with --live)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hsmsync", description="Manage Managed HSM access as code.")
+    parser.add_argument("--version", action="version", version=f"hsmsync {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of unexpected errors")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("validate", help="check the manifest and exit")
+    p.add_argument("-f", "--file", type=Path, default=Path("hsmsync.yaml"))
+
+    p = sub.add_parser("plan", help="show what apply would change")
+    _add_source_args(p)
+    p.add_argument("--format", choices=sorted(PLAN_RENDERERS), default="text")
+    p.add_argument("--out", type=Path, help="also save the plan (JSON) for `hsmsync apply PLAN`")
+    p.add_argument("--detailed-exitcode", action="store_true", help="exit 0 no changes, 2 changes, 1 error")
+
+    p = sub.add_parser("apply", help="make live state match the manifest")
+    _add_source_args(p)
+    p.add_argument("plan_file", nargs="?", type=Path, help="a plan saved by `plan --out`")
+    p.add_argument("--auto-approve", action="store_true", help="do not ask for confirmation")
+
+    p = sub.add_parser("roles", help="list the role catalog")
+    p.add_argument("--format", choices=["text", "json"], default="text")
+    p.add_argument("--plane", choices=["data", "management", "all"], default="all")
+
+    p = sub.add_parser("schema", help="print a JSON Schema")
+    p.add_argument("kind", nargs="?", choices=["manifest", "state"], default="manifest")
+
+    p = sub.add_parser("emulator", help="serve a state file as a local Managed HSM + ARM emulator")
+    p.add_argument("--state", type=Path, required=True)
+    p.add_argument("--port", type=int, default=0)
+    p.add_argument("--endpoints-out", type=Path)
+    p.add_argument("--faults", help="e.g. latency=20ms,429=0.1,500=0.05,drop=0.02,seed=7,throttle=5")
+    return parser
+
+
+def _compute_plan(args: argparse.Namespace, env: Environment) -> tuple[LoadedManifest, StateBackend, Plan, LiveState]:
+    loaded = load_manifest(_path(args.file, env))
+    backend = open_backend(
+        state=_path(args.state, env) if args.state else None,
+        endpoints=_path(args.endpoints, env) if args.endpoints else None,
+        environ=env.environ,
+    )
+    live = backend.read_state(read_request_for(loaded.desired))
+    plan = plan_changes(loaded.desired, live)
+    return loaded, backend, plan, live
+
+
+def _path(p: Path, env: Environment) -> Path:
+    return p if p.is_absolute() else env.cwd / p
+
+
+def cmd_validate(args: argparse.Namespace, env: Environment) -> int:
+    loaded = load_manifest(_path(args.file, env))
+    d = loaded.desired
+    env.stdout.write(
+        f"{args.file}: valid ({len(d.principals)} principals, {len(d.hsms)} HSMs, "
+        f"{len(d.assignments)} assignments)\n"
+    )
+    return ExitStatus.OK
+
+
+def cmd_plan(args: argparse.Namespace, env: Environment) -> int:
+    _, backend, plan, _ = _compute_plan(args, env)
+    env.stdout.write(PLAN_RENDERERS[args.format](plan, backend.describe()))
+    if args.out:
+        _path(args.out, env).write_text(PLAN_RENDERERS["json"](plan, backend.describe()), encoding="utf-8")
+    if args.detailed_exitcode and not plan.is_empty:
+        return ExitStatus.CHANGES
+    return ExitStatus.OK
+
+
+def cmd_apply(args: argparse.Namespace, env: Environment) -> int:
+    if args.plan_file:
+        backend = open_backend(
+            state=_path(args.state, env) if args.state else None,
+            endpoints=_path(args.endpoints, env) if args.endpoints else None,
+            environ=env.environ,
+        )
+        try:
+            plan = plan_from_dict(json.loads(_path(args.plan_file, env).read_text(encoding="utf-8")))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise HsmsyncError(f"{args.plan_file}: cannot read saved plan: {exc}") from None
+    else:
+        _, backend, plan, _ = _compute_plan(args, env)
+    env.stdout.write(PLAN_RENDERERS["text"](plan, backend.describe()))
+    if plan.is_empty:
+        return ExitStatus.OK
+    if not args.auto_approve:
+        if not env.stdin_isatty:
+            raise HsmsyncError("refusing to apply without confirmation: not on a terminal (use --auto-approve)")
+        env.stdout.write("\nApply these changes? Only 'yes' is accepted: ")
+        env.stdout.flush()
+        if env.stdin.readline().strip() != "yes":
+            env.stdout.write("Apply cancelled; nothing was changed.\n")
+            return ExitStatus.ERROR
+    result = apply_plan(plan, backend)
+    env.stdout.write("\n" + render_apply_result(result))
+    return ExitStatus.OK if result.ok else ExitStatus.ERROR
+
+
+def cmd_roles(args: argparse.Namespace, env: Environment) -> int:
+    groups = []
+    if args.plane in ("data", "all"):
+        groups.append(("data", builtin_data_roles(), "Microsoft.KeyVault/providers/Microsoft.Authorization/roleDefinitions/"))
+    if args.plane in ("management", "all"):
+        groups.append(("management", management_roles(), "/providers/Microsoft.Authorization/roleDefinitions/"))
+    if args.format == "json":
+        items = [definition_to_rest(r, id_prefix=prefix) for _, roles, prefix in groups for r in roles]
+        env.stdout.write(json.dumps(items, indent=2) + "\n")
+        return ExitStatus.OK
+    for plane, roles, _ in groups:
+        env.stdout.write(f"{plane} plane:\n")
+        for r in sorted(roles, key=lambda r: r.role_name):
+            env.stdout.write(f"  {r.name}  {r.role_name}\n")
+            for a in r.data_actions:
+                env.stdout.write(f"      {a}\n")
+    return ExitStatus.OK
+
+
+def cmd_schema(args: argparse.Namespace, env: Environment) -> int:
+    from hsmsync.schemas import manifest_schema, state_schema
+
+    schema = manifest_schema() if args.kind == "manifest" else state_schema()
+    env.stdout.write(json.dumps(schema, indent=2) + "\n")
+    return ExitStatus.OK
+
+
+def cmd_emulator(args: argparse.Namespace, env: Environment) -> int:
+    from hsmsync.emulator import run_emulator_cli
+
+    return run_emulator_cli(_path(args.state, env), args.port, args.endpoints_out, args.faults, env.stdout)
+
+
+COMMANDS = {
+    "validate": cmd_validate,
+    "plan": cmd_plan,
+    "apply": cmd_apply,
+    "roles": cmd_roles,
+    "schema": cmd_schema,
+    "emulator": cmd_emulator,
+}
+
+
+def main(argv: Sequence[str] | None = None, *, env: Environment | None = None) -> int:
+    env = env or Environment()
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse exits on --help and usage errors
+        return int(exc.code or 0)
+    try:
+        return int(COMMANDS[args.command](args, env))
+    except HsmsyncError as exc:
+        env.stderr.write(f"error: {exc}\n")
+        return ExitStatus.ERROR
+    except KeyboardInterrupt:
+        env.stderr.write("interrupted\n")
+        return ExitStatus.INTERRUPTED
+    except Exception as exc:  # noqa: BLE001 - the one place unexpected errors are turned into an exit code
+        env.stderr.write(f"unexpected error: {type(exc).__name__}: {exc}\n")
+        if args.debug:
+            env.stderr.write(traceback.format_exc())
+        else:
+            env.stderr.write("run with --debug for the traceback, and please report it\n")
+        return ExitStatus.UNEXPECTED
+
+
+__all__ = ["ApplyResult", "ChangeStatus", "ExitStatus", "Manifest", "main"]

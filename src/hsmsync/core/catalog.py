@@ -1,0 +1,135 @@
+"""The role catalog: built-in data-plane roles, management-plane roles, and name resolution.
+
+Roles are referred to by full name, by short name without the "Managed HSM " prefix (any case),
+by role-definition GUID, or (data plane) by the key of a custom role in the manifest.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from hsmsync.core.ids import is_guid
+from hsmsync.core.state import RoleDefinition
+
+DATA_ACTION_PREFIX = "Microsoft.KeyVault/managedHsm/"
+_SHORT_PREFIX = "managed hsm "
+
+
+def _read_data(name: str) -> dict[str, Any]:
+    # Package data is part of the code, not I/O against the outside world.
+    text = resources.files("hsmsync.data").joinpath(name).read_text(encoding="utf-8")
+    data: dict[str, Any] = json.loads(text)
+    return data
+
+
+def definition_from_rest(item: Mapping[str, Any]) -> RoleDefinition:
+    """A role definition from its REST shape (`id`, `name`, `properties.permissions[]`...)."""
+    props = item.get("properties", {})
+    perms = props.get("permissions") or []
+
+    def collect(field: str) -> tuple[str, ...]:
+        return tuple(a for p in perms for a in (p.get(field) or []))
+
+    return RoleDefinition(
+        name=item["name"],
+        role_name=props.get("roleName") or "",
+        description=props.get("description") or "",
+        role_type=props.get("type") or "CustomRole",
+        actions=collect("actions"),
+        not_actions=collect("notActions"),
+        data_actions=collect("dataActions"),
+        not_data_actions=collect("notDataActions"),
+        assignable_scopes=tuple(props.get("assignableScopes") or ("/",)),
+    )
+
+
+def definition_to_rest(role: RoleDefinition, *, id_prefix: str) -> dict[str, Any]:
+    """The REST shape of a role definition (what `hsmsync roles --format json` prints)."""
+    return {
+        "id": f"{id_prefix}{role.name}",
+        "name": role.name,
+        "type": "Microsoft.Authorization/roleDefinitions",
+        "properties": {
+            "roleName": role.role_name,
+            "description": role.description,
+            "type": role.role_type,
+            "assignableScopes": list(role.assignable_scopes),
+            "permissions": [
+                {
+                    "actions": list(role.actions),
+                    "notActions": list(role.not_actions),
+                    "dataActions": list(role.data_actions),
+                    "notDataActions": list(role.not_data_actions),
+                }
+            ],
+        },
+    }
+
+
+@cache
+def builtin_data_roles() -> tuple[RoleDefinition, ...]:
+    return tuple(definition_from_rest(r) for r in _read_data("builtin_data_roles.json")["value"])
+
+
+@cache
+def management_roles() -> tuple[RoleDefinition, ...]:
+    return tuple(
+        RoleDefinition(role_type="AKVBuiltInRole", **{k: v for k, v in r.items()})
+        for r in _read_data("management_roles.json")["value"]
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class RoleMatch:
+    role_id: str
+    role_name: str
+
+
+class RoleIndex:
+    """Resolves a role reference against one catalog (a plane, or one HSM's definitions)."""
+
+    def __init__(self, roles: Iterable[RoleDefinition], aliases: Mapping[str, RoleDefinition] = {}):
+        self._by_key: dict[str, RoleDefinition] = {}
+        self._names: list[str] = []
+        for role in roles:
+            self._add(role.role_name, role)
+            if role.role_name.lower().startswith(_SHORT_PREFIX):
+                self._add(role.role_name[len(_SHORT_PREFIX) :], role)
+            self._by_key[role.name.lower()] = role
+            self._names.append(role.role_name)
+        for alias, role in aliases.items():
+            self._add(alias, role)
+            self._names.append(alias)
+
+    def _add(self, name: str, role: RoleDefinition) -> None:
+        self._by_key.setdefault(name.strip().lower(), role)
+
+    def resolve(self, reference: str) -> RoleDefinition | None:
+        key = reference.strip().lower()
+        if is_guid(key):
+            return self._by_key.get(key)
+        return self._by_key.get(key)
+
+    def suggestions(self, reference: str, n: int = 3) -> list[str]:
+        lowered = {name.lower(): name for name in self._names}
+        close = difflib.get_close_matches(reference.lower(), list(lowered), n=n, cutoff=0.4)
+        if not close:
+            close = [k for k in lowered if reference.lower() in k][:n]
+        return [lowered[c] for c in close]
+
+    @property
+    def names(self) -> list[str]:
+        return list(self._names)
+
+
+def role_display_name(role_id: str, roles: Iterable[RoleDefinition]) -> str:
+    for role in roles:
+        if role.name == role_id.lower():
+            return role.role_name or role.name
+    return role_id

@@ -1,0 +1,72 @@
+"""Desired state: the manifest resolved to GUIDs, ready to diff against live state."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from hsmsync.core.plan import Plane
+from hsmsync.core.scopes import arm_scope_key
+from hsmsync.core.state import RoleDefinition
+
+AssignmentKey = tuple[str, str, str, str, str]  # plane, target, scope, role id, principal id
+
+
+def assignment_key(plane: Plane, target: str, scope: str, role_id: str, principal_id: str) -> AssignmentKey:
+    """The natural key assignments are matched by (never their names)."""
+    norm_scope = arm_scope_key(scope) if plane is Plane.MANAGEMENT else scope.lower()
+    return (plane.value, target.lower(), norm_scope, role_id.lower(), principal_id.lower())
+
+
+@dataclass(frozen=True, slots=True)
+class PrincipalInfo:
+    key: str
+    id: str
+    type: str
+    display: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class DesiredAssignment:
+    plane: Plane
+    target: str
+    scope: str
+    role_id: str
+    role: str
+    principal: PrincipalInfo
+    sources: tuple[str, ...]
+
+    @property
+    def key(self) -> AssignmentKey:
+        return assignment_key(self.plane, self.target, self.scope, self.role_id, self.principal.id)
+
+
+@dataclass(frozen=True, slots=True)
+class DesiredHsm:
+    name: str
+    url: str
+    resource_id: str
+    prune: bool
+    prune_initial_admins: bool
+    custom_roles: tuple[RoleDefinition, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class DesiredState:
+    hsms: Mapping[str, DesiredHsm]
+    assignments: tuple[DesiredAssignment, ...]
+    principals: Mapping[str, PrincipalInfo]  # by object id
+    arm_scopes: tuple[str, ...]
+    management_prune: bool
+
+    def key_names(self, hsm: str) -> tuple[str, ...]:
+        """Key names the manifest's data-plane scopes mention on one HSM."""
+        return tuple(
+            sorted(
+                {
+                    a.scope.split("/", 2)[2]
+                    for a in self.assignments
+                    if a.plane is Plane.DATA and a.target == hsm and a.scope.startswith("/keys/")
+                }
+            )
+        )

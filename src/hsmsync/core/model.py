@@ -1,0 +1,129 @@
+"""The manifest (`hsmsync.yaml`) as pydantic v2 models: the product's interface.
+
+Structural rules live here (types, unknown fields, GUID format, scope syntax); rules that need
+the whole document (does this role exist, is this principal declared) live in `resolve.py`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+from hsmsync.core.ids import GUID_PATTERN
+from hsmsync.core.scopes import normalize_arm_scope, normalize_data_scope
+
+Guid = Annotated[
+    str,
+    StringConstraints(pattern=GUID_PATTERN, strip_whitespace=True, to_lower=True),
+    Field(description="A GUID, e.g. 00000000-0000-0000-0000-000000000000"),
+]
+Name = Annotated[str, StringConstraints(min_length=1, strip_whitespace=True)]
+DataScope = Annotated[
+    str,
+    AfterValidator(normalize_data_scope),
+    Field(description="Managed HSM scope: '/', '/keys' or '/keys/<key-name>'"),
+]
+ArmScope = Annotated[
+    str,
+    AfterValidator(normalize_arm_scope),
+    Field(description="ARM scope: management group, subscription, resource group or resource"),
+]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Principal(_Strict):
+    """An Entra ID identity: a group, a user, or a service principal (managed identities too)."""
+
+    type: Literal["User", "Group", "ServicePrincipal"]
+    id: Guid = Field(description="The object id in Entra ID")
+    name: str | None = Field(default=None, description="Display name, for humans reading plans")
+
+
+class Hsm(_Strict):
+    """A Managed HSM the manifest manages."""
+
+    url: Annotated[str, StringConstraints(pattern=r"^https://[^/\s]+/?$")] = Field(
+        description="The HSM URI, e.g. https://contosomhsm.managedhsm.azure.net"
+    )
+    resource_id: Annotated[
+        str,
+        StringConstraints(
+            pattern=r"(?i)^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/"
+            r"Microsoft\.KeyVault/managedHSMs/[^/]+$"
+        ),
+    ] = Field(description="ARM resource id of the HSM")
+    prune: bool = Field(
+        default=False,
+        description="Delete data-plane assignments and custom roles the manifest does not declare",
+    )
+    prune_initial_admins: bool = Field(
+        default=False,
+        description="Also delete the Administrator assignments Azure made for the HSM's initial "
+        "administrators (kept by default, they are the break-glass path)",
+    )
+
+
+class CustomRole(_Strict):
+    """A custom data-plane role definition on one HSM."""
+
+    hsm: Name
+    name: Name = Field(description="The role's display name (roleName)")
+    description: str = ""
+    id: Guid | None = Field(
+        default=None,
+        description="Pin the role definition's GUID (to adopt an existing role); "
+        "by default a stable GUID is derived from the HSM and the role's key",
+    )
+    data_actions: list[Name] = Field(min_length=1)
+    not_data_actions: list[Name] = Field(default_factory=list)
+
+
+class DataAssignment(_Strict):
+    """A Managed HSM local-RBAC assignment for every member of a team."""
+
+    hsm: Name
+    role: Name = Field(description="Role name, short name, GUID, or the key of a custom role")
+    scope: DataScope = "/"
+
+
+class ManagementAssignment(_Strict):
+    """An Azure RBAC (ARM) assignment for every member of a team."""
+
+    role: Name = Field(description="Azure role name or GUID")
+    scope: ArmScope
+
+
+class Team(_Strict):
+    members: list[Name] = Field(description="Keys of `principals`")
+    management: list[ManagementAssignment] = Field(default_factory=list)
+    data: list[DataAssignment] = Field(default_factory=list)
+
+
+class ManagementOptions(_Strict):
+    prune: bool = Field(
+        default=False,
+        description="Delete ARM assignments of declared principals, at declared scopes, "
+        "that the manifest does not declare",
+    )
+
+
+class Manifest(_Strict):
+    """hsmsync manifest: who may do what on which Managed HSM, on both planes."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        title="hsmsync manifest",
+        json_schema_extra={"$schema": "https://json-schema.org/draft/2020-12/schema"},
+    )
+
+    version: Literal[1]
+    principals: dict[Name, Principal] = Field(default_factory=dict)
+    hsms: dict[Name, Hsm] = Field(default_factory=dict)
+    roles: dict[Name, CustomRole] = Field(default_factory=dict)
+    teams: dict[Name, Team] = Field(default_factory=dict)
+    management: ManagementOptions = Field(default_factory=ManagementOptions)

@@ -1,0 +1,159 @@
+"""The plan: an ordered, immutable list of typed changes, each with a stable id and a reason."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from hsmsync.core.state import RoleDefinition
+
+
+class Action(StrEnum):
+    CREATE = "create"
+    UPDATE = "update"
+    DELETE = "delete"
+
+
+class Kind(StrEnum):
+    ROLE_DEFINITION = "role_definition"
+    ROLE_ASSIGNMENT = "role_assignment"
+
+
+class Plane(StrEnum):
+    DATA = "data"
+    MANAGEMENT = "management"
+
+
+# Make before break: nobody loses access mid-apply that they keep after it.
+PHASES: dict[tuple[Action, Kind], int] = {
+    (Action.CREATE, Kind.ROLE_DEFINITION): 1,
+    (Action.UPDATE, Kind.ROLE_DEFINITION): 1,
+    (Action.CREATE, Kind.ROLE_ASSIGNMENT): 2,
+    (Action.DELETE, Kind.ROLE_ASSIGNMENT): 3,
+    (Action.DELETE, Kind.ROLE_DEFINITION): 4,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class FieldChange:
+    path: str
+    old: Any
+    new: Any
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One create/update/delete of a role definition or role assignment."""
+
+    id: str
+    action: Action
+    kind: Kind
+    plane: Plane
+    target: str
+    scope: str
+    name: str
+    role: str
+    role_id: str
+    reason: str
+    principal: str | None = None
+    principal_id: str | None = None
+    principal_type: str | None = None
+    definition: RoleDefinition | None = None
+    field_changes: tuple[FieldChange, ...] = ()
+    added_data_actions: tuple[str, ...] = ()
+    removed_data_actions: tuple[str, ...] = ()
+    order: int = 0
+
+    @property
+    def phase(self) -> int:
+        return PHASES[(self.action, self.kind)]
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "id": self.id,
+            "order": self.order,
+            "action": self.action.value,
+            "kind": self.kind.value,
+            "plane": self.plane.value,
+            "target": self.target,
+            "scope": self.scope,
+            "name": self.name,
+            "role": self.role,
+            "role_id": self.role_id,
+            "principal": self.principal,
+            "principal_id": self.principal_id,
+            "principal_type": self.principal_type,
+            "reason": self.reason,
+        }
+        if self.definition is not None:
+            out["definition"] = self.definition.model_dump(mode="json")
+        if self.field_changes:
+            out["field_changes"] = [
+                {"path": f.path, "old": f.old, "new": f.new} for f in self.field_changes
+            ]
+        if self.added_data_actions or self.removed_data_actions:
+            out["added_data_actions"] = list(self.added_data_actions)
+            out["removed_data_actions"] = list(self.removed_data_actions)
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class UnmanagedItem:
+    """Something live that the manifest does not declare and that this plan leaves alone."""
+
+    plane: Plane
+    target: str
+    scope: str
+    name: str
+    role: str
+    role_id: str
+    principal_id: str
+    principal: str | None
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "plane": self.plane.value,
+            "target": self.target,
+            "scope": self.scope,
+            "name": self.name,
+            "role": self.role,
+            "role_id": self.role_id,
+            "principal": self.principal,
+            "principal_id": self.principal_id,
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    changes: tuple[Change, ...]
+    unmanaged: tuple[UnmanagedItem, ...] = ()
+    warnings: tuple[str, ...] = ()
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.changes
+
+    def summary(self) -> dict[str, int]:
+        counts = Counter(c.action.value for c in self.changes)
+        return {
+            "create": counts["create"],
+            "update": counts["update"],
+            "delete": counts["delete"],
+            "unmanaged": len(self.unmanaged),
+            "total": len(self.changes),
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "version": 1,
+            "summary": self.summary(),
+            "notes": list(self.notes),
+            "warnings": list(self.warnings),
+            "changes": [c.to_dict() for c in self.changes],
+            "unmanaged": [u.to_dict() for u in self.unmanaged],
+        }

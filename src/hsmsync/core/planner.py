@@ -1,0 +1,279 @@
+"""The planner: a pure function (desired, live) -> Plan. No I/O, no clock, deterministic output."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from hsmsync.core.catalog import builtin_data_roles, management_roles
+from hsmsync.core.desired import (
+    AssignmentKey,
+    DesiredAssignment,
+    DesiredHsm,
+    DesiredState,
+    assignment_key,
+)
+from hsmsync.core.ids import deterministic_name
+from hsmsync.core.plan import Action, Change, FieldChange, Kind, Plan, Plane, UnmanagedItem
+from hsmsync.core.roledefs import diff_role_definition
+from hsmsync.core.state import ArmRoleAssignment, DataRoleAssignment, HsmState, LiveState, RoleDefinition
+
+ADMINISTRATOR_ROLE_ID = "a290e904-7015-4bba-90c8-60543313cdb4"
+
+
+def plan_changes(desired: DesiredState, live: LiveState, *, notes: Iterable[str] = ()) -> Plan:
+    """Diff desired against live; returns the ordered plan (make before break)."""
+    changes: list[Change] = []
+    unmanaged: list[UnmanagedItem] = []
+    warnings: list[str] = []
+    for name in sorted(desired.hsms):
+        hsm = desired.hsms[name]
+        live_hsm = live.hsms.get(name) or HsmState(url=hsm.url, resource_id=hsm.resource_id)
+        _plan_hsm(hsm, live_hsm, desired, changes, unmanaged, warnings)
+    _plan_arm(desired, live, changes, unmanaged)
+    ordered = sorted(changes, key=_sort_key)
+    numbered = tuple(_with_order(c, i + 1) for i, c in enumerate(ordered))
+    return Plan(
+        changes=numbered,
+        unmanaged=tuple(sorted(unmanaged, key=lambda u: (u.plane, u.target, u.scope, u.role, u.principal_id))),
+        warnings=tuple(warnings),
+        notes=tuple(notes),
+    )
+
+
+def _sort_key(c: Change) -> tuple[object, ...]:
+    # Deletes run in reverse scope order is unnecessary: assignments are independent of each other.
+    return (c.phase, c.plane != Plane.DATA, c.target, c.scope.lower(), c.role.lower(), c.principal or "", c.principal_id or "", c.name)
+
+
+def _with_order(c: Change, order: int) -> Change:
+    from dataclasses import replace
+
+    return replace(c, order=order)
+
+
+def _role_names(hsm: DesiredHsm, live_hsm: HsmState) -> dict[str, str]:
+    builtins = live_hsm.builtin_role_definitions or builtin_data_roles()
+    names = {r.name: r.role_name for r in (*builtins, *live_hsm.role_definitions)}
+    names.update({r.name: r.role_name for r in hsm.custom_roles})
+    return names
+
+
+def _plan_hsm(
+    hsm: DesiredHsm,
+    live_hsm: HsmState,
+    desired: DesiredState,
+    changes: list[Change],
+    unmanaged: list[UnmanagedItem],
+    warnings: list[str],
+) -> None:
+    names = _role_names(hsm, live_hsm)
+    live_custom = {r.name: r for r in live_hsm.role_definitions}
+    for role in hsm.custom_roles:
+        _plan_role_definition(hsm.name, role, live_custom.get(role.name), live_custom, changes, warnings)
+
+    wanted = {a.key: a for a in desired.assignments if a.plane is Plane.DATA and a.target == hsm.name}
+    live_by_key: dict[AssignmentKey, list[DataRoleAssignment]] = {}
+    for la in live_hsm.role_assignments:
+        key = assignment_key(Plane.DATA, hsm.name, la.scope, la.role_definition_id, la.principal_id)
+        live_by_key.setdefault(key, []).append(la)
+
+    for key, a in wanted.items():
+        if key not in live_by_key:
+            changes.append(_create_assignment(a))
+
+    initial_admins = {i.lower() for i in live_hsm.initial_admin_object_ids}
+    kept_role_ids: set[str] = set()
+    for key, items in live_by_key.items():
+        if key in wanted:
+            continue
+        for la in items:
+            role = names.get(la.role_definition_id, la.role_definition_id)
+            principal = desired.principals.get(la.principal_id)
+            is_initial = la.principal_id in initial_admins and la.role_definition_id == ADMINISTRATOR_ROLE_ID and la.scope == "/"
+            if hsm.prune and (not is_initial or hsm.prune_initial_admins):
+                changes.append(
+                    Change(
+                        id=_change_id(Plane.DATA, hsm.name, Kind.ROLE_ASSIGNMENT, key),
+                        action=Action.DELETE,
+                        kind=Kind.ROLE_ASSIGNMENT,
+                        plane=Plane.DATA,
+                        target=hsm.name,
+                        scope=la.scope,
+                        name=la.name,
+                        role=role,
+                        role_id=la.role_definition_id,
+                        principal=principal.key if principal else None,
+                        principal_id=la.principal_id,
+                        principal_type=principal.type if principal else None,
+                        reason="not declared in the manifest; HSM has prune: true",
+                    )
+                )
+            else:
+                kept_role_ids.add(la.role_definition_id)
+                reason = (
+                    "initial administrator made by Azure at creation (kept unless prune_initial_admins: true)"
+                    if is_initial and hsm.prune
+                    else "not declared in the manifest; HSM has prune: false"
+                )
+                unmanaged.append(
+                    UnmanagedItem(
+                        plane=Plane.DATA,
+                        target=hsm.name,
+                        scope=la.scope,
+                        name=la.name,
+                        role=role,
+                        role_id=la.role_definition_id,
+                        principal_id=la.principal_id,
+                        principal=principal.key if principal else None,
+                        reason=reason,
+                    )
+                )
+
+    desired_role_ids = {r.name for r in hsm.custom_roles}
+    for role_id, live_role in sorted(live_custom.items()):
+        if role_id in desired_role_ids or not hsm.prune:
+            continue
+        if role_id in kept_role_ids:
+            warnings.append(
+                f"{hsm.name}: custom role '{live_role.role_name}' ({role_id}) is not declared but "
+                "unmanaged assignments still use it; it is kept"
+            )
+            continue
+        changes.append(
+            Change(
+                id=f"data:{hsm.name}:role_definition:{role_id}",
+                action=Action.DELETE,
+                kind=Kind.ROLE_DEFINITION,
+                plane=Plane.DATA,
+                target=hsm.name,
+                scope="/",
+                name=role_id,
+                role=live_role.role_name or role_id,
+                role_id=role_id,
+                reason="custom role not declared in the manifest; HSM has prune: true",
+            )
+        )
+
+
+def _plan_role_definition(
+    hsm: str,
+    role: RoleDefinition,
+    live_role: RoleDefinition | None,
+    live_custom: dict[str, RoleDefinition],
+    changes: list[Change],
+    warnings: list[str],
+) -> None:
+    base = {
+        "id": f"data:{hsm}:role_definition:{role.name}",
+        "kind": Kind.ROLE_DEFINITION,
+        "plane": Plane.DATA,
+        "target": hsm,
+        "scope": "/",
+        "name": role.name,
+        "role": role.role_name,
+        "role_id": role.name,
+        "definition": role,
+    }
+    if live_role is None:
+        same_name = [r for r in live_custom.values() if r.role_name.lower() == role.role_name.lower()]
+        if same_name:
+            warnings.append(
+                f"{hsm}: a custom role named '{role.role_name}' already exists as {same_name[0].name}; "
+                f"set `id: {same_name[0].name}` on it in the manifest to adopt it instead of creating another"
+            )
+        changes.append(
+            Change(action=Action.CREATE, reason="custom role declared in the manifest", added_data_actions=role.data_actions, **base)  # type: ignore[arg-type]
+        )
+        return
+    diff = diff_role_definition(live_role, role)
+    if diff is None:
+        return
+    fields, added, removed = diff
+    changes.append(
+        Change(
+            action=Action.UPDATE,
+            reason="custom role differs from the manifest: " + ", ".join(f.path for f in fields),
+            field_changes=fields,
+            added_data_actions=added,
+            removed_data_actions=removed,
+            **base,  # type: ignore[arg-type]
+        )
+    )
+
+
+def _create_assignment(a: DesiredAssignment) -> Change:
+    return Change(
+        id=_change_id(a.plane, a.target, Kind.ROLE_ASSIGNMENT, a.key),
+        action=Action.CREATE,
+        kind=Kind.ROLE_ASSIGNMENT,
+        plane=a.plane,
+        target=a.target,
+        scope=a.scope,
+        name=deterministic_name(*a.key),
+        role=a.role,
+        role_id=a.role_id,
+        principal=a.principal.key,
+        principal_id=a.principal.id,
+        principal_type=a.principal.type,
+        reason="declared by " + ", ".join(a.sources),
+    )
+
+
+def _change_id(plane: Plane, target: str, kind: Kind, key: AssignmentKey) -> str:
+    return f"{plane.value}:{target}:{kind.value}:{key[2]}:{key[3]}:{key[4]}"
+
+
+def _plan_arm(desired: DesiredState, live: LiveState, changes: list[Change], unmanaged: list[UnmanagedItem]) -> None:
+    names = {r.name: r.role_name for r in management_roles()}
+    wanted = {a.key: a for a in desired.assignments if a.plane is Plane.MANAGEMENT}
+    scopes = {assignment_key(Plane.MANAGEMENT, "arm", s, "", "")[2] for s in desired.arm_scopes}
+    live_by_key: dict[AssignmentKey, list[ArmRoleAssignment]] = {}
+    for la in live.arm.role_assignments:
+        key = assignment_key(Plane.MANAGEMENT, "arm", la.scope, la.role_definition_id, la.principal_id)
+        # Only what hsmsync is responsible for: declared principals at declared scopes.
+        if key[2] in scopes and la.principal_id in desired.principals:
+            live_by_key.setdefault(key, []).append(la)
+    for key, a in wanted.items():
+        if key not in live_by_key:
+            changes.append(_create_assignment(a))
+    for key, items in live_by_key.items():
+        if key in wanted:
+            continue
+        for la in items:
+            principal = desired.principals[la.principal_id]
+            role = names.get(la.role_definition_id, la.role_definition_id)
+            if desired.management_prune:
+                changes.append(
+                    Change(
+                        id=_change_id(Plane.MANAGEMENT, "arm", Kind.ROLE_ASSIGNMENT, key),
+                        action=Action.DELETE,
+                        kind=Kind.ROLE_ASSIGNMENT,
+                        plane=Plane.MANAGEMENT,
+                        target="arm",
+                        scope=la.scope,
+                        name=la.name,
+                        role=role,
+                        role_id=la.role_definition_id,
+                        principal=principal.key,
+                        principal_id=la.principal_id,
+                        principal_type=la.principal_type,
+                        reason="not declared in the manifest; management.prune: true",
+                    )
+                )
+            else:
+                unmanaged.append(
+                    UnmanagedItem(
+                        plane=Plane.MANAGEMENT,
+                        target="arm",
+                        scope=la.scope,
+                        name=la.name,
+                        role=role,
+                        role_id=la.role_definition_id,
+                        principal_id=la.principal_id,
+                        principal=principal.key,
+                        reason="not declared in the manifest; management.prune: false",
+                    )
+                )
+
+
+__all__ = ["FieldChange", "plan_changes"]

@@ -1,0 +1,14 @@
+"""Renderers: pure functions from plans and results to text. They compute nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from hsmsync.core.plan import Plan
+from hsmsync.render import json_render, markdown, text
+
+PLAN_RENDERERS: dict[str, Callable[[Plan, str], str]] = {
+    "text": text.render_plan,
+    "json": json_render.render_plan,
+    "markdown": markdown.render_plan,
+}

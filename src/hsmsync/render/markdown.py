@@ -1,0 +1,49 @@
+"""The plan as Markdown, for a pull-request comment: counts first, details collapsed per target."""
+
+from __future__ import annotations
+
+from itertools import groupby
+
+from hsmsync.core.plan import Change, Kind, Plan
+from hsmsync.render.labels import SYMBOL, principal_label, short_action, summary_line, target_label
+
+MAX_ROWS_PER_TARGET = 100
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _row(c: Change) -> str:
+    what = f"role definition **{_cell(c.role)}**" if c.kind is Kind.ROLE_DEFINITION else _cell(c.role)
+    who = "" if c.kind is Kind.ROLE_DEFINITION else _cell(principal_label(c))
+    if c.added_data_actions or c.removed_data_actions:
+        delta = [f"+{short_action(a)}" for a in c.added_data_actions]
+        delta += [f"-{short_action(a)}" for a in c.removed_data_actions]
+        who = " ".join(f"`{d}`" for d in delta)
+    return f"| `{SYMBOL[c.action.value]}` | {what} | {who} | `{_cell(c.scope)}` | {_cell(c.reason)} |"
+
+
+def render_plan(plan: Plan, header: str = "") -> str:
+    out = ["### hsmsync plan", ""]
+    if header:
+        out += [f"Against: {header}", ""]
+    out.append("**No changes.** Live state matches the manifest." if plan.is_empty else f"**{summary_line(plan.summary())}.**")
+    out += [f"> :warning: {w}" for w in plan.warnings]
+    by_target = sorted(plan.changes, key=lambda c: (c.plane != "data", c.target, c.order))
+    for (plane, target), group in groupby(by_target, key=lambda c: (c.plane, c.target)):
+        changes = list(group)
+        out += ["", f"<details><summary>{target_label(plane, target)}: {len(changes)} change(s)</summary>", ""]
+        out += ["| | role | principal | scope | why |", "|---|---|---|---|---|"]
+        out += [_row(c) for c in changes[:MAX_ROWS_PER_TARGET]]
+        if len(changes) > MAX_ROWS_PER_TARGET:
+            out.append(f"| | … and {len(changes) - MAX_ROWS_PER_TARGET} more | | | |")
+        out += ["", "</details>"]
+    if plan.unmanaged:
+        out += ["", f"<details><summary>Unmanaged, left alone: {len(plan.unmanaged)}</summary>", ""]
+        out += ["| where | role | principal | scope | why kept |", "|---|---|---|---|---|"]
+        for u in plan.unmanaged[:MAX_ROWS_PER_TARGET]:
+            where = u.target if u.target != "arm" else "Azure RBAC"
+            out.append(f"| {where} | {_cell(u.role)} | {_cell(principal_label(u))} | `{u.scope}` | {_cell(u.reason)} |")
+        out += ["", "</details>"]
+    return "\n".join(out) + "\n"

@@ -1,0 +1,36 @@
+"""Apply results as text: what was applied, what failed (with the service's message), what was not tried."""
+
+from __future__ import annotations
+
+from hsmsync.applier import ApplyResult, ChangeStatus
+from hsmsync.render.labels import principal_label
+
+_MARK = {
+    ChangeStatus.APPLIED: "applied",
+    ChangeStatus.ALREADY_DONE: "already so",
+    ChangeStatus.FAILED: "FAILED",
+    ChangeStatus.NOT_ATTEMPTED: "not attempted",
+}
+
+
+def render_apply_result(result: ApplyResult) -> str:
+    out = []
+    for r in result.results:
+        c = r.change
+        who = f" -> {principal_label(c)}" if c.principal_id else ""
+        out.append(f"  [{_MARK[r.status]}] {c.action.value} {c.kind.value} {c.target} {c.scope}: {c.role}{who}")
+        if r.error:
+            out.append(f"      error: {r.error}")
+    applied = result.count(ChangeStatus.APPLIED)
+    already = result.count(ChangeStatus.ALREADY_DONE)
+    if result.ok:
+        out.append(f"Apply complete: {applied} applied, {already} already so.")
+    else:
+        failed = result.count(ChangeStatus.FAILED)
+        skipped = result.count(ChangeStatus.NOT_ATTEMPTED)
+        out.append(
+            f"Apply stopped at the first error: {applied} applied, {already} already so, "
+            f"{failed} failed, {skipped} not attempted. Fix the cause and run apply again; "
+            "what was applied stays applied."
+        )
+    return "\n".join(out) + "\n"

@@ -1,0 +1,54 @@
+"""The plan and apply results as plain text for a terminal or a CI log."""
+
+from __future__ import annotations
+
+from itertools import groupby
+
+from hsmsync.core.plan import Change, Kind, Plan
+from hsmsync.render.labels import SYMBOL, principal_label, short_action, summary_line, target_label
+
+
+def _change_line(c: Change) -> str:
+    sym = SYMBOL[c.action.value]
+    if c.kind is Kind.ROLE_DEFINITION:
+        line = f"  {sym} role definition '{c.role}' ({c.role_id})"
+        details = [f"+{short_action(a)}" for a in c.added_data_actions]
+        details += [f"-{short_action(a)}" for a in c.removed_data_actions]
+        others = [f.path for f in c.field_changes if f.path not in ("data_actions",)]
+        if c.action.value == "update" and others:
+            details.append("changed: " + ", ".join(others))
+        if details:
+            line += "\n      " + " ".join(details)
+        return line
+    who = principal_label(c)
+    if c.principal_type:
+        who += f" ({c.principal_type})"
+    return f"  {sym} {c.role} -> {who} at {c.scope}"
+
+
+def render_plan(plan: Plan, header: str = "") -> str:
+    out: list[str] = []
+    if header:
+        out.append(f"hsmsync plan against {header}")
+    out.extend(f"note: {n}" for n in plan.notes)
+    if plan.is_empty:
+        out.append("No changes. Live state matches the manifest.")
+    else:
+        out.append(f"Plan: {summary_line(plan.summary())}.")
+    for w in plan.warnings:
+        out.append(f"warning: {w}")
+    by_target = sorted(plan.changes, key=lambda c: (c.plane != "data", c.target, c.order))
+    for (plane, target), changes in groupby(by_target, key=lambda c: (c.plane, c.target)):
+        out.append("")
+        out.append(target_label(plane, target))
+        for c in changes:
+            out.append(_change_line(c))
+            out.append(f"      why: {c.reason}")
+    if plan.unmanaged:
+        out.append("")
+        out.append("Unmanaged (live, not in the manifest, left alone):")
+        for u in plan.unmanaged:
+            where = u.target if u.target != "arm" else "Azure RBAC"
+            out.append(f"  ? {where}: {u.role} -> {principal_label(u)} at {u.scope}")
+            out.append(f"      why kept: {u.reason}")
+    return "\n".join(out) + "\n"
