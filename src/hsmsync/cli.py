@@ -35,7 +35,9 @@ class ExitStatus(IntEnum):
 
 
 def _add_source_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("-f", "--file", type=Path, default=Path("hsmsync.yaml"), help="manifest (default: hsmsync.yaml)")
+    p.add_argument(
+        "-f", "--file", type=Path, default=Path("hsmsync.yaml"), help="manifest (default: hsmsync.yaml)"
+    )
     src = p.add_mutually_exclusive_group()
     src.add_argument("--state", type=Path, help="plan against a fake state file instead of Azure")
     src.add_argument("--live", action="store_true", help="plan against Azure (the default without --state)")
@@ -77,16 +79,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _compute_plan(args: argparse.Namespace, env: Environment) -> tuple[LoadedManifest, StateBackend, Plan, LiveState]:
-    loaded = load_manifest(_path(args.file, env))
-    backend = open_backend(
-        state=_path(args.state, env) if args.state else None,
-        endpoints=_path(args.endpoints, env) if args.endpoints else None,
-        environ=env.environ,
-    )
+def _compute_plan(
+    args: argparse.Namespace, env: Environment
+) -> tuple[LoadedManifest, StateBackend, Plan, LiveState]:
+    loaded = load_manifest(_path(args.file, env), display=args.file)
+    backend = _backend(args, env)
     live = backend.read_state(read_request_for(loaded.desired))
     plan = plan_changes(loaded.desired, live)
     return loaded, backend, plan, live
+
+
+def _backend(args: argparse.Namespace, env: Environment) -> StateBackend:
+    return open_backend(state=args.state, endpoints=args.endpoints, environ=env.environ, cwd=env.cwd)
 
 
 def _path(p: Path, env: Environment) -> Path:
@@ -94,7 +98,7 @@ def _path(p: Path, env: Environment) -> Path:
 
 
 def cmd_validate(args: argparse.Namespace, env: Environment) -> int:
-    loaded = load_manifest(_path(args.file, env))
+    loaded = load_manifest(_path(args.file, env), display=args.file)
     d = loaded.desired
     env.stdout.write(
         f"{args.file}: valid ({len(d.principals)} principals, {len(d.hsms)} HSMs, "
@@ -115,11 +119,7 @@ def cmd_plan(args: argparse.Namespace, env: Environment) -> int:
 
 def cmd_apply(args: argparse.Namespace, env: Environment) -> int:
     if args.plan_file:
-        backend = open_backend(
-            state=_path(args.state, env) if args.state else None,
-            endpoints=_path(args.endpoints, env) if args.endpoints else None,
-            environ=env.environ,
-        )
+        backend = _backend(args, env)
         try:
             plan = plan_from_dict(json.loads(_path(args.plan_file, env).read_text(encoding="utf-8")))
         except (OSError, json.JSONDecodeError) as exc:
@@ -131,7 +131,9 @@ def cmd_apply(args: argparse.Namespace, env: Environment) -> int:
         return ExitStatus.OK
     if not args.auto_approve:
         if not env.stdin_isatty:
-            raise HsmsyncError("refusing to apply without confirmation: not on a terminal (use --auto-approve)")
+            raise HsmsyncError(
+                "refusing to apply without confirmation: not on a terminal (use --auto-approve)"
+            )
         env.stdout.write("\nApply these changes? Only 'yes' is accepted: ")
         env.stdout.flush()
         if env.stdin.readline().strip() != "yes":
@@ -145,9 +147,17 @@ def cmd_apply(args: argparse.Namespace, env: Environment) -> int:
 def cmd_roles(args: argparse.Namespace, env: Environment) -> int:
     groups = []
     if args.plane in ("data", "all"):
-        groups.append(("data", builtin_data_roles(), "Microsoft.KeyVault/providers/Microsoft.Authorization/roleDefinitions/"))
+        groups.append(
+            (
+                "data",
+                builtin_data_roles(),
+                "Microsoft.KeyVault/providers/Microsoft.Authorization/roleDefinitions/",
+            )
+        )
     if args.plane in ("management", "all"):
-        groups.append(("management", management_roles(), "/providers/Microsoft.Authorization/roleDefinitions/"))
+        groups.append(
+            ("management", management_roles(), "/providers/Microsoft.Authorization/roleDefinitions/")
+        )
     if args.format == "json":
         items = [definition_to_rest(r, id_prefix=prefix) for _, roles, prefix in groups for r in roles]
         env.stdout.write(json.dumps(items, indent=2) + "\n")

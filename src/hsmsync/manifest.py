@@ -44,12 +44,14 @@ class _Positions:
         return 1
 
 
-def _construct(node: yaml.Node, loc: Loc, pos: _Positions, problems: list[Problem], loader: yaml.SafeLoader) -> Any:
+def _construct(
+    node: yaml.Node, loc: Loc, pos: _Positions, problems: list[Problem], loader: yaml.SafeLoader
+) -> Any:
     pos.lines[loc] = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
         out: dict[Any, Any] = {}
         for key_node, value_node in node.value:
-            key = loader.construct_object(key_node, deep=True)  # type: ignore[no-untyped-call]
+            key = loader.construct_object(key_node, deep=True)
             if not isinstance(key, (str, int, bool, float)) or key is None:
                 problems.append(Problem(loc, "mapping keys must be plain strings"))
                 continue
@@ -57,7 +59,12 @@ def _construct(node: yaml.Node, loc: Loc, pos: _Positions, problems: list[Proble
             child = (*loc, key)
             if key in out:
                 pos.lines[child] = key_node.start_mark.line + 1
-                problems.append(Problem(child, f"duplicate key '{key}' (first at line {pos.lines.get((*loc, key, '__key__'), '?')})"))
+                problems.append(
+                    Problem(
+                        child,
+                        f"duplicate key '{key}' (first at line {pos.lines.get((*loc, key, '__key__'), '?')})",
+                    )
+                )
                 continue
             pos.lines[(*loc, key, "__key__")] = key_node.start_mark.line + 1
             out[key] = _construct(value_node, child, pos, problems, loader)
@@ -65,7 +72,7 @@ def _construct(node: yaml.Node, loc: Loc, pos: _Positions, problems: list[Proble
         return out
     if isinstance(node, yaml.SequenceNode):
         return [_construct(item, (*loc, i), pos, problems, loader) for i, item in enumerate(node.value)]
-    return loader.construct_object(node, deep=True)  # type: ignore[no-untyped-call]
+    return loader.construct_object(node, deep=True)
 
 
 def _parse_yaml(text: str, pos: _Positions, problems: list[Problem]) -> Any:
@@ -76,7 +83,7 @@ def _parse_yaml(text: str, pos: _Positions, problems: list[Problem]) -> Any:
             return None
         return _construct(node, (), pos, problems, loader)
     finally:
-        loader.dispose()  # type: ignore[no-untyped-call]
+        loader.dispose()
 
 
 _ALL_FIELDS = sorted(
@@ -106,7 +113,11 @@ def _message(error: Any) -> str:
         return str(error["ctx"]["error"])
     if kind == "literal_error":
         return f"'{value}' is not allowed; expected {error['ctx']['expected']}"
-    return f"{error['msg']} (got {value!r})" if value is not None and not isinstance(value, dict | list) else str(error["msg"])
+    return (
+        f"{error['msg']} (got {value!r})"
+        if value is not None and not isinstance(value, dict | list)
+        else str(error["msg"])
+    )
 
 
 def _validation_problems(exc: ValidationError) -> Iterator[Problem]:
@@ -129,9 +140,14 @@ def parse_manifest(text: str, path: Path) -> LoadedManifest:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1
-        raise ManifestError([Problem((), f"invalid YAML: {exc.problem}")], f"{path}:{line}: (document): invalid YAML: {exc.problem}") from None
+        raise ManifestError(
+            [Problem((), f"invalid YAML: {exc.problem}")],
+            f"{path}:{line}: (document): invalid YAML: {exc.problem}",
+        ) from None
     except yaml.YAMLError as exc:
-        raise ManifestError([Problem((), f"invalid YAML: {exc}")], f"{path}:1: (document): invalid YAML: {exc}") from None
+        raise ManifestError(
+            [Problem((), f"invalid YAML: {exc}")], f"{path}:1: (document): invalid YAML: {exc}"
+        ) from None
     if problems:
         raise ManifestError(problems, render_problems(path, problems, pos))
     if not isinstance(data, dict):
@@ -149,11 +165,13 @@ def parse_manifest(text: str, path: Path) -> LoadedManifest:
     return LoadedManifest(path=path, manifest=manifest, desired=desired)
 
 
-def load_manifest(path: Path) -> LoadedManifest:
+def load_manifest(path: Path, *, display: Path | None = None) -> LoadedManifest:
+    """Read and parse; `display` is how errors name the file (as the user typed it)."""
+    shown = display or path
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ManifestError([], f"{path}: manifest not found (use -f/--file to name it)") from None
+        raise ManifestError([], f"{shown}: manifest not found (use -f/--file to name it)") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise ManifestError([], f"{path}: cannot read manifest: {exc}") from None
-    return parse_manifest(text, path)
+        raise ManifestError([], f"{shown}: cannot read manifest: {exc}") from None
+    return parse_manifest(text, shown)

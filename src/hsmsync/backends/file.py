@@ -13,11 +13,12 @@ from hsmsync.core.state_edits import apply_to_state
 
 
 class FileStateBackend:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, display: Path | None = None) -> None:
         self.path = path
+        self.display = display or path
 
     def describe(self) -> str:
-        return f"fake state file {self.path}"
+        return f"fake state file {self.display}"
 
     def read_state(self, request: ReadRequest) -> LiveState:
         with locked(self.path):
@@ -25,7 +26,9 @@ class FileStateBackend:
         missing = [h.name for h in request.hsms if h.name not in state.hsms]
         if missing:
             known = ", ".join(sorted(state.hsms)) or "(none)"
-            raise StateError(f"{self.path}: HSM {', '.join(repr(m) for m in missing)} not in state file; it has: {known}")
+            raise StateError(
+                f"{self.path}: HSM {', '.join(repr(m) for m in missing)} not in state file; it has: {known}"
+            )
         return state
 
     def apply_change(self, change: Change) -> Outcome:
@@ -35,4 +38,3 @@ class FileStateBackend:
             if new_state is not state:
                 write_state_file(self.path, new_state)
         return Outcome(outcome.value)
-

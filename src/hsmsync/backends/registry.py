@@ -11,16 +11,19 @@ from hsmsync.core.desired import DesiredState
 from hsmsync.core.errors import HsmsyncError
 
 
-def open_backend(*, state: Path | None, endpoints: Path | None, environ: Mapping[str, str]) -> StateBackend:
+def open_backend(
+    *, state: Path | None, endpoints: Path | None, environ: Mapping[str, str], cwd: Path
+) -> StateBackend:
+    """`state`/`endpoints` as the user typed them; relative paths are taken from `cwd`."""
     if state is not None:
         if endpoints is not None:
             raise HsmsyncError("--state and --endpoints exclude each other (the fake backend reads a file)")
-        return FileStateBackend(state)
+        return FileStateBackend(cwd / state, display=state)
     try:
         from hsmsync.backends.azure import make_azure_backend
     except ImportError as exc:  # pragma: no cover - only when the install is broken
         raise HsmsyncError(f"the live backend is unavailable: {exc}") from None
-    return make_azure_backend(endpoints=endpoints, environ=environ)
+    return make_azure_backend(endpoints=cwd / endpoints if endpoints else None, environ=environ)
 
 
 def read_request_for(desired: DesiredState) -> ReadRequest:

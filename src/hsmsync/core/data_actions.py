@@ -9,17 +9,44 @@ from hsmsync.core.catalog import DATA_ACTION_PREFIX, builtin_data_roles
 
 # The service's DataAction enum (REST spec 7.4 .. 2025-07-01), plus actions the live service uses
 # in its built-in roles (keys/rotate, keys/derive, settings/*): the enum is modelAsString.
-_SPEC_ACTIONS = """
-keys/read/action keys/write/action keys/deletedKeys/read/action keys/deletedKeys/recover/action
-keys/backup/action keys/restore/action roleAssignments/delete/action roleAssignments/read/action
-roleAssignments/write/action roleDefinitions/read/action roleDefinitions/write/action
-roleDefinitions/delete/action keys/encrypt/action keys/decrypt/action keys/wrap/action
-keys/unwrap/action keys/sign/action keys/verify/action keys/create keys/delete keys/export/action
-keys/release/action keys/import/action keys/deletedKeys/delete securitydomain/download/action
-securitydomain/download/read securitydomain/upload/action securitydomain/upload/read
-securitydomain/transferkey/read backup/start/action restore/start/action backup/status/action
-restore/status/action rng/action keys/rotate/action keys/derive/action
-""".split()
+_SPEC_ACTIONS = (
+    "keys/read/action",
+    "keys/write/action",
+    "keys/deletedKeys/read/action",
+    "keys/deletedKeys/recover/action",
+    "keys/backup/action",
+    "keys/restore/action",
+    "roleAssignments/delete/action",
+    "roleAssignments/read/action",
+    "roleAssignments/write/action",
+    "roleDefinitions/read/action",
+    "roleDefinitions/write/action",
+    "roleDefinitions/delete/action",
+    "keys/encrypt/action",
+    "keys/decrypt/action",
+    "keys/wrap/action",
+    "keys/unwrap/action",
+    "keys/sign/action",
+    "keys/verify/action",
+    "keys/create",
+    "keys/delete",
+    "keys/export/action",
+    "keys/release/action",
+    "keys/import/action",
+    "keys/deletedKeys/delete",
+    "securitydomain/download/action",
+    "securitydomain/download/read",
+    "securitydomain/upload/action",
+    "securitydomain/upload/read",
+    "securitydomain/transferkey/read",
+    "backup/start/action",
+    "restore/start/action",
+    "backup/status/action",
+    "restore/status/action",
+    "rng/action",
+    "keys/rotate/action",
+    "keys/derive/action",
+)
 
 
 @cache
@@ -43,7 +70,9 @@ def normalize_data_action(action: str) -> tuple[str, str | None]:
     spelled = vocab.get(full.lower())
     if spelled is not None:
         return spelled, None
-    short = {k[len(DATA_ACTION_PREFIX):]: v for k, v in vocab.items()}
-    close = difflib.get_close_matches(raw.lower().removeprefix(DATA_ACTION_PREFIX.lower()), list(short), n=3, cutoff=0.6)
+    short = {k[len(DATA_ACTION_PREFIX) :]: v for k, v in vocab.items()}
+    close = difflib.get_close_matches(
+        raw.lower().removeprefix(DATA_ACTION_PREFIX.lower()), list(short), n=3, cutoff=0.6
+    )
     hint = f"; did you mean {', '.join(repr(short[c]) for c in close)}?" if close else ""
     return "", f"unknown data action '{action}'{hint}"

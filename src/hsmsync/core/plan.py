@@ -90,9 +90,7 @@ class Change:
         if self.definition is not None:
             out["definition"] = self.definition.model_dump(mode="json")
         if self.field_changes:
-            out["field_changes"] = [
-                {"path": f.path, "old": f.old, "new": f.new} for f in self.field_changes
-            ]
+            out["field_changes"] = [{"path": f.path, "old": f.old, "new": f.new} for f in self.field_changes]
         if self.added_data_actions or self.removed_data_actions:
             out["added_data_actions"] = list(self.added_data_actions)
             out["removed_data_actions"] = list(self.removed_data_actions)

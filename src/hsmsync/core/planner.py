@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 
 from hsmsync.core.catalog import builtin_data_roles, management_roles
 from hsmsync.core.desired import (
@@ -34,20 +35,28 @@ def plan_changes(desired: DesiredState, live: LiveState, *, notes: Iterable[str]
     numbered = tuple(_with_order(c, i + 1) for i, c in enumerate(ordered))
     return Plan(
         changes=numbered,
-        unmanaged=tuple(sorted(unmanaged, key=lambda u: (u.plane, u.target, u.scope, u.role, u.principal_id))),
+        unmanaged=tuple(
+            sorted(unmanaged, key=lambda u: (u.plane, u.target, u.scope, u.role, u.principal_id))
+        ),
         warnings=tuple(warnings),
         notes=tuple(notes),
     )
 
 
 def _sort_key(c: Change) -> tuple[object, ...]:
-    # Deletes run in reverse scope order is unnecessary: assignments are independent of each other.
-    return (c.phase, c.plane != Plane.DATA, c.target, c.scope.lower(), c.role.lower(), c.principal or "", c.principal_id or "", c.name)
+    return (
+        c.phase,
+        c.plane != Plane.DATA,
+        c.target,
+        c.scope.lower(),
+        c.role.lower(),
+        c.principal or "",
+        c.principal_id or "",
+        c.name,
+    )
 
 
 def _with_order(c: Change, order: int) -> Change:
-    from dataclasses import replace
-
     return replace(c, order=order)
 
 
@@ -82,14 +91,17 @@ def _plan_hsm(
             changes.append(_create_assignment(a))
 
     initial_admins = {i.lower() for i in live_hsm.initial_admin_object_ids}
-    kept_role_ids: set[str] = set()
     for key, items in live_by_key.items():
         if key in wanted:
             continue
         for la in items:
-            role = names.get(la.role_definition_id, la.role_definition_id)
+            role_name = names.get(la.role_definition_id, la.role_definition_id)
             principal = desired.principals.get(la.principal_id)
-            is_initial = la.principal_id in initial_admins and la.role_definition_id == ADMINISTRATOR_ROLE_ID and la.scope == "/"
+            is_initial = (
+                la.principal_id in initial_admins
+                and la.role_definition_id == ADMINISTRATOR_ROLE_ID
+                and la.scope == "/"
+            )
             if hsm.prune and (not is_initial or hsm.prune_initial_admins):
                 changes.append(
                     Change(
@@ -100,7 +112,7 @@ def _plan_hsm(
                         target=hsm.name,
                         scope=la.scope,
                         name=la.name,
-                        role=role,
+                        role=role_name,
                         role_id=la.role_definition_id,
                         principal=principal.key if principal else None,
                         principal_id=la.principal_id,
@@ -109,7 +121,6 @@ def _plan_hsm(
                     )
                 )
             else:
-                kept_role_ids.add(la.role_definition_id)
                 reason = (
                     "initial administrator made by Azure at creation (kept unless prune_initial_admins: true)"
                     if is_initial and hsm.prune
@@ -121,7 +132,7 @@ def _plan_hsm(
                         target=hsm.name,
                         scope=la.scope,
                         name=la.name,
-                        role=role,
+                        role=role_name,
                         role_id=la.role_definition_id,
                         principal_id=la.principal_id,
                         principal=principal.key if principal else None,
@@ -132,12 +143,6 @@ def _plan_hsm(
     desired_role_ids = {r.name for r in hsm.custom_roles}
     for role_id, live_role in sorted(live_custom.items()):
         if role_id in desired_role_ids or not hsm.prune:
-            continue
-        if role_id in kept_role_ids:
-            warnings.append(
-                f"{hsm.name}: custom role '{live_role.role_name}' ({role_id}) is not declared but "
-                "unmanaged assignments still use it; it is kept"
-            )
             continue
         changes.append(
             Change(
@@ -163,17 +168,20 @@ def _plan_role_definition(
     changes: list[Change],
     warnings: list[str],
 ) -> None:
-    base = {
-        "id": f"data:{hsm}:role_definition:{role.name}",
-        "kind": Kind.ROLE_DEFINITION,
-        "plane": Plane.DATA,
-        "target": hsm,
-        "scope": "/",
-        "name": role.name,
-        "role": role.role_name,
-        "role_id": role.name,
-        "definition": role,
-    }
+    base = Change(
+        id=f"data:{hsm}:role_definition:{role.name}",
+        action=Action.CREATE,
+        kind=Kind.ROLE_DEFINITION,
+        plane=Plane.DATA,
+        target=hsm,
+        scope="/",
+        name=role.name,
+        role=role.role_name,
+        role_id=role.name,
+        reason="custom role declared in the manifest",
+        definition=role,
+        added_data_actions=role.data_actions,
+    )
     if live_role is None:
         same_name = [r for r in live_custom.values() if r.role_name.lower() == role.role_name.lower()]
         if same_name:
@@ -181,22 +189,20 @@ def _plan_role_definition(
                 f"{hsm}: a custom role named '{role.role_name}' already exists as {same_name[0].name}; "
                 f"set `id: {same_name[0].name}` on it in the manifest to adopt it instead of creating another"
             )
-        changes.append(
-            Change(action=Action.CREATE, reason="custom role declared in the manifest", added_data_actions=role.data_actions, **base)  # type: ignore[arg-type]
-        )
+        changes.append(base)
         return
     diff = diff_role_definition(live_role, role)
     if diff is None:
         return
     fields, added, removed = diff
     changes.append(
-        Change(
+        replace(
+            base,
             action=Action.UPDATE,
             reason="custom role differs from the manifest: " + ", ".join(f.path for f in fields),
             field_changes=fields,
             added_data_actions=added,
             removed_data_actions=removed,
-            **base,  # type: ignore[arg-type]
         )
     )
 
@@ -223,7 +229,9 @@ def _change_id(plane: Plane, target: str, kind: Kind, key: AssignmentKey) -> str
     return f"{plane.value}:{target}:{kind.value}:{key[2]}:{key[3]}:{key[4]}"
 
 
-def _plan_arm(desired: DesiredState, live: LiveState, changes: list[Change], unmanaged: list[UnmanagedItem]) -> None:
+def _plan_arm(
+    desired: DesiredState, live: LiveState, changes: list[Change], unmanaged: list[UnmanagedItem]
+) -> None:
     names = {r.name: r.role_name for r in management_roles()}
     wanted = {a.key: a for a in desired.assignments if a.plane is Plane.MANAGEMENT}
     scopes = {assignment_key(Plane.MANAGEMENT, "arm", s, "", "")[2] for s in desired.arm_scopes}

@@ -69,7 +69,9 @@ class _Resolver:
         seen: dict[str, str] = {}
         for key, p in self.m.principals.items():
             if p.id in seen:
-                self.problem(("principals", key, "id"), f"id {p.id} is already used by principal '{seen[p.id]}'")
+                self.problem(
+                    ("principals", key, "id"), f"id {p.id} is already used by principal '{seen[p.id]}'"
+                )
                 continue
             seen[p.id] = key
             self.principals[key] = PrincipalInfo(key=key, id=p.id, type=p.type, display=p.name)
@@ -145,7 +147,7 @@ class _Resolver:
         mgmt_index = RoleIndex(management_roles())
         for i, a in enumerate(team.management):
             loc = ("teams", team_key, "management", i)
-            entry = ("mgmt", arm_scope_key(a.scope), a.role.lower())
+            entry = ("mgmt", "arm", arm_scope_key(a.scope), a.role.lower())
             if entry in seen:
                 self.problem(loc, f"duplicate assignment of '{a.role}' at '{a.scope}'")
                 continue
@@ -166,16 +168,23 @@ class _Resolver:
         if role is None:
             other = [k for k, r in self.m.roles.items() if k == reference and r.hsm != hsm]
             if other:
-                self.problem(loc, f"custom role '{reference}' is defined for HSM '{self.m.roles[reference].hsm}', not '{hsm}'")
+                self.problem(
+                    loc,
+                    f"custom role '{reference}' belongs to HSM '{self.m.roles[reference].hsm}', not '{hsm}'",
+                )
             else:
                 self.problem(loc, _unknown_role(reference, index, extra=list(custom)))
         return role
 
-    def _add(self, plane: Plane, target: str, scope: str, role: RoleDefinition, p: PrincipalInfo, source: str) -> None:
+    def _add(
+        self, plane: Plane, target: str, scope: str, role: RoleDefinition, p: PrincipalInfo, source: str
+    ) -> None:
         a = DesiredAssignment(plane, target, scope, role.name, role.role_name, p, (source,))
         existing = self.assignments.get(a.key)
         if existing is not None:
-            a = DesiredAssignment(plane, target, existing.scope, role.name, role.role_name, p, (*existing.sources, source))
+            a = DesiredAssignment(
+                plane, target, existing.scope, role.name, role.role_name, p, (*existing.sources, source)
+            )
         self.assignments[a.key] = a
 
 

@@ -38,4 +38,3 @@ def diff_role_definition(
     added = tuple(sorted(want_actions[a] for a in want_actions.keys() - live_actions.keys()))
     removed = tuple(sorted(live_actions[a] for a in live_actions.keys() - want_actions.keys()))
     return tuple(fields), added, removed
-

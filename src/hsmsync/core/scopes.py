@@ -31,8 +31,7 @@ def normalize_arm_scope(scope: str) -> str:
     cleaned = "/" + "/".join(p for p in scope.strip().split("/") if p)
     if not _ARM_SCOPE.match(cleaned):
         raise ValueError(
-            f"'{scope}' is not an ARM scope (management group, subscription, resource group "
-            "or resource id)"
+            f"'{scope}' is not an ARM scope (management group, subscription, resource group or resource id)"
         )
     return cleaned
 

@@ -40,11 +40,21 @@ def _apply_data_assignment(hsm: HsmState, change: Change) -> tuple[HsmState, Edi
     key = assignment_key(Plane.DATA, change.target, change.scope, change.role_id, change.principal_id)
     if change.action is Action.CREATE:
         for a in hsm.role_assignments:
-            if assignment_key(Plane.DATA, change.target, a.scope, a.role_definition_id, a.principal_id) == key:
+            if (
+                assignment_key(Plane.DATA, change.target, a.scope, a.role_definition_id, a.principal_id)
+                == key
+            ):
                 return hsm, EditOutcome.ALREADY_DONE
             if a.name == change.name:
-                raise BackendError(f"{change.target}: role assignment {change.name} already exists with other content")
-        new = DataRoleAssignment(name=change.name, scope=change.scope, role_definition_id=change.role_id, principal_id=change.principal_id)
+                raise BackendError(
+                    f"{change.target}: role assignment {change.name} already exists with other content"
+                )
+        new = DataRoleAssignment(
+            name=change.name,
+            scope=change.scope,
+            role_definition_id=change.role_id,
+            principal_id=change.principal_id,
+        )
         return hsm.model_copy(update={"role_assignments": (*hsm.role_assignments, new)}), EditOutcome.DONE
     kept = tuple(a for a in hsm.role_assignments if a.name != change.name)
     if len(kept) == len(hsm.role_assignments):
@@ -77,7 +87,7 @@ def _apply_arm(arm: ArmState, change: Change) -> tuple[ArmState, EditOutcome]:
             scope=change.scope,
             role_definition_id=change.role_id,
             principal_id=change.principal_id,
-            principal_type=change.principal_type or "User",  # type: ignore[arg-type]
+            principal_type=change.principal_type or "User",
         )
         return arm.model_copy(update={"role_assignments": (*arm.role_assignments, new)}), EditOutcome.DONE
     kept = tuple(a for a in arm.role_assignments if a.name != change.name)

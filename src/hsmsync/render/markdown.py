@@ -28,12 +28,20 @@ def render_plan(plan: Plan, header: str = "") -> str:
     out = ["### hsmsync plan", ""]
     if header:
         out += [f"Against: {header}", ""]
-    out.append("**No changes.** Live state matches the manifest." if plan.is_empty else f"**{summary_line(plan.summary())}.**")
+    out.append(
+        "**No changes.** Live state matches the manifest."
+        if plan.is_empty
+        else f"**{summary_line(plan.summary())}.**"
+    )
     out += [f"> :warning: {w}" for w in plan.warnings]
     by_target = sorted(plan.changes, key=lambda c: (c.plane != "data", c.target, c.order))
     for (plane, target), group in groupby(by_target, key=lambda c: (c.plane, c.target)):
         changes = list(group)
-        out += ["", f"<details><summary>{target_label(plane, target)}: {len(changes)} change(s)</summary>", ""]
+        out += [
+            "",
+            f"<details><summary>{target_label(plane, target)}: {len(changes)} change(s)</summary>",
+            "",
+        ]
         out += ["| | role | principal | scope | why |", "|---|---|---|---|---|"]
         out += [_row(c) for c in changes[:MAX_ROWS_PER_TARGET]]
         if len(changes) > MAX_ROWS_PER_TARGET:
@@ -44,6 +52,7 @@ def render_plan(plan: Plan, header: str = "") -> str:
         out += ["| where | role | principal | scope | why kept |", "|---|---|---|---|---|"]
         for u in plan.unmanaged[:MAX_ROWS_PER_TARGET]:
             where = u.target if u.target != "arm" else "Azure RBAC"
-            out.append(f"| {where} | {_cell(u.role)} | {_cell(principal_label(u))} | `{u.scope}` | {_cell(u.reason)} |")
+            who = _cell(principal_label(u))
+            out.append(f"| {where} | {_cell(u.role)} | {who} | `{u.scope}` | {_cell(u.reason)} |")
         out += ["", "</details>"]
     return "\n".join(out) + "\n"

@@ -18,7 +18,9 @@ def render_apply_result(result: ApplyResult) -> str:
     for r in result.results:
         c = r.change
         who = f" -> {principal_label(c)}" if c.principal_id else ""
-        out.append(f"  [{_MARK[r.status]}] {c.action.value} {c.kind.value} {c.target} {c.scope}: {c.role}{who}")
+        out.append(
+            f"  [{_MARK[r.status]}] {c.action.value} {c.kind.value} {c.target} {c.scope}: {c.role}{who}"
+        )
         if r.error:
             out.append(f"      error: {r.error}")
     applied = result.count(ChangeStatus.APPLIED)

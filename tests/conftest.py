@@ -1,0 +1,46 @@
+"""Shared fixtures: run the CLI in-process with an injected environment."""
+
+from __future__ import annotations
+
+import io
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from hsmsync.cli import main
+from hsmsync.environment import Environment
+
+REPO = Path(__file__).resolve().parents[1]
+CONTOSO = REPO / "examples" / "contoso"
+
+
+@dataclass
+class CliResult:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+
+def run_cli(*argv: str, cwd: Path, stdin: str = "", tty: bool = False, environ: dict[str, str] | None = None) -> CliResult:
+    out, err = io.StringIO(), io.StringIO()
+    env = Environment(
+        stdout=out,
+        stderr=err,
+        stdin=io.StringIO(stdin),
+        stdin_isatty=tty,
+        environ=environ or {},
+        cwd=cwd,
+    )
+    code = main(list(argv), env=env)
+    return CliResult(code, out.getvalue(), err.getvalue())
+
+
+@pytest.fixture
+def contoso(tmp_path: Path) -> Path:
+    """A working copy of the Contoso example with a fresh state file `state.json`."""
+    for name in ("hsmsync.yaml", "empty-state.json", "live-as-tutorial.json"):
+        shutil.copy(CONTOSO / name, tmp_path / name)
+    shutil.copy(CONTOSO / "empty-state.json", tmp_path / "state.json")
+    return tmp_path
