@@ -111,6 +111,20 @@ class ManagementOptions(_Strict):
     )
 
 
+class Suppression(_Strict):
+    """Silence one lint rule for one target, with a reason reviewers can read."""
+
+    rule: Annotated[str, StringConstraints(pattern=r"^HSM\d{3}$")] = Field(description="Rule id, e.g. HSM003")
+    target: Name = Field(description="What the finding is about: a principal, custom role or HSM name, or *")
+    justification: Annotated[str, StringConstraints(min_length=10, strip_whitespace=True)] = Field(
+        description="Why this is acceptable (required)"
+    )
+
+
+class LintOptions(_Strict):
+    suppress: list[Suppression] = Field(default_factory=list)
+
+
 class Manifest(_Strict):
     """hsmsync manifest: who may do what on which Managed HSM, on both planes."""
 
@@ -127,3 +141,4 @@ class Manifest(_Strict):
     roles: dict[Name, CustomRole] = Field(default_factory=dict)
     teams: dict[Name, Team] = Field(default_factory=dict)
     management: ManagementOptions = Field(default_factory=ManagementOptions)
+    lint: LintOptions = Field(default_factory=LintOptions)
