@@ -23,7 +23,9 @@ class CliResult:
     stderr: str
 
 
-def run_cli(*argv: str, cwd: Path, stdin: str = "", tty: bool = False, environ: dict[str, str] | None = None) -> CliResult:
+def run_cli(
+    *argv: str, cwd: Path, stdin: str = "", tty: bool = False, environ: dict[str, str] | None = None
+) -> CliResult:
     out, err = io.StringIO(), io.StringIO()
     env = Environment(
         stdout=out,

@@ -6,24 +6,25 @@ import argparse
 import json
 import traceback
 from collections.abc import Sequence
+from dataclasses import dataclass
 from enum import IntEnum
 from pathlib import Path
 
 from hsmsync import __version__
 from hsmsync.applier import ApplyResult, ChangeStatus, apply_plan
-from hsmsync.backends.base import StateBackend
+from hsmsync.backends.base import ReadRequest, StateBackend
 from hsmsync.backends.registry import open_backend, read_request_for
 from hsmsync.core.catalog import builtin_data_roles, definition_to_rest, management_roles
 from hsmsync.core.errors import HsmsyncError
 from hsmsync.core.model import Manifest
 from hsmsync.core.plan import Plan
-from hsmsync.core.plan_io import plan_from_dict
 from hsmsync.core.planner import plan_changes
 from hsmsync.core.state import LiveState
 from hsmsync.environment import Environment
 from hsmsync.manifest import LoadedManifest, load_manifest
 from hsmsync.render import PLAN_RENDERERS
 from hsmsync.render.results import render_apply_result
+from hsmsync.saved_plan import check_not_stale, load_saved_plan, saved_plan_json
 
 
 class ExitStatus(IntEnum):
@@ -79,14 +80,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _compute_plan(
-    args: argparse.Namespace, env: Environment
-) -> tuple[LoadedManifest, StateBackend, Plan, LiveState]:
+@dataclass(frozen=True)
+class _Planned:
+    loaded: LoadedManifest
+    backend: StateBackend
+    request: ReadRequest
+    live: LiveState
+    plan: Plan
+
+
+def _compute_plan(args: argparse.Namespace, env: Environment) -> _Planned:
     loaded = load_manifest(_path(args.file, env), display=args.file)
     backend = _backend(args, env)
-    live = backend.read_state(read_request_for(loaded.desired))
-    plan = plan_changes(loaded.desired, live)
-    return loaded, backend, plan, live
+    request = read_request_for(loaded.desired)
+    live = backend.read_state(request)
+    return _Planned(loaded, backend, request, live, plan_changes(loaded.desired, live))
 
 
 def _backend(args: argparse.Namespace, env: Environment) -> StateBackend:
@@ -108,10 +116,12 @@ def cmd_validate(args: argparse.Namespace, env: Environment) -> int:
 
 
 def cmd_plan(args: argparse.Namespace, env: Environment) -> int:
-    _, backend, plan, _ = _compute_plan(args, env)
-    env.stdout.write(PLAN_RENDERERS[args.format](plan, backend.describe()))
+    planned = _compute_plan(args, env)
+    plan, header = planned.plan, planned.backend.describe()
+    env.stdout.write(PLAN_RENDERERS[args.format](plan, header))
     if args.out:
-        _path(args.out, env).write_text(PLAN_RENDERERS["json"](plan, backend.describe()), encoding="utf-8")
+        text = saved_plan_json(plan, planned.request, planned.live, header)
+        _path(args.out, env).write_text(text, encoding="utf-8")
     if args.detailed_exitcode and not plan.is_empty:
         return ExitStatus.CHANGES
     return ExitStatus.OK
@@ -120,12 +130,11 @@ def cmd_plan(args: argparse.Namespace, env: Environment) -> int:
 def cmd_apply(args: argparse.Namespace, env: Environment) -> int:
     if args.plan_file:
         backend = _backend(args, env)
-        try:
-            plan = plan_from_dict(json.loads(_path(args.plan_file, env).read_text(encoding="utf-8")))
-        except (OSError, json.JSONDecodeError) as exc:
-            raise HsmsyncError(f"{args.plan_file}: cannot read saved plan: {exc}") from None
+        plan, request, snapshot = load_saved_plan(_path(args.plan_file, env), args.plan_file)
+        check_not_stale(plan, request, snapshot, backend)
     else:
-        _, backend, plan, _ = _compute_plan(args, env)
+        planned = _compute_plan(args, env)
+        backend, plan = planned.backend, planned.plan
     env.stdout.write(PLAN_RENDERERS["text"](plan, backend.describe()))
     if plan.is_empty:
         return ExitStatus.OK

@@ -37,7 +37,13 @@ CASES = [
         "principals.app.id",
         "is not a GUID",
     ),
-    ("bad-principal-type", HEAD.replace("type: Group", "type: Team"), 3, "principals.ops.type", "'Team' is not allowed"),
+    (
+        "bad-principal-type",
+        HEAD.replace("type: Group", "type: Team"),
+        3,
+        "principals.ops.type",
+        "'Team' is not allowed",
+    ),
     (
         "undeclared-member",
         HEAD + "teams:\n  t:\n    members: [ops, opps]\n",
@@ -61,14 +67,16 @@ CASES = [
     ),
     (
         "bad-data-scope",
-        HEAD + "teams:\n  t:\n    members: [ops]\n    data:\n      - {hsm: h1, role: Crypto User, scope: /secrets/x}\n",
+        HEAD
+        + "teams:\n  t:\n    members: [ops]\n    data:\n      - {hsm: h1, role: Crypto User, scope: /secrets/x}\n",
         13,
         "teams.t.data[0].scope",
         "is not a Managed HSM scope",
     ),
     (
         "bad-arm-scope",
-        HEAD + "teams:\n  t:\n    members: [ops]\n    management:\n      - {role: Reader, scope: /resourceGroups/rg}\n",
+        HEAD
+        + "teams:\n  t:\n    members: [ops]\n    management:\n      - {role: Reader, scope: /resourceGroups/rg}\n",
         13,
         "teams.t.management[0].scope",
         "is not an ARM scope",
@@ -98,12 +106,19 @@ CASES = [
         "roles.r.hsm",
         "unknown HSM 'nope'",
     ),
-    ("http-url", HEAD.replace("https://h1", "http://h1"), 7, "hsms.h1.url", "does not have the expected form"),
+    (
+        "http-url",
+        HEAD.replace("https://h1", "http://h1"),
+        7,
+        "hsms.h1.url",
+        "does not have the expected form",
+    ),
     ("not-a-mapping", "- version: 1\n", 1, "(document)", "must be a mapping"),
     ("empty-file", "", 1, "(document)", "must be a mapping"),
     (
         "builtin-name-for-custom-role",
-        HEAD + "roles:\n  r:\n    hsm: h1\n    name: Managed HSM Crypto User\n    data_actions: [keys/sign/action]\n",
+        HEAD
+        + "roles:\n  r:\n    hsm: h1\n    name: Managed HSM Crypto User\n    data_actions: [keys/sign/action]\n",
         12,
         "roles.r.name",
         "is the name of a built-in role",
@@ -112,8 +127,12 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize(("text", "line", "field", "message"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
-def test_bad_manifest_exits_1_with_file_line_and_field(tmp_path: Path, text: str, line: int, field: str, message: str):
+@pytest.mark.parametrize(
+    ("text", "line", "field", "message"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
+)
+def test_bad_manifest_exits_1_with_file_line_and_field(
+    tmp_path: Path, text: str, line: int, field: str, message: str
+):
     (tmp_path / "hsmsync.yaml").write_text(text)
     result = run_cli("validate", cwd=tmp_path)
     assert result.exit_code == 1, result.stdout
@@ -123,10 +142,15 @@ def test_bad_manifest_exits_1_with_file_line_and_field(tmp_path: Path, text: str
 
 
 def test_duplicate_principal_id_names_the_first_holder(tmp_path: Path):
-    (tmp_path / "hsmsync.yaml").write_text(HEAD.replace("8c2f4a6e-1b3d-4e5f-a7c9-0d2e4f6a8b44", "6d1c8a57-2f0e-4b7a-9a43-3c5e1f0b7a11"))
+    (tmp_path / "hsmsync.yaml").write_text(
+        HEAD.replace("8c2f4a6e-1b3d-4e5f-a7c9-0d2e4f6a8b44", "6d1c8a57-2f0e-4b7a-9a43-3c5e1f0b7a11")
+    )
     result = run_cli("validate", cwd=tmp_path)
     assert result.exit_code == 1
-    assert "hsmsync.yaml:4: principals.app.id: id 6d1c8a57-2f0e-4b7a-9a43-3c5e1f0b7a11 is already used by principal 'ops'" in result.stderr
+    assert (
+        "hsmsync.yaml:4: principals.app.id: id 6d1c8a57-2f0e-4b7a-9a43-3c5e1f0b7a11 is already used by principal 'ops'"
+        in result.stderr
+    )
 
 
 def test_all_problems_are_reported_at_once(tmp_path: Path):

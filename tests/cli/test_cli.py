@@ -35,7 +35,20 @@ def test_tutorial_state_plan_corrects_the_vm_identity(contoso: Path):
 def test_json_plan_has_the_documented_fields(contoso: Path):
     data = json.loads(run_cli("plan", "--state", "state.json", "--format", "json", cwd=contoso).stdout)
     assert set(data) >= {"changes", "summary"}
-    required = {"action", "kind", "plane", "target", "scope", "role", "role_id", "principal", "principal_id", "reason", "id", "order"}
+    required = {
+        "action",
+        "kind",
+        "plane",
+        "target",
+        "scope",
+        "role",
+        "role_id",
+        "principal",
+        "principal_id",
+        "reason",
+        "id",
+        "order",
+    }
     for change in data["changes"]:
         assert required <= set(change)
 
@@ -45,9 +58,9 @@ def test_saved_plan_is_applied_as_saved(contoso: Path):
     result = run_cli("apply", "plan.json", "--state", "state.json", "--auto-approve", cwd=contoso)
     assert result.exit_code == 0, result.stderr
     assert run_cli("plan", "--state", "state.json", "--detailed-exitcode", cwd=contoso).exit_code == 0
-    # Applying the same saved plan again changes nothing: every change is already so.
+    # The plan was made against the state before it was applied: using it again is refused.
     again = run_cli("apply", "plan.json", "--state", "state.json", "--auto-approve", cwd=contoso)
-    assert "Apply complete: 0 applied, 7 already so." in again.stdout
+    assert again.exit_code == 1 and "stale" in again.stderr
 
 
 def test_apply_refuses_without_a_tty_or_approval(contoso: Path):
@@ -77,7 +90,14 @@ def test_roles_json_is_in_rest_shape():
     assert set(perms) == {"actions", "notActions", "dataActions", "notDataActions"}
     assert "Microsoft.KeyVault/managedHsm/roleAssignments/write/action" in perms["dataActions"]
     names = {r["properties"]["roleName"] for r in roles}
-    assert {"Managed HSM Contributor", "Key Vault Contributor", "Reader", "Owner", "Contributor", "User Access Administrator"} <= names
+    assert {
+        "Managed HSM Contributor",
+        "Key Vault Contributor",
+        "Reader",
+        "Owner",
+        "Contributor",
+        "User Access Administrator",
+    } <= names
 
 
 def test_checked_in_schemas_are_current():
@@ -107,3 +127,26 @@ def test_validate_counts(contoso: Path):
     result = run_cli("validate", cwd=contoso)
     assert result.exit_code == 0
     assert "valid (6 principals, 1 HSMs, 6 assignments)" in result.stdout
+
+
+def test_stale_saved_plan_is_refused_and_says_what_changed(contoso: Path):
+    assert run_cli("plan", "--state", "state.json", "--out", "plan.json", cwd=contoso).exit_code == 0
+    # Someone changes reality between plan and apply.
+    data = json.loads((contoso / "state.json").read_text())
+    data["hsms"]["contoso"]["role_assignments"].append(
+        {
+            "name": "99999999-9999-4999-8999-999999999999",
+            "scope": "/",
+            "role_definition_id": AUDITOR,
+            "principal_id": VM,
+        }
+    )
+    (contoso / "state.json").write_text(json.dumps(data))
+    before = (contoso / "state.json").read_text()
+    result = run_cli("apply", "plan.json", "--state", "state.json", "--auto-approve", cwd=contoso)
+    assert result.exit_code == 1
+    assert "the saved plan is stale" in result.stderr
+    assert (
+        f"assignment 99999999-9999-4999-8999-999999999999 appeared ({AUDITOR} -> {VM} at /)" in result.stderr
+    )
+    assert (contoso / "state.json").read_text() == before

@@ -20,7 +20,9 @@ URL = "https://h1.managedhsm.azure.net"
 RID = f"{RG}/providers/Microsoft.KeyVault/managedHSMs/h1"
 
 
-def manifest(*, prune: bool = True, teams: dict | None = None, roles: dict | None = None, mgmt_prune: bool = False) -> DesiredState:
+def manifest(
+    *, prune: bool = True, teams: dict | None = None, roles: dict | None = None, mgmt_prune: bool = False
+) -> DesiredState:
     doc = {
         "version": 1,
         "principals": {
@@ -38,11 +40,16 @@ def manifest(*, prune: bool = True, teams: dict | None = None, roles: dict | Non
 
 def assignment(name_suffix: int, scope: str, role: str, principal: str) -> DataRoleAssignment:
     return DataRoleAssignment(
-        name=f"00000000-0000-0000-0000-{name_suffix:012d}", scope=scope, role_definition_id=role, principal_id=principal
+        name=f"00000000-0000-0000-0000-{name_suffix:012d}",
+        scope=scope,
+        role_definition_id=role,
+        principal_id=principal,
     )
 
 
-def live(*assignments: DataRoleAssignment, roles: tuple[RoleDefinition, ...] = (), arm: tuple = ()) -> LiveState:
+def live(
+    *assignments: DataRoleAssignment, roles: tuple[RoleDefinition, ...] = (), arm: tuple = ()
+) -> LiveState:
     hsm = HsmState(
         url=URL,
         resource_id=RID,

@@ -105,8 +105,19 @@ class TestPrune:
             principal_id=TEAM,
             principal_type="Group",
         )
-        stranger = other_scope.model_copy(update={"scope": RG, "principal_id": INITIAL_ADMIN, "name": "00000000-0000-0000-0000-0000000000a2"})
-        extra = other_scope.model_copy(update={"scope": RG.upper().replace("SUBSCRIPTIONS", "subscriptions"), "name": "00000000-0000-0000-0000-0000000000a3"})
+        stranger = other_scope.model_copy(
+            update={
+                "scope": RG,
+                "principal_id": INITIAL_ADMIN,
+                "name": "00000000-0000-0000-0000-0000000000a2",
+            }
+        )
+        extra = other_scope.model_copy(
+            update={
+                "scope": RG.upper().replace("SUBSCRIPTIONS", "subscriptions"),
+                "name": "00000000-0000-0000-0000-0000000000a3",
+            }
+        )
         plan = plan_changes(manifest(teams=TEAMS, mgmt_prune=True), live(arm=(other_scope, stranger, extra)))
         deletes = [c.name for c in plan.changes if c.action is Action.DELETE]
         assert deletes == ["00000000-0000-0000-0000-0000000000a3"]
@@ -126,7 +137,10 @@ class TestRoleDefinitions:
         old = RoleDefinition(
             name=role_id,
             role_name="Rotator",
-            data_actions=("Microsoft.KeyVault/managedHsm/keys/read/action", "Microsoft.KeyVault/managedHsm/keys/delete"),
+            data_actions=(
+                "Microsoft.KeyVault/managedHsm/keys/read/action",
+                "Microsoft.KeyVault/managedHsm/keys/delete",
+            ),
         )
         plan = plan_changes(desired, live(roles=(old,)))
         (change,) = plan.changes
@@ -138,7 +152,9 @@ class TestRoleDefinitions:
     def test_action_case_and_order_do_not_count_as_a_difference(self):
         desired = manifest(roles=ROTATOR)
         role = desired.hsms["h1"].custom_roles[0]
-        shuffled = role.model_copy(update={"data_actions": tuple(a.upper() for a in reversed(role.data_actions))})
+        shuffled = role.model_copy(
+            update={"data_actions": tuple(a.upper() for a in reversed(role.data_actions))}
+        )
         assert plan_changes(desired, live(roles=(shuffled,))).is_empty
 
     def test_undeclared_custom_role_is_deleted_last_when_pruning(self):
@@ -175,8 +191,14 @@ class TestOrderAndIdempotence:
         assert plan_changes(desired, after).is_empty
 
     def test_output_is_sorted_and_stable(self):
-        a = plan_changes(manifest(teams=TEAMS), live(assignment(2, "/", AUDITOR, ALICE), assignment(1, "/keys", AUDITOR, BOB)))
-        b = plan_changes(manifest(teams=TEAMS), live(assignment(1, "/keys", AUDITOR, BOB), assignment(2, "/", AUDITOR, ALICE)))
+        a = plan_changes(
+            manifest(teams=TEAMS),
+            live(assignment(2, "/", AUDITOR, ALICE), assignment(1, "/keys", AUDITOR, BOB)),
+        )
+        b = plan_changes(
+            manifest(teams=TEAMS),
+            live(assignment(1, "/keys", AUDITOR, BOB), assignment(2, "/", AUDITOR, ALICE)),
+        )
         assert a.to_dict() == b.to_dict()
 
     def test_change_ids_are_stable_and_unique(self):

@@ -131,6 +131,7 @@ class Plan:
     unmanaged: tuple[UnmanagedItem, ...] = ()
     warnings: tuple[str, ...] = ()
     notes: tuple[str, ...] = field(default=())
+    live_fingerprint: str = ""
 
     @property
     def is_empty(self) -> bool:
@@ -149,6 +150,7 @@ class Plan:
     def to_dict(self) -> dict[str, Any]:
         return {
             "version": 1,
+            "live_fingerprint": self.live_fingerprint,
             "summary": self.summary(),
             "notes": list(self.notes),
             "warnings": list(self.warnings),

@@ -43,6 +43,7 @@ def plan_from_dict(data: Any) -> Plan:
             ),
             warnings=tuple(data.get("warnings", [])),
             notes=tuple(data.get("notes", [])),
+            live_fingerprint=str(data.get("live_fingerprint", "")),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise HsmsyncError(f"saved plan is malformed: {exc}") from None

@@ -13,6 +13,7 @@ from hsmsync.core.desired import (
     DesiredState,
     assignment_key,
 )
+from hsmsync.core.fingerprint import fingerprint
 from hsmsync.core.ids import deterministic_name
 from hsmsync.core.plan import Action, Change, FieldChange, Kind, Plan, Plane, UnmanagedItem
 from hsmsync.core.roledefs import diff_role_definition
@@ -40,6 +41,7 @@ def plan_changes(desired: DesiredState, live: LiveState, *, notes: Iterable[str]
         ),
         warnings=tuple(warnings),
         notes=tuple(notes),
+        live_fingerprint=fingerprint(live),
     )
 
 
