@@ -15,6 +15,7 @@ from hsmsync.applier import ApplyResult, ChangeStatus, apply_plan
 from hsmsync.backends.base import ReadRequest, StateBackend
 from hsmsync.backends.registry import open_backend, read_request_for
 from hsmsync.core.catalog import builtin_data_roles, definition_to_rest, management_roles
+from hsmsync.core.drift import DriftReport, FailOn
 from hsmsync.core.errors import HsmsyncError
 from hsmsync.core.model import Manifest
 from hsmsync.core.plan import Plan
@@ -23,6 +24,7 @@ from hsmsync.core.state import LiveState
 from hsmsync.environment import Environment
 from hsmsync.manifest import LoadedManifest, load_manifest
 from hsmsync.render import PLAN_RENDERERS
+from hsmsync.render import drift as drift_render
 from hsmsync.render.results import render_apply_result
 from hsmsync.saved_plan import check_not_stale, load_saved_plan, saved_plan_json
 
@@ -30,7 +32,7 @@ from hsmsync.saved_plan import check_not_stale, load_saved_plan, saved_plan_json
 class ExitStatus(IntEnum):
     OK = 0
     ERROR = 1
-    CHANGES = 2  # plan --detailed-exitcode: there are changes
+    CHANGES = 2  # plan --detailed-exitcode: there are changes; drift: drifted
     UNEXPECTED = 3
     INTERRUPTED = 130
 
@@ -64,6 +66,17 @@ def build_parser() -> argparse.ArgumentParser:
     _add_source_args(p)
     p.add_argument("plan_file", nargs="?", type=Path, help="a plan saved by `plan --out`")
     p.add_argument("--auto-approve", action="store_true", help="do not ask for confirmation")
+
+    p = sub.add_parser("drift", help="report whether live state moved away from the manifest")
+    _add_source_args(p)
+    p.add_argument("--format", choices=["text", "json", "markdown"], default="text")
+    p.add_argument("--report", type=Path, help="also write the JSON report to this file")
+    p.add_argument(
+        "--fail-on",
+        choices=[f.value for f in FailOn],
+        default=FailOn.DRIFT.value,
+        help="exit 2 on: drift (default), unmanaged assignments, or any of both",
+    )
 
     p = sub.add_parser("roles", help="list the role catalog")
     p.add_argument("--format", choices=["text", "json"], default="text")
@@ -153,6 +166,18 @@ def cmd_apply(args: argparse.Namespace, env: Environment) -> int:
     return ExitStatus.OK if result.ok else ExitStatus.ERROR
 
 
+def cmd_drift(args: argparse.Namespace, env: Environment) -> int:
+    planned = _compute_plan(args, env)
+    report = DriftReport(planned.plan, FailOn(args.fail_on))
+    header = planned.backend.describe()
+    renderers = {"text": drift_render.render_text, "json": drift_render.render_json}
+    renderers["markdown"] = drift_render.render_markdown
+    env.stdout.write(renderers[args.format](report, header))
+    if args.report:
+        _path(args.report, env).write_text(drift_render.render_json(report, header), encoding="utf-8")
+    return ExitStatus.CHANGES if report.failed else ExitStatus.OK
+
+
 def cmd_roles(args: argparse.Namespace, env: Environment) -> int:
     groups = []
     if args.plane in ("data", "all"):
@@ -198,6 +223,7 @@ COMMANDS = {
     "validate": cmd_validate,
     "plan": cmd_plan,
     "apply": cmd_apply,
+    "drift": cmd_drift,
     "roles": cmd_roles,
     "schema": cmd_schema,
     "emulator": cmd_emulator,

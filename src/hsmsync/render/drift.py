@@ -1,0 +1,57 @@
+"""Drift reports: JSON for machines, markdown and text summaries for people."""
+
+from __future__ import annotations
+
+import json
+
+from hsmsync.core.drift import DriftReport
+from hsmsync.core.plan import Change, UnmanagedItem
+from hsmsync.render.labels import SYMBOL, principal_label
+
+MAX_LINES = 50
+
+
+def render_json(report: DriftReport, header: str) -> str:
+    data = report.to_dict()
+    data["backend"] = header
+    return json.dumps(data, indent=2, sort_keys=True) + "\n"
+
+
+def _status(report: DriftReport) -> str:
+    parts = [f"{len(report.plan.changes)} drifted" if report.drifted else "in sync"]
+    if report.has_unmanaged:
+        parts.append(f"{len(report.plan.unmanaged)} unmanaged")
+    return ", ".join(parts)
+
+
+def _line(item: Change | UnmanagedItem) -> str:
+    if isinstance(item, Change):
+        where = item.target if item.target != "arm" else "Azure RBAC"
+        return f"{SYMBOL[item.action.value]} {where}: {item.role} -> {principal_label(item)} at {item.scope}"
+    where = item.target if item.target != "arm" else "Azure RBAC"
+    return f"? {where}: {item.role} -> {principal_label(item)} at {item.scope}"
+
+
+def _lines(report: DriftReport) -> list[str]:
+    items: list[Change | UnmanagedItem] = [*report.plan.changes, *report.plan.unmanaged]
+    out = [_line(i) for i in items[:MAX_LINES]]
+    if len(items) > MAX_LINES:
+        out.append(f"... and {len(items) - MAX_LINES} more (see the JSON report)")
+    return out
+
+
+def render_text(report: DriftReport, header: str) -> str:
+    out = [f"hsmsync drift against {header}: {_status(report)}"]
+    out += [f"  {line}" for line in _lines(report)]
+    if report.drifted:
+        out.append("'+' must be created and '-' removed for live state to match the manifest.")
+    return "\n".join(out) + "\n"
+
+
+def render_markdown(report: DriftReport, header: str) -> str:
+    icon = ":white_check_mark:" if not report.failed else ":x:"
+    out = [f"### {icon} hsmsync drift: {_status(report)}", "", f"Against: {header}", ""]
+    lines = _lines(report)
+    if lines:
+        out += ["```diff", *lines, "```"]
+    return "\n".join(out) + "\n"

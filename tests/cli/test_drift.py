@@ -1,0 +1,55 @@
+"""`hsmsync drift` for a nightly job: exit 0 in sync, 2 drifted, 1 error; JSON and markdown reports."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import run_cli
+
+
+def _converge(contoso: Path) -> None:
+    assert run_cli("apply", "--state", "state.json", "--auto-approve", cwd=contoso).exit_code == 0
+
+
+def test_in_sync_exits_0(contoso: Path):
+    _converge(contoso)
+    result = run_cli("drift", "--state", "state.json", cwd=contoso)
+    assert result.exit_code == 0
+    assert "in sync" in result.stdout
+
+
+def test_drifted_exits_2_with_a_json_report(contoso: Path):
+    result = run_cli(
+        "drift", "--state", "live-as-tutorial.json", "--format", "json", "--report", "r.json", cwd=contoso
+    )
+    assert result.exit_code == 2
+    report = json.loads((contoso / "r.json").read_text())
+    assert report == json.loads(result.stdout)
+    assert report["in_sync"] is False and report["failed"] is True
+    assert {(d["action"], d["principal"]) for d in report["drifted"]} >= {
+        ("create", "app-vm"),
+        ("delete", "app-vm"),
+    }
+    assert report["unmanaged"][0]["reason"].startswith("initial administrator")
+
+
+def test_error_exits_1(contoso: Path):
+    result = run_cli("drift", "--state", "missing.json", cwd=contoso)
+    assert result.exit_code == 1
+    assert "state file not found" in result.stderr
+
+
+@pytest.mark.parametrize(("fail_on", "expected"), [("drift", 0), ("unmanaged", 2), ("any", 2)])
+def test_fail_on_policy_for_unmanaged_assignments(contoso: Path, fail_on: str, expected: int):
+    _converge(contoso)  # in sync, but the initial administrator is unmanaged
+    result = run_cli("drift", "--state", "state.json", "--fail-on", fail_on, cwd=contoso)
+    assert result.exit_code == expected
+
+
+def test_markdown_summary(contoso: Path):
+    result = run_cli("drift", "--state", "live-as-tutorial.json", "--format", "markdown", cwd=contoso)
+    assert result.stdout.startswith("### :x: hsmsync drift: 4 drifted, 1 unmanaged")
+    assert "- contoso: Managed HSM Crypto Auditor -> app-vm at /" in result.stdout
