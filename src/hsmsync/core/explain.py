@@ -1,0 +1,98 @@
+"""What one principal can do, on both planes, and which of its grants it does not need."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from hsmsync.core.catalog import DATA_ACTION_PREFIX
+from hsmsync.core.grants import Grant
+from hsmsync.core.plan import Plane
+from hsmsync.core.scopes import arm_scope_key, data_scope_covers
+
+
+@dataclass(frozen=True, slots=True)
+class ExplainedGrant:
+    grant: Grant
+    summary: str  # the actions, grouped: "keys: read, sign; roleAssignments: read"
+    unneeded: tuple[str, ...]  # why the principal's team does not need this grant; empty if it does
+
+
+@dataclass(frozen=True, slots=True)
+class Explanation:
+    principal_id: str
+    principal: str
+    principal_type: str
+    grants: tuple[ExplainedGrant, ...]
+
+
+def summarize_actions(grant: Grant) -> str:
+    if grant.plane is Plane.MANAGEMENT:
+        return ", ".join(grant.actions) if grant.actions else "(no control-plane actions known)"
+    if not grant.data_actions:
+        return "nothing (the role grants no data actions)"
+    groups: dict[str, list[str]] = {}
+    for action in sorted(grant.data_actions, key=str.lower):
+        parts = action[len(DATA_ACTION_PREFIX) :].split("/")
+        if parts[-1] == "action" and len(parts) > 1:
+            parts = parts[:-1]
+        group, verb = ("/".join(parts[:-1]), parts[-1]) if len(parts) > 1 else (parts[0], "")
+        groups.setdefault(group, []).append(verb)
+    return "; ".join(
+        f"{group}: {', '.join(verbs)}" if any(verbs) else group for group, verbs in sorted(groups.items())
+    )
+
+
+def _covers(plane: Plane, broad: str, narrow: str) -> bool:
+    if plane is Plane.DATA:
+        return data_scope_covers(broad, narrow)
+    b, n = arm_scope_key(broad), arm_scope_key(narrow)
+    return n == b or n.startswith(b + "/")
+
+
+def _redundant_because(g: Grant, held: Sequence[Grant]) -> str | None:
+    """A broader-or-equal grant whose actions include all of g's makes g redundant.
+
+    On the management plane actions are patterns, so only the same role counts as a superset.
+    Of two equivalent grants, the later in sort order is the one called redundant.
+    """
+    for h in held:
+        if h.key == g.key or h.plane is not g.plane or h.target != g.target:
+            continue
+        if not _covers(g.plane, h.scope, g.scope):
+            continue
+        if g.plane is Plane.DATA:
+            superset = g.short_actions <= h.short_actions
+            equivalent = g.short_actions == h.short_actions
+        else:
+            superset = equivalent = h.role_id == g.role_id
+        broader = not _covers(g.plane, g.scope, h.scope)
+        if superset and (broader or not equivalent or h.key < g.key):
+            return f"redundant: {h.role_name} at {h.scope} ({h.via}) already allows all of it"
+    return None
+
+
+def explain(grants: Sequence[Grant], principal_id: str, declared: Sequence[Grant] | None) -> Explanation:
+    """`declared` (the manifest's grants) marks live grants the manifest does not declare."""
+    wanted = principal_id.lower()
+    held = sorted(
+        (g for g in grants if g.principal_id.lower() == wanted),
+        key=lambda g: (g.plane != Plane.DATA, g.target, g.scope.lower(), g.role_name.lower()),
+    )
+    declared_keys = {d.key for d in declared} if declared is not None else None
+    explained: list[ExplainedGrant] = []
+    for g in held:
+        reasons: list[str] = []
+        if declared_keys is not None and g.key not in declared_keys:
+            reasons.append("not declared by the manifest")
+        redundant = _redundant_because(g, held)
+        if redundant:
+            reasons.append(redundant)
+        explained.append(ExplainedGrant(g, summarize_actions(g), tuple(reasons)))
+    named = next((g for g in held if g.principal), held[0] if held else None)
+    return Explanation(
+        principal_id=wanted,
+        principal=named.who if named else wanted,
+        principal_type=named.principal_type if named else "Unknown",
+        grants=tuple(explained),
+    )

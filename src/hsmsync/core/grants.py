@@ -1,0 +1,147 @@
+"""Grants: role assignments with the data actions their role effectively allows.
+
+A grant is the unit every access question is answered from, whether it came from the manifest
+(what would be) or from live state (what is). Management-plane grants never carry data actions:
+Azure RBAC on the HSM resource does not reach the keys.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from hsmsync.core.capabilities import action_matches, short_actions
+from hsmsync.core.catalog import builtin_data_roles, management_roles
+from hsmsync.core.data_actions import data_action_vocabulary
+from hsmsync.core.desired import AssignmentKey, DesiredState, PrincipalInfo, assignment_key
+from hsmsync.core.plan import Plane
+from hsmsync.core.scopes import normalize_data_scope
+from hsmsync.core.state import HsmState, LiveState, RoleDefinition
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    plane: Plane
+    target: str  # HSM name, or "arm"
+    scope: str
+    role_id: str
+    role_name: str
+    principal_id: str
+    principal: str | None  # the manifest's key for the principal, when it declares it
+    principal_type: str  # User | Group | ServicePrincipal | Unknown
+    via: str  # "team security", or "live assignment <name>"
+    data_actions: frozenset[str]  # effective, in the service's spelling; empty on the management plane
+    actions: tuple[str, ...] = ()  # management-plane actions (patterns), for explanations only
+
+    @property
+    def key(self) -> AssignmentKey:
+        return assignment_key(self.plane, self.target, self.scope, self.role_id, self.principal_id)
+
+    @property
+    def who(self) -> str:
+        return self.principal or self.principal_id
+
+    @property
+    def short_actions(self) -> frozenset[str]:
+        """Effective data actions as `keys/sign/action`, lower-cased, for set arithmetic."""
+        return short_actions(self.data_actions)
+
+
+def effective_data_actions(role: RoleDefinition) -> frozenset[str]:
+    """dataActions minus notDataActions, wildcards expanded against the known vocabulary."""
+    known = set(data_action_vocabulary().values())
+    known.update(a for a in role.data_actions if "*" not in a)
+    return frozenset(
+        a
+        for a in known
+        if any(action_matches(p, a) for p in role.data_actions)
+        and not any(action_matches(p, a) for p in role.not_data_actions)
+    )
+
+
+def _management_actions(role: RoleDefinition) -> tuple[str, ...]:
+    return tuple(a for a in role.actions if a not in role.not_actions)
+
+
+def grants_from_desired(desired: DesiredState) -> tuple[Grant, ...]:
+    roles = {r.name: r for r in builtin_data_roles()}
+    for hsm in desired.hsms.values():
+        roles.update({r.name: r for r in hsm.custom_roles})
+    mgmt = {r.name: r for r in management_roles()}
+    out: list[Grant] = []
+    for a in desired.assignments:
+        data = a.plane is Plane.DATA
+        role = roles.get(a.role_id) if data else mgmt.get(a.role_id)
+        out.append(
+            Grant(
+                plane=a.plane,
+                target=a.target,
+                scope=a.scope,
+                role_id=a.role_id,
+                role_name=a.role,
+                principal_id=a.principal.id,
+                principal=a.principal.key,
+                principal_type=a.principal.type,
+                via=", ".join(a.sources),
+                data_actions=effective_data_actions(role) if data and role else frozenset(),
+                actions=_management_actions(role) if role and not data else (),
+            )
+        )
+    return tuple(out)
+
+
+def _hsm_roles(hsm: HsmState) -> dict[str, RoleDefinition]:
+    builtins: Iterable[RoleDefinition] = hsm.builtin_role_definitions or builtin_data_roles()
+    return {r.name: r for r in (*builtins, *hsm.role_definitions)}
+
+
+def _data_scope(scope: str) -> str:
+    try:
+        return normalize_data_scope(scope)
+    except ValueError:  # live state can hold what the manifest would refuse; show it as it is
+        return scope
+
+
+def grants_from_live(live: LiveState, principals: Mapping[str, PrincipalInfo]) -> tuple[Grant, ...]:
+    """`principals` by object id (DesiredState.principals) name the principals the manifest knows."""
+    out: list[Grant] = []
+    for name in sorted(live.hsms):
+        roles = _hsm_roles(live.hsms[name])
+        for a in live.hsms[name].role_assignments:
+            role = roles.get(a.role_definition_id)
+            info = principals.get(a.principal_id)
+            out.append(
+                Grant(
+                    plane=Plane.DATA,
+                    target=name,
+                    scope=_data_scope(a.scope),
+                    role_id=a.role_definition_id,
+                    role_name=role.role_name if role else f"(defunct role {a.role_definition_id})",
+                    principal_id=a.principal_id,
+                    principal=info.key if info else None,
+                    principal_type=info.type if info else "Unknown",
+                    via=f"live assignment {a.name}",
+                    # a role that no longer exists grants nothing, whatever the assignment says
+                    data_actions=effective_data_actions(role) if role else frozenset(),
+                )
+            )
+    mgmt = {r.name: r for r in management_roles()}
+    for arm in live.arm.role_assignments:
+        mrole = mgmt.get(arm.role_definition_id)
+        info = principals.get(arm.principal_id)
+        out.append(
+            Grant(
+                plane=Plane.MANAGEMENT,
+                target="arm",
+                scope=arm.scope,
+                role_id=arm.role_definition_id,
+                role_name=mrole.role_name if mrole else arm.role_definition_id,
+                principal_id=arm.principal_id,
+                principal=info.key if info else None,
+                principal_type=arm.principal_type,
+                via=f"live assignment {arm.name}",
+                data_actions=frozenset(),
+                actions=_management_actions(mrole) if mrole else (),
+            )
+        )
+    return tuple(out)
