@@ -1,0 +1,111 @@
+"""`hsmsync lint`: check a manifest (and optionally what live state it would leave) against the
+Managed HSM security baseline. Pure: the caller loads the manifest and reads live state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hsmsync.core.desired import DesiredState
+from hsmsync.core.grants import grants_from_desired, grants_from_live
+from hsmsync.core.lint_findings import RULES, Finding, Rule, Severity
+from hsmsync.core.lint_rules import CHECKS, CustomRoleView, LintSubject
+from hsmsync.core.manifest_locations import assignment_locations, custom_role_keys
+from hsmsync.core.model import Manifest
+from hsmsync.core.planner import plan_changes
+from hsmsync.core.state import HsmState, LiveState
+from hsmsync.core.state_edits import apply_to_state
+
+
+@dataclass(frozen=True, slots=True)
+class SuppressedFinding:
+    finding: Finding
+    justification: str
+
+
+@dataclass(frozen=True, slots=True)
+class LintReport:
+    findings: tuple[Finding, ...]
+    suppressed: tuple[SuppressedFinding, ...] = ()
+
+    @property
+    def has_errors(self) -> bool:
+        return any(f.severity is Severity.ERROR for f in self.findings)
+
+    @property
+    def exit_code(self) -> int:
+        """1 when an unsuppressed error remains: warnings and notes never fail a build."""
+        return 1 if self.has_errors else 0
+
+
+def state_after_apply(desired: DesiredState, live: LiveState) -> LiveState:
+    """What `apply` would leave: declared access plus whatever the plan keeps (prune off, initial admins)."""
+    missing = {n: HsmState(url=h.url, resource_id=h.resource_id) for n, h in desired.hsms.items()}
+    state = live.model_copy(update={"hsms": {**missing, **live.hsms}})
+    for change in plan_changes(desired, state).changes:
+        state, _ = apply_to_state(state, change)
+    return state
+
+
+def _subject(manifest: Manifest, desired: DesiredState, live: LiveState | None) -> LintSubject:
+    grants = grants_from_desired(desired)
+    role_keys = custom_role_keys(manifest)
+    customs = [
+        CustomRoleView(name, role_keys[(name, r.name)], r, ("roles", role_keys[(name, r.name)]))
+        for name, hsm in desired.hsms.items()
+        for r in hsm.custom_roles
+    ]
+    if live is not None:
+        after = state_after_apply(desired, live)
+        declared = {g.key for g in grants}
+        kept = tuple(g for g in grants_from_live(after, desired.principals) if g.key not in declared)
+        grants = (*grants, *kept)
+        customs += [
+            CustomRoleView(name, r.role_name or r.name, r, ("hsms", name))
+            for name, hsm in sorted(after.hsms.items())
+            for r in hsm.role_definitions
+            if (name, r.name) not in role_keys
+        ]
+    return LintSubject(grants, tuple(customs), assignment_locations(manifest, desired))
+
+
+def lint(manifest: Manifest, desired: DesiredState, live: LiveState | None = None) -> LintReport:
+    """Findings of every rule, sorted; suppressed ones kept apart with their justification.
+
+    With `live`, the rules also see live access the manifest does not declare but apply would keep.
+    """
+    raw = sorted({f for check in CHECKS for f in check(_subject(manifest, desired, live))}, key=_order)
+    suppressions = manifest.lint.suppress
+    used: set[int] = set()
+    findings: list[Finding] = []
+    suppressed: list[SuppressedFinding] = []
+    for f in raw:
+        match = next(
+            (i for i, s in enumerate(suppressions) if s.rule == f.rule_id and s.target in ("*", f.target)),
+            None,
+        )
+        if match is None:
+            findings.append(f)
+        else:
+            used.add(match)
+            suppressed.append(SuppressedFinding(f, suppressions[match].justification))
+    for i, s in enumerate(suppressions):
+        if i not in used:
+            findings.append(
+                Finding(
+                    "HSM000",
+                    Severity.NOTE,
+                    s.target,
+                    f"suppression of {s.rule} for '{s.target}' matches no finding",
+                    RULES["HSM000"].fix,
+                    ("lint", "suppress", i),
+                )
+            )
+    return LintReport(tuple(sorted(findings, key=_order)), tuple(suppressed))
+
+
+def _order(f: Finding) -> tuple[object, ...]:
+    return (*f.sort_key, tuple(str(p) for p in f.location_path))
+
+
+__all__ = ["RULES", "Finding", "LintReport", "Rule", "Severity", "SuppressedFinding", "lint"]

@@ -1,0 +1,100 @@
+"""Lint vocabulary: severities, the rule registry (stable ids) and findings.
+
+Rule ids never change meaning once published: CI configurations and suppressions refer to them.
+HSM005-HSM009 are reserved for vault access policies and HSM settings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+Loc = tuple[str | int, ...]
+
+
+class Severity(StrEnum):
+    ERROR = "error"
+    WARNING = "warning"
+    NOTE = "note"
+
+    @property
+    def rank(self) -> int:
+        return {"error": 0, "warning": 1, "note": 2}[self.value]
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    id: str
+    name: str
+    severity: Severity  # the default; a rule may report some findings at another level
+    rationale: str
+    fix: str
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    rule_id: str
+    severity: Severity
+    target: str  # what a suppression names: principal key, custom role key, HSM name
+    message: str
+    fix: str
+    location_path: Loc = ()  # path in the manifest document, for file:line
+
+    @property
+    def sort_key(self) -> tuple[object, ...]:
+        return (self.severity.rank, self.rule_id, self.target, self.message)
+
+
+_RULES = (
+    Rule(
+        "HSM000",
+        "unused-suppression",
+        Severity.NOTE,
+        "A suppression that matches no finding hides nothing today but would silently hide a future finding.",
+        "Remove the entry from lint.suppress, or correct its rule or target.",
+    ),
+    Rule(
+        "HSM001",
+        "separation-of-duties",
+        Severity.ERROR,
+        "A principal that can assign roles and also use keys on the same HSM can grant itself "
+        "access to any key; the baseline asks to keep these duties apart.",
+        "Give role management (Administrator, Policy Administrator, Crypto Officer) and key use "
+        "(Crypto User, Crypto Service * User) to different principals.",
+    ),
+    Rule(
+        "HSM002",
+        "admin-role-to-user",
+        Severity.WARNING,
+        "Roles that can assign roles should go to a security group, so a deleted or departed user "
+        "account does not lock the HSM out and membership is reviewed in one place.",
+        "Create an Entra ID security group, make the user a member, and assign the role to the group.",
+    ),
+    Rule(
+        "HSM003",
+        "hsm-wide-key-use",
+        Severity.WARNING,
+        "A key-use role at '/' or '/keys' lets the principal use every key in the HSM, including "
+        "keys created later; the baseline recommends per-key role assignments.",
+        "Assign the role at '/keys/<key-name>' for each key the identity uses.",
+    ),
+    Rule(
+        "HSM004",
+        "custom-role-too-broad",
+        Severity.WARNING,
+        "Custom roles should grant precise permissions: a wildcard grows with the service's "
+        "action list (error), and some actions let the holder escalate or take keys out (warning).",
+        "List the exact data actions the job needs; leave out role management, security domain, "
+        "export, release and purge unless the role exists for exactly that.",
+    ),
+    Rule(
+        "HSM010",
+        "service-limits",
+        Severity.ERROR,
+        "Managed HSM refuses more than 50 role assignments at HSM scope, 10 at one key, and 50 "
+        "custom roles; apply would fail part-way.",
+        "Assign roles to groups instead of individual principals, and merge overlapping custom roles.",
+    ),
+)
+
+RULES: dict[str, Rule] = {r.id: r for r in _RULES}

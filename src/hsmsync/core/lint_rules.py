@@ -1,0 +1,176 @@
+"""The lint checks: each turns grants and custom roles into findings for one rule."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+
+from hsmsync.core.capabilities import (
+    ASSIGN_ROLES,
+    CRYPTO_USE,
+    EXPORT_OR_RELEASE,
+    HSM_WIDE_KEY_USE,
+    MANAGE_ROLE_DEFINITIONS,
+    PURGE_KEYS,
+)
+from hsmsync.core.desired import AssignmentKey
+from hsmsync.core.grants import Grant, effective_data_actions
+from hsmsync.core.lint_findings import RULES, Finding, Loc, Severity
+from hsmsync.core.plan import Plane
+from hsmsync.core.state import RoleDefinition
+
+HSM_SCOPE_ASSIGNMENT_LIMIT = 50
+KEY_SCOPE_ASSIGNMENT_LIMIT = 10
+CUSTOM_ROLE_LIMIT = 50
+_ESCALATING = ASSIGN_ROLES | MANAGE_ROLE_DEFINITIONS | EXPORT_OR_RELEASE | PURGE_KEYS
+
+
+@dataclass(frozen=True, slots=True)
+class CustomRoleView:
+    hsm: str
+    key: str  # the manifest's key; a live-only role goes by its name
+    definition: RoleDefinition
+    location: Loc
+
+
+@dataclass(frozen=True, slots=True)
+class LintSubject:
+    """What the rules look at: every grant (both planes) and every custom role."""
+
+    grants: tuple[Grant, ...]
+    custom_roles: tuple[CustomRoleView, ...]
+    locations: Mapping[AssignmentKey, Loc]
+
+    def data_grants(self) -> list[Grant]:
+        return [g for g in self.grants if g.plane is Plane.DATA]
+
+    def finding(
+        self,
+        rule_id: str,
+        g: Grant | None,
+        target: str,
+        message: str,
+        *,
+        loc: Loc = (),
+        severity: Severity | None = None,
+    ) -> Finding:
+        """A finding located at the grant's team entry, or at `loc` when there is no grant."""
+        rule = RULES[rule_id]
+        where = self.locations.get(g.key, ()) if g is not None else loc
+        return Finding(rule_id, severity or rule.severity, target, message, rule.fix, where)
+
+
+def _held(g: Grant) -> str:
+    where = g.via if g.via.startswith("team ") else "live, not in the manifest"
+    return f"{g.role_name} at {g.scope} ({where})"
+
+
+def check_separation_of_duties(s: LintSubject) -> Iterator[Finding]:
+    by_holder: dict[tuple[str, str], list[Grant]] = defaultdict(list)
+    for g in s.data_grants():
+        by_holder[(g.target, g.principal_id)].append(g)
+    for (hsm, _), held in sorted(by_holder.items()):
+        assign = [g for g in held if g.short_actions & ASSIGN_ROLES]
+        use = [g for g in held if g.short_actions & CRYPTO_USE]
+        if assign and use:
+            who = assign[0].who
+            yield s.finding(
+                "HSM001",
+                assign[0],
+                who,
+                f"{who} can assign roles on {hsm} ({'; '.join(map(_held, assign))}) and use keys "
+                f"({'; '.join(map(_held, use))}): it can grant itself access to any key",
+            )
+
+
+def check_admin_to_user(s: LintSubject) -> Iterator[Finding]:
+    for g in s.data_grants():
+        if g.principal_type == "User" and g.short_actions & ASSIGN_ROLES:
+            yield s.finding(
+                "HSM002",
+                g,
+                g.who,
+                f"{g.who} is a User and holds {_held(g)} on {g.target}, which can assign roles",
+            )
+
+
+def check_hsm_wide_key_use(s: LintSubject) -> Iterator[Finding]:
+    for g in s.data_grants():
+        if g.scope.lower() in ("/", "/keys") and g.short_actions & HSM_WIDE_KEY_USE:
+            yield s.finding(
+                "HSM003",
+                g,
+                g.who,
+                f"{g.who} holds {_held(g)} on {g.target}: it can use every key in the HSM, "
+                "including keys created later",
+            )
+
+
+def check_custom_roles(s: LintSubject) -> Iterator[Finding]:
+    for view in s.custom_roles:
+        role = view.definition
+        wildcards = [a for a in role.data_actions if "*" in a]
+        if wildcards:
+            yield s.finding(
+                "HSM004",
+                None,
+                view.key,
+                f"custom role '{role.role_name}' on {view.hsm} grants wildcard actions: "
+                + ", ".join(wildcards),
+                loc=(*view.location, "data_actions"),
+                severity=Severity.ERROR,
+            )
+            continue
+        actions = sorted(a for a in effective_data_actions(role) if _escalates(a))
+        if actions:
+            yield s.finding(
+                "HSM004",
+                None,
+                view.key,
+                f"custom role '{role.role_name}' on {view.hsm} grants escalation-capable actions: "
+                + ", ".join(actions),
+                loc=(*view.location, "data_actions"),
+            )
+
+
+def _escalates(action: str) -> bool:
+    short = action.lower().removeprefix("microsoft.keyvault/managedhsm/")
+    return short in _ESCALATING or short.startswith("securitydomain/")
+
+
+def check_limits(s: LintSubject) -> Iterator[Finding]:
+    per_scope: Counter[tuple[str, str]] = Counter()
+    for key in {g.key for g in s.data_grants()}:
+        _, hsm, scope, _, _ = key
+        per_scope[(hsm, "/" if scope in ("/", "/keys") else scope)] += 1
+    for (hsm, scope), count in sorted(per_scope.items()):
+        limit = HSM_SCOPE_ASSIGNMENT_LIMIT if scope == "/" else KEY_SCOPE_ASSIGNMENT_LIMIT
+        if count > limit:
+            where = "at HSM scope ('/' and '/keys')" if scope == "/" else f"at {scope}"
+            yield s.finding(
+                "HSM010",
+                None,
+                hsm,
+                f"{hsm}: {count} role assignments {where}; the limit is {limit}",
+                loc=("hsms", hsm),
+            )
+    roles = Counter(v.hsm for v in s.custom_roles)
+    for hsm, count in sorted(roles.items()):
+        if count > CUSTOM_ROLE_LIMIT:
+            yield s.finding(
+                "HSM010",
+                None,
+                hsm,
+                f"{hsm}: {count} custom roles; the limit is {CUSTOM_ROLE_LIMIT}",
+                loc=("hsms", hsm),
+            )
+
+
+CHECKS: tuple[Callable[[LintSubject], Iterator[Finding]], ...] = (
+    check_separation_of_duties,
+    check_admin_to_user,
+    check_hsm_wide_key_use,
+    check_custom_roles,
+    check_limits,
+)
