@@ -6,7 +6,7 @@ import argparse
 import json
 import traceback
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import IntEnum
 from pathlib import Path
 
@@ -17,6 +17,7 @@ from hsmsync.backends.registry import open_backend, read_request_for
 from hsmsync.core.catalog import builtin_data_roles, definition_to_rest, management_roles
 from hsmsync.core.drift import DriftReport, FailOn
 from hsmsync.core.errors import HsmsyncError
+from hsmsync.core.fingerprint import fingerprint
 from hsmsync.core.model import Manifest
 from hsmsync.core.plan import Plan
 from hsmsync.core.planner import plan_changes
@@ -107,7 +108,8 @@ def _compute_plan(args: argparse.Namespace, env: Environment) -> _Planned:
     backend = _backend(args, env)
     request = read_request_for(loaded.desired)
     live = backend.read_state(request)
-    return _Planned(loaded, backend, request, live, plan_changes(loaded.desired, live))
+    plan = replace(plan_changes(loaded.desired, live), live_fingerprint=fingerprint(live))
+    return _Planned(loaded, backend, request, live, plan)
 
 
 def _backend(args: argparse.Namespace, env: Environment) -> StateBackend:

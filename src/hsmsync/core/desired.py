@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from hsmsync.core.plan import Plane
 from hsmsync.core.scopes import arm_scope_key
@@ -13,9 +13,12 @@ AssignmentKey = tuple[str, str, str, str, str]  # plane, target, scope, role id,
 
 
 def assignment_key(plane: Plane, target: str, scope: str, role_id: str, principal_id: str) -> AssignmentKey:
-    """The natural key assignments are matched by (never their names)."""
+    """The natural key assignments are matched by (never their names).
+
+    GUIDs arrive lower-cased (the models normalise them); scopes compare case-insensitively.
+    """
     norm_scope = arm_scope_key(scope) if plane is Plane.MANAGEMENT else scope.lower()
-    return (plane.value, target.lower(), norm_scope, role_id.lower(), principal_id.lower())
+    return (plane.value, target, norm_scope, role_id, principal_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,10 +38,12 @@ class DesiredAssignment:
     role: str
     principal: PrincipalInfo
     sources: tuple[str, ...]
+    key: AssignmentKey = field(init=False, repr=False, compare=False)
 
-    @property
-    def key(self) -> AssignmentKey:
-        return assignment_key(self.plane, self.target, self.scope, self.role_id, self.principal.id)
+    def __post_init__(self) -> None:
+        # Computed once: the planner looks keys up for every assignment on every run.
+        key = assignment_key(self.plane, self.target, self.scope, self.role_id, self.principal.id)
+        object.__setattr__(self, "key", key)
 
 
 @dataclass(frozen=True, slots=True)

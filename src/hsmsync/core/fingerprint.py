@@ -3,25 +3,26 @@
 from __future__ import annotations
 
 import hashlib
-import json
 
 from hsmsync.core.state import ArmRoleAssignment, DataRoleAssignment, LiveState
 
 
-def _canonical(state: LiveState) -> dict[str, object]:
-    # Order of lists is the service's listing order, which carries no meaning: sort everything.
-    data = state.model_dump(mode="json")
-    for hsm in data["hsms"].values():
-        hsm["role_assignments"] = sorted(hsm["role_assignments"], key=lambda a: a["name"])
-        hsm["role_definitions"] = sorted(hsm["role_definitions"], key=lambda r: r["name"])
-        hsm["keys"] = sorted(hsm["keys"])
-    data["arm"]["role_assignments"] = sorted(data["arm"]["role_assignments"], key=lambda a: a["name"])
-    return data
-
-
 def fingerprint(state: LiveState) -> str:
-    text = json.dumps(_canonical(state), sort_keys=True, separators=(",", ":"))
-    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+    """A digest of everything hsmsync reads; listing order carries no meaning, so items are sorted."""
+    h = hashlib.sha256()
+    for name in sorted(state.hsms):
+        hsm = state.hsms[name]
+        admins = ",".join(sorted(hsm.initial_admin_object_ids))
+        h.update(f"hsm|{name}|{hsm.url}|{hsm.resource_id}|{admins}|{','.join(sorted(hsm.keys))}\n".encode())
+        for a in sorted(hsm.role_assignments, key=lambda a: a.name):
+            h.update(f"ra|{a.name}|{a.scope}|{a.role_definition_id}|{a.principal_id}\n".encode())
+        for r in sorted((*hsm.role_definitions, *(hsm.builtin_role_definitions or ())), key=lambda r: r.name):
+            h.update(f"rd|{r.model_dump_json()}\n".encode())
+    for b in sorted(state.arm.role_assignments, key=lambda a: a.name):
+        h.update(
+            f"arm|{b.name}|{b.scope}|{b.role_definition_id}|{b.principal_id}|{b.principal_type}\n".encode()
+        )
+    return "sha256:" + h.hexdigest()
 
 
 def _what(a: DataRoleAssignment | ArmRoleAssignment) -> str:

@@ -13,7 +13,6 @@ from hsmsync.core.desired import (
     DesiredState,
     assignment_key,
 )
-from hsmsync.core.fingerprint import fingerprint
 from hsmsync.core.ids import deterministic_name
 from hsmsync.core.plan import Action, Change, FieldChange, Kind, Plan, Plane, UnmanagedItem
 from hsmsync.core.roledefs import diff_role_definition
@@ -27,21 +26,26 @@ def plan_changes(desired: DesiredState, live: LiveState, *, notes: Iterable[str]
     changes: list[Change] = []
     unmanaged: list[UnmanagedItem] = []
     warnings: list[str] = []
+    by_target: dict[str, dict[AssignmentKey, DesiredAssignment]] = {}
+    for a in desired.assignments:
+        by_target.setdefault(a.target if a.plane is Plane.DATA else "", {})[a.key] = a
     for name in sorted(desired.hsms):
         hsm = desired.hsms[name]
         live_hsm = live.hsms.get(name) or HsmState(url=hsm.url, resource_id=hsm.resource_id)
-        _plan_hsm(hsm, live_hsm, desired, changes, unmanaged, warnings)
+        _plan_hsm(hsm, live_hsm, by_target.get(name, {}), desired, changes, unmanaged, warnings)
     _plan_arm(desired, live, changes, unmanaged)
     ordered = sorted(changes, key=_sort_key)
-    numbered = tuple(_with_order(c, i + 1) for i, c in enumerate(ordered))
+    for i, c in enumerate(ordered, start=1):
+        # The changes were made above and have not escaped yet: numbering them in place
+        # avoids copying thousands of frozen values.
+        object.__setattr__(c, "order", i)
     return Plan(
-        changes=numbered,
+        changes=tuple(ordered),
         unmanaged=tuple(
             sorted(unmanaged, key=lambda u: (u.plane, u.target, u.scope, u.role, u.principal_id))
         ),
         warnings=tuple(warnings),
         notes=tuple(notes),
-        live_fingerprint=fingerprint(live),
     )
 
 
@@ -58,10 +62,6 @@ def _sort_key(c: Change) -> tuple[object, ...]:
     )
 
 
-def _with_order(c: Change, order: int) -> Change:
-    return replace(c, order=order)
-
-
 def _role_names(hsm: DesiredHsm, live_hsm: HsmState) -> dict[str, str]:
     builtins = live_hsm.builtin_role_definitions or builtin_data_roles()
     names = {r.name: r.role_name for r in (*builtins, *live_hsm.role_definitions)}
@@ -72,6 +72,7 @@ def _role_names(hsm: DesiredHsm, live_hsm: HsmState) -> dict[str, str]:
 def _plan_hsm(
     hsm: DesiredHsm,
     live_hsm: HsmState,
+    wanted: dict[AssignmentKey, DesiredAssignment],
     desired: DesiredState,
     changes: list[Change],
     unmanaged: list[UnmanagedItem],
@@ -82,7 +83,6 @@ def _plan_hsm(
     for role in hsm.custom_roles:
         _plan_role_definition(hsm.name, role, live_custom.get(role.name), live_custom, changes, warnings)
 
-    wanted = {a.key: a for a in desired.assignments if a.plane is Plane.DATA and a.target == hsm.name}
     live_by_key: dict[AssignmentKey, list[DataRoleAssignment]] = {}
     for la in live_hsm.role_assignments:
         key = assignment_key(Plane.DATA, hsm.name, la.scope, la.role_definition_id, la.principal_id)
