@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,8 @@ class LoadedManifest:
     path: Path
     manifest: Manifest
     desired: DesiredState
+    # Line numbers by document path, so later stages (lint, SARIF) can point at a line too.
+    positions: _Positions = field(default_factory=lambda: _Positions())
 
 
 class _Positions:
@@ -162,7 +164,7 @@ def parse_manifest(text: str, path: Path) -> LoadedManifest:
         desired = resolve_manifest(manifest)
     except ManifestError as exc:
         raise ManifestError(exc.problems, render_problems(path, exc.problems, pos)) from None
-    return LoadedManifest(path=path, manifest=manifest, desired=desired)
+    return LoadedManifest(path=path, manifest=manifest, desired=desired, positions=pos)
 
 
 def load_manifest(path: Path, *, display: Path | None = None) -> LoadedManifest:
