@@ -25,6 +25,9 @@ class ReadRequest:
     arm_scopes: tuple[str, ...]
     principal_ids: tuple[str, ...]
     key_scopes: dict[str, tuple[str, ...]]  # hsm name -> key names the manifest names
+    # HSMs whose every assignment must be found (they prune): a live backend then lists all keys
+    # and the assignments at each key scope instead of querying only the manifest's principals.
+    full_discovery: frozenset[str] = frozenset()
 
 
 class Outcome(StrEnum):

@@ -1,0 +1,113 @@
+"""The one place SDK clients are built: every client gets the same settings-derived kwargs."""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Any
+
+from hsmsync.backends.azure.credentials import default_credential
+from hsmsync.backends.azure.settings import AzureSettings
+
+if TYPE_CHECKING:
+    from azure.core.credentials import TokenCredential
+    from azure.keyvault.administration import KeyVaultAccessControlClient
+    from azure.keyvault.keys import KeyClient
+    from azure.mgmt.authorization.v2022_04_01 import AuthorizationManagementClient
+    from azure.mgmt.keyvault import KeyVaultManagementClient
+
+# Any GUID works as the subscription of a client used only for management-group scopes.
+_NO_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
+
+
+class ClientFactory:
+    """Builds and caches SDK clients (one per HSM URL / subscription) from `AzureSettings`."""
+
+    def __init__(self, settings: AzureSettings) -> None:
+        self.settings = settings
+        self._credential: TokenCredential | None = settings.credential
+        self._cache: dict[tuple[str, str], Any] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def credential(self) -> TokenCredential:
+        if self._credential is None:
+            self._credential = default_credential()
+        return self._credential
+
+    def common_kwargs(self) -> dict[str, Any]:
+        """azure-core kwargs shared by every client (TLS trust, retries)."""
+        return {"connection_verify": self.settings.connection_verify, **self.settings.retry.client_kwargs()}
+
+    def hsm_url(self, name: str, url: str | None) -> str | None:
+        """The data-plane URL of an HSM: the settings' override, else the manifest's."""
+        return self.settings.hsm_urls.get(name) or url
+
+    def _cached(self, kind: str, key: str, build: Any) -> Any:
+        with self._lock:
+            client = self._cache.get((kind, key))
+            if client is None:
+                client = build()
+                self._cache[(kind, key)] = client
+            return client
+
+    def access_control(self, url: str) -> KeyVaultAccessControlClient:
+        from azure.keyvault.administration import KeyVaultAccessControlClient
+
+        def build() -> KeyVaultAccessControlClient:
+            return KeyVaultAccessControlClient(
+                url,
+                self.credential,
+                verify_challenge_resource=self.settings.verify_challenge_resource,
+                **self.common_kwargs(),
+            )
+
+        client: KeyVaultAccessControlClient = self._cached("access_control", url, build)
+        return client
+
+    def keys(self, url: str) -> KeyClient:
+        from azure.keyvault.keys import KeyClient
+
+        def build() -> KeyClient:
+            return KeyClient(
+                url,
+                self.credential,
+                verify_challenge_resource=self.settings.verify_challenge_resource,
+                **self.common_kwargs(),
+            )
+
+        client: KeyClient = self._cached("keys", url, build)
+        return client
+
+    def _arm_kwargs(self) -> dict[str, Any]:
+        kwargs = self.common_kwargs()
+        if self.settings.arm_base_url:
+            kwargs["base_url"] = self.settings.arm_base_url
+        return kwargs
+
+    def authorization(self, subscription_id: str | None) -> AuthorizationManagementClient:
+        """RBAC client for one subscription (None: a management-group scope; any client works)."""
+        from azure.mgmt.authorization.v2022_04_01 import AuthorizationManagementClient
+
+        sub = subscription_id or _NO_SUBSCRIPTION
+
+        def build() -> AuthorizationManagementClient:
+            return AuthorizationManagementClient(self.credential, sub, **self._arm_kwargs())
+
+        client: AuthorizationManagementClient = self._cached("authorization", sub.lower(), build)
+        return client
+
+    def keyvault_management(self, subscription_id: str) -> KeyVaultManagementClient:
+        from azure.mgmt.keyvault import KeyVaultManagementClient
+
+        def build() -> KeyVaultManagementClient:
+            return KeyVaultManagementClient(self.credential, subscription_id, **self._arm_kwargs())
+
+        client: KeyVaultManagementClient = self._cached("keyvault", subscription_id.lower(), build)
+        return client
+
+    def close(self) -> None:
+        with self._lock:
+            clients = list(self._cache.values())
+            self._cache.clear()
+        for client in clients:
+            client.close()

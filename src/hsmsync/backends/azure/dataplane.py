@@ -1,0 +1,380 @@
+"""Managed HSM local RBAC through `KeyVaultAccessControlClient` (+ `KeyClient` to list keys).
+
+Discovery, per HSM per run:
+- FULL: every key is listed and assignments are listed at '/', '/keys' and each '/keys/<k>'
+  (listing '/' does not return key-level assignments). Required when the HSM prunes.
+- PRINCIPALS: one `principalId eq '<id>'` query per manifest principal at '/' (the service returns
+  that principal's assignments at, above and below '/'). Chosen when the HSM does not prune and
+  that is fewer calls than FULL (principals < keys + 2), or when keys cannot be listed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from functools import partial
+from typing import TYPE_CHECKING, TypeVar
+
+from azure.core.exceptions import AzureError, HttpResponseError, ResourceNotFoundError
+from pydantic import ValidationError
+
+from hsmsync.backends.azure.clients import ClientFactory
+from hsmsync.backends.azure.errors import Attempt, error_code, service_error, to_backend_error
+from hsmsync.backends.azure.ids import data_role_definition_id, role_guid, scope_text
+from hsmsync.backends.base import Outcome
+from hsmsync.core.errors import BackendError, StateError
+from hsmsync.core.plan import Action, Change, Kind
+from hsmsync.core.roledefs import diff_role_definition
+from hsmsync.core.state import DataRoleAssignment, HsmState, RoleDefinition
+
+if TYPE_CHECKING:
+    from azure.keyvault.administration import (
+        KeyVaultAccessControlClient,
+        KeyVaultRoleAssignment,
+        KeyVaultRoleDefinition,
+    )
+
+T = TypeVar("T")
+_HSM_WIDE_SCOPES = ("/", "/keys")
+
+
+class DiscoveryMode(StrEnum):
+    FULL = "full discovery"
+    PRINCIPALS = "principal discovery"
+
+
+@dataclass(frozen=True, slots=True)
+class Discovery:
+    """How one HSM was read, for `describe()`."""
+
+    hsm: str
+    mode: DiscoveryMode
+    principals: int
+    keys: int | None  # None: not (completely) listed
+    note: str = ""
+
+    def describe(self) -> str:
+        if self.mode is DiscoveryMode.FULL:
+            detail = f"{self.keys} key{'' if self.keys == 1 else 's'}"
+        else:
+            detail = f"{self.principals} principal{'' if self.principals == 1 else 's'}"
+            if self.keys is not None:
+                detail += f", {self.keys} key{'' if self.keys == 1 else 's'}"
+        if self.note:
+            detail += f"; {self.note}"
+        return f"{self.hsm}: {self.mode.value} ({detail})"
+
+
+class _Gone(HttpResponseError):
+    """A 404 the SDK would otherwise swallow on delete: tells DONE from ALREADY_DONE."""
+
+
+_DELETE_ERROR_MAP: dict[int, type[HttpResponseError]] = {404: _Gone}
+
+
+def definition_from_sdk(d: KeyVaultRoleDefinition) -> RoleDefinition:
+    perms = d.permissions or []
+
+    def collect(field: str) -> tuple[str, ...]:
+        return tuple(str(a) for p in perms for a in (getattr(p, field, None) or []))
+
+    return RoleDefinition(
+        name=str(d.name),
+        role_name=d.role_name or "",
+        description=d.description or "",
+        role_type="AKVBuiltInRole" if str(d.role_type or "") == "AKVBuiltInRole" else "CustomRole",
+        actions=collect("actions"),
+        not_actions=collect("not_actions"),
+        data_actions=collect("data_actions"),
+        not_data_actions=collect("not_data_actions"),
+        assignable_scopes=tuple(scope_text(s) for s in (d.assignable_scopes or ["/"])),
+    )
+
+
+def assignment_from_sdk(a: KeyVaultRoleAssignment) -> DataRoleAssignment:
+    props = a.properties
+    if props is None or not props.role_definition_id or not props.principal_id:
+        raise ValueError("assignment without properties")
+    return DataRoleAssignment(
+        name=str(a.name),
+        scope=scope_text(props.scope or "/"),
+        role_definition_id=role_guid(props.role_definition_id),
+        principal_id=props.principal_id,
+    )
+
+
+def choose_mode(*, full: bool, principals: int, keys_seen: int | None, keys_complete: bool) -> DiscoveryMode:
+    """FULL when required; else whichever needs fewer list calls (PRINCIPALS: P, FULL: K + 2)."""
+    if full:
+        return DiscoveryMode.FULL
+    if keys_seen is None or not keys_complete:
+        return DiscoveryMode.PRINCIPALS
+    return DiscoveryMode.PRINCIPALS if principals < keys_seen + 2 else DiscoveryMode.FULL
+
+
+def _list_at(
+    client: KeyVaultAccessControlClient, scope: str, odata_filter: str | None = None
+) -> list[KeyVaultRoleAssignment]:
+    if odata_filter is None:
+        return list(client.list_role_assignments(scope))
+    return list(client.list_role_assignments(scope, filter=odata_filter))
+
+
+class DataPlane:
+    """Reads and writes one or more HSMs' role definitions and role assignments."""
+
+    def __init__(self, clients: ClientFactory) -> None:
+        self.clients = clients
+
+    # -- plumbing ---------------------------------------------------------------------------------
+
+    @staticmethod
+    def _call(attempt: Attempt, fn: Callable[[], T]) -> T:
+        try:
+            return fn()
+        except AzureError as exc:
+            raise to_backend_error(exc, attempt) from exc
+
+    def _client(self, url: str) -> KeyVaultAccessControlClient:
+        return self.clients.access_control(url)
+
+    # -- reading ----------------------------------------------------------------------------------
+
+    def read_hsm(
+        self,
+        name: str,
+        url: str,
+        *,
+        full: bool,
+        principal_ids: Sequence[str],
+        key_names: Sequence[str],
+    ) -> tuple[HsmState, Discovery]:
+        """The HSM's definitions and the assignments the chosen discovery mode finds."""
+        client = self._client(url)
+
+        def at(verb: str, scope: str = "/") -> Attempt:
+            return Attempt(verb, "data", name, scope, url=url)
+
+        definitions = self._call(at("list role definitions"), lambda: list(client.list_role_definitions("/")))
+        keys, keys_complete, note = self._list_keys(name, url, full=full, principals=len(principal_ids))
+        mode = choose_mode(
+            full=full,
+            principals=len(principal_ids),
+            keys_seen=None if keys is None else len(keys),
+            keys_complete=keys_complete,
+        )
+        raw: list[KeyVaultRoleAssignment] = []
+        if mode is DiscoveryMode.FULL:
+            assert keys is not None
+            scopes = [*_HSM_WIDE_SCOPES, *(f"/keys/{k}" for k in sorted({*keys, *key_names}))]
+            for scope in scopes:
+                raw.extend(self._call(at("list role assignments", scope), partial(_list_at, client, scope)))
+        else:
+            for pid in sorted({p.lower() for p in principal_ids}):
+                found = self._call(
+                    Attempt(
+                        "list role assignments of principal", "data", name, "/", url=url, principal_id=pid
+                    ),
+                    partial(_list_at, client, "/", f"principalId eq '{pid}'"),
+                )
+                raw.extend(
+                    a for a in found if a.properties and (a.properties.principal_id or "").lower() == pid
+                )
+        state = HsmState(
+            url=url,
+            role_definitions=self._definitions(name, definitions, builtin=False),
+            builtin_role_definitions=self._definitions(name, definitions, builtin=True),
+            role_assignments=self._assignments(name, raw),
+            keys=tuple(sorted(keys)) if keys is not None and keys_complete else (),
+        )
+        complete_keys = len(keys) if keys is not None and keys_complete else None
+        return state, Discovery(name, mode, len(set(principal_ids)), complete_keys, note)
+
+    def _list_keys(
+        self, name: str, url: str, *, full: bool, principals: int
+    ) -> tuple[list[str] | None, bool, str]:
+        """(key names, listed completely?, note). Stops early once PRINCIPALS is known to be cheaper."""
+        if not full and principals < 2:
+            return None, False, ""
+        # Keys beyond `limit` make FULL cost more calls than PRINCIPALS.
+        limit = None if full else principals - 2
+        attempt = Attempt(
+            "list keys" + (" (full discovery, because the HSM prunes)" if full else ""),
+            "data",
+            name,
+            "/keys",
+            url=url,
+        )
+        names: list[str] = []
+        try:
+            for props in self.clients.keys(url).list_properties_of_keys():
+                if props.name:
+                    names.append(props.name)
+                if limit is not None and len(names) > limit:
+                    return names, False, ""
+        except HttpResponseError as exc:
+            if not full and exc.status_code == 403:
+                return None, False, "keys not readable"
+            raise to_backend_error(exc, attempt) from exc
+        except AzureError as exc:
+            raise to_backend_error(exc, attempt) from exc
+        return names, True, ""
+
+    @staticmethod
+    def _definitions(
+        hsm: str, items: Iterable[KeyVaultRoleDefinition], *, builtin: bool
+    ) -> tuple[RoleDefinition, ...]:
+        out: list[RoleDefinition] = []
+        for item in items:
+            try:
+                role = definition_from_sdk(item)
+            except (ValidationError, ValueError) as exc:
+                raise StateError(f"HSM '{hsm}': unreadable role definition {item.name!r}: {exc}") from exc
+            if role.is_builtin == builtin:
+                out.append(role)
+        return tuple(sorted(out, key=lambda r: r.name))
+
+    @staticmethod
+    def _assignments(hsm: str, items: Iterable[KeyVaultRoleAssignment]) -> tuple[DataRoleAssignment, ...]:
+        by_name: dict[str, DataRoleAssignment] = {}
+        for item in items:
+            try:
+                a = assignment_from_sdk(item)
+            except (ValidationError, ValueError) as exc:
+                raise StateError(f"HSM '{hsm}': unreadable role assignment {item.name!r}: {exc}") from exc
+            by_name.setdefault(a.name, a)
+        return tuple(sorted(by_name.values(), key=lambda a: (a.scope.lower(), a.name)))
+
+    # -- writing ----------------------------------------------------------------------------------
+
+    def apply(self, change: Change, url: str) -> Outcome:
+        if change.kind is Kind.ROLE_ASSIGNMENT:
+            if change.action is Action.DELETE:
+                return self._delete_assignment(change, url)
+            return self._create_assignment(change, url)
+        if change.action is Action.DELETE:
+            return self._delete_definition(change, url)
+        return self._set_definition(change, url)
+
+    def _attempt(self, verb: str, change: Change, url: str) -> Attempt:
+        return Attempt(
+            verb,
+            "data",
+            change.target,
+            change.scope,
+            url=url,
+            role_id=change.role_id,
+            principal_id=change.principal_id,
+        )
+
+    def _create_assignment(self, change: Change, url: str) -> Outcome:
+        if not change.principal_id:
+            raise BackendError(f"change {change.id}: a role assignment needs a principal id")
+        attempt = self._attempt(f"create role assignment {change.name}", change, url)
+        client = self._client(url)
+        try:
+            client.create_role_assignment(
+                change.scope, data_role_definition_id(change.role_id), change.principal_id, name=change.name
+            )
+        except HttpResponseError as exc:
+            code = error_code(exc)
+            if code == "matchingroleassignmentexists":
+                return Outcome.ALREADY_DONE  # same role, principal and scope under another name
+            if code == "roleassignmentexists" or exc.status_code == 409:
+                return self._check_same_assignment(change, url, attempt, exc)
+            raise to_backend_error(exc, attempt) from exc
+        except AzureError as exc:
+            raise to_backend_error(exc, attempt) from exc
+        return Outcome.DONE
+
+    def _check_same_assignment(
+        self, change: Change, url: str, attempt: Attempt, exc: HttpResponseError
+    ) -> Outcome:
+        """The name is taken: ALREADY_DONE if it holds the same role for the same principal."""
+        existing = self._call(
+            self._attempt(f"read existing role assignment {change.name}", change, url),
+            lambda: self._client(url).get_role_assignment(change.scope, change.name),
+        )
+        try:
+            live = assignment_from_sdk(existing)
+        except (ValidationError, ValueError):
+            raise to_backend_error(exc, attempt) from exc
+        if (
+            live.role_definition_id == change.role_id.lower()
+            and live.principal_id == (change.principal_id or "").lower()
+        ):
+            return Outcome.ALREADY_DONE
+        code, message = service_error(exc)
+        raise BackendError(
+            f"{attempt.describe()} failed: the name is already used by an assignment of role "
+            f"{live.role_definition_id} to principal {live.principal_id} at '{live.scope}' "
+            f"({code}: {message})",
+            code=code,
+            status=exc.status_code,
+        )
+
+    def _delete_assignment(self, change: Change, url: str) -> Outcome:
+        attempt = self._attempt(f"delete role assignment {change.name}", change, url)
+        client = self._client(url)
+        try:
+            client.delete_role_assignment(change.scope, change.name, error_map=_DELETE_ERROR_MAP)
+        except (_Gone, ResourceNotFoundError):
+            return Outcome.ALREADY_DONE
+        except AzureError as exc:
+            raise to_backend_error(exc, attempt) from exc
+        return Outcome.DONE
+
+    def _set_definition(self, change: Change, url: str) -> Outcome:
+        desired = change.definition
+        if desired is None:
+            raise BackendError(f"change {change.id}: a role-definition {change.action} needs the definition")
+        verb = "create" if change.action is Action.CREATE else "update"
+        attempt = self._attempt(f"{verb} role definition {change.name} ('{desired.role_name}')", change, url)
+        client = self._client(url)
+        current = self._get_definition(change, url, client)
+        if current is not None and diff_role_definition(current, desired) is None:
+            return Outcome.ALREADY_DONE
+        from azure.keyvault.administration import KeyVaultPermission
+
+        permission = KeyVaultPermission(
+            actions=list(desired.actions),
+            not_actions=list(desired.not_actions),
+            data_actions=list(desired.data_actions),
+            not_data_actions=list(desired.not_data_actions),
+        )
+        self._call(
+            attempt,
+            lambda: client.set_role_definition(
+                "/",
+                name=change.name,
+                role_name=desired.role_name,
+                description=desired.description,
+                permissions=[permission],
+                assignable_scopes=list(desired.assignable_scopes) or ["/"],
+            ),
+        )
+        return Outcome.DONE
+
+    def _get_definition(
+        self, change: Change, url: str, client: KeyVaultAccessControlClient
+    ) -> RoleDefinition | None:
+        attempt = self._attempt(f"read role definition {change.name}", change, url)
+        try:
+            return definition_from_sdk(client.get_role_definition("/", change.name))
+        except ResourceNotFoundError:
+            return None
+        except AzureError as exc:
+            raise to_backend_error(exc, attempt) from exc
+        except (ValidationError, ValueError):
+            return None
+
+    def _delete_definition(self, change: Change, url: str) -> Outcome:
+        attempt = self._attempt(f"delete role definition {change.name} ('{change.role}')", change, url)
+        try:
+            self._client(url).delete_role_definition("/", change.name, error_map=_DELETE_ERROR_MAP)
+        except (_Gone, ResourceNotFoundError):
+            return Outcome.ALREADY_DONE
+        except AzureError as exc:
+            raise to_backend_error(exc, attempt) from exc
+        return Outcome.DONE

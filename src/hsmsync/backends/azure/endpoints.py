@@ -1,0 +1,172 @@
+"""The endpoints file (`--endpoints FILE`): where the services are, e.g. a local emulator.
+
+    {"emulator": true, "tenant_id": "<tid>",
+     "hsms": {"<hsm name>": "https://127.0.0.1:<port>"}, "arm": "https://127.0.0.1:<port>",
+     "graph": "https://127.0.0.1:<port>", "ca_cert": "/abs/ca.pem",
+     "identity": {"oid": "<guid>", "groups": []}}
+
+`identity` makes hsmsync mint unsigned tokens for that object id. That is only honoured when
+`emulator` is true and every URL is loopback (127.0.0.0/8, localhost, ::1); anywhere else it is
+refused, so an endpoints file can never send fake tokens to a real service.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from hsmsync.backends.azure.credentials import emulator_credential
+from hsmsync.backends.azure.settings import AzureSettings, RetrySettings
+from hsmsync.core.errors import StateError
+from hsmsync.core.ids import is_guid
+
+_KNOWN_FIELDS = frozenset({"emulator", "tenant_id", "hsms", "arm", "graph", "ca_cert", "identity"})
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoints:
+    emulator: bool
+    tenant_id: str
+    hsms: Mapping[str, str]
+    arm: str | None
+    graph: str | None
+    ca_cert: Path | None
+    identity_oid: str | None
+    identity_groups: tuple[str, ...]
+
+    def urls(self) -> list[str]:
+        return [*self.hsms.values(), *(u for u in (self.arm, self.graph) if u)]
+
+
+def is_loopback_url(url: str) -> bool:
+    host = (urlsplit(url).hostname or "").lower()
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class _Reader:
+    def __init__(self, path: Path, data: Mapping[str, Any]) -> None:
+        self.path = path
+        self.data = data
+
+    def fail(self, field: str, message: str) -> StateError:
+        return StateError(f"{self.path}: endpoints field '{field}': {message}")
+
+    def url(self, field: str, value: Any) -> str:
+        if not isinstance(value, str) or not value:
+            raise self.fail(field, "must be an https:// URL")
+        parts = urlsplit(value)
+        if parts.scheme != "https" or not parts.hostname:
+            raise self.fail(field, f"'{value}' is not an https:// URL (the Azure SDKs require TLS)")
+        return value.rstrip("/")
+
+    def optional_url(self, field: str) -> str | None:
+        value = self.data.get(field)
+        return None if value is None else self.url(field, value)
+
+
+def read_endpoints(path: Path) -> Endpoints:
+    """Parse and validate an endpoints file; errors name the file and the field."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise StateError(f"{path}: endpoints file not found") from None
+    except OSError as exc:
+        raise StateError(f"{path}: cannot read endpoints file: {exc.strerror}") from None
+    except json.JSONDecodeError as exc:
+        raise StateError(f"{path}: endpoints file is not JSON: {exc.msg} at line {exc.lineno}") from None
+    if not isinstance(data, dict):
+        raise StateError(f"{path}: endpoints file must be a JSON object")
+    r = _Reader(path, data)
+    unknown = sorted(set(data) - _KNOWN_FIELDS)
+    if unknown:
+        raise r.fail(unknown[0], f"unknown field (known: {', '.join(sorted(_KNOWN_FIELDS))})")
+
+    emulator = data.get("emulator", False)
+    if not isinstance(emulator, bool):
+        raise r.fail("emulator", "must be true or false")
+    tenant = data.get("tenant_id", "")
+    if not isinstance(tenant, str) or (tenant and not is_guid(tenant)):
+        raise r.fail("tenant_id", "must be a GUID")
+    hsms = data.get("hsms", {})
+    if not isinstance(hsms, dict):
+        raise r.fail("hsms", "must map HSM names to URLs")
+    hsm_urls = {str(name): r.url(f"hsms.{name}", url) for name, url in hsms.items()}
+
+    ca_cert: Path | None = None
+    if data.get("ca_cert") is not None:
+        raw = data["ca_cert"]
+        if not isinstance(raw, str) or not raw:
+            raise r.fail("ca_cert", "must be a path to a PEM file")
+        ca_cert = Path(raw) if Path(raw).is_absolute() else path.parent / raw
+        if not ca_cert.is_file():
+            raise r.fail("ca_cert", f"'{raw}' is not a file")
+
+    oid: str | None = None
+    groups: tuple[str, ...] = ()
+    identity = data.get("identity")
+    if identity is not None:
+        if not isinstance(identity, dict):
+            raise r.fail("identity", "must be an object with 'oid' and 'groups'")
+        oid = identity.get("oid")
+        if not isinstance(oid, str) or not is_guid(oid):
+            raise r.fail("identity.oid", "must be an object id (GUID)")
+        raw_groups = identity.get("groups", [])
+        if not isinstance(raw_groups, list) or not all(isinstance(g, str) and is_guid(g) for g in raw_groups):
+            raise r.fail("identity.groups", "must be a list of group object ids (GUIDs)")
+        groups = tuple(raw_groups)
+
+    return Endpoints(
+        emulator=emulator,
+        tenant_id=tenant,
+        hsms=hsm_urls,
+        arm=r.optional_url("arm"),
+        graph=r.optional_url("graph"),
+        ca_cert=ca_cert,
+        identity_oid=oid,
+        identity_groups=groups,
+    )
+
+
+def settings_from_endpoints(
+    path: Path, *, retry: RetrySettings | None = None, principal_wait_seconds: float | None = None
+) -> AzureSettings:
+    """AzureSettings for an endpoints file (the emulator's token only for loopback emulators)."""
+    ep = read_endpoints(path)
+    credential = None
+    if ep.identity_oid is not None:
+        if not ep.emulator:
+            raise StateError(
+                f"{path}: endpoints field 'identity': fake identities are only used with \"emulator\": true"
+            )
+        remote = [u for u in ep.urls() if not is_loopback_url(u)]
+        if remote:
+            raise StateError(
+                f"{path}: endpoints field 'identity': refusing to send emulator tokens to the non-loopback "
+                f"URL {remote[0]}; emulator URLs must be on 127.0.0.0/8, localhost or ::1"
+            )
+        credential = emulator_credential(ep.identity_oid, ep.identity_groups, ep.tenant_id)
+    kwargs: dict[str, Any] = {}
+    if retry is not None:
+        kwargs["retry"] = retry
+    if principal_wait_seconds is not None:
+        kwargs["principal_wait_seconds"] = principal_wait_seconds
+    return AzureSettings(
+        credential=credential,
+        hsm_urls=dict(ep.hsms),
+        arm_base_url=ep.arm,
+        connection_verify=str(ep.ca_cert) if ep.ca_cert else True,
+        # Only *.managedhsm.azure.net hosts can pass the SDK's challenge-resource check.
+        verify_challenge_resource=not ep.emulator,
+        label="Azure SDK, emulator" if ep.emulator else "Azure SDK",
+        **kwargs,
+    )

@@ -1,0 +1,57 @@
+"""`make_azure_backend`: what `--live [--endpoints FILE]` builds."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from hsmsync.backends.azure.backend import AzureBackend
+from hsmsync.backends.azure.endpoints import settings_from_endpoints
+from hsmsync.backends.azure.settings import AzureSettings, RetrySettings
+from hsmsync.core.errors import HsmsyncError
+
+# Optional tuning; everything else (credentials) is read by DefaultAzureCredential itself.
+ENV_RETRY_TOTAL = "HSMSYNC_RETRY_TOTAL"
+ENV_RETRY_BACKOFF = "HSMSYNC_RETRY_BACKOFF"
+ENV_PRINCIPAL_WAIT = "HSMSYNC_PRINCIPAL_WAIT_SECONDS"
+
+
+def _number(environ: Mapping[str, str], name: str, *, integer: bool) -> float | None:
+    raw = environ.get(name)
+    if raw is None or raw.strip() == "":
+        return None
+    try:
+        value = int(raw) if integer else float(raw)
+    except ValueError:
+        kind = "a whole number" if integer else "a number"
+        raise HsmsyncError(f"environment variable {name}={raw!r} must be {kind}") from None
+    if value < 0:
+        raise HsmsyncError(f"environment variable {name}={raw!r} must not be negative")
+    return value
+
+
+def retry_from_environ(environ: Mapping[str, str]) -> RetrySettings:
+    default = RetrySettings()
+    total = _number(environ, ENV_RETRY_TOTAL, integer=True)
+    backoff = _number(environ, ENV_RETRY_BACKOFF, integer=False)
+    return RetrySettings(
+        total=int(total) if total is not None else default.total,
+        backoff_factor=backoff if backoff is not None else default.backoff_factor,
+        backoff_max=default.backoff_max,
+        status=min(default.status, int(total)) if total is not None else default.status,
+    )
+
+
+def make_azure_backend(*, endpoints: Path | None, environ: Mapping[str, str]) -> AzureBackend:
+    """The live backend: real Azure (DefaultAzureCredential, created on first use) or, with an
+    endpoints file, the services that file names (e.g. the local emulator)."""
+    retry = retry_from_environ(environ)
+    wait = _number(environ, ENV_PRINCIPAL_WAIT, integer=False)
+    if endpoints is not None:
+        return AzureBackend(settings_from_endpoints(endpoints, retry=retry, principal_wait_seconds=wait))
+    settings = (
+        AzureSettings(retry=retry)
+        if wait is None
+        else AzureSettings(retry=retry, principal_wait_seconds=wait)
+    )
+    return AzureBackend(settings)

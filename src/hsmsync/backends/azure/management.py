@@ -1,0 +1,173 @@
+"""Azure RBAC (management plane) through `AuthorizationManagementClient` (api-version 2022-04-01)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from functools import partial
+from typing import TYPE_CHECKING, TypeVar
+
+from azure.core.exceptions import AzureError, HttpResponseError
+from pydantic import ValidationError
+
+from hsmsync.backends.azure.clients import ClientFactory
+from hsmsync.backends.azure.errors import PRINCIPAL_NOT_FOUND, Attempt, error_code, to_backend_error
+from hsmsync.backends.azure.ids import (
+    arm_principal_type,
+    arm_role_definition_id,
+    parse_arm_scope,
+    parse_managed_hsm_id,
+    role_guid,
+)
+from hsmsync.backends.base import Outcome
+from hsmsync.core.errors import BackendError, StateError
+from hsmsync.core.plan import Action, Change
+from hsmsync.core.scopes import arm_scope_key
+from hsmsync.core.state import ArmRoleAssignment
+
+if TYPE_CHECKING:
+    from azure.mgmt.authorization.v2022_04_01 import AuthorizationManagementClient
+    from azure.mgmt.authorization.v2022_04_01.models import RoleAssignment
+
+T = TypeVar("T")
+_MAX_WAIT_INTERVAL = 30.0
+
+
+def _list_at_scope(client: AuthorizationManagementClient, scope: str) -> list[RoleAssignment]:
+    return list(client.role_assignments.list_for_scope(scope, filter="atScope()"))
+
+
+class ManagementPlane:
+    """Reads ARM role assignments at the manifest's scopes and applies ARM changes."""
+
+    def __init__(
+        self,
+        clients: ClientFactory,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.clients = clients
+        self._sleep = sleep
+        self._clock = clock
+
+    @staticmethod
+    def _call(attempt: Attempt, fn: Callable[[], T]) -> T:
+        try:
+            return fn()
+        except AzureError as exc:
+            raise to_backend_error(exc, attempt) from exc
+
+    def read(self, scopes: Sequence[str], principal_ids: Sequence[str]) -> tuple[ArmRoleAssignment, ...]:
+        """Assignments exactly at each scope (atScope() also returns inherited ones) for known principals."""
+        wanted = {p.lower() for p in principal_ids}
+        found: dict[str, ArmRoleAssignment] = {}
+        for requested in scopes:
+            try:
+                parsed = parse_arm_scope(requested)
+            except ValueError as exc:
+                raise StateError(str(exc)) from exc
+            client = self.clients.authorization(parsed.subscription_id)
+            items = self._call(
+                Attempt("list role assignments", "management", "arm", requested),
+                partial(_list_at_scope, client, parsed.scope),
+            )
+            for ra in items:
+                if arm_scope_key(ra.scope or "") != arm_scope_key(parsed.scope):
+                    continue
+                if (ra.principal_id or "").lower() not in wanted:
+                    continue
+                try:
+                    item = ArmRoleAssignment(
+                        name=str(ra.name),
+                        scope=requested,
+                        role_definition_id=role_guid(ra.role_definition_id or ""),
+                        principal_id=str(ra.principal_id),
+                        principal_type=arm_principal_type(ra.principal_type),
+                    )
+                except (ValidationError, ValueError) as exc:
+                    raise StateError(
+                        f"ARM scope '{requested}': unreadable role assignment {ra.name!r}: {exc}"
+                    ) from exc
+                found.setdefault(item.name, item)
+        return tuple(sorted(found.values(), key=lambda a: (arm_scope_key(a.scope), a.name)))
+
+    def initial_admins(self, resource_id: str) -> tuple[str, ...] | None:
+        """The HSM's `initialAdminObjectIds` from ARM; None when `resource_id` is not an HSM's id."""
+        parsed = parse_managed_hsm_id(resource_id)
+        if parsed is None:
+            return None
+        client = self.clients.keyvault_management(parsed.subscription_id)
+        hsm = self._call(
+            Attempt("read Managed HSM properties (initial administrators)", "management", "arm", resource_id),
+            lambda: client.managed_hsms.get(parsed.resource_group, parsed.name),
+        )
+        props = hsm.properties if hsm is not None else None
+        ids = props.initial_admin_object_ids if props is not None else None
+        return tuple(sorted(i.lower() for i in ids or ()))
+
+    # -- writing ----------------------------------------------------------------------------------
+
+    def apply(self, change: Change) -> Outcome:
+        if change.action is Action.DELETE:
+            return self._delete(change)
+        if change.action is Action.CREATE:
+            return self._create(change)
+        raise BackendError(f"change {change.id}: ARM role assignments are created or deleted, not updated")
+
+    def _attempt(self, verb: str, change: Change) -> Attempt:
+        return Attempt(
+            verb, "management", "arm", change.scope, role_id=change.role_id, principal_id=change.principal_id
+        )
+
+    def _create(self, change: Change) -> Outcome:
+        from azure.mgmt.authorization.v2022_04_01.models import RoleAssignmentCreateParameters
+
+        if not change.principal_id:
+            raise BackendError(f"change {change.id}: a role assignment needs a principal id")
+        parsed = parse_arm_scope(change.scope)
+        client = self.clients.authorization(parsed.subscription_id)
+        parameters = RoleAssignmentCreateParameters(
+            role_definition_id=arm_role_definition_id(parsed.scope, change.role_id),
+            principal_id=change.principal_id,
+            principal_type=change.principal_type or "User",  # the model defaults to User: always set
+        )
+        attempt = self._attempt(f"create role assignment {change.name}", change)
+        settings = self.clients.settings
+        deadline = self._clock() + settings.principal_wait_seconds
+        interval = max(settings.principal_wait_interval, 0.0)
+        waited = False
+        while True:
+            try:
+                client.role_assignments.create(parsed.scope, change.name, parameters)
+            except HttpResponseError as exc:
+                code = error_code(exc)
+                if code == "roleassignmentexists":
+                    return Outcome.ALREADY_DONE
+                if code == PRINCIPAL_NOT_FOUND and self._clock() + interval <= deadline:
+                    self._sleep(interval)
+                    interval = min(max(interval * 2, 0.01), _MAX_WAIT_INTERVAL)
+                    waited = True
+                    continue
+                err = to_backend_error(exc, attempt)
+                if code == PRINCIPAL_NOT_FOUND:
+                    extra = f" after retrying for {settings.principal_wait_seconds:g}s" if waited else ""
+                    raise BackendError(
+                        f"{err}. The principal does not exist in the directory{extra}: check the id, or "
+                        "retry later if it was created minutes ago (directory replication delay)",
+                        code=err.code,
+                        status=err.status,
+                    ) from exc
+                raise err from exc
+            except AzureError as exc:
+                raise to_backend_error(exc, attempt) from exc
+            return Outcome.DONE
+
+    def _delete(self, change: Change) -> Outcome:
+        parsed = parse_arm_scope(change.scope)
+        client = self.clients.authorization(parsed.subscription_id)
+        result = self._call(
+            self._attempt(f"delete role assignment {change.name}", change),
+            lambda: client.role_assignments.delete(parsed.scope, change.name),
+        )
+        return Outcome.ALREADY_DONE if result is None else Outcome.DONE
