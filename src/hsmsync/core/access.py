@@ -6,7 +6,13 @@ module is the stable surface the CLI, renderers and lint use.
 
 from __future__ import annotations
 
-from hsmsync.core.access_delta import AccessDelta, CapabilityChange, access_delta
+from hsmsync.core.access_delta import (
+    AccessDelta,
+    CapabilityChange,
+    access_delta,
+    plan_access_delta,
+    state_after_plan,
+)
 from hsmsync.core.action_names import resolve_action
 from hsmsync.core.capabilities import Capability
 from hsmsync.core.explain import ExplainedGrant, Explanation, explain, summarize_actions
@@ -26,7 +32,9 @@ __all__ = [
     "explain",
     "grants_from_desired",
     "grants_from_live",
+    "plan_access_delta",
     "resolve_action",
+    "state_after_plan",
     "summarize_actions",
     "who_can",
 ]

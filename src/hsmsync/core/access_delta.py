@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from hsmsync.core.capabilities import Capability
-from hsmsync.core.grants import Grant
-from hsmsync.core.plan import Plane
+from hsmsync.core.desired import PrincipalInfo
+from hsmsync.core.grants import Grant, grants_from_live
+from hsmsync.core.plan import Plan, Plane
 from hsmsync.core.scopes import data_scope_covers
+from hsmsync.core.state import HsmState, LiveState
+from hsmsync.core.state_edits import apply_to_state
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,3 +107,20 @@ def _not_reported_above(changed_at: dict[str, set[str]], scope: str) -> set[str]
     # parents are visited first (see _scope_order), so their sets are already filled in
     above = set().union(*(changed_at.get(p, set()) for p in _parents(scope)))
     return changed_at[scope] - above
+
+
+def state_after_plan(live: LiveState, plan: Plan) -> LiveState:
+    """The live state a plan leaves behind, by the same edit semantics the fake backend uses."""
+    state = live
+    for change in plan.changes:
+        if change.plane is Plane.DATA and change.target not in state.hsms:
+            # an HSM live state has not seen yet starts empty (the plan creates everything on it)
+            state = state.model_copy(update={"hsms": {**state.hsms, change.target: HsmState(url="")}})
+        state, _ = apply_to_state(state, change)
+    return state
+
+
+def plan_access_delta(live: LiveState, plan: Plan, principals: Mapping[str, PrincipalInfo]) -> AccessDelta:
+    """Who gains or loses sensitive capabilities if `plan` is applied to `live`."""
+    before = grants_from_live(live, principals)
+    return access_delta(before, grants_from_live(state_after_plan(live, plan), principals))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from hsmsync.core.access_delta import state_after_plan
 from hsmsync.core.desired import DesiredState
 from hsmsync.core.grants import grants_from_desired, grants_from_live
 from hsmsync.core.lint_findings import RULES, Finding, Rule, Severity
@@ -14,7 +15,6 @@ from hsmsync.core.manifest_locations import assignment_locations, custom_role_ke
 from hsmsync.core.model import Manifest
 from hsmsync.core.planner import plan_changes
 from hsmsync.core.state import HsmState, LiveState
-from hsmsync.core.state_edits import apply_to_state
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,9 +42,7 @@ def state_after_apply(desired: DesiredState, live: LiveState) -> LiveState:
     """What `apply` would leave: declared access plus whatever the plan keeps (prune off, initial admins)."""
     missing = {n: HsmState(url=h.url, resource_id=h.resource_id) for n, h in desired.hsms.items()}
     state = live.model_copy(update={"hsms": {**missing, **live.hsms}})
-    for change in plan_changes(desired, state).changes:
-        state, _ = apply_to_state(state, change)
-    return state
+    return state_after_plan(state, plan_changes(desired, state))
 
 
 def _subject(manifest: Manifest, desired: DesiredState, live: LiveState | None) -> LintSubject:

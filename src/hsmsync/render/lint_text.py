@@ -1,0 +1,36 @@
+"""Lint findings as `file:line: severity RULE name: message` lines, with the fix beneath."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+
+from hsmsync.core.lint import RULES, LintReport
+from hsmsync.core.lint_findings import Loc
+
+LineOf = Callable[[Loc], int]
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def render_lint(report: LintReport, path: str, line_of: LineOf) -> str:
+    out: list[str] = []
+    for f in report.findings:
+        rule = RULES[f.rule_id]
+        out.append(
+            f"{path}:{line_of(f.location_path)}: {f.severity.value} {f.rule_id} {rule.name}: {f.message}"
+        )
+        out.append(f"    fix: {f.fix}")
+    for s in report.suppressed:
+        f = s.finding
+        out.append(
+            f"{path}:{line_of(f.location_path)}: suppressed {f.rule_id} for '{f.target}': {s.justification}"
+        )
+    counts = Counter(f.severity.value for f in report.findings)
+    summary = ", ".join(_plural(counts[level], level) for level in ("error", "warning", "note"))
+    if report.suppressed:
+        summary += f" ({len(report.suppressed)} suppressed)"
+    out.append(summary if report.findings or report.suppressed else "No findings.")
+    return "\n".join(out) + "\n"
