@@ -64,6 +64,7 @@ class Change:
     field_changes: tuple[FieldChange, ...] = ()
     added_data_actions: tuple[str, ...] = ()
     removed_data_actions: tuple[str, ...] = ()
+    risks: tuple[str, ...] = ()
     order: int = 0
 
     @property
@@ -86,6 +87,7 @@ class Change:
             "principal_id": self.principal_id,
             "principal_type": self.principal_type,
             "reason": self.reason,
+            "risks": list(self.risks),
         }
         if self.definition is not None:
             out["definition"] = self.definition.model_dump(mode="json")

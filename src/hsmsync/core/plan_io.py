@@ -29,6 +29,7 @@ def _change(d: dict[str, Any]) -> Change:
         field_changes=tuple(FieldChange(f["path"], f["old"], f["new"]) for f in d.get("field_changes", [])),
         added_data_actions=tuple(d.get("added_data_actions", [])),
         removed_data_actions=tuple(d.get("removed_data_actions", [])),
+        risks=tuple(d.get("risks", [])),
     )
 
 

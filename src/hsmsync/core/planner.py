@@ -15,6 +15,7 @@ from hsmsync.core.desired import (
 )
 from hsmsync.core.ids import deterministic_name
 from hsmsync.core.plan import Action, Change, FieldChange, Kind, Plan, Plane, UnmanagedItem
+from hsmsync.core.risk import RiskContext, change_risks
 from hsmsync.core.roledefs import diff_role_definition
 from hsmsync.core.state import ArmRoleAssignment, DataRoleAssignment, HsmState, LiveState, RoleDefinition
 
@@ -35,10 +36,13 @@ def plan_changes(desired: DesiredState, live: LiveState, *, notes: Iterable[str]
         _plan_hsm(hsm, live_hsm, by_target.get(name, {}), desired, changes, unmanaged, warnings)
     _plan_arm(desired, live, changes, unmanaged)
     ordered = sorted(changes, key=_sort_key)
+    contexts = {n: RiskContext(_role_definitions(h, live.hsms.get(n))) for n, h in desired.hsms.items()}
+    no_roles = RiskContext({})
     for i, c in enumerate(ordered, start=1):
-        # The changes were made above and have not escaped yet: numbering them in place
+        # The changes were made above and have not escaped yet: completing them in place
         # avoids copying thousands of frozen values.
         object.__setattr__(c, "order", i)
+        object.__setattr__(c, "risks", change_risks(c, contexts.get(c.target, no_roles)))
     return Plan(
         changes=tuple(ordered),
         unmanaged=tuple(
@@ -60,6 +64,12 @@ def _sort_key(c: Change) -> tuple[object, ...]:
         c.principal_id or "",
         c.name,
     )
+
+
+def _role_definitions(hsm: DesiredHsm, live_hsm: HsmState | None) -> dict[str, RoleDefinition]:
+    builtins = (live_hsm.builtin_role_definitions if live_hsm else None) or builtin_data_roles()
+    customs = live_hsm.role_definitions if live_hsm else ()
+    return {r.name: r for r in (*builtins, *customs, *hsm.custom_roles)}
 
 
 def _role_names(hsm: DesiredHsm, live_hsm: HsmState) -> dict[str, str]:

@@ -8,6 +8,7 @@ from hsmsync.core.plan import Change, Kind, Plan
 from hsmsync.render.labels import SYMBOL, principal_label, short_action, summary_line, target_label
 
 MAX_ROWS_PER_TARGET = 100
+MAX_HIGH_RISK = 25
 
 
 def _cell(text: str) -> str:
@@ -24,6 +25,23 @@ def _row(c: Change) -> str:
     return f"| `{SYMBOL[c.action.value]}` | {what} | {who} | `{_cell(c.scope)}` | {_cell(c.reason)} |"
 
 
+def _high_risk(plan: Plan) -> list[str]:
+    risky = [c for c in plan.changes if c.risks]
+    if not risky:
+        return []
+    out = ["", f"#### :warning: High-risk changes ({len(risky)})", ""]
+    for c in risky[:MAX_HIGH_RISK]:
+        where = c.target if c.target != "arm" else "Azure RBAC"
+        who = f" → {_cell(principal_label(c))}" if c.principal_id else ""
+        risks = "; ".join(c.risks)
+        out.append(
+            f"- `{SYMBOL[c.action.value]}` **{_cell(c.role)}**{who} at `{c.scope}` on {where}: {risks}"
+        )
+    if len(risky) > MAX_HIGH_RISK:
+        out.append(f"- … and {len(risky) - MAX_HIGH_RISK} more (see the details below)")
+    return out
+
+
 def render_plan(plan: Plan, header: str = "") -> str:
     out = ["### hsmsync plan", ""]
     if header:
@@ -34,6 +52,7 @@ def render_plan(plan: Plan, header: str = "") -> str:
         else f"**{summary_line(plan.summary())}.**"
     )
     out += [f"> :warning: {w}" for w in plan.warnings]
+    out += _high_risk(plan)
     by_target = sorted(plan.changes, key=lambda c: (c.plane != "data", c.target, c.order))
     for (plane, target), group in groupby(by_target, key=lambda c: (c.plane, c.target)):
         changes = list(group)

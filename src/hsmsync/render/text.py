@@ -44,6 +44,8 @@ def render_plan(plan: Plan, header: str = "") -> str:
         for c in changes:
             out.append(_change_line(c))
             out.append(f"      why: {c.reason}")
+            if c.risks:
+                out.append(f"      risk: {'; '.join(c.risks)}")
     if plan.unmanaged:
         out.append("")
         out.append("Unmanaged (live, not in the manifest, left alone):")

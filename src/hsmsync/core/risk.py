@@ -1,0 +1,72 @@
+"""Risk flags on plan changes: what a reviewer must not miss (computed here, only shown by renderers)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from hsmsync.core.capabilities import Capability, action_matches, short_actions
+from hsmsync.core.catalog import management_roles
+from hsmsync.core.grants import effective_data_actions
+from hsmsync.core.plan import Action, Change, Kind, Plane
+from hsmsync.core.state import RoleDefinition
+
+_FLAGGED = (
+    Capability.ASSIGN_ROLES,
+    Capability.MANAGE_ROLE_DEFINITIONS,
+    Capability.USE_KEYS,
+    Capability.EXPORT_OR_RELEASE,
+    Capability.SECURITY_DOMAIN,
+    Capability.PURGE,
+)
+_HSM_WIDE = ("/", "/keys")
+
+
+def _capabilities(role: RoleDefinition) -> tuple[Capability, ...]:
+    actions = short_actions(effective_data_actions(role))
+    return tuple(c for c in _FLAGGED if c.granted_by(actions))
+
+
+class RiskContext:
+    """The role definitions of one target, with each role's capabilities worked out once."""
+
+    def __init__(self, roles: Mapping[str, RoleDefinition]) -> None:
+        self.roles = roles
+        self._caps: dict[str, tuple[Capability, ...]] = {}
+
+    def capabilities(self, role_id: str) -> tuple[Capability, ...]:
+        if role_id not in self._caps:
+            role = self.roles.get(role_id)
+            self._caps[role_id] = _capabilities(role) if role is not None else ()
+        return self._caps[role_id]
+
+
+def _can_assign_azure_roles(role: RoleDefinition) -> bool:
+    def allowed(action: str) -> bool:
+        granted = any(action_matches(p, action) for p in role.actions)
+        return granted and not any(action_matches(p, action) for p in role.not_actions)
+
+    return allowed("Microsoft.Authorization/roleAssignments/write")
+
+
+def change_risks(change: Change, context: RiskContext) -> tuple[str, ...]:
+    """Flags for one change, given the role definitions of its target."""
+    if change.kind is Kind.ROLE_DEFINITION:
+        if change.action is Action.DELETE or change.definition is None:
+            return ()
+        added = change.definition.model_copy(update={"data_actions": change.added_data_actions})
+        return tuple(f"role gains: {c.value}" for c in _capabilities(added))
+    if change.plane is Plane.MANAGEMENT:
+        role = next((r for r in management_roles() if r.name == change.role_id), None)
+        flags = ["removes Azure RBAC access"] if change.action is Action.DELETE else []
+        if change.action is Action.CREATE and role is not None and _can_assign_azure_roles(role):
+            flags.append("can assign Azure roles")
+        return tuple(flags)
+    if change.action is Action.DELETE:
+        return ("removes access",)
+    caps = context.capabilities(change.role_id)
+    flags = [f"can {c.value}" for c in caps]
+    if change.scope in _HSM_WIDE and Capability.USE_KEYS in caps:
+        flags.append("HSM-wide key use")
+    elif change.scope in _HSM_WIDE and caps:
+        flags.append("HSM-wide grant")
+    return tuple(flags)
