@@ -18,6 +18,7 @@ from hsmsync.core.catalog import builtin_data_roles, definition_to_rest, managem
 from hsmsync.core.drift import DriftReport, FailOn
 from hsmsync.core.errors import HsmsyncError
 from hsmsync.core.fingerprint import fingerprint
+from hsmsync.core.guard import Caller, check_lockout
 from hsmsync.core.model import Manifest
 from hsmsync.core.plan import Plan
 from hsmsync.core.planner import plan_changes
@@ -46,6 +47,13 @@ def _add_source_args(p: argparse.ArgumentParser) -> None:
     src.add_argument("--state", type=Path, help="plan against a fake state file instead of Azure")
     src.add_argument("--live", action="store_true", help="plan against Azure (the default without --state)")
     p.add_argument("--endpoints", type=Path, help="endpoints file of a local emulator (with --live)")
+    p.add_argument(
+        "--allow-lockout",
+        action="store_true",
+        help="apply even if nobody (or not the applying identity) could manage access afterwards",
+    )
+    p.add_argument("--caller", metavar="OBJECT_ID", help="the applying identity, for the lockout guard")
+    p.add_argument("--caller-group", metavar="OBJECT_ID", action="append", default=[], help="its groups")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -112,6 +120,17 @@ def _compute_plan(args: argparse.Namespace, env: Environment) -> _Planned:
     return _Planned(loaded, backend, request, live, plan)
 
 
+def _guard(args: argparse.Namespace, plan: Plan, live: LiveState) -> None:
+    caller = Caller(args.caller.lower(), tuple(args.caller_group)) if args.caller else None
+    problems = check_lockout(plan, live, caller=caller)
+    if problems and not args.allow_lockout:
+        listing = "\n".join(f"  - {p}" for p in problems)
+        raise HsmsyncError(
+            f"plan refused by the lockout guard:\n{listing}\n"
+            "Declare who keeps these rights in the manifest, or pass --allow-lockout if you mean it."
+        )
+
+
 def _backend(args: argparse.Namespace, env: Environment) -> StateBackend:
     return open_backend(state=args.state, endpoints=args.endpoints, environ=env.environ, cwd=env.cwd)
 
@@ -134,6 +153,7 @@ def cmd_plan(args: argparse.Namespace, env: Environment) -> int:
     planned = _compute_plan(args, env)
     plan, header = planned.plan, planned.backend.describe()
     env.stdout.write(PLAN_RENDERERS[args.format](plan, header))
+    _guard(args, plan, planned.live)
     if args.out:
         text = saved_plan_json(plan, planned.request, planned.live, header)
         _path(args.out, env).write_text(text, encoding="utf-8")
@@ -147,12 +167,14 @@ def cmd_apply(args: argparse.Namespace, env: Environment) -> int:
         backend = _backend(args, env)
         plan, request, snapshot = load_saved_plan(_path(args.plan_file, env), args.plan_file)
         check_not_stale(plan, request, snapshot, backend)
+        live = snapshot
     else:
         planned = _compute_plan(args, env)
-        backend, plan = planned.backend, planned.plan
+        backend, plan, live = planned.backend, planned.plan, planned.live
     env.stdout.write(PLAN_RENDERERS["text"](plan, backend.describe()))
     if plan.is_empty:
         return ExitStatus.OK
+    _guard(args, plan, live)
     if not args.auto_approve:
         if not env.stdin_isatty:
             raise HsmsyncError(

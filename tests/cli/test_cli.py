@@ -150,3 +150,21 @@ def test_stale_saved_plan_is_refused_and_says_what_changed(contoso: Path):
         f"assignment 99999999-9999-4999-8999-999999999999 appeared ({AUDITOR} -> {VM} at /)" in result.stderr
     )
     assert (contoso / "state.json").read_text() == before
+
+
+def test_lockout_guard_refuses_then_allow_lockout_overrides(contoso: Path):
+    manifest = (contoso / "hsmsync.yaml").read_text()
+    # Drop the security team's Administrator grant and let Azure's initial admin be pruned too.
+    manifest = manifest.replace("      - {hsm: contoso, role: Managed HSM Administrator, scope: /}\n", "")
+    manifest = manifest.replace("    prune: true", "    prune: true\n    prune_initial_admins: true")
+    (contoso / "hsmsync.yaml").write_text(manifest)
+    before = (contoso / "state.json").read_text()
+    refused = run_cli("apply", "--state", "state.json", "--auto-approve", cwd=contoso)
+    assert refused.exit_code == 1
+    assert "plan refused by the lockout guard" in refused.stderr
+    assert "contoso: after this plan nobody could manage role assignments at '/'" in refused.stderr
+    assert (contoso / "state.json").read_text() == before
+    plan = run_cli("plan", "--state", "state.json", cwd=contoso)
+    assert plan.exit_code == 1 and "lockout guard" in plan.stderr
+    forced = run_cli("apply", "--state", "state.json", "--auto-approve", "--allow-lockout", cwd=contoso)
+    assert forced.exit_code == 0, forced.stderr

@@ -1,0 +1,95 @@
+"""The lockout guard over literal states."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from hsmsync.core.guard import Caller, check_lockout
+from hsmsync.core.plan import Action, Change, Kind, Plan, Plane
+from hsmsync.core.planner import plan_changes
+from hsmsync.core.state import ArmRoleAssignment
+
+from .builders import ADMIN, ALICE, AUDITOR, BOB, RG, TEAM, assignment, live, manifest
+
+ADMINS = {"ops": {"members": ["team"], "data": [{"hsm": "h1", "role": "Administrator"}]}}
+
+
+def test_removing_the_last_administrator_is_refused():
+    state = live(assignment(1, "/", ADMIN, ALICE))
+    problems = check_lockout(plan_changes(manifest(), state), state)
+    assert problems == [
+        "h1: after this plan nobody could manage role assignments at '/' "
+        "(no principal would hold roleAssignments/write/action there through any role)"
+    ]
+
+
+def test_replacing_the_administrator_is_allowed():
+    state = live(assignment(1, "/", ADMIN, ALICE))
+    assert check_lockout(plan_changes(manifest(teams=ADMINS), state), state) == []
+
+
+def test_custom_role_with_role_assignment_write_counts_as_an_administrator():
+    roles = {"ra": {"hsm": "h1", "name": "Assigner", "data_actions": ["roleAssignments/write/action"]}}
+    teams = {"x": {"members": ["bob"], "data": [{"hsm": "h1", "role": "ra"}]}}
+    state = live(assignment(1, "/", ADMIN, ALICE))
+    assert check_lockout(plan_changes(manifest(teams=teams, roles=roles), state), state) == []
+
+
+def test_a_per_key_assigner_does_not_count():
+    roles = {"ra": {"hsm": "h1", "name": "Assigner", "data_actions": ["roleAssignments/write/action"]}}
+    teams = {"x": {"members": ["bob"], "data": [{"hsm": "h1", "role": "ra", "scope": "/keys/k"}]}}
+    state = live(assignment(1, "/", ADMIN, ALICE))
+    assert check_lockout(plan_changes(manifest(teams=teams, roles=roles), state), state) != []
+
+
+def test_plan_that_removes_the_appliers_own_right_mid_apply_is_refused():
+    state = live(assignment(1, "/", ADMIN, ALICE), assignment(2, "/", AUDITOR, BOB))
+    plan = plan_changes(manifest(teams=ADMINS), state)
+    deletes = [(c.order, c.principal_id) for c in plan.changes if c.action is Action.DELETE]
+    assert deletes[0][1] == ALICE  # Administrator sorts before Crypto Auditor
+    problems = check_lockout(plan, state, caller=Caller(ALICE))
+    assert problems == [
+        f"h1: change #{deletes[0][0]} removes the applying identity's own roleAssignments/delete/action "
+        f"at '/', so change #{deletes[1][0]} could not be applied"
+    ]
+
+
+def test_applier_acting_through_a_group_keeps_its_right():
+    state = live(assignment(1, "/", ADMIN, TEAM), assignment(2, "/", AUDITOR, BOB))
+    plan = plan_changes(manifest(teams=ADMINS), state)
+    assert check_lockout(plan, state, caller=Caller(ALICE, (TEAM,))) == []
+
+
+def test_deleting_a_builtin_role_definition_is_refused():
+    change = Change(
+        id="x",
+        action=Action.DELETE,
+        kind=Kind.ROLE_DEFINITION,
+        plane=Plane.DATA,
+        target="h1",
+        scope="/",
+        name=ADMIN,
+        role="Managed HSM Administrator",
+        role_id=ADMIN,
+        reason="hand-edited",
+        order=1,
+    )
+    problems = check_lockout(Plan(changes=(change,)), live())
+    assert "built-in roles are never deleted" in problems[0]
+
+
+def test_removing_the_last_azure_owner_of_the_hsm_resource_is_refused():
+    owner = ArmRoleAssignment(
+        name="00000000-0000-0000-0000-0000000000a1",
+        scope=RG,
+        role_definition_id="8e3af657-a8ff-443c-a75c-2fe8c4bcb635",
+        principal_id=TEAM,
+        principal_type="Group",
+    )
+    teams = {"ops": {"members": ["team"], "management": [{"role": "Reader", "scope": RG}]}}
+    state = live(arm=(owner,))
+    plan = plan_changes(manifest(teams=teams, mgmt_prune=True), state)
+    assert any(c.action is Action.DELETE and c.plane is Plane.MANAGEMENT for c in plan.changes)
+    assert "Azure RBAC: after this plan no known principal" in check_lockout(plan, state)[0]
+    contributor = replace(plan, changes=())
+    assert check_lockout(contributor, state) == []
