@@ -111,6 +111,9 @@ def _message(error: Any) -> str:
         return f"'{value}' does not have the expected form ({error['ctx']['pattern']})"
     if kind == "missing":
         return "required field is missing"
+    if value is None and kind in ("list_type", "dict_type", "model_type", "string_type"):
+        expected = {"list_type": "a list", "dict_type": "a mapping", "model_type": "a mapping"}
+        return f"is empty; expected {expected.get(kind, 'a value')}"
     if kind == "value_error":
         return str(error["ctx"]["error"])
     if kind == "literal_error":

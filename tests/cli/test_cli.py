@@ -155,7 +155,7 @@ def test_stale_saved_plan_is_refused_and_says_what_changed(contoso: Path):
 def test_lockout_guard_refuses_then_allow_lockout_overrides(contoso: Path):
     manifest = (contoso / "hsmsync.yaml").read_text()
     # Drop the security team's Administrator grant and let Azure's initial admin be pruned too.
-    manifest = manifest.replace("      - {hsm: contoso, role: Managed HSM Administrator, scope: /}\n", "")
+    manifest = manifest.replace("    data:\n      - {hsm: contoso, role: Managed HSM Administrator, scope: /}\n", "")
     manifest = manifest.replace("    prune: true", "    prune: true\n    prune_initial_admins: true")
     (contoso / "hsmsync.yaml").write_text(manifest)
     before = (contoso / "state.json").read_text()
