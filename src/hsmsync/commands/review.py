@@ -91,9 +91,12 @@ def cmd_whocan(args: argparse.Namespace, env: Environment) -> int:
         raise HsmsyncError(f"unknown HSM '{args.hsm}'; declared: {', '.join(sorted(loaded.desired.hsms))}")
     if args.key is not None:
         try:
+            if "/" in args.key:
+                raise ValueError
             normalize_data_scope(f"/keys/{args.key}")
-        except ValueError as exc:
-            raise HsmsyncError(str(exc)) from None
+        except ValueError:
+            bad = f"--key: '{args.key}' is not a valid key name (letters, digits and '-')"
+            raise HsmsyncError(bad) from None
     action = resolve_action(args.action)
     question = action.removeprefix(DATA_ACTION_PREFIX) + f" on {args.hsm}"
     question += f", key {args.key}" if args.key else " (any key or scope)"

@@ -1,0 +1,215 @@
+"""Effective access: action names, who-can, explain and access deltas, on Contoso and literals."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from hsmsync.core.access import (
+    Capability,
+    access_delta,
+    effective_data_actions,
+    explain,
+    grants_from_desired,
+    grants_from_live,
+    plan_access_delta,
+    resolve_action,
+    state_after_plan,
+    who_can,
+)
+from hsmsync.core.errors import HsmsyncError
+from hsmsync.core.planner import plan_changes
+from hsmsync.core.state import DataRoleAssignment, HsmState, LiveState, RoleDefinition
+from hsmsync.manifest import LoadedManifest, load_manifest
+from tests.review.builders import build, data, pid
+
+CONTOSO = Path(__file__).resolve().parents[2] / "examples" / "contoso"
+P = "Microsoft.KeyVault/managedHsm/"
+
+
+@pytest.fixture(scope="module")
+def contoso() -> LoadedManifest:
+    return load_manifest(CONTOSO / "hsmsync.yaml")
+
+
+@pytest.fixture(scope="module")
+def tutorial() -> LiveState:
+    return LiveState.model_validate(json.loads((CONTOSO / "live-as-tutorial.json").read_text()))
+
+
+class TestResolveAction:
+    @pytest.mark.parametrize(
+        ("text", "expected"),
+        [
+            ("sign", "keys/sign/action"),
+            ("SIGN", "keys/sign/action"),
+            ("keys/sign/action", "keys/sign/action"),
+            ("keys/sign", "keys/sign/action"),
+            (P + "keys/sign/action", "keys/sign/action"),
+            ("microsoft.keyvault/managedhsm/keys/sign/action", "keys/sign/action"),
+            ("create", "keys/create"),
+            ("purge", "keys/deletedKeys/delete"),
+            ("download", "securitydomain/download/action"),
+            ("rng", "rng/action"),
+        ],
+    )
+    def test_known_forms(self, text: str, expected: str) -> None:
+        assert resolve_action(text) == P + expected
+
+    @pytest.mark.parametrize(("text", "hint"), [("sgn", "'sign'"), ("keys/sing/action", "keys/sign/action")])
+    def test_unknown_actions_suggest(self, text: str, hint: str) -> None:
+        with pytest.raises(HsmsyncError, match="unknown") as err:
+            resolve_action(text)
+        assert hint in str(err.value)
+
+    def test_wildcards_are_refused(self) -> None:
+        with pytest.raises(HsmsyncError, match="wildcard"):
+            resolve_action("keys/*")
+
+
+class TestEffectiveActions:
+    def test_wildcards_minus_not_actions_case_insensitive(self) -> None:
+        role = RoleDefinition(
+            name="00000000-0000-0000-0000-0000000000aa",
+            data_actions=(P.upper() + "KEYS/*",),
+            not_data_actions=(P + "keys/export/action", P + "keys/deletedKeys/*"),
+        )
+        short = {a.removeprefix(P) for a in effective_data_actions(role)}
+        assert {"keys/sign/action", "keys/create", "keys/rotate/action"} <= short
+        assert not {"keys/export/action", "keys/deletedKeys/delete", "roleAssignments/write/action"} & short
+
+
+class TestWhoCan:
+    def test_sign_on_app_signing_is_the_app_vm_through_its_team(self, contoso: LoadedManifest) -> None:
+        [path] = who_can(
+            grants_from_desired(contoso.desired), "contoso", resolve_action("sign"), "app-signing"
+        )
+        assert (path.via, path.principal, path.role, path.scope) == (
+            "team application",
+            "app-vm",
+            "Managed HSM Crypto User",
+            "/",
+        )
+
+    def test_rotate_includes_the_custom_role_at_the_key_and_not_auditors(
+        self, contoso: LoadedManifest
+    ) -> None:
+        paths = who_can(
+            grants_from_desired(contoso.desired), "contoso", resolve_action("rotate"), "app-signing"
+        )
+        assert [(p.principal, p.role, p.scope) for p in paths] == [
+            ("app-vm", "Managed HSM Crypto User", "/"),
+            ("key-rotation", "Contoso Key Rotator", "/keys/app-signing"),
+        ]
+
+    def test_a_key_scope_does_not_reach_another_key(self, contoso: LoadedManifest) -> None:
+        paths = who_can(grants_from_desired(contoso.desired), "contoso", resolve_action("rotate"), "other")
+        assert [p.principal for p in paths] == ["app-vm"]
+
+    def test_keys_scope_covers_every_key_and_management_roles_grant_no_data_action(self) -> None:
+        _, d = build({"a": "Group"}, {"t": (["a"], [data("Crypto Auditor", "/keys")])})
+        grants = grants_from_desired(d)
+        assert [p.principal for p in who_can(grants, "h1", resolve_action("keys/read"), "k9")] == ["a"]
+        assert who_can(grants, "h1", resolve_action("keys/read"), None)[0].scope == "/keys"
+        assert who_can(grants, "h2", resolve_action("keys/read"), None) == []
+
+    def test_live_grants_with_a_defunct_role_grant_nothing(self) -> None:
+        dangling = DataRoleAssignment(
+            name="00000000-0000-0000-0000-000000000001",
+            scope="/",
+            role_definition_id="00000000-0000-0000-0000-00000000dead",
+            principal_id=pid("x"),
+        )
+        live = LiveState(hsms={"h1": HsmState(url="https://h1", role_assignments=(dangling,))})
+        grants = grants_from_live(live, {})
+        assert grants[0].data_actions == frozenset() and "defunct" in grants[0].role_name
+        assert who_can(grants, "h1", resolve_action("sign"), None) == []
+
+
+class TestExplain:
+    def test_live_grants_the_manifest_does_not_declare_are_flagged(
+        self, contoso: LoadedManifest, tutorial: LiveState
+    ) -> None:
+        declared = grants_from_desired(contoso.desired)
+        held = grants_from_live(tutorial, contoso.desired.principals)
+        e = explain(held, contoso.manifest.principals["app-vm"].id, declared)
+        [item] = e.grants
+        assert e.principal == "app-vm" and item.grant.role_name == "Managed HSM Crypto Auditor"
+        assert item.unneeded == ("not declared by the manifest",)
+
+    def test_declared_access_on_both_planes_is_needed(self, contoso: LoadedManifest) -> None:
+        grants = grants_from_desired(contoso.desired)
+        e = explain(grants, contoso.manifest.principals["security-team"].id, grants)
+        assert [(i.grant.plane.value, i.grant.role_name) for i in e.grants] == [
+            ("data", "Managed HSM Administrator"),
+            ("management", "Managed HSM Contributor"),
+        ]
+        assert all(i.unneeded == () for i in e.grants)
+        assert "roleAssignments: delete, read, write" in e.grants[0].summary
+
+    def test_a_grant_covered_by_a_broader_one_of_a_superset_role_is_redundant(self) -> None:
+        _, d = build(
+            {"app": "ServicePrincipal"},
+            {
+                "a": (["app"], [data("Crypto User", "/")]),
+                "b": (["app"], [data("Crypto User", "/keys/k"), data("Crypto Service Encryption User", "/")]),
+            },
+        )
+        e = explain(grants_from_desired(d), pid("app"), None)
+        flagged = {(i.grant.role_name, i.grant.scope) for i in e.grants if i.unneeded}
+        assert flagged == {
+            ("Managed HSM Crypto User", "/keys/k"),
+            ("Managed HSM Crypto Service Encryption User", "/"),
+        }
+
+    def test_a_narrower_role_at_a_broader_scope_is_not_redundant(self) -> None:
+        _, d = build(
+            {"app": "ServicePrincipal"},
+            {"a": (["app"], [data("Crypto Auditor", "/"), data("Crypto User", "/keys/k")])},
+        )
+        assert all(i.unneeded == () for i in explain(grants_from_desired(d), pid("app"), None).grants)
+
+
+class TestAccessDelta:
+    def test_tutorial_state_to_manifest(self, contoso: LoadedManifest, tutorial: LiveState) -> None:
+        plan = plan_changes(contoso.desired, tutorial)
+        after = state_after_plan(tutorial, plan)
+        delta = access_delta(
+            grants_from_live(tutorial, contoso.desired.principals),
+            grants_from_live(after, contoso.desired.principals),
+        )
+        assert delta == plan_access_delta(tutorial, plan, contoso.desired.principals)
+        changed = {(c.capability, c.scope): (c.gained, c.lost) for c in delta.changes}
+        # The VM identity gets Crypto User (the tutorial's commands gave it Crypto Auditor).
+        assert changed[(Capability.USE_KEYS, "/")] == (("app-vm",), ())
+        assert changed[(Capability.EXPORT_OR_RELEASE, "/")] == (("app-vm",), ())
+        # The initial administrator is kept, the security team already had its role: no admin change.
+        assert Capability.ASSIGN_ROLES not in {c.capability for c in delta.changes}
+        assert (
+            "after this change, 1 more principal can use keys (sign, verify, encrypt, decrypt, wrap, unwrap) "
+            "at / on contoso: app-vm"
+        ) in delta.sentences()
+
+    def test_gains_are_reported_at_the_broadest_scope_and_sentences_count_principals(self) -> None:
+        _, before = build(
+            {"a": "ServicePrincipal", "b": "ServicePrincipal"},
+            {"t": (["a"], [data("Crypto User", "/keys/k")])},
+        )
+        _, after = build(
+            {"a": "ServicePrincipal", "b": "ServicePrincipal"},
+            {"t": (["a", "b"], [data("Crypto User", "/keys/k")]), "u": (["a"], [data("Crypto User", "/")])},
+        )
+        delta = access_delta(grants_from_desired(before), grants_from_desired(after))
+        use = [(c.scope, c.gained, c.lost) for c in delta.changes if c.capability is Capability.USE_KEYS]
+        assert use == [("/", ("a",), ()), ("/keys/k", ("b",), ())]
+
+    def test_losing_access_and_no_change(self) -> None:
+        _, before = build(
+            {"a": "Group", "b": "Group"}, {"t": (["a", "b"], [data("Policy Administrator", "/")])}
+        )
+        _, after = build({"a": "Group", "b": "Group"}, {})
+        delta = access_delta(grants_from_desired(before), grants_from_desired(after))
+        assert "after this change, 2 fewer principals can assign roles at / on h1: a, b" in delta.sentences()
+        assert access_delta(grants_from_desired(before), grants_from_desired(before)).is_empty

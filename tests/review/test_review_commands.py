@@ -1,0 +1,121 @@
+"""The lint/whocan/explain handlers through their own parsers, in-process, on the Contoso example."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from hsmsync.commands import REVIEW_COMMANDS, add_review_parsers
+from hsmsync.core.errors import HsmsyncError
+from hsmsync.environment import Environment
+
+CONTOSO = Path(__file__).resolve().parents[2] / "examples" / "contoso"
+
+
+@dataclass
+class Ran:
+    code: int
+    out: str
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    for name in ("hsmsync.yaml", "live-as-tutorial.json"):
+        shutil.copy(CONTOSO / name, tmp_path / name)
+    return tmp_path
+
+
+def run(cwd: Path, *argv: str) -> Ran:
+    parser = argparse.ArgumentParser(prog="hsmsync")
+    add_review_parsers(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(list(argv))
+    out = io.StringIO()
+    env = Environment(
+        stdout=out, stderr=io.StringIO(), stdin=io.StringIO(), stdin_isatty=False, environ={}, cwd=cwd
+    )
+    return Ran(REVIEW_COMMANDS[args.command](args, env), out.getvalue())
+
+
+def test_lint_on_contoso_warns_twice_and_exits_0(workdir: Path) -> None:
+    ran = run(workdir, "lint")
+    assert ran.code == 0
+    assert ran.out.count("warning HSM003") == 2 and "hsmsync.yaml:55:" in ran.out
+
+
+def test_lint_exits_1_on_an_unsuppressed_error(workdir: Path) -> None:
+    text = (workdir / "hsmsync.yaml").read_text()
+    text = text.replace("members: [security-team]", "members: [security-team, app-vm]")
+    (workdir / "bad.yaml").write_text(text)
+    ran = run(workdir, "lint", "-f", "bad.yaml", "--format", "json")
+    assert ran.code == 1
+    assert "HSM001" in [f["rule"] for f in json.loads(ran.out)["findings"]]
+
+
+def test_lint_sarif_with_state(workdir: Path) -> None:
+    ran = run(workdir, "lint", "--format", "sarif", "--state", "live-as-tutorial.json")
+    results = json.loads(ran.out)["runs"][0]["results"]
+    assert [r["ruleId"] for r in results] == ["HSM003", "HSM003"] and ran.code == 0
+    assert results[0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "hsmsync.yaml"
+
+
+def test_whocan_answers_from_the_manifest_and_from_live_state(workdir: Path) -> None:
+    ran = run(
+        workdir,
+        "whocan",
+        "--hsm",
+        "contoso",
+        "--key",
+        "app-signing",
+        "sign",
+        "--state",
+        "live-as-tutorial.json",
+    )
+    would_be, is_now = ran.out.split("In live state (what is):")
+    assert "app-vm (ServicePrincipal)  via team application  Managed HSM Crypto User at /" in would_be
+    # the tutorial's commands gave the VM Crypto Auditor: today nobody can sign
+    assert "Nobody can keys/sign/action on contoso, key app-signing." in is_now
+
+
+def test_whocan_rotate_lists_the_rotation_job_and_not_auditors(workdir: Path) -> None:
+    out = run(workdir, "whocan", "--hsm", "contoso", "--key", "app-signing", "keys/rotate/action").out
+    assert (
+        "key-rotation (ServicePrincipal)  via team rotation  Contoso Key Rotator at /keys/app-signing" in out
+    )
+    assert "auditors" not in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (("whocan", "--hsm", "nope", "sign"), "unknown HSM 'nope'"),
+        (("whocan", "--hsm", "contoso", "--key", "a/b", "sign"), "not a valid key name"),
+        (("whocan", "--hsm", "contoso", "sgin"), "did you mean 'sign'"),
+        (("explain", "app-mv"), "did you mean 'app-vm'"),
+        (("lint", "-f", "missing.yaml"), "manifest not found"),
+    ],
+)
+def test_errors_are_hsmsync_errors_with_a_clear_message(
+    workdir: Path, argv: tuple[str, ...], message: str
+) -> None:
+    with pytest.raises(HsmsyncError, match=message):
+        run(workdir, *argv)
+
+
+def test_explain_by_key_with_state_flags_undeclared_live_access(workdir: Path) -> None:
+    out = run(workdir, "explain", "app-vm", "--state", "live-as-tutorial.json").out
+    would_be, is_now = out.split("In live state (what is):")
+    assert "Managed HSM Crypto User at /  via team application" in would_be and "not needed" not in would_be
+    assert (
+        "Managed HSM Crypto Auditor at /" in is_now and "! not needed: not declared by the manifest" in is_now
+    )
+
+
+def test_explain_by_object_id_and_a_principal_without_access(workdir: Path) -> None:
+    out = run(workdir, "explain", "0F4E2B9C-7A1D-4C36-8E55-9B2D6A4C1E22").out
+    assert out == "devops (Group, 0f4e2b9c-7a1d-4c36-8e55-9b2d6a4c1e22)\n  no access on either plane\n"
