@@ -1,0 +1,386 @@
+"""The ARM subset hsmsync uses: Azure RBAC role assignments and definitions, and Managed HSM resources."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+from urllib.parse import unquote
+
+from hsmsync.core.catalog import management_roles
+from hsmsync.core.ids import is_guid
+from hsmsync.core.state import ArmRoleAssignment, HsmState, LiveState, RoleDefinition
+from hsmsync.emulator.errors import ApiError
+from hsmsync.emulator.pipeline import Operation, paged
+from hsmsync.emulator.server import Request, Response
+from hsmsync.emulator.store import Store
+
+T = TypeVar("T")
+_AUTHZ = re.compile(
+    r"^(?P<scope>.*?)/providers/Microsoft\.Authorization/(?P<kind>roleAssignments|roleDefinitions)"
+    r"(?:/(?P<name>[^/]*))?/?$",
+    re.IGNORECASE,
+)
+_HSM = re.compile(
+    r"^/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)/providers/Microsoft\.KeyVault/managedHSMs"
+    r"/(?P<name>[^/]+)/?$",
+    re.IGNORECASE,
+)
+_HSM_LIST = re.compile(
+    r"^/subscriptions/(?P<sub>[^/]+)(?:/resourceGroups/(?P<rg>[^/]+))?/providers/Microsoft\.KeyVault/managedHSMs/?$",
+    re.IGNORECASE,
+)
+_SUB = re.compile(r"^/subscriptions/([^/]+)", re.IGNORECASE)
+_ACTIVATED = "Your HSM has been activated and can be used for cryptographic operations."
+_TIMESTAMP = "2024-01-01T00:00:00.0000000Z"
+_PRINCIPAL_TYPES = ("User", "Group", "ServicePrincipal")
+
+
+def clean_scope(raw: str) -> str:
+    return "/" + "/".join(p for p in unquote(raw).split("/") if p)
+
+
+def _key(scope: str) -> str:
+    return clean_scope(scope).rstrip("/").lower()
+
+
+def at_or_above(assigned: str, requested: str) -> bool:
+    a, r = _key(assigned), _key(requested)
+    return a == "" or a == r or r.startswith(a + "/")
+
+
+def _definition_prefix(scope: str) -> str:
+    m = _SUB.match(scope)
+    sub = f"/subscriptions/{m.group(1)}" if m else ""
+    return f"{sub}/providers/Microsoft.Authorization/roleDefinitions/"
+
+
+def assignment_json(a: ArmRoleAssignment) -> dict[str, Any]:
+    base = a.scope.rstrip("/")
+    return {
+        "properties": {
+            "roleDefinitionId": _definition_prefix(a.scope) + a.role_definition_id,
+            "principalId": a.principal_id,
+            "principalType": a.principal_type,
+            "scope": a.scope,
+            "condition": None,
+            "conditionVersion": None,
+            "createdOn": _TIMESTAMP,
+            "updatedOn": _TIMESTAMP,
+            "createdBy": None,
+            "updatedBy": None,
+            "delegatedManagedIdentityResourceId": None,
+            "description": None,
+        },
+        "id": f"{base}/providers/Microsoft.Authorization/roleAssignments/{a.name}",
+        "type": "Microsoft.Authorization/roleAssignments",
+        "name": a.name,
+    }
+
+
+def definition_json(role: RoleDefinition, scope: str) -> dict[str, Any]:
+    return {
+        "id": _definition_prefix(scope) + role.name,
+        "name": role.name,
+        "type": "Microsoft.Authorization/roleDefinitions",
+        "properties": {
+            "roleName": role.role_name,
+            "type": "BuiltInRole",
+            "description": role.description,
+            "assignableScopes": list(role.assignable_scopes),
+            "permissions": [
+                {
+                    "actions": list(role.actions),
+                    "notActions": list(role.not_actions),
+                    "dataActions": list(role.data_actions),
+                    "notDataActions": list(role.not_data_actions),
+                }
+            ],
+            "createdOn": _TIMESTAMP,
+            "updatedOn": _TIMESTAMP,
+            "createdBy": None,
+            "updatedBy": None,
+        },
+    }
+
+
+def hsm_json(name: str, hsm: HsmState, tenant_id: str) -> dict[str, Any]:
+    return {
+        "id": hsm.resource_id,
+        "name": hsm.resource_id.rstrip("/").rsplit("/", 1)[-1] or name,
+        "type": "Microsoft.KeyVault/managedHSMs",
+        "location": "local",
+        "sku": {"family": "B", "name": "Standard_B1"},
+        "tags": {},
+        "properties": {
+            "tenantId": tenant_id,
+            "initialAdminObjectIds": list(hsm.initial_admin_object_ids),
+            "hsmUri": hsm.url.rstrip("/") + "/",
+            "enableSoftDelete": True,
+            "softDeleteRetentionInDays": 90,
+            "enablePurgeProtection": False,
+            "statusMessage": "The Managed HSM is provisioned and ready to use.",
+            "provisioningState": "Succeeded",
+            "networkAcls": {
+                "bypass": "AzureServices",
+                "defaultAction": "Allow",
+                "ipRules": [],
+                "virtualNetworkRules": [],
+            },
+            "privateEndpointConnections": [],
+            "publicNetworkAccess": "Enabled",
+            "regions": [],
+            "securityDomainProperties": {
+                "activationStatus": "Active",
+                "activationStatusMessage": _ACTIVATED,
+            },
+        },
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class ArmFilter:
+    at_scope: bool = False
+    principal_id: str | None = None
+
+
+_AND = re.compile(r"\s+and\s+", re.IGNORECASE)
+_AT_SCOPE = re.compile(r"^atScope\(\)$", re.IGNORECASE)
+_PRINCIPAL = re.compile(r"^(?:principalId\s+eq\s+'([^']*)'|assignedTo\('([^']*)'\))$", re.IGNORECASE)
+_ROLE_NAME = re.compile(r"^roleName\s+eq\s+'(.*)'$", re.IGNORECASE)
+_TYPE = re.compile(r"^type\s+eq\s+'(.*)'$", re.IGNORECASE)
+
+
+def parse_filter(text: str | None) -> ArmFilter:
+    if not text or not text.strip():
+        return ArmFilter()
+    at_scope, principal = False, None
+    for part in _AND.split(text.strip()):
+        if _AT_SCOPE.match(part):
+            at_scope = True
+        elif m := _PRINCIPAL.match(part):
+            principal = (m.group(1) or m.group(2) or "").lower()
+        else:
+            raise ApiError(400, "InvalidFilterInQueryString", f"The filter '{text}' is not supported.")
+    return ArmFilter(at_scope, principal)
+
+
+class ArmService:
+    def __init__(self, store: Store, page_size: Callable[[], int]) -> None:
+        self._store = store
+        self._page_size = page_size
+
+    def is_allowed(self, principals: frozenset[str], action: str, scope: str) -> bool:
+        return True
+
+    def _change(
+        self, change: Callable[[tuple[ArmRoleAssignment, ...]], tuple[tuple[ArmRoleAssignment, ...], T]]
+    ) -> T:
+        def apply(state: LiveState) -> tuple[LiveState, T]:
+            new, result = change(state.arm.role_assignments)
+            if new is state.arm.role_assignments:
+                return state, result
+            arm = state.arm.model_copy(update={"role_assignments": new})
+            return state.model_copy(update={"arm": arm}), result
+
+        return self._store.update(apply)
+
+    def resolve(self, request: Request) -> Operation:
+        path = request.path
+        if m := _AUTHZ.match(path):
+            scope = clean_scope(m.group("scope"))
+            name = unquote(m.group("name") or "")
+            if m.group("kind").lower() == "roleassignments":
+                return self._assignments(request, scope, name)
+            return self._definitions(request, scope, name)
+        if request.method == "GET" and (m := _HSM.match(path)):
+            rg, hsm_name = m.group("rg"), m.group("name")
+            return Operation(lambda: self._get_hsm(path, rg, hsm_name))
+        if request.method == "GET" and (m := _HSM_LIST.match(path)):
+            sub, rg = m.group("sub"), m.group("rg")
+            return Operation(lambda: self._list_hsms(request, sub, rg))
+        raise ApiError(404, "NotFound", f"No route for {request.method} {path} in the emulator")
+
+    # -------------------------------------------------------------------------------- managed HSMs
+
+    def _get_hsm(self, path: str, rg: str, name: str) -> Response:
+        state = self._store.read()
+        wanted = clean_scope(path).lower()
+        for key, hsm in state.hsms.items():
+            if hsm.resource_id and clean_scope(hsm.resource_id).lower() == wanted:
+                return Response(200, hsm_json(key, hsm, state.tenant_id))
+        raise ApiError(
+            404,
+            "ResourceNotFound",
+            f"The Resource 'Microsoft.KeyVault/managedHSMs/{name}' under resource group '{rg}' "
+            "was not found.",
+        )
+
+    def _list_hsms(self, request: Request, sub: str, rg: str | None) -> Response:
+        state = self._store.read()
+        prefix = f"/subscriptions/{sub}/" + (f"resourcegroups/{rg}/" if rg else "")
+        items = [
+            hsm_json(key, hsm, state.tenant_id)
+            for key, hsm in state.hsms.items()
+            if hsm.resource_id and clean_scope(hsm.resource_id).lower().startswith(prefix.lower())
+        ]
+        return paged(items, request, self._page_size(), token="$skipToken")
+
+    # ------------------------------------------------------------------------------ role assignments
+
+    def _assignments(self, request: Request, scope: str, name: str) -> Operation:
+        m = request.method
+        if m == "GET" and not name:
+            flt = parse_filter(request.param("$filter"))
+            return Operation(lambda: self._list(request, scope, flt))
+        if not name:
+            raise ApiError(405, "MethodNotAllowed", f"{m} is not supported on a role assignment collection")
+        if m == "GET":
+            return Operation(lambda: self._get(scope, name))
+        if m == "PUT":
+            try:
+                body = request.json()
+            except (ValueError, UnicodeDecodeError):
+                raise ApiError(
+                    400, "InvalidRequestContent", "The request content is not valid JSON."
+                ) from None
+            return Operation(lambda: self._put(scope, name, body))
+        if m == "DELETE":
+            return Operation(lambda: self._delete(scope, name))
+        raise ApiError(405, "MethodNotAllowed", f"{m} is not supported on a role assignment")
+
+    def _find(self, scope: str, name: str) -> ArmRoleAssignment | None:
+        n = name.lower()
+        return next(
+            (
+                a
+                for a in self._store.read().arm.role_assignments
+                if a.name == n and _key(a.scope) == _key(scope)
+            ),
+            None,
+        )
+
+    def _get(self, scope: str, name: str) -> Response:
+        found = self._find(scope, name)
+        if found is None:
+            raise ApiError(404, "RoleAssignmentNotFound", f"The role assignment '{name}' is not found.")
+        return Response(200, assignment_json(found))
+
+    def _list(self, request: Request, scope: str, flt: ArmFilter) -> Response:
+        items = []
+        for a in self._store.read().arm.role_assignments:
+            if flt.principal_id is not None and a.principal_id != flt.principal_id:
+                continue
+            above = at_or_above(a.scope, scope)
+            if flt.at_scope and not above:
+                continue
+            if not above and not at_or_above(scope, a.scope):
+                continue
+            items.append(assignment_json(a))
+        return paged(items, request, self._page_size(), token="$skipToken")
+
+    def _put(self, scope: str, name: str, body: Any) -> Response:
+        if not is_guid(name):
+            raise ApiError(
+                400,
+                "InvalidRoleAssignmentId",
+                f"The role assignment ID '{name}' is not valid. The role assignment ID must be a GUID.",
+            )
+        props = body.get("properties") if isinstance(body, dict) else None
+        if not isinstance(props, dict):
+            raise ApiError(400, "InvalidRequestContent", "The request content must carry 'properties'.")
+        role_id = props.get("roleDefinitionId")
+        principal = props.get("principalId")
+        principal_type = props.get("principalType") or "User"
+        role_guid = role_id.rstrip("/").rsplit("/", 1)[-1] if isinstance(role_id, str) else ""
+        if not is_guid(role_guid):
+            raise ApiError(
+                400, "InvalidRoleDefinitionId", f"The role definition ID '{role_id}' is not valid."
+            )
+        if not isinstance(principal, str) or not is_guid(principal):
+            raise ApiError(
+                400, "InvalidPrincipalId", "A valid principal ID must be provided for role assignment."
+            )
+        if principal_type not in _PRINCIPAL_TYPES:
+            raise ApiError(
+                400, "UnsupportedPrincipalType", f"The principal type '{principal_type}' is not supported."
+            )
+        new = ArmRoleAssignment(
+            name=name,
+            scope=scope,
+            role_definition_id=role_guid,
+            principal_id=principal,
+            principal_type=principal_type,
+        )
+
+        def change(
+            current: tuple[ArmRoleAssignment, ...],
+        ) -> tuple[tuple[ArmRoleAssignment, ...], ArmRoleAssignment]:
+            for a in current:
+                same_target = (
+                    a.role_definition_id == new.role_definition_id
+                    and a.principal_id == new.principal_id
+                    and _key(a.scope) == _key(scope)
+                )
+                if a.name == new.name:
+                    if same_target:
+                        return current, a
+                    raise ApiError(
+                        400,
+                        "RoleAssignmentUpdateNotPermitted",
+                        "Tenant ID, application ID, principal ID, and scope are not allowed to be updated.",
+                    )
+                if same_target:
+                    raise ApiError(409, "RoleAssignmentExists", "The role assignment already exists.")
+            return (*current, new), new
+
+        return Response(201, assignment_json(self._change(change)))
+
+    def _delete(self, scope: str, name: str) -> Response:
+        def change(
+            current: tuple[ArmRoleAssignment, ...],
+        ) -> tuple[tuple[ArmRoleAssignment, ...], ArmRoleAssignment | None]:
+            n = name.lower()
+            found = next((a for a in current if a.name == n and _key(a.scope) == _key(scope)), None)
+            if found is None:
+                return current, None
+            return tuple(a for a in current if a is not found), found
+
+        deleted = self._change(change)
+        return Response(204) if deleted is None else Response(200, assignment_json(deleted))
+
+    # ------------------------------------------------------------------------------ role definitions
+
+    def _definitions(self, request: Request, scope: str, name: str) -> Operation:
+        if request.method != "GET":
+            raise ApiError(405, "MethodNotAllowed", "The emulator serves built-in role definitions read-only")
+        if name:
+            return Operation(lambda: self._get_definition(scope, name))
+        flt = request.param("$filter")
+        return Operation(lambda: self._list_definitions(request, scope, flt))
+
+    def _get_definition(self, scope: str, name: str) -> Response:
+        role = next((r for r in management_roles() if r.name == name.lower()), None)
+        if role is None:
+            raise ApiError(
+                404,
+                "RoleDefinitionDoesNotExist",
+                f"The specified role definition with ID '{name}' does not exist.",
+            )
+        return Response(200, definition_json(role, scope))
+
+    def _list_definitions(self, request: Request, scope: str, flt: str | None) -> Response:
+        roles = list(management_roles())
+        if flt and flt.strip():
+            for part in _AND.split(flt.strip()):
+                if m := _ROLE_NAME.match(part):
+                    wanted = m.group(1).replace("''", "'").lower()
+                    roles = [r for r in roles if r.role_name.lower() == wanted]
+                elif m := _TYPE.match(part):
+                    if m.group(1).lower() != "builtinrole":
+                        roles = []
+                elif not re.match(r"^atScope(AndBelow)?\(\)$", part, re.IGNORECASE):
+                    raise ApiError(400, "InvalidFilterInQueryString", f"The filter '{flt}' is not supported.")
+        items = [definition_json(r, scope) for r in roles]
+        return paged(items, request, self._page_size(), token="$skipToken")

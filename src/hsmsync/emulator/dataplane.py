@@ -1,0 +1,183 @@
+"""One Managed HSM's data plane: routes to RBAC (role assignments, role definitions) and keys."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any, TypeVar
+from urllib.parse import unquote
+
+from hsmsync.core.state import HsmState, LiveState
+from hsmsync.emulator import keys, rbac
+from hsmsync.emulator.errors import ApiError
+from hsmsync.emulator.pipeline import Operation, paged
+from hsmsync.emulator.server import Request, Response
+from hsmsync.emulator.store import Store
+
+T = TypeVar("T")
+_AUTHZ = re.compile(r"/providers/Microsoft\.Authorization/", re.IGNORECASE)
+
+
+def _body(request: Request) -> Any:
+    try:
+        return request.json()
+    except (ValueError, UnicodeDecodeError):
+        raise ApiError(400, "BadParameter", "The request body is not valid JSON") from None
+
+
+class HsmService:
+    def __init__(self, name: str, store: Store, page_size: Callable[[], int]) -> None:
+        self.name = name
+        self._store = store
+        self._page_size = page_size
+
+    # -------------------------------------------------------------------------------- state access
+
+    def _hsm(self, state: LiveState | None = None) -> HsmState:
+        hsm = (state or self._store.read()).hsms.get(self.name)
+        if hsm is None:
+            raise ApiError(404, "NotFound", f"The HSM '{self.name}' no longer exists in the state file")
+        return hsm
+
+    def _change(self, change: Callable[[HsmState], tuple[HsmState, T]]) -> T:
+        def apply(state: LiveState) -> tuple[LiveState, T]:
+            new_hsm, result = change(self._hsm(state))
+            if new_hsm is self._hsm(state):
+                return state, result
+            return state.model_copy(update={"hsms": {**state.hsms, self.name: new_hsm}}), result
+
+        return self._store.update(apply)
+
+    def is_allowed(self, principals: frozenset[str], action: str, scope: str) -> bool:
+        return rbac.is_allowed(self._hsm(), principals, action, scope)
+
+    # ------------------------------------------------------------------------------------- routing
+
+    def resolve(self, request: Request) -> Operation:
+        m = _AUTHZ.search(request.path)
+        if m is not None:
+            scope = rbac.parse_scope(request.path[: m.start()])
+            rest = request.path[m.end() :].split("/")
+            collection = rest[0].lower()
+            name = unquote("/".join(rest[1:])) if len(rest) > 1 else ""
+            if collection == "roleassignments":
+                return self._assignments(request, scope, name)
+            if collection == "roledefinitions":
+                return self._definitions(request, scope, name)
+            raise ApiError(404, "NotFound", f"Unknown resource '{rest[0]}'")
+        parts = [unquote(p) for p in request.path.split("/")[1:]]
+        if parts and parts[0].lower() == "keys":
+            return self._keys(request, parts[1:])
+        raise ApiError(404, "NotFound", f"No such operation: {request.method} {request.path}")
+
+    def _assignments(self, request: Request, scope: str, name: str) -> Operation:
+        m = request.method
+        if m == "GET" and not name:
+            flt = rbac.parse_assignment_filter(request.param("$filter"))
+
+            def list_() -> Response:
+                items = rbac.list_assignments(self._hsm(), scope, flt)
+                return paged([rbac.assignment_json(a) for a in items], request, self._page_size())
+
+            return Operation(list_, rbac.action("roleAssignments/read/action"), scope, rbac=True)
+        if not name:
+            raise ApiError(405, "MethodNotAllowed", f"{m} is not supported on a role assignment collection")
+        if m == "GET":
+
+            def get() -> Response:
+                return Response(200, rbac.assignment_json(rbac.get_assignment(self._hsm(), scope, name)))
+
+            return Operation(get, rbac.action("roleAssignments/read/action"), scope, rbac=True)
+        if m == "PUT":
+            body = _body(request)
+
+            def put() -> Response:
+                created = self._change(lambda h: rbac.put_assignment(h, scope, name, body))
+                return Response(201, rbac.assignment_json(created))
+
+            return Operation(put, rbac.action("roleAssignments/write/action"), scope, rbac=True)
+        if m == "DELETE":
+
+            def delete() -> Response:
+                deleted = self._change(lambda h: rbac.delete_assignment(h, scope, name))
+                return Response(200, rbac.assignment_json(deleted))
+
+            return Operation(delete, rbac.action("roleAssignments/delete/action"), scope, rbac=True)
+        raise ApiError(405, "MethodNotAllowed", f"{m} is not supported on a role assignment")
+
+    def _definitions(self, request: Request, scope: str, name: str) -> Operation:
+        m = request.method
+        if m == "GET" and not name:
+            flt = request.param("$filter")
+
+            def list_() -> Response:
+                items = rbac.list_definitions(self._hsm(), flt)
+                return paged([rbac.definition_json(r) for r in items], request, self._page_size())
+
+            return Operation(list_, rbac.action("roleDefinitions/read/action"), scope, rbac=True)
+        if not name:
+            raise ApiError(405, "MethodNotAllowed", f"{m} is not supported on a role definition collection")
+        if m == "GET":
+
+            def get() -> Response:
+                return Response(200, rbac.definition_json(rbac.get_definition(self._hsm(), name)))
+
+            return Operation(get, rbac.action("roleDefinitions/read/action"), scope, rbac=True)
+        if m == "PUT":
+            body = _body(request)
+
+            def put() -> Response:
+                role = self._change(lambda h: rbac.put_definition(h, scope, name, body))
+                return Response(201, rbac.definition_json(role))
+
+            return Operation(put, rbac.action("roleDefinitions/write/action"), scope, rbac=True)
+        if m == "DELETE":
+
+            def delete() -> Response:
+                role = self._change(lambda h: rbac.delete_definition(h, scope, name))
+                return Response(200, rbac.definition_json(role))
+
+            return Operation(delete, rbac.action("roleDefinitions/delete/action"), scope, rbac=True)
+        raise ApiError(405, "MethodNotAllowed", f"{m} is not supported on a role definition")
+
+    def _keys(self, request: Request, parts: list[str]) -> Operation:
+        m = request.method
+        read = rbac.action("keys/read/action")
+        if not parts or parts == [""]:
+            if m != "GET":
+                raise ApiError(405, "MethodNotAllowed", f"{m} is not supported on /keys")
+            raw = request.param("maxresults")
+            try:
+                wanted = int(raw) if raw else None
+            except ValueError:
+                raise ApiError(400, "BadParameter", f"Invalid maxresults '{raw}'") from None
+
+            def list_() -> Response:
+                size = min(wanted, self._page_size()) if wanted else self._page_size()
+                items = [keys.key_item(request.base_url, k) for k in self._hsm().keys]
+                return paged(items, request, max(size, 1), null_next=True)
+
+            return Operation(list_, read, "/keys")
+        name = parts[0]
+        keys.check_key_name(name)
+        scope = f"/keys/{name}"
+        if m == "POST" and len(parts) == 2 and parts[1] == "create":
+            body = _body(request)
+
+            def create() -> Response:
+                stored = self._change(lambda h: keys.create_key(h, name, body))
+                kty = body.get("kty") if isinstance(body, dict) else None
+                return Response(200, keys.key_bundle(request.base_url, stored, str(kty or "RSA"), body))
+
+            return Operation(create, rbac.action("keys/create"), scope)
+        if m == "GET" and len(parts) <= 2:
+            version = parts[1] if len(parts) == 2 else ""
+
+            def get() -> Response:
+                stored = keys.find_key(self._hsm(), name)
+                if stored is None or (version and version != keys.key_version(request.base_url, stored)):
+                    raise keys.key_not_found(f"{name}/{version}" if version else name)
+                return Response(200, keys.key_bundle(request.base_url, stored))
+
+            return Operation(get, read, scope)
+        raise ApiError(405, "MethodNotAllowed", f"{m} {request.path} is not supported by the emulator")

@@ -1,0 +1,116 @@
+"""A minimal Managed HSM keys API: enough for `KeyClient` to list, get and create keys.
+
+The state only records key names, so a key has one version (derived from its name) and its
+public material is generated deterministically; nothing can be signed or decrypted with it.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+import uuid
+from typing import Any
+
+from hsmsync.core.state import HsmState
+from hsmsync.emulator.errors import ApiError
+
+_KEY_NAME = re.compile(r"^[0-9A-Za-z-]{1,127}$")
+_NAMESPACE = uuid.UUID("0c3b8f57-2f52-4f55-9a2f-8f0f8a3c6d21")
+_CREATED = 1_700_000_000
+_OPS = {
+    "RSA": ["encrypt", "decrypt", "sign", "verify", "wrapKey", "unwrapKey"],
+    "EC": ["sign", "verify"],
+    "oct": ["encrypt", "decrypt", "wrapKey", "unwrapKey", "sign", "verify", "deriveKey"],
+}
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _stream(seed: str, size: int) -> bytes:
+    out = b""
+    counter = 0
+    while len(out) < size:
+        out += hashlib.sha256(f"{seed}:{counter}".encode()).digest()
+        counter += 1
+    return out[:size]
+
+
+def check_key_name(name: str) -> None:
+    if not _KEY_NAME.match(name):
+        raise ApiError(400, "BadParameter", f"The key name '{name}' is invalid (letters, digits and '-')")
+
+
+def find_key(hsm: HsmState, name: str) -> str | None:
+    return next((k for k in hsm.keys if k.lower() == name.lower()), None)
+
+
+def key_not_found(name: str) -> ApiError:
+    return ApiError(
+        404,
+        "KeyNotFound",
+        f"A key with (name/id) {name} was not found in this key vault. If you recently deleted this key "
+        "you may be able to recover it using the correct recovery command.",
+    )
+
+
+def key_version(base_url: str, name: str) -> str:
+    return uuid.uuid5(_NAMESPACE, f"{base_url.lower()}|{name.lower()}").hex
+
+
+def _attributes() -> dict[str, Any]:
+    return {
+        "created": _CREATED,
+        "enabled": True,
+        "exportable": False,
+        "recoverableDays": 7,
+        "recoveryLevel": "CustomizedRecoverable+Purgeable",
+        "updated": _CREATED,
+    }
+
+
+def key_item(base_url: str, name: str) -> dict[str, Any]:
+    return {"attributes": _attributes(), "kid": f"{base_url}/keys/{name}"}
+
+
+def key_bundle(
+    base_url: str, name: str, kty: str = "RSA-HSM", body: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    family = kty.removesuffix("-HSM")
+    if family not in _OPS:
+        family = "RSA"
+    key: dict[str, Any] = {
+        "kid": f"{base_url}/keys/{name}/{key_version(base_url, name)}",
+        "kty": f"{family}-HSM",
+        "key_ops": list((body or {}).get("key_ops") or _OPS[family]),
+    }
+    if family == "RSA":
+        size = int((body or {}).get("key_size") or 2048)
+        modulus = bytearray(_stream(f"n:{name}", max(size // 8, 64)))
+        modulus[0] |= 0x80
+        modulus[-1] |= 0x01
+        key["n"] = _b64url(bytes(modulus))
+        key["e"] = _b64url(b"\x01\x00\x01")
+    elif family == "EC":
+        crv = str((body or {}).get("crv") or "P-256")
+        width = {"P-256": 32, "P-256K": 32, "P-384": 48, "P-521": 66}.get(crv, 32)
+        key["crv"] = crv
+        key["x"] = _b64url(_stream(f"x:{name}", width))
+        key["y"] = _b64url(_stream(f"y:{name}", width))
+    bundle: dict[str, Any] = {"attributes": _attributes(), "key": key}
+    tags = (body or {}).get("tags")
+    if isinstance(tags, dict):
+        bundle["tags"] = tags
+    return bundle
+
+
+def create_key(hsm: HsmState, name: str, body: Any) -> tuple[HsmState, str]:
+    check_key_name(name)
+    if not isinstance(body, dict) or not isinstance(body.get("kty"), str):
+        raise ApiError(400, "BadParameter", "The parameter 'kty' is required")
+    existing = find_key(hsm, name)
+    if existing is not None:
+        return hsm, existing
+    return hsm.model_copy(update={"keys": (*hsm.keys, name)}), name

@@ -1,0 +1,208 @@
+"""What every request goes through: authentication, faults, throttling, authorization, errors, log."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+from urllib.parse import quote, urlencode
+
+from hsmsync.emulator.errors import ApiError
+from hsmsync.emulator.faults import Fault, FaultInjector, TokenBucket, retry_after_headers
+from hsmsync.emulator.server import Request, Response
+from hsmsync.emulator.tokens import decode_claims
+
+HSM_RESOURCE = "https://managedhsm.azure.net"
+RequestLog = list[tuple[str, str, int]]
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    """A routed request: what it needs (a data action at a scope) and how to carry it out."""
+
+    run: Callable[[], Response]
+    action: str | None = None
+    scope: str = "/"
+    rbac: bool = False  # counts against the HSM's RBAC operation budget
+
+
+class Service(Protocol):
+    def resolve(self, request: Request) -> Operation: ...
+
+    def is_allowed(self, principals: frozenset[str], action: str, scope: str) -> bool: ...
+
+
+def base_headers(request_id: str, *, data_plane: bool) -> dict[str, str]:
+    headers = {
+        "Cache-Control": "no-cache",
+        "Content-Type": "application/json; charset=utf-8",
+        "x-ms-request-id": request_id,
+        "x-ms-server-latency": "0",
+    }
+    if data_plane:
+        headers.update(
+            {
+                "Content-Security-Policy": "default-src 'self'",
+                "Strict-Transport-Security": "max-age=31536000; includeSubDomains",
+                "X-Content-Type-Options": "nosniff",
+                "X-Frame-Options": "SAMEORIGIN",
+                "x-ms-keyvault-region": "emulator",
+                "x-ms-build-version": "hsmsync-emulator",
+            }
+        )
+    else:
+        headers["x-ms-correlation-request-id"] = request_id
+    return headers
+
+
+def error_body(code: str, message: str, request_id: str) -> dict[str, Any]:
+    return {"error": {"code": code, "message": f"{message} (Activity ID: {request_id})"}}
+
+
+def paged(
+    items: list[Any], request: Request, page_size: int, *, token: str = "$skiptoken", null_next: bool = False
+) -> Response:
+    """One page of `items` with an absolute `nextLink` carrying the other query parameters."""
+    raw = request.param(token)
+    try:
+        start = int(raw) if raw else 0
+    except ValueError:
+        raise ApiError(400, "BadParameter", f"Invalid {token} '{raw}'") from None
+    start = max(start, 0)
+    body: dict[str, Any] = {"value": items[start : start + page_size]}
+    if start + page_size < len(items):
+        query = {k: v for k, v in request.query.items() if k.lower() != token.lower()}
+        query[token] = str(start + page_size)
+        body["nextLink"] = f"{request.base_url}{request.path}?{urlencode(query, quote_via=quote)}"
+    elif null_next:
+        body["nextLink"] = None
+    return Response(200, body)
+
+
+class Gateway:
+    """The app behind one port: the request pipeline around one service."""
+
+    def __init__(
+        self,
+        service: Service,
+        *,
+        data_plane: bool,
+        tenant_id: str,
+        injector: FaultInjector,
+        bucket: Callable[[], TokenBucket | None],
+        log: RequestLog,
+        log_lock: threading.Lock,
+    ) -> None:
+        self._service = service
+        self._data_plane = data_plane
+        self._tenant_id = tenant_id
+        self._injector = injector
+        self._bucket = bucket
+        self._log = log
+        self._log_lock = log_lock
+
+    def __call__(self, request: Request) -> Response:
+        request_id = str(uuid.uuid4())
+        try:
+            response = self._handle(request, request_id)
+        except ApiError as exc:
+            response = Response(exc.status, error_body(exc.code, exc.message, request_id), dict(exc.headers))
+        except Exception as exc:  # noqa: BLE001 - an emulator bug must still answer
+            response = Response(500, error_body("InternalError", f"Emulator error: {exc!r}", request_id))
+        headers = base_headers(request_id, data_plane=self._data_plane)
+        headers.update(response.headers)
+        response.headers = headers
+        with self._log_lock:
+            self._log.append((request.method, request.path, 0 if response.drop else response.status))
+        return response
+
+    def _unauthorized(self, reason: str, *, missing: bool) -> ApiError:
+        if self._data_plane:
+            challenge = (
+                f'Bearer authorization="https://login.microsoftonline.com/{self._tenant_id}", '
+                f'resource="{HSM_RESOURCE}"'
+            )
+            return ApiError(401, "Unauthorized", reason, {"WWW-Authenticate": challenge})
+        challenge = (
+            f'Bearer authorization_uri="https://login.microsoftonline.com/{self._tenant_id}", '
+            f'error="invalid_token", error_description="{reason}"'
+        )
+        code = "AuthenticationFailed" if missing else "InvalidAuthenticationToken"
+        return ApiError(401, code, reason, {"WWW-Authenticate": challenge})
+
+    def _principals(self, request: Request) -> frozenset[str] | Response:
+        auth = request.headers.get("Authorization")
+        if not auth:
+            if self._data_plane:
+                # The challenge the SDK's challenge policy expects: empty body, tenant in the header.
+                err = self._unauthorized("", missing=True)
+                return Response(401, None, err.headers)
+            raise self._unauthorized(
+                "Authentication failed. The 'Authorization' header is missing.", missing=True
+            )
+        scheme, _, token = auth.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise self._unauthorized("The access token is missing or not a bearer token.", missing=False)
+        try:
+            claims = decode_claims(token.strip())
+        except ValueError as exc:
+            raise self._unauthorized(f"The access token is malformed: {exc}", missing=False) from None
+        oid = claims.get("oid")
+        groups = claims.get("groups", [])
+        if not isinstance(oid, str) or not oid:
+            raise self._unauthorized("The access token has no 'oid' claim.", missing=False)
+        if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):
+            raise self._unauthorized(
+                "The access token's 'groups' claim is not a list of strings.", missing=False
+            )
+        return frozenset(p.lower() for p in (oid, *groups))
+
+    def _fault(self) -> Response | None:
+        config = self._injector.config
+        if config.latency_ms > 0:
+            time.sleep(config.latency_ms / 1000.0)
+        fault = self._injector.draw()
+        if fault is Fault.DROP:
+            return Response(0, drop=True)
+        if fault is Fault.THROTTLE:
+            raise ApiError(
+                429,
+                "Throttled",
+                "Request was not processed because too many requests were received. Reason: injected fault",
+                retry_after_headers(0.01),
+            )
+        if fault is Fault.INTERNAL:
+            raise ApiError(500, "InternalServerError", "Injected fault: internal server error")
+        if fault is Fault.UNAVAILABLE:
+            raise ApiError(503, "ServiceUnavailable", "Injected fault: service unavailable")
+        return None
+
+    def _handle(self, request: Request, request_id: str) -> Response:
+        principals = self._principals(request)
+        if isinstance(principals, Response):
+            return principals
+        faulted = self._fault()
+        if faulted is not None:
+            return faulted
+        operation = self._service.resolve(request)
+        if operation.rbac:
+            bucket = self._bucket()
+            wait = bucket.take() if bucket is not None else 0.0
+            if wait > 0:
+                raise ApiError(
+                    429,
+                    "Throttled",
+                    "Request was not processed because too many requests were received. "
+                    "Reason: RBAC operations per second per HSM exceeded",
+                    retry_after_headers(wait),
+                )
+        if operation.action is not None and not self._service.is_allowed(
+            principals, operation.action, operation.scope
+        ):
+            raise ApiError(
+                403, "AccessDenied", f"Not authorized to access {operation.action} on {operation.scope}"
+            )
+        return operation.run()

@@ -1,0 +1,190 @@
+"""Start and stop the emulator: the store, the certificate, one port per HSM and one for ARM."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import shutil
+import tempfile
+import threading
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from hsmsync.core.state import LiveState
+from hsmsync.emulator.arm import ArmService
+from hsmsync.emulator.certs import make_certificate
+from hsmsync.emulator.dataplane import HsmService
+from hsmsync.emulator.faults import FaultConfig, FaultInjector, TokenBucket
+from hsmsync.emulator.pipeline import Gateway, RequestLog
+from hsmsync.emulator.server import Listener, server_context
+from hsmsync.emulator.store import Store
+
+ZERO_GUID = "00000000-0000-0000-0000-000000000000"
+
+
+def default_identity(state: LiveState, identity_oid: str | None) -> str:
+    if identity_oid:
+        return identity_oid.lower()
+    for hsm in state.hsms.values():
+        if hsm.initial_admin_object_ids:
+            return hsm.initial_admin_object_ids[0]
+        break
+    return ZERO_GUID
+
+
+class Emulator:
+    """A running emulator. Use as a context manager, or `serve_forever()` then `stop()`."""
+
+    def __init__(
+        self,
+        state_path: Path,
+        *,
+        port: int = 0,
+        faults: FaultConfig | None = None,
+        identity_oid: str | None = None,
+        workdir: Path | None = None,
+    ) -> None:
+        self.state_path = state_path.resolve()
+        self.store = Store(self.state_path)
+        self.request_log: RequestLog = []
+        self._log_lock = threading.Lock()
+        self._stopped = threading.Event()
+        self._injector = FaultInjector(faults or FaultConfig())
+        self._buckets: dict[str, TokenBucket | None] = {}
+        self._bucket_lock = threading.Lock()
+        self._own_workdir = workdir is None
+        self.workdir = Path(tempfile.mkdtemp(prefix="hsmsync-emulator-")) if workdir is None else workdir
+        state = self.store.read()
+        self.tenant_id = state.tenant_id
+        self.identity_oid = default_identity(state, identity_oid)
+        cert, key = make_certificate(self.workdir)
+        self.ca_cert_path = cert
+        context = server_context(cert, key)
+        self._listeners: list[Listener] = []
+        try:
+            arm = self._gateway(ArmService(self.store, self._page_size), hsm=None)
+            self._arm = Listener(port, arm, context)
+            self._listeners.append(self._arm)
+            self._hsms: dict[str, Listener] = {}
+            for offset, name in enumerate(state.hsms, start=1):
+                service = HsmService(name, self.store, self._page_size)
+                gateway = self._gateway(service, hsm=name)
+                listener = Listener(port + offset if port else 0, gateway, context)
+                self._hsms[name] = listener
+                self._listeners.append(listener)
+        except BaseException:
+            self._close_listeners()
+            raise
+        for listener in self._listeners:
+            listener.start()
+
+    def _gateway(self, service: ArmService | HsmService, *, hsm: str | None) -> Gateway:
+        return Gateway(
+            service,
+            data_plane=hsm is not None,
+            tenant_id=self.tenant_id,
+            injector=self._injector,
+            bucket=(lambda: self._bucket(hsm)) if hsm is not None else (lambda: None),
+            log=self.request_log,
+            log_lock=self._log_lock,
+        )
+
+    # ------------------------------------------------------------------------------ configuration
+
+    def _page_size(self) -> int:
+        return self._injector.config.page_size
+
+    def _bucket(self, hsm: str) -> TokenBucket | None:
+        with self._bucket_lock:
+            if hsm not in self._buckets:
+                rate = self._injector.config.throttle
+                self._buckets[hsm] = TokenBucket(rate) if rate > 0 else None
+            return self._buckets[hsm]
+
+    @property
+    def faults(self) -> FaultConfig:
+        return self._injector.config
+
+    def set_faults(self, faults: FaultConfig) -> None:
+        """Change faults, throttle and page size at run time (throttle buckets start full again)."""
+        self._injector.reconfigure(faults)
+        with self._bucket_lock:
+            self._buckets.clear()
+
+    # ----------------------------------------------------------------------------------- endpoints
+
+    @property
+    def arm_url(self) -> str:
+        return self._arm.base_url
+
+    @property
+    def hsm_urls(self) -> dict[str, str]:
+        return {name: listener.base_url for name, listener in self._hsms.items()}
+
+    @property
+    def endpoints(self) -> dict[str, Any]:
+        return {
+            "emulator": True,
+            "tenant_id": self.tenant_id,
+            "hsms": self.hsm_urls,
+            "arm": self.arm_url,
+            "graph": self.arm_url,
+            "ca_cert": str(self.ca_cert_path),
+            "identity": {"oid": self.identity_oid, "groups": []},
+        }
+
+    def write_endpoints(self, path: Path) -> None:
+        path.write_text(json.dumps(self.endpoints, indent=2) + "\n", encoding="utf-8")
+
+    def state(self) -> LiveState:
+        """The emulator's current state (the same as the state file's after every change)."""
+        return self.store.read()
+
+    def clear_log(self) -> None:
+        with self._log_lock:
+            self.request_log.clear()
+
+    # ----------------------------------------------------------------------------------- lifecycle
+
+    def serve_forever(self) -> None:
+        """Block until `stop()` (from another thread) or KeyboardInterrupt, which propagates."""
+        while not self._stopped.wait(0.2):
+            pass
+
+    def _close_listeners(self) -> None:
+        for listener in self._listeners:
+            with contextlib.suppress(Exception):  # stopping must get through every listener
+                listener.stop()
+
+    def stop(self) -> None:
+        if self._stopped.is_set():
+            return
+        self._stopped.set()
+        self._close_listeners()
+        if self._own_workdir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def __enter__(self) -> Emulator:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+def start_emulator(
+    state_path: Path,
+    *,
+    port: int = 0,
+    faults: FaultConfig | None = None,
+    identity_oid: str | None = None,
+    workdir: Path | None = None,
+) -> Emulator:
+    """Load the state file and serve it: one HTTPS port per HSM (data plane) and one for ARM.
+
+    With `port` 0 every port is ephemeral; otherwise ARM listens on `port` and the HSMs on the
+    following ports, in the state file's order.
+    """
+    return Emulator(state_path, port=port, faults=faults, identity_oid=identity_oid, workdir=workdir)

@@ -1,0 +1,59 @@
+"""The emulator's store: a `LiveState` in memory, persisted to the state file after every change.
+
+Changes made to the file by someone else (a test simulating drift, `hsmsync apply --state`) are
+picked up: before each operation the store compares the file's stamp with the one it last saw.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+from hsmsync.backends.statefile import locked, read_state_file, write_state_file
+from hsmsync.core.state import LiveState
+
+T = TypeVar("T")
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_size)
+
+
+class Store:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.RLock()
+        with locked(path):
+            self._state = read_state_file(path)
+            self._seen = _stamp(path)
+
+    def _refresh(self) -> None:
+        stamp = _stamp(self.path)
+        if stamp is not None and stamp != self._seen:
+            with locked(self.path):
+                self._state = read_state_file(self.path)
+                self._seen = _stamp(self.path)
+
+    def read(self) -> LiveState:
+        with self._lock:
+            self._refresh()
+            return self._state
+
+    def update(self, change: Callable[[LiveState], tuple[LiveState, T]]) -> T:
+        """Apply `change` to the current state; persist the new state if it differs."""
+        with self._lock:
+            self._refresh()
+            new, result = change(self._state)
+            if new is not self._state and new != self._state:
+                with locked(self.path):
+                    write_state_file(self.path, new)
+                    self._seen = _stamp(self.path)
+                self._state = new
+            return result
