@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
 from hsmsync.emulator.errors import ApiError
 from hsmsync.emulator.faults import Fault, FaultInjector, TokenBucket, retry_after_headers
@@ -76,7 +76,8 @@ def paged(
     if start + page_size < len(items):
         query = {k: v for k, v in request.query.items() if k.lower() != token.lower()}
         query[token] = str(start + page_size)
-        body["nextLink"] = f"{request.base_url}{request.path}?{urlencode(query, quote_via=quote)}"
+        encoded = "&".join(f"{quote(k, safe='$')}={quote(v, safe='')}" for k, v in query.items())
+        body["nextLink"] = f"{request.base_url}{request.path}?{encoded}"
     elif null_next:
         body["nextLink"] = None
     return Response(200, body)

@@ -153,9 +153,16 @@ class Emulator:
             pass
 
     def _close_listeners(self) -> None:
-        for listener in self._listeners:
+        def stop(listener: Listener) -> None:
             with contextlib.suppress(Exception):  # stopping must get through every listener
                 listener.stop()
+
+        # In parallel: each listener's serve loop takes up to one poll interval to notice.
+        threads = [threading.Thread(target=stop, args=(lis,)) for lis in self._listeners]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
 
     def stop(self) -> None:
         if self._stopped.is_set():
