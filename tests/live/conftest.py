@@ -13,11 +13,7 @@ from hsmsync.backends.azure import AzureBackend, make_azure_backend
 from hsmsync.backends.base import HsmRef, ReadRequest
 from hsmsync.backends.statefile import write_state_file
 from hsmsync.core.state import DataRoleAssignment, HsmState, LiveState
-
-try:
-    from hsmsync.emulator import start_emulator  # type: ignore[attr-defined,unused-ignore]
-except ImportError:  # the emulator is being built in parallel
-    start_emulator = None
+from hsmsync.emulator import parse_faults, start_emulator
 
 TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 SUB = "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee"
@@ -88,8 +84,7 @@ def endpoints_for(emulator: Any, path: Path, *, oid: str = ADMIN) -> Path:
 def emulator_for(tmp_path: Path, faults: str | None = None) -> Any:
     state_path = tmp_path / "state.json"
     write_state_file(state_path, initial_state())
-    assert start_emulator is not None
-    return start_emulator(state_path, faults=faults, identity_oid=ADMIN)
+    return start_emulator(state_path, faults=parse_faults(faults) if faults else None, identity_oid=ADMIN)
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from azure.core.exceptions import ResourceNotFoundError
 
 from hsmsync.backends.azure.management import ManagementPlane
 from hsmsync.backends.azure.settings import AzureSettings
@@ -23,6 +24,9 @@ ROLE = "18500a29-7fe2-46b2-a342-b16a415e101d"
 class FakeAssignments:
     failures: list[Any]
     calls: list[tuple[str, str, Any]] = field(default_factory=list)
+
+    def get(self, scope: str, name: str) -> object:
+        raise ResourceNotFoundError("RoleAssignmentNotFound")
 
     def create(self, scope: str, name: str, parameters: Any) -> object:
         self.calls.append((scope, name, parameters))

@@ -21,7 +21,7 @@ from pydantic import ValidationError
 
 from hsmsync.backends.azure.clients import ClientFactory
 from hsmsync.backends.azure.errors import Attempt, error_code, service_error, to_backend_error
-from hsmsync.backends.azure.ids import data_role_definition_id, role_guid, scope_text
+from hsmsync.backends.azure.ids import data_role_definition_id, enum_text, role_guid, scope_text
 from hsmsync.backends.base import Outcome
 from hsmsync.core.errors import BackendError, StateError
 from hsmsync.core.plan import Action, Change, Kind
@@ -77,13 +77,13 @@ def definition_from_sdk(d: KeyVaultRoleDefinition) -> RoleDefinition:
     perms = d.permissions or []
 
     def collect(field: str) -> tuple[str, ...]:
-        return tuple(str(a) for p in perms for a in (getattr(p, field, None) or []))
+        return tuple(enum_text(a) for p in perms for a in (getattr(p, field, None) or []))
 
     return RoleDefinition(
         name=str(d.name),
         role_name=d.role_name or "",
         description=d.description or "",
-        role_type="AKVBuiltInRole" if str(d.role_type or "") == "AKVBuiltInRole" else "CustomRole",
+        role_type="AKVBuiltInRole" if enum_text(d.role_type or "") == "AKVBuiltInRole" else "CustomRole",
         actions=collect("actions"),
         not_actions=collect("not_actions"),
         data_actions=collect("data_actions"),

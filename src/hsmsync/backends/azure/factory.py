@@ -38,7 +38,7 @@ def retry_from_environ(environ: Mapping[str, str]) -> RetrySettings:
         total=int(total) if total is not None else default.total,
         backoff_factor=backoff if backoff is not None else default.backoff_factor,
         backoff_max=default.backoff_max,
-        status=min(default.status, int(total)) if total is not None else default.status,
+        status=int(total) if total is not None else default.status,
     )
 
 

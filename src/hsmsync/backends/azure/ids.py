@@ -19,13 +19,21 @@ _MANAGED_HSM = re.compile(
 )
 
 
+def enum_text(value: object) -> str:
+    """The wire value of an SDK str-enum (KeyVaultDataAction, KeyVaultRoleType...) or of a str.
+
+    On Python 3.11 `str()` of a str-enum gives 'DataAction.READ_HSM_KEY', never the value.
+    """
+    raw = value.value if isinstance(value, Enum) else value
+    return raw if isinstance(raw, str) else str(raw)
+
+
 def scope_text(scope: object) -> str:
     """A data-plane scope as hsmsync writes it, from a str or a `KeyVaultRoleScope` enum.
 
     (On Python 3.11 `str()` of a str-enum gives 'KeyVaultRoleScope.GLOBAL', hence `.value`.)
     """
-    raw = scope.value if isinstance(scope, Enum) else scope
-    text = raw if isinstance(raw, str) else str(raw)
+    text = enum_text(scope)
     try:
         return normalize_data_scope(text)
     except ValueError:
@@ -87,7 +95,7 @@ def parse_managed_hsm_id(resource_id: str) -> ManagedHsmId | None:
 
 def arm_principal_type(value: object) -> PrincipalType:
     """ARM principal types folded into hsmsync's three (ForeignGroup is a group; MSI an SP)."""
-    text = (value.value if isinstance(value, Enum) else str(value or "")).lower()
+    text = enum_text(value or "").lower()
     if "group" in text:
         return "Group"
     if text in ("", "user"):

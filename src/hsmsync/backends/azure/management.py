@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, TypeVar
 
-from azure.core.exceptions import AzureError, HttpResponseError
+from azure.core.exceptions import AzureError, HttpResponseError, ResourceNotFoundError
 from pydantic import ValidationError
 
 from hsmsync.backends.azure.clients import ClientFactory
@@ -133,6 +133,9 @@ class ManagementPlane:
             principal_type=change.principal_type or "User",  # the model defaults to User: always set
         )
         attempt = self._attempt(f"create role assignment {change.name}", change)
+        # ARM answers a repeated PUT of the same assignment with 201, so look first.
+        if self._exists(client, parsed.scope, change):
+            return Outcome.ALREADY_DONE
         settings = self.clients.settings
         deadline = self._clock() + settings.principal_wait_seconds
         interval = max(settings.principal_wait_interval, 0.0)
@@ -162,6 +165,20 @@ class ManagementPlane:
             except AzureError as exc:
                 raise to_backend_error(exc, attempt) from exc
             return Outcome.DONE
+
+    def _exists(self, client: AuthorizationManagementClient, scope: str, change: Change) -> bool:
+        """Does an assignment with this name already give this role to this principal here?"""
+        try:
+            current = client.role_assignments.get(scope, change.name)
+        except ResourceNotFoundError:
+            return False
+        except AzureError as exc:
+            raise to_backend_error(exc, self._attempt(f"read role assignment {change.name}", change)) from exc
+        try:
+            same_role = role_guid(current.role_definition_id or "") == change.role_id.lower()
+        except ValueError:
+            return False
+        return same_role and (current.principal_id or "").lower() == (change.principal_id or "").lower()
 
     def _delete(self, change: Change) -> Outcome:
         parsed = parse_arm_scope(change.scope)

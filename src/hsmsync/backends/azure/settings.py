@@ -17,7 +17,7 @@ class RetrySettings:
     total: int = 10
     backoff_factor: float = 0.8
     backoff_max: float = 120.0
-    status: int = 3
+    status: int = 5  # azure-core's default is 3; RBAC writes are throttled at 5/s per HSM
 
     def client_kwargs(self) -> dict[str, Any]:
         return {
