@@ -14,14 +14,18 @@ from hsmsync import __version__
 from hsmsync.applier import ApplyResult, ChangeStatus, apply_plan
 from hsmsync.backends.base import ReadRequest, StateBackend
 from hsmsync.backends.registry import open_backend, read_request_for
+from hsmsync.commands import REVIEW_COMMANDS, add_review_parsers
+from hsmsync.core.access_delta import plan_access_delta
 from hsmsync.core.catalog import builtin_data_roles, definition_to_rest, management_roles
 from hsmsync.core.drift import DriftReport, FailOn
 from hsmsync.core.errors import HsmsyncError
 from hsmsync.core.fingerprint import fingerprint
 from hsmsync.core.guard import Caller, check_lockout
+from hsmsync.core.lint import lint
 from hsmsync.core.model import Manifest
 from hsmsync.core.plan import Plan
 from hsmsync.core.planner import plan_changes
+from hsmsync.core.review import PlanReview
 from hsmsync.core.state import LiveState
 from hsmsync.environment import Environment
 from hsmsync.manifest import LoadedManifest, load_manifest
@@ -99,6 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=0)
     p.add_argument("--endpoints-out", type=Path)
     p.add_argument("--faults", help="e.g. latency=20ms,429=0.1,500=0.05,drop=0.02,seed=7,throttle=5")
+    add_review_parsers(sub)
     return parser
 
 
@@ -152,7 +157,13 @@ def cmd_validate(args: argparse.Namespace, env: Environment) -> int:
 def cmd_plan(args: argparse.Namespace, env: Environment) -> int:
     planned = _compute_plan(args, env)
     plan, header = planned.plan, planned.backend.describe()
-    env.stdout.write(PLAN_RENDERERS[args.format](plan, header))
+    desired = planned.loaded.desired
+    review = PlanReview(
+        plan,
+        access=plan_access_delta(planned.live, plan, desired.principals),
+        lint=lint(planned.loaded.manifest, desired, planned.live),
+    )
+    env.stdout.write(PLAN_RENDERERS[args.format](review, header))
     _guard(args, plan, planned.live)
     if args.out:
         text = saved_plan_json(plan, planned.request, planned.live, header)
@@ -171,7 +182,7 @@ def cmd_apply(args: argparse.Namespace, env: Environment) -> int:
     else:
         planned = _compute_plan(args, env)
         backend, plan, live = planned.backend, planned.plan, planned.live
-    env.stdout.write(PLAN_RENDERERS["text"](plan, backend.describe()))
+    env.stdout.write(PLAN_RENDERERS["text"](PlanReview(plan), backend.describe()))
     if plan.is_empty:
         return ExitStatus.OK
     _guard(args, plan, live)
@@ -244,6 +255,7 @@ def cmd_emulator(args: argparse.Namespace, env: Environment) -> int:
 
 
 COMMANDS = {
+    **REVIEW_COMMANDS,
     "validate": cmd_validate,
     "plan": cmd_plan,
     "apply": cmd_apply,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from hsmsync.core.planner import plan_changes
+from hsmsync.core.review import PlanReview
 from hsmsync.render.markdown import render_plan
 
 from .builders import ADMIN, manifest
@@ -21,7 +22,7 @@ def test_600_changes_render_with_counts_and_truncation():
     )
     plan = plan_changes(manifest(), live_state(*stray))
     assert len(plan.changes) == 600
-    text = render_plan(plan, "test")
+    text = render_plan(PlanReview(plan), "test")
     lines = text.splitlines()
     assert lines[4] == "**0 to create, 0 to update, 600 to delete.**"
     assert "#### :warning: High-risk changes (600)" in text

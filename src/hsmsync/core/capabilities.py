@@ -22,7 +22,9 @@ KEY_OPERATIONS = frozenset(
     f"keys/{verb}/action" for verb in ("encrypt", "decrypt", "wrap", "unwrap", "sign", "verify")
 )
 EXPORT_OR_RELEASE = frozenset({"keys/export/action", "keys/release/action"})
-CRYPTO_USE = (KEY_OPERATIONS - {"keys/verify/action"}) | EXPORT_OR_RELEASE
+# Export is left out: Crypto Officer (the role Microsoft suggests for a security team) holds it
+# next to roleAssignments/write by design; export is flagged on its own (risk flags, HSM004).
+CRYPTO_USE = (KEY_OPERATIONS - {"keys/verify/action"}) | {"keys/release/action"}
 HSM_WIDE_KEY_USE = KEY_OPERATIONS | {"keys/release/action"}
 PURGE_KEYS = frozenset({"keys/deletedkeys/delete"})
 MANAGE_ROLE_DEFINITIONS = frozenset({"roledefinitions/write/action", "roledefinitions/delete/action"})

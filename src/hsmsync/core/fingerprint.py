@@ -50,9 +50,9 @@ def describe_differences(before: LiveState, after: LiveState) -> list[str]:
     b_arm = {r.name: r for r in before.arm.role_assignments}
     a_arm = {r.name: r for r in after.arm.role_assignments}
     for n in sorted(b_arm.keys() ^ a_arm.keys()):
-        r = a_arm.get(n) or b_arm[n]
+        arm = a_arm.get(n) or b_arm[n]
         verb = "appeared" if n in a_arm else "disappeared"
-        out.append(f"Azure RBAC: assignment {n} {verb} ({_what(r)})")
+        out.append(f"Azure RBAC: assignment {n} {verb} ({_what(arm)})")
     if not out and fingerprint(before) != fingerprint(after):
         out.append("other recorded properties changed")
     return out

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from hsmsync.core.plan import Plan
+from hsmsync.core.review import PlanReview
 from hsmsync.render import json_render, markdown, text
 
-PLAN_RENDERERS: dict[str, Callable[[Plan, str], str]] = {
+PLAN_RENDERERS: dict[str, Callable[[PlanReview, str], str]] = {
     "text": text.render_plan,
     "json": json_render.render_plan,
     "markdown": markdown.render_plan,

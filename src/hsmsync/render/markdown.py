@@ -5,6 +5,7 @@ from __future__ import annotations
 from itertools import groupby
 
 from hsmsync.core.plan import Change, Kind, Plan
+from hsmsync.core.review import PlanReview
 from hsmsync.render.labels import SYMBOL, principal_label, short_action, summary_line, target_label
 
 MAX_ROWS_PER_TARGET = 100
@@ -42,7 +43,25 @@ def _high_risk(plan: Plan) -> list[str]:
     return out
 
 
-def render_plan(plan: Plan, header: str = "") -> str:
+def _review_sections(review: PlanReview) -> list[str]:
+    out: list[str] = []
+    sentences = review.access_sentences()
+    if sentences:
+        out += ["", "#### Who can do what after this change", ""]
+        out += [f"- {_cell(s)}" for s in sentences[:MAX_HIGH_RISK]]
+        if len(sentences) > MAX_HIGH_RISK:
+            out.append(f"- … and {len(sentences) - MAX_HIGH_RISK} more")
+    lines = review.lint_lines()
+    if lines:
+        out += ["", f"#### Lint findings ({len(lines)})", ""]
+        out += [f"- {_cell(line)}" for line in lines[:MAX_HIGH_RISK]]
+        if len(lines) > MAX_HIGH_RISK:
+            out.append(f"- … and {len(lines) - MAX_HIGH_RISK} more (run `hsmsync lint`)")
+    return out
+
+
+def render_plan(review: PlanReview, header: str = "") -> str:
+    plan = review.plan
     out = ["### hsmsync plan", ""]
     if header:
         out += [f"Against: {header}", ""]
@@ -53,6 +72,7 @@ def render_plan(plan: Plan, header: str = "") -> str:
     )
     out += [f"> :warning: {w}" for w in plan.warnings]
     out += _high_risk(plan)
+    out += _review_sections(review)
     by_target = sorted(plan.changes, key=lambda c: (c.plane != "data", c.target, c.order))
     for (plane, target), group in groupby(by_target, key=lambda c: (c.plane, c.target)):
         changes = list(group)

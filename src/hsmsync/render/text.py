@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from itertools import groupby
 
-from hsmsync.core.plan import Change, Kind, Plan
+from hsmsync.core.plan import Change, Kind
+from hsmsync.core.review import PlanReview
 from hsmsync.render.labels import SYMBOL, principal_label, short_action, summary_line, target_label
 
 
@@ -26,7 +27,8 @@ def _change_line(c: Change) -> str:
     return f"  {sym} {c.role} -> {who} at {c.scope}"
 
 
-def render_plan(plan: Plan, header: str = "") -> str:
+def render_plan(review: PlanReview, header: str = "") -> str:
+    plan = review.plan
     out: list[str] = []
     if header:
         out.append(f"hsmsync plan against {header}")
@@ -37,6 +39,14 @@ def render_plan(plan: Plan, header: str = "") -> str:
         out.append(f"Plan: {summary_line(plan.summary())}.")
     for w in plan.warnings:
         out.append(f"warning: {w}")
+    if review.access_sentences():
+        out.append("")
+        out.append("Access changes:")
+        out.extend(f"  {s}" for s in review.access_sentences())
+    if review.lint_lines():
+        out.append("")
+        out.append("Lint (details: hsmsync lint):")
+        out.extend(f"  {line}" for line in review.lint_lines())
     by_target = sorted(plan.changes, key=lambda c: (c.plane != "data", c.target, c.order))
     for (plane, target), changes in groupby(by_target, key=lambda c: (c.plane, c.target)):
         out.append("")
