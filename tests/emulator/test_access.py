@@ -1,0 +1,121 @@
+"""Authentication (the 401 challenge, tokens) and authorization (data actions at scopes, 403)."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from azure.core.exceptions import HttpResponseError
+from azure.keyvault.administration import KeyVaultPermission
+
+from hsmsync.emulator import Emulator, decode_claims, mint_token
+
+from .conftest import (
+    AUDITOR,
+    BACKUP_USER,
+    DEF_PREFIX,
+    GROUP,
+    KEY_USER,
+    OTHER,
+    POLICY_ADMIN,
+    TENANT,
+    acl,
+    key_client,
+    raw,
+)
+
+
+def test_challenge_without_token(emu: Emulator) -> None:
+    r = raw(emu, "GET", "/providers/Microsoft.Authorization/roleDefinitions?api-version=7.6", oid=None)
+    assert r.status_code == 401
+    assert r.headers["WWW-Authenticate"] == (
+        f'Bearer authorization="https://login.microsoftonline.com/{TENANT}", resource="https://managedhsm.azure.net"'
+    )
+    assert r.content == b""
+    assert r.headers["Content-Type"] == "application/json; charset=utf-8"
+    assert r.headers["x-ms-request-id"]
+
+
+@pytest.mark.parametrize("token", ["garbage", "a.b.c", "x." + "e30" + ".", "x.bnVsbA.y"])
+def test_malformed_tokens_are_401(emu: Emulator, token: str) -> None:
+    r = raw(emu, "GET", "/providers/Microsoft.Authorization/roleAssignments", token=token)
+    assert r.status_code == 401
+    assert r.json()["error"]["code"] == "Unauthorized"
+
+
+def test_tokens_round_trip() -> None:
+    claims = decode_claims(mint_token(OTHER, [GROUP], TENANT))
+    assert (claims["oid"], claims["groups"], claims["tid"]) == (OTHER, [GROUP], TENANT)
+
+
+def test_sdk_answers_the_challenge(emu: Emulator) -> None:
+    client = acl(emu)
+    list(client.list_role_definitions("/"))
+    list(client.list_role_definitions("/"))
+    statuses = [e[2] for e in emu.request_log]
+    assert statuses == [401, 200, 200]  # challenged once per host, then the token goes out up front
+
+
+def test_missing_write_action_is_access_denied(emu: Emulator) -> None:
+    auditor = acl(emu, AUDITOR)
+    assert len(list(auditor.list_role_assignments("/"))) == 3  # the auditor may read
+    with pytest.raises(HttpResponseError) as exc:
+        auditor.create_role_assignment("/", DEF_PREFIX + BACKUP_USER, OTHER)
+    assert exc.value.status_code == 403
+    assert exc.value.error.code == "AccessDenied"
+    assert exc.value.error.message.startswith(
+        "Not authorized to access Microsoft.KeyVault/managedHsm/roleAssignments/write/action on / (Activity ID: "
+    )
+    with pytest.raises(HttpResponseError) as exc:
+        list(acl(emu, OTHER).list_role_definitions("/"))
+    assert "roleDefinitions/read/action on /" in exc.value.error.message
+
+
+def test_group_membership_grants(emu: Emulator) -> None:
+    acl(emu).create_role_assignment("/", DEF_PREFIX + POLICY_ADMIN, GROUP)
+    member = acl(emu, OTHER, groups=(GROUP,))
+    member.create_role_assignment("/", DEF_PREFIX + BACKUP_USER, str(uuid.uuid4()))
+    with pytest.raises(HttpResponseError):
+        acl(emu, OTHER).create_role_assignment("/", DEF_PREFIX + BACKUP_USER, str(uuid.uuid4()))
+
+
+def test_key_scoped_assignment_grants_that_key_only(emu: Emulator) -> None:
+    keys = key_client(emu, KEY_USER)
+    assert keys.get_key("k1").name == "k1"
+    with pytest.raises(HttpResponseError) as exc:
+        keys.get_key("k2")
+    assert exc.value.status_code == 403
+    assert "keys/read/action on /keys/k2" in exc.value.error.message
+    with pytest.raises(HttpResponseError) as exc:
+        list(keys.list_properties_of_keys())
+    assert "on /keys " in exc.value.error.message
+
+
+def test_keys_scope_covers_every_key(emu: Emulator) -> None:
+    acl(emu).create_role_assignment("/keys", DEF_PREFIX + "21dbd100-6940-42c2-9190-5d6cb909625b", OTHER)
+    keys = key_client(emu, OTHER)
+    assert keys.get_key("k2").name == "k2"
+    assert {k.name for k in keys.list_properties_of_keys()} == {"k1", "k2"}
+    with pytest.raises(HttpResponseError):  # but not the role assignments at '/'
+        list(acl(emu, OTHER).list_role_assignments("/"))
+
+
+def test_wildcards_and_not_data_actions(emu: Emulator) -> None:
+    admin = acl(emu)
+    role = admin.set_role_definition(
+        "/",
+        role_name="rbac but no deletes",
+        permissions=[
+            KeyVaultPermission(
+                data_actions=["microsoft.keyvault/managedHSM/role*"],
+                not_data_actions=["Microsoft.KeyVault/managedHsm/*/delete/action"],
+            )
+        ],
+    )
+    admin.create_role_assignment("/", role.id, OTHER)
+    caller = acl(emu, OTHER)
+    created = caller.create_role_assignment("/", DEF_PREFIX + BACKUP_USER, str(uuid.uuid4()))
+    with pytest.raises(HttpResponseError) as exc:
+        caller.delete_role_assignment("/", created.name)
+    assert exc.value.error.code == "AccessDenied"
+    assert "roleAssignments/delete/action" in exc.value.error.message
