@@ -12,7 +12,7 @@ import pytest
 from hsmsync.backends.azure import AzureBackend, make_azure_backend
 from hsmsync.backends.base import HsmRef, ReadRequest
 from hsmsync.backends.statefile import write_state_file
-from hsmsync.core.state import DataRoleAssignment, HsmState, LiveState
+from hsmsync.core.state import ArmRoleAssignment, ArmState, DataRoleAssignment, HsmState, LiveState
 from hsmsync.emulator import parse_faults, start_emulator
 
 TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
@@ -56,16 +56,25 @@ def initial_state() -> LiveState:
         ),
         keys=KEYS,
     )
-    return LiveState(tenant_id=TENANT, hsms={HSM: hsm})
+    outsider = ArmRoleAssignment(
+        name="00000000-0000-4000-8000-00000000b001",
+        scope=HSM_RID,
+        role_definition_id=CONTRIBUTOR,
+        principal_id=OUTSIDER,
+        principal_type="Group",
+    )
+    return LiveState(tenant_id=TENANT, hsms={HSM: hsm}, arm=ArmState(role_assignments=(outsider,)))
 
 
-def request(*, full: bool = True, principals: tuple[str, ...] = (ADMIN, APP, GROUP)) -> ReadRequest:
+def request(
+    *, full: bool = True, principals: tuple[str, ...] = (ADMIN, APP, GROUP), arm_full: bool = False
+) -> ReadRequest:
     return ReadRequest(
         hsms=(HsmRef(HSM, HSM_URL, HSM_RID),),
         arm_scopes=(HSM_RID,),
         principal_ids=principals,
         key_scopes={HSM: ("k1",)},
-        full_discovery=frozenset({HSM}) if full else frozenset(),
+        full_discovery=frozenset({HSM} if full else ()) | frozenset({"arm"} if arm_full else ()),
     )
 
 

@@ -199,6 +199,13 @@ def test_arm_assignment_lifecycle(backend: AzureBackend) -> None:
     assert not [a for a in backend.read_state(request()).arm.role_assignments if a.principal_id == APP]
 
 
+def test_arm_reads_manifest_principals_unless_full(backend: AzureBackend) -> None:
+    assert not [a for a in backend.read_state(request()).arm.role_assignments if a.principal_id == OUTSIDER]
+    live = backend.read_state(request(arm_full=True))
+    (ra,) = [a for a in live.arm.role_assignments if a.principal_id == OUTSIDER]
+    assert (ra.scope, ra.role_definition_id, ra.principal_type) == (HSM_RID, CONTRIBUTOR, "Group")
+
+
 def test_caller_without_write_permission(emulator: Any, tmp_path: Path) -> None:
     path = endpoints_for(emulator, tmp_path / "reader.json", oid=READER)
     with make_azure_backend(endpoints=path, environ=FAST_ENV) as reader:

@@ -14,6 +14,10 @@ from hsmsync.core.errors import BackendError, StateError
 from hsmsync.core.plan import Change, Plane
 from hsmsync.core.state import ArmState, HsmState, LiveState
 
+# In `ReadRequest.full_discovery`, this name asks for every principal's ARM assignments at the
+# manifest's ARM scopes (management prune); otherwise only the manifest's principals are read.
+ARM = "arm"
+
 
 class AzureBackend:
     """Live Managed HSM local RBAC (data plane) and Azure RBAC (management plane).
@@ -75,7 +79,11 @@ class AzureBackend:
                 }
             )
             discoveries.append(discovery)
-        arm = ArmState(role_assignments=self.management.read(request.arm_scopes, request.principal_ids))
+        arm = ArmState(
+            role_assignments=self.management.read(
+                request.arm_scopes, request.principal_ids, all_principals=ARM in request.full_discovery
+            )
+        )
         self._discoveries, self._notes = discoveries, notes
         return LiveState(hsms=hsms, arm=arm)
 

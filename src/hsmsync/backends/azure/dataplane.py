@@ -152,6 +152,7 @@ class DataPlane:
     ) -> tuple[HsmState, Discovery]:
         """The HSM's definitions and the assignments the chosen discovery mode finds."""
         client = self._client(url)
+        principal_ids = sorted({p.lower() for p in principal_ids})
 
         def at(verb: str, scope: str = "/") -> Attempt:
             return Attempt(verb, "data", name, scope, url=url)
@@ -171,7 +172,7 @@ class DataPlane:
             for scope in scopes:
                 raw.extend(self._call(at("list role assignments", scope), partial(_list_at, client, scope)))
         else:
-            for pid in sorted({p.lower() for p in principal_ids}):
+            for pid in principal_ids:
                 found = self._call(
                     Attempt(
                         "list role assignments of principal", "data", name, "/", url=url, principal_id=pid
@@ -189,7 +190,7 @@ class DataPlane:
             keys=tuple(sorted(keys)) if keys is not None and keys_complete else (),
         )
         complete_keys = len(keys) if keys is not None and keys_complete else None
-        return state, Discovery(name, mode, len(set(principal_ids)), complete_keys, note)
+        return state, Discovery(name, mode, len(principal_ids), complete_keys, note)
 
     def _list_keys(
         self, name: str, url: str, *, full: bool, principals: int

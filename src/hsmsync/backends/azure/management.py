@@ -58,8 +58,11 @@ class ManagementPlane:
         except AzureError as exc:
             raise to_backend_error(exc, attempt) from exc
 
-    def read(self, scopes: Sequence[str], principal_ids: Sequence[str]) -> tuple[ArmRoleAssignment, ...]:
-        """Assignments exactly at each scope (atScope() also returns inherited ones) for known principals."""
+    def read(
+        self, scopes: Sequence[str], principal_ids: Sequence[str], *, all_principals: bool = False
+    ) -> tuple[ArmRoleAssignment, ...]:
+        """Assignments exactly at each scope (atScope() also returns inherited ones), of the given
+        principals only unless `all_principals`."""
         wanted = {p.lower() for p in principal_ids}
         found: dict[str, ArmRoleAssignment] = {}
         for requested in scopes:
@@ -75,7 +78,7 @@ class ManagementPlane:
             for ra in items:
                 if arm_scope_key(ra.scope or "") != arm_scope_key(parsed.scope):
                     continue
-                if (ra.principal_id or "").lower() not in wanted:
+                if not all_principals and (ra.principal_id or "").lower() not in wanted:
                     continue
                 try:
                     item = ArmRoleAssignment(
