@@ -16,6 +16,7 @@ from hsmsync.emulator.server import Request, Response
 from hsmsync.emulator.tokens import decode_claims
 
 HSM_RESOURCE = "https://managedhsm.azure.net"
+INJECTED_RETRY_MS = 10
 RequestLog = list[tuple[str, str, int]]
 
 
@@ -173,7 +174,8 @@ class Gateway:
                 429,
                 "Throttled",
                 "Request was not processed because too many requests were received. Reason: injected fault",
-                retry_after_headers(0.01),
+                # Only the ms hint: azure-core prefers Retry-After (whole seconds) when both are present.
+                {"x-ms-retry-after-ms": str(INJECTED_RETRY_MS)},
             )
         if fault is Fault.INTERNAL:
             raise ApiError(500, "InternalServerError", "Injected fault: internal server error")
