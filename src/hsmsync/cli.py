@@ -125,8 +125,8 @@ def _compute_plan(args: argparse.Namespace, env: Environment) -> _Planned:
     return _Planned(loaded, backend, request, live, plan)
 
 
-def _guard(args: argparse.Namespace, plan: Plan, live: LiveState) -> None:
-    caller = Caller(args.caller.lower(), tuple(args.caller_group)) if args.caller else None
+def _guard(args: argparse.Namespace, plan: Plan, live: LiveState, backend: StateBackend) -> None:
+    caller = Caller(args.caller.lower(), tuple(args.caller_group)) if args.caller else backend.caller()
     problems = check_lockout(plan, live, caller=caller)
     if problems and not args.allow_lockout:
         listing = "\n".join(f"  - {p}" for p in problems)
@@ -164,7 +164,7 @@ def cmd_plan(args: argparse.Namespace, env: Environment) -> int:
         lint=lint(planned.loaded.manifest, desired, planned.live),
     )
     env.stdout.write(PLAN_RENDERERS[args.format](review, header))
-    _guard(args, plan, planned.live)
+    _guard(args, plan, planned.live, planned.backend)
     if args.out:
         text = saved_plan_json(plan, planned.request, planned.live, header)
         _path(args.out, env).write_text(text, encoding="utf-8")
@@ -185,7 +185,7 @@ def cmd_apply(args: argparse.Namespace, env: Environment) -> int:
     env.stdout.write(PLAN_RENDERERS["text"](PlanReview(plan), backend.describe()))
     if plan.is_empty:
         return ExitStatus.OK
-    _guard(args, plan, live)
+    _guard(args, plan, live, backend)
     if not args.auto_approve:
         if not env.stdin_isatty:
             raise HsmsyncError(

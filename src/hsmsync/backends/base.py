@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
+from hsmsync.core.guard import Caller
 from hsmsync.core.plan import Change
 from hsmsync.core.state import LiveState
 
@@ -41,6 +42,10 @@ class StateBackend(Protocol):
         ...
 
     def read_state(self, request: ReadRequest) -> LiveState: ...
+
+    def caller(self) -> Caller | None:
+        """The identity that applies changes, when the backend can tell (for the lockout guard)."""
+        ...
 
     def apply_change(self, change: Change) -> Outcome:
         """Apply one change idempotently; raise BackendError on failure."""

@@ -7,6 +7,7 @@ from pathlib import Path
 from hsmsync.backends.base import Outcome, ReadRequest
 from hsmsync.backends.statefile import locked, read_state_file, write_state_file
 from hsmsync.core.errors import StateError
+from hsmsync.core.guard import Caller
 from hsmsync.core.plan import Change
 from hsmsync.core.state import LiveState
 from hsmsync.core.state_edits import apply_to_state
@@ -30,6 +31,9 @@ class FileStateBackend:
                 f"{self.path}: HSM {', '.join(repr(m) for m in missing)} not in state file; it has: {known}"
             )
         return state
+
+    def caller(self) -> Caller | None:
+        return None  # a state file has no identity; `--caller` names one
 
     def apply_change(self, change: Change) -> Outcome:
         with locked(self.path):

@@ -34,4 +34,8 @@ def read_request_for(desired: DesiredState) -> ReadRequest:
         arm_scopes=desired.arm_scopes,
         principal_ids=tuple(sorted(desired.principals)),
         key_scopes={h.name: desired.key_names(h.name) for h in desired.hsms.values()},
+        # Pruning must see every assignment, not only those of the manifest's principals.
+        full_discovery=frozenset(
+            [h.name for h in desired.hsms.values() if h.prune] + (["arm"] if desired.management_prune else [])
+        ),
     )

@@ -5,18 +5,21 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from hsmsync.backends.azure.caller import ARM_SCOPE, caller_from_token
 from hsmsync.backends.azure.clients import ClientFactory
 from hsmsync.backends.azure.dataplane import DataPlane, Discovery
 from hsmsync.backends.azure.management import ManagementPlane
 from hsmsync.backends.azure.settings import AzureSettings
 from hsmsync.backends.base import Outcome, ReadRequest
 from hsmsync.core.errors import BackendError, StateError
+from hsmsync.core.guard import Caller
 from hsmsync.core.plan import Change, Plane
 from hsmsync.core.state import ArmState, HsmState, LiveState
 
 # In `ReadRequest.full_discovery`, this name asks for every principal's ARM assignments at the
 # manifest's ARM scopes (management prune); otherwise only the manifest's principals are read.
 ARM = "arm"
+_UNKNOWN = object()
 
 
 class AzureBackend:
@@ -40,6 +43,7 @@ class AzureBackend:
         self._urls: dict[str, str] = {}
         self._discoveries: list[Discovery] = []
         self._notes: list[str] = []
+        self._caller: Caller | None | object = _UNKNOWN
 
     def describe(self) -> str:
         """`live (Azure SDK): contoso: full discovery (3 keys)`; per-HSM details after read_state."""
@@ -86,6 +90,17 @@ class AzureBackend:
         )
         self._discoveries, self._notes = discoveries, notes
         return LiveState(hsms=hsms, arm=arm)
+
+    def caller(self) -> Caller | None:
+        """The applying identity, from the credential's token (None when it cannot be told)."""
+        if self._caller is _UNKNOWN:
+            try:
+                token = self.clients.credential.get_token(ARM_SCOPE).token
+            except Exception:  # noqa: BLE001 - any credential failure just means "unknown caller"
+                self._caller = None
+            else:
+                self._caller = caller_from_token(token)
+        return self._caller if isinstance(self._caller, Caller) else None
 
     def apply_change(self, change: Change) -> Outcome:
         if change.plane is Plane.MANAGEMENT:
