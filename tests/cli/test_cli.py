@@ -126,7 +126,7 @@ def test_unknown_hsm_in_state_file_is_a_clear_error(contoso: Path):
 def test_validate_counts(contoso: Path):
     result = run_cli("validate", cwd=contoso)
     assert result.exit_code == 0
-    assert "valid (6 principals, 1 HSMs, 6 assignments)" in result.stdout
+    assert "valid (7 principals, 1 HSMs, 8 assignments)" in result.stdout
 
 
 def test_stale_saved_plan_is_refused_and_says_what_changed(contoso: Path):
@@ -155,7 +155,11 @@ def test_stale_saved_plan_is_refused_and_says_what_changed(contoso: Path):
 def test_lockout_guard_refuses_then_allow_lockout_overrides(contoso: Path):
     manifest = (contoso / "hsmsync.yaml").read_text()
     # Drop the security team's Administrator grant and let Azure's initial admin be pruned too.
-    manifest = manifest.replace("    data:\n      - {hsm: contoso, role: Managed HSM Administrator, scope: /}\n", "")
+    # Nobody keeps Administrator: the security team and the pipeline get read-only roles instead.
+    manifest = manifest.replace(
+        "{hsm: contoso, role: Managed HSM Administrator, scope: /}",
+        "{hsm: contoso, role: Crypto Auditor, scope: /keys/app-signing}",
+    )
     manifest = manifest.replace("    prune: true", "    prune: true\n    prune_initial_admins: true")
     (contoso / "hsmsync.yaml").write_text(manifest)
     before = (contoso / "state.json").read_text()

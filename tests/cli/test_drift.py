@@ -44,12 +44,25 @@ def test_error_exits_1(contoso: Path):
 
 @pytest.mark.parametrize(("fail_on", "expected"), [("drift", 0), ("unmanaged", 2), ("any", 2)])
 def test_fail_on_policy_for_unmanaged_assignments(contoso: Path, fail_on: str, expected: int):
-    _converge(contoso)  # in sync, but the initial administrator is unmanaged
+    manifest = contoso / "hsmsync.yaml"
+    manifest.write_text(manifest.read_text().replace("    prune: true", "    prune: false"))
+    _converge(contoso)
+    # In sync, but someone added an assignment the manifest does not declare (prune is off).
+    data = json.loads((contoso / "state.json").read_text())
+    data["hsms"]["contoso"]["role_assignments"].append(
+        {
+            "name": "99999999-9999-4999-8999-999999999999",
+            "scope": "/",
+            "principal_id": "99999999-9999-4999-8999-999999999999",
+            "role_definition_id": "2c18b078-7c48-4d3a-af88-5a3a1b3f82b3",
+        }
+    )
+    (contoso / "state.json").write_text(json.dumps(data))
     result = run_cli("drift", "--state", "state.json", "--fail-on", fail_on, cwd=contoso)
     assert result.exit_code == expected
 
 
 def test_markdown_summary(contoso: Path):
     result = run_cli("drift", "--state", "live-as-tutorial.json", "--format", "markdown", cwd=contoso)
-    assert result.stdout.startswith("### :x: hsmsync drift: 4 drifted, 1 unmanaged")
+    assert result.stdout.startswith("### :x: hsmsync drift: 6 drifted, 1 unmanaged")
     assert "- contoso: Managed HSM Crypto Auditor -> app-vm at /" in result.stdout

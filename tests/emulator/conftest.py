@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import http.client
+import json
+import ssl
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -146,6 +151,37 @@ def raw(
     return requests.request(
         method, base + path, headers=headers, json=json_body, verify=str(emu.ca_cert_path), timeout=10
     )
+
+
+@dataclass
+class RawAnswer:
+    status: int
+    headers: dict[str, str]  # lower-case names
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+def send_raw(
+    emu: Emulator,
+    method: str,
+    path: str,
+    *,
+    hsm: str = "hsm1",
+    headers: dict[str, str] | None = None,
+    body: bytes = b"",
+) -> RawAnswer:
+    """Send `path` byte for byte (requests would collapse `///providers` to `/providers`)."""
+    parts = urlsplit(emu.hsm_urls[hsm])
+    context = ssl.create_default_context(cafile=str(emu.ca_cert_path))
+    conn = http.client.HTTPSConnection(parts.hostname or "127.0.0.1", parts.port, context=context, timeout=10)
+    try:
+        conn.request(method, path, body=body or None, headers=headers or {})
+        resp = conn.getresponse()
+        return RawAnswer(resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read())
+    finally:
+        conn.close()
 
 
 def saved(path: Path) -> LiveState:

@@ -185,8 +185,8 @@ class TestAccessDelta:
         # The VM identity gets Crypto User (the tutorial's commands gave it Crypto Auditor).
         assert changed[(Capability.USE_KEYS, "/")] == (("app-vm",), ())
         assert changed[(Capability.EXPORT_OR_RELEASE, "/")] == (("app-vm",), ())
-        # The initial administrator is kept, the security team already had its role: no admin change.
-        assert Capability.ASSIGN_ROLES not in {c.capability for c in delta.changes}
+        # The security team already had its role; the only new role assigner is hsmsync's own pipeline.
+        assert changed[(Capability.ASSIGN_ROLES, "/")] == (("pipeline",), ())
         assert (
             "after this change, 1 more principal can use keys (sign, verify, encrypt, decrypt, wrap, unwrap) "
             "at / on contoso: app-vm"

@@ -45,7 +45,7 @@ def run(cwd: Path, *argv: str) -> Ran:
 def test_lint_on_contoso_warns_twice_and_exits_0(workdir: Path) -> None:
     ran = run(workdir, "lint")
     assert ran.code == 0
-    assert ran.out.count("warning HSM003") == 2 and "hsmsync.yaml:55:" in ran.out
+    assert ran.out.count("warning HSM003") == 2 and "hsmsync.yaml:60:" in ran.out
 
 
 def test_lint_exits_1_on_an_unsuppressed_error(workdir: Path) -> None:
