@@ -30,6 +30,8 @@ class HsmService:
         self.name = name
         self._store = store
         self._page_size = page_size
+        # The state records key names only; keys created here keep their type while the emulator runs.
+        self._created_keys: dict[str, tuple[str, dict[str, Any]]] = {}
 
     # -------------------------------------------------------------------------------- state access
 
@@ -166,8 +168,9 @@ class HsmService:
 
             def create() -> Response:
                 stored = self._change(lambda h: keys.create_key(h, name, body))
-                kty = body.get("kty") if isinstance(body, dict) else None
-                return Response(200, keys.key_bundle(request.base_url, stored, str(kty or "RSA"), body))
+                kty = str(body.get("kty") or "RSA") if isinstance(body, dict) else "RSA"
+                self._created_keys[stored.lower()] = (kty, body)
+                return Response(200, keys.key_bundle(request.base_url, stored, kty, body))
 
             return Operation(create, rbac.action("keys/create"), scope)
         if m == "GET" and len(parts) <= 2:
@@ -177,7 +180,8 @@ class HsmService:
                 stored = keys.find_key(self._hsm(), name)
                 if stored is None or (version and version != keys.key_version(request.base_url, stored)):
                     raise keys.key_not_found(f"{name}/{version}" if version else name)
-                return Response(200, keys.key_bundle(request.base_url, stored))
+                kty, params = self._created_keys.get(stored.lower(), ("RSA", {}))
+                return Response(200, keys.key_bundle(request.base_url, stored, kty, params))
 
             return Operation(get, read, scope)
         raise ApiError(405, "MethodNotAllowed", f"{m} {request.path} is not supported by the emulator")

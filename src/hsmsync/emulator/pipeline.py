@@ -51,6 +51,7 @@ def base_headers(request_id: str, *, data_plane: bool) -> dict[str, str]:
                 "X-Content-Type-Options": "nosniff",
                 "X-Frame-Options": "SAMEORIGIN",
                 "x-ms-keyvault-region": "emulator",
+                "x-ms-keyvault-network-info": "conn_type=Ipv4;addr=127.0.0.1;act_addr_fam=Ipv4;",
                 "x-ms-build-version": "hsmsync-emulator",
             }
         )
