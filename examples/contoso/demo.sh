@@ -24,3 +24,23 @@ step "plan again: nothing left to change (exit code 0 with --detailed-exitcode)"
 
 step "plan against what the tutorial's az commands produce: the VM identity got Crypto Auditor, not Crypto User"
 "$HSMSYNC" plan -f "$MANIFEST" --state "$HERE/live-as-tutorial.json"
+
+# The same through the live backend: the real Azure SDK clients over HTTPS, against the local
+# emulator of Managed HSM + ARM serving a copy of the fresh HSM.
+step "start the local Managed HSM + ARM emulator"
+cp "$HERE/empty-state.json" "$OUT/emulated.json"
+rm -f "$OUT/endpoints.json"
+"$HSMSYNC" emulator --state "$OUT/emulated.json" --endpoints-out "$OUT/endpoints.json" > "$OUT/emulator.log" 2>&1 &
+EMULATOR_PID=$!
+trap 'kill $EMULATOR_PID 2>/dev/null || true' EXIT
+for _ in $(seq 1 100); do [ -s "$OUT/endpoints.json" ] && break; sleep 0.1; done
+cat "$OUT/emulator.log"
+
+step "plan --live against the emulator"
+"$HSMSYNC" plan -f "$MANIFEST" --live --endpoints "$OUT/endpoints.json"
+
+step "apply --live (paced by the emulator's 5 RBAC operations per second, like the service)"
+"$HSMSYNC" apply -f "$MANIFEST" --live --endpoints "$OUT/endpoints.json" --auto-approve
+
+step "plan --live again: nothing left to change"
+"$HSMSYNC" plan -f "$MANIFEST" --live --endpoints "$OUT/endpoints.json" --detailed-exitcode

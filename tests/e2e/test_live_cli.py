@@ -1,0 +1,112 @@
+"""The CLI's live path end to end: the real Azure SDK clients against the local emulator."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from hsmsync.emulator import Emulator, parse_faults, start_emulator
+from tests.conftest import CONTOSO, run_cli
+
+AUDITORS = "3b7d9e1f-5c2a-4f88-b6d0-1e4a7c9b2f33"
+SUBSCRIPTION_ADMIN = "9d8e7f6a-5b4c-4d3e-8f2a-1b0c9d8e7f88"
+APP_VM = "8c2f4a6e-1b3d-4e5f-a7c9-0d2e4f6a8b44"
+MINIMAL = """\
+version: 1
+principals:
+  app-vm: {type: ServicePrincipal, id: 8c2f4a6e-1b3d-4e5f-a7c9-0d2e4f6a8b44}
+hsms:
+  contoso:
+    url: https://contosomhsm.managedhsm.azure.net
+    resource_id: /subscriptions/2f6c8e0a-4b1d-4c3e-9f5a-7b9d1e3f5a77/resourceGroups/ContosoAppRG/providers/Microsoft.KeyVault/managedHSMs/ContosoMHSM
+teams:
+  app:
+    members: [app-vm]
+    data: [{hsm: contoso, role: Crypto User, scope: /keys/app-signing}]
+"""
+
+
+def _start(tmp_path: Path, state: str, faults: str | None = None) -> Emulator:
+    shutil.copy(CONTOSO / state, tmp_path / "emulated.json")
+    shutil.copy(CONTOSO / "hsmsync.yaml", tmp_path / "hsmsync.yaml")
+    emulator = start_emulator(tmp_path / "emulated.json", faults=parse_faults(faults) if faults else None)
+    emulator.write_endpoints(tmp_path / "endpoints.json")
+    return emulator
+
+
+@pytest.fixture
+def emulated(tmp_path: Path) -> Iterator[Path]:
+    with _start(tmp_path, "empty-state.json"):
+        yield tmp_path
+
+
+def _live(*args: str) -> tuple[str, ...]:
+    return (*args, "--live", "--endpoints", "endpoints.json")
+
+
+def test_plan_apply_replan_on_both_planes(emulated: Path):
+    plan = run_cli(*_live("plan", "--detailed-exitcode"), cwd=emulated)
+    assert plan.exit_code == 2, plan.stderr
+    assert "full discovery" in plan.stdout
+    applied = run_cli(*_live("apply", "--auto-approve"), cwd=emulated)
+    assert applied.exit_code == 0, applied.stderr
+    assert "Apply complete: 7 applied" in applied.stdout
+    again = run_cli(*_live("plan", "--detailed-exitcode"), cwd=emulated)
+    assert again.exit_code == 0, again.stdout + again.stderr
+    state = json.loads((emulated / "emulated.json").read_text())
+    hsm = state["hsms"]["contoso"]
+    assert {a["scope"] for a in hsm["role_assignments"]} == {"/", "/keys", "/keys/app-signing"}
+    assert [r["role_name"] for r in hsm["role_definitions"]] == ["Contoso Key Rotator"]
+    assert [a["principal_type"] for a in state["arm"]["role_assignments"]] == ["Group"]
+
+
+def _act_as(directory: Path, oid: str, groups: list[str]) -> None:
+    endpoints = json.loads((directory / "endpoints.json").read_text())
+    endpoints["identity"] = {"oid": oid, "groups": groups}
+    (directory / "endpoints.json").write_text(json.dumps(endpoints))
+
+
+def test_pruning_without_key_read_is_refused_clearly(tmp_path: Path):
+    with _start(tmp_path, "live-as-tutorial.json"):
+        # The tutorial's HSM was created by the subscription admin: Administrator cannot list keys,
+        # so per-key assignments cannot be found, and a pruning plan would be incomplete.
+        result = run_cli(*_live("plan"), cwd=tmp_path)
+        assert result.exit_code == 1
+        assert "it needs 'Microsoft.KeyVault/managedHsm/keys/read/action'" in result.stderr
+
+
+def test_tutorial_state_is_corrected_and_drift_clears(tmp_path: Path):
+    with _start(tmp_path, "live-as-tutorial.json"):
+        # The subscription admin (initial administrator), as a member of the auditors group,
+        # can both read keys and manage role assignments.
+        _act_as(tmp_path, SUBSCRIPTION_ADMIN, [AUDITORS])
+        drift = run_cli(*_live("drift", "--format", "json"), cwd=tmp_path)
+        assert drift.exit_code == 2, drift.stderr
+        assert run_cli(*_live("apply", "--auto-approve"), cwd=tmp_path).exit_code == 0
+        assert run_cli(*_live("drift"), cwd=tmp_path).exit_code == 0
+
+
+def test_apply_converges_under_injected_429_and_500(tmp_path: Path):
+    with _start(tmp_path, "empty-state.json", faults="429=0.2,500=0.1,seed=3"):
+        applied = run_cli(
+            *_live("apply", "--auto-approve"), cwd=tmp_path, environ={"HSMSYNC_RETRY_BACKOFF": "0.01"}
+        )
+        assert applied.exit_code == 0, applied.stdout + applied.stderr
+        again = run_cli(*_live("plan", "--detailed-exitcode"), cwd=tmp_path)
+        assert again.exit_code == 0, again.stdout
+
+
+def test_caller_without_role_assignment_write_gets_a_clear_permission_error(tmp_path: Path):
+    with _start(tmp_path, "live-as-tutorial.json"):
+        (tmp_path / "hsmsync.yaml").write_text(MINIMAL)
+        _act_as(tmp_path, "11111111-2222-4333-8444-555555555555", [AUDITORS])  # Crypto Auditor: reads only
+        assert run_cli(*_live("plan"), cwd=tmp_path).exit_code == 0
+        result = run_cli(*_live("apply", "--auto-approve"), cwd=tmp_path)
+        assert result.exit_code == 1
+        assert "[FAILED] create role_assignment contoso /keys/app-signing" in result.stdout
+        assert "it needs 'Microsoft.KeyVault/managedHsm/roleAssignments/write/action'" in result.stdout
+        assert "Traceback" not in result.stdout + result.stderr
