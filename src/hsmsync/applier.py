@@ -2,38 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from enum import StrEnum
-
 from hsmsync.backends.base import Outcome, StateBackend
 from hsmsync.core.errors import HsmsyncError
 from hsmsync.core.plan import Change, Plan
-
-
-class ChangeStatus(StrEnum):
-    APPLIED = "applied"
-    ALREADY_DONE = "already_done"
-    FAILED = "failed"
-    NOT_ATTEMPTED = "not_attempted"
-
-
-@dataclass(frozen=True, slots=True)
-class ChangeResult:
-    change: Change
-    status: ChangeStatus
-    error: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ApplyResult:
-    results: tuple[ChangeResult, ...]
-
-    @property
-    def ok(self) -> bool:
-        return all(r.status in (ChangeStatus.APPLIED, ChangeStatus.ALREADY_DONE) for r in self.results)
-
-    def count(self, status: ChangeStatus) -> int:
-        return sum(1 for r in self.results if r.status is status)
+from hsmsync.core.results import ApplyResult, ChangeResult, ChangeStatus
 
 
 class Reporter:
@@ -67,3 +39,6 @@ def apply_plan(plan: Plan, backend: StateBackend, *, reporter: Reporter | None =
         reporter.change_finished(result)
         results.append(result)
     return ApplyResult(tuple(results))
+
+
+__all__ = ["ApplyResult", "ChangeResult", "ChangeStatus", "Reporter", "apply_plan"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hsmsync.applier import ApplyResult, ChangeStatus
+from hsmsync.core.results import ApplyResult, ChangeStatus
 from hsmsync.render.labels import principal_label
 
 _MARK = {
