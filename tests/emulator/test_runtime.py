@@ -12,7 +12,7 @@ import pytest
 from cryptography import x509
 
 from hsmsync.backends.statefile import write_state_file
-from hsmsync.core.errors import StateError
+from hsmsync.core.errors import HsmsyncError, StateError
 from hsmsync.core.state import DataRoleAssignment
 from hsmsync.emulator import Emulator, run_emulator_cli, start_emulator
 
@@ -115,5 +115,5 @@ def test_run_emulator_cli(state_file: Path, tmp_path: Path, monkeypatch: pytest.
     assert json.loads(endpoints.read_text()) == ep
     assert ep["ca_cert"] in text and ep["arm"] in text and ep["hsms"]["hsm1"] in text
     assert "stopped" in text
-    with pytest.raises(ValueError, match="unknown key"):
+    with pytest.raises(HsmsyncError, match="--faults: fault 'nonsense=1': unknown key"):
         run_emulator_cli(state_file, 0, None, "nonsense=1", io.StringIO())

@@ -5,8 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TextIO
 
+from hsmsync.core.errors import HsmsyncError
 from hsmsync.emulator.faults import parse_faults
 from hsmsync.emulator.runtime import start_emulator
+
+
+class FaultSpecError(HsmsyncError, ValueError):
+    """The --faults spec is invalid (the message names the item)."""
 
 
 def run_emulator_cli(
@@ -14,10 +19,13 @@ def run_emulator_cli(
 ) -> int:
     """Start the emulator, print where it listens and which certificate to trust, serve until Ctrl-C.
 
-    Raises ValueError for a bad `faults` spec and hsmsync's StateError for an unusable state file,
-    both before anything listens.
+    Raises FaultSpecError (an HsmsyncError and a ValueError) for a bad `faults` spec and StateError
+    for an unusable state file, both before anything listens.
     """
-    config = parse_faults(faults) if faults else None
+    try:
+        config = parse_faults(faults) if faults else None
+    except ValueError as exc:
+        raise FaultSpecError(f"--faults: {exc}") from None
     emulator = start_emulator(state, port=port, faults=config)
     try:
         if endpoints_out is not None:
