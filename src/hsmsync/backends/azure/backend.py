@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Protocol
 
 from hsmsync.backends.azure.caller import ARM_SCOPE, caller_from_token
 from hsmsync.backends.azure.clients import ClientFactory
 from hsmsync.backends.azure.dataplane import DataPlane, Discovery
 from hsmsync.backends.azure.management import ManagementPlane
 from hsmsync.backends.azure.settings import AzureSettings
-from hsmsync.backends.base import Outcome, ReadRequest
+from hsmsync.backends.base import HsmRef, Outcome, ReadRequest
 from hsmsync.core.errors import BackendError, StateError
 from hsmsync.core.guard import Caller
 from hsmsync.core.plan import Change, Plane
@@ -20,6 +22,18 @@ from hsmsync.core.state import ArmState, HsmState, LiveState
 # manifest's ARM scopes (management prune); otherwise only the manifest's principals are read.
 ARM = "arm"
 _UNKNOWN = object()
+
+
+class DiscoveryReporter(Protocol):
+    """Discovery progress hooks (called from worker threads; implementations must be thread-safe)."""
+
+    def discovery_started(self, hsms: int) -> None: ...
+
+    def discovery_progress(self, total: int, done: int) -> None:
+        """`total` more list calls became known; `done` more were made."""
+        ...
+
+    def discovery_finished(self) -> None: ...
 
 
 class AzureBackend:
@@ -44,6 +58,12 @@ class AzureBackend:
         self._discoveries: list[Discovery] = []
         self._notes: list[str] = []
         self._caller: Caller | None | object = _UNKNOWN
+        self.progress: DiscoveryReporter | None = None
+
+    @property
+    def workers(self) -> int:
+        """How many HSMs, vaults and ARM scopes the applier may work on at once."""
+        return self.settings.pacing.workers
 
     def describe(self) -> str:
         """`live (Azure SDK): contoso: full discovery (3 keys)`; per-HSM details after read_state."""
@@ -51,44 +71,71 @@ class AzureBackend:
         details = [d.describe() for d in self._discoveries] + self._notes
         return f"{head}: {'; '.join(details)}" if details else head
 
+    def _read_hsm(self, ref: HsmRef, request: ReadRequest) -> tuple[HsmState, Discovery, str | None]:
+        url = self._urls[ref.name]
+        full = ref.name in request.full_discovery
+        state, discovery = self.data.read_hsm(
+            ref.name,
+            url,
+            full=full,
+            principal_ids=request.principal_ids,
+            key_names=request.key_scopes.get(ref.name, ()),
+            progress=self._progress_hook,
+        )
+        admins: tuple[str, ...] = ()
+        note = None
+        if full:
+            # Pruning must know who the initial administrators are, or it would remove them.
+            self._progress_hook(1, 0)
+            found = self.management.initial_admins(ref.resource_id) if ref.resource_id else None
+            self._progress_hook(0, 1)
+            if found is None:
+                note = f"{ref.name}: initial administrators unknown (no Managed HSM resource id)"
+            admins = found or ()
+        state = state.model_copy(
+            update={"url": ref.url or url, "resource_id": ref.resource_id, "initial_admin_object_ids": admins}
+        )
+        return state, discovery, note
+
+    def _read_arm(self, request: ReadRequest) -> ArmState:
+        self._progress_hook(len(request.arm_scopes), 0)
+        assignments = self.management.read(
+            request.arm_scopes,
+            request.principal_ids,
+            all_principals=ARM in request.full_discovery,
+            progress=lambda: self._progress_hook(0, 1),
+        )
+        return ArmState(role_assignments=assignments)
+
+    def _progress_hook(self, total: int, done: int) -> None:
+        if self.progress is not None:
+            self.progress.discovery_progress(total, done)
+
     def read_state(self, request: ReadRequest) -> LiveState:
-        discoveries: list[Discovery] = []
-        notes: list[str] = []
-        hsms: dict[str, HsmState] = {}
+        """Every HSM and the ARM scopes at once (bounded by `settings.pacing.workers`); each HSM's
+        RBAC calls are paced by its own bucket, so concurrency never exceeds the service's rate."""
         for ref in request.hsms:
             url = self.clients.hsm_url(ref.name, ref.url)
             if not url:
                 raise StateError(f"HSM '{ref.name}': no URL in the manifest or the endpoints file")
             self._urls[ref.name] = url
-            full = ref.name in request.full_discovery
-            state, discovery = self.data.read_hsm(
-                ref.name,
-                url,
-                full=full,
-                principal_ids=request.principal_ids,
-                key_names=request.key_scopes.get(ref.name, ()),
-            )
-            admins: tuple[str, ...] = ()
-            if full:
-                # Pruning must know who the initial administrators are, or it would remove them.
-                found = self.management.initial_admins(ref.resource_id) if ref.resource_id else None
-                if found is None:
-                    notes.append(f"{ref.name}: initial administrators unknown (no Managed HSM resource id)")
-                admins = found or ()
-            hsms[ref.name] = state.model_copy(
-                update={
-                    "url": ref.url or url,
-                    "resource_id": ref.resource_id,
-                    "initial_admin_object_ids": admins,
-                }
-            )
-            discoveries.append(discovery)
-        arm = ArmState(
-            role_assignments=self.management.read(
-                request.arm_scopes, request.principal_ids, all_principals=ARM in request.full_discovery
-            )
-        )
-        self._discoveries, self._notes = discoveries, notes
+        if self.progress is not None:
+            self.progress.discovery_started(len(request.hsms))
+        workers = max(1, min(self.settings.pacing.workers, len(request.hsms) + 1))
+        pool = ThreadPoolExecutor(workers, thread_name_prefix="hsmsync-read")
+        try:
+            arm_future = pool.submit(self._read_arm, request)
+            futures = [pool.submit(self._read_hsm, ref, request) for ref in request.hsms]
+            # The first failure (in manifest order) is reported; no further calls are started.
+            results = [f.result() for f in futures]
+            arm = arm_future.result()
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+        if self.progress is not None:
+            self.progress.discovery_finished()
+        hsms = {ref.name: state for ref, (state, _, _) in zip(request.hsms, results, strict=True)}
+        self._discoveries = [discovery for _, discovery, _ in results]
+        self._notes = [note for _, _, note in results if note]
         return LiveState(hsms=hsms, arm=arm)
 
     def caller(self) -> Caller | None:

@@ -6,6 +6,7 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from hsmsync.backends.azure.credentials import default_credential
+from hsmsync.backends.azure.pacing import JitteredRetryPolicy, Pacer
 from hsmsync.backends.azure.settings import AzureSettings
 
 if TYPE_CHECKING:
@@ -27,6 +28,7 @@ class ClientFactory:
         self._credential: TokenCredential | None = settings.credential
         self._cache: dict[tuple[str, str], Any] = {}
         self._lock = threading.Lock()
+        self.pacer = Pacer(settings.pacing.hsm_rate, settings.pacing.arm_rate)
 
     @property
     def credential(self) -> TokenCredential:
@@ -34,9 +36,15 @@ class ClientFactory:
             self._credential = default_credential()
         return self._credential
 
-    def common_kwargs(self) -> dict[str, Any]:
-        """azure-core kwargs shared by every client (TLS trust, retries)."""
-        return {"connection_verify": self.settings.connection_verify, **self.settings.retry.client_kwargs()}
+    def common_kwargs(self, *, arm: bool = False) -> dict[str, Any]:
+        """azure-core kwargs shared by every client (TLS trust, jittered retries, pacing)."""
+        retry = self.settings.retry.client_kwargs()
+        return {
+            "connection_verify": self.settings.connection_verify,
+            **retry,
+            "retry_policy": JitteredRetryPolicy(**retry),
+            "per_retry_policies": [self.pacer.policy(arm=arm)],
+        }
 
     def hsm_url(self, name: str, url: str | None) -> str | None:
         """The data-plane URL of an HSM: the settings' override, else the manifest's."""
@@ -79,7 +87,7 @@ class ClientFactory:
         return client
 
     def _arm_kwargs(self) -> dict[str, Any]:
-        kwargs = self.common_kwargs()
+        kwargs = self.common_kwargs(arm=True)
         if self.settings.arm_base_url:
             kwargs["base_url"] = self.settings.arm_base_url
         return kwargs

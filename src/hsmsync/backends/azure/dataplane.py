@@ -11,6 +11,7 @@ Discovery, per HSM per run:
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import partial
@@ -121,11 +122,29 @@ def _list_at(
     return list(client.list_role_assignments(scope, filter=odata_filter))
 
 
+def _no_progress(total: int, done: int) -> None:
+    """Discovery progress: `total` more list calls became known, `done` more were made."""
+
+
+Progress = Callable[[int, int], None]
+
+
 class DataPlane:
     """Reads and writes one or more HSMs' role definitions and role assignments."""
 
     def __init__(self, clients: ClientFactory) -> None:
         self.clients = clients
+
+    def _map(self, fn: Callable[[str], list[T]], items: Sequence[str]) -> list[T]:
+        """fn over items, a few at once (the HSM's pacing bucket bounds the rate), in order."""
+        workers = max(1, min(self.clients.settings.pacing.key_workers, len(items)))
+        if workers == 1:
+            return [x for item in items for x in fn(item)]
+        pool = ThreadPoolExecutor(workers, thread_name_prefix="hsmsync-keys")
+        try:
+            return [x for batch in pool.map(fn, items) for x in batch]
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)  # after an error, start no more calls
 
     # -- plumbing ---------------------------------------------------------------------------------
 
@@ -149,6 +168,7 @@ class DataPlane:
         full: bool,
         principal_ids: Sequence[str],
         key_names: Sequence[str],
+        progress: Progress = _no_progress,
     ) -> tuple[HsmState, Discovery]:
         """The HSM's definitions and the assignments the chosen discovery mode finds."""
         client = self._client(url)
@@ -157,8 +177,11 @@ class DataPlane:
         def at(verb: str, scope: str = "/") -> Attempt:
             return Attempt(verb, "data", name, scope, url=url)
 
+        progress(2, 0)  # role definitions and keys; the assignment lists follow once keys are known
         definitions = self._call(at("list role definitions"), lambda: list(client.list_role_definitions("/")))
+        progress(0, 1)
         keys, keys_complete, note = self._list_keys(name, url, full=full, principals=len(principal_ids))
+        progress(0, 1)
         mode = choose_mode(
             full=full,
             principals=len(principal_ids),
@@ -169,19 +192,28 @@ class DataPlane:
         if mode is DiscoveryMode.FULL:
             assert keys is not None
             scopes = [*_HSM_WIDE_SCOPES, *(f"/keys/{k}" for k in sorted({*keys, *key_names}))]
-            for scope in scopes:
-                raw.extend(self._call(at("list role assignments", scope), partial(_list_at, client, scope)))
+            progress(len(scopes), 0)
+
+            def list_scope(scope: str) -> list[KeyVaultRoleAssignment]:
+                found = self._call(at("list role assignments", scope), partial(_list_at, client, scope))
+                progress(0, 1)
+                return found
+
+            raw.extend(self._map(list_scope, scopes))
         else:
-            for pid in principal_ids:
+            progress(len(principal_ids), 0)
+
+            def list_principal(pid: str) -> list[KeyVaultRoleAssignment]:
                 found = self._call(
                     Attempt(
                         "list role assignments of principal", "data", name, "/", url=url, principal_id=pid
                     ),
                     partial(_list_at, client, "/", f"principalId eq '{pid}'"),
                 )
-                raw.extend(
-                    a for a in found if a.properties and (a.properties.principal_id or "").lower() == pid
-                )
+                progress(0, 1)
+                return [a for a in found if a.properties and (a.properties.principal_id or "").lower() == pid]
+
+            raw.extend(self._map(list_principal, principal_ids))
         state = HsmState(
             url=url,
             role_definitions=self._definitions(name, definitions, builtin=False),

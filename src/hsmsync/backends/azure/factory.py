@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 
 from hsmsync.backends.azure.backend import AzureBackend
 from hsmsync.backends.azure.endpoints import settings_from_endpoints
-from hsmsync.backends.azure.settings import AzureSettings, RetrySettings
+from hsmsync.backends.azure.settings import AzureSettings, PacingSettings, RetrySettings
 from hsmsync.core.errors import HsmsyncError
 
 # Optional tuning; everything else (credentials) is read by DefaultAzureCredential itself.
 ENV_RETRY_TOTAL = "HSMSYNC_RETRY_TOTAL"
 ENV_RETRY_BACKOFF = "HSMSYNC_RETRY_BACKOFF"
 ENV_PRINCIPAL_WAIT = "HSMSYNC_PRINCIPAL_WAIT_SECONDS"
+ENV_HSM_RATE = "HSMSYNC_HSM_RATE"
+ENV_ARM_RATE = "HSMSYNC_ARM_RATE"
+ENV_WORKERS = "HSMSYNC_WORKERS"
 
 
 def _number(environ: Mapping[str, str], name: str, *, integer: bool) -> float | None:
@@ -42,16 +46,34 @@ def retry_from_environ(environ: Mapping[str, str]) -> RetrySettings:
     )
 
 
+def pacing_from_environ(environ: Mapping[str, str]) -> PacingSettings:
+    default = PacingSettings()
+    hsm_rate = _number(environ, ENV_HSM_RATE, integer=False)
+    arm_rate = _number(environ, ENV_ARM_RATE, integer=False)
+    workers = _number(environ, ENV_WORKERS, integer=True)
+    for name, value in ((ENV_HSM_RATE, hsm_rate), (ENV_ARM_RATE, arm_rate), (ENV_WORKERS, workers)):
+        if value is not None and value <= 0:
+            raise HsmsyncError(f"environment variable {name}={environ[name]!r} must be positive")
+    return PacingSettings(
+        hsm_rate=hsm_rate or default.hsm_rate,
+        arm_rate=arm_rate or default.arm_rate,
+        workers=int(workers or default.workers),
+        key_workers=default.key_workers,
+    )
+
+
 def make_azure_backend(*, endpoints: Path | None, environ: Mapping[str, str]) -> AzureBackend:
     """The live backend: real Azure (DefaultAzureCredential, created on first use) or, with an
     endpoints file, the services that file names (e.g. the local emulator)."""
     retry = retry_from_environ(environ)
     wait = _number(environ, ENV_PRINCIPAL_WAIT, integer=False)
+    pacing = pacing_from_environ(environ)
     if endpoints is not None:
-        return AzureBackend(settings_from_endpoints(endpoints, retry=retry, principal_wait_seconds=wait))
+        settings = settings_from_endpoints(endpoints, retry=retry, principal_wait_seconds=wait)
+        return AzureBackend(replace(settings, pacing=pacing))
     settings = (
-        AzureSettings(retry=retry)
+        AzureSettings(retry=retry, pacing=pacing)
         if wait is None
-        else AzureSettings(retry=retry, principal_wait_seconds=wait)
+        else AzureSettings(retry=retry, principal_wait_seconds=wait, pacing=pacing)
     )
     return AzureBackend(settings)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import TYPE_CHECKING, TypeVar
 
@@ -13,6 +14,7 @@ from pydantic import ValidationError
 from hsmsync.backends.azure.clients import ClientFactory
 from hsmsync.backends.azure.errors import PRINCIPAL_NOT_FOUND, Attempt, error_code, to_backend_error
 from hsmsync.backends.azure.ids import (
+    ArmScope,
     arm_principal_type,
     arm_role_definition_id,
     parse_arm_scope,
@@ -31,6 +33,7 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 _MAX_WAIT_INTERVAL = 30.0
+_ARM_READERS = 8  # scopes listed at once; the ARM pacing bucket bounds the rate
 
 
 def _list_at_scope(client: AuthorizationManagementClient, scope: str) -> list[RoleAssignment]:
@@ -59,22 +62,41 @@ class ManagementPlane:
             raise to_backend_error(exc, attempt) from exc
 
     def read(
-        self, scopes: Sequence[str], principal_ids: Sequence[str], *, all_principals: bool = False
+        self,
+        scopes: Sequence[str],
+        principal_ids: Sequence[str],
+        *,
+        all_principals: bool = False,
+        progress: Callable[[], None] = lambda: None,
     ) -> tuple[ArmRoleAssignment, ...]:
         """Assignments exactly at each scope (atScope() also returns inherited ones), of the given
-        principals only unless `all_principals`."""
+        principals only unless `all_principals`. One paged list per scope, a few scopes at once."""
         wanted = {p.lower() for p in principal_ids}
         found: dict[str, ArmRoleAssignment] = {}
+        parsed_scopes = []
         for requested in scopes:
             try:
-                parsed = parse_arm_scope(requested)
+                parsed_scopes.append((requested, parse_arm_scope(requested)))
             except ValueError as exc:
                 raise StateError(str(exc)) from exc
+
+        def list_one(item: tuple[str, ArmScope]) -> list[RoleAssignment]:
+            requested, parsed = item
             client = self.clients.authorization(parsed.subscription_id)
-            items = self._call(
+            listed = self._call(
                 Attempt("list role assignments", "management", "arm", requested),
                 partial(_list_at_scope, client, parsed.scope),
             )
+            progress()
+            return listed
+
+        workers = max(1, min(_ARM_READERS, len(parsed_scopes)))
+        pool = ThreadPoolExecutor(workers, thread_name_prefix="hsmsync-arm")
+        try:
+            listed = list(pool.map(list_one, parsed_scopes))
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+        for (requested, parsed), items in zip(parsed_scopes, listed, strict=True):
             for ra in items:
                 if arm_scope_key(ra.scope or "") != arm_scope_key(parsed.scope):
                     continue

@@ -29,6 +29,23 @@ class RetrySettings:
 
 
 @dataclass(frozen=True, slots=True)
+class PacingSettings:
+    """Client-side rate limits and parallelism (see `pacing.py`).
+
+    hsm_rate: RBAC calls per second per HSM (the service allows about 5), shared by discovery
+        and apply. arm_rate: ARM calls per second for the whole run.
+    workers: HSMs, vaults and ARM scopes discovered and applied at once.
+    key_workers: key scopes of one HSM listed at once (the HSM's rate still bounds them; this only
+        hides network latency).
+    """
+
+    hsm_rate: float = 5.0
+    arm_rate: float = 10.0
+    workers: int = 32
+    key_workers: int = 4
+
+
+@dataclass(frozen=True, slots=True)
 class AzureSettings:
     """Where the services are and how to talk to them.
 
@@ -38,6 +55,7 @@ class AzureSettings:
     connection_verify: True, or a CA bundle path. Always passed to the clients explicitly, so an
         exported REQUESTS_CA_BUNDLE cannot silently replace it.
     verify_challenge_resource: False only for hosts that are not `*.managedhsm.azure.net`.
+    pacing: client-side rate limits per HSM and for ARM, and how many things run at once.
     principal_wait_seconds: how long an ARM create retries `PrincipalNotFound` (new principals take
         minutes to replicate) before reporting it.
     label: how describe() names the environment.
@@ -52,3 +70,4 @@ class AzureSettings:
     principal_wait_seconds: float = 300.0
     principal_wait_interval: float = 5.0
     label: str = "Azure SDK"
+    pacing: PacingSettings = field(default_factory=lambda: PacingSettings())

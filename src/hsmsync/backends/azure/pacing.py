@@ -1,0 +1,167 @@
+"""Client-side pacing: hsmsync should never be the reason for a 429.
+
+Managed HSM allows about 5 RBAC operations (role assignments and role definitions together) per
+second per HSM. Every HTTP attempt to an HSM's RBAC endpoints first takes a token from that HSM's
+bucket, so discovery and apply, and every thread of both, share one budget per HSM. ARM calls take
+from one bucket of their own. A 429 that still comes (another client spends the same budget)
+pushes the whole bucket back by its Retry-After, so the other threads wait too.
+
+`PacingPolicy` sits in each SDK client's pipeline right after the retry policy (a per-retry
+policy): it paces each attempt, retries included, and logs each call at INFO on the
+`hsmsync.api` logger — method, URL without query secrets, status, time; never a header.
+`JitteredRetryPolicy` adds random jitter to azure-core's exponential backoff for 5xx and dropped
+connections (Retry-After, when the service sends one, still wins).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+from azure.core.pipeline import PipelineRequest, PipelineResponse
+from azure.core.pipeline.policies import HTTPPolicy, RetryPolicy
+
+API_LOG = logging.getLogger("hsmsync.api")
+DEFAULT_HSM_RATE = 5.0  # the service's documented RBAC limit per HSM
+DEFAULT_ARM_RATE = 10.0  # ARM's write refill rate per principal and region (reads allow more)
+_RBAC_PATH = "/providers/microsoft.authorization/"
+
+
+class TokenBucket:
+    """`rate` tokens per second, evenly spaced (burst `burst`), thread-safe; `acquire` blocks.
+
+    A burst of 1 keeps calls `1/rate` apart: the service's own bucket (which allows a burst) then
+    has slack for network jitter, so paced calls are not throttled when they arrive bunched up.
+    """
+
+    def __init__(
+        self,
+        rate: float,
+        *,
+        burst: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if rate <= 0:
+            raise ValueError("rate must be positive")
+        self.rate = rate
+        self._interval = 1.0 / rate
+        self._lag = (max(1.0, burst) - 1.0) * self._interval  # how far behind `now` the schedule may lag
+        self._clock = clock
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self._next = clock() - self._lag  # the earliest time the next token may be taken
+        self.waited = 0.0  # total seconds callers spent waiting (for the benchmark and tests)
+
+    def acquire(self) -> float:
+        """Take one token, sleeping until it is due; returns the seconds waited."""
+        with self._lock:
+            now = self._clock()
+            slot = max(self._next, now - self._lag)
+            self._next = slot + self._interval
+            wait = max(0.0, slot - now)
+            self.waited += wait
+        if wait > 0:
+            self._sleep(wait)
+        return wait
+
+    def hold(self, seconds: float) -> None:
+        """The service said 'retry after `seconds`': nobody takes a token before then."""
+        with self._lock:
+            self._next = max(self._next, self._clock() + seconds)
+
+
+class Pacer:
+    """One bucket per HSM host (data plane) and one for ARM; created on first use."""
+
+    def __init__(self, hsm_rate: float = DEFAULT_HSM_RATE, arm_rate: float = DEFAULT_ARM_RATE) -> None:
+        self.hsm_rate = hsm_rate
+        self.arm_rate = arm_rate
+        self._lock = threading.Lock()
+        self._buckets: dict[str, TokenBucket] = {}
+
+    def bucket(self, key: str, rate: float) -> TokenBucket:
+        with self._lock:
+            bucket = self._buckets.get(key)
+            if bucket is None:
+                bucket = self._buckets[key] = TokenBucket(rate)
+            return bucket
+
+    def policy(self, *, arm: bool) -> PacingPolicy:
+        return PacingPolicy(self, arm=arm)
+
+
+def _retry_after_seconds(headers: Any) -> float | None:
+    for name, scale in (("x-ms-retry-after-ms", 0.001), ("retry-after-ms", 0.001), ("Retry-After", 1.0)):
+        raw = headers.get(name)
+        if raw:
+            try:
+                return float(raw) * scale
+            except ValueError:
+                continue
+    return None
+
+
+class PacingPolicy(HTTPPolicy[Any, Any]):
+    """Per-attempt pacing and call logging (see the module docstring)."""
+
+    def __init__(self, pacer: Pacer, *, arm: bool) -> None:
+        super().__init__()
+        self._pacer = pacer
+        self._arm = arm
+
+    def _bucket(self, url: str) -> TokenBucket | None:
+        if self._arm:
+            return self._pacer.bucket("arm", self._pacer.arm_rate)
+        parts = urlsplit(url)
+        if _RBAC_PATH not in parts.path.lower():
+            return None  # key listing: not an RBAC operation
+        return self._pacer.bucket(parts.netloc.lower(), self._pacer.hsm_rate)
+
+    def send(self, request: PipelineRequest[Any]) -> PipelineResponse[Any, Any]:
+        http = request.http_request
+        bucket = self._bucket(http.url)
+        waited = bucket.acquire() if bucket is not None else 0.0
+        parts = urlsplit(http.url)
+        where = f"{parts.scheme}://{parts.netloc}{parts.path}"
+        started = time.monotonic()
+        try:
+            response = self.next.send(request)
+        except Exception as exc:
+            API_LOG.info("%s %s -> %s (%.0f ms)", http.method, where, type(exc).__name__, _ms(started))
+            raise
+        status = response.http_response.status_code
+        API_LOG.info(
+            "%s %s -> %s (%.0f ms%s)",
+            http.method,
+            where,
+            status,
+            _ms(started),
+            f", paced {waited * 1000:.0f} ms" if waited > 0.0005 else "",
+        )
+        if status == 429 and bucket is not None:
+            after = _retry_after_seconds(response.http_response.headers)
+            bucket.hold(after if after is not None else 1.0 / bucket.rate)
+        return response
+
+
+def _ms(started: float) -> float:
+    return (time.monotonic() - started) * 1000.0
+
+
+class JitteredRetryPolicy(RetryPolicy[Any, Any]):
+    """azure-core's exponential backoff with full jitter, so parallel workers do not retry in step."""
+
+    def __init__(self, *, rng: random.Random | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._rng = rng or random.Random()
+
+    def get_backoff_time(self, settings: dict[str, Any]) -> float:
+        attempts = len(settings["history"])
+        ceiling = min(settings["max_backoff"], settings["backoff"] * (2 ** max(attempts - 1, 0)))
+        return float(self._rng.uniform(ceiling / 2, ceiling))
