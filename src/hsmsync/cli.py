@@ -127,6 +127,9 @@ def _compute_plan(args: argparse.Namespace, env: Environment) -> _Planned:
 
 def _guard(args: argparse.Namespace, plan: Plan, live: LiveState, backend: StateBackend) -> None:
     caller = Caller(args.caller.lower(), tuple(args.caller_group)) if args.caller else backend.caller()
+    if plan.refusals:
+        listing = "\n".join(f"  - {r}" for r in plan.refusals)
+        raise HsmsyncError(f"the service would refuse this plan:\n{listing}\nChange the manifest to match.")
     problems = check_lockout(plan, live, caller=caller)
     if problems and not args.allow_lockout:
         listing = "\n".join(f"  - {p}" for p in problems)

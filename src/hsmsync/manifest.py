@@ -6,6 +6,7 @@ Every problem is reported as `file:line: field: message`; no traceback reaches t
 from __future__ import annotations
 
 import difflib
+import typing
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,7 +15,6 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from hsmsync.core import model as model_module
 from hsmsync.core.desired import DesiredState
 from hsmsync.core.errors import ManifestError, Problem
 from hsmsync.core.ids import GUID_PATTERN
@@ -88,14 +88,33 @@ def _parse_yaml(text: str, pos: _Positions, problems: list[Problem]) -> Any:
         loader.dispose()
 
 
-_ALL_FIELDS = sorted(
-    {
-        name
-        for obj in vars(model_module).values()
-        if isinstance(obj, type) and issubclass(obj, BaseModel)
-        for name in obj.model_fields
-    }
-)
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    """The model inside `X`, `X | None`, `dict[str, X]` or `list[X]`, if any."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in typing.get_args(annotation):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _fields_at(loc: Loc) -> list[str]:
+    """The field names allowed in the mapping at `loc` (for "did you mean")."""
+    model: type[BaseModel] | None = Manifest
+    i = 0
+    while model is not None and i < len(loc):
+        info = model.model_fields.get(str(loc[i]))
+        if info is None:
+            return []
+        annotation = info.annotation
+        model = _model_in(annotation)
+        origin = typing.get_origin(annotation)
+        # dict keys and list indexes are not fields: step over them
+        if origin is dict or (origin is None and "dict[" in str(annotation)) or origin is list:
+            i += 1
+        i += 1
+    return list(model.model_fields) if model is not None else []
 
 
 def _message(error: Any) -> str:
@@ -103,7 +122,7 @@ def _message(error: Any) -> str:
     value = error.get("input")
     if kind == "extra_forbidden":
         field = error["loc"][-1]
-        close = difflib.get_close_matches(str(field), _ALL_FIELDS, n=1)
+        close = difflib.get_close_matches(str(field), _fields_at(tuple(error["loc"][:-1])), n=1)
         return f"unknown field '{field}'" + (f"; did you mean '{close[0]}'?" if close else "")
     if kind == "string_pattern_mismatch" and error.get("ctx", {}).get("pattern") == GUID_PATTERN:
         return f"'{value}' is not a GUID (expected e.g. 00000000-0000-0000-0000-000000000000)"

@@ -16,10 +16,10 @@ CRYPTO_USER = "21dbd100-6940-42c2-9190-5d6cb909625b"
 def test_plan_apply_replan_converges(contoso: Path):
     plan = run_cli("plan", "--state", "state.json", "--detailed-exitcode", cwd=contoso)
     assert plan.exit_code == 2
-    assert "7 to create, 0 to update, 0 to delete" in plan.stdout
+    assert "13 to create, 1 to update, 0 to delete" in plan.stdout
     applied = run_cli("apply", "--state", "state.json", "--auto-approve", cwd=contoso)
     assert applied.exit_code == 0, applied.stderr
-    assert "Apply complete: 7 applied, 0 already so." in applied.stdout
+    assert "Apply complete: 14 applied, 0 already so." in applied.stdout
     again = run_cli("plan", "--state", "state.json", "--detailed-exitcode", cwd=contoso)
     assert again.exit_code == 0
     assert "No changes." in again.stdout
@@ -28,7 +28,7 @@ def test_plan_apply_replan_converges(contoso: Path):
 def test_tutorial_state_plan_corrects_the_vm_identity(contoso: Path):
     result = run_cli("plan", "--state", "live-as-tutorial.json", "--format", "json", cwd=contoso)
     changes = json.loads(result.stdout)["changes"]
-    vm = [(c["action"], c["role_id"]) for c in changes if c["principal_id"] == VM]
+    vm = [(c["action"], c["role_id"]) for c in changes if c["principal_id"] == VM and c["kind"] == "role_assignment"]
     assert vm == [("create", CRYPTO_USER), ("delete", AUDITOR)]
 
 
@@ -126,7 +126,7 @@ def test_unknown_hsm_in_state_file_is_a_clear_error(contoso: Path):
 def test_validate_counts(contoso: Path):
     result = run_cli("validate", cwd=contoso)
     assert result.exit_code == 0
-    assert "valid (7 principals, 1 HSMs, 8 assignments)" in result.stdout
+    assert "valid (7 principals, 1 HSMs, 9 assignments)" in result.stdout
 
 
 def test_stale_saved_plan_is_refused_and_says_what_changed(contoso: Path):
@@ -160,7 +160,7 @@ def test_lockout_guard_refuses_then_allow_lockout_overrides(contoso: Path):
         "{hsm: contoso, role: Managed HSM Administrator, scope: /}",
         "{hsm: contoso, role: Crypto Auditor, scope: /keys/app-signing}",
     )
-    manifest = manifest.replace("    prune: true", "    prune: true\n    prune_initial_admins: true")
+    manifest = manifest.replace("    prune: true", "    prune: true\n    prune_initial_admins: true", 1)
     (contoso / "hsmsync.yaml").write_text(manifest)
     before = (contoso / "state.json").read_text()
     refused = run_cli("apply", "--state", "state.json", "--auto-approve", cwd=contoso)

@@ -64,5 +64,5 @@ def test_fail_on_policy_for_unmanaged_assignments(contoso: Path, fail_on: str, e
 
 def test_markdown_summary(contoso: Path):
     result = run_cli("drift", "--state", "live-as-tutorial.json", "--format", "markdown", cwd=contoso)
-    assert result.stdout.startswith("### :x: hsmsync drift: 6 drifted, 1 unmanaged")
+    assert result.stdout.startswith("### :x: hsmsync drift: 10 drifted, 1 unmanaged")
     assert "- contoso: Managed HSM Crypto Auditor -> app-vm at /" in result.stdout

@@ -69,4 +69,4 @@ def test_two_concurrent_applies_end_in_one_correct_state(tmp_path: Path):
     assignments = data["hsms"]["contoso"]["role_assignments"]
     keys = [(a["scope"], a["role_definition_id"], a["principal_id"]) for a in assignments]
     assert len(keys) == len(set(keys)) == 7
-    assert len(data["arm"]["role_assignments"]) == 1
+    assert len(data["arm"]["role_assignments"]) == 2

@@ -15,7 +15,7 @@ from importlib import resources
 from typing import Any
 
 from hsmsync.core.ids import is_guid
-from hsmsync.core.state import RoleDefinition
+from hsmsync.core.state import ArmRoleDefinition, RoleDefinition
 
 DATA_ACTION_PREFIX = "Microsoft.KeyVault/managedHsm/"
 _SHORT_PREFIX = "managed hsm "
@@ -83,6 +83,22 @@ def management_roles() -> tuple[RoleDefinition, ...]:
         RoleDefinition(role_type="AKVBuiltInRole", **{k: v for k, v in r.items()})
         for r in _read_data("management_roles.json")["value"]
     )
+
+
+def management_role_map(custom: Iterable[ArmRoleDefinition] = ()) -> dict[str, RoleDefinition]:
+    """Azure roles by GUID: the built-in ones hsmsync knows, plus custom ones (manifest or live)."""
+    roles = {r.name: r for r in management_roles()}
+    for c in custom:
+        roles[c.name] = RoleDefinition(
+            name=c.name,
+            role_name=c.role_name,
+            description=c.description,
+            actions=c.actions,
+            not_actions=c.not_actions,
+            data_actions=c.data_actions,
+            not_data_actions=c.not_data_actions,
+        )
+    return roles
 
 
 @dataclass(frozen=True, slots=True)

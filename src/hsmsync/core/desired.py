@@ -7,7 +7,13 @@ from dataclasses import dataclass, field
 
 from hsmsync.core.plan import Plane
 from hsmsync.core.scopes import arm_scope_key
-from hsmsync.core.state import RoleDefinition
+from hsmsync.core.state import (
+    AccessPolicy,
+    ArmRoleDefinition,
+    DiagnosticSetting,
+    HsmSettingsPatch,
+    RoleDefinition,
+)
 
 AssignmentKey = tuple[str, str, str, str, str]  # plane, target, scope, role id, principal id
 
@@ -38,6 +44,7 @@ class DesiredAssignment:
     role: str
     principal: PrincipalInfo
     sources: tuple[str, ...]
+    loc: tuple[str | int, ...] = ()  # where the manifest first declares it, e.g. ("teams", "x", "data", 0)
     key: AssignmentKey = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -54,6 +61,18 @@ class DesiredHsm:
     prune: bool
     prune_initial_admins: bool
     custom_roles: tuple[RoleDefinition, ...]
+    settings: HsmSettingsPatch | None = None
+    logging: DiagnosticSetting | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DesiredVault:
+    name: str
+    url: str
+    resource_id: str
+    rbac: bool
+    prune: bool
+    access_policies: tuple[AccessPolicy, ...]  # sorted by object id
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +82,8 @@ class DesiredState:
     principals: Mapping[str, PrincipalInfo]  # by object id
     arm_scopes: tuple[str, ...]
     management_prune: bool
+    vaults: Mapping[str, DesiredVault] = field(default_factory=dict)
+    arm_roles: tuple[ArmRoleDefinition, ...] = ()
 
     def key_names(self, hsm: str) -> tuple[str, ...]:
         """Key names the manifest's data-plane scopes mention on one HSM."""

@@ -18,6 +18,16 @@ def fingerprint(state: LiveState) -> str:
             h.update(f"ra|{a.name}|{a.scope}|{a.role_definition_id}|{a.principal_id}\n".encode())
         for r in sorted((*hsm.role_definitions, *(hsm.builtin_role_definitions or ())), key=lambda r: r.name):
             h.update(f"rd|{r.model_dump_json()}\n".encode())
+        h.update(f"settings|{hsm.settings.model_dump_json()}\n".encode())
+        for d in sorted(hsm.diagnostic_settings, key=lambda d: d.name):
+            h.update(f"diag|{d.model_dump_json()}\n".encode())
+    for name in sorted(state.vaults):
+        vault = state.vaults[name]
+        h.update(f"vault|{name}|{vault.resource_id}|{vault.enable_rbac_authorization}\n".encode())
+        for p in sorted(vault.access_policies, key=lambda p: p.object_id):
+            h.update(f"ap|{p.model_dump_json()}\n".encode())
+    for ard in sorted(state.arm.role_definitions, key=lambda r: r.name):
+        h.update(f"armrd|{ard.model_dump_json()}\n".encode())
     for b in sorted(state.arm.role_assignments, key=lambda a: a.name):
         h.update(
             f"arm|{b.name}|{b.scope}|{b.role_definition_id}|{b.principal_id}|{b.principal_type}\n".encode()
@@ -53,6 +63,19 @@ def describe_differences(before: LiveState, after: LiveState) -> list[str]:
         arm = a_arm.get(n) or b_arm[n]
         verb = "appeared" if n in a_arm else "disappeared"
         out.append(f"Azure RBAC: assignment {n} {verb} ({_what(arm)})")
+    for name in sorted(set(before.vaults) | set(after.vaults)):
+        b_ap = {p.object_id: p for p in (before.vaults[name].access_policies if name in before.vaults else ())}
+        a_ap = {p.object_id: p for p in (after.vaults[name].access_policies if name in after.vaults else ())}
+        for oid in sorted(b_ap.keys() | a_ap.keys()):
+            if b_ap.get(oid) != a_ap.get(oid):
+                out.append(f"vault {name}: access policy of {oid} changed")
+    for name in sorted(set(before.hsms) & set(after.hsms)):
+        if before.hsms[name].settings != after.hsms[name].settings:
+            out.append(f"{name}: HSM settings changed")
+        if before.hsms[name].diagnostic_settings != after.hsms[name].diagnostic_settings:
+            out.append(f"{name}: diagnostic settings changed")
+    if before.arm.role_definitions != after.arm.role_definitions:
+        out.append("Azure RBAC: custom role definitions changed")
     if not out and fingerprint(before) != fingerprint(after):
         out.append("other recorded properties changed")
     return out

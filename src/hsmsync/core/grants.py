@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from hsmsync.core.capabilities import action_matches, short_actions
-from hsmsync.core.catalog import builtin_data_roles, management_roles
+from hsmsync.core.catalog import builtin_data_roles, management_role_map
 from hsmsync.core.data_actions import data_action_vocabulary
 from hsmsync.core.desired import AssignmentKey, DesiredState, PrincipalInfo, assignment_key
 from hsmsync.core.plan import Plane
@@ -67,7 +67,7 @@ def grants_from_desired(desired: DesiredState) -> tuple[Grant, ...]:
     roles = {r.name: r for r in builtin_data_roles()}
     for hsm in desired.hsms.values():
         roles.update({r.name: r for r in hsm.custom_roles})
-    mgmt = {r.name: r for r in management_roles()}
+    mgmt = management_role_map(desired.arm_roles)
     out: list[Grant] = []
     for a in desired.assignments:
         data = a.plane is Plane.DATA
@@ -125,7 +125,7 @@ def grants_from_live(live: LiveState, principals: Mapping[str, PrincipalInfo]) -
                     data_actions=effective_data_actions(role) if role else frozenset(),
                 )
             )
-    mgmt = {r.name: r for r in management_roles()}
+    mgmt = management_role_map(live.arm.role_definitions)
     for arm in live.arm.role_assignments:
         mrole = mgmt.get(arm.role_definition_id)
         info = principals.get(arm.principal_id)

@@ -64,7 +64,7 @@ def _subject(manifest: Manifest, desired: DesiredState, live: LiveState | None) 
             for r in hsm.role_definitions
             if (name, r.name) not in role_keys
         ]
-    return LintSubject(grants, tuple(customs), assignment_locations(manifest, desired))
+    return LintSubject(grants, tuple(customs), assignment_locations(desired))
 
 
 def lint(manifest: Manifest, desired: DesiredState, live: LiveState | None = None) -> LintReport:

@@ -39,8 +39,56 @@ class Principal(_Strict):
     """An Entra ID identity: a group, a user, or a service principal (managed identities too)."""
 
     type: Literal["User", "Group", "ServicePrincipal"]
-    id: Guid = Field(description="The object id in Entra ID")
-    name: str | None = Field(default=None, description="Display name, for humans reading plans")
+    id: Guid | None = Field(
+        default=None,
+        description="The object id in Entra ID. Leave it out and give `name` (or `upn` for users): "
+        "`hsmsync resolve` looks it up and writes it back",
+    )
+    name: str | None = Field(default=None, description="Display name")
+    upn: str | None = Field(default=None, description="User principal name (users only)")
+
+
+ArmResourceId = Annotated[
+    str,
+    StringConstraints(
+        pattern=r"(?i)^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/[^/]+/[^/]+/[^/]+(/[^/]+/[^/]+)*$"
+    ),
+    Field(description="An ARM resource id"),
+]
+
+
+class NetworkAclsSpec(_Strict):
+    default_action: Literal["Allow", "Deny"] = "Allow"
+    bypass: Literal["AzureServices", "None"] = "AzureServices"
+    ip_rules: list[Annotated[str, StringConstraints(pattern=r"^\d{1,3}(\.\d{1,3}){3}(/\d{1,2})?$")]] = Field(
+        default_factory=list, description="IPv4 addresses or CIDR ranges"
+    )
+
+
+class HsmSettingsSpec(_Strict):
+    """Security settings of the HSM resource; keys left out are not managed."""
+
+    purge_protection: bool | None = Field(default=None, description="Cannot be turned off once on")
+    soft_delete_retention_days: Annotated[int, Field(ge=7, le=90)] | None = Field(
+        default=None, description="7 to 90 days; fixed once the HSM exists"
+    )
+    public_network_access: Literal["Enabled", "Disabled"] | None = None
+    network_acls: NetworkAclsSpec | None = None
+
+
+class EventHubDestination(_Strict):
+    authorization_rule_id: Annotated[str, StringConstraints(min_length=1)]
+    name: str | None = None
+
+
+class LoggingSpec(_Strict):
+    """Audit logging: a diagnostic setting on the HSM resource (Microsoft.Insights)."""
+
+    name: Name = "hsmsync-audit"
+    categories: list[Name] = Field(default_factory=lambda: ["AuditEvent"], min_length=1)
+    storage_account: ArmResourceId | None = None
+    workspace: ArmResourceId | None = None
+    event_hub: EventHubDestination | None = None
 
 
 class Hsm(_Strict):
@@ -65,6 +113,8 @@ class Hsm(_Strict):
         description="Also delete the Administrator assignments Azure made for the HSM's initial "
         "administrators (kept by default, they are the break-glass path)",
     )
+    settings: HsmSettingsSpec | None = None
+    logging: LoggingSpec | None = None
 
 
 class CustomRole(_Strict):
@@ -103,6 +153,45 @@ class Team(_Strict):
     data: list[DataAssignment] = Field(default_factory=list)
 
 
+class Permissions(_Strict):
+    """Key Vault access-policy permission lists; `all` expands to every permission."""
+
+    keys: list[Name] = Field(default_factory=list)
+    secrets: list[Name] = Field(default_factory=list)
+    certificates: list[Name] = Field(default_factory=list)
+    storage: list[Name] = Field(default_factory=list)
+
+
+class Vault(_Strict):
+    """A Key Vault (not an HSM): access policies, or Azure RBAC (`rbac: true`)."""
+
+    url: Annotated[str, StringConstraints(pattern=r"^https://[^/\s]+/?$")]
+    resource_id: Annotated[
+        str,
+        StringConstraints(
+            pattern=r"(?i)^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.KeyVault/vaults/[^/]+$"
+        ),
+    ]
+    rbac: bool = Field(default=False, description="Azure RBAC instead of access policies")
+    prune: bool = Field(default=False, description="Remove access policies the manifest does not declare")
+    access_policies: dict[Name, Permissions] = Field(
+        default_factory=dict, description="Per principal (a key of `principals`)"
+    )
+
+
+class ArmRole(_Strict):
+    """A custom Azure role (management plane)."""
+
+    name: Name
+    description: str = ""
+    id: Guid | None = Field(default=None, description="Pin the role definition's GUID")
+    actions: list[Name] = Field(default_factory=list)
+    not_actions: list[Name] = Field(default_factory=list)
+    data_actions: list[Name] = Field(default_factory=list)
+    not_data_actions: list[Name] = Field(default_factory=list)
+    assignable_scopes: list[ArmScope] = Field(min_length=1)
+
+
 class ManagementOptions(_Strict):
     prune: bool = Field(
         default=False,
@@ -139,6 +228,8 @@ class Manifest(_Strict):
     principals: dict[Name, Principal] = Field(default_factory=dict)
     hsms: dict[Name, Hsm] = Field(default_factory=dict)
     roles: dict[Name, CustomRole] = Field(default_factory=dict)
+    arm_roles: dict[Name, ArmRole] = Field(default_factory=dict)
+    vaults: dict[Name, Vault] = Field(default_factory=dict)
     teams: dict[Name, Team] = Field(default_factory=dict)
     management: ManagementOptions = Field(default_factory=ManagementOptions)
     lint: LintOptions = Field(default_factory=LintOptions)

@@ -7,7 +7,13 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from hsmsync.core.state import RoleDefinition
+from hsmsync.core.state import (
+    AccessPolicy,
+    ArmRoleDefinition,
+    DiagnosticSetting,
+    HsmSettingsPatch,
+    RoleDefinition,
+)
 
 
 class Action(StrEnum):
@@ -19,6 +25,9 @@ class Action(StrEnum):
 class Kind(StrEnum):
     ROLE_DEFINITION = "role_definition"
     ROLE_ASSIGNMENT = "role_assignment"
+    ACCESS_POLICY = "access_policy"
+    SETTING = "setting"
+    DIAGNOSTIC_SETTING = "diagnostic_setting"
 
 
 class Plane(StrEnum):
@@ -26,14 +35,23 @@ class Plane(StrEnum):
     MANAGEMENT = "management"
 
 
-# Make before break: nobody loses access mid-apply that they keep after it.
+# Make before break: nobody loses access mid-apply that they keep after it. Resource settings
+# come last: disabling public network access can cut off the runner that applies the rest.
 PHASES: dict[tuple[Action, Kind], int] = {
     (Action.CREATE, Kind.ROLE_DEFINITION): 1,
     (Action.UPDATE, Kind.ROLE_DEFINITION): 1,
     (Action.CREATE, Kind.ROLE_ASSIGNMENT): 2,
+    (Action.CREATE, Kind.ACCESS_POLICY): 2,
+    (Action.UPDATE, Kind.ACCESS_POLICY): 2,
+    (Action.CREATE, Kind.DIAGNOSTIC_SETTING): 2,
+    (Action.UPDATE, Kind.DIAGNOSTIC_SETTING): 2,
     (Action.DELETE, Kind.ROLE_ASSIGNMENT): 3,
+    (Action.DELETE, Kind.ACCESS_POLICY): 3,
     (Action.DELETE, Kind.ROLE_DEFINITION): 4,
+    (Action.UPDATE, Kind.SETTING): 5,
 }
+
+Payload = ArmRoleDefinition | AccessPolicy | DiagnosticSetting | HsmSettingsPatch
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +63,7 @@ class FieldChange:
 
 @dataclass(frozen=True, slots=True)
 class Change:
-    """One create/update/delete of a role definition or role assignment."""
+    """One create/update/delete: a role definition or assignment, an access policy, a setting."""
 
     id: str
     action: Action
@@ -61,6 +79,7 @@ class Change:
     principal_id: str | None = None
     principal_type: str | None = None
     definition: RoleDefinition | None = None
+    payload: Payload | None = None  # the desired object, for the kinds beyond data-plane RBAC
     field_changes: tuple[FieldChange, ...] = ()
     added_data_actions: tuple[str, ...] = ()
     removed_data_actions: tuple[str, ...] = ()
@@ -91,6 +110,8 @@ class Change:
         }
         if self.definition is not None:
             out["definition"] = self.definition.model_dump(mode="json")
+        if self.payload is not None:
+            out["payload"] = self.payload.model_dump(mode="json", exclude_none=True)
         if self.field_changes:
             out["field_changes"] = [{"path": f.path, "old": f.old, "new": f.new} for f in self.field_changes]
         if self.added_data_actions or self.removed_data_actions:
@@ -134,6 +155,7 @@ class Plan:
     warnings: tuple[str, ...] = ()
     notes: tuple[str, ...] = field(default=())
     live_fingerprint: str = ""
+    refusals: tuple[str, ...] = ()  # what the service would refuse: the plan must not be applied
 
     @property
     def is_empty(self) -> bool:
@@ -156,6 +178,7 @@ class Plan:
             "summary": self.summary(),
             "notes": list(self.notes),
             "warnings": list(self.warnings),
+            "refusals": list(self.refusals),
             "changes": [c.to_dict() for c in self.changes],
             "unmanaged": [u.to_dict() for u in self.unmanaged],
         }

@@ -5,8 +5,31 @@ from __future__ import annotations
 from typing import Any
 
 from hsmsync.core.errors import HsmsyncError
-from hsmsync.core.plan import Action, Change, FieldChange, Kind, Plan, Plane, UnmanagedItem
-from hsmsync.core.state import RoleDefinition
+from hsmsync.core.plan import Action, Change, FieldChange, Kind, Payload, Plan, Plane, UnmanagedItem
+from hsmsync.core.state import (
+    AccessPolicy,
+    ArmRoleDefinition,
+    DiagnosticSetting,
+    HsmSettingsPatch,
+    RoleDefinition,
+)
+
+
+def _payload(kind: Kind, plane: Plane, data: Any) -> Payload | None:
+    if data is None:
+        return None
+    model: type[Payload]
+    if kind is Kind.ROLE_DEFINITION and plane is Plane.MANAGEMENT:
+        model = ArmRoleDefinition
+    elif kind is Kind.ACCESS_POLICY:
+        model = AccessPolicy
+    elif kind is Kind.DIAGNOSTIC_SETTING:
+        model = DiagnosticSetting
+    elif kind is Kind.SETTING:
+        model = HsmSettingsPatch
+    else:
+        raise ValueError(f"a {kind.value} change carries no payload")
+    return model.model_validate(data)
 
 
 def _change(d: dict[str, Any]) -> Change:
@@ -26,6 +49,7 @@ def _change(d: dict[str, Any]) -> Change:
         principal_id=d.get("principal_id"),
         principal_type=d.get("principal_type"),
         definition=RoleDefinition.model_validate(d["definition"]) if d.get("definition") else None,
+        payload=_payload(Kind(d["kind"]), Plane(d["plane"]), d.get("payload")),
         field_changes=tuple(FieldChange(f["path"], f["old"], f["new"]) for f in d.get("field_changes", [])),
         added_data_actions=tuple(d.get("added_data_actions", [])),
         removed_data_actions=tuple(d.get("removed_data_actions", [])),
@@ -45,6 +69,7 @@ def plan_from_dict(data: Any) -> Plan:
             warnings=tuple(data.get("warnings", [])),
             notes=tuple(data.get("notes", [])),
             live_fingerprint=str(data.get("live_fingerprint", "")),
+            refusals=tuple(data.get("refusals", [])),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise HsmsyncError(f"saved plan is malformed: {exc}") from None

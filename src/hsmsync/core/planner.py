@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import replace
 
-from hsmsync.core.catalog import builtin_data_roles, management_roles
+from hsmsync.core.catalog import builtin_data_roles, management_role_map
 from hsmsync.core.desired import (
     AssignmentKey,
     DesiredAssignment,
@@ -15,6 +15,7 @@ from hsmsync.core.desired import (
 )
 from hsmsync.core.ids import deterministic_name
 from hsmsync.core.plan import Action, Change, FieldChange, Kind, Plan, Plane, UnmanagedItem
+from hsmsync.core.planner_resources import plan_resources
 from hsmsync.core.risk import RiskContext, change_risks
 from hsmsync.core.roledefs import diff_role_definition
 from hsmsync.core.state import ArmRoleAssignment, DataRoleAssignment, HsmState, LiveState, RoleDefinition
@@ -35,6 +36,9 @@ def plan_changes(desired: DesiredState, live: LiveState, *, notes: Iterable[str]
         live_hsm = live.hsms.get(name) or HsmState(url=hsm.url, resource_id=hsm.resource_id)
         _plan_hsm(hsm, live_hsm, by_target.get(name, {}), desired, changes, unmanaged, warnings)
     _plan_arm(desired, live, changes, unmanaged)
+    resources = plan_resources(desired, live)
+    changes += resources.changes
+    warnings += resources.warnings
     ordered = sorted(changes, key=_sort_key)
     contexts = {n: RiskContext(_role_definitions(h, live.hsms.get(n))) for n, h in desired.hsms.items()}
     no_roles = RiskContext({})
@@ -50,6 +54,7 @@ def plan_changes(desired: DesiredState, live: LiveState, *, notes: Iterable[str]
         ),
         warnings=tuple(warnings),
         notes=tuple(notes),
+        refusals=tuple(resources.refusals),
     )
 
 
@@ -244,7 +249,8 @@ def _change_id(plane: Plane, target: str, kind: Kind, key: AssignmentKey) -> str
 def _plan_arm(
     desired: DesiredState, live: LiveState, changes: list[Change], unmanaged: list[UnmanagedItem]
 ) -> None:
-    names = {r.name: r.role_name for r in management_roles()}
+    roles = management_role_map((*live.arm.role_definitions, *desired.arm_roles))
+    names = {guid: r.role_name for guid, r in roles.items()}
     wanted = {a.key: a for a in desired.assignments if a.plane is Plane.MANAGEMENT}
     scopes = {assignment_key(Plane.MANAGEMENT, "arm", s, "", "")[2] for s in desired.arm_scopes}
     live_by_key: dict[AssignmentKey, list[ArmRoleAssignment]] = {}

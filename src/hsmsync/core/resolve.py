@@ -3,16 +3,32 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 
 from hsmsync.core.catalog import DATA_ACTION_PREFIX, RoleIndex, builtin_data_roles, management_roles
 from hsmsync.core.data_actions import normalize_data_action
-from hsmsync.core.desired import DesiredAssignment, DesiredHsm, DesiredState, PrincipalInfo
+from hsmsync.core.desired import (
+    DesiredAssignment,
+    DesiredHsm,
+    DesiredState,
+    DesiredVault,
+    PrincipalInfo,
+    assignment_key,
+)
 from hsmsync.core.errors import ManifestError, Problem
 from hsmsync.core.ids import deterministic_name
-from hsmsync.core.model import Manifest, Team
+from hsmsync.core.model import HsmSettingsSpec, LoggingSpec, Manifest, Team, Vault
 from hsmsync.core.plan import Plane
 from hsmsync.core.scopes import arm_scope_key
-from hsmsync.core.state import RoleDefinition
+from hsmsync.core.state import (
+    AccessPolicy,
+    ArmRoleDefinition,
+    DiagnosticSetting,
+    HsmSettingsPatch,
+    NetworkAcls,
+    RoleDefinition,
+)
+from hsmsync.core.vault_permissions import MAX_ACCESS_POLICIES, normalize_permissions
 
 Loc = tuple[str | int, ...]
 
@@ -40,6 +56,8 @@ class _Resolver:
     def run(self) -> DesiredState:
         self._principals()
         self._custom_roles()
+        self._arm_roles()
+        vaults = {name: self._vault(name, v) for name, v in self.m.vaults.items()}
         for team_key, team in self.m.teams.items():
             self._team(team_key, team)
         if self.problems:
@@ -52,6 +70,8 @@ class _Resolver:
                 prune=h.prune,
                 prune_initial_admins=h.prune_initial_admins,
                 custom_roles=tuple(sorted(self.custom[name].values(), key=lambda r: r.name)),
+                settings=_settings(h.settings),
+                logging=self._logging(name, h.logging),
             )
             for name, h in self.m.hsms.items()
         }
@@ -63,11 +83,22 @@ class _Resolver:
             principals={p.id: p for p in self.principals.values()},
             arm_scopes=tuple(scopes[k] for k in sorted(scopes)),
             management_prune=self.m.management.prune,
+            vaults={k: v for k, v in vaults.items() if v is not None},
+            arm_roles=tuple(sorted(self.arm_roles.values(), key=lambda r: r.name)),
         )
 
     def _principals(self) -> None:
         seen: dict[str, str] = {}
         for key, p in self.m.principals.items():
+            if p.id is None:
+                how = "upn" if p.upn else "name" if p.name else None
+                hint = (
+                    f"run `hsmsync resolve` to look it up by {how}"
+                    if how
+                    else "give `id`, or `name`/`upn` and run `hsmsync resolve`"
+                )
+                self.problem(("principals", key), f"principal '{key}' has no id; {hint}")
+                continue
             if p.id in seen:
                 self.problem(
                     ("principals", key, "id"), f"id {p.id} is already used by principal '{seen[p.id]}'"
@@ -104,6 +135,89 @@ class _Resolver:
                 data_actions=data_actions,
                 not_data_actions=not_data_actions,
             )
+
+    def _arm_roles(self) -> None:
+        self.arm_roles: dict[str, ArmRoleDefinition] = {}
+        builtin = {r.role_name.lower() for r in management_roles()}
+        aliases: dict[str, RoleDefinition] = {}
+        for key, role in self.m.arm_roles.items():
+            if role.name.lower() in builtin:
+                self.problem(
+                    ("arm_roles", key, "name"), f"'{role.name}' is the name of a built-in Azure role"
+                )
+                continue
+            guid = role.id or deterministic_name("armrole", key)
+            definition = ArmRoleDefinition(
+                name=guid,
+                role_name=role.name,
+                description=role.description,
+                actions=tuple(role.actions),
+                not_actions=tuple(role.not_actions),
+                data_actions=tuple(role.data_actions),
+                not_data_actions=tuple(role.not_data_actions),
+                assignable_scopes=tuple(role.assignable_scopes),
+            )
+            self.arm_roles[key] = definition
+            as_role = RoleDefinition(
+                name=guid, role_name=role.name, actions=definition.actions, not_actions=definition.not_actions
+            )
+            aliases[key] = as_role
+            aliases[role.name] = as_role
+        self.mgmt_index = RoleIndex(management_roles(), aliases=aliases)
+
+    def _logging(self, hsm: str, spec: LoggingSpec | None) -> DiagnosticSetting | None:
+        if spec is None:
+            return None
+        if not (spec.storage_account or spec.workspace or spec.event_hub):
+            self.problem(
+                ("hsms", hsm, "logging"),
+                "logging needs a destination: storage_account, workspace or event_hub",
+            )
+        return DiagnosticSetting(
+            name=spec.name,
+            categories=tuple(sorted(spec.categories)),
+            storage_account_id=spec.storage_account,
+            workspace_id=spec.workspace,
+            event_hub_authorization_rule_id=spec.event_hub.authorization_rule_id if spec.event_hub else None,
+            event_hub_name=spec.event_hub.name if spec.event_hub else None,
+        )
+
+    def _vault(self, name: str, vault: Vault) -> DesiredVault | None:
+        loc: Loc = ("vaults", name)
+        if vault.rbac and vault.access_policies:
+            self.problem(
+                (*loc, "access_policies"),
+                "a vault with rbac: true uses Azure RBAC; access policies are ignored by the service",
+            )
+            return None
+        if len(vault.access_policies) > MAX_ACCESS_POLICIES:
+            self.problem(
+                (*loc, "access_policies"),
+                f"{len(vault.access_policies)} access policies; a vault holds at most {MAX_ACCESS_POLICIES}",
+            )
+        policies: list[AccessPolicy] = []
+        for key, perms in vault.access_policies.items():
+            info = self.principals.get(key)
+            if info is None:
+                self.problem(
+                    (*loc, "access_policies", key),
+                    f"undeclared principal '{key}'; declared: {_declared(self.m.principals)}",
+                )
+                continue
+            lists: dict[str, tuple[str, ...]] = {}
+            for kind in ("keys", "secrets", "certificates", "storage"):
+                lists[kind], problems = normalize_permissions(kind, getattr(perms, kind))
+                for i, message in problems:
+                    self.problem((*loc, "access_policies", key, kind, i), message)
+            policies.append(AccessPolicy(object_id=info.id, **lists))
+        return DesiredVault(
+            name=name,
+            url=vault.url.rstrip("/"),
+            resource_id=vault.resource_id,
+            rbac=vault.rbac,
+            prune=vault.prune,
+            access_policies=tuple(sorted(policies, key=lambda p: p.object_id)),
+        )
 
     def _actions(self, loc: Loc, actions: list[str]) -> tuple[str, ...]:
         out: list[str] = []
@@ -143,8 +257,8 @@ class _Resolver:
             role = self._data_role((*loc, "role"), d.hsm, d.role)
             if role is not None:
                 for p in members:
-                    self._add(Plane.DATA, d.hsm, d.scope, role, p, source)
-        mgmt_index = RoleIndex(management_roles())
+                    self._add(Plane.DATA, d.hsm, d.scope, role, p, source, loc)
+        mgmt_index = self.mgmt_index
         for i, a in enumerate(team.management):
             loc = ("teams", team_key, "management", i)
             entry = ("mgmt", "arm", arm_scope_key(a.scope), a.role.lower())
@@ -157,7 +271,7 @@ class _Resolver:
                 self.problem((*loc, "role"), _unknown_role(a.role, mgmt_index))
                 continue
             for p in members:
-                self._add(Plane.MANAGEMENT, "arm", a.scope, mrole, p, source)
+                self._add(Plane.MANAGEMENT, "arm", a.scope, mrole, p, source, loc)
 
     def _data_role(self, loc: Loc, hsm: str, reference: str) -> RoleDefinition | None:
         custom = self.custom.get(hsm, {})
@@ -177,15 +291,37 @@ class _Resolver:
         return role
 
     def _add(
-        self, plane: Plane, target: str, scope: str, role: RoleDefinition, p: PrincipalInfo, source: str
+        self,
+        plane: Plane,
+        target: str,
+        scope: str,
+        role: RoleDefinition,
+        p: PrincipalInfo,
+        source: str,
+        loc: Loc,
     ) -> None:
-        a = DesiredAssignment(plane, target, scope, role.name, role.role_name, p, (source,))
-        existing = self.assignments.get(a.key)
-        if existing is not None:
-            a = DesiredAssignment(
-                plane, target, existing.scope, role.name, role.role_name, p, (*existing.sources, source)
-            )
+        existing = self.assignments.get(assignment_key(plane, target, scope, role.name, p.id))
+        if existing is not None:  # the same grant through another team: one assignment, both reasons
+            a = replace(existing, sources=(*existing.sources, source))
+        else:
+            a = DesiredAssignment(plane, target, scope, role.name, role.role_name, p, (source,), loc)
         self.assignments[a.key] = a
+
+
+def _settings(spec: HsmSettingsSpec | None) -> HsmSettingsPatch | None:
+    if spec is None:
+        return None
+    acls = spec.network_acls
+    return HsmSettingsPatch(
+        purge_protection=spec.purge_protection,
+        soft_delete_retention_days=spec.soft_delete_retention_days,
+        public_network_access=spec.public_network_access,
+        network_acls=NetworkAcls(
+            default_action=acls.default_action, bypass=acls.bypass, ip_rules=tuple(sorted(acls.ip_rules))
+        )
+        if acls
+        else None,
+    )
 
 
 def _unknown_role(reference: str, index: RoleIndex, extra: list[str] | None = None) -> str:

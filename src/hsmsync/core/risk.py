@@ -8,7 +8,7 @@ from hsmsync.core.capabilities import Capability, action_matches, short_actions
 from hsmsync.core.catalog import management_roles
 from hsmsync.core.grants import effective_data_actions
 from hsmsync.core.plan import Action, Change, Kind, Plane
-from hsmsync.core.state import RoleDefinition
+from hsmsync.core.state import AccessPolicy, ArmRoleDefinition, HsmSettingsPatch, RoleDefinition
 
 _FLAGGED = (
     Capability.ASSIGN_ROLES,
@@ -48,8 +48,40 @@ def _can_assign_azure_roles(role: RoleDefinition) -> bool:
     return allowed("Microsoft.Authorization/roleAssignments/write")
 
 
+_VAULT_KEY_USE = {"decrypt", "sign", "unwrapkey", "release"}
+
+
+def _resource_risks(change: Change) -> tuple[str, ...]:
+    payload = change.payload
+    if change.kind is Kind.ACCESS_POLICY:
+        if change.action is Action.DELETE:
+            return ("removes vault access",)
+        flags = []
+        if isinstance(payload, AccessPolicy) and set(payload.keys) & _VAULT_KEY_USE:
+            flags.append("can use vault keys")
+        if isinstance(payload, AccessPolicy) and "get" in payload.secrets:
+            flags.append("can read secrets")
+        return tuple(flags)
+    if change.kind is Kind.SETTING and isinstance(payload, HsmSettingsPatch):
+        flags = []
+        if payload.public_network_access == "Enabled":
+            flags.append("opens public network access")
+        if payload.public_network_access == "Disabled":
+            flags.append("may cut off the runner (public network access disabled)")
+        return tuple(flags)
+    if change.kind is Kind.ROLE_DEFINITION and isinstance(payload, ArmRoleDefinition):
+        role = RoleDefinition(name=payload.name, actions=payload.actions, not_actions=payload.not_actions)
+        return ("role can assign Azure roles",) if _can_assign_azure_roles(role) else ()
+    return ()
+
+
 def change_risks(change: Change, context: RiskContext) -> tuple[str, ...]:
     """Flags for one change, given the role definitions of its target."""
+    if (
+        change.kind in (Kind.ACCESS_POLICY, Kind.SETTING, Kind.DIAGNOSTIC_SETTING)
+        or change.payload is not None
+    ):
+        return _resource_risks(change)
     if change.kind is Kind.ROLE_DEFINITION:
         if change.action is Action.DELETE or change.definition is None:
             return ()

@@ -73,6 +73,41 @@ class ArmRoleAssignment(_Frozen):
         return v.lower()
 
 
+class NetworkAcls(_Frozen):
+    default_action: Literal["Allow", "Deny"] = "Allow"
+    bypass: Literal["AzureServices", "None"] = "AzureServices"
+    ip_rules: tuple[str, ...] = ()
+
+
+class HsmSettings(_Frozen):
+    """Security-relevant properties of the Managed HSM resource (management plane)."""
+
+    purge_protection: bool = False
+    soft_delete_retention_days: int = 90
+    public_network_access: Literal["Enabled", "Disabled"] = "Enabled"
+    network_acls: NetworkAcls = Field(default_factory=NetworkAcls)
+
+
+class HsmSettingsPatch(_Frozen):
+    """The settings a manifest manages: fields left None are not touched."""
+
+    purge_protection: bool | None = None
+    soft_delete_retention_days: int | None = None
+    public_network_access: Literal["Enabled", "Disabled"] | None = None
+    network_acls: NetworkAcls | None = None
+
+
+class DiagnosticSetting(_Frozen):
+    """A Microsoft.Insights diagnostic setting on a resource: which log categories go where."""
+
+    name: str
+    categories: tuple[str, ...] = ()
+    storage_account_id: str | None = None
+    workspace_id: str | None = None
+    event_hub_authorization_rule_id: str | None = None
+    event_hub_name: str | None = None
+
+
 class HsmState(_Frozen):
     """One Managed HSM: identity, its creation-time administrators, its RBAC objects and keys."""
 
@@ -87,10 +122,67 @@ class HsmState(_Frozen):
     builtin_role_definitions: tuple[RoleDefinition, ...] | None = None
     role_assignments: tuple[DataRoleAssignment, ...] = ()
     keys: tuple[str, ...] = ()
+    settings: HsmSettings = Field(default_factory=HsmSettings)
+    diagnostic_settings: tuple[DiagnosticSetting, ...] = ()
+
+
+class ArmRoleDefinition(_Frozen):
+    """A custom Azure role (management plane)."""
+
+    name: Guid = Field(pattern=GUID_PATTERN)
+    role_name: str
+    description: str = ""
+    actions: tuple[str, ...] = ()
+    not_actions: tuple[str, ...] = ()
+    data_actions: tuple[str, ...] = ()
+    not_data_actions: tuple[str, ...] = ()
+    assignable_scopes: tuple[str, ...] = ()
+
+    @field_validator("name")
+    @classmethod
+    def _lower(cls, v: str) -> str:
+        return v.lower()
 
 
 class ArmState(_Frozen):
     role_assignments: tuple[ArmRoleAssignment, ...] = ()
+    role_definitions: tuple[ArmRoleDefinition, ...] = Field(
+        default=(), description="Custom Azure roles (built-in roles come from the catalog)"
+    )
+
+
+class AccessPolicy(_Frozen):
+    """One Key Vault access-policy entry: an object id and its permission lists (lower-cased)."""
+
+    object_id: Guid = Field(pattern=GUID_PATTERN)
+    keys: tuple[str, ...] = ()
+    secrets: tuple[str, ...] = ()
+    certificates: tuple[str, ...] = ()
+    storage: tuple[str, ...] = ()
+
+    @field_validator("object_id")
+    @classmethod
+    def _lower(cls, v: str) -> str:
+        return v.lower()
+
+
+class VaultState(_Frozen):
+    """A Key Vault (not an HSM): access policies, or Azure RBAC when enable_rbac_authorization."""
+
+    url: str
+    resource_id: str
+    tenant_id: str = "00000000-0000-0000-0000-000000000000"
+    enable_rbac_authorization: bool = False
+    access_policies: tuple[AccessPolicy, ...] = ()
+
+
+class DirectoryObject(_Frozen):
+    """An Entra ID object the emulator's minimal Graph serves (and PrincipalNotFound checks)."""
+
+    id: Guid = Field(pattern=GUID_PATTERN)
+    type: PrincipalType
+    display_name: str
+    user_principal_name: str | None = None
 
 
 class LiveState(_Frozen):
@@ -99,4 +191,10 @@ class LiveState(_Frozen):
     version: Literal[1] = 1
     tenant_id: str = "00000000-0000-0000-0000-000000000000"
     hsms: dict[str, HsmState] = Field(default_factory=dict)
+    vaults: dict[str, VaultState] = Field(default_factory=dict)
     arm: ArmState = Field(default_factory=ArmState)
+    directory: tuple[DirectoryObject, ...] | None = Field(
+        default=None,
+        description="Entra ID objects, when known (emulator: served as Graph; ARM then answers "
+        "PrincipalNotFound for unknown principals)",
+    )

@@ -10,7 +10,17 @@ from enum import StrEnum
 from hsmsync.core.desired import assignment_key
 from hsmsync.core.errors import BackendError
 from hsmsync.core.plan import Action, Change, Kind, Plane
-from hsmsync.core.state import ArmRoleAssignment, ArmState, DataRoleAssignment, HsmState, LiveState
+from hsmsync.core.state import (
+    AccessPolicy,
+    ArmRoleAssignment,
+    ArmRoleDefinition,
+    ArmState,
+    DataRoleAssignment,
+    DiagnosticSetting,
+    HsmSettingsPatch,
+    HsmState,
+    LiveState,
+)
 
 
 class EditOutcome(StrEnum):
@@ -20,6 +30,13 @@ class EditOutcome(StrEnum):
 
 def apply_to_state(state: LiveState, change: Change) -> tuple[LiveState, EditOutcome]:
     """Returns the new state (the same object when nothing changed) and the outcome."""
+    if change.kind is Kind.ACCESS_POLICY:
+        return _apply_access_policy(state, change)
+    if change.kind in (Kind.SETTING, Kind.DIAGNOSTIC_SETTING):
+        return _apply_hsm_resource(state, change)
+    if change.plane is Plane.MANAGEMENT and change.kind is Kind.ROLE_DEFINITION:
+        arm, outcome = _apply_arm_role(state.arm, change)
+        return (state if arm is state.arm else state.model_copy(update={"arm": arm})), outcome
     if change.plane is Plane.MANAGEMENT:
         arm, outcome = _apply_arm(state.arm, change)
         return (state if arm is state.arm else state.model_copy(update={"arm": arm})), outcome
@@ -94,3 +111,56 @@ def _apply_arm(arm: ArmState, change: Change) -> tuple[ArmState, EditOutcome]:
     if len(kept) == len(arm.role_assignments):
         return arm, EditOutcome.ALREADY_DONE
     return arm.model_copy(update={"role_assignments": kept}), EditOutcome.DONE
+
+
+def _apply_access_policy(state: LiveState, change: Change) -> tuple[LiveState, EditOutcome]:
+    name = change.target.removeprefix("vault:")
+    vault = state.vaults.get(name)
+    if vault is None:
+        raise BackendError(f"vault {name}: no such vault in the state")
+    others = tuple(p for p in vault.access_policies if p.object_id != change.name)
+    existing = next((p for p in vault.access_policies if p.object_id == change.name), None)
+    if change.action is Action.DELETE:
+        if existing is None:
+            return state, EditOutcome.ALREADY_DONE
+        policies = others
+    else:
+        assert isinstance(change.payload, AccessPolicy)
+        if existing == change.payload:
+            return state, EditOutcome.ALREADY_DONE
+        policies = (*others, change.payload)
+    new_vault = vault.model_copy(update={"access_policies": policies})
+    return state.model_copy(update={"vaults": {**state.vaults, name: new_vault}}), EditOutcome.DONE
+
+
+def _apply_hsm_resource(state: LiveState, change: Change) -> tuple[LiveState, EditOutcome]:
+    hsm = state.hsms.get(change.target)
+    if hsm is None:
+        raise BackendError(f"{change.target}: no such HSM in the state")
+    if change.kind is Kind.SETTING:
+        assert isinstance(change.payload, HsmSettingsPatch)
+        patch = change.payload.model_dump(exclude_none=True)
+        settings = hsm.settings.model_copy(update={k: getattr(change.payload, k) for k in patch})
+        if settings == hsm.settings:
+            return state, EditOutcome.ALREADY_DONE
+        new_hsm = hsm.model_copy(update={"settings": settings})
+    else:
+        assert isinstance(change.payload, DiagnosticSetting)
+        if change.payload in hsm.diagnostic_settings:
+            return state, EditOutcome.ALREADY_DONE
+        others = tuple(d for d in hsm.diagnostic_settings if d.name != change.payload.name)
+        new_hsm = hsm.model_copy(update={"diagnostic_settings": (*others, change.payload)})
+    return state.model_copy(update={"hsms": {**state.hsms, change.target: new_hsm}}), EditOutcome.DONE
+
+
+def _apply_arm_role(arm: ArmState, change: Change) -> tuple[ArmState, EditOutcome]:
+    others = tuple(r for r in arm.role_definitions if r.name != change.name)
+    existing = next((r for r in arm.role_definitions if r.name == change.name), None)
+    if change.action is Action.DELETE:
+        if existing is None:
+            return arm, EditOutcome.ALREADY_DONE
+        return arm.model_copy(update={"role_definitions": others}), EditOutcome.DONE
+    assert isinstance(change.payload, ArmRoleDefinition)
+    if existing == change.payload:
+        return arm, EditOutcome.ALREADY_DONE
+    return arm.model_copy(update={"role_definitions": (*others, change.payload)}), EditOutcome.DONE

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from itertools import groupby
-
 from hsmsync.core.plan import Change, Kind, Plan
 from hsmsync.core.review import PlanReview
-from hsmsync.render.labels import SYMBOL, principal_label, short_action, summary_line, target_label
+from hsmsync.render.labels import (
+    SYMBOL,
+    list_delta_text,
+    principal_label,
+    sectioned,
+    short_action,
+    summary_line,
+)
 
 MAX_ROWS_PER_TARGET = 100
 MAX_HIGH_RISK = 25
@@ -19,6 +24,10 @@ def _cell(text: str) -> str:
 def _row(c: Change) -> str:
     what = f"role definition **{_cell(c.role)}**" if c.kind is Kind.ROLE_DEFINITION else _cell(c.role)
     who = "" if c.kind is Kind.ROLE_DEFINITION else _cell(principal_label(c))
+    if c.kind in (Kind.SETTING, Kind.DIAGNOSTIC_SETTING, Kind.ACCESS_POLICY) and c.field_changes:
+        who = (who + " " if who else "") + "; ".join(
+            f"`{_cell(list_delta_text(f))}`" for f in c.field_changes
+        )
     if c.added_data_actions or c.removed_data_actions:
         delta = [f"+{short_action(a)}" for a in c.added_data_actions]
         delta += [f"-{short_action(a)}" for a in c.removed_data_actions]
@@ -71,14 +80,13 @@ def render_plan(review: PlanReview, header: str = "") -> str:
         else f"**{summary_line(plan.summary())}.**"
     )
     out += [f"> :warning: {w}" for w in plan.warnings]
+    out += [f"> :no_entry: **Refused:** {r}" for r in plan.refusals]
     out += _high_risk(plan)
     out += _review_sections(review)
-    by_target = sorted(plan.changes, key=lambda c: (c.plane != "data", c.target, c.order))
-    for (plane, target), group in groupby(by_target, key=lambda c: (c.plane, c.target)):
-        changes = list(group)
+    for title, changes in sectioned(plan.changes):
         out += [
             "",
-            f"<details><summary>{target_label(plane, target)}: {len(changes)} change(s)</summary>",
+            f"<details><summary>{title}: {len(changes)} change(s)</summary>",
             "",
         ]
         out += ["| | role | principal | scope | why |", "|---|---|---|---|---|"]

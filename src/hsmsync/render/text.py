@@ -2,15 +2,40 @@
 
 from __future__ import annotations
 
-from itertools import groupby
-
 from hsmsync.core.plan import Change, Kind
 from hsmsync.core.review import PlanReview
-from hsmsync.render.labels import SYMBOL, principal_label, short_action, summary_line, target_label
+from hsmsync.render.labels import (
+    SYMBOL,
+    field_change_text,
+    list_delta_text,
+    principal_label,
+    sectioned,
+    short_action,
+    summary_line,
+)
+
+
+def _resource_line(c: Change) -> str:
+    sym = SYMBOL[c.action.value]
+    if c.kind is Kind.ACCESS_POLICY:
+        head = f"  {sym} access policy for {principal_label(c)}"
+        if c.action.value == "create":
+            lists = "; ".join(f"{f.path}: {', '.join(f.new)}" for f in c.field_changes if f.new)
+            return f"{head}\n      {lists}"
+        return head + "".join(f"\n      {list_delta_text(f)}" for f in c.field_changes)
+    if c.kind is Kind.SETTING:
+        return "\n".join(f"  ~ {field_change_text(f)}" for f in c.field_changes)
+    if c.kind is Kind.DIAGNOSTIC_SETTING:
+        line = f"  {sym} audit logging '{c.name}'"
+        return line + "".join(f"\n      {field_change_text(f)}" for f in c.field_changes)
+    line = f"  {sym} Azure role definition '{c.role}' ({c.role_id})"
+    return line + "".join(f"\n      {list_delta_text(f)}" for f in c.field_changes)
 
 
 def _change_line(c: Change) -> str:
     sym = SYMBOL[c.action.value]
+    if c.payload is not None or c.kind in (Kind.ACCESS_POLICY, Kind.SETTING, Kind.DIAGNOSTIC_SETTING):
+        return _resource_line(c)
     if c.kind is Kind.ROLE_DEFINITION:
         line = f"  {sym} role definition '{c.role}' ({c.role_id})"
         details = [f"+{short_action(a)}" for a in c.added_data_actions]
@@ -39,6 +64,8 @@ def render_plan(review: PlanReview, header: str = "") -> str:
         out.append(f"Plan: {summary_line(plan.summary())}.")
     for w in plan.warnings:
         out.append(f"warning: {w}")
+    for r in plan.refusals:
+        out.append(f"REFUSED: {r}")
     if review.access_sentences():
         out.append("")
         out.append("Access changes:")
@@ -47,10 +74,9 @@ def render_plan(review: PlanReview, header: str = "") -> str:
         out.append("")
         out.append("Lint (details: hsmsync lint):")
         out.extend(f"  {line}" for line in review.lint_lines())
-    by_target = sorted(plan.changes, key=lambda c: (c.plane != "data", c.target, c.order))
-    for (plane, target), changes in groupby(by_target, key=lambda c: (c.plane, c.target)):
+    for title, changes in sectioned(plan.changes):
         out.append("")
-        out.append(target_label(plane, target))
+        out.append(title)
         for c in changes:
             out.append(_change_line(c))
             out.append(f"      why: {c.reason}")

@@ -1,0 +1,247 @@
+"""Planning beyond RBAC: HSM settings, audit logging, Key Vault access policies, custom Azure roles.
+
+Pure like the rest of the planner: (desired, live) -> changes, warnings, and refusals (what the
+service would refuse, said at plan time with the reason).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from hsmsync.core.desired import DesiredHsm, DesiredState, DesiredVault, PrincipalInfo
+from hsmsync.core.plan import Action, Change, FieldChange, Kind, Plane
+from hsmsync.core.state import (
+    AccessPolicy,
+    ArmRoleDefinition,
+    DiagnosticSetting,
+    HsmSettings,
+    HsmSettingsPatch,
+    LiveState,
+    VaultState,
+)
+
+_POLICY_LISTS = ("keys", "secrets", "certificates", "storage")
+
+
+@dataclass
+class ResourcePlan:
+    changes: list[Change] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    refusals: list[str] = field(default_factory=list)
+
+
+def plan_resources(desired: DesiredState, live: LiveState) -> ResourcePlan:
+    out = ResourcePlan()
+    for name in sorted(desired.hsms):
+        hsm, live_hsm = desired.hsms[name], live.hsms.get(name)
+        current = live_hsm.settings if live_hsm else HsmSettings()
+        if hsm.settings is not None:
+            _plan_settings(hsm, current, out)
+        if hsm.logging is not None:
+            existing = {d.name: d for d in (live_hsm.diagnostic_settings if live_hsm else ())}
+            _plan_logging(hsm, hsm.logging, existing.get(hsm.logging.name), out)
+    for name in sorted(desired.vaults):
+        _plan_vault(desired.vaults[name], live.vaults.get(name), desired.principals, out)
+    _plan_arm_roles(desired, live, out)
+    return out
+
+
+def _plan_settings(hsm: DesiredHsm, current: HsmSettings, out: ResourcePlan) -> None:
+    assert hsm.settings is not None
+    wanted = hsm.settings.model_dump(exclude_none=True)
+    flat_wanted, flat_have = _flatten(wanted), _flatten(current.model_dump())
+    fields = [
+        FieldChange(k, _plain(flat_have[k]), _plain(v)) for k, v in flat_wanted.items() if flat_have[k] != v
+    ]
+    if not fields:
+        return
+    for f in fields:
+        if f.path == "purge_protection" and f.old is True:
+            out.refusals.append(f"{hsm.name}: purge protection cannot be turned off once it is on")
+        if f.path == "soft_delete_retention_days":
+            out.refusals.append(
+                f"{hsm.name}: soft-delete retention is fixed when the HSM is created "
+                f"({f.old} days); the manifest asks for {f.new}"
+            )
+    if any(f.path == "public_network_access" and f.new == "Disabled" for f in fields):
+        out.warnings.append(
+            f"{hsm.name}: disabling public network access can cut off the runner that applies this "
+            "plan (it is applied last); make sure the runner reaches the HSM through a private endpoint"
+        )
+    out.changes.append(
+        Change(
+            id=f"management:{hsm.name}:setting",
+            action=Action.UPDATE,
+            kind=Kind.SETTING,
+            plane=Plane.MANAGEMENT,
+            target=hsm.name,
+            scope=hsm.resource_id,
+            name="properties",
+            role="HSM settings",
+            role_id="",
+            reason="settings differ from the manifest: " + ", ".join(f.path for f in fields),
+            payload=HsmSettingsPatch.model_validate(wanted),
+            field_changes=tuple(fields),
+        )
+    )
+
+
+def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """{"network_acls": {"bypass": x}} -> {"network_acls.bypass": x}: one `~` line per field."""
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        if isinstance(value, dict):
+            out.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            out[prefix + key] = value
+    return out
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in value.items()}
+    return list(value) if isinstance(value, tuple) else value
+
+
+def _plan_logging(
+    hsm: DesiredHsm, wanted: DiagnosticSetting, have: DiagnosticSetting | None, out: ResourcePlan
+) -> None:
+    if have == wanted:
+        return
+    fields: tuple[FieldChange, ...] = ()
+    if have is not None:
+        old, new = have.model_dump(), wanted.model_dump()
+        fields = tuple(FieldChange(k, _plain(old[k]), _plain(new[k])) for k in new if old[k] != new[k])
+    out.changes.append(
+        Change(
+            id=f"management:{hsm.name}:diagnostic_setting:{wanted.name}",
+            action=Action.CREATE if have is None else Action.UPDATE,
+            kind=Kind.DIAGNOSTIC_SETTING,
+            plane=Plane.MANAGEMENT,
+            target=hsm.name,
+            scope=hsm.resource_id,
+            name=wanted.name,
+            role="audit logging",
+            role_id="",
+            reason="logging declared in the manifest"
+            if have is None
+            else "logging differs from the manifest: " + ", ".join(f.path for f in fields),
+            payload=wanted,
+            field_changes=fields,
+        )
+    )
+
+
+def _plan_vault(
+    vault: DesiredVault,
+    live: VaultState | None,
+    principals: Mapping[str, PrincipalInfo],
+    out: ResourcePlan,
+) -> None:
+    if live is not None and live.enable_rbac_authorization != vault.rbac:
+        model = "Azure RBAC" if live.enable_rbac_authorization else "access policies"
+        out.warnings.append(
+            f"vault {vault.name}: the vault uses {model}, the manifest says rbac: {str(vault.rbac).lower()}; "
+            "switching a vault's permission model is left to you"
+        )
+    if vault.rbac:
+        return
+    have = {p.object_id: p for p in (live.access_policies if live else ())}
+    for wanted in vault.access_policies:
+        current = have.get(wanted.object_id)
+        if current == wanted:
+            continue
+        info = principals.get(wanted.object_id)
+        fields = _policy_fields(current, wanted)
+        out.changes.append(
+            _policy_change(vault, wanted, info, Action.CREATE if current is None else Action.UPDATE, fields)
+        )
+    declared = {p.object_id for p in vault.access_policies}
+    for object_id in sorted(have.keys() - declared):
+        info = principals.get(object_id)
+        if vault.prune:
+            out.changes.append(_policy_change(vault, have[object_id], info, Action.DELETE, ()))
+
+
+def _policy_fields(current: AccessPolicy | None, wanted: AccessPolicy) -> tuple[FieldChange, ...]:
+    out = []
+    for kind in _POLICY_LISTS:
+        old = getattr(current, kind) if current else ()
+        new = getattr(wanted, kind)
+        if old != new:
+            out.append(FieldChange(kind, list(old), list(new)))
+    return tuple(out)
+
+
+def _policy_change(
+    vault: DesiredVault,
+    policy: AccessPolicy,
+    info: PrincipalInfo | None,
+    action: Action,
+    fields: tuple[FieldChange, ...],
+) -> Change:
+    reason = {
+        Action.CREATE: "access policy declared in the manifest",
+        Action.UPDATE: "permissions differ from the manifest: " + ", ".join(f.path for f in fields),
+        Action.DELETE: "not declared in the manifest; vault has prune: true",
+    }[action]
+    return Change(
+        id=f"management:vault:{vault.name}:access_policy:{policy.object_id}",
+        action=action,
+        kind=Kind.ACCESS_POLICY,
+        plane=Plane.MANAGEMENT,
+        target=f"vault:{vault.name}",
+        scope=vault.resource_id,
+        name=policy.object_id,
+        role="access policy",
+        role_id="",
+        reason=reason,
+        principal=info.key if info else None,
+        principal_id=policy.object_id,
+        principal_type=info.type if info else None,
+        payload=policy,
+        field_changes=fields,
+    )
+
+
+def _plan_arm_roles(desired: DesiredState, live: LiveState, out: ResourcePlan) -> None:
+    have = {r.name: r for r in live.arm.role_definitions}
+    for role in desired.arm_roles:
+        current = have.get(role.name)
+        if current == role:
+            continue
+        fields: tuple[FieldChange, ...] = ()
+        if current is not None:
+            old, new = current.model_dump(), role.model_dump()
+            fields = tuple(FieldChange(k, _plain(old[k]), _plain(new[k])) for k in new if old[k] != new[k])
+        out.changes.append(
+            _arm_role_change(role, Action.CREATE if current is None else Action.UPDATE, fields)
+        )
+    declared = {r.name for r in desired.arm_roles}
+    if desired.management_prune:
+        for name in sorted(have.keys() - declared):
+            out.changes.append(_arm_role_change(have[name], Action.DELETE, ()))
+
+
+def _arm_role_change(role: ArmRoleDefinition, action: Action, fields: tuple[FieldChange, ...]) -> Change:
+    reason = {
+        Action.CREATE: "custom Azure role declared in the manifest",
+        Action.UPDATE: "custom Azure role differs from the manifest: " + ", ".join(f.path for f in fields),
+        Action.DELETE: "custom Azure role not declared; management.prune: true",
+    }[action]
+    return Change(
+        id=f"management:arm:role_definition:{role.name}",
+        action=action,
+        kind=Kind.ROLE_DEFINITION,
+        plane=Plane.MANAGEMENT,
+        target="arm",
+        scope=role.assignable_scopes[0] if role.assignable_scopes else "/",
+        name=role.name,
+        role=role.role_name,
+        role_id=role.name,
+        reason=reason,
+        payload=role,
+        field_changes=fields,
+    )

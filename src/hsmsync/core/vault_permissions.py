@@ -1,0 +1,85 @@
+"""Key Vault access-policy permissions, as the service names them (compared case-insensitively)."""
+
+from __future__ import annotations
+
+import difflib
+
+# azure-mgmt-keyvault's KeyPermissions, SecretPermissions, CertificatePermissions, StoragePermissions.
+PERMISSIONS: dict[str, tuple[str, ...]] = {
+    "keys": (
+        "encrypt",
+        "decrypt",
+        "wrapKey",
+        "unwrapKey",
+        "sign",
+        "verify",
+        "get",
+        "list",
+        "create",
+        "update",
+        "import",
+        "delete",
+        "backup",
+        "restore",
+        "recover",
+        "purge",
+        "release",
+        "rotate",
+        "getrotationpolicy",
+        "setrotationpolicy",
+    ),
+    "secrets": ("get", "list", "set", "delete", "backup", "restore", "recover", "purge"),
+    "certificates": (
+        "get",
+        "list",
+        "delete",
+        "create",
+        "import",
+        "update",
+        "managecontacts",
+        "getissuers",
+        "listissuers",
+        "setissuers",
+        "deleteissuers",
+        "manageissuers",
+        "recover",
+        "purge",
+        "backup",
+        "restore",
+    ),
+    "storage": (
+        "get",
+        "list",
+        "delete",
+        "set",
+        "update",
+        "regeneratekey",
+        "recover",
+        "purge",
+        "backup",
+        "restore",
+        "setsas",
+        "listsas",
+        "getsas",
+        "deletesas",
+    ),
+}
+MAX_ACCESS_POLICIES = 1024
+
+
+def normalize_permissions(kind: str, names: list[str]) -> tuple[tuple[str, ...], list[tuple[int, str]]]:
+    """(sorted lower-cased permissions with `all` expanded, [(index, problem)])."""
+    known = {p.lower() for p in PERMISSIONS[kind]}
+    out: set[str] = set()
+    problems: list[tuple[int, str]] = []
+    for i, name in enumerate(names):
+        lowered = name.strip().lower()
+        if lowered == "all":
+            out |= known
+        elif lowered in known:
+            out.add(lowered)
+        else:
+            close = difflib.get_close_matches(lowered, sorted(known), n=3, cutoff=0.6)
+            hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+            problems.append((i, f"unknown {kind} permission '{name}'{hint}"))
+    return tuple(sorted(out)), problems
