@@ -64,7 +64,9 @@ def describe_differences(before: LiveState, after: LiveState) -> list[str]:
         verb = "appeared" if n in a_arm else "disappeared"
         out.append(f"Azure RBAC: assignment {n} {verb} ({_what(arm)})")
     for name in sorted(set(before.vaults) | set(after.vaults)):
-        b_ap = {p.object_id: p for p in (before.vaults[name].access_policies if name in before.vaults else ())}
+        b_ap = {
+            p.object_id: p for p in (before.vaults[name].access_policies if name in before.vaults else ())
+        }
         a_ap = {p.object_id: p for p in (after.vaults[name].access_policies if name in after.vaults else ())}
         for oid in sorted(b_ap.keys() | a_ap.keys()):
             if b_ap.get(oid) != a_ap.get(oid):
