@@ -25,6 +25,12 @@ step "plan again: nothing left to change (exit code 0 with --detailed-exitcode)"
 step "plan against what the tutorial's az commands produce: the VM identity got Crypto Auditor, not Crypto User"
 "$HSMSYNC" plan -f "$MANIFEST" --state "$HERE/live-as-tutorial.json"
 
+step "export what the tutorial's commands left behind, then plan that export against it: no changes"
+"$HSMSYNC" export --state "$HERE/live-as-tutorial.json" -o "$OUT/exported.yaml"
+head -20 "$OUT/exported.yaml"
+echo "  ..."
+"$HSMSYNC" plan -f "$OUT/exported.yaml" --state "$HERE/live-as-tutorial.json" --detailed-exitcode
+
 # The same through the live backend: the real Azure SDK clients over HTTPS, against the local
 # emulator of Managed HSM + ARM serving a copy of the fresh HSM.
 step "start the local Managed HSM + ARM emulator"

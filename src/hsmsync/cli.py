@@ -11,10 +11,10 @@ from enum import IntEnum
 from pathlib import Path
 
 from hsmsync import __version__
-from hsmsync.applier import ApplyResult, ChangeStatus, apply_plan
+from hsmsync.applier import ApplyResult, ChangeStatus, apply_plan, backend_workers
 from hsmsync.backends.base import ReadRequest, StateBackend
 from hsmsync.backends.registry import open_backend, read_request_for
-from hsmsync.commands import REVIEW_COMMANDS, add_review_parsers
+from hsmsync.commands import EXPORT_COMMANDS, REVIEW_COMMANDS, add_export_parsers, add_review_parsers
 from hsmsync.core.access_delta import plan_access_delta
 from hsmsync.core.catalog import builtin_data_roles, definition_to_rest, management_roles
 from hsmsync.core.drift import DriftReport, FailOn
@@ -31,6 +31,7 @@ from hsmsync.environment import Environment
 from hsmsync.manifest import LoadedManifest, load_manifest
 from hsmsync.render import PLAN_RENDERERS
 from hsmsync.render import drift as drift_render
+from hsmsync.render.progress import Progress, feedback
 from hsmsync.render.results import render_apply_result
 from hsmsync.saved_plan import check_not_stale, load_saved_plan, saved_plan_json
 
@@ -58,6 +59,8 @@ def _add_source_args(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--caller", metavar="OBJECT_ID", help="the applying identity, for the lockout guard")
     p.add_argument("--caller-group", metavar="OBJECT_ID", action="append", default=[], help="its groups")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    p.add_argument("-v", "--verbose", action="count", default=0, help="log every API call (-vv: debug)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -104,6 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--endpoints-out", type=Path)
     p.add_argument("--faults", help="e.g. latency=20ms,429=0.1,500=0.05,drop=0.02,seed=7,throttle=5")
     add_review_parsers(sub)
+    add_export_parsers(sub)
     return parser
 
 
@@ -140,7 +144,15 @@ def _guard(args: argparse.Namespace, plan: Plan, live: LiveState, backend: State
 
 
 def _backend(args: argparse.Namespace, env: Environment) -> StateBackend:
-    return open_backend(state=args.state, endpoints=args.endpoints, environ=env.environ, cwd=env.cwd)
+    backend = open_backend(state=args.state, endpoints=args.endpoints, environ=env.environ, cwd=env.cwd)
+    if hasattr(backend, "progress"):  # the live backend reports discovery progress
+        backend.progress = _progress(args)
+    return backend
+
+
+def _progress(args: argparse.Namespace) -> Progress | None:
+    progress = getattr(args, "progress", None)
+    return progress if isinstance(progress, Progress) else None
 
 
 def _path(p: Path, env: Environment) -> Path:
@@ -199,7 +211,12 @@ def cmd_apply(args: argparse.Namespace, env: Environment) -> int:
         if env.stdin.readline().strip() != "yes":
             env.stdout.write("Apply cancelled; nothing was changed.\n")
             return ExitStatus.ERROR
-    result = apply_plan(plan, backend)
+    progress = _progress(args)
+    if progress is not None:
+        progress.apply_started(len(plan.changes))
+    result = apply_plan(plan, backend, reporter=progress, workers=backend_workers(backend))
+    if progress is not None:
+        progress.apply_finished()
     env.stdout.write("\n" + render_apply_result(result))
     return ExitStatus.OK if result.ok else ExitStatus.ERROR
 
@@ -259,6 +276,7 @@ def cmd_emulator(args: argparse.Namespace, env: Environment) -> int:
 
 COMMANDS = {
     **REVIEW_COMMANDS,
+    **EXPORT_COMMANDS,
     "validate": cmd_validate,
     "plan": cmd_plan,
     "apply": cmd_apply,
@@ -277,7 +295,9 @@ def main(argv: Sequence[str] | None = None, *, env: Environment | None = None) -
     except SystemExit as exc:  # argparse exits on --help and usage errors
         return int(exc.code or 0)
     try:
-        return int(COMMANDS[args.command](args, env))
+        quiet, verbose = getattr(args, "quiet", False), getattr(args, "verbose", 0)
+        with feedback(env.stderr, env.environ, quiet=quiet, verbose=verbose) as args.progress:
+            return int(COMMANDS[args.command](args, env))
     except HsmsyncError as exc:
         env.stderr.write(f"error: {exc}\n")
         return ExitStatus.ERROR

@@ -19,6 +19,13 @@ class HsmRef:
 
 
 @dataclass(frozen=True, slots=True)
+class VaultRef:
+    name: str
+    url: str
+    resource_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class ReadRequest:
     """What to discover: the manifest's HSMs, ARM scopes and principals."""
 
@@ -29,6 +36,7 @@ class ReadRequest:
     # HSMs whose every assignment must be found (they prune): a live backend then lists all keys
     # and the assignments at each key scope instead of querying only the manifest's principals.
     full_discovery: frozenset[str] = frozenset()
+    vaults: tuple[VaultRef, ...] = ()
 
 
 class Outcome(StrEnum):

@@ -113,8 +113,8 @@ def cmd_whocan(args: argparse.Namespace, env: Environment) -> int:
 
 def _principal_id(loaded: LoadedManifest, reference: str) -> str:
     declared = loaded.manifest.principals
-    if reference in declared:
-        return declared[reference].id
+    if reference in declared and declared[reference].id:
+        return str(declared[reference].id)
     if is_guid(reference):
         return reference.lower()
     close = difflib.get_close_matches(reference, list(declared), n=3, cutoff=0.5)

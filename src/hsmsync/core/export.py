@@ -1,0 +1,216 @@
+"""Brownfield export: a manifest document that declares exactly what exists.
+
+Pure: (live state, known principal names) -> a dict in the manifest's shape, deterministic, such
+that planning it against the same live state yields no changes.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from hsmsync.core.catalog import builtin_data_roles, management_role_map, management_roles
+from hsmsync.core.state import DirectoryObject, HsmState, LiveState, VaultState
+
+Entry = tuple[str, str, str, str]  # plane, target, role reference, scope
+_SLUG = re.compile(r"[^a-z0-9]+")
+
+
+@dataclass
+class Export:
+    document: dict[str, Any]
+    notes: list[str] = field(default_factory=list)
+
+
+def _slug(text: str) -> str:
+    return _SLUG.sub("-", text.lower()).strip("-") or "x"
+
+
+class _Names:
+    """Stable, unique manifest keys for principals and roles."""
+
+    def __init__(self) -> None:
+        self.taken: set[str] = set()
+
+    def unique(self, base: str) -> str:
+        name, n = base, 2
+        while name in self.taken:
+            name, n = f"{base}-{n}", n + 1
+        self.taken.add(name)
+        return name
+
+
+def export_manifest(
+    live: LiveState, *, hsms: Iterable[str] | None = None, directory: Iterable[DirectoryObject] = ()
+) -> Export:
+    selected = sorted(hsms) if hsms is not None else sorted(live.hsms)
+    unknown = [h for h in selected if h not in live.hsms]
+    if unknown:
+        raise ValueError(f"no such HSM: {', '.join(unknown)}; known: {', '.join(sorted(live.hsms))}")
+    known = {d.id: d for d in (*(live.directory or ()), *directory)}
+    notes: list[str] = []
+    entries: dict[str, set[Entry]] = {}
+    types: dict[str, str] = {}
+    doc: dict[str, Any] = {"version": 1, "principals": {}, "hsms": {}, "roles": {}}
+
+    role_keys = _Names()
+    custom_refs: dict[tuple[str, str], str] = {}
+    for name in selected:
+        hsm = live.hsms[name]
+        doc["hsms"][name] = _hsm_doc(hsm)
+        for role in sorted(hsm.role_definitions, key=lambda r: (r.role_name.lower(), r.name)):
+            key = role_keys.unique(_slug(role.role_name or role.name))
+            custom_refs[(name, role.name)] = key
+            doc["roles"][key] = {
+                "hsm": name,
+                "name": role.role_name,
+                "description": role.description,
+                "id": role.name,
+                "data_actions": list(role.data_actions),
+                **({"not_data_actions": list(role.not_data_actions)} if role.not_data_actions else {}),
+            }
+        builtin = {r.name: r.role_name for r in (hsm.builtin_role_definitions or builtin_data_roles())}
+        for a in hsm.role_assignments:
+            ref = custom_refs.get((name, a.role_definition_id)) or builtin.get(a.role_definition_id)
+            if ref is None:
+                gone = a.role_definition_id
+                notes.append(
+                    f"{name}: assignment {a.name} uses role {gone}, which no longer exists; left out"
+                )
+                continue
+            entries.setdefault(a.principal_id, set()).add(("data", name, ref, a.scope))
+
+    arm_roles = _arm_roles_doc(live, doc, role_keys)
+    mgmt_names = {guid: r.role_name for guid, r in management_role_map().items()}
+    builtin_mgmt = {r.name for r in management_roles()}
+    for arm in live.arm.role_assignments:
+        rid = arm.role_definition_id
+        ref = arm_roles.get(rid) or (mgmt_names[rid] if rid in builtin_mgmt else rid)
+        entries.setdefault(arm.principal_id, set()).add(("management", "arm", ref, arm.scope))
+        types[arm.principal_id] = arm.principal_type
+
+    vault_ids: set[str] = set()
+    for vault in live.vaults.values():
+        vault_ids.update(p.object_id for p in vault.access_policies)
+    keys = _principals_doc(doc, sorted(set(entries) | vault_ids), known, types, notes)
+    doc["teams"] = _teams_doc(entries, keys)
+    if live.vaults:
+        doc["vaults"] = {name: _vault_doc(v, keys) for name, v in sorted(live.vaults.items())}
+    doc["management"] = {"prune": False}
+    for section in ("roles", "arm_roles"):
+        if not doc.get(section):
+            doc.pop(section, None)
+    return Export(doc, notes)
+
+
+def _hsm_doc(hsm: HsmState) -> dict[str, Any]:
+    out: dict[str, Any] = {"url": hsm.url, "resource_id": hsm.resource_id, "prune": True}
+    s = hsm.settings
+    out["settings"] = {
+        "purge_protection": s.purge_protection,
+        "soft_delete_retention_days": s.soft_delete_retention_days,
+        "public_network_access": s.public_network_access,
+        "network_acls": {
+            "default_action": s.network_acls.default_action,
+            "bypass": s.network_acls.bypass,
+            "ip_rules": list(s.network_acls.ip_rules),
+        },
+    }
+    audit = next(
+        (d for d in sorted(hsm.diagnostic_settings, key=lambda d: d.name) if "AuditEvent" in d.categories),
+        None,
+    )
+    if audit is not None:
+        logging: dict[str, Any] = {"name": audit.name, "categories": list(audit.categories)}
+        if audit.storage_account_id:
+            logging["storage_account"] = audit.storage_account_id
+        if audit.workspace_id:
+            logging["workspace"] = audit.workspace_id
+        if audit.event_hub_authorization_rule_id:
+            hub: dict[str, Any] = {"authorization_rule_id": audit.event_hub_authorization_rule_id}
+            if audit.event_hub_name:
+                hub["name"] = audit.event_hub_name
+            logging["event_hub"] = hub
+        out["logging"] = logging
+    return out
+
+
+def _arm_roles_doc(live: LiveState, doc: dict[str, Any], names: _Names) -> dict[str, str]:
+    refs: dict[str, str] = {}
+    roles: dict[str, Any] = {}
+    for role in sorted(live.arm.role_definitions, key=lambda r: (r.role_name.lower(), r.name)):
+        key = names.unique(_slug(role.role_name))
+        refs[role.name] = key
+        body: dict[str, Any] = {"name": role.role_name, "description": role.description, "id": role.name}
+        for attr in ("actions", "not_actions", "data_actions", "not_data_actions"):
+            if getattr(role, attr):
+                body[attr] = list(getattr(role, attr))
+        body["assignable_scopes"] = list(role.assignable_scopes)
+        roles[key] = body
+    doc["arm_roles"] = roles
+    return refs
+
+
+def _principals_doc(
+    doc: dict[str, Any],
+    ids: list[str],
+    known: Mapping[str, DirectoryObject],
+    types: Mapping[str, str],
+    notes: list[str],
+) -> dict[str, str]:
+    names = _Names()
+    keys: dict[str, str] = {}
+    # Named principals first (sorted by name), then the rest by id: stable across runs.
+    ordered = sorted(ids, key=lambda i: (i not in known, known[i].display_name.lower() if i in known else i))
+    for pid in ordered:
+        obj = known.get(pid)
+        key = names.unique(_slug(obj.display_name) if obj else f"principal-{pid[:8]}")
+        keys[pid] = key
+        ptype = obj.type if obj else types.get(pid)
+        if ptype is None:
+            ptype = "ServicePrincipal"
+            notes.append(
+                f"principal {pid}: type unknown (data-plane only); exported as ServicePrincipal, check it"
+            )
+        entry: dict[str, Any] = {"type": ptype, "id": pid}
+        if obj:
+            entry["name"] = obj.display_name
+        doc["principals"][key] = entry
+    return keys
+
+
+def _teams_doc(entries: Mapping[str, set[Entry]], keys: Mapping[str, str]) -> dict[str, Any]:
+    """Principals with identical role sets form one team, named after its first member."""
+    groups: dict[frozenset[Entry], list[str]] = {}
+    for pid, grants in entries.items():
+        groups.setdefault(frozenset(grants), []).append(keys[pid])
+    teams: dict[str, Any] = {}
+    for held, members in sorted(groups.items(), key=lambda g: sorted(g[1])):
+        team: dict[str, Any] = {"members": sorted(members)}
+        data = sorted((g for g in held if g[0] == "data"), key=lambda g: (g[1], g[3], g[2]))
+        mgmt = sorted((g for g in held if g[0] == "management"), key=lambda g: (g[3].lower(), g[2]))
+        if mgmt:
+            team["management"] = [{"role": role, "scope": scope} for _, _, role, scope in mgmt]
+        if data:
+            team["data"] = [{"hsm": hsm, "role": role, "scope": scope} for _, hsm, role, scope in data]
+        teams[sorted(members)[0]] = team
+    return teams
+
+
+def _vault_doc(vault: VaultState, keys: Mapping[str, str]) -> dict[str, Any]:
+    out: dict[str, Any] = {"url": vault.url, "resource_id": vault.resource_id}
+    if vault.enable_rbac_authorization:
+        out["rbac"] = True
+        return out
+    out["prune"] = True
+    policies: dict[str, Any] = {}
+    for p in sorted(vault.access_policies, key=lambda p: keys[p.object_id]):
+        policies[keys[p.object_id]] = {
+            kind: list(getattr(p, kind))
+            for kind in ("keys", "secrets", "certificates", "storage")
+            if getattr(p, kind)
+        }
+    out["access_policies"] = policies
+    return out
