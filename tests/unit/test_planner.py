@@ -206,3 +206,12 @@ class TestOrderAndIdempotence:
         ids = [c.id for c in plan.changes]
         assert len(set(ids)) == len(ids)
         assert f"data:h1:role_assignment:/:{ADMIN}:{TEAM}" in ids
+
+
+def test_contributor_means_the_azure_role_not_managed_hsm_contributor_shortened():
+    from hsmsync.core.catalog import RoleIndex, management_roles
+
+    index = RoleIndex(management_roles())
+    assert index.resolve("Contributor").name == "b24988ac-6180-42e0-ab88-20f7382dd24c"
+    assert index.resolve("contributor").name == "b24988ac-6180-42e0-ab88-20f7382dd24c"
+    assert index.resolve("Managed HSM Contributor").name == "18500a29-7fe2-46b2-a342-b16a415e101d"

@@ -113,12 +113,15 @@ class RoleIndex:
     def __init__(self, roles: Iterable[RoleDefinition], aliases: Mapping[str, RoleDefinition] = {}):
         self._by_key: dict[str, RoleDefinition] = {}
         self._names: list[str] = []
+        roles = list(roles)
+        # Full names first: "Contributor" is the Azure role, not "Managed HSM Contributor" shortened.
         for role in roles:
             self._add(role.role_name, role)
-            if role.role_name.lower().startswith(_SHORT_PREFIX):
-                self._add(role.role_name[len(_SHORT_PREFIX) :], role)
             self._by_key[role.name.lower()] = role
             self._names.append(role.role_name)
+        for role in roles:
+            if role.role_name.lower().startswith(_SHORT_PREFIX):
+                self._add(role.role_name[len(_SHORT_PREFIX) :], role)
         for alias, role in aliases.items():
             self._add(alias, role)
             self._names.append(alias)

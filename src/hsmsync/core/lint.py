@@ -7,10 +7,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from hsmsync.core.access_delta import state_after_plan
-from hsmsync.core.desired import DesiredState
+from hsmsync.core.desired import DesiredHsm, DesiredState
 from hsmsync.core.grants import grants_from_desired, grants_from_live
-from hsmsync.core.lint_findings import RULES, Finding, Rule, Severity
-from hsmsync.core.lint_rules import CHECKS, CustomRoleView, LintSubject
+from hsmsync.core.lint_findings import RULES, Finding, Loc, Rule, Severity
+from hsmsync.core.lint_rules import CHECKS, CustomRoleView, HsmPosture, LintSubject, PolicyVault
 from hsmsync.core.manifest_locations import assignment_locations, custom_role_keys
 from hsmsync.core.model import Manifest
 from hsmsync.core.planner import plan_changes
@@ -53,8 +53,8 @@ def _subject(manifest: Manifest, desired: DesiredState, live: LiveState | None) 
         for name, hsm in desired.hsms.items()
         for r in hsm.custom_roles
     ]
-    if live is not None:
-        after = state_after_apply(desired, live)
+    after = state_after_apply(desired, live) if live is not None else None
+    if after is not None:
         declared = {g.key for g in grants}
         kept = tuple(g for g in grants_from_live(after, desired.principals) if g.key not in declared)
         grants = (*grants, *kept)
@@ -64,7 +64,40 @@ def _subject(manifest: Manifest, desired: DesiredState, live: LiveState | None) 
             for r in hsm.role_definitions
             if (name, r.name) not in role_keys
         ]
-    return LintSubject(grants, tuple(customs), assignment_locations(desired))
+    return LintSubject(
+        grants,
+        tuple(customs),
+        assignment_locations(desired),
+        postures=tuple(_posture(name, hsm, after) for name, hsm in sorted(desired.hsms.items())),
+        policy_vaults=tuple(
+            PolicyVault(name, v.resource_id, ("vaults", name))
+            for name, v in sorted(desired.vaults.items())
+            if not v.rbac
+        ),
+        min_retention_days=manifest.lint.min_soft_delete_retention_days,
+    )
+
+
+def _posture(name: str, hsm: DesiredHsm, after: LiveState | None) -> HsmPosture:
+    """Settings as apply would leave them (with live state), else only what the manifest says."""
+    loc: Loc = ("hsms", name, "settings") if hsm.settings else ("hsms", name)
+    if after is not None and name in after.hsms:
+        state = after.hsms[name]
+        audit = any("AuditEvent" in d.categories for d in state.diagnostic_settings)
+        s = state.settings
+        return HsmPosture(
+            name, s.purge_protection, s.soft_delete_retention_days, s.public_network_access, audit, loc
+        )
+    patch = hsm.settings
+    audit_known = True if hsm.logging is not None and "AuditEvent" in hsm.logging.categories else None
+    return HsmPosture(
+        name,
+        patch.purge_protection if patch else None,
+        patch.soft_delete_retention_days if patch else None,
+        patch.public_network_access if patch else None,
+        audit_known,
+        loc,
+    )
 
 
 def lint(manifest: Manifest, desired: DesiredState, live: LiveState | None = None) -> LintReport:

@@ -88,6 +88,44 @@ _RULES = (
         "export, release and purge unless the role exists for exactly that.",
     ),
     Rule(
+        "HSM005",
+        "write-on-access-policy-vault",
+        Severity.ERROR,
+        "On a vault that uses access policies, a management-plane role that can write the vault "
+        "(Contributor, Owner, Key Vault Contributor) can grant itself data access to keys and secrets.",
+        "Give that team Reader on the vault's scope, or move the vault to Azure RBAC (`rbac: true`).",
+    ),
+    Rule(
+        "HSM006",
+        "audit-logging-off",
+        Severity.WARNING,
+        "Without a diagnostic setting for AuditEvent, nobody can tell who used or managed which key.",
+        "Add `logging:` to the HSM with a storage account, Log Analytics workspace or event hub.",
+    ),
+    Rule(
+        "HSM007",
+        "purge-protection-off",
+        Severity.WARNING,
+        "Without purge protection a deleted HSM or key can be purged before its retention ends; "
+        "the baseline asks for it on every HSM.",
+        "Set `settings: {purge_protection: true}` (it cannot be turned off again).",
+    ),
+    Rule(
+        "HSM008",
+        "short-soft-delete-retention",
+        Severity.WARNING,
+        "A short soft-delete retention leaves little time to notice and recover a deletion.",
+        "Create HSMs with a longer `soft_delete_retention_days` (it is fixed at creation).",
+    ),
+    Rule(
+        "HSM009",
+        "public-network-access",
+        Severity.WARNING,
+        "An HSM reachable from the public internet relies on identity alone; the baseline asks for "
+        "private endpoints and public network access disabled.",
+        "Set `settings: {public_network_access: Disabled}` and reach the HSM through a private endpoint.",
+    ),
+    Rule(
         "HSM010",
         "service-limits",
         Severity.ERROR,

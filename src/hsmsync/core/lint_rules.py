@@ -13,7 +13,9 @@ from hsmsync.core.capabilities import (
     HSM_WIDE_KEY_USE,
     MANAGE_ROLE_DEFINITIONS,
     PURGE_KEYS,
+    action_matches,
 )
+from hsmsync.core.catalog import management_role_map
 from hsmsync.core.desired import AssignmentKey
 from hsmsync.core.grants import Grant, effective_data_actions
 from hsmsync.core.lint_findings import RULES, Finding, Loc, Severity
@@ -35,12 +37,36 @@ class CustomRoleView:
 
 
 @dataclass(frozen=True, slots=True)
+class HsmPosture:
+    """What is known of one HSM's resource settings (None: unknown, not checked)."""
+
+    hsm: str
+    purge_protection: bool | None
+    soft_delete_retention_days: int | None
+    public_network_access: str | None
+    audit_logging: bool | None
+    location: Loc
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyVault:
+    """A vault that uses access policies, where the manifest declares it."""
+
+    name: str
+    resource_id: str
+    location: Loc
+
+
+@dataclass(frozen=True, slots=True)
 class LintSubject:
-    """What the rules look at: every grant (both planes) and every custom role."""
+    """What the rules look at: every grant (both planes), every custom role, HSM and vault posture."""
 
     grants: tuple[Grant, ...]
     custom_roles: tuple[CustomRoleView, ...]
     locations: Mapping[AssignmentKey, Loc]
+    postures: tuple[HsmPosture, ...] = ()
+    policy_vaults: tuple[PolicyVault, ...] = ()
+    min_retention_days: int = 30
 
     def data_grants(self) -> list[Grant]:
         return [g for g in self.grants if g.plane is Plane.DATA]
@@ -167,10 +193,61 @@ def check_limits(s: LintSubject) -> Iterator[Finding]:
             )
 
 
+_VAULT_WRITE = "Microsoft.KeyVault/vaults/write"
+
+
+def _can_write_vault(g: Grant) -> bool:
+    role = management_role_map().get(g.role_id)
+    patterns = role.actions if role else g.actions
+    excluded = role.not_actions if role else ()
+    return any(action_matches(p, _VAULT_WRITE) for p in patterns) and not any(
+        action_matches(p, _VAULT_WRITE) for p in excluded
+    )
+
+
+def check_write_on_policy_vault(s: LintSubject) -> Iterator[Finding]:
+    for vault in s.policy_vaults:
+        rid = vault.resource_id.lower()
+        for g in s.grants:
+            scope = g.scope.rstrip("/").lower()
+            covers = rid == scope or rid.startswith(scope + "/")
+            if g.plane is Plane.MANAGEMENT and covers and _can_write_vault(g):
+                yield s.finding(
+                    "HSM005",
+                    g,
+                    g.who,
+                    f"{g.who} holds {_held(g)}, which can write vault {vault.name}; the vault uses "
+                    "access policies, so it can grant itself access to keys and secrets",
+                )
+
+
+def check_posture(s: LintSubject) -> Iterator[Finding]:
+    for p in s.postures:
+        if p.audit_logging is False:
+            yield s.finding("HSM006", None, p.hsm, f"{p.hsm}: no audit logging (AuditEvent)", loc=p.location)
+        if p.purge_protection is False:
+            yield s.finding("HSM007", None, p.hsm, f"{p.hsm}: purge protection is off", loc=p.location)
+        days = p.soft_delete_retention_days
+        if days is not None and days < s.min_retention_days:
+            yield s.finding(
+                "HSM008",
+                None,
+                p.hsm,
+                f"{p.hsm}: soft-delete retention is {days} days (below {s.min_retention_days})",
+                loc=p.location,
+            )
+        if p.public_network_access == "Enabled":
+            yield s.finding(
+                "HSM009", None, p.hsm, f"{p.hsm}: public network access is enabled", loc=p.location
+            )
+
+
 CHECKS: tuple[Callable[[LintSubject], Iterator[Finding]], ...] = (
     check_separation_of_duties,
     check_admin_to_user,
     check_hsm_wide_key_use,
     check_custom_roles,
     check_limits,
+    check_write_on_policy_vault,
+    check_posture,
 )

@@ -212,6 +212,9 @@ class Suppression(_Strict):
 
 class LintOptions(_Strict):
     suppress: list[Suppression] = Field(default_factory=list)
+    min_soft_delete_retention_days: Annotated[int, Field(ge=7, le=90)] = Field(
+        default=30, description="HSM008 fires below this many days"
+    )
 
 
 class Manifest(_Strict):
