@@ -11,6 +11,7 @@ from hsmsync.core.desired import (
     DesiredAssignment,
     DesiredHsm,
     DesiredState,
+    PrincipalInfo,
     assignment_key,
 )
 from hsmsync.core.ids import deterministic_name
@@ -119,43 +120,19 @@ def _plan_hsm(
                 and la.role_definition_id == ADMINISTRATOR_ROLE_ID
                 and la.scope == "/"
             )
-            if hsm.prune and (not is_initial or hsm.prune_initial_admins):
-                changes.append(
-                    Change(
-                        id=_change_id(Plane.DATA, hsm.name, Kind.ROLE_ASSIGNMENT, key),
-                        action=Action.DELETE,
-                        kind=Kind.ROLE_ASSIGNMENT,
-                        plane=Plane.DATA,
-                        target=hsm.name,
-                        scope=la.scope,
-                        name=la.name,
-                        role=role_name,
-                        role_id=la.role_definition_id,
-                        principal=principal.key if principal else None,
-                        principal_id=la.principal_id,
-                        principal_type=principal.type if principal else None,
-                        reason="not declared in the manifest; HSM has prune: true",
-                    )
-                )
-            else:
+            prune = hsm.prune and (not is_initial or hsm.prune_initial_admins)
+            if prune:
+                reason = "not declared in the manifest; HSM has prune: true"
+            elif is_initial and hsm.prune:
                 reason = (
                     "initial administrator made by Azure at creation (kept unless prune_initial_admins: true)"
-                    if is_initial and hsm.prune
-                    else "not declared in the manifest; HSM has prune: false"
                 )
-                unmanaged.append(
-                    UnmanagedItem(
-                        plane=Plane.DATA,
-                        target=hsm.name,
-                        scope=la.scope,
-                        name=la.name,
-                        role=role_name,
-                        role_id=la.role_definition_id,
-                        principal_id=la.principal_id,
-                        principal=principal.key if principal else None,
-                        reason=reason,
-                    )
-                )
+            else:
+                reason = "not declared in the manifest; HSM has prune: false"
+            ptype = principal.type if principal else None
+            _undeclared(
+                Plane.DATA, hsm.name, key, la, role_name, principal, ptype, prune, reason, changes, unmanaged
+            )
 
     desired_role_ids = {r.name for r in hsm.custom_roles}
     for role_id, live_role in sorted(live_custom.items()):
@@ -242,6 +219,54 @@ def _create_assignment(a: DesiredAssignment) -> Change:
     )
 
 
+def _undeclared(
+    plane: Plane,
+    target: str,
+    key: AssignmentKey,
+    live: DataRoleAssignment | ArmRoleAssignment,
+    role_name: str,
+    principal: PrincipalInfo | None,
+    principal_type: str | None,
+    prune: bool,
+    reason: str,
+    changes: list[Change],
+    unmanaged: list[UnmanagedItem],
+) -> None:
+    """A live assignment the manifest does not declare: deleted when pruning, else reported."""
+    if prune:
+        changes.append(
+            Change(
+                id=_change_id(plane, target, Kind.ROLE_ASSIGNMENT, key),
+                action=Action.DELETE,
+                kind=Kind.ROLE_ASSIGNMENT,
+                plane=plane,
+                target=target,
+                scope=live.scope,
+                name=live.name,
+                role=role_name,
+                role_id=live.role_definition_id,
+                principal=principal.key if principal else None,
+                principal_id=live.principal_id,
+                principal_type=principal_type,
+                reason=reason,
+            )
+        )
+        return
+    unmanaged.append(
+        UnmanagedItem(
+            plane=plane,
+            target=target,
+            scope=live.scope,
+            name=live.name,
+            role=role_name,
+            role_id=live.role_definition_id,
+            principal_id=live.principal_id,
+            principal=principal.key if principal else None,
+            reason=reason,
+        )
+    )
+
+
 def _change_id(plane: Plane, target: str, kind: Kind, key: AssignmentKey) -> str:
     return f"{plane.value}:{target}:{kind.value}:{key[2]}:{key[3]}:{key[4]}"
 
@@ -268,38 +293,21 @@ def _plan_arm(
         for la in items:
             principal = desired.principals[la.principal_id]
             role = names.get(la.role_definition_id, la.role_definition_id)
-            if desired.management_prune:
-                changes.append(
-                    Change(
-                        id=_change_id(Plane.MANAGEMENT, "arm", Kind.ROLE_ASSIGNMENT, key),
-                        action=Action.DELETE,
-                        kind=Kind.ROLE_ASSIGNMENT,
-                        plane=Plane.MANAGEMENT,
-                        target="arm",
-                        scope=la.scope,
-                        name=la.name,
-                        role=role,
-                        role_id=la.role_definition_id,
-                        principal=principal.key,
-                        principal_id=la.principal_id,
-                        principal_type=la.principal_type,
-                        reason="not declared in the manifest; management.prune: true",
-                    )
-                )
-            else:
-                unmanaged.append(
-                    UnmanagedItem(
-                        plane=Plane.MANAGEMENT,
-                        target="arm",
-                        scope=la.scope,
-                        name=la.name,
-                        role=role,
-                        role_id=la.role_definition_id,
-                        principal_id=la.principal_id,
-                        principal=principal.key,
-                        reason="not declared in the manifest; management.prune: false",
-                    )
-                )
+            prune = desired.management_prune
+            reason = f"not declared in the manifest; management.prune: {str(prune).lower()}"
+            _undeclared(
+                Plane.MANAGEMENT,
+                "arm",
+                key,
+                la,
+                role,
+                principal,
+                la.principal_type,
+                prune,
+                reason,
+                changes,
+                unmanaged,
+            )
 
 
 __all__ = ["FieldChange", "plan_changes"]
