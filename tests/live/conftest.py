@@ -78,7 +78,13 @@ def request(
     )
 
 
-FAST_ENV = {"HSMSYNC_RETRY_BACKOFF": "0.01", "HSMSYNC_PRINCIPAL_WAIT_SECONDS": "0.5"}
+# The emulator runs with throttle=0 here, so client pacing is lifted too.
+FAST_ENV = {
+    "HSMSYNC_RETRY_BACKOFF": "0.01",
+    "HSMSYNC_PRINCIPAL_WAIT_SECONDS": "0.5",
+    "HSMSYNC_HSM_RATE": "1000",
+    "HSMSYNC_ARM_RATE": "1000",
+}
 
 
 def endpoints_for(emulator: Any, path: Path, *, oid: str = ADMIN) -> Path:

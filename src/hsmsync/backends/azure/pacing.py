@@ -35,8 +35,9 @@ _RBAC_PATH = "/providers/microsoft.authorization/"
 class TokenBucket:
     """`rate` tokens per second, evenly spaced (burst `burst`), thread-safe; `acquire` blocks.
 
-    A burst of 1 keeps calls `1/rate` apart: the service's own bucket (which allows a burst) then
-    has slack for network jitter, so paced calls are not throttled when they arrive bunched up.
+    After the burst, calls are `1/rate` apart: the service's own bucket (which allows a burst of
+    about one second) keeps slack for network jitter, so paced calls that arrive bunched up are
+    not throttled.
     """
 
     def __init__(
@@ -89,7 +90,9 @@ class Pacer:
         with self._lock:
             bucket = self._buckets.get(key)
             if bucket is None:
-                bucket = self._buckets[key] = TokenBucket(rate)
+                # A small burst (half a second's worth) helps short runs; the rest is evenly spaced,
+                # which leaves the service's own burst allowance as slack for network jitter.
+                bucket = self._buckets[key] = TokenBucket(rate, burst=max(1.0, rate / 2))
             return bucket
 
     def policy(self, *, arm: bool) -> PacingPolicy:
