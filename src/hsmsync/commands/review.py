@@ -1,7 +1,7 @@
 """Review commands: `lint`, `whocan`, `explain`. Each loads, asks the core, renders, picks an exit code.
 
-Without `--state` they answer from the manifest (what would be); with it they also read the
-fake state file (what is), naming principals from the manifest.
+Without `--state`/`--live` they answer from the manifest (what would be); with either they also
+read live state (what is), naming principals from the manifest.
 """
 
 from __future__ import annotations
@@ -47,7 +47,10 @@ def _add_source_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "-f", "--file", type=Path, default=Path("hsmsync.yaml"), help="manifest (default: hsmsync.yaml)"
     )
-    p.add_argument("--state", type=Path, help="also read live state from this fake state file")
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--state", type=Path, help="also read live state from this fake state file")
+    src.add_argument("--live", action="store_true", help="also read live state from Azure")
+    p.add_argument("--endpoints", type=Path, help="endpoints file of a local emulator (with --live)")
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -72,9 +75,9 @@ def _load(args: argparse.Namespace, env: Environment) -> LoadedManifest:
 
 
 def _live(args: argparse.Namespace, env: Environment, loaded: LoadedManifest) -> LiveState | None:
-    if args.state is None:
+    if args.state is None and not args.live:
         return None
-    backend = open_backend(state=args.state, endpoints=None, environ=env.environ, cwd=env.cwd)
+    backend = open_backend(state=args.state, endpoints=args.endpoints, environ=env.environ, cwd=env.cwd)
     return backend.read_state(read_request_for(loaded.desired))
 
 
