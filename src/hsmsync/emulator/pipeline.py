@@ -18,6 +18,7 @@ from hsmsync.emulator.tokens import decode_claims
 HSM_RESOURCE = "https://managedhsm.azure.net"
 INJECTED_RETRY_MS = 10
 RequestLog = list[tuple[str, str, int]]
+_RBAC = "/providers/microsoft.authorization/"
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +99,7 @@ class Gateway:
         bucket: Callable[[], TokenBucket | None],
         log: RequestLog,
         log_lock: threading.Lock,
+        counter: Callable[[], None] | None = None,
     ) -> None:
         self._service = service
         self._data_plane = data_plane
@@ -106,6 +108,7 @@ class Gateway:
         self._bucket = bucket
         self._log = log
         self._log_lock = log_lock
+        self._counter = counter
 
     def __call__(self, request: Request) -> Response:
         request_id = str(uuid.uuid4())
@@ -120,6 +123,8 @@ class Gateway:
         response.headers = headers
         with self._log_lock:
             self._log.append((request.method, request.path, 0 if response.drop else response.status))
+            if self._counter is not None and response.status != 401 and _RBAC in request.path.lower():
+                self._counter()
         return response
 
     def _unauthorized(self, reason: str, *, missing: bool) -> ApiError:

@@ -7,6 +7,7 @@ import json
 import shutil
 import tempfile
 import threading
+from collections import Counter
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -44,10 +45,13 @@ class Emulator:
         faults: FaultConfig | None = None,
         identity_oid: str | None = None,
         workdir: Path | None = None,
+        persist_interval: float | None = None,
     ) -> None:
         self.state_path = state_path.resolve()
-        self.store = Store(self.state_path)
+        self.store = Store(self.state_path, persist_interval=persist_interval)
         self.request_log: RequestLog = []
+        # Authenticated RBAC requests per HSM name (the calls the service's rate limit counts).
+        self.rbac_calls: Counter[str] = Counter()
         self._log_lock = threading.Lock()
         self._stopped = threading.Event()
         self._injector = FaultInjector(faults or FaultConfig())
@@ -88,6 +92,7 @@ class Emulator:
             bucket=(lambda: self._bucket(hsm)) if hsm is not None else (lambda: None),
             log=self.request_log,
             log_lock=self._log_lock,
+            counter=(lambda: self.rbac_calls.update((hsm,))) if hsm is not None else None,
         )
 
     # ------------------------------------------------------------------------------ configuration
@@ -144,6 +149,7 @@ class Emulator:
     def clear_log(self) -> None:
         with self._log_lock:
             self.request_log.clear()
+            self.rbac_calls.clear()
 
     # ----------------------------------------------------------------------------------- lifecycle
 
@@ -169,6 +175,7 @@ class Emulator:
             return
         self._stopped.set()
         self._close_listeners()
+        self.store.close()
         if self._own_workdir:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
@@ -188,10 +195,18 @@ def start_emulator(
     faults: FaultConfig | None = None,
     identity_oid: str | None = None,
     workdir: Path | None = None,
+    persist_interval: float | None = None,
 ) -> Emulator:
     """Load the state file and serve it: one HTTPS port per HSM (data plane) and one for ARM.
 
     With `port` 0 every port is ephemeral; otherwise ARM listens on `port` and the HSMs on the
-    following ports, in the state file's order.
+    following ports, in the state file's order. `persist_interval`: see `Store` (benchmarks only).
     """
-    return Emulator(state_path, port=port, faults=faults, identity_oid=identity_oid, workdir=workdir)
+    return Emulator(
+        state_path,
+        port=port,
+        faults=faults,
+        identity_oid=identity_oid,
+        workdir=workdir,
+        persist_interval=persist_interval,
+    )

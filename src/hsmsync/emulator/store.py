@@ -27,14 +27,43 @@ def _stamp(path: Path) -> tuple[int, int] | None:
 
 
 class Store:
-    def __init__(self, path: Path) -> None:
+    """With `persist_interval` (seconds), changes are written at most that often by a background
+    thread and on `flush()`, instead of after every change: for large benchmark fleets, where
+    rewriting a many-megabyte file per change would make the emulator the bottleneck. Outside
+    edits are then only picked up while nothing is waiting to be written."""
+
+    def __init__(self, path: Path, *, persist_interval: float | None = None) -> None:
         self.path = path
         self._lock = threading.RLock()
+        self._dirty = False
+        self._interval = persist_interval
         with locked(path):
             self._state = read_state_file(path)
             self._seen = _stamp(path)
+        self._closed = threading.Event()
+        if persist_interval is not None:
+            threading.Thread(target=self._writer, name="emulator-store", daemon=True).start()
+
+    def _writer(self) -> None:
+        assert self._interval is not None
+        while not self._closed.wait(self._interval):
+            self.flush()
+
+    def flush(self) -> None:
+        with self._lock:
+            if self._dirty:
+                with locked(self.path):
+                    write_state_file(self.path, self._state)
+                    self._seen = _stamp(self.path)
+                self._dirty = False
+
+    def close(self) -> None:
+        self._closed.set()
+        self.flush()
 
     def _refresh(self) -> None:
+        if self._dirty:
+            return
         stamp = _stamp(self.path)
         if stamp is not None and stamp != self._seen:
             with locked(self.path):
@@ -52,8 +81,11 @@ class Store:
             self._refresh()
             new, result = change(self._state)
             if new is not self._state and new != self._state:
-                with locked(self.path):
-                    write_state_file(self.path, new)
-                    self._seen = _stamp(self.path)
                 self._state = new
+                if self._interval is None:
+                    with locked(self.path):
+                        write_state_file(self.path, new)
+                        self._seen = _stamp(self.path)
+                else:
+                    self._dirty = True
             return result
