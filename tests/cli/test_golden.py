@@ -20,10 +20,10 @@ def _check(name: str, actual: str) -> None:
     assert actual == path.read_text()
 
 
-@pytest.mark.parametrize("fmt", ["text", "json", "markdown"])
+@pytest.mark.parametrize("fmt", ["text", "json", "markdown", "html"])
 @pytest.mark.parametrize("state", ["empty-state.json", "live-as-tutorial.json"])
 def test_contoso_plan_matches_golden(contoso: Path, fmt: str, state: str):
     result = run_cli("plan", "--state", state, "--format", fmt, cwd=contoso)
     assert result.exit_code == 0, result.stderr
-    ext = {"text": "txt", "json": "json", "markdown": "md"}[fmt]
+    ext = {"text": "txt", "json": "json", "markdown": "md", "html": "html"}[fmt]
     _check(f"contoso-{state.removesuffix('.json')}.plan.{ext}", result.stdout)

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from hsmsync.core.review import PlanReview
-from hsmsync.render import json_render, markdown, text
+from hsmsync.render import html, json_render, markdown, text
 
 PLAN_RENDERERS: dict[str, Callable[[PlanReview, str], str]] = {
     "text": text.render_plan,
     "json": json_render.render_plan,
     "markdown": markdown.render_plan,
+    "html": html.render_plan,
 }

@@ -1,0 +1,78 @@
+"""The plan as one self-contained HTML page (a CI artifact reviewers open in a browser)."""
+
+from __future__ import annotations
+
+from html import escape
+
+from hsmsync.core.plan import Change
+from hsmsync.core.review import PlanReview
+from hsmsync.render.labels import SYMBOL, list_delta_text, principal_label, sectioned, summary_line
+
+MAX_ROWS = 500
+_STYLE = """
+body{font:14px/1.45 system-ui,sans-serif;margin:2rem;color:#1f2328}
+h1{font-size:1.4rem} h2{font-size:1.1rem;margin-top:1.6rem}
+table{border-collapse:collapse;width:100%;margin:.4rem 0}
+th,td{border:1px solid #d0d7de;padding:.3rem .5rem;text-align:left;vertical-align:top}
+th{background:#f6f8fa} code{font-size:12px}
+.create{color:#1a7f37} .delete{color:#cf222e} .update{color:#9a6700}
+.risk{background:#fff8c5} .refused{background:#ffebe9;padding:.5rem}
+"""
+
+
+def _row(c: Change) -> str:
+    who = escape(principal_label(c)) if c.principal_id else ""
+    details = "; ".join(escape(list_delta_text(f)) for f in c.field_changes)
+    risk = "; ".join(escape(r) for r in c.risks)
+    cls = f' class="{c.action.value}{" risk" if c.risks else ""}"'
+    return (
+        f"<tr{cls}><td>{SYMBOL[c.action.value]}</td><td>{escape(c.role)}</td><td>{who}</td>"
+        f"<td><code>{escape(c.scope)}</code></td><td>{details}</td><td>{escape(c.reason)}</td><td>{risk}</td></tr>"
+    )
+
+
+def render_plan(review: PlanReview, header: str = "") -> str:
+    plan = review.plan
+    out = [
+        "<!doctype html>",
+        '<html lang="en"><head><meta charset="utf-8"><title>hsmsync plan</title>',
+        f"<style>{_STYLE}</style></head><body>",
+        "<h1>hsmsync plan</h1>",
+        f"<p>Against: {escape(header)}</p>" if header else "",
+        "<p><strong>"
+        + (
+            "No changes. Live state matches the manifest."
+            if plan.is_empty
+            else escape(summary_line(plan.summary()))
+        )
+        + "</strong></p>",
+    ]
+    out += [f'<p class="refused">Refused: {escape(r)}</p>' for r in plan.refusals]
+    out += [f"<p>Warning: {escape(w)}</p>" for w in plan.warnings]
+    for title, items in (
+        ("Who can do what after this change", review.access_sentences()),
+        ("Lint", review.lint_lines()),
+    ):
+        if items:
+            out.append(f"<h2>{title}</h2><ul>" + "".join(f"<li>{escape(i)}</li>" for i in items) + "</ul>")
+    for title, changes in sectioned(plan.changes):
+        out.append(f"<h2>{escape(title)} — {len(changes)} change(s)</h2>")
+        out.append(
+            "<table><tr><th></th><th>role / object</th><th>principal</th><th>scope</th>"
+            "<th>details</th><th>why</th><th>risk</th></tr>"
+        )
+        out += [_row(c) for c in changes[:MAX_ROWS]]
+        if len(changes) > MAX_ROWS:
+            out.append(f'<tr><td colspan="7">… and {len(changes) - MAX_ROWS} more</td></tr>')
+        out.append("</table>")
+    if plan.unmanaged:
+        out.append(f"<h2>Unmanaged, left alone — {len(plan.unmanaged)}</h2><table>")
+        out.append("<tr><th>where</th><th>role</th><th>principal</th><th>scope</th><th>why kept</th></tr>")
+        for u in plan.unmanaged[:MAX_ROWS]:
+            out.append(
+                f"<tr><td>{escape(u.target)}</td><td>{escape(u.role)}</td><td>{escape(principal_label(u))}</td>"
+                f"<td><code>{escape(u.scope)}</code></td><td>{escape(u.reason)}</td></tr>"
+            )
+        out.append("</table>")
+    out.append("</body></html>")
+    return "\n".join(line for line in out if line) + "\n"
