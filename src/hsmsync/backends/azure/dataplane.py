@@ -105,6 +105,10 @@ def assignment_from_sdk(a: KeyVaultRoleAssignment) -> DataRoleAssignment:
     )
 
 
+def _same(scope: str | None, wanted: str) -> bool:
+    return scope_text(scope or "/").lower() == wanted
+
+
 def choose_mode(*, full: bool, principals: int, keys_seen: int | None, keys_complete: bool) -> DiscoveryMode:
     """FULL when required; else whichever needs fewer list calls (PRINCIPALS: P, FULL: K + 2)."""
     if full:
@@ -197,7 +201,12 @@ class DataPlane:
             def list_scope(scope: str) -> list[KeyVaultRoleAssignment]:
                 found = self._call(at("list role assignments", scope), partial(_list_at, client, scope))
                 progress(0, 1)
-                return found
+                if scope in _HSM_WIDE_SCOPES:
+                    return found
+                # A key scope's list repeats the HSM-wide ones (found above): keep only its own,
+                # so a fleet's discovery holds each assignment once.
+                wanted = scope.lower()
+                return [a for a in found if a.properties and _same(a.properties.scope, wanted)]
 
             raw.extend(self._map(list_scope, scopes))
         else:

@@ -90,9 +90,9 @@ class Pacer:
         with self._lock:
             bucket = self._buckets.get(key)
             if bucket is None:
-                # A small burst (half a second's worth) helps short runs; the rest is evenly spaced,
-                # which leaves the service's own burst allowance as slack for network jitter.
-                bucket = self._buckets[key] = TokenBucket(rate, burst=max(1.0, rate / 2))
+                # No burst: calls evenly spaced leave the service's whole burst allowance as slack
+                # for calls that arrive bunched up (network jitter, a busy client).
+                bucket = self._buckets[key] = TokenBucket(rate)
             return bucket
 
     def policy(self, *, arm: bool) -> PacingPolicy:

@@ -42,7 +42,7 @@ class PacingSettings:
     hsm_rate: float = 5.0
     arm_rate: float = 10.0
     workers: int = 32
-    key_workers: int = 4
+    key_workers: int = 3
 
 
 @dataclass(frozen=True, slots=True)
