@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import cache
 
 from hsmsync.core.capabilities import action_matches, short_actions
 from hsmsync.core.catalog import builtin_data_roles, management_role_map
@@ -49,13 +50,19 @@ class Grant:
 
 def effective_data_actions(role: RoleDefinition) -> frozenset[str]:
     """dataActions minus notDataActions, wildcards expanded against the known vocabulary."""
+    return _effective(role.data_actions, role.not_data_actions)
+
+
+@cache
+def _effective(data_actions: tuple[str, ...], not_data_actions: tuple[str, ...]) -> frozenset[str]:
+    # Cached by the action lists: a fleet has thousands of assignments but a few dozen roles.
     known = set(data_action_vocabulary().values())
-    known.update(a for a in role.data_actions if "*" not in a)
+    known.update(a for a in data_actions if "*" not in a)
     return frozenset(
         a
         for a in known
-        if any(action_matches(p, a) for p in role.data_actions)
-        and not any(action_matches(p, a) for p in role.not_data_actions)
+        if any(action_matches(p, a) for p in data_actions)
+        and not any(action_matches(p, a) for p in not_data_actions)
     )
 
 
