@@ -14,7 +14,8 @@ body{font:14px/1.45 system-ui,sans-serif;margin:2rem;color:#1f2328}
 h1{font-size:1.4rem} h2{font-size:1.1rem;margin-top:1.6rem}
 table{border-collapse:collapse;width:100%;margin:.4rem 0}
 th,td{border:1px solid #d0d7de;padding:.3rem .5rem;text-align:left;vertical-align:top}
-th{background:#f6f8fa} code{font-size:12px}
+th{background:#f6f8fa} code{font-size:12px;word-break:break-all}
+td{overflow-wrap:anywhere}
 .create{color:#1a7f37} .delete{color:#cf222e} .update{color:#9a6700}
 .risk{background:#fff8c5} .refused{background:#ffebe9;padding:.5rem}
 """
