@@ -11,6 +11,7 @@ from urllib.parse import unquote
 from hsmsync.core.catalog import management_roles
 from hsmsync.core.ids import is_guid
 from hsmsync.core.state import ArmRoleAssignment, HsmState, LiveState, RoleDefinition
+from hsmsync.emulator.arm_resources import ArmResources, custom_role_json, hsm_settings_json
 from hsmsync.emulator.errors import ApiError
 from hsmsync.emulator.pipeline import Operation, paged
 from hsmsync.emulator.server import Request, Response
@@ -118,18 +119,10 @@ def hsm_json(name: str, hsm: HsmState, tenant_id: str) -> dict[str, Any]:
             "initialAdminObjectIds": list(hsm.initial_admin_object_ids),
             "hsmUri": hsm.url.rstrip("/") + "/",
             "enableSoftDelete": True,
-            "softDeleteRetentionInDays": 90,
-            "enablePurgeProtection": False,
             "statusMessage": "The Managed HSM is provisioned and ready to use.",
             "provisioningState": "Succeeded",
-            "networkAcls": {
-                "bypass": "AzureServices",
-                "defaultAction": "Allow",
-                "ipRules": [],
-                "virtualNetworkRules": [],
-            },
             "privateEndpointConnections": [],
-            "publicNetworkAccess": "Enabled",
+            **hsm_settings_json(hsm.settings),
             "regions": [],
             "securityDomainProperties": {
                 "activationStatus": "Active",
@@ -170,6 +163,7 @@ class ArmService:
     def __init__(self, store: Store, page_size: Callable[[], int]) -> None:
         self._store = store
         self._page_size = page_size
+        self._resources = ArmResources(store, hsm_json)  # settings, diagnostics, vaults, custom roles
 
     def is_allowed(self, principals: frozenset[str], action: str, scope: str) -> bool:
         return True
@@ -188,6 +182,8 @@ class ArmService:
 
     def resolve(self, request: Request) -> Operation:
         path = request.path
+        if (resource := self._resources.resolve(request)) is not None:
+            return resource
         if m := _AUTHZ.match(path):
             scope = clean_scope(m.group("scope"))
             name = unquote(m.group("name") or "")
@@ -353,14 +349,19 @@ class ArmService:
     # ------------------------------------------------------------------------------ role definitions
 
     def _definitions(self, request: Request, scope: str, name: str) -> Operation:
+        if request.method in ("PUT", "DELETE"):
+            return self._resources.write_definition(request, scope, name)  # custom roles
         if request.method != "GET":
-            raise ApiError(405, "MethodNotAllowed", "The emulator serves built-in role definitions read-only")
+            raise ApiError(405, "MethodNotAllowed", f"{request.method} is not supported on role definitions")
         if name:
             return Operation(lambda: self._get_definition(scope, name))
         flt = request.param("$filter")
         return Operation(lambda: self._list_definitions(request, scope, flt))
 
     def _get_definition(self, scope: str, name: str) -> Response:
+        custom = self._resources.custom_role(name)
+        if custom is not None:
+            return Response(200, custom_role_json(custom, scope))
         role = next((r for r in management_roles() if r.name == name.lower()), None)
         if role is None:
             raise ApiError(
@@ -372,15 +373,19 @@ class ArmService:
 
     def _list_definitions(self, request: Request, scope: str, flt: str | None) -> Response:
         roles = list(management_roles())
+        below = bool(flt) and re.search(r"atScopeAndBelow\(\)", flt or "", re.IGNORECASE) is not None
+        customs = self._resources.custom_roles_at(scope, below=below)
         if flt and flt.strip():
             for part in _AND.split(flt.strip()):
                 if m := _ROLE_NAME.match(part):
                     wanted = m.group(1).replace("''", "'").lower()
                     roles = [r for r in roles if r.role_name.lower() == wanted]
+                    customs = [r for r in customs if r.role_name.lower() == wanted]
                 elif m := _TYPE.match(part):
-                    if m.group(1).lower() != "builtinrole":
-                        roles = []
+                    kind = m.group(1).lower()
+                    roles = roles if kind == "builtinrole" else []
+                    customs = customs if kind == "customrole" else []
                 elif not re.match(r"^atScope(AndBelow)?\(\)$", part, re.IGNORECASE):
                     raise ApiError(400, "InvalidFilterInQueryString", f"The filter '{flt}' is not supported.")
-        items = [definition_json(r, scope) for r in roles]
+        items = [definition_json(r, scope) for r in roles] + [custom_role_json(r, scope) for r in customs]
         return paged(items, request, self._page_size(), token="$skipToken")
