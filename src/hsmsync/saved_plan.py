@@ -11,7 +11,7 @@ from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
 
-from hsmsync.backends.base import HsmRef, ReadRequest, StateBackend
+from hsmsync.backends.base import HsmRef, ReadRequest, StateBackend, VaultRef
 from hsmsync.core.errors import HsmsyncError
 from hsmsync.core.fingerprint import describe_differences, fingerprint
 from hsmsync.core.plan import Plan
@@ -35,6 +35,8 @@ def _request_from_dict(d: dict[str, Any]) -> ReadRequest:
         value = d[f.name]
         if f.name == "hsms":
             value = tuple(HsmRef(**h) for h in value)
+        elif f.name == "vaults":
+            value = tuple(VaultRef(**v) for v in value)
         elif isinstance(value, dict):
             value = {k: tuple(v) for k, v in value.items()}
         elif isinstance(value, list):

@@ -54,14 +54,21 @@ def test_plan_apply_replan_on_both_planes(emulated: Path):
     assert "full discovery" in plan.stdout
     applied = run_cli(*_live("apply", "--auto-approve"), cwd=emulated)
     assert applied.exit_code == 0, applied.stderr
-    assert "Apply complete: 7 applied" in applied.stdout
+    # The same count as the fake backend: RBAC on both planes, HSM settings, audit logging, three
+    # access policies on the vault, and the custom Azure role.
+    assert "Apply complete: 14 applied" in applied.stdout
     again = run_cli(*_live("plan", "--detailed-exitcode"), cwd=emulated)
     assert again.exit_code == 0, again.stdout + again.stderr
     state = json.loads((emulated / "emulated.json").read_text())
     hsm = state["hsms"]["contoso"]
     assert {a["scope"] for a in hsm["role_assignments"]} == {"/", "/keys", "/keys/app-signing"}
     assert [r["role_name"] for r in hsm["role_definitions"]] == ["Contoso Key Rotator"]
-    assert [a["principal_type"] for a in state["arm"]["role_assignments"]] == ["Group"]
+    assert [a["principal_type"] for a in state["arm"]["role_assignments"]] == ["Group", "Group"]
+    assert hsm["settings"]["purge_protection"] is True
+    assert hsm["settings"]["public_network_access"] == "Disabled"
+    assert [(d["name"], d["categories"]) for d in hsm["diagnostic_settings"]] == [("MHSM-Diagnostics", ["AuditEvent"])]
+    assert len(state["vaults"]["contoso-kv"]["access_policies"]) == 3
+    assert [r["role_name"] for r in state["arm"]["role_definitions"]] == ["Contoso App Devops"]
 
 
 def _act_as(directory: Path, oid: str, groups: list[str]) -> None:

@@ -37,6 +37,8 @@ class ReadRequest:
     # and the assignments at each key scope instead of querying only the manifest's principals.
     full_discovery: frozenset[str] = frozenset()
     vaults: tuple[VaultRef, ...] = ()
+    # Where the manifest's custom Azure roles are assignable: their definitions are read there too.
+    arm_role_scopes: tuple[str, ...] = ()
 
 
 class Outcome(StrEnum):

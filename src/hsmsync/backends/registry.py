@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from hsmsync.backends.base import HsmRef, ReadRequest, StateBackend
+from hsmsync.backends.base import HsmRef, ReadRequest, StateBackend, VaultRef
 from hsmsync.backends.file import FileStateBackend
 from hsmsync.core.desired import DesiredState
 from hsmsync.core.errors import HsmsyncError
@@ -38,4 +38,6 @@ def read_request_for(desired: DesiredState) -> ReadRequest:
         full_discovery=frozenset(
             [h.name for h in desired.hsms.values() if h.prune] + (["arm"] if desired.management_prune else [])
         ),
+        vaults=tuple(VaultRef(v.name, v.url, v.resource_id) for v in desired.vaults.values()),
+        arm_role_scopes=tuple(dict.fromkeys(s for r in desired.arm_roles for s in r.assignable_scopes)),
     )

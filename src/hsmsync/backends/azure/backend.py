@@ -11,6 +11,7 @@ from hsmsync.backends.azure.caller import ARM_SCOPE, caller_from_token
 from hsmsync.backends.azure.clients import ClientFactory
 from hsmsync.backends.azure.dataplane import DataPlane, Discovery
 from hsmsync.backends.azure.management import ManagementPlane
+from hsmsync.backends.azure.resources import ResourcePlane
 from hsmsync.backends.azure.settings import AzureSettings
 from hsmsync.backends.base import HsmRef, Outcome, ReadRequest
 from hsmsync.core.errors import BackendError, StateError
@@ -54,6 +55,7 @@ class AzureBackend:
         self.clients = ClientFactory(settings)
         self.data = DataPlane(self.clients)
         self.management = ManagementPlane(self.clients, sleep=sleep, clock=clock)
+        self.resources = ResourcePlane(self.clients)  # HSM settings, logging, vaults, custom Azure roles
         self._urls: dict[str, str] = {}
         self._discoveries: list[Discovery] = []
         self._notes: list[str] = []
@@ -121,14 +123,16 @@ class AzureBackend:
             self._urls[ref.name] = url
         if self.progress is not None:
             self.progress.discovery_started(len(request.hsms))
-        workers = max(1, min(self.settings.pacing.workers, len(request.hsms) + 1))
+        workers = max(1, min(self.settings.pacing.workers, len(request.hsms) + 2))
         pool = ThreadPoolExecutor(workers, thread_name_prefix="hsmsync-read")
         try:
             arm_future = pool.submit(self._read_arm, request)
+            resources_future = pool.submit(self.resources.read, request)
             futures = [pool.submit(self._read_hsm, ref, request) for ref in request.hsms]
             # The first failure (in manifest order) is reported; no further calls are started.
             results = [f.result() for f in futures]
             arm = arm_future.result()
+            resources = resources_future.result()
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
         if self.progress is not None:
@@ -136,7 +140,12 @@ class AzureBackend:
         hsms = {ref.name: state for ref, (state, _, _) in zip(request.hsms, results, strict=True)}
         self._discoveries = [discovery for _, discovery, _ in results]
         self._notes = [note for _, _, note in results if note]
-        return LiveState(hsms=hsms, arm=arm)
+        for name, settings in resources.settings.items():
+            diagnostics = resources.diagnostics.get(name, ())
+            update = {"settings": settings, "diagnostic_settings": diagnostics}
+            hsms[name] = hsms[name].model_copy(update=update)
+        arm = arm.model_copy(update={"role_definitions": resources.arm_roles})
+        return LiveState(hsms=hsms, arm=arm, vaults=resources.vaults)
 
     def caller(self) -> Caller | None:
         """The applying identity, from the credential's token (None when it cannot be told)."""
@@ -150,6 +159,8 @@ class AzureBackend:
         return self._caller if isinstance(self._caller, Caller) else None
 
     def apply_change(self, change: Change) -> Outcome:
+        if self.resources.handles(change):
+            return self.resources.apply(change)
         if change.plane is Plane.MANAGEMENT:
             return self.management.apply(change)
         url = self.clients.hsm_url(change.target, self._urls.get(change.target))
