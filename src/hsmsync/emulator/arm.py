@@ -13,6 +13,7 @@ from hsmsync.core.ids import is_guid
 from hsmsync.core.state import ArmRoleAssignment, HsmState, LiveState, RoleDefinition
 from hsmsync.emulator.arm_resources import ArmResources, custom_role_json, hsm_settings_json
 from hsmsync.emulator.errors import ApiError
+from hsmsync.emulator.graph import check_principal
 from hsmsync.emulator.pipeline import Operation, paged
 from hsmsync.emulator.server import Request, Response
 from hsmsync.emulator.store import Store
@@ -302,6 +303,7 @@ class ArmService:
             raise ApiError(
                 400, "UnsupportedPrincipalType", f"The principal type '{principal_type}' is not supported."
             )
+        check_principal(self._store.read(), principal)  # PrincipalNotFound when the state has a directory
         new = ArmRoleAssignment(
             name=name,
             scope=scope,

@@ -17,6 +17,7 @@ from hsmsync.emulator.arm import ArmService
 from hsmsync.emulator.certs import make_certificate
 from hsmsync.emulator.dataplane import HsmService
 from hsmsync.emulator.faults import FaultConfig, FaultInjector, TokenBucket
+from hsmsync.emulator.graph import GraphService
 from hsmsync.emulator.pipeline import Gateway, RequestLog
 from hsmsync.emulator.server import Listener, server_context
 from hsmsync.emulator.store import Store
@@ -67,7 +68,9 @@ class Emulator:
         context = server_context(cert, key)
         self._listeners: list[Listener] = []
         try:
-            arm = self._gateway(ArmService(self.store, self._page_size), hsm=None)
+            # Graph (`/v1.0/...`) shares the ARM port; GraphService hands everything else to ARM.
+            arm_service = GraphService(self.store, ArmService(self.store, self._page_size))
+            arm = self._gateway(arm_service, hsm=None)
             self._arm = Listener(port, arm, context)
             self._listeners.append(self._arm)
             self._hsms: dict[str, Listener] = {}
@@ -83,7 +86,7 @@ class Emulator:
         for listener in self._listeners:
             listener.start()
 
-    def _gateway(self, service: ArmService | HsmService, *, hsm: str | None) -> Gateway:
+    def _gateway(self, service: GraphService | HsmService, *, hsm: str | None) -> Gateway:
         return Gateway(
             service,
             data_plane=hsm is not None,
