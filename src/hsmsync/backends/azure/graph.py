@@ -1,0 +1,215 @@
+"""Microsoft Graph, the little of it `hsmsync resolve` needs: find users, groups and service
+principals by display name or UPN.
+
+An azure-core `PipelineClient` with the live backend's credential, retries and TLS trust:
+`GET /v1.0/{groups|servicePrincipals|users}?$filter=<field> eq '<value>'&$select=...`, following
+`@odata.nextLink`. The identity needs Graph read permission for what it looks up (e.g.
+GroupMember.Read.All or Group.Read.All, Application.Read.All, User.ReadBasic.All; or
+Directory.Read.All). Nothing here logs a header, so never a token.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, urlsplit
+
+from azure.core import PipelineClient
+from azure.core.exceptions import AzureError, ClientAuthenticationError, ServiceRequestError
+from azure.core.pipeline.policies import (
+    BearerTokenCredentialPolicy,
+    HeadersPolicy,
+    RequestIdPolicy,
+    RetryPolicy,
+    UserAgentPolicy,
+)
+from azure.core.pipeline.transport import RequestsTransport
+from azure.core.rest import HttpRequest
+
+from hsmsync import __version__
+from hsmsync.backends.azure.credentials import default_credential
+from hsmsync.backends.azure.endpoints import read_endpoints, settings_from_endpoints
+from hsmsync.backends.azure.errors import redact
+from hsmsync.backends.azure.factory import retry_from_environ
+from hsmsync.backends.azure.settings import AzureSettings
+from hsmsync.core.errors import BackendError, StateError
+from hsmsync.principal_names import DirectoryEntry, Found, NameQuery
+
+if TYPE_CHECKING:
+    from azure.core.credentials import TokenCredential
+
+GRAPH_URL = "https://graph.microsoft.com"
+GRAPH_SCOPE = "https://graph.microsoft.com/.default"
+_COLLECTIONS = {"User": "users", "Group": "groups", "ServicePrincipal": "servicePrincipals"}
+_PERMISSIONS = {
+    "User": "User.ReadBasic.All",
+    "Group": "GroupMember.Read.All",
+    "ServicePrincipal": "Application.Read.All",
+}
+_MAX_PAGES = 100
+
+
+def odata_string(value: str) -> str:
+    """A string literal for an OData `$filter`: single quotes doubled."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def lookup_path(query: NameQuery, *, page_size: int | None = None) -> str:
+    """The request path and query string for one lookup (percent-encoded, `$` kept readable)."""
+    field = "userPrincipalName" if query.field == "upn" else "displayName"
+    select = "id,displayName" + (",userPrincipalName" if query.type == "User" else "")
+    flt = f"{field} eq {odata_string(query.value)}"
+    path = f"/v1.0/{_COLLECTIONS[query.type]}?$filter={quote(flt, safe='')}&$select={quote(select, safe=',')}"
+    return path + (f"&$top={page_size}" if page_size else "")
+
+
+class GraphDirectory:
+    """A `Directory` (see principal_names.py) answered by Microsoft Graph."""
+
+    def __init__(
+        self,
+        credential: TokenCredential,
+        *,
+        base_url: str = GRAPH_URL,
+        scope: str = GRAPH_SCOPE,
+        connection_verify: bool | str = True,
+        retry: Mapping[str, Any] | None = None,
+        page_size: int | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.page_size = page_size
+        self._origin = _origin(self.base_url)
+        self._client: PipelineClient[Any, Any] = PipelineClient(
+            self.base_url,
+            policies=[
+                RequestIdPolicy(),
+                HeadersPolicy({"Accept": "application/json"}),
+                UserAgentPolicy(base_user_agent=f"hsmsync/{__version__}"),
+                RetryPolicy(**(retry or {})),
+                BearerTokenCredentialPolicy(credential, scope),
+            ],
+            transport=RequestsTransport(connection_verify=connection_verify),
+        )
+
+    def find(self, query: NameQuery) -> Found:
+        matches = []
+        for item in self._items(query):
+            object_id = item.get("id")
+            if not isinstance(object_id, str) or not object_id:
+                continue
+            upn = item.get("userPrincipalName")
+            matches.append(
+                DirectoryEntry(
+                    object_id.lower(),
+                    query.type,
+                    str(item.get("displayName") or ""),
+                    upn if isinstance(upn, str) else None,
+                )
+            )
+        return Found(tuple(matches))
+
+    def _items(self, query: NameQuery) -> Iterator[dict[str, Any]]:
+        url: str | None = self.base_url + lookup_path(query, page_size=self.page_size)
+        pages = 0
+        while url:
+            pages += 1
+            if pages > _MAX_PAGES:
+                raise BackendError(f"Microsoft Graph: more than {_MAX_PAGES} pages for {query.value!r}")
+            body = self._get(url, query)
+            value = body.get("value")
+            if not isinstance(value, list):
+                raise BackendError(f"Microsoft Graph: unexpected answer to {_path(url)} (no 'value' list)")
+            yield from (v for v in value if isinstance(v, dict))
+            next_link = body.get("@odata.nextLink")
+            if next_link is not None and (
+                not isinstance(next_link, str) or _origin(next_link) != self._origin
+            ):
+                # The token goes with the request: never follow a link to another host.
+                raise BackendError(f"Microsoft Graph: refusing to follow a nextLink outside {self._origin}")
+            url = next_link
+
+    def _get(self, url: str, query: NameQuery) -> dict[str, Any]:
+        what = f"look up {query.type} {query.value!r} in Microsoft Graph (GET {_path(url)})"
+        try:
+            response = self._client.send_request(HttpRequest("GET", url))
+        except ClientAuthenticationError as exc:
+            raise BackendError(
+                f"could not get an access token to {what}: {redact(_first_line(exc))}"
+            ) from exc
+        except ServiceRequestError as exc:
+            raise BackendError(f"{what}: cannot reach {self._origin}: {redact(_first_line(exc))}") from exc
+        except AzureError as exc:
+            raise BackendError(f"{what} failed: {redact(_first_line(exc))}") from exc
+        status = response.status_code
+        try:
+            body = response.json() if response.content else {}
+        except ValueError:
+            body = {}
+        if status >= 400:
+            error = body.get("error") if isinstance(body, dict) else None
+            code = str(error.get("code") or "") if isinstance(error, dict) else ""
+            message = str(error.get("message") or "") if isinstance(error, dict) else response.text()[:200]
+            hint = ""
+            if status in (401, 403):
+                hint = (
+                    f". The identity hsmsync runs as needs Microsoft Graph read permission, e.g. "
+                    f"{_PERMISSIONS[query.type]} (or Directory.Read.All)"
+                )
+            raise BackendError(
+                f"{what} failed: HTTP {status} {code}: {redact(message)}{hint}".replace("  ", " "),
+                code=code or None,
+                status=status,
+            )
+        if not isinstance(body, dict):
+            raise BackendError(f"{what}: the answer is not a JSON object")
+        return body
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> GraphDirectory:
+        return self
+
+    def __exit__(self, *args: object) -> None:
+        self.close()
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def _path(url: str) -> str:
+    parts = urlsplit(url)
+    return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+def _first_line(exc: AzureError) -> str:
+    message = exc.message if isinstance(exc.message, str) else str(exc)
+    return message.splitlines()[0] if message else type(exc).__name__
+
+
+def open_graph(*, endpoints: Path | None, environ: Mapping[str, str]) -> GraphDirectory:
+    """Graph as `--live [--endpoints FILE]` reaches it: the endpoints file's `graph` URL, CA
+    certificate and (emulator) identity, or https://graph.microsoft.com with DefaultAzureCredential."""
+    retry = retry_from_environ(environ)
+    if endpoints is None:
+        settings = AzureSettings(retry=retry)
+        return GraphDirectory(default_credential(), retry=settings.retry.client_kwargs())
+    ep = read_endpoints(endpoints)
+    settings = settings_from_endpoints(endpoints, retry=retry)
+    if ep.graph is None and ep.emulator:
+        raise StateError(f"{endpoints}: endpoints file has no 'graph' URL (needed by `hsmsync resolve`)")
+    base = ep.graph or GRAPH_URL
+    return GraphDirectory(
+        settings.credential or default_credential(),
+        base_url=base,
+        # A sovereign cloud's Graph (graph.microsoft.us...) has its own resource; the emulator takes any.
+        scope=GRAPH_SCOPE if ep.emulator or base == GRAPH_URL else f"{base}/.default",
+        connection_verify=settings.connection_verify,
+        retry=settings.retry.client_kwargs(),
+    )
+
+
+__all__ = ["GRAPH_SCOPE", "GRAPH_URL", "GraphDirectory", "lookup_path", "odata_string", "open_graph"]
