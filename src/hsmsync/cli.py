@@ -15,6 +15,8 @@ from hsmsync.applier import ApplyResult, ChangeStatus, apply_plan, backend_worke
 from hsmsync.backends.base import ReadRequest, StateBackend
 from hsmsync.backends.registry import open_backend, read_request_for
 from hsmsync.commands import EXPORT_COMMANDS, REVIEW_COMMANDS, add_export_parsers, add_review_parsers
+from hsmsync.commands.resolve import COMMANDS as RESOLVE_COMMANDS
+from hsmsync.commands.resolve import add_parsers as add_resolve_parsers
 from hsmsync.core.access_delta import plan_access_delta
 from hsmsync.core.catalog import builtin_data_roles, definition_to_rest, management_roles
 from hsmsync.core.drift import DriftReport, FailOn
@@ -107,6 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--endpoints-out", type=Path)
     p.add_argument("--faults", help="e.g. latency=20ms,429=0.1,500=0.05,drop=0.02,seed=7,throttle=5")
     add_review_parsers(sub)
+    add_resolve_parsers(sub)
     add_export_parsers(sub)
     return parser
 
@@ -276,6 +279,7 @@ def cmd_emulator(args: argparse.Namespace, env: Environment) -> int:
 
 COMMANDS = {
     **REVIEW_COMMANDS,
+    **RESOLVE_COMMANDS,
     **EXPORT_COMMANDS,
     "validate": cmd_validate,
     "plan": cmd_plan,

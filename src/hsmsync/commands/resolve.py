@@ -1,0 +1,176 @@
+"""`hsmsync resolve`: look up principals given by display name or UPN and pin their ids in the manifest.
+
+    hsmsync resolve [-f FILE] [--live [--endpoints FILE] | --state PATH] [--check]
+
+Names are looked up in Microsoft Graph (`--live`, the default) or in a state file's `directory`
+(`--state`). Every principal must resolve to exactly one object, or nothing is written and each
+problem is listed (ambiguous names with their candidates). The ids are written in place (see
+manifest_edit.py), so comments, order and formatting stay. `--check` looks nothing up and writes
+nothing: exit 1 when a principal has no id yet (for CI: what is committed must be pinned).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import yaml
+from pydantic import ValidationError
+
+from hsmsync.backends.statefile import read_state_file
+from hsmsync.core.errors import HsmsyncError, StateError
+from hsmsync.core.model import Manifest
+from hsmsync.environment import Environment
+from hsmsync.manifest import parse_manifest
+from hsmsync.manifest_edit import ManifestDocument
+from hsmsync.principal_names import (
+    Directory,
+    Found,
+    NameProblem,
+    StateDirectory,
+    decide,
+    directory_entries,
+    name_queries,
+)
+
+Handler = Callable[[argparse.Namespace, Environment], int]
+
+
+def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "resolve", help="look up principals given by name or UPN and write their ids into the manifest"
+    )
+    p.add_argument(
+        "-f", "--file", type=Path, default=Path("hsmsync.yaml"), help="manifest (default: hsmsync.yaml)"
+    )
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--state", type=Path, help="look names up in this fake state file's `directory`")
+    src.add_argument("--live", action="store_true", help="look names up in Microsoft Graph (the default)")
+    p.add_argument("--endpoints", type=Path, help="endpoints file of a local emulator (with --live)")
+    p.add_argument(
+        "--check", action="store_true", help="look nothing up, write nothing: exit 1 if a principal has no id"
+    )
+
+
+def _abs(path: Path, env: Environment) -> Path:
+    return path if path.is_absolute() else env.cwd / path
+
+
+def _read(path: Path, display: Path) -> tuple[str, str]:
+    """The manifest's text exactly as stored (line endings kept) and its newline-normalised form."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise HsmsyncError(f"{display}: manifest not found (use -f/--file to name it)") from None
+    except OSError as exc:
+        raise HsmsyncError(f"{display}: cannot read manifest: {exc.strerror}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise HsmsyncError(f"{display}: cannot read manifest: {exc}") from None
+    return text, text.replace("\r\n", "\n")
+
+
+def _structure(text: str, display: Path) -> Manifest:
+    """The manifest, structurally valid; ids may be missing (that is what resolve is for)."""
+    try:
+        return Manifest.model_validate(yaml.safe_load(text))
+    except (yaml.YAMLError, ValidationError):
+        pass
+    parse_manifest(text, display)  # raises ManifestError naming file, line and field
+    raise HsmsyncError(f"{display}: not a valid manifest")  # pragma: no cover - parse_manifest raised
+
+
+def _directory(args: argparse.Namespace, env: Environment) -> Directory:
+    if args.state is not None:
+        if args.endpoints is not None:
+            raise HsmsyncError("--state and --endpoints exclude each other (the fake backend reads a file)")
+        state = read_state_file(_abs(args.state, env))
+        if state.directory is None:
+            raise StateError(f"{args.state}: the state file has no `directory` to look names up in")
+        return StateDirectory(directory_entries(state.directory))
+    from hsmsync.backends.azure.graph import open_graph
+
+    return open_graph(endpoints=_abs(args.endpoints, env) if args.endpoints else None, environ=env.environ)
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    mode = path.stat().st_mode & 0o7777
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(text.encode("utf-8"))
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _report(env: Environment, display: Path, doc: ManifestDocument, problems: Sequence[NameProblem]) -> None:
+    ordered = sorted(problems, key=lambda p: doc.line_of(p.key, p.field))
+    for p in ordered:
+        field = f"principals.{p.key}" + (f".{p.field}" if p.field else "")
+        env.stderr.write(f"{display}:{doc.line_of(p.key, p.field)}: {field}: {p.message}\n")
+
+
+def cmd_resolve(args: argparse.Namespace, env: Environment) -> int:
+    display: Path = args.file
+    path = _abs(display, env)
+    stored, text = _read(path, display)
+    manifest = _structure(text, display)
+    doc = ManifestDocument(stored, str(display))
+    principals = manifest.principals
+    unpinned = [key for key, p in principals.items() if p.id is None]
+
+    if args.check:
+        if not unpinned:
+            env.stdout.write(f"{display}: all {len(principals)} principals have ids\n")
+            return 0
+        queries, problems = name_queries(principals)
+        why = {q.key: f"has no id yet ({q.field} '{q.value}'); run `hsmsync resolve`" for q in queries}
+        why.update({p.key: f"has no id; {p.message}" for p in problems})
+        for key in unpinned:
+            env.stderr.write(f"{display}:{doc.line_of(key)}: principals.{key}: {why[key]}\n")
+        env.stderr.write(f"{len(unpinned)} of {len(principals)} principals not pinned\n")
+        return 1
+
+    if not unpinned:
+        env.stdout.write(f"{display}: nothing to resolve, all {len(principals)} principals have ids\n")
+        return 0
+    queries, problems = name_queries(principals)
+    found: dict[str, Found] = {}
+    if queries:
+        directory = _directory(args, env)
+        try:
+            for q in queries:
+                found[q.key] = directory.find(q)
+        finally:
+            close = getattr(directory, "close", None)
+            if callable(close):
+                close()
+    pinned = {key: p.id for key, p in principals.items() if p.id is not None}
+    resolution = decide(queries, found, pinned)
+    all_problems = [*problems, *resolution.problems]
+    if all_problems:
+        _report(env, display, doc, all_problems)
+        env.stderr.write(
+            f"{display}: not changed ({len(all_problems)} of {len(unpinned)} principals unresolved)\n"
+        )
+        return 1
+    _write_atomically(path, doc.with_ids(resolution.ids))
+    width = max(len(k) for k in resolution.ids)
+    env.stdout.write(f"{display}: pinned {len(resolution.ids)} principal ids\n")
+    by_key = {q.key: q for q in queries}
+    for key, object_id in resolution.ids.items():
+        q = by_key[key]
+        env.stdout.write(f"  {key:<{width}}  {object_id}  ({q.type} {q.field} '{q.value}')\n")
+    return 0
+
+
+COMMANDS: dict[str, Handler] = {"resolve": cmd_resolve}
