@@ -16,6 +16,7 @@ import os
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
 from pydantic import ValidationError
@@ -25,7 +26,6 @@ from hsmsync.core.errors import HsmsyncError, StateError
 from hsmsync.core.model import Manifest
 from hsmsync.environment import Environment
 from hsmsync.manifest import parse_manifest
-from hsmsync.manifest_edit import ManifestDocument
 from hsmsync.principal_names import (
     Directory,
     Found,
@@ -35,6 +35,9 @@ from hsmsync.principal_names import (
     directory_entries,
     name_queries,
 )
+
+if TYPE_CHECKING:
+    from hsmsync.manifest_edit import ManifestDocument
 
 Handler = Callable[[argparse.Namespace, Environment], int]
 
@@ -124,6 +127,8 @@ def cmd_resolve(args: argparse.Namespace, env: Environment) -> int:
     path = _abs(display, env)
     stored, text = _read(path, display)
     manifest = _structure(text, display)
+    from hsmsync.manifest_edit import ManifestDocument  # ruamel.yaml: only this command pays its import
+
     doc = ManifestDocument(stored, str(display))
     principals = manifest.principals
     unpinned = [key for key, p in principals.items() if p.id is None]
