@@ -173,3 +173,15 @@ def test_bad_state_file_names_file_and_field(tmp_path: Path):
     assert result.exit_code == 1
     assert "s.json: invalid state file at hsms.h1.url" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_principal_without_id_is_reported_once_with_the_resolve_hint(tmp_path: Path):
+    text = HEADER_NO_ID + "teams:\n  t:\n    members: [ops]\n"
+    (tmp_path / "hsmsync.yaml").write_text(text)
+    result = run_cli("validate", cwd=tmp_path)
+    assert result.exit_code == 1
+    assert "principal 'ops' has no id; run `hsmsync resolve` to look it up by name" in result.stderr
+    assert "undeclared" not in result.stderr
+
+
+HEADER_NO_ID = HEAD.replace("ops: {type: Group, id: 6d1c8a57-2f0e-4b7a-9a43-3c5e1f0b7a11}", "ops: {type: Group, name: Ops, upn: ops@x}")

@@ -91,7 +91,8 @@ class _Resolver:
         seen: dict[str, str] = {}
         for key, p in self.m.principals.items():
             if p.id is None:
-                how = "upn" if p.upn else "name" if p.name else None
+                # Only users are looked up by UPN; groups and service principals by display name.
+                how = "upn" if p.upn and p.type == "User" else "name" if p.name else None
                 hint = (
                     f"run `hsmsync resolve` to look it up by {how}"
                     if how
@@ -198,6 +199,8 @@ class _Resolver:
         policies: list[AccessPolicy] = []
         for key, perms in vault.access_policies.items():
             info = self.principals.get(key)
+            if info is None and key in self.m.principals:
+                continue  # declared without an id: reported once, at the principal
             if info is None:
                 self.problem(
                     (*loc, "access_policies", key),
@@ -235,6 +238,8 @@ class _Resolver:
         members: list[PrincipalInfo] = []
         for i, member in enumerate(team.members):
             info = self.principals.get(member)
+            if info is None and member in self.m.principals:
+                continue  # declared without an id: reported once, at the principal
             if info is None:
                 self.problem(
                     ("teams", team_key, "members", i),
