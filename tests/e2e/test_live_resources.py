@@ -258,3 +258,19 @@ def test_custom_azure_role_created_assigned_updated_and_pruned(live: Live) -> No
     arm = live.state()["arm"]
     assert arm["role_definitions"] == []
     assert [a["role_definition_id"] for a in arm["role_assignments"]] == [READER]
+
+
+def test_saved_plan_with_vaults_and_custom_roles_applies(live: Live) -> None:
+    live.manifest(
+        vaults=_vault(False, {"app-vm": {"keys": ["sign"]}}),
+        arm_roles=_role(["Microsoft.Compute/virtualMachines/read"]),
+    )
+    saved = live.run("plan", "--out", "plan.json")
+    assert saved.exit_code == 0, saved.stderr
+    discovery = json.loads((live.dir / "plan.json").read_text(encoding="utf-8"))["discovery"]
+    assert [v["name"] for v in discovery["vaults"]] == ["contoso-kv"]
+    assert discovery["arm_role_scopes"] == [f"/subscriptions/{SUB}"]
+    applied = live.run("apply", "plan.json", "--auto-approve")
+    assert applied.exit_code == 0, applied.stdout + applied.stderr
+    assert "Apply complete: 2 applied" in applied.stdout
+    assert live.plan().exit_code == 0
