@@ -117,3 +117,16 @@ def test_caller_without_role_assignment_write_gets_a_clear_permission_error(tmp_
         assert "[FAILED] create role_assignment contoso /keys/app-signing" in result.stdout
         assert "it needs 'Microsoft.KeyVault/managedHsm/roleAssignments/write/action'" in result.stdout
         assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_whocan_and_lint_read_live_state_through_the_emulator(tmp_path: Path):
+    with _start(tmp_path, "live-as-tutorial.json"):
+        _act_as(tmp_path, SUBSCRIPTION_ADMIN, [AUDITORS])
+        who = run_cli(*_live("whocan", "--hsm", "contoso", "--key", "app-signing", "sign"), cwd=tmp_path)
+        assert who.exit_code == 0, who.stderr
+        live_part = who.stdout.split("In live state (what is):")[1]
+        # The tutorial's commands gave the VM identity Crypto Auditor: nobody can sign in reality.
+        assert "app-vm" not in live_part
+        assert "app-vm" in who.stdout.split("In live state (what is):")[0]
+        linted = run_cli(*_live("lint"), cwd=tmp_path)
+        assert linted.exit_code == 0, linted.stderr

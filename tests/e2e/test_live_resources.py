@@ -251,7 +251,7 @@ def test_custom_azure_role_created_assigned_updated_and_pruned(live: Live) -> No
     assert live.state()["arm"]["role_definitions"][0]["actions"][1] == "Microsoft.Resources/deployments/*"
     # Undeclared with management prune: the assignment goes first, then the role.
     reader = {"members": ["devops"], "management": [{"role": READER, "scope": RG}]}
-    live.manifest(teams={"devops": reader}, management={"prune": True})
+    live.manifest(teams={"devops": reader}, management={"prune": True, "prune_roles": True})
     plan = live.plan()
     assert plan.exit_code == 2 and "2 to delete" in plan.stdout, plan.stdout
     live.apply(3)

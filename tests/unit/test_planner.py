@@ -215,3 +215,22 @@ def test_contributor_means_the_azure_role_not_managed_hsm_contributor_shortened(
     assert index.resolve("Contributor").name == "b24988ac-6180-42e0-ab88-20f7382dd24c"
     assert index.resolve("contributor").name == "b24988ac-6180-42e0-ab88-20f7382dd24c"
     assert index.resolve("Managed HSM Contributor").name == "18500a29-7fe2-46b2-a342-b16a415e101d"
+
+
+def test_undeclared_custom_azure_roles_are_pruned_only_with_prune_roles():
+    from hsmsync.core.model import Manifest
+    from hsmsync.core.resolve import resolve_manifest
+    from hsmsync.core.state import ArmRoleDefinition, LiveState
+
+    other_team = ArmRoleDefinition(
+        name="99999999-0000-4000-8000-000000000001", role_name="Someone Else's Role", assignable_scopes=(RG,)
+    )
+    live_state = LiveState(arm={"role_definitions": (other_team,)})
+
+    def plan(**management: bool):
+        doc = {"version": 1, "management": management}
+        return plan_changes(resolve_manifest(Manifest.model_validate(doc)), live_state)
+
+    assert plan(prune=True).is_empty
+    (change,) = plan(prune=True, prune_roles=True).changes
+    assert (change.action, change.role_id) == (Action.DELETE, other_team.name)

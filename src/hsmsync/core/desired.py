@@ -82,6 +82,7 @@ class DesiredState:
     principals: Mapping[str, PrincipalInfo]  # by object id
     arm_scopes: tuple[str, ...]
     management_prune: bool
+    prune_arm_roles: bool = False
     vaults: Mapping[str, DesiredVault] = field(default_factory=dict)
     arm_roles: tuple[ArmRoleDefinition, ...] = ()
 

@@ -193,6 +193,11 @@ class ArmRole(_Strict):
 
 
 class ManagementOptions(_Strict):
+    prune_roles: bool = Field(
+        default=False,
+        description="Delete custom Azure roles found at the managed scopes that `arm_roles` does not "
+        "declare. Off by default: a subscription holds other teams' custom roles too",
+    )
     prune: bool = Field(
         default=False,
         description="Delete ARM assignments of declared principals, at declared scopes, "

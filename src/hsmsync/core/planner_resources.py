@@ -105,10 +105,23 @@ def _plain(value: Any) -> Any:
     return list(value) if isinstance(value, tuple) else value
 
 
+def _same_diagnostic(a: DiagnosticSetting, b: DiagnosticSetting) -> bool:
+    """ARM resource ids compare case-insensitively; Azure may return them in another casing."""
+
+    def norm(d: DiagnosticSetting) -> dict[str, Any]:
+        data = d.model_dump()
+        for k in ("storage_account_id", "workspace_id", "event_hub_authorization_rule_id"):
+            data[k] = data[k].lower() if data[k] else data[k]
+        data["categories"] = sorted(c.lower() for c in data["categories"])
+        return data
+
+    return norm(a) == norm(b)
+
+
 def _plan_logging(
     hsm: DesiredHsm, wanted: DiagnosticSetting, have: DiagnosticSetting | None, out: ResourcePlan
 ) -> None:
-    if have == wanted:
+    if have is not None and _same_diagnostic(have, wanted):
         return
     fields: tuple[FieldChange, ...] = ()
     if have is not None:
@@ -220,7 +233,7 @@ def _plan_arm_roles(desired: DesiredState, live: LiveState, out: ResourcePlan) -
             _arm_role_change(role, Action.CREATE if current is None else Action.UPDATE, fields)
         )
     declared = {r.name for r in desired.arm_roles}
-    if desired.management_prune:
+    if desired.prune_arm_roles:
         for name in sorted(have.keys() - declared):
             out.changes.append(_arm_role_change(have[name], Action.DELETE, ()))
 
@@ -229,7 +242,7 @@ def _arm_role_change(role: ArmRoleDefinition, action: Action, fields: tuple[Fiel
     reason = {
         Action.CREATE: "custom Azure role declared in the manifest",
         Action.UPDATE: "custom Azure role differs from the manifest: " + ", ".join(f.path for f in fields),
-        Action.DELETE: "custom Azure role not declared; management.prune: true",
+        Action.DELETE: "custom Azure role not declared; management.prune_roles: true",
     }[action]
     return Change(
         id=f"management:arm:role_definition:{role.name}",

@@ -83,6 +83,7 @@ class _Resolver:
             principals={p.id: p for p in self.principals.values()},
             arm_scopes=tuple(scopes[k] for k in sorted(scopes)),
             management_prune=self.m.management.prune,
+            prune_arm_roles=self.m.management.prune_roles,
             vaults={k: v for k, v in vaults.items() if v is not None},
             arm_roles=tuple(sorted(self.arm_roles.values(), key=lambda r: r.name)),
         )
@@ -212,6 +213,9 @@ class _Resolver:
                 lists[kind], problems = normalize_permissions(kind, getattr(perms, kind))
                 for i, message in problems:
                     self.problem((*loc, "access_policies", key, kind, i), message)
+            if not any(lists.values()):
+                self.problem((*loc, "access_policies", key), "an access policy needs at least one permission")
+                continue
             policies.append(AccessPolicy(object_id=info.id, **lists))
         return DesiredVault(
             name=name,
