@@ -10,6 +10,7 @@ from typing import Protocol
 from hsmsync.backends.azure.caller import ARM_SCOPE, caller_from_token
 from hsmsync.backends.azure.clients import ClientFactory
 from hsmsync.backends.azure.dataplane import DataPlane, Discovery
+from hsmsync.backends.azure.ids import parse_managed_hsm_id
 from hsmsync.backends.azure.management import ManagementPlane
 from hsmsync.backends.azure.resources import ResourcePlane
 from hsmsync.backends.azure.settings import AzureSettings
@@ -84,19 +85,11 @@ class AzureBackend:
             key_names=request.key_scopes.get(ref.name, ()),
             progress=self._progress_hook,
         )
-        admins: tuple[str, ...] = ()
         note = None
-        if full:
-            # Pruning must know who the initial administrators are, or it would remove them.
-            self._progress_hook(1, 0)
-            found = self.management.initial_admins(ref.resource_id) if ref.resource_id else None
-            self._progress_hook(0, 1)
-            if found is None:
-                note = f"{ref.name}: initial administrators unknown (no Managed HSM resource id)"
-            admins = found or ()
-        state = state.model_copy(
-            update={"url": ref.url or url, "resource_id": ref.resource_id, "initial_admin_object_ids": admins}
-        )
+        if full and parse_managed_hsm_id(ref.resource_id) is None:
+            # Pruning must know who the initial administrators are (read with the HSM's settings).
+            note = f"{ref.name}: initial administrators unknown (no Managed HSM resource id)"
+        state = state.model_copy(update={"url": ref.url or url, "resource_id": ref.resource_id})
         return state, discovery, note
 
     def _read_arm(self, request: ReadRequest) -> ArmState:
@@ -142,7 +135,12 @@ class AzureBackend:
         self._notes = [note for _, _, note in results if note]
         for name, settings in resources.settings.items():
             diagnostics = resources.diagnostics.get(name, ())
-            update = {"settings": settings, "diagnostic_settings": diagnostics}
+            admins = resources.initial_admins.get(name, ())
+            update = {
+                "settings": settings,
+                "diagnostic_settings": diagnostics,
+                "initial_admin_object_ids": admins,
+            }
             hsms[name] = hsms[name].model_copy(update=update)
         arm = arm.model_copy(update={"role_definitions": resources.arm_roles})
         return LiveState(hsms=hsms, arm=arm, vaults=resources.vaults)

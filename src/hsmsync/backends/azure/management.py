@@ -18,7 +18,6 @@ from hsmsync.backends.azure.ids import (
     arm_principal_type,
     arm_role_definition_id,
     parse_arm_scope,
-    parse_managed_hsm_id,
     role_guid,
 )
 from hsmsync.backends.base import Outcome
@@ -116,20 +115,6 @@ class ManagementPlane:
                     ) from exc
                 found.setdefault(item.name, item)
         return tuple(sorted(found.values(), key=lambda a: (arm_scope_key(a.scope), a.name)))
-
-    def initial_admins(self, resource_id: str) -> tuple[str, ...] | None:
-        """The HSM's `initialAdminObjectIds` from ARM; None when `resource_id` is not an HSM's id."""
-        parsed = parse_managed_hsm_id(resource_id)
-        if parsed is None:
-            return None
-        client = self.clients.keyvault_management(parsed.subscription_id)
-        hsm = self._call(
-            Attempt("read Managed HSM properties (initial administrators)", "management", "arm", resource_id),
-            lambda: client.managed_hsms.get(parsed.resource_group, parsed.name),
-        )
-        props = hsm.properties if hsm is not None else None
-        ids = props.initial_admin_object_ids if props is not None else None
-        return tuple(sorted(i.lower() for i in ids or ()))
 
     # -- writing ----------------------------------------------------------------------------------
 

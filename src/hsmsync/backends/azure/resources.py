@@ -80,6 +80,7 @@ class ResourceReading:
 
     settings: dict[str, HsmSettings] = field(default_factory=dict)  # by HSM name
     diagnostics: dict[str, tuple[DiagnosticSetting, ...]] = field(default_factory=dict)
+    initial_admins: dict[str, tuple[str, ...]] = field(default_factory=dict)  # read with the settings
     vaults: dict[str, VaultState] = field(default_factory=dict)
     arm_roles: tuple[ArmRoleDefinition, ...] = ()
 
@@ -243,6 +244,9 @@ class ResourcePlane:
         )
         try:
             out.settings[ref.name] = settings_from_sdk(hsm)
+            props = hsm.properties if hsm is not None else None
+            admins = (props.initial_admin_object_ids if props is not None else None) or ()
+            out.initial_admins[ref.name] = tuple(sorted(a.lower() for a in admins))
             out.diagnostics[ref.name] = tuple(
                 sorted((diagnostic_from_sdk(d) for d in listed), key=lambda d: d.name)
             )
