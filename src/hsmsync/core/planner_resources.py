@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import BaseModel
+
 from hsmsync.core.desired import DesiredHsm, DesiredState, DesiredVault, PrincipalInfo
 from hsmsync.core.plan import Action, Change, FieldChange, Kind, Plane
 from hsmsync.core.state import (
@@ -99,6 +101,11 @@ def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
+def _differences(old_model: BaseModel, new_model: BaseModel) -> tuple[FieldChange, ...]:
+    old, new = old_model.model_dump(), new_model.model_dump()
+    return tuple(FieldChange(k, _plain(old[k]), _plain(new[k])) for k in new if old[k] != new[k])
+
+
 def _plain(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: list(v) if isinstance(v, tuple) else v for k, v in value.items()}
@@ -125,8 +132,7 @@ def _plan_logging(
         return
     fields: tuple[FieldChange, ...] = ()
     if have is not None:
-        old, new = have.model_dump(), wanted.model_dump()
-        fields = tuple(FieldChange(k, _plain(old[k]), _plain(new[k])) for k in new if old[k] != new[k])
+        fields = _differences(have, wanted)
     out.changes.append(
         Change(
             id=f"management:{hsm.name}:diagnostic_setting:{wanted.name}",
@@ -227,8 +233,7 @@ def _plan_arm_roles(desired: DesiredState, live: LiveState, out: ResourcePlan) -
             continue
         fields: tuple[FieldChange, ...] = ()
         if current is not None:
-            old, new = current.model_dump(), role.model_dump()
-            fields = tuple(FieldChange(k, _plain(old[k]), _plain(new[k])) for k in new if old[k] != new[k])
+            fields = _differences(current, role)
         out.changes.append(
             _arm_role_change(role, Action.CREATE if current is None else Action.UPDATE, fields)
         )

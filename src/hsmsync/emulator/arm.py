@@ -11,7 +11,13 @@ from urllib.parse import unquote
 from hsmsync.core.catalog import management_roles
 from hsmsync.core.ids import is_guid
 from hsmsync.core.state import ArmRoleAssignment, HsmState, LiveState, RoleDefinition
-from hsmsync.emulator.arm_resources import ArmResources, custom_role_json, hsm_settings_json
+from hsmsync.emulator.arm_resources import (
+    HSM_PATH,
+    ArmResources,
+    custom_role_json,
+    definition_prefix,
+    hsm_settings_json,
+)
 from hsmsync.emulator.errors import ApiError
 from hsmsync.emulator.graph import check_principal
 from hsmsync.emulator.pipeline import Operation, paged
@@ -24,16 +30,10 @@ _AUTHZ = re.compile(
     r"(?:/(?P<name>[^/]*))?/?$",
     re.IGNORECASE,
 )
-_HSM = re.compile(
-    r"^/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)/providers/Microsoft\.KeyVault/managedHSMs"
-    r"/(?P<name>[^/]+)/?$",
-    re.IGNORECASE,
-)
 _HSM_LIST = re.compile(
     r"^/subscriptions/(?P<sub>[^/]+)(?:/resourceGroups/(?P<rg>[^/]+))?/providers/Microsoft\.KeyVault/managedHSMs/?$",
     re.IGNORECASE,
 )
-_SUB = re.compile(r"^/subscriptions/([^/]+)", re.IGNORECASE)
 _ACTIVATED = "Your HSM has been activated and can be used for cryptographic operations."
 _TIMESTAMP = "2024-01-01T00:00:00.0000000Z"
 _PRINCIPAL_TYPES = ("User", "Group", "ServicePrincipal")
@@ -52,17 +52,11 @@ def at_or_above(assigned: str, requested: str) -> bool:
     return a == "" or a == r or r.startswith(a + "/")
 
 
-def _definition_prefix(scope: str) -> str:
-    m = _SUB.match(scope)
-    sub = f"/subscriptions/{m.group(1)}" if m else ""
-    return f"{sub}/providers/Microsoft.Authorization/roleDefinitions/"
-
-
 def assignment_json(a: ArmRoleAssignment) -> dict[str, Any]:
     base = a.scope.rstrip("/")
     return {
         "properties": {
-            "roleDefinitionId": _definition_prefix(a.scope) + a.role_definition_id,
+            "roleDefinitionId": definition_prefix(a.scope) + a.role_definition_id,
             "principalId": a.principal_id,
             "principalType": a.principal_type,
             "scope": a.scope,
@@ -83,7 +77,7 @@ def assignment_json(a: ArmRoleAssignment) -> dict[str, Any]:
 
 def definition_json(role: RoleDefinition, scope: str) -> dict[str, Any]:
     return {
-        "id": _definition_prefix(scope) + role.name,
+        "id": definition_prefix(scope) + role.name,
         "name": role.name,
         "type": "Microsoft.Authorization/roleDefinitions",
         "properties": {
@@ -191,7 +185,7 @@ class ArmService:
             if m.group("kind").lower() == "roleassignments":
                 return self._assignments(request, scope, name)
             return self._definitions(request, scope, name)
-        if request.method == "GET" and (m := _HSM.match(path)):
+        if request.method == "GET" and (m := HSM_PATH.match(path)):
             rg, hsm_name = m.group("rg"), m.group("name")
             return Operation(lambda: self._get_hsm(path, rg, hsm_name))
         if request.method == "GET" and (m := _HSM_LIST.match(path)):

@@ -35,7 +35,7 @@ from hsmsync.emulator.store import Store
 
 T = TypeVar("T")
 
-_HSM = re.compile(
+HSM_PATH = re.compile(
     r"^/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)/providers/Microsoft\.KeyVault/managedHSMs"
     r"/(?P<name>[^/]+)/?$",
     re.IGNORECASE,
@@ -49,7 +49,7 @@ _DIAGNOSTIC = re.compile(
     r"^(?P<resource>.+?)/providers/Microsoft\.Insights/diagnosticSettings(?:/(?P<name>[^/]+))?/?$",
     re.IGNORECASE,
 )
-_SUB = re.compile(r"^/subscriptions/([^/]+)", re.IGNORECASE)
+SUBSCRIPTION = re.compile(r"^/subscriptions/([^/]+)", re.IGNORECASE)
 _MG = re.compile(r"^/providers/Microsoft\.Management/managementGroups/[^/]+", re.IGNORECASE)
 
 MAX_ACCESS_POLICIES = 1024
@@ -171,11 +171,16 @@ def vault_json(vault: VaultState) -> dict[str, Any]:
     }
 
 
+def definition_prefix(scope: str) -> str:
+    """`/subscriptions/<s>/providers/Microsoft.Authorization/roleDefinitions/` for a scope."""
+    m = SUBSCRIPTION.match(scope)
+    sub = f"/subscriptions/{m.group(1)}" if m else ""
+    return f"{sub}/providers/Microsoft.Authorization/roleDefinitions/"
+
+
 def custom_role_json(role: ArmRoleDefinition, scope: str) -> dict[str, Any]:
-    m = _SUB.match(scope)
-    prefix = f"/subscriptions/{m.group(1)}" if m else ""
     return {
-        "id": f"{prefix}/providers/Microsoft.Authorization/roleDefinitions/{role.name}",
+        "id": f"{definition_prefix(scope)}{role.name}",
         "name": role.name,
         "type": "Microsoft.Authorization/roleDefinitions",
         "properties": {
@@ -214,7 +219,7 @@ class ArmResources:
         if (m := _DIAGNOSTIC.match(path)) and not m.group("resource").lower().endswith("/providers"):
             resource, name = _clean(m.group("resource")), unquote(m.group("name") or "")
             return self._diagnostics(request, resource, name)
-        if method == "PATCH" and (m := _HSM.match(path)):
+        if method == "PATCH" and (m := HSM_PATH.match(path)):
             body, rg, name = _body(request), m.group("rg"), m.group("name")
             return Operation(lambda: self._patch_hsm(path, rg, name, body))
         if v := _VAULT.match(path):
@@ -431,7 +436,7 @@ class ArmResources:
             raise ApiError(
                 403, "RoleDefinitionUpdateNotPermitted", "Built-in role definitions cannot be changed."
             )
-        if not (_SUB.match(scope) or _MG.match(scope)):
+        if not (SUBSCRIPTION.match(scope) or _MG.match(scope)):
             raise ApiError(
                 400,
                 "InvalidScope",
