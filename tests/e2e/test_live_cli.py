@@ -130,3 +130,29 @@ def test_whocan_and_lint_read_live_state_through_the_emulator(tmp_path: Path):
         assert "app-vm" in who.stdout.split("In live state (what is):")[0]
         linted = run_cli(*_live("lint"), cwd=tmp_path)
         assert linted.exit_code == 0, linted.stderr
+
+
+HSMS_ONLY = """\
+version: 1
+hsms:
+  contoso:
+    url: https://contosomhsm.managedhsm.azure.net
+    resource_id: /subscriptions/2f6c8e0a-4b1d-4c3e-9f5a-7b9d1e3f5a77/resourceGroups/ContosoAppRG/providers/Microsoft.KeyVault/managedHSMs/ContosoMHSM
+vaults:
+  contoso-kv:
+    url: https://contosokeyvault.vault.azure.net
+    resource_id: /subscriptions/2f6c8e0a-4b1d-4c3e-9f5a-7b9d1e3f5a77/resourceGroups/ContosoAppRG/providers/Microsoft.KeyVault/vaults/ContosoKeyVault
+"""
+
+
+def test_export_live_round_trip_through_the_emulator(tmp_path: Path):
+    with _start(tmp_path, "live-as-tutorial.json"):
+        _act_as(tmp_path, SUBSCRIPTION_ADMIN, [AUDITORS])
+        (tmp_path / "hsms.yaml").write_text(HSMS_ONLY)
+        exported = run_cli(*_live("export", "-f", "hsms.yaml", "-o", "exported.yaml"), cwd=tmp_path)
+        assert exported.exit_code == 0, exported.stderr
+        text = (tmp_path / "exported.yaml").read_text()
+        assert "Managed HSM Crypto Auditor" in text and "contoso-kv" in text
+        plan = run_cli(*_live("plan", "-f", "exported.yaml", "--detailed-exitcode"), cwd=tmp_path)
+        assert plan.exit_code == 0, plan.stdout + plan.stderr
+        assert "No changes." in plan.stdout
