@@ -1,0 +1,179 @@
+"""Managed HSM settings (`KeyVaultManagementClient.managed_hsms`) and audit logging
+(`MonitorManagementClient.diagnostic_settings`) through the official SDKs.
+
+An apply sends only the differing HSM properties; a diagnostic setting is written whole when it differs.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from azure.core.exceptions import AzureError, ResourceNotFoundError
+from pydantic import ValidationError
+
+from hsmsync.backends.azure.errors import Attempt, to_backend_error
+from hsmsync.backends.azure.ids import ManagedHsmId, enum_text
+from hsmsync.backends.azure.resources_common import ResourceClients, ResourceReading
+from hsmsync.backends.base import HsmRef, Outcome
+from hsmsync.core.errors import BackendError, StateError
+from hsmsync.core.plan import Action, Change
+from hsmsync.core.state import DiagnosticSetting, HsmSettings, HsmSettingsPatch, NetworkAcls
+
+if TYPE_CHECKING:
+    from azure.mgmt.keyvault.models import ManagedHsm
+    from azure.mgmt.monitor.v2021_05_01_preview.models import DiagnosticSettingsResource
+
+# Category groups a Managed HSM's diagnostic setting may use instead of naming `AuditEvent`.
+_HSM_CATEGORY_GROUPS = {"audit": ("AuditEvent",), "alllogs": ("AuditEvent",)}
+
+
+def settings_from_sdk(hsm: ManagedHsm | None) -> HsmSettings:
+    props = hsm.properties if hsm is not None else None
+    if props is None:
+        return HsmSettings()
+    acls = props.network_acls
+    default = HsmSettings()
+    return HsmSettings(
+        purge_protection=bool(props.enable_purge_protection),
+        soft_delete_retention_days=props.soft_delete_retention_in_days or default.soft_delete_retention_days,
+        public_network_access=enum_text(props.public_network_access or "Enabled"),
+        network_acls=NetworkAcls(
+            default_action=enum_text(acls.default_action or "Allow"),
+            bypass=enum_text(acls.bypass or "AzureServices"),
+            ip_rules=tuple(r.value for r in acls.ip_rules or ()),
+        )
+        if acls is not None
+        else NetworkAcls(),
+    )
+
+
+def diagnostic_from_sdk(item: DiagnosticSettingsResource) -> DiagnosticSetting:
+    categories: list[str] = []
+    for log in item.logs or ():
+        if not log.enabled:
+            continue
+        if log.category:
+            categories.append(log.category)
+        elif log.category_group:
+            categories.extend(_HSM_CATEGORY_GROUPS.get(log.category_group.lower(), (log.category_group,)))
+    return DiagnosticSetting(
+        name=str(item.name),
+        categories=tuple(dict.fromkeys(categories)),
+        storage_account_id=item.storage_account_id or None,
+        workspace_id=item.workspace_id or None,
+        event_hub_authorization_rule_id=item.event_hub_authorization_rule_id or None,
+        event_hub_name=item.event_hub_name or None,
+    )
+
+
+class HsmResources(ResourceClients):
+    """Reads an HSM's settings and diagnostic settings; applies SETTING and DIAGNOSTIC_SETTING changes."""
+
+    def _read_hsm(self, ref: HsmRef, parsed: ManagedHsmId, out: ResourceReading) -> None:
+        client = self._keyvault(parsed.subscription_id)
+        hsm = self._call(
+            Attempt("read Managed HSM settings", "management", ref.name, ref.resource_id),
+            lambda: client.managed_hsms.get(parsed.resource_group, parsed.name),
+        )
+        monitor = self._monitor(parsed.subscription_id)
+        listed = self._call(
+            Attempt("list diagnostic settings", "management", ref.name, ref.resource_id),
+            lambda: list(monitor.diagnostic_settings.list(ref.resource_id)),
+        )
+        try:
+            out.settings[ref.name] = settings_from_sdk(hsm)
+            props = hsm.properties if hsm is not None else None
+            admins = (props.initial_admin_object_ids if props is not None else None) or ()
+            out.initial_admins[ref.name] = tuple(sorted(a.lower() for a in admins))
+            out.diagnostics[ref.name] = tuple(
+                sorted((diagnostic_from_sdk(d) for d in listed), key=lambda d: d.name)
+            )
+        except (ValidationError, ValueError) as exc:
+            raise StateError(f"HSM '{ref.name}': unreadable resource settings: {exc}") from exc
+
+    def _apply_setting(self, change: Change) -> Outcome:
+        from azure.mgmt.keyvault.models import (
+            ManagedHsm,
+            ManagedHsmProperties,
+            MHSMIPRule,
+            MHSMNetworkRuleSet,
+        )
+
+        patch = change.payload
+        if not isinstance(patch, HsmSettingsPatch):
+            raise BackendError(f"change {change.id}: a setting change needs the settings to apply")
+        parsed = self._hsm_id(change)
+        client = self._keyvault(parsed.subscription_id)
+        current = settings_from_sdk(
+            self._call(
+                self._attempt("read Managed HSM settings", change),
+                lambda: client.managed_hsms.get(parsed.resource_group, parsed.name),
+            )
+        )
+        props: dict[str, Any] = {}
+        if patch.purge_protection is not None and patch.purge_protection != current.purge_protection:
+            props["enable_purge_protection"] = patch.purge_protection
+        days = patch.soft_delete_retention_days
+        if days is not None and days != current.soft_delete_retention_days:
+            props["soft_delete_retention_in_days"] = days
+        access = patch.public_network_access
+        if access is not None and access != current.public_network_access:
+            props["public_network_access"] = access
+        acls = patch.network_acls
+        if acls is not None and acls != current.network_acls:
+            props["network_acls"] = MHSMNetworkRuleSet(
+                default_action=acls.default_action,
+                bypass=acls.bypass,
+                ip_rules=[MHSMIPRule(value=v) for v in acls.ip_rules],
+            )
+        if not props:
+            return Outcome.ALREADY_DONE
+        fields = ", ".join(sorted(props))
+        self._call(
+            self._attempt(f"update Managed HSM settings ({fields})", change),
+            lambda: client.managed_hsms.begin_update(
+                parsed.resource_group, parsed.name, ManagedHsm(properties=ManagedHsmProperties(**props))
+            ).result(),
+        )
+        return Outcome.DONE
+
+    def _apply_diagnostic(self, change: Change) -> Outcome:
+        from azure.mgmt.monitor.v2021_05_01_preview.models import DiagnosticSettingsResource, LogSettings
+
+        parsed = self._hsm_id(change)
+        client = self._monitor(parsed.subscription_id)
+        try:
+            current: DiagnosticSetting | None = diagnostic_from_sdk(
+                client.diagnostic_settings.get(change.scope, change.name)
+            )
+        except ResourceNotFoundError:
+            current = None
+        except AzureError as exc:
+            raise to_backend_error(
+                exc, self._attempt(f"read diagnostic setting {change.name}", change)
+            ) from exc
+        if change.action is Action.DELETE:
+            if current is None:
+                return Outcome.ALREADY_DONE
+            self._call(
+                self._attempt(f"delete diagnostic setting {change.name}", change),
+                lambda: client.diagnostic_settings.delete(change.scope, change.name),
+            )
+            return Outcome.DONE
+        wanted = change.payload
+        if not isinstance(wanted, DiagnosticSetting):
+            raise BackendError(f"change {change.id}: a diagnostic setting change needs the setting")
+        if current == wanted:
+            return Outcome.ALREADY_DONE
+        body = DiagnosticSettingsResource(
+            storage_account_id=wanted.storage_account_id,
+            workspace_id=wanted.workspace_id,
+            event_hub_authorization_rule_id=wanted.event_hub_authorization_rule_id,
+            event_hub_name=wanted.event_hub_name,
+            logs=[LogSettings(category=c, enabled=True) for c in wanted.categories],
+        )
+        self._call(
+            self._attempt(f"write diagnostic setting {change.name}", change),
+            lambda: client.diagnostic_settings.create_or_update(change.scope, wanted.name, body),
+        )
+        return Outcome.DONE

@@ -1,0 +1,121 @@
+"""Custom Azure roles (`AuthorizationManagementClient.role_definitions`) through the official SDKs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import partial
+from typing import TYPE_CHECKING
+
+from azure.core.exceptions import AzureError, ResourceNotFoundError
+from pydantic import ValidationError
+
+from hsmsync.backends.azure.errors import Attempt, to_backend_error
+from hsmsync.backends.azure.ids import enum_text, parse_arm_scope
+from hsmsync.backends.azure.resources_common import ResourceClients
+from hsmsync.backends.base import Outcome
+from hsmsync.core.errors import BackendError, StateError
+from hsmsync.core.plan import Action, Change
+from hsmsync.core.state import ArmRoleDefinition
+
+if TYPE_CHECKING:
+    from azure.mgmt.authorization.v2022_04_01.models import RoleDefinition as SdkRoleDefinition
+
+
+def definition_scope(scope: str) -> str:
+    """Where a custom Azure role is created: the subscription of its first assignable scope, else
+    that scope (a management group)."""
+    parsed = parse_arm_scope(scope)
+    return f"/subscriptions/{parsed.subscription_id}" if parsed.subscription_id else parsed.scope
+
+
+def arm_role_from_sdk(role: SdkRoleDefinition) -> ArmRoleDefinition:
+    blocks = role.permissions or []
+    return ArmRoleDefinition(
+        name=str(role.name),
+        role_name=role.role_name or "",
+        description=role.description or "",
+        actions=tuple(a for b in blocks for a in b.actions or ()),
+        not_actions=tuple(a for b in blocks for a in b.not_actions or ()),
+        data_actions=tuple(a for b in blocks for a in b.data_actions or ()),
+        not_data_actions=tuple(a for b in blocks for a in b.not_data_actions or ()),
+        assignable_scopes=tuple(role.assignable_scopes or ()),
+    )
+
+
+class RoleResources(ResourceClients):
+    """Reads the custom Azure roles at ARM scopes; applies management-plane ROLE_DEFINITION changes."""
+
+    def _read_arm_roles(self, scopes: Sequence[str]) -> dict[str, ArmRoleDefinition]:
+        found: dict[str, ArmRoleDefinition] = {}
+        for scope in scopes:
+            try:
+                parsed = parse_arm_scope(scope)
+            except ValueError as exc:
+                raise StateError(str(exc)) from exc
+            listed = self._call(
+                Attempt("list custom Azure roles", "management", "arm", scope),
+                partial(self._list_custom_roles, parsed.subscription_id, parsed.scope),
+            )
+            for role in listed:
+                if enum_text(role.role_type or "").lower() != "customrole":
+                    continue
+                try:
+                    found.setdefault(str(role.name).lower(), arm_role_from_sdk(role))
+                except (ValidationError, ValueError) as exc:
+                    raise StateError(
+                        f"ARM scope '{scope}': unreadable custom role {role.name!r}: {exc}"
+                    ) from exc
+        return found
+
+    def _list_custom_roles(self, subscription_id: str | None, scope: str) -> list[SdkRoleDefinition]:
+        client = self.clients.authorization(subscription_id)
+        return list(client.role_definitions.list(scope, filter="type eq 'CustomRole'"))
+
+    def _apply_arm_role(self, change: Change) -> Outcome:
+        from azure.mgmt.authorization.v2022_04_01.models import Permission
+        from azure.mgmt.authorization.v2022_04_01.models import RoleDefinition as RoleDefinitionModel
+
+        scope = definition_scope(change.scope)
+        client = self.clients.authorization(parse_arm_scope(scope).subscription_id)
+        try:
+            found = client.role_definitions.get(scope, change.name)
+            current: ArmRoleDefinition | None = arm_role_from_sdk(found)
+        except ResourceNotFoundError:
+            current = None
+        except AzureError as exc:
+            raise to_backend_error(
+                exc, self._attempt(f"read custom Azure role {change.name}", change)
+            ) from exc
+        if change.action is Action.DELETE:
+            if current is None:
+                return Outcome.ALREADY_DONE
+            deleted = self._call(
+                self._attempt(f"delete custom Azure role {change.name} ({change.role})", change),
+                lambda: client.role_definitions.delete(scope, change.name),
+            )
+            return Outcome.ALREADY_DONE if deleted is None else Outcome.DONE
+        role = change.payload
+        if not isinstance(role, ArmRoleDefinition):
+            raise BackendError(f"change {change.id}: a custom Azure role change needs the role definition")
+        if current == role:
+            return Outcome.ALREADY_DONE
+        body = RoleDefinitionModel(
+            role_name=role.role_name,
+            description=role.description,
+            role_type="CustomRole",
+            permissions=[
+                Permission(
+                    actions=list(role.actions),
+                    not_actions=list(role.not_actions),
+                    data_actions=list(role.data_actions),
+                    not_data_actions=list(role.not_data_actions),
+                )
+            ],
+            assignable_scopes=list(role.assignable_scopes),
+        )
+        verb = "create" if current is None else "update"
+        self._call(
+            self._attempt(f"{verb} custom Azure role {change.name} ({role.role_name})", change),
+            lambda: client.role_definitions.create_or_update(scope, role.name, body),
+        )
+        return Outcome.DONE

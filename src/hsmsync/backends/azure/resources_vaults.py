@@ -1,0 +1,202 @@
+"""Key Vault access policies (`vaults.get` / `vaults.update_access_policy`) through the official SDKs.
+
+Per principal, an apply sends `add` for missing permissions then `remove` for extra ones (never
+`replace`, which would rewrite every other principal's entry).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from azure.core.exceptions import AzureError, ResourceNotFoundError
+from pydantic import ValidationError
+
+from hsmsync.backends.azure.errors import Attempt, to_backend_error
+from hsmsync.backends.azure.ids import enum_text
+from hsmsync.backends.azure.resources_common import ResourceClients, ResourceReading
+from hsmsync.backends.base import Outcome, VaultRef
+from hsmsync.core.errors import BackendError, StateError
+from hsmsync.core.plan import Action, Change
+from hsmsync.core.state import AccessPolicy, VaultState
+from hsmsync.core.vault_permissions import PERMISSIONS
+
+if TYPE_CHECKING:
+    from azure.mgmt.keyvault.models import AccessPolicyEntry
+
+_VAULT_ID = re.compile(
+    r"(?i)^/subscriptions/([^/]+)/resourceGroups/([^/]+)/providers/Microsoft\.KeyVault/vaults/([^/]+)$"
+)
+_POLICY_LISTS = ("keys", "secrets", "certificates", "storage")
+_CANONICAL = {kind: {p.lower(): p for p in names} for kind, names in PERMISSIONS.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class VaultId:
+    subscription_id: str
+    resource_group: str
+    name: str
+
+
+def parse_vault_id(resource_id: str) -> VaultId | None:
+    m = _VAULT_ID.match("/" + "/".join(p for p in resource_id.strip().split("/") if p))
+    return VaultId(m.group(1), m.group(2), m.group(3)) if m else None
+
+
+def _permission_set(names: Iterable[object] | None, kind: str) -> tuple[str, ...]:
+    lowered = {enum_text(n).lower() for n in names or ()}
+    if "all" in lowered:
+        lowered = (lowered - {"all"}) | set(_CANONICAL[kind])
+    return tuple(sorted(lowered))
+
+
+def policy_from_sdk(entry: AccessPolicyEntry) -> AccessPolicy:
+    perms = entry.permissions
+    return AccessPolicy(
+        object_id=str(entry.object_id),
+        keys=_permission_set(perms.keys_property if perms else None, "keys"),
+        secrets=_permission_set(perms.secrets if perms else None, "secrets"),
+        certificates=_permission_set(perms.certificates if perms else None, "certificates"),
+        storage=_permission_set(perms.storage if perms else None, "storage"),
+    )
+
+
+def _sdk_permissions(policy: AccessPolicy) -> dict[str, list[str]]:
+    """The policy's non-empty lists, with the service's spelling (wrapKey, not wrapkey)."""
+    out = {}
+    for kind in _POLICY_LISTS:
+        names = getattr(policy, kind)
+        if names:
+            out[kind] = [_CANONICAL[kind].get(n, n) for n in names]
+    return out
+
+
+class VaultResources(ResourceClients):
+    """Reads a vault's access policies; applies ACCESS_POLICY changes."""
+
+    def _read_vault(self, ref: VaultRef, out: ResourceReading) -> None:
+        parsed = parse_vault_id(ref.resource_id)
+        if parsed is None:
+            raise StateError(f"vault '{ref.name}': '{ref.resource_id}' is not a Key Vault resource id")
+        client = self._keyvault(parsed.subscription_id)
+        try:
+            vault = client.vaults.get(parsed.resource_group, parsed.name)
+        except ResourceNotFoundError as exc:
+            raise StateError(
+                f"vault '{ref.name}': {ref.resource_id} does not exist (hsmsync manages its access "
+                "policies, it does not create vaults)"
+            ) from exc
+        except AzureError as exc:
+            raise to_backend_error(
+                exc, Attempt("read vault", "management", ref.name, ref.resource_id)
+            ) from exc
+        props = vault.properties
+        try:
+            merged: dict[str, AccessPolicy] = {}
+            for entry in props.access_policies or ():
+                if entry.application_id:
+                    continue  # compound identities (user + application) are not modelled
+                policy = policy_from_sdk(entry)
+                if policy.object_id in merged:
+                    policy = _union(merged[policy.object_id], policy)
+                merged[policy.object_id] = policy
+            out.vaults[ref.name] = VaultState(
+                url=ref.url or (props.vault_uri or "").rstrip("/"),
+                resource_id=ref.resource_id,
+                tenant_id=str(props.tenant_id),
+                enable_rbac_authorization=bool(props.enable_rbac_authorization),
+                access_policies=tuple(merged.values()),
+            )
+        except (ValidationError, ValueError) as exc:
+            raise StateError(f"vault '{ref.name}': unreadable access policies: {exc}") from exc
+
+    def _apply_access_policy(self, change: Change) -> Outcome:
+        from azure.mgmt.keyvault.models import (
+            AccessPolicyEntry,
+            Permissions,
+            VaultAccessPolicyParameters,
+            VaultAccessPolicyProperties,
+        )
+
+        parsed = parse_vault_id(change.scope)
+        if parsed is None:
+            raise BackendError(f"change {change.id}: '{change.scope}' is not a Key Vault resource id")
+        client = self._keyvault(parsed.subscription_id)
+        vault = self._call(
+            self._attempt("read vault access policies", change),
+            lambda: client.vaults.get(parsed.resource_group, parsed.name),
+        )
+        tenant = str(vault.properties.tenant_id)
+        object_id = change.name.lower()
+        entries = [
+            policy_from_sdk(e)
+            for e in vault.properties.access_policies or ()
+            if not e.application_id and str(e.object_id).lower() == object_id
+        ]
+        current = _union(*entries) if entries else None
+        if change.action is Action.DELETE:
+            wanted = AccessPolicy(object_id=object_id)
+        else:
+            if not isinstance(change.payload, AccessPolicy):
+                raise BackendError(f"change {change.id}: an access-policy change needs the wanted entry")
+            wanted = change.payload
+        missing = _difference(wanted, current)
+        extra = _difference(current, wanted) if current is not None else None
+
+        def send(kind: str, policy: AccessPolicy) -> None:
+            perms = _sdk_permissions(policy)
+            entry = AccessPolicyEntry(
+                tenant_id=tenant,
+                object_id=object_id,
+                permissions=Permissions(
+                    keys_property=perms.get("keys", []),
+                    secrets=perms.get("secrets", []),
+                    certificates=perms.get("certificates", []),
+                    storage=perms.get("storage", []),
+                ),
+            )
+            params = VaultAccessPolicyParameters(
+                properties=VaultAccessPolicyProperties(access_policies=[entry])
+            )
+            self._call(
+                self._attempt(
+                    f"{kind} access-policy permissions of {object_id} on vault {parsed.name}", change
+                ),
+                lambda: client.vaults.update_access_policy(parsed.resource_group, parsed.name, kind, params),
+            )
+
+        done = False
+        # Add before remove: the principal never loses, even for a moment, a permission it keeps.
+        if current is None and change.action is not Action.DELETE:
+            send("add", wanted)  # creates the entry (even one with no permissions)
+            done = True
+        elif missing is not None and _any(missing):
+            send("add", missing)
+            done = True
+        if change.action is Action.DELETE and current is not None:
+            send("remove", current)  # every permission it has: the service drops the entry
+            done = True
+        elif extra is not None and _any(extra):
+            send("remove", extra)
+            done = True
+        return Outcome.DONE if done else Outcome.ALREADY_DONE
+
+
+def _union(*policies: AccessPolicy) -> AccessPolicy:
+    lists = {kind: tuple(sorted({n for p in policies for n in getattr(p, kind)})) for kind in _POLICY_LISTS}
+    return policies[0].model_copy(update=lists)
+
+
+def _difference(a: AccessPolicy, b: AccessPolicy | None) -> AccessPolicy:
+    """a's permissions that b lacks."""
+    lists = {
+        kind: tuple(sorted(set(getattr(a, kind)) - set(getattr(b, kind) if b else ())))
+        for kind in _POLICY_LISTS
+    }
+    return a.model_copy(update=lists)
+
+
+def _any(policy: AccessPolicy) -> bool:
+    return any(getattr(policy, kind) for kind in _POLICY_LISTS)
