@@ -50,6 +50,13 @@ def action_matches(pattern: str, action: str) -> bool:
     return bool(_pattern(pattern).match(action))
 
 
+def allows(actions: Iterable[str], not_actions: Iterable[str], action: str) -> bool:
+    """Does a permission block (patterns granted, patterns excluded) allow `action`?"""
+    return any(action_matches(p, action) for p in actions) and not any(
+        action_matches(p, action) for p in not_actions
+    )
+
+
 class Capability(StrEnum):
     """Sensitive things a principal can do on an HSM, in the words of a review sentence."""
 

@@ -97,7 +97,7 @@ def grants_from_desired(desired: DesiredState) -> tuple[Grant, ...]:
     return tuple(out)
 
 
-def _hsm_roles(hsm: HsmState) -> dict[str, RoleDefinition]:
+def hsm_roles(hsm: HsmState) -> dict[str, RoleDefinition]:
     builtins: Iterable[RoleDefinition] = hsm.builtin_role_definitions or builtin_data_roles()
     return {r.name: r for r in (*builtins, *hsm.role_definitions)}
 
@@ -113,7 +113,7 @@ def grants_from_live(live: LiveState, principals: Mapping[str, PrincipalInfo]) -
     """`principals` by object id (DesiredState.principals) name the principals the manifest knows."""
     out: list[Grant] = []
     for name in sorted(live.hsms):
-        roles = _hsm_roles(live.hsms[name])
+        roles = hsm_roles(live.hsms[name])
         for a in live.hsms[name].role_assignments:
             role = roles.get(a.role_definition_id)
             info = principals.get(a.principal_id)

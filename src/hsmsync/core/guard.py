@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from hsmsync.core.capabilities import action_matches
+from hsmsync.core.capabilities import allows
 from hsmsync.core.catalog import DATA_ACTION_PREFIX, builtin_data_roles, management_roles
-from hsmsync.core.grants import Grant, grants_from_live
+from hsmsync.core.grants import Grant, effective_data_actions, grants_from_live, hsm_roles
 from hsmsync.core.plan import Action, Change, Kind, Plan, Plane
 from hsmsync.core.scopes import arm_scope_key, data_scope_covers
 from hsmsync.core.state import LiveState
@@ -63,8 +63,7 @@ def _arm_holders(grants: Iterable[Grant], resource_scopes: set[str]) -> set[str]
         role = roles.get(g.role_id)
         if role is None:  # a role hsmsync does not know: assume it cannot, so the guard errs safe
             return False
-        granted = any(action_matches(p, ARM_WRITE_ASSIGNMENTS) for p in role.actions)
-        return granted and not any(action_matches(p, ARM_WRITE_ASSIGNMENTS) for p in role.not_actions)
+        return allows(role.actions, role.not_actions, ARM_WRITE_ASSIGNMENTS)
 
     return {g.principal_id for g in grants if g.plane is Plane.MANAGEMENT and covers(g.scope) and allowed(g)}
 
@@ -108,20 +107,36 @@ def _builtin_deletes(plan: Plan) -> list[str]:
     ]
 
 
+def _caller_holds(state: LiveState, hsm: str, action: str, scope: str, mine: frozenset[str]) -> bool:
+    """Does the caller (or one of its groups) hold `action` at `scope`? Only its own assignments
+    are looked at, so checking every step of a large plan stays cheap."""
+    h = state.hsms.get(hsm)
+    if h is None:
+        return False
+    wanted = action.lower()
+    roles = hsm_roles(h)
+    for a in h.role_assignments:
+        if a.principal_id not in mine or not data_scope_covers(a.scope, scope):
+            continue
+        role = roles.get(a.role_definition_id)
+        if role is not None and any(x.lower() == wanted for x in effective_data_actions(role)):
+            return True
+    return False
+
+
 def _caller_problems(plan: Plan, states: list[LiveState], caller: Caller) -> list[str]:
-    first = grants_from_live(states[0], {})
     mine = caller.ids
     for i, change in enumerate(plan.changes):
         if change.plane is not Plane.DATA:
             continue
         action, scope = _needed_action(change), change.scope if change.kind is Kind.ROLE_ASSIGNMENT else "/"
-        if not _holders(first, change.target, action, scope) & mine:
+        if not _caller_holds(states[0], change.target, action, scope, mine):
             continue  # it never had this right: a permission error, not a lockout made by this plan
-        if not _holders(grants_from_live(states[i], {}), change.target, action, scope) & mine:
+        if not _caller_holds(states[i], change.target, action, scope, mine):
             lost_by = next(
                 c.order
                 for j, c in enumerate(plan.changes[:i])
-                if not _holders(grants_from_live(states[j + 1], {}), change.target, action, scope) & mine
+                if not _caller_holds(states[j + 1], change.target, action, scope, mine)
             )
             return [
                 f"{change.target}: change #{lost_by} removes the applying identity's own "

@@ -13,7 +13,7 @@ from hsmsync.core.capabilities import (
     HSM_WIDE_KEY_USE,
     MANAGE_ROLE_DEFINITIONS,
     PURGE_KEYS,
-    action_matches,
+    allows,
 )
 from hsmsync.core.catalog import management_role_map
 from hsmsync.core.desired import AssignmentKey
@@ -198,10 +198,8 @@ _VAULT_WRITE = "Microsoft.KeyVault/vaults/write"
 
 def _can_write_vault(g: Grant) -> bool:
     role = management_role_map().get(g.role_id)
-    patterns = role.actions if role else g.actions
-    excluded = role.not_actions if role else ()
-    return any(action_matches(p, _VAULT_WRITE) for p in patterns) and not any(
-        action_matches(p, _VAULT_WRITE) for p in excluded
+    return (
+        allows(role.actions, role.not_actions, _VAULT_WRITE) if role else allows(g.actions, (), _VAULT_WRITE)
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from hsmsync.core.capabilities import Capability, action_matches, short_actions
+from hsmsync.core.capabilities import Capability, allows, short_actions
 from hsmsync.core.catalog import management_roles
 from hsmsync.core.grants import effective_data_actions
 from hsmsync.core.plan import Action, Change, Kind, Plane
@@ -41,11 +41,7 @@ class RiskContext:
 
 
 def _can_assign_azure_roles(role: RoleDefinition) -> bool:
-    def allowed(action: str) -> bool:
-        granted = any(action_matches(p, action) for p in role.actions)
-        return granted and not any(action_matches(p, action) for p in role.not_actions)
-
-    return allowed("Microsoft.Authorization/roleAssignments/write")
+    return allows(role.actions, role.not_actions, "Microsoft.Authorization/roleAssignments/write")
 
 
 _VAULT_KEY_USE = {"decrypt", "sign", "unwrapkey", "release"}
