@@ -17,11 +17,12 @@ from hsmsync.backends.registry import open_backend, read_request_for
 from hsmsync.commands import EXPORT_COMMANDS, REVIEW_COMMANDS, add_export_parsers, add_review_parsers
 from hsmsync.commands.resolve import COMMANDS as RESOLVE_COMMANDS
 from hsmsync.commands.resolve import add_parsers as add_resolve_parsers
-from hsmsync.core.access_delta import plan_access_delta
+from hsmsync.core.access_delta import access_delta, state_after_plan
 from hsmsync.core.catalog import builtin_data_roles, definition_to_rest, management_roles
 from hsmsync.core.drift import DriftReport, FailOn
 from hsmsync.core.errors import HsmsyncError
 from hsmsync.core.fingerprint import fingerprint
+from hsmsync.core.grants import grants_from_live
 from hsmsync.core.guard import Caller, check_lockout
 from hsmsync.core.lint import lint
 from hsmsync.core.model import Manifest
@@ -176,10 +177,13 @@ def cmd_plan(args: argparse.Namespace, env: Environment) -> int:
     planned = _compute_plan(args, env)
     plan, header = planned.plan, planned.backend.describe()
     desired = planned.loaded.desired
+    after = state_after_plan(planned.live, plan)  # shared by the access delta and lint
     review = PlanReview(
         plan,
-        access=plan_access_delta(planned.live, plan, desired.principals),
-        lint=lint(planned.loaded.manifest, desired, planned.live),
+        access=access_delta(
+            grants_from_live(planned.live, desired.principals), grants_from_live(after, desired.principals)
+        ),
+        lint=lint(planned.loaded.manifest, desired, planned.live, after=after),
     )
     env.stdout.write(PLAN_RENDERERS[args.format](review, header))
     _guard(args, plan, planned.live, planned.backend)

@@ -45,7 +45,9 @@ def state_after_apply(desired: DesiredState, live: LiveState) -> LiveState:
     return state_after_plan(state, plan_changes(desired, state))
 
 
-def _subject(manifest: Manifest, desired: DesiredState, live: LiveState | None) -> LintSubject:
+def _subject(
+    manifest: Manifest, desired: DesiredState, live: LiveState | None, after: LiveState | None
+) -> LintSubject:
     grants = grants_from_desired(desired)
     role_keys = custom_role_keys(manifest)
     customs = [
@@ -53,7 +55,8 @@ def _subject(manifest: Manifest, desired: DesiredState, live: LiveState | None) 
         for name, hsm in desired.hsms.items()
         for r in hsm.custom_roles
     ]
-    after = state_after_apply(desired, live) if live is not None else None
+    if after is None and live is not None:
+        after = state_after_apply(desired, live)
     if after is not None:
         declared = {g.key for g in grants}
         kept = tuple(g for g in grants_from_live(after, desired.principals) if g.key not in declared)
@@ -100,12 +103,20 @@ def _posture(name: str, hsm: DesiredHsm, after: LiveState | None) -> HsmPosture:
     )
 
 
-def lint(manifest: Manifest, desired: DesiredState, live: LiveState | None = None) -> LintReport:
+def lint(
+    manifest: Manifest,
+    desired: DesiredState,
+    live: LiveState | None = None,
+    *,
+    after: LiveState | None = None,
+) -> LintReport:
     """Findings of every rule, sorted; suppressed ones kept apart with their justification.
 
     With `live`, the rules also see live access the manifest does not declare but apply would keep.
+    `after` is that state when the caller already has it (`plan` does), so it is not planned twice.
     """
-    raw = sorted({f for check in CHECKS for f in check(_subject(manifest, desired, live))}, key=_order)
+    subject = _subject(manifest, desired, live, after)
+    raw = sorted({f for check in CHECKS for f in check(subject)}, key=_order)
     suppressions = manifest.lint.suppress
     used: set[int] = set()
     findings: list[Finding] = []
