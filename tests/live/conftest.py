@@ -32,10 +32,6 @@ CRYPTO_USER = "21dbd100-6940-42c2-9190-5d6cb909625b"
 CONTRIBUTOR = "18500a29-7fe2-46b2-a342-b16a415e101d"
 KEYS = ("k1", "k2", "k3")
 
-needs_emulator = pytest.mark.skipif(
-    start_emulator is None, reason="hsmsync.emulator.start_emulator not there yet"
-)
-
 
 def _assignment(name: str, scope: str, role: str, principal: str) -> DataRoleAssignment:
     return DataRoleAssignment(name=name, scope=scope, role_definition_id=role, principal_id=principal)
