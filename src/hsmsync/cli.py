@@ -262,8 +262,11 @@ def cmd_roles(args: argparse.Namespace, env: Environment) -> int:
         env.stdout.write(f"{plane} plane:\n")
         for r in sorted(roles, key=lambda r: r.role_name):
             env.stdout.write(f"  {r.name}  {r.role_name}\n")
-            for a in r.data_actions:
-                env.stdout.write(f"      {a}\n")
+            for i, block in enumerate(r.permissions):
+                if len(r.permissions) > 1:  # blocks are evaluated apart; show where each list belongs
+                    env.stdout.write(f"    block {i + 1}:\n")
+                env.stdout.write("".join(f"      {a}\n" for a in block.data_actions))
+                env.stdout.write("".join(f"      not {a}\n" for a in block.not_data_actions))
     return ExitStatus.OK
 
 

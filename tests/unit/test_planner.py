@@ -147,14 +147,14 @@ class TestRoleDefinitions:
         assert change.action is Action.UPDATE
         assert change.added_data_actions == ("Microsoft.KeyVault/managedHsm/keys/rotate/action",)
         assert change.removed_data_actions == ("Microsoft.KeyVault/managedHsm/keys/delete",)
-        assert [f.path for f in change.field_changes] == ["data_actions"]
+        assert [f.path for f in change.field_changes] == ["permissions[0].data_actions"]
 
     def test_action_case_and_order_do_not_count_as_a_difference(self):
         desired = manifest(roles=ROTATOR)
         role = desired.hsms["h1"].custom_roles[0]
-        shuffled = role.model_copy(
-            update={"data_actions": tuple(a.upper() for a in reversed(role.data_actions))}
-        )
+        (block,) = role.permissions
+        upper = block.model_copy(update={"data_actions": tuple(a.upper() for a in reversed(block.data_actions))})
+        shuffled = role.model_copy(update={"permissions": (upper,)})
         assert plan_changes(desired, live(roles=(shuffled,))).is_empty
 
     def test_undeclared_custom_role_is_deleted_last_when_pruning(self):

@@ -12,6 +12,7 @@ from enum import StrEnum
 from functools import cache
 
 from hsmsync.core.catalog import DATA_ACTION_PREFIX
+from hsmsync.core.state import Permission
 
 _PREFIX = DATA_ACTION_PREFIX.lower()
 
@@ -51,10 +52,29 @@ def action_matches(pattern: str, action: str) -> bool:
 
 
 def allows(actions: Iterable[str], not_actions: Iterable[str], action: str) -> bool:
-    """Does a permission block (patterns granted, patterns excluded) allow `action`?"""
+    """Does one list pair of a block (patterns granted, patterns excluded) allow `action`?"""
     return any(action_matches(p, action) for p in actions) and not any(
         action_matches(p, action) for p in not_actions
     )
+
+
+def permits(permissions: Iterable[Permission], action: str, *, data: bool) -> bool:
+    """Does a role with these permission blocks allow `action` (a data action when `data`)?
+
+    The one place role definitions are evaluated, the way Azure does it: each block on its own
+    (its notActions / notDataActions subtract only from its own actions / dataActions; they are
+    not a deny), and the role allows what any of its blocks allows. Merging the blocks first would
+    let one block's exclusions remove what another block grants. See "Understand Azure role
+    definitions" (learn.microsoft.com/azure/role-based-access-control/role-definitions, sections
+    NotActions and NotDataActions) and the `permissions` array in the HSM role-definition REST shape.
+    """
+    for block in permissions:
+        granted, excluded = (
+            (block.data_actions, block.not_data_actions) if data else (block.actions, block.not_actions)
+        )
+        if allows(granted, excluded, action):
+            return True
+    return False
 
 
 class Capability(StrEnum):

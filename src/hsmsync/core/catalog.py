@@ -15,7 +15,7 @@ from importlib import resources
 from typing import Any
 
 from hsmsync.core.ids import is_guid
-from hsmsync.core.state import ArmRoleDefinition, RoleDefinition
+from hsmsync.core.state import ArmRoleDefinition, Permission, RoleDefinition
 
 DATA_ACTION_PREFIX = "Microsoft.KeyVault/managedHsm/"
 _SHORT_PREFIX = "managed hsm "
@@ -28,23 +28,33 @@ def _read_data(name: str) -> dict[str, Any]:
     return data
 
 
+_REST_LISTS = (
+    ("actions", "actions"),
+    ("not_actions", "notActions"),
+    ("data_actions", "dataActions"),
+    ("not_data_actions", "notDataActions"),
+)
+
+
+def permission_from_rest(block: Mapping[str, Any]) -> Permission:
+    """One `permissions[]` block from its REST (camelCase) shape; absent lists are empty."""
+    return Permission.model_validate({ours: tuple(block.get(rest) or ()) for ours, rest in _REST_LISTS})
+
+
+def permission_to_rest(block: Permission) -> dict[str, list[str]]:
+    return {rest: list(getattr(block, ours)) for ours, rest in _REST_LISTS}
+
+
 def definition_from_rest(item: Mapping[str, Any]) -> RoleDefinition:
-    """A role definition from its REST shape (`id`, `name`, `properties.permissions[]`...)."""
+    """A role definition from its REST shape (`id`, `name`, `properties.permissions[]`...).
+    The blocks are kept as they are: Azure evaluates each on its own."""
     props = item.get("properties", {})
-    perms = props.get("permissions") or []
-
-    def collect(field: str) -> tuple[str, ...]:
-        return tuple(a for p in perms for a in (p.get(field) or []))
-
     return RoleDefinition(
         name=item["name"],
         role_name=props.get("roleName") or "",
         description=props.get("description") or "",
         role_type=props.get("type") or "CustomRole",
-        actions=collect("actions"),
-        not_actions=collect("notActions"),
-        data_actions=collect("dataActions"),
-        not_data_actions=collect("notDataActions"),
+        permissions=tuple(permission_from_rest(p) for p in props.get("permissions") or ()),
         assignable_scopes=tuple(props.get("assignableScopes") or ("/",)),
     )
 
@@ -60,14 +70,7 @@ def definition_to_rest(role: RoleDefinition, *, id_prefix: str) -> dict[str, Any
             "description": role.description,
             "type": role.role_type,
             "assignableScopes": list(role.assignable_scopes),
-            "permissions": [
-                {
-                    "actions": list(role.actions),
-                    "notActions": list(role.not_actions),
-                    "dataActions": list(role.data_actions),
-                    "notDataActions": list(role.not_data_actions),
-                }
-            ],
+            "permissions": [permission_to_rest(p) for p in role.permissions],
         },
     }
 
@@ -90,13 +93,7 @@ def management_role_map(custom: Iterable[ArmRoleDefinition] = ()) -> dict[str, R
     roles = {r.name: r for r in management_roles()}
     for c in custom:
         roles[c.name] = RoleDefinition(
-            name=c.name,
-            role_name=c.role_name,
-            description=c.description,
-            actions=c.actions,
-            not_actions=c.not_actions,
-            data_actions=c.data_actions,
-            not_data_actions=c.not_data_actions,
+            name=c.name, role_name=c.role_name, description=c.description, permissions=c.permissions
         )
     return roles
 

@@ -53,7 +53,7 @@ _SPEC_ACTIONS = (
 def data_action_vocabulary() -> dict[str, str]:
     """Lower-cased action -> the service's spelling."""
     known = {DATA_ACTION_PREFIX + a for a in _SPEC_ACTIONS}
-    known.update(a for r in builtin_data_roles() for a in r.data_actions)
+    known.update(a for r in builtin_data_roles() for b in r.permissions for a in b.data_actions)
     return {a.lower(): a for a in known}
 
 

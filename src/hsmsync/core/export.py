@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hsmsync.core.catalog import builtin_data_roles, management_role_map, management_roles
-from hsmsync.core.state import DirectoryObject, HsmState, LiveState, VaultState
+from hsmsync.core.state import PERMISSION_LISTS, DirectoryObject, HsmState, LiveState, Permission, VaultState
 
 Entry = tuple[str, str, str, str]  # plane, target, role reference, scope
 _SLUG = re.compile(r"[^a-z0-9]+")
@@ -68,8 +68,7 @@ def export_manifest(
                 "name": role.role_name,
                 "description": role.description,
                 "id": role.name,
-                "data_actions": list(role.data_actions),
-                **({"not_data_actions": list(role.not_data_actions)} if role.not_data_actions else {}),
+                **_permissions_doc(role.permissions, ("data_actions", "not_data_actions")),
             }
         builtin = {r.name: r.role_name for r in (hsm.builtin_role_definitions or builtin_data_roles())}
         for a in hsm.role_assignments:
@@ -137,6 +136,18 @@ def _hsm_doc(hsm: HsmState) -> dict[str, Any]:
     return out
 
 
+def _permissions_doc(blocks: tuple[Permission, ...], lists: tuple[str, ...]) -> dict[str, Any]:
+    """One block as the manifest's flat lists; several as `permissions`, kept apart because Azure
+    evaluates each block on its own (merging them would change what the role allows)."""
+
+    def lists_of(block: Permission) -> dict[str, list[str]]:
+        return {name: list(getattr(block, name)) for name in lists if getattr(block, name)}
+
+    if len(blocks) == 1:
+        return lists_of(blocks[0])
+    return {"permissions": [lists_of(b) for b in blocks]}
+
+
 def _arm_roles_doc(live: LiveState, doc: dict[str, Any], names: _Names) -> dict[str, str]:
     refs: dict[str, str] = {}
     roles: dict[str, Any] = {}
@@ -144,9 +155,7 @@ def _arm_roles_doc(live: LiveState, doc: dict[str, Any], names: _Names) -> dict[
         key = names.unique(_slug(role.role_name))
         refs[role.name] = key
         body: dict[str, Any] = {"name": role.role_name, "description": role.description, "id": role.name}
-        for attr in ("actions", "not_actions", "data_actions", "not_data_actions"):
-            if getattr(role, attr):
-                body[attr] = list(getattr(role, attr))
+        body.update(_permissions_doc(role.permissions, PERMISSION_LISTS))
         body["assignable_scopes"] = list(role.assignable_scopes)
         roles[key] = body
     doc["arm_roles"] = roles

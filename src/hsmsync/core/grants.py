@@ -11,13 +11,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
 
-from hsmsync.core.capabilities import action_matches, short_actions
+from hsmsync.core.capabilities import permits, short_actions
 from hsmsync.core.catalog import builtin_data_roles, management_role_map
 from hsmsync.core.data_actions import data_action_vocabulary
 from hsmsync.core.desired import AssignmentKey, DesiredState, PrincipalInfo, assignment_key
 from hsmsync.core.plan import Plane
 from hsmsync.core.scopes import normalize_data_scope
-from hsmsync.core.state import HsmState, LiveState, RoleDefinition
+from hsmsync.core.state import HsmState, LiveState, Permission, RoleDefinition
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +33,7 @@ class Grant:
     via: str  # "team security", or "live assignment <name>"
     data_actions: frozenset[str]  # effective, in the service's spelling; empty on the management plane
     actions: tuple[str, ...] = ()  # management-plane actions (patterns), for explanations only
+    permissions: tuple[Permission, ...] = ()  # the management role's blocks, what is evaluated
 
     @property
     def key(self) -> AssignmentKey:
@@ -49,25 +50,22 @@ class Grant:
 
 
 def effective_data_actions(role: RoleDefinition) -> frozenset[str]:
-    """dataActions minus notDataActions, wildcards expanded against the known vocabulary."""
-    return _effective(role.data_actions, role.not_data_actions)
+    """What any block allows (its dataActions minus its own notDataActions), wildcards expanded
+    against the known vocabulary."""
+    return _effective(role.permissions)
 
 
 @cache
-def _effective(data_actions: tuple[str, ...], not_data_actions: tuple[str, ...]) -> frozenset[str]:
-    # Cached by the action lists: a fleet has thousands of assignments but a few dozen roles.
+def _effective(permissions: tuple[Permission, ...]) -> frozenset[str]:
+    # Cached by the blocks: a fleet has thousands of assignments but a few dozen roles.
     known = set(data_action_vocabulary().values())
-    known.update(a for a in data_actions if "*" not in a)
-    return frozenset(
-        a
-        for a in known
-        if any(action_matches(p, a) for p in data_actions)
-        and not any(action_matches(p, a) for p in not_data_actions)
-    )
+    known.update(a for b in permissions for a in b.data_actions if "*" not in a)
+    return frozenset(a for a in known if permits(permissions, a, data=True))
 
 
 def _management_actions(role: RoleDefinition) -> tuple[str, ...]:
-    return tuple(a for a in role.actions if a not in role.not_actions)
+    listed = (a for b in role.permissions for a in b.actions if a not in b.not_actions)
+    return tuple(dict.fromkeys(listed))
 
 
 def grants_from_desired(desired: DesiredState) -> tuple[Grant, ...]:
@@ -92,6 +90,7 @@ def grants_from_desired(desired: DesiredState) -> tuple[Grant, ...]:
                 via=", ".join(a.sources),
                 data_actions=effective_data_actions(role) if data and role else frozenset(),
                 actions=_management_actions(role) if role and not data else (),
+                permissions=role.permissions if role and not data else (),
             )
         )
     return tuple(out)
@@ -149,6 +148,7 @@ def grants_from_live(live: LiveState, principals: Mapping[str, PrincipalInfo]) -
                 via=f"live assignment {arm.name}",
                 data_actions=frozenset(),
                 actions=_management_actions(mrole) if mrole else (),
+                permissions=mrole.permissions if mrole else (),
             )
         )
     return tuple(out)

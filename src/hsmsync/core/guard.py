@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from hsmsync.core.capabilities import allows
+from hsmsync.core.capabilities import permits
 from hsmsync.core.catalog import DATA_ACTION_PREFIX, builtin_data_roles, management_roles
 from hsmsync.core.grants import Grant, effective_data_actions, grants_from_live, hsm_roles
 from hsmsync.core.plan import Action, Change, Kind, Plan, Plane
@@ -63,7 +63,7 @@ def _arm_holders(grants: Iterable[Grant], resource_scopes: set[str]) -> set[str]
         role = roles.get(g.role_id)
         if role is None:  # a role hsmsync does not know: assume it cannot, so the guard errs safe
             return False
-        return allows(role.actions, role.not_actions, ARM_WRITE_ASSIGNMENTS)
+        return permits(role.permissions, ARM_WRITE_ASSIGNMENTS, data=False)
 
     return {g.principal_id for g in grants if g.plane is Plane.MANAGEMENT and covers(g.scope) and allowed(g)}
 

@@ -13,9 +13,8 @@ from hsmsync.core.capabilities import (
     HSM_WIDE_KEY_USE,
     MANAGE_ROLE_DEFINITIONS,
     PURGE_KEYS,
-    allows,
+    permits,
 )
-from hsmsync.core.catalog import management_role_map
 from hsmsync.core.desired import AssignmentKey
 from hsmsync.core.grants import Grant, effective_data_actions
 from hsmsync.core.lint_findings import RULES, Finding, Loc, Severity
@@ -136,7 +135,7 @@ def check_hsm_wide_key_use(s: LintSubject) -> Iterator[Finding]:
 def check_custom_roles(s: LintSubject) -> Iterator[Finding]:
     for view in s.custom_roles:
         role = view.definition
-        wildcards = [a for a in role.data_actions if "*" in a]
+        wildcards = [a for b in role.permissions for a in b.data_actions if "*" in a]
         if wildcards:
             yield s.finding(
                 "HSM004",
@@ -197,10 +196,7 @@ _VAULT_WRITE = "Microsoft.KeyVault/vaults/write"
 
 
 def _can_write_vault(g: Grant) -> bool:
-    role = management_role_map().get(g.role_id)
-    return (
-        allows(role.actions, role.not_actions, _VAULT_WRITE) if role else allows(g.actions, (), _VAULT_WRITE)
-    )
+    return permits(g.permissions, _VAULT_WRITE, data=False)
 
 
 def check_write_on_policy_vault(s: LintSubject) -> Iterator[Finding]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from hsmsync.core.ids import GUID_PATTERN
 from hsmsync.core.scopes import normalize_arm_scope, normalize_data_scope
@@ -117,6 +117,38 @@ class Hsm(_Strict):
     logging: LoggingSpec | None = None
 
 
+class DataPermissionBlock(_Strict):
+    """One permission block of a custom HSM role; Azure evaluates each block on its own."""
+
+    data_actions: list[Name] = Field(min_length=1)
+    not_data_actions: list[Name] = Field(
+        default_factory=list, description="Excluded from this block's data_actions only"
+    )
+
+
+class ArmPermissionBlock(_Strict):
+    """One permission block of a custom Azure role; Azure evaluates each block on its own."""
+
+    actions: list[Name] = Field(default_factory=list)
+    not_actions: list[Name] = Field(
+        default_factory=list, description="Excluded from this block's actions only"
+    )
+    data_actions: list[Name] = Field(default_factory=list)
+    not_data_actions: list[Name] = Field(
+        default_factory=list, description="Excluded from this block's data_actions only"
+    )
+
+
+def _one_permission_form(role: BaseModel, flat: tuple[str, ...]) -> None:
+    """A role gives its permissions either flat (one block) or as a `permissions` list, not both."""
+    given = role.model_fields_set
+    if "permissions" in given and given & set(flat):
+        raise ValueError(
+            f"give either `permissions` (a list of blocks) or {', '.join(sorted(given & set(flat)))} "
+            "(one block), not both"
+        )
+
+
 class CustomRole(_Strict):
     """A custom data-plane role definition on one HSM."""
 
@@ -128,8 +160,24 @@ class CustomRole(_Strict):
         description="Pin the role definition's GUID (to adopt an existing role); "
         "by default a stable GUID is derived from the HSM and the role's key",
     )
-    data_actions: list[Name] = Field(min_length=1)
-    not_data_actions: list[Name] = Field(default_factory=list)
+    data_actions: list[Name] | None = Field(
+        default=None, min_length=1, description="One permission block: the actions granted"
+    )
+    not_data_actions: list[Name] = Field(
+        default_factory=list, description="One permission block: excluded from data_actions"
+    )
+    permissions: list[DataPermissionBlock] | None = Field(
+        default=None,
+        min_length=1,
+        description="Several permission blocks, each evaluated on its own (instead of data_actions)",
+    )
+
+    @model_validator(mode="after")
+    def _one_form(self) -> CustomRole:
+        _one_permission_form(self, ("data_actions", "not_data_actions"))
+        if self.permissions is None and self.data_actions is None:
+            raise ValueError("give `data_actions` (one block) or `permissions` (a list of blocks)")
+        return self
 
 
 class DataAssignment(_Strict):
@@ -189,7 +237,21 @@ class ArmRole(_Strict):
     not_actions: list[Name] = Field(default_factory=list)
     data_actions: list[Name] = Field(default_factory=list)
     not_data_actions: list[Name] = Field(default_factory=list)
+    permissions: list[ArmPermissionBlock] | None = Field(
+        default=None,
+        min_length=1,
+        description="The role's permission block as a list (instead of the flat lists); Azure RBAC "
+        "accepts one block in a custom role",
+    )
     assignable_scopes: list[ArmScope] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _one_form(self) -> ArmRole:
+        _one_permission_form(self, ("actions", "not_actions", "data_actions", "not_data_actions"))
+        if self.permissions is not None and len(self.permissions) > 1:
+            # The Azure RBAC service takes exactly one permissions entry in a custom role.
+            raise ValueError("a custom Azure role holds exactly one permission block (an Azure RBAC rule)")
+        return self
 
 
 class ManagementOptions(_Strict):

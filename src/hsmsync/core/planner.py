@@ -18,7 +18,7 @@ from hsmsync.core.ids import deterministic_name
 from hsmsync.core.plan import Action, Change, FieldChange, Kind, Plan, Plane, UnmanagedItem
 from hsmsync.core.planner_resources import plan_resources
 from hsmsync.core.risk import RiskContext, change_risks
-from hsmsync.core.roledefs import diff_role_definition
+from hsmsync.core.roledefs import diff_role_definition, granted_data_actions
 from hsmsync.core.state import ArmRoleAssignment, DataRoleAssignment, HsmState, LiveState, RoleDefinition
 
 ADMINISTRATOR_ROLE_ID = "a290e904-7015-4bba-90c8-60543313cdb4"
@@ -174,7 +174,7 @@ def _plan_role_definition(
         role_id=role.name,
         reason="custom role declared in the manifest",
         definition=role,
-        added_data_actions=role.data_actions,
+        added_data_actions=granted_data_actions(role),
     )
     if live_role is None:
         same_name = [r for r in live_custom.values() if r.role_name.lower() == role.role_name.lower()]

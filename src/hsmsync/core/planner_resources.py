@@ -14,6 +14,7 @@ from pydantic import BaseModel
 
 from hsmsync.core.desired import DesiredHsm, DesiredState, DesiredVault, PrincipalInfo
 from hsmsync.core.plan import Action, Change, FieldChange, Kind, Plane
+from hsmsync.core.roledefs import arm_role_changes
 from hsmsync.core.state import (
     AccessPolicy,
     ArmRoleDefinition,
@@ -233,7 +234,7 @@ def _plan_arm_roles(desired: DesiredState, live: LiveState, out: ResourcePlan) -
             continue
         fields: tuple[FieldChange, ...] = ()
         if current is not None:
-            fields = _differences(current, role)
+            fields = arm_role_changes(current, role)
         out.changes.append(
             _arm_role_change(role, Action.CREATE if current is None else Action.UPDATE, fields)
         )

@@ -17,15 +17,17 @@ from hsmsync.core.desired import (
 )
 from hsmsync.core.errors import ManifestError, Problem
 from hsmsync.core.ids import deterministic_name
-from hsmsync.core.model import HsmSettingsSpec, LoggingSpec, Manifest, Team, Vault
+from hsmsync.core.model import ArmRole, CustomRole, HsmSettingsSpec, LoggingSpec, Manifest, Team, Vault
 from hsmsync.core.plan import Plane
 from hsmsync.core.scopes import arm_scope_key
 from hsmsync.core.state import (
+    PERMISSION_LISTS,
     AccessPolicy,
     ArmRoleDefinition,
     DiagnosticSetting,
     HsmSettingsPatch,
     NetworkAcls,
+    Permission,
     RoleDefinition,
 )
 from hsmsync.core.vault_permissions import MAX_ACCESS_POLICIES, normalize_permissions
@@ -124,8 +126,7 @@ class _Resolver:
             taken = self.custom[role.hsm]
             if any(r.role_name.lower() == role.name.lower() for r in taken.values()):
                 self.problem((*loc, "name"), f"another custom role on '{role.hsm}' is named '{role.name}'")
-            data_actions = self._actions((*loc, "data_actions"), role.data_actions)
-            not_data_actions = self._actions((*loc, "not_data_actions"), role.not_data_actions)
+            permissions = self._data_blocks(loc, role)
             guid = custom_role_guid(role.hsm, key, role.id)
             if guid in {r.name for r in taken.values()}:
                 self.problem((*loc, "id"), f"GUID {guid} is used by another custom role")
@@ -134,9 +135,27 @@ class _Resolver:
                 role_name=role.name,
                 description=role.description,
                 role_type="CustomRole",
-                data_actions=data_actions,
-                not_data_actions=not_data_actions,
+                permissions=permissions,
             )
+
+    def _data_blocks(self, loc: Loc, role: CustomRole) -> tuple[Permission, ...]:
+        """The role's permission blocks, kept apart (Azure evaluates each on its own)."""
+        if role.permissions is None:
+            blocks: list[tuple[Loc, list[str], list[str]]] = [
+                ((), role.data_actions or [], role.not_data_actions)
+            ]
+        else:
+            blocks = [
+                (("permissions", i), b.data_actions, b.not_data_actions)
+                for i, b in enumerate(role.permissions)
+            ]
+        return tuple(
+            Permission(
+                data_actions=self._actions((*loc, *at, "data_actions"), granted),
+                not_data_actions=self._actions((*loc, *at, "not_data_actions"), excluded),
+            )
+            for at, granted, excluded in blocks
+        )
 
     def _arm_roles(self) -> None:
         self.arm_roles: dict[str, ArmRoleDefinition] = {}
@@ -153,16 +172,11 @@ class _Resolver:
                 name=guid,
                 role_name=role.name,
                 description=role.description,
-                actions=tuple(role.actions),
-                not_actions=tuple(role.not_actions),
-                data_actions=tuple(role.data_actions),
-                not_data_actions=tuple(role.not_data_actions),
+                permissions=_arm_blocks(role),
                 assignable_scopes=tuple(role.assignable_scopes),
             )
             self.arm_roles[key] = definition
-            as_role = RoleDefinition(
-                name=guid, role_name=role.name, actions=definition.actions, not_actions=definition.not_actions
-            )
+            as_role = RoleDefinition(name=guid, role_name=role.name, permissions=definition.permissions)
             aliases[key] = as_role
             aliases[role.name] = as_role
         self.mgmt_index = RoleIndex(management_roles(), aliases=aliases)
@@ -315,6 +329,15 @@ class _Resolver:
         else:
             a = DesiredAssignment(plane, target, scope, role.name, role.role_name, p, (source,), loc)
         self.assignments[a.key] = a
+
+
+def _arm_blocks(role: ArmRole) -> tuple[Permission, ...]:
+    """A custom Azure role's blocks as written: `permissions`, or the flat lists as one block."""
+    if role.permissions is None:
+        return (Permission(**{name: tuple(getattr(role, name)) for name in PERMISSION_LISTS}),)
+    return tuple(
+        Permission(**{name: tuple(getattr(b, name)) for name in PERMISSION_LISTS}) for b in role.permissions
+    )
 
 
 def _settings(spec: HsmSettingsSpec | None) -> HsmSettingsPatch | None:

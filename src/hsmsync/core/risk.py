@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
-from hsmsync.core.capabilities import Capability, allows, short_actions
+from hsmsync.core.capabilities import Capability, permits, short_actions
 from hsmsync.core.catalog import management_roles
 from hsmsync.core.grants import effective_data_actions
 from hsmsync.core.plan import Action, Change, Kind, Plane
@@ -22,7 +22,11 @@ _HSM_WIDE = ("/", "/keys")
 
 
 def _capabilities(role: RoleDefinition) -> tuple[Capability, ...]:
-    actions = short_actions(effective_data_actions(role))
+    return _capabilities_of(effective_data_actions(role))
+
+
+def _capabilities_of(data_actions: Iterable[str]) -> tuple[Capability, ...]:
+    actions = short_actions(data_actions)
     return tuple(c for c in _FLAGGED if c.granted_by(actions))
 
 
@@ -40,8 +44,8 @@ class RiskContext:
         return self._caps[role_id]
 
 
-def _can_assign_azure_roles(role: RoleDefinition) -> bool:
-    return allows(role.actions, role.not_actions, "Microsoft.Authorization/roleAssignments/write")
+def _can_assign_azure_roles(role: RoleDefinition | ArmRoleDefinition) -> bool:
+    return permits(role.permissions, "Microsoft.Authorization/roleAssignments/write", data=False)
 
 
 _VAULT_KEY_USE = {"decrypt", "sign", "unwrapkey", "release"}
@@ -66,8 +70,7 @@ def _resource_risks(change: Change) -> tuple[str, ...]:
             flags.append("may cut off the runner (public network access disabled)")
         return tuple(flags)
     if change.kind is Kind.ROLE_DEFINITION and isinstance(payload, ArmRoleDefinition):
-        role = RoleDefinition(name=payload.name, actions=payload.actions, not_actions=payload.not_actions)
-        return ("role can assign Azure roles",) if _can_assign_azure_roles(role) else ()
+        return ("role can assign Azure roles",) if _can_assign_azure_roles(payload) else ()
     return ()
 
 
@@ -81,8 +84,8 @@ def change_risks(change: Change, context: RiskContext) -> tuple[str, ...]:
     if change.kind is Kind.ROLE_DEFINITION:
         if change.action is Action.DELETE or change.definition is None:
             return ()
-        added = change.definition.model_copy(update={"data_actions": change.added_data_actions})
-        return tuple(f"role gains: {c.value}" for c in _capabilities(added))
+        # added_data_actions are the effective actions gained, every block evaluated
+        return tuple(f"role gains: {c.value}" for c in _capabilities_of(change.added_data_actions))
     if change.plane is Plane.MANAGEMENT:
         role = next((r for r in management_roles() if r.name == change.role_id), None)
         flags = ["removes Azure RBAC access"] if change.action is Action.DELETE else []

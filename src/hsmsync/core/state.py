@@ -7,9 +7,9 @@ Role-definition ids are stored as bare GUIDs; adapters translate to and from the
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from hsmsync.core.ids import GUID_PATTERN
 
@@ -21,6 +21,34 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+class Permission(_Frozen):
+    """One block of a role definition's `permissions` list, as Azure stores it.
+
+    Azure evaluates each block on its own: a block's notActions/notDataActions subtract only from
+    that block's actions/dataActions, and the role allows what any block allows
+    (`core.capabilities.permits`). Blocks are therefore kept, never merged.
+    """
+
+    actions: tuple[str, ...] = ()
+    not_actions: tuple[str, ...] = ()
+    data_actions: tuple[str, ...] = ()
+    not_data_actions: tuple[str, ...] = ()
+
+
+PERMISSION_LISTS = ("actions", "not_actions", "data_actions", "not_data_actions")
+
+
+def _blocks_from_flat(data: Any) -> Any:
+    """State files and saved plans written before blocks held the four lists flat on the role:
+    read them as one block (which is what a single-block role is)."""
+    if not isinstance(data, dict) or not any(k in data for k in PERMISSION_LISTS):
+        return data
+    if "permissions" in data:
+        raise ValueError("give `permissions` (a list of blocks) or the flat action lists, not both")
+    rest = {k: v for k, v in data.items() if k not in PERMISSION_LISTS}
+    return {**rest, "permissions": [{k: data[k] for k in PERMISSION_LISTS if k in data}]}
+
+
 class RoleDefinition(_Frozen):
     """A Managed HSM role definition (built-in or custom), in the data plane's terms."""
 
@@ -28,11 +56,12 @@ class RoleDefinition(_Frozen):
     role_name: str = ""
     description: str = ""
     role_type: Literal["AKVBuiltInRole", "CustomRole"] = "CustomRole"
-    actions: tuple[str, ...] = ()
-    not_actions: tuple[str, ...] = ()
-    data_actions: tuple[str, ...] = ()
-    not_data_actions: tuple[str, ...] = ()
+    permissions: tuple[Permission, ...] = Field(
+        default=(), description="Permission blocks, each evaluated on its own (flat lists are read as one)"
+    )
     assignable_scopes: tuple[str, ...] = ("/",)
+
+    _flat = model_validator(mode="before")(_blocks_from_flat)
 
     @field_validator("name")
     @classmethod
@@ -132,11 +161,12 @@ class ArmRoleDefinition(_Frozen):
     name: Guid = Field(pattern=GUID_PATTERN)
     role_name: str
     description: str = ""
-    actions: tuple[str, ...] = ()
-    not_actions: tuple[str, ...] = ()
-    data_actions: tuple[str, ...] = ()
-    not_data_actions: tuple[str, ...] = ()
+    permissions: tuple[Permission, ...] = Field(
+        default=(), description="Permission blocks, each evaluated on its own (flat lists are read as one)"
+    )
     assignable_scopes: tuple[str, ...] = ()
+
+    _flat = model_validator(mode="before")(_blocks_from_flat)
 
     @field_validator("name")
     @classmethod

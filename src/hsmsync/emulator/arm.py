@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import unquote
 
-from hsmsync.core.catalog import management_roles
+from hsmsync.core.catalog import management_roles, permission_to_rest
 from hsmsync.core.ids import is_guid
 from hsmsync.core.state import ArmRoleAssignment, HsmState, LiveState, RoleDefinition
 from hsmsync.emulator.arm_resources import (
@@ -85,14 +85,7 @@ def definition_json(role: RoleDefinition, scope: str) -> dict[str, Any]:
             "type": "BuiltInRole",
             "description": role.description,
             "assignableScopes": list(role.assignable_scopes),
-            "permissions": [
-                {
-                    "actions": list(role.actions),
-                    "notActions": list(role.not_actions),
-                    "dataActions": list(role.data_actions),
-                    "notDataActions": list(role.not_data_actions),
-                }
-            ],
+            "permissions": [permission_to_rest(p) for p in role.permissions],
             "createdOn": _TIMESTAMP,
             "updatedOn": _TIMESTAMP,
             "createdBy": None,

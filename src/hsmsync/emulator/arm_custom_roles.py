@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from hsmsync.core.catalog import management_roles
+from hsmsync.core.catalog import management_roles, permission_from_rest, permission_to_rest
 from hsmsync.core.ids import is_guid
 from hsmsync.core.state import ArmRoleDefinition, LiveState
 from hsmsync.emulator.arm_common import ArmResourceBase, at_or_above, json_body, properties_of, str_list
@@ -34,14 +34,7 @@ def custom_role_json(role: ArmRoleDefinition, scope: str) -> dict[str, Any]:
             "type": "CustomRole",
             "description": role.description,
             "assignableScopes": list(role.assignable_scopes),
-            "permissions": [
-                {
-                    "actions": list(role.actions),
-                    "notActions": list(role.not_actions),
-                    "dataActions": list(role.data_actions),
-                    "notDataActions": list(role.not_data_actions),
-                }
-            ],
+            "permissions": [permission_to_rest(p) for p in role.permissions],
             "createdOn": "2024-01-01T00:00:00.0000000Z",
             "updatedOn": "2024-01-01T00:00:00.0000000Z",
             "createdBy": None,
@@ -148,16 +141,16 @@ def _role_from_body(name: str, props: dict[str, Any]) -> ArmRoleDefinition:
             400, "RoleDefinitionAssignableScopesNullOrEmpty", "The role definition needs assignable scopes."
         )
     blocks = props.get("permissions") or []
+    # Azure RBAC accepts exactly one permissions entry in a custom role (built-in roles may hold more).
     if not isinstance(blocks, list) or len(blocks) != 1 or not isinstance(blocks[0], dict):
         raise ApiError(400, "InvalidPermissions", "A custom role needs exactly one permissions block.")
     block = blocks[0]
+    for field in ("actions", "notActions", "dataActions", "notDataActions"):
+        str_list(block.get(field), field)
     return ArmRoleDefinition(
         name=name,
         role_name=role_name,
         description=props.get("description") or "",
-        actions=tuple(str_list(block.get("actions"), "actions")),
-        not_actions=tuple(str_list(block.get("notActions"), "notActions")),
-        data_actions=tuple(str_list(block.get("dataActions"), "dataActions")),
-        not_data_actions=tuple(str_list(block.get("notDataActions"), "notDataActions")),
+        permissions=(permission_from_rest(block),),
         assignable_scopes=tuple(scopes),
     )

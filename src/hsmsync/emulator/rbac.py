@@ -9,9 +9,10 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 
-from hsmsync.core.catalog import builtin_data_roles
+from hsmsync.core.capabilities import permits
+from hsmsync.core.catalog import builtin_data_roles, permission_from_rest
 from hsmsync.core.ids import is_guid
-from hsmsync.core.state import DataRoleAssignment, HsmState, RoleDefinition
+from hsmsync.core.state import DataRoleAssignment, HsmState, Permission, RoleDefinition
 from hsmsync.emulator.errors import ApiError
 
 DEFINITION_ID_PREFIX = "Microsoft.KeyVault/providers/Microsoft.Authorization/roleDefinitions/"
@@ -93,17 +94,16 @@ def _is_builtin_name(hsm: HsmState, name: str) -> bool:
 
 
 def definition_json(role: RoleDefinition) -> dict[str, Any]:
-    arrays = (role.actions, role.data_actions, role.not_actions, role.not_data_actions)
-    permissions: list[dict[str, list[str]]] = []
-    if any(arrays):
-        permissions.append(
-            {
-                "actions": list(role.actions),
-                "dataActions": list(role.data_actions),
-                "notActions": list(role.not_actions),
-                "notDataActions": list(role.not_data_actions),
-            }
-        )
+    # Each block as the service returns it (its key order); blocks are never merged.
+    permissions = [
+        {
+            "actions": list(p.actions),
+            "dataActions": list(p.data_actions),
+            "notActions": list(p.not_actions),
+            "notDataActions": list(p.not_data_actions),
+        }
+        for p in role.permissions
+    ]
     return {
         "id": DEFINITION_ID_PREFIX + role.name,
         "name": role.name,
@@ -322,8 +322,10 @@ def put_definition(hsm: HsmState, scope: str, name: str, body: Any) -> tuple[Hsm
     if not isinstance(perms, list) or not all(isinstance(p, Mapping) for p in perms):
         raise ApiError(400, "BadParameter", "'permissions' must be an array of objects")
 
-    def collect(field: str) -> tuple[str, ...]:
-        return tuple(a for p in perms for a in _strings(p.get(field), f"permissions.{field}"))
+    def block(i: int, p: Mapping[str, Any]) -> Permission:
+        for field in ("actions", "notActions", "dataActions", "notDataActions"):
+            _strings(p.get(field), f"permissions[{i}].{field}")
+        return permission_from_rest(p)
 
     scopes = _strings(props.get("assignableScopes"), "assignableScopes") or ("/",)
     role = RoleDefinition(
@@ -331,10 +333,8 @@ def put_definition(hsm: HsmState, scope: str, name: str, body: Any) -> tuple[Hsm
         role_name=_text(props.get("roleName"), "roleName"),
         description=_text(props.get("description"), "description"),
         role_type="CustomRole",
-        actions=collect("actions"),
-        not_actions=collect("notActions"),
-        data_actions=collect("dataActions"),
-        not_data_actions=collect("notDataActions"),
+        # kept block by block (an empty block holds nothing and is not kept)
+        permissions=tuple(b for b in (block(i, p) for i, p in enumerate(perms)) if b != Permission()),
         assignable_scopes=scopes,
     )
     customs = list(hsm.role_definitions)
@@ -389,20 +389,9 @@ def list_definitions(hsm: HsmState, flt: str | None) -> list[RoleDefinition]:
 # ------------------------------------------------------------------------------------------ access
 
 
-def _pattern(p: str) -> re.Pattern[str]:
-    return re.compile("^" + ".*".join(re.escape(s) for s in p.split("*")) + "$", re.IGNORECASE)
-
-
-def action_matches(pattern: str, wanted: str) -> bool:
-    if "*" not in pattern:
-        return pattern.lower() == wanted.lower()
-    return bool(_pattern(pattern).match(wanted))
-
-
 def role_grants(role: RoleDefinition, wanted: str) -> bool:
-    return any(action_matches(p, wanted) for p in role.data_actions) and not any(
-        action_matches(p, wanted) for p in role.not_data_actions
-    )
+    """Evaluated as the service does: block by block (`core.capabilities.permits`)."""
+    return permits(role.permissions, wanted, data=True)
 
 
 def is_allowed(hsm: HsmState, principals: Iterable[str], wanted: str, scope: str) -> bool:

@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import partial
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from azure.core.exceptions import AzureError, HttpResponseError, ResourceNotFoundError
 from pydantic import ValidationError
@@ -27,7 +27,7 @@ from hsmsync.backends.base import Outcome
 from hsmsync.core.errors import BackendError, StateError
 from hsmsync.core.plan import Action, Change, Kind
 from hsmsync.core.roledefs import diff_role_definition
-from hsmsync.core.state import DataRoleAssignment, HsmState, RoleDefinition
+from hsmsync.core.state import PERMISSION_LISTS, DataRoleAssignment, HsmState, Permission, RoleDefinition
 
 if TYPE_CHECKING:
     from azure.keyvault.administration import (
@@ -75,20 +75,18 @@ _DELETE_ERROR_MAP: dict[int, type[HttpResponseError]] = {404: _Gone}
 
 
 def definition_from_sdk(d: KeyVaultRoleDefinition) -> RoleDefinition:
-    perms = d.permissions or []
-
-    def collect(field: str) -> tuple[str, ...]:
-        return tuple(enum_text(a) for p in perms for a in (getattr(p, field, None) or []))
+    def block(p: Any) -> Permission:
+        # each KeyVaultPermission stays its own block: the service evaluates them apart
+        return Permission.model_validate(
+            {f: tuple(enum_text(a) for a in (getattr(p, f, None) or [])) for f in PERMISSION_LISTS}
+        )
 
     return RoleDefinition(
         name=str(d.name),
         role_name=d.role_name or "",
         description=d.description or "",
         role_type="AKVBuiltInRole" if enum_text(d.role_type or "") == "AKVBuiltInRole" else "CustomRole",
-        actions=collect("actions"),
-        not_actions=collect("not_actions"),
-        data_actions=collect("data_actions"),
-        not_data_actions=collect("not_data_actions"),
+        permissions=tuple(block(p) for p in d.permissions or []),
         assignable_scopes=tuple(scope_text(s) for s in (d.assignable_scopes or ["/"])),
     )
 
@@ -379,12 +377,10 @@ class DataPlane:
             return Outcome.ALREADY_DONE
         from azure.keyvault.administration import KeyVaultPermission
 
-        permission = KeyVaultPermission(
-            actions=list(desired.actions),
-            not_actions=list(desired.not_actions),
-            data_actions=list(desired.data_actions),
-            not_data_actions=list(desired.not_data_actions),
-        )
+        permissions = [
+            KeyVaultPermission(**{f: list(getattr(block, f)) for f in PERMISSION_LISTS})
+            for block in desired.permissions
+        ]
         self._call(
             attempt,
             lambda: client.set_role_definition(
@@ -392,7 +388,7 @@ class DataPlane:
                 name=change.name,
                 role_name=desired.role_name,
                 description=desired.description,
-                permissions=[permission],
+                permissions=permissions,
                 assignable_scopes=list(desired.assignable_scopes) or ["/"],
             ),
         )

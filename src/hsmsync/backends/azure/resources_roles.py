@@ -15,7 +15,7 @@ from hsmsync.backends.azure.resources_common import ResourceClients
 from hsmsync.backends.base import Outcome
 from hsmsync.core.errors import BackendError, StateError
 from hsmsync.core.plan import Action, Change
-from hsmsync.core.state import ArmRoleDefinition
+from hsmsync.core.state import PERMISSION_LISTS, ArmRoleDefinition, Permission
 
 if TYPE_CHECKING:
     from azure.mgmt.authorization.v2022_04_01.models import RoleDefinition as SdkRoleDefinition
@@ -34,10 +34,11 @@ def arm_role_from_sdk(role: SdkRoleDefinition) -> ArmRoleDefinition:
         name=str(role.name),
         role_name=role.role_name or "",
         description=role.description or "",
-        actions=tuple(a for b in blocks for a in b.actions or ()),
-        not_actions=tuple(a for b in blocks for a in b.not_actions or ()),
-        data_actions=tuple(a for b in blocks for a in b.data_actions or ()),
-        not_data_actions=tuple(a for b in blocks for a in b.not_data_actions or ()),
+        # each SDK Permission stays its own block: Azure evaluates them apart
+        permissions=tuple(
+            Permission.model_validate({f: tuple(getattr(b, f, None) or ()) for f in PERMISSION_LISTS})
+            for b in blocks
+        ),
         assignable_scopes=tuple(role.assignable_scopes or ()),
     )
 
@@ -72,7 +73,7 @@ class RoleResources(ResourceClients):
         return list(client.role_definitions.list(scope, filter="type eq 'CustomRole'"))
 
     def _apply_arm_role(self, change: Change) -> Outcome:
-        from azure.mgmt.authorization.v2022_04_01.models import Permission
+        from azure.mgmt.authorization.v2022_04_01.models import Permission as SdkPermission
         from azure.mgmt.authorization.v2022_04_01.models import RoleDefinition as RoleDefinitionModel
 
         scope = definition_scope(change.scope)
@@ -104,12 +105,7 @@ class RoleResources(ResourceClients):
             description=role.description,
             role_type="CustomRole",
             permissions=[
-                Permission(
-                    actions=list(role.actions),
-                    not_actions=list(role.not_actions),
-                    data_actions=list(role.data_actions),
-                    not_data_actions=list(role.not_data_actions),
-                )
+                SdkPermission(**{f: list(getattr(b, f)) for f in PERMISSION_LISTS}) for b in role.permissions
             ],
             assignable_scopes=list(role.assignable_scopes),
         )
