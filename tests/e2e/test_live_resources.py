@@ -233,9 +233,9 @@ def test_custom_azure_role_created_assigned_updated_and_pruned(live: Live) -> No
     live.apply(2)
     arm = live.state()["arm"]
     [role] = arm["role_definitions"]
-    assert (role["role_name"], role["actions"]) == (
+    assert (role["role_name"], [b["actions"] for b in role["permissions"]]) == (
         "Contoso Deployer",
-        ["Microsoft.Compute/virtualMachines/*"],
+        [["Microsoft.Compute/virtualMachines/*"]],
     )
     [assignment] = arm["role_assignments"]
     assert (assignment["role_definition_id"], assignment["principal_id"]) == (role["name"], DEVOPS)
@@ -248,7 +248,7 @@ def test_custom_azure_role_created_assigned_updated_and_pruned(live: Live) -> No
     plan = live.plan()
     assert plan.exit_code == 2 and "1 to update" in plan.stdout, plan.stdout
     live.apply(1)
-    assert live.state()["arm"]["role_definitions"][0]["actions"][1] == "Microsoft.Resources/deployments/*"
+    assert live.state()["arm"]["role_definitions"][0]["permissions"][0]["actions"][1] == "Microsoft.Resources/deployments/*"
     # Undeclared with management prune: the assignment goes first, then the role.
     reader = {"members": ["devops"], "management": [{"role": READER, "scope": RG}]}
     live.manifest(teams={"devops": reader}, management={"prune": True, "prune_roles": True})

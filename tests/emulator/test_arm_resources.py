@@ -234,7 +234,11 @@ def test_custom_azure_role_lifecycle(emu: Emulator, state_file: Path) -> None:
     created = client.role_definitions.create_or_update(SUB_SCOPE, ROLE, _role())
     assert (created.name, created.role_type) == (ROLE, "CustomRole")
     [stored] = saved(state_file).arm.role_definitions
-    assert (stored.name, stored.role_name, stored.actions) == (ROLE, "App Deployer", ("Microsoft.Compute/*/read",))
+    assert (stored.name, stored.role_name, stored.permissions[0].actions) == (
+        ROLE,
+        "App Deployer",
+        ("Microsoft.Compute/*/read",),
+    )
     rg = f"{SUB_SCOPE}/resourceGroups/AppRG"
     customs = list(client.role_definitions.list(rg, filter="type eq 'CustomRole'"))
     assert [r.name for r in customs] == [ROLE]
@@ -242,7 +246,7 @@ def test_custom_azure_role_lifecycle(emu: Emulator, state_file: Path) -> None:
     assert ROLE in {r.name for r in client.role_definitions.list(rg)}
     assert client.role_definitions.get(SUB_SCOPE, ROLE).permissions[0].actions == ["Microsoft.Compute/*/read"]
     client.role_definitions.create_or_update(SUB_SCOPE, ROLE, _role(actions=("Microsoft.Compute/*",)))
-    assert saved(state_file).arm.role_definitions[0].actions == ("Microsoft.Compute/*",)
+    assert saved(state_file).arm.role_definitions[0].permissions[0].actions == ("Microsoft.Compute/*",)
     with pytest.raises(HttpResponseError) as same_name:
         client.role_definitions.create_or_update(SUB_SCOPE, str(uuid.uuid4()), _role())
     assert same_name.value.status_code == 409

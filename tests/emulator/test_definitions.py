@@ -63,7 +63,7 @@ def test_create_update_get_delete(emu: Emulator, state_file: Path) -> None:
     assert updated.permissions[0].data_actions == [] and updated.permissions[0].not_data_actions == [READ]
     assert emu.request_log[-1] == ("PUT", f"/providers/Microsoft.Authorization/roleDefinitions/{name}", 201)
     on_disk = saved(state_file).hsms["hsm1"].role_definitions
-    assert [(r.name, r.not_data_actions) for r in on_disk] == [(name, (READ,))]
+    assert [(r.name, [b.not_data_actions for b in r.permissions]) for r in on_disk] == [(name, [(READ,)])]
 
     assert client.get_role_definition("/", name).permissions[0].not_data_actions == [READ]
     assert name in [d.name for d in client.list_role_definitions("/")]

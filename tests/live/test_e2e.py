@@ -175,7 +175,8 @@ def test_custom_role_definition_lifecycle(backend: AzureBackend) -> None:
     live = backend.read_state(request())
     (custom,) = live.hsms[HSM].role_definitions
     assert (custom.name, custom.role_name, custom.role_type) == (CUSTOM, "Key Rotator", "CustomRole")
-    assert set(custom.data_actions) == set(wider) and custom.assignable_scopes == ("/",)
+    assert [set(b.data_actions) for b in custom.permissions] == [set(wider)]
+    assert custom.assignable_scopes == ("/",)
     assert CUSTOM not in {r.name for r in live.hsms[HSM].builtin_role_definitions or ()}
 
     assign = data_assignment(Action.CREATE, "/keys/k3", CUSTOM, APP)

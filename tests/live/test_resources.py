@@ -20,6 +20,7 @@ from hsmsync.core.state import (
     DiagnosticSetting,
     HsmSettingsPatch,
     NetworkAcls,
+    Permission,
     VaultState,
 )
 from hsmsync.emulator import parse_faults, start_emulator
@@ -191,7 +192,7 @@ def test_custom_azure_role_lifecycle(backend: AzureBackend) -> None:
 
     assert backend.apply_change(change(Action.CREATE, role)) is Outcome.DONE
     assert backend.apply_change(change(Action.CREATE, role)) is Outcome.ALREADY_DONE
-    wider = role.model_copy(update={"actions": ("Microsoft.Compute/*",)})
+    wider = role.model_copy(update={"permissions": (Permission(actions=("Microsoft.Compute/*",)),)})
     assert backend.apply_change(change(Action.UPDATE, wider)) is Outcome.DONE
     assert backend.read_state(_request()).arm.role_definitions == (wider,)
     assert backend.apply_change(change(Action.DELETE, wider)) is Outcome.DONE
