@@ -248,7 +248,10 @@ def test_custom_azure_role_created_assigned_updated_and_pruned(live: Live) -> No
     plan = live.plan()
     assert plan.exit_code == 2 and "1 to update" in plan.stdout, plan.stdout
     live.apply(1)
-    assert live.state()["arm"]["role_definitions"][0]["permissions"][0]["actions"][1] == "Microsoft.Resources/deployments/*"
+    assert (
+        live.state()["arm"]["role_definitions"][0]["permissions"][0]["actions"][1]
+        == "Microsoft.Resources/deployments/*"
+    )
     # Undeclared with management prune: the assignment goes first, then the role.
     reader = {"members": ["devops"], "management": [{"role": READER, "scope": RG}]}
     live.manifest(teams={"devops": reader}, management={"prune": True, "prune_roles": True})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 
 import pytest
 from azure.core.exceptions import HttpResponseError
@@ -22,6 +23,7 @@ from .conftest import (
     acl,
     key_client,
     raw,
+    saved,
 )
 
 
@@ -119,3 +121,31 @@ def test_wildcards_and_not_data_actions(emu: Emulator) -> None:
         caller.delete_role_assignment("/", created.name)
     assert exc.value.error.code == "AccessDenied"
     assert "roleAssignments/delete/action" in exc.value.error.message
+
+
+def test_each_permission_block_is_evaluated_on_its_own(emu: Emulator, state_file: Path) -> None:
+    """Block 1 excludes keys/read from keys/*; block 2 grants keys/read. The service evaluates each
+    block apart, so the role reads keys; merged into one block it would not."""
+    read = "Microsoft.KeyVault/managedHsm/keys/read/action"
+    blocks = [
+        KeyVaultPermission(data_actions=["Microsoft.KeyVault/managedHsm/keys/*"], not_data_actions=[read]),
+        KeyVaultPermission(data_actions=[read]),
+    ]
+    admin = acl(emu)
+    role = admin.set_role_definition("/", role_name="two blocks", permissions=blocks)
+    assert [
+        (p.data_actions, p.not_data_actions) for p in admin.get_role_definition("/", role.name).permissions
+    ] == [
+        (["Microsoft.KeyVault/managedHsm/keys/*"], [read]),
+        ([read], []),
+    ]
+    [stored] = saved(state_file).hsms["hsm1"].role_definitions
+    assert len(stored.permissions) == 2
+    admin.create_role_assignment("/keys", role.id, OTHER)
+    assert key_client(emu, OTHER).get_key("k1").name == "k1"
+
+    only_first = admin.set_role_definition("/", name=role.name, role_name="one block", permissions=blocks[:1])
+    assert len(only_first.permissions) == 1
+    with pytest.raises(HttpResponseError) as exc:
+        key_client(emu, OTHER).get_key("k1")
+    assert exc.value.status_code == 403 and "keys/read/action on /keys/k1" in exc.value.error.message

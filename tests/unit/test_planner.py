@@ -153,7 +153,9 @@ class TestRoleDefinitions:
         desired = manifest(roles=ROTATOR)
         role = desired.hsms["h1"].custom_roles[0]
         (block,) = role.permissions
-        upper = block.model_copy(update={"data_actions": tuple(a.upper() for a in reversed(block.data_actions))})
+        upper = block.model_copy(
+            update={"data_actions": tuple(a.upper() for a in reversed(block.data_actions))}
+        )
         shuffled = role.model_copy(update={"permissions": (upper,)})
         assert plan_changes(desired, live(roles=(shuffled,))).is_empty
 
