@@ -66,9 +66,7 @@ def test_plan_apply_replan_on_both_planes(emulated: Path):
     assert [a["principal_type"] for a in state["arm"]["role_assignments"]] == ["Group", "Group"]
     assert hsm["settings"]["purge_protection"] is True
     assert hsm["settings"]["public_network_access"] == "Disabled"
-    assert [(d["name"], d["categories"]) for d in hsm["diagnostic_settings"]] == [
-        ("MHSM-Diagnostics", ["AuditEvent"])
-    ]
+    assert [(d["name"], d["categories"]) for d in hsm["diagnostic_settings"]] == [("MHSM-Diagnostics", ["AuditEvent"])]
     assert len(state["vaults"]["contoso-kv"]["access_policies"]) == 3
     assert [r["role_name"] for r in state["arm"]["role_definitions"]] == ["Contoso App Devops"]
 

@@ -15,16 +15,8 @@ from hsmsync.core.plan import PHASES, Action, Change, Kind, Plan, Plane
 def _change(target: str, n: int, action: Action = Action.CREATE, kind: Kind = Kind.ROLE_ASSIGNMENT) -> Change:
     plane = Plane.DATA if target.startswith("hsm") else Plane.MANAGEMENT
     return Change(
-        id=f"{target}:{n}:{action}",
-        action=action,
-        kind=kind,
-        plane=plane,
-        target=target,
-        scope="/",
-        name=str(n),
-        role="r",
-        role_id="r",
-        reason="test",
+        id=f"{target}:{n}:{action}", action=action, kind=kind, plane=plane, target=target,
+        scope="/", name=str(n), role="r", role_id="r", reason="test",
     )
 
 
