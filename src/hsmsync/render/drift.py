@@ -6,6 +6,7 @@ import json
 
 from hsmsync.core.drift import DriftReport
 from hsmsync.core.plan import Change, UnmanagedItem
+from hsmsync.render.escape import fence_ticks, md, visible
 from hsmsync.render.labels import SYMBOL, principal_label
 
 MAX_LINES = 50
@@ -25,11 +26,11 @@ def _status(report: DriftReport) -> str:
 
 
 def _line(item: Change | UnmanagedItem) -> str:
-    if isinstance(item, Change):
-        where = item.target if item.target != "arm" else "Azure RBAC"
-        return f"{SYMBOL[item.action.value]} {where}: {item.role} -> {principal_label(item)} at {item.scope}"
-    where = item.target if item.target != "arm" else "Azure RBAC"
-    return f"? {where}: {item.role} -> {principal_label(item)} at {item.scope}"
+    """One line per item: names are made `visible`, so none can start a line of its own."""
+    mark = SYMBOL[item.action.value] if isinstance(item, Change) else "?"
+    where = visible(item.target) if item.target != "arm" else "Azure RBAC"
+    who, role, scope = (visible(x) for x in (principal_label(item), item.role, item.scope))
+    return f"{mark} {where}: {role} -> {who} at {scope}"
 
 
 def _lines(report: DriftReport) -> list[str]:
@@ -41,7 +42,7 @@ def _lines(report: DriftReport) -> list[str]:
 
 
 def render_text(report: DriftReport, header: str) -> str:
-    out = [f"hsmsync drift against {header}: {_status(report)}"]
+    out = [f"hsmsync drift against {visible(header)}: {_status(report)}"]
     out += [f"  {line}" for line in _lines(report)]
     if report.drifted:
         out.append("'+' must be created and '-' removed for live state to match the manifest.")
@@ -50,8 +51,10 @@ def render_text(report: DriftReport, header: str) -> str:
 
 def render_markdown(report: DriftReport, header: str) -> str:
     icon = ":white_check_mark:" if not report.failed else ":x:"
-    out = [f"### {icon} hsmsync drift: {_status(report)}", "", f"Against: {header}", ""]
+    out = [f"### {icon} hsmsync drift: {_status(report)}", "", f"Against: {md(header)}", ""]
     lines = _lines(report)
     if lines:
-        out += ["```diff", *lines, "```"]
+        # Names may hold backticks: the fence is longer than any run of them, so none closes it.
+        ticks = fence_ticks("\n".join(lines))
+        out += [f"{ticks}diff", *lines, ticks]
     return "\n".join(out) + "\n"

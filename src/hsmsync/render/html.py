@@ -1,11 +1,14 @@
-"""The plan as one self-contained HTML page (a CI artifact reviewers open in a browser)."""
+"""The plan as one self-contained HTML page (a CI artifact reviewers open in a browser).
+
+Every string from the manifest, a state file or Azure is escaped (`escape`: html.escape with
+quotes, after control and bidi characters are made visible), in text and attribute values alike.
+"""
 
 from __future__ import annotations
 
-from html import escape
-
 from hsmsync.core.plan import Change
 from hsmsync.core.review import PlanReview
+from hsmsync.render.escape import html as escape
 from hsmsync.render.labels import SYMBOL, list_delta_text, principal_label, sectioned, summary_line
 
 MAX_ROWS = 500

@@ -1,9 +1,15 @@
-"""The plan as Markdown, for a pull-request comment: counts first, details collapsed per target."""
+"""The plan as Markdown, for a pull-request comment: counts first, details collapsed per target.
+
+Every string from the manifest, a state file or Azure goes through `md` (Markdown lines) or
+`md_html` (inside `<summary>`), see render/escape.py: it cannot open or close a heading, a table
+cell, a `<details>` block or a comment, nor @mention anyone.
+"""
 
 from __future__ import annotations
 
 from hsmsync.core.plan import Change, Kind, Plan
 from hsmsync.core.review import PlanReview
+from hsmsync.render.escape import md, md_code, md_html
 from hsmsync.render.labels import (
     SYMBOL,
     list_delta_text,
@@ -17,22 +23,20 @@ MAX_ROWS_PER_TARGET = 100
 MAX_HIGH_RISK = 25
 
 
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
-
-
 def _row(c: Change) -> str:
-    what = f"role definition **{_cell(c.role)}**" if c.kind is Kind.ROLE_DEFINITION else _cell(c.role)
-    who = "" if c.kind is Kind.ROLE_DEFINITION else _cell(principal_label(c))
+    what = f"role definition **{md(c.role)}**" if c.kind is Kind.ROLE_DEFINITION else md(c.role)
+    who = "" if c.kind is Kind.ROLE_DEFINITION else md(principal_label(c))
     if c.kind in (Kind.SETTING, Kind.DIAGNOSTIC_SETTING, Kind.ACCESS_POLICY) and c.field_changes:
-        who = (who + " " if who else "") + "; ".join(
-            f"`{_cell(list_delta_text(f))}`" for f in c.field_changes
-        )
+        who = (who + " " if who else "") + "; ".join(md_code(list_delta_text(f)) for f in c.field_changes)
     if c.added_data_actions or c.removed_data_actions:
         delta = [f"+{short_action(a)}" for a in c.added_data_actions]
         delta += [f"-{short_action(a)}" for a in c.removed_data_actions]
-        who = " ".join(f"`{d}`" for d in delta)
-    return f"| `{SYMBOL[c.action.value]}` | {what} | {who} | `{_cell(c.scope)}` | {_cell(c.reason)} |"
+        who = " ".join(md_code(d) for d in delta)
+    return f"| `{SYMBOL[c.action.value]}` | {what} | {who} | {md_code(c.scope)} | {md(c.reason)} |"
+
+
+def _where(target: str) -> str:
+    return "Azure RBAC" if target == "arm" else md(target)
 
 
 def _high_risk(plan: Plan) -> list[str]:
@@ -41,11 +45,11 @@ def _high_risk(plan: Plan) -> list[str]:
         return []
     out = ["", f"#### :warning: High-risk changes ({len(risky)})", ""]
     for c in risky[:MAX_HIGH_RISK]:
-        where = c.target if c.target != "arm" else "Azure RBAC"
-        who = f" → {_cell(principal_label(c))}" if c.principal_id else ""
-        risks = "; ".join(c.risks)
+        who = f" → {md(principal_label(c))}" if c.principal_id else ""
+        risks = md("; ".join(c.risks))
         out.append(
-            f"- `{SYMBOL[c.action.value]}` **{_cell(c.role)}**{who} at `{c.scope}` on {where}: {risks}"
+            f"- `{SYMBOL[c.action.value]}` **{md(c.role)}**{who} at {md_code(c.scope)} "
+            f"on {_where(c.target)}: {risks}"
         )
     if len(risky) > MAX_HIGH_RISK:
         out.append(f"- … and {len(risky) - MAX_HIGH_RISK} more (see the details below)")
@@ -57,13 +61,13 @@ def _review_sections(review: PlanReview) -> list[str]:
     sentences = review.access_sentences()
     if sentences:
         out += ["", "#### Who can do what after this change", ""]
-        out += [f"- {_cell(s)}" for s in sentences[:MAX_HIGH_RISK]]
+        out += [f"- {md(s, starts_block=True)}" for s in sentences[:MAX_HIGH_RISK]]
         if len(sentences) > MAX_HIGH_RISK:
             out.append(f"- … and {len(sentences) - MAX_HIGH_RISK} more")
     lines = review.lint_lines()
     if lines:
         out += ["", f"#### Lint findings ({len(lines)})", ""]
-        out += [f"- {_cell(line)}" for line in lines[:MAX_HIGH_RISK]]
+        out += [f"- {md(line, starts_block=True)}" for line in lines[:MAX_HIGH_RISK]]
         if len(lines) > MAX_HIGH_RISK:
             out.append(f"- … and {len(lines) - MAX_HIGH_RISK} more (run `hsmsync lint`)")
     return out
@@ -73,20 +77,20 @@ def render_plan(review: PlanReview, header: str = "") -> str:
     plan = review.plan
     out = ["### hsmsync plan", ""]
     if header:
-        out += [f"Against: {header}", ""]
+        out += [f"Against: {md(header)}", ""]
     out.append(
         "**No changes.** Live state matches the manifest."
         if plan.is_empty
         else f"**{summary_line(plan.summary())}.**"
     )
-    out += [f"> :warning: {w}" for w in plan.warnings]
-    out += [f"> :no_entry: **Refused:** {r}" for r in plan.refusals]
+    out += [f"> :warning: {md(w)}" for w in plan.warnings]
+    out += [f"> :no_entry: **Refused:** {md(r)}" for r in plan.refusals]
     out += _high_risk(plan)
     out += _review_sections(review)
     for title, changes in sectioned(plan.changes):
         out += [
             "",
-            f"<details><summary>{title}: {len(changes)} change(s)</summary>",
+            f"<details><summary>{md_html(title)}: {len(changes)} change(s)</summary>",
             "",
         ]
         out += ["| | role | principal | scope | why |", "|---|---|---|---|---|"]
@@ -98,8 +102,7 @@ def render_plan(review: PlanReview, header: str = "") -> str:
         out += ["", f"<details><summary>Unmanaged, left alone: {len(plan.unmanaged)}</summary>", ""]
         out += ["| where | role | principal | scope | why kept |", "|---|---|---|---|---|"]
         for u in plan.unmanaged[:MAX_ROWS_PER_TARGET]:
-            where = u.target if u.target != "arm" else "Azure RBAC"
-            who = _cell(principal_label(u))
-            out.append(f"| {where} | {_cell(u.role)} | {who} | `{u.scope}` | {_cell(u.reason)} |")
+            who = md(principal_label(u))
+            out.append(f"| {_where(u.target)} | {md(u.role)} | {who} | {md_code(u.scope)} | {md(u.reason)} |")
         out += ["", "</details>"]
     return "\n".join(out) + "\n"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from hsmsync.core.results import ApplyResult, ChangeStatus
+from hsmsync.render.escape import visible as v
 from hsmsync.render.labels import principal_label
 
 _MARK = {
@@ -17,12 +18,11 @@ def render_apply_result(result: ApplyResult) -> str:
     out = []
     for r in result.results:
         c = r.change
-        who = f" -> {principal_label(c)}" if c.principal_id else ""
-        out.append(
-            f"  [{_MARK[r.status]}] {c.action.value} {c.kind.value} {c.target} {c.scope}: {c.role}{who}"
-        )
-        if r.error:
-            out.append(f"      error: {r.error}")
+        who = f" -> {v(principal_label(c))}" if c.principal_id else ""
+        what = f"{c.action.value} {c.kind.value} {v(c.target)} {v(c.scope)}: {v(c.role)}{who}"
+        out.append(f"  [{_MARK[r.status]}] {what}")
+        if r.error:  # the service's message: untrusted too
+            out.append(f"      error: {v(r.error)}")
     applied = result.count(ChangeStatus.APPLIED)
     already = result.count(ChangeStatus.ALREADY_DONE)
     if result.ok:
