@@ -2,7 +2,8 @@
 
 Every string from the manifest, a state file or Azure goes through `md` (Markdown lines) or
 `md_html` (inside `<summary>`), see render/escape.py: it cannot open or close a heading, a table
-cell, a `<details>` block or a comment, nor @mention anyone.
+cell, a `<details>` block or a comment, nor @mention anyone. Names are emphasised with `<b>`, not
+`**`, whose meaning depends on the characters next to it (a name ending in a space).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ MAX_HIGH_RISK = 25
 
 
 def _row(c: Change) -> str:
-    what = f"role definition **{md(c.role)}**" if c.kind is Kind.ROLE_DEFINITION else md(c.role)
+    what = f"role definition <b>{md(c.role)}</b>" if c.kind is Kind.ROLE_DEFINITION else md(c.role)
     who = "" if c.kind is Kind.ROLE_DEFINITION else md(principal_label(c))
     if c.kind in (Kind.SETTING, Kind.DIAGNOSTIC_SETTING, Kind.ACCESS_POLICY) and c.field_changes:
         who = (who + " " if who else "") + "; ".join(md_code(list_delta_text(f)) for f in c.field_changes)
@@ -48,7 +49,7 @@ def _high_risk(plan: Plan) -> list[str]:
         who = f" → {md(principal_label(c))}" if c.principal_id else ""
         risks = md("; ".join(c.risks))
         out.append(
-            f"- `{SYMBOL[c.action.value]}` **{md(c.role)}**{who} at {md_code(c.scope)} "
+            f"- `{SYMBOL[c.action.value]}` <b>{md(c.role)}</b>{who} at {md_code(c.scope)} "
             f"on {_where(c.target)}: {risks}"
         )
     if len(risky) > MAX_HIGH_RISK:

@@ -1,0 +1,194 @@
+"""For any strings in names, scopes, reasons and messages, the Markdown, HTML, text and drift
+renderings keep exactly the structure they have with plain names (issue 9, item 11)."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hsmsync.core.drift import DriftReport, FailOn
+from hsmsync.core.plan import Action, Change, FieldChange, Kind, Plan, Plane, UnmanagedItem
+from hsmsync.core.review import PlanReview
+from hsmsync.render import drift, html, markdown, text
+from hsmsync.render.escape import md, visible
+from tests.cli.test_hostile_outputs import html_structure, markdown_structure
+
+PIECES = [
+    "\n",
+    "\n\n",
+    "\r",
+    "<!--",
+    "-->",
+    "</details>",
+    "<details>",
+    "<summary>",
+    "**",
+    "__",
+    "*",
+    "_",
+    "`",
+    "``",
+    "```",
+    "~~~",
+    "|",
+    "[x](https://e.example)",
+    "![i](x)",
+    "@org/admins",
+    "@alice",
+    "<script>alert(1)</script>",
+    "<b>",
+    "&amp;",
+    "&",
+    "\\",
+    "# ",
+    "- ",
+    "1. ",
+    "> ",
+    "---",
+    "===",
+    "\u202e",
+    "\u2066",
+    "\u200b",
+    "\u200d",
+    "\ufeff",
+    "\x1b[31m",
+    "\x00",
+    "\u2028",
+    "$x$",
+    ":warning:",
+    '"',
+    "'",
+    "<",
+    ">",
+    " ",
+    "\t",
+    "contoso",
+]
+hostile_text = st.one_of(
+    st.text(max_size=30),
+    st.lists(st.sampled_from(PIECES), max_size=8).map("".join),
+    st.lists(st.one_of(st.sampled_from(PIECES), st.text(max_size=4)), max_size=8).map("".join),
+)
+
+
+def _plan(words: list[str]) -> PlanReview:
+    """A plan with one of each kind of row; `words` fill every untrusted field."""
+    w = iter(words)
+    # Targets decide the sections; distinct prefixes keep their number that of the plain plan.
+    changes = (
+        Change(
+            "1",
+            Action.CREATE,
+            Kind.ROLE_ASSIGNMENT,
+            Plane.DATA,
+            "a" + next(w),
+            next(w),
+            "n",
+            next(w),
+            "r",
+            next(w),
+            principal=next(w),
+            principal_id="p",
+            principal_type="Group",
+            risks=("r" + next(w),),
+        ),
+        Change(
+            "2",
+            Action.DELETE,
+            Kind.ROLE_DEFINITION,
+            Plane.DATA,
+            "b" + next(w),
+            "/",
+            "n",
+            next(w),
+            "r",
+            next(w),
+            added_data_actions=(next(w),),
+            removed_data_actions=(next(w),),
+        ),
+        Change(
+            "3",
+            Action.UPDATE,
+            Kind.SETTING,
+            Plane.MANAGEMENT,
+            next(w),
+            next(w),
+            "n",
+            next(w),
+            "r",
+            next(w),
+            field_changes=(FieldChange(next(w), next(w), next(w)),),
+        ),
+        Change(
+            "4",
+            Action.CREATE,
+            Kind.ROLE_ASSIGNMENT,
+            Plane.MANAGEMENT,
+            "arm",
+            next(w),
+            "n",
+            next(w),
+            "r",
+            next(w),
+            principal=None,
+            principal_id=next(w),
+            risks=("r" + next(w),),
+        ),
+    )
+    unmanaged = (UnmanagedItem(Plane.DATA, next(w), next(w), "n", next(w), "r", next(w), None, next(w)),)
+    plan = Plan(changes, unmanaged, warnings=("w" + next(w),), refusals=("r" + next(w),), notes=(next(w),))
+    return PlanReview(plan)
+
+
+FIELDS = 31
+
+
+def _plain(n: int) -> list[str]:
+    return [f"w{i}" for i in range(n)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(hostile_text, min_size=FIELDS, max_size=FIELDS), hostile_text.map(lambda t: "h" + t))
+def test_markdown_structure_does_not_depend_on_the_names(words: list[str], header: str):
+    hostile = markdown.render_plan(_plan(words), header)
+    plain = markdown.render_plan(_plan(_plain(FIELDS)), "header")
+    assert markdown_structure(hostile) == markdown_structure(plain)
+    assert not re.search(r"@[A-Za-z0-9]", hostile)  # an '@' is always followed by a zero-width joiner
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(hostile_text, min_size=FIELDS, max_size=FIELDS), hostile_text.map(lambda t: "h" + t))
+def test_html_structure_does_not_depend_on_the_names(words: list[str], header: str):
+    hostile = html.render_plan(_plan(words), header)
+    plain = html.render_plan(_plan(_plain(FIELDS)), "header")
+    assert html_structure(hostile) == html_structure(plain)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(hostile_text, min_size=FIELDS, max_size=FIELDS), hostile_text.map(lambda t: "h" + t))
+def test_text_and_drift_keep_one_line_per_item(words: list[str], header: str):
+    review, plain = _plan(words), _plan(_plain(FIELDS))
+    assert len(text.render_plan(review, header).splitlines()) == len(
+        text.render_plan(plain, "h").splitlines()
+    )
+    report, plain_report = DriftReport(review.plan, FailOn.DRIFT), DriftReport(plain.plan, FailOn.DRIFT)
+    assert Counter(markdown_structure(drift.render_markdown(report, header))) == Counter(
+        markdown_structure(drift.render_markdown(plain_report, "h"))
+    )
+    assert len(drift.render_text(report, header).splitlines()) == len(
+        drift.render_text(plain_report, "h").splitlines()
+    )
+
+
+def test_visible_shows_what_would_be_invisible_and_keeps_the_rest():
+    assert visible("a\nb\u202ec\x1b[0m\u200bé日本") == "a\\nb\\u202ec\\u001b[0m\\u200bé日本"
+
+
+def test_md_neutralises_markup_and_mentions():
+    assert md("@org/admins </details> **x** [a](b) `c` | d") == (
+        "@\u200dorg/admins &lt;/details&gt; \\*\\*x\\*\\* \\[a\\](b) \\`c\\` \\| d"
+    )
+    assert md("- item", starts_block=True) == "\\- item" and md("12. x", starts_block=True) == "12\\. x"
