@@ -23,7 +23,7 @@ from hsmsync.core.errors import HsmsyncError
 from hsmsync.core.planner import plan_changes
 from hsmsync.core.state import DataRoleAssignment, HsmState, LiveState, RoleDefinition
 from hsmsync.manifest import LoadedManifest, load_manifest
-from tests.review.builders import build, data, pid
+from tests.review.builders import build, custom_role, data, pid
 
 CONTOSO = Path(__file__).resolve().parents[2] / "examples" / "contoso"
 P = "Microsoft.KeyVault/managedHsm/"
@@ -204,6 +204,35 @@ class TestAccessDelta:
         delta = access_delta(grants_from_desired(before), grants_from_desired(after))
         use = [(c.scope, c.gained, c.lost) for c in delta.changes if c.capability is Capability.USE_KEYS]
         assert use == [("/", ("a",), ()), ("/keys/k", ("b",), ())]
+
+    def test_sentences_name_exactly_the_actions_gained(self) -> None:
+        """Issue 9, item 12: a role with only read/wrap/unwrap does not "use keys (sign, ...)"."""
+        roles = {
+            "wrapper": custom_role(
+                "Wrapper", P + "keys/read/action", P + "keys/wrap/action", P + "keys/unwrap/action"
+            )
+        }
+        _, before = build(
+            {"a": "ServicePrincipal", "b": "ServicePrincipal"},
+            {"t": (["b"], [data("Crypto User", "/")])},
+            roles=roles,
+        )
+        _, after = build(
+            {"a": "ServicePrincipal", "b": "ServicePrincipal"},
+            {"t": (["a"], [data("wrapper", "/keys/k")]), "u": (["b"], [data("wrapper", "/")])},
+            roles=roles,
+        )
+        sentences = access_delta(grants_from_desired(before), grants_from_desired(after)).sentences()
+        assert (
+            "after this change, 1 more principal can use keys (wrap, unwrap) at /keys/k on h1: a" in sentences
+        )
+        # b keeps wrap/unwrap and loses exactly the rest of Crypto User's key operations and release
+        assert (
+            "after this change, 1 fewer principal can use keys (sign, verify, encrypt, decrypt) at / on h1: b"
+            in sentences
+        )
+        assert "after this change, 1 fewer principal can release keys at / on h1: b" in sentences
+        assert not any("sign" in s for s in sentences if ": a" in s)
 
     def test_losing_access_and_no_change(self) -> None:
         _, before = build(

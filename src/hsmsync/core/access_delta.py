@@ -19,16 +19,18 @@ class CapabilityChange:
     hsm: str
     scope: str  # '/', '/keys' or '/keys/<key>': where the capability is gained or lost
     capability: Capability
+    actions: frozenset[str]  # exactly the capability's actions gained (or lost), short and lower-case
     gained: tuple[str, ...]  # principals, by manifest key or object id
     lost: tuple[str, ...]
 
     def sentences(self) -> list[str]:
         out = []
+        what = self.capability.describe(self.actions)
         for names, word in ((self.gained, "more"), (self.lost, "fewer")):
             if names:
                 noun = "principal" if len(names) == 1 else "principals"
                 out.append(
-                    f"after this change, {len(names)} {word} {noun} can {self.capability.value} "
+                    f"after this change, {len(names)} {word} {noun} can {what} "
                     f"at {self.scope} on {self.hsm}: {', '.join(names)}"
                 )
         return out
@@ -46,6 +48,9 @@ class AccessDelta:
         return [s for c in self.changes for s in c.sentences()]
 
 
+Held = dict[str, frozenset[str]]  # principal id -> the actions of one capability it holds (or changed)
+
+
 def _parents(scope: str) -> list[str]:
     if scope == "/":
         return []
@@ -56,19 +61,28 @@ def _scope_order(scope: str) -> tuple[int, str]:
     return (0 if scope == "/" else 1 if scope.lower() == "/keys" else 2, scope.lower())
 
 
-def _holders(grants: Sequence[Grant], hsm: str, scope: str, capability: Capability) -> set[str]:
-    return {
-        g.principal_id
-        for g in grants
-        if g.target == hsm and data_scope_covers(g.scope, scope) and capability.granted_by(g.short_actions)
-    }
+def _held(grants: Sequence[Grant], hsm: str, scope: str, capability: Capability) -> Held:
+    held: Held = {}
+    for g in grants:
+        if g.target == hsm and data_scope_covers(g.scope, scope):
+            actions = capability.held_in(g.short_actions)
+            if actions:
+                held[g.principal_id] = held.get(g.principal_id, frozenset()) | actions
+    return held
+
+
+def _minus(a: Held, b: Held) -> Held:
+    out = {p: actions - b.get(p, frozenset()) for p, actions in a.items()}
+    return {p: actions for p, actions in out.items() if actions}
 
 
 def access_delta(before: Sequence[Grant], after: Sequence[Grant]) -> AccessDelta:
-    """Per (HSM, scope, capability), who gains or loses it; data plane only (ARM roles reach no key).
+    """Per (HSM, scope, capability), who gains or loses which of its actions; data plane only
+    (ARM roles reach no key).
 
-    A principal that gains a capability at `/` also gains it at every key: it is reported once,
-    at the broadest scope where its access changed.
+    A principal that gains an action at `/` also gains it at every key: it is reported once, at
+    the broadest scope where its access changed. Principals that gain (or lose) the same actions
+    share a sentence.
     """
     old = [g for g in before if g.plane is Plane.DATA]
     new = [g for g in after if g.plane is Plane.DATA]
@@ -82,31 +96,43 @@ def access_delta(before: Sequence[Grant], after: Sequence[Grant]) -> AccessDelta
     changes: list[CapabilityChange] = []
     for hsm in sorted(scopes):
         for capability in Capability:
-            gained_at: dict[str, set[str]] = {}
-            lost_at: dict[str, set[str]] = {}
+            gained_at: dict[str, Held] = {}
+            lost_at: dict[str, Held] = {}
             for scope in sorted(scopes[hsm], key=_scope_order):
-                was = _holders(old, hsm, scope, capability)
-                now = _holders(new, hsm, scope, capability)
-                gained_at[scope], lost_at[scope] = now - was, was - now
+                was = _held(old, hsm, scope, capability)
+                now = _held(new, hsm, scope, capability)
+                gained_at[scope], lost_at[scope] = _minus(now, was), _minus(was, now)
                 shown_gain = _not_reported_above(gained_at, scope)
                 shown_loss = _not_reported_above(lost_at, scope)
-                if shown_gain or shown_loss:
-                    changes.append(
-                        CapabilityChange(
-                            hsm=hsm,
-                            scope=scope,
-                            capability=capability,
-                            gained=tuple(sorted(labels[p] for p in shown_gain)),
-                            lost=tuple(sorted(labels[p] for p in shown_loss)),
-                        )
-                    )
+                changes += _grouped(hsm, scope, capability, shown_gain, shown_loss, labels)
     return AccessDelta(tuple(changes))
 
 
-def _not_reported_above(changed_at: dict[str, set[str]], scope: str) -> set[str]:
-    # parents are visited first (see _scope_order), so their sets are already filled in
-    above = set().union(*(changed_at.get(p, set()) for p in _parents(scope)))
-    return changed_at[scope] - above
+def _grouped(
+    hsm: str, scope: str, capability: Capability, gained: Held, lost: Held, labels: Mapping[str, str]
+) -> list[CapabilityChange]:
+    """One change per distinct set of actions, naming who gains and who loses exactly those."""
+    out = []
+    for actions in sorted({*gained.values(), *lost.values()}, key=lambda a: (-len(a), sorted(a))):
+        out.append(
+            CapabilityChange(
+                hsm=hsm,
+                scope=scope,
+                capability=capability,
+                actions=actions,
+                gained=tuple(sorted(labels[p] for p, a in gained.items() if a == actions)),
+                lost=tuple(sorted(labels[p] for p, a in lost.items() if a == actions)),
+            )
+        )
+    return out
+
+
+def _not_reported_above(changed_at: dict[str, Held], scope: str) -> Held:
+    # parents are visited first (see _scope_order), so their maps are already filled in
+    shown = changed_at[scope]
+    for parent in _parents(scope):
+        shown = _minus(shown, changed_at.get(parent, {}))
+    return shown
 
 
 def state_after_plan(live: LiveState, plan: Plan) -> LiveState:

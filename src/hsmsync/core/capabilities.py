@@ -78,29 +78,74 @@ def permits(permissions: Iterable[Permission], action: str, *, data: bool) -> bo
 
 
 class Capability(StrEnum):
-    """Sensitive things a principal can do on an HSM, in the words of a review sentence."""
+    """Sensitive things a principal can do on an HSM, in the words of a review sentence.
+
+    A sentence always names the exact actions held (`describe`): a role with only wrap and
+    unwrap "can use keys (wrap, unwrap)", never every key operation.
+    """
 
     ASSIGN_ROLES = "assign roles"
     MANAGE_ROLE_DEFINITIONS = "manage role definitions"
-    USE_KEYS = "use keys (sign, verify, encrypt, decrypt, wrap, unwrap)"
+    USE_KEYS = "use keys"
     EXPORT_OR_RELEASE = "export or release keys"
     SECURITY_DOMAIN = "manage the security domain"
     BACKUP_RESTORE = "start a full backup or restore"
     PURGE = "purge deleted keys"
 
+    def held_in(self, actions: frozenset[str]) -> frozenset[str]:
+        """The actions of this capability among a set of short, lower-cased data actions."""
+        if self is Capability.SECURITY_DOMAIN:
+            return frozenset(a for a in actions if a.startswith("securitydomain/"))
+        return actions & _CAPABILITY_ACTIONS[self]
+
     def granted_by(self, actions: frozenset[str]) -> bool:
         """Does a set of short, lower-cased data actions include this capability?"""
-        if self is Capability.SECURITY_DOMAIN:
-            return any(a.startswith("securitydomain/") for a in actions)
-        return bool(actions & _CAPABILITY_ACTIONS[self])
+        return bool(self.held_in(actions))
+
+    def describe(self, actions: frozenset[str]) -> str:
+        """`use keys (wrap, unwrap)`: the capability with exactly the actions held of it."""
+        verbs = _VERBS[self]
+        if len(verbs) == 1:
+            return self.value
+        held = self.held_in(actions)
+        if len(held) == 1 and next(iter(held)) in _ALONE:
+            return _ALONE[next(iter(held))]
+        named = [verb for action, verb in verbs if action in held]
+        named += sorted(a for a in held if a not in dict(verbs))  # e.g. a new securitydomain/ action
+        return f"{self.value} ({', '.join(named)})"
 
 
+# Each capability's actions in reading order, with the verb a sentence uses for each.
+_VERBS: dict[Capability, tuple[tuple[str, str], ...]] = {
+    Capability.ASSIGN_ROLES: (("roleassignments/write/action", "assign"),),
+    Capability.MANAGE_ROLE_DEFINITIONS: (
+        ("roledefinitions/write/action", "write"),
+        ("roledefinitions/delete/action", "delete"),
+    ),
+    Capability.USE_KEYS: tuple(
+        (f"keys/{verb}/action", verb) for verb in ("sign", "verify", "encrypt", "decrypt", "wrap", "unwrap")
+    ),
+    Capability.EXPORT_OR_RELEASE: (("keys/export/action", "export"), ("keys/release/action", "release")),
+    Capability.SECURITY_DOMAIN: (
+        ("securitydomain/download/action", "download"),
+        ("securitydomain/upload/action", "upload"),
+        ("securitydomain/download/read", "download status"),
+        ("securitydomain/upload/read", "upload status"),
+        ("securitydomain/transferkey/read", "transfer key"),
+    ),
+    Capability.BACKUP_RESTORE: (("backup/start/action", "backup"), ("restore/start/action", "restore")),
+    Capability.PURGE: (("keys/deletedkeys/delete", "purge"),),
+}
+# How a capability reads when only one of its actions is held (clearer than "export or release
+# keys (release)").
+_ALONE = {
+    "roledefinitions/write/action": "write role definitions",
+    "roledefinitions/delete/action": "delete role definitions",
+    "keys/export/action": "export keys",
+    "keys/release/action": "release keys",
+    "backup/start/action": "start a full backup",
+    "restore/start/action": "start a full restore",
+}
 _CAPABILITY_ACTIONS: dict[Capability, frozenset[str]] = {
-    Capability.ASSIGN_ROLES: ASSIGN_ROLES,
-    Capability.MANAGE_ROLE_DEFINITIONS: MANAGE_ROLE_DEFINITIONS,
-    Capability.USE_KEYS: KEY_OPERATIONS,
-    Capability.EXPORT_OR_RELEASE: EXPORT_OR_RELEASE,
-    Capability.SECURITY_DOMAIN: frozenset(),
-    Capability.BACKUP_RESTORE: frozenset({"backup/start/action", "restore/start/action"}),
-    Capability.PURGE: PURGE_KEYS,
+    capability: frozenset(action for action, _ in verbs) for capability, verbs in _VERBS.items()
 }

@@ -21,13 +21,15 @@ _FLAGGED = (
 _HSM_WIDE = ("/", "/keys")
 
 
-def _capabilities(role: RoleDefinition) -> tuple[Capability, ...]:
+def _capabilities(role: RoleDefinition) -> tuple[tuple[Capability, str], ...]:
     return _capabilities_of(effective_data_actions(role))
 
 
-def _capabilities_of(data_actions: Iterable[str]) -> tuple[Capability, ...]:
+def _capabilities_of(data_actions: Iterable[str]) -> tuple[tuple[Capability, str], ...]:
+    """The flagged capabilities of some data actions, each with its exact actions held:
+    (USE_KEYS, "use keys (wrap, unwrap)")."""
     actions = short_actions(data_actions)
-    return tuple(c for c in _FLAGGED if c.granted_by(actions))
+    return tuple((c, c.describe(actions)) for c in _FLAGGED if c.granted_by(actions))
 
 
 class RiskContext:
@@ -35,9 +37,9 @@ class RiskContext:
 
     def __init__(self, roles: Mapping[str, RoleDefinition]) -> None:
         self.roles = roles
-        self._caps: dict[str, tuple[Capability, ...]] = {}
+        self._caps: dict[str, tuple[tuple[Capability, str], ...]] = {}
 
-    def capabilities(self, role_id: str) -> tuple[Capability, ...]:
+    def capabilities(self, role_id: str) -> tuple[tuple[Capability, str], ...]:
         if role_id not in self._caps:
             role = self.roles.get(role_id)
             self._caps[role_id] = _capabilities(role) if role is not None else ()
@@ -85,7 +87,7 @@ def change_risks(change: Change, context: RiskContext) -> tuple[str, ...]:
         if change.action is Action.DELETE or change.definition is None:
             return ()
         # added_data_actions are the effective actions gained, every block evaluated
-        return tuple(f"role gains: {c.value}" for c in _capabilities_of(change.added_data_actions))
+        return tuple(f"role gains: {text}" for _, text in _capabilities_of(change.added_data_actions))
     if change.plane is Plane.MANAGEMENT:
         role = next((r for r in management_roles() if r.name == change.role_id), None)
         flags = ["removes Azure RBAC access"] if change.action is Action.DELETE else []
@@ -95,8 +97,8 @@ def change_risks(change: Change, context: RiskContext) -> tuple[str, ...]:
     if change.action is Action.DELETE:
         return ("removes access",)
     caps = context.capabilities(change.role_id)
-    flags = [f"can {c.value}" for c in caps]
-    if change.scope in _HSM_WIDE and Capability.USE_KEYS in caps:
+    flags = [f"can {text}" for _, text in caps]
+    if change.scope in _HSM_WIDE and any(c is Capability.USE_KEYS for c, _ in caps):
         flags.append("HSM-wide key use")
     elif change.scope in _HSM_WIDE and caps:
         flags.append("HSM-wide grant")

@@ -7,7 +7,6 @@ from itertools import groupby
 
 from hsmsync.core.access import AccessDelta, AccessPath, ExplainedGrant, Explanation
 from hsmsync.core.plan import Plane
-from hsmsync.render.escape import visible as v
 
 
 def render_whocan(paths: Sequence[AccessPath], question: str, heading: str = "") -> str:
