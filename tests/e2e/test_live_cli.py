@@ -128,6 +128,9 @@ def test_whocan_and_lint_read_live_state_through_the_emulator(tmp_path: Path):
         # The tutorial's commands gave the VM identity Crypto Auditor: nobody can sign in reality.
         assert "app-vm" not in live_part
         assert "app-vm" in who.stdout.split("In live state (what is):")[0]
+        # a key the HSM does not have is an error naming the close match (issue 9, item 12)
+        typo = run_cli(*_live("whocan", "--hsm", "contoso", "--key", "app-signnig", "sign"), cwd=tmp_path)
+        assert typo.exit_code == 1 and "did you mean 'app-signing'" in typo.stderr, typo.stderr
         linted = run_cli(*_live("lint"), cwd=tmp_path)
         assert linted.exit_code == 0, linted.stderr
 

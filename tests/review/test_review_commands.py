@@ -93,7 +93,21 @@ def test_whocan_rotate_lists_the_rotation_job_and_not_auditors(workdir: Path) ->
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (("whocan", "--hsm", "nope", "sign"), "unknown HSM 'nope'"),
+        (("whocan", "--hsm", "nope", "sign"), "unknown HSM or vault 'nope'"),
+        (("whocan", "--hsm", "contosso", "sign"), "did you mean 'contoso'"),
+        (
+            ("whocan", "--vault", "contoso-vk", "keys/sign"),
+            "unknown vault 'contoso-vk'.*did you mean 'contoso-kv'",
+        ),
+        # issue 9, item 12: a key that does not exist is an error with close matches, not "Nobody can"
+        (("whocan", "--hsm", "contoso", "--key", "nope", "sign"), "names no key 'nope'"),
+        (("whocan", "--hsm", "contoso", "--key", "app-signnig", "sign"), "did you mean 'app-signing'"),
+        (
+            ("whocan", "--hsm", "contoso", "--key", "nope", "sign", "--state", "live-as-tutorial.json"),
+            "HSM 'contoso' has no key 'nope'; keys: app-signing",
+        ),
+        (("whocan", "--hsm", "contoso-kv", "get"), "several kinds; name one: keys/get, secrets/get"),
+        (("whocan", "--hsm", "contoso-kv", "keys/sigh"), "did you mean 'keys/sign'"),
         (("whocan", "--hsm", "contoso", "--key", "a/b", "sign"), "not a valid key name"),
         (("whocan", "--hsm", "contoso", "sgin"), "did you mean 'sign'"),
         (("explain", "app-mv"), "did you mean 'app-vm'"),
@@ -120,3 +134,58 @@ def test_explain_by_object_id_and_a_principal_without_access(workdir: Path) -> N
     out = run(workdir, "explain", "0F4E2B9C-7A1D-4C36-8E55-9B2D6A4C1E22").out
     assert out.startswith("devops (Group, 0f4e2b9c-7a1d-4c36-8e55-9b2d6a4c1e22)\n  management plane (Azure RBAC):\n")
     assert "Microsoft.KeyVault/vaults/deploy/action" in out and "data plane" not in out
+
+
+KV_READER = "4a4a4a4a-0000-4000-8000-00000000beef"
+
+
+def _with_vault_reader(workdir: Path) -> None:
+    """A principal whose only access is an access policy on the vault (live and declared)."""
+    text = (workdir / "hsmsync.yaml").read_text()
+    text = text.replace(
+        "principals:\n", f"principals:\n  kv-reader: {{type: User, id: {KV_READER}}}\n", 1
+    ).replace(
+        "      app-vm:        {keys: [sign], secrets: [get]}",
+        "      app-vm:        {keys: [sign], secrets: [get]}\n      kv-reader:     {secrets: [get, list]}",
+    )
+    (workdir / "hsmsync.yaml").write_text(text)
+    state = json.loads((workdir / "live-as-tutorial.json").read_text())
+    state["vaults"]["contoso-kv"]["access_policies"].append(
+        {"object_id": KV_READER, "keys": ["get", "unwrapKey"], "secrets": ["get", "list"]}
+    )
+    (workdir / "live-as-tutorial.json").write_text(json.dumps(state))
+
+
+def test_explain_covers_vault_access_policies(workdir: Path) -> None:
+    """Issue 9, item 12: a principal with a vault access policy has access, on both sides."""
+    _with_vault_reader(workdir)
+    out = run(workdir, "explain", "kv-reader", "--state", "live-as-tutorial.json").out
+    would_be, is_now = out.split("In live state (what is):")
+    assert "no access" not in out
+    assert "Key Vault contoso-kv:\n    access policy  via vaults.contoso-kv.access_policies\n" in would_be
+    assert "      can: secrets: get, list\n" in would_be
+    assert "      can: keys: get, unwrapkey; secrets: get, list\n" in is_now
+    assert "! the manifest declares secrets: get, list" in is_now
+
+
+def test_explain_says_access_policies_of_an_rbac_vault_are_ignored(workdir: Path) -> None:
+    _with_vault_reader(workdir)
+    state = json.loads((workdir / "live-as-tutorial.json").read_text())
+    state["vaults"]["contoso-kv"]["enable_rbac_authorization"] = True
+    (workdir / "live-as-tutorial.json").write_text(json.dumps(state))
+    is_now = run(workdir, "explain", "kv-reader", "--state", "live-as-tutorial.json").out.split("is):")[1]
+    assert "! ignored: the vault uses Azure RBAC, so Azure does not apply access policies" in is_now
+    with pytest.raises(HsmsyncError, match="uses Azure RBAC"):
+        run(workdir, "whocan", "--vault", "contoso-kv", "secrets/get", "--state", "live-as-tutorial.json")
+
+
+@pytest.mark.parametrize("how", [("--hsm", "contoso-kv"), ("--vault", "contoso-kv")])
+def test_whocan_answers_for_a_vault_from_its_access_policies(workdir: Path, how: tuple[str, str]) -> None:
+    _with_vault_reader(workdir)
+    ran = run(workdir, "whocan", *how, "unwrap", "--state", "live-as-tutorial.json")
+    would_be, is_now = ran.out.split("In live state (what is):")
+    assert "Nobody can keys/unwrapkey on vault contoso-kv (access policies)." in would_be
+    assert "kv-reader (User)  via live access policy  access policy (keys: unwrapkey)" in is_now
+    secrets = run(workdir, "whocan", *how, "secrets/get").out
+    assert secrets.startswith("3 principals can secrets/get on vault contoso-kv (access policies):")
+    assert "app-vm (ServicePrincipal)" in secrets and "kv-reader (User)" in secrets

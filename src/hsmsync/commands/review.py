@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
 
@@ -27,6 +27,12 @@ from hsmsync.core.ids import is_guid
 from hsmsync.core.lint import LintReport, lint
 from hsmsync.core.scopes import normalize_data_scope
 from hsmsync.core.state import LiveState
+from hsmsync.core.vault_access import (
+    policies_from_desired,
+    policies_from_live,
+    resolve_vault_permission,
+)
+from hsmsync.core.whocan import who_can_on_vault
 from hsmsync.environment import Environment
 from hsmsync.manifest import LoadedManifest, load_manifest
 from hsmsync.render import lint_json, lint_text, sarif
@@ -58,11 +64,22 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     _add_source_args(p)
     p.add_argument("--format", choices=sorted(LINT_RENDERERS), default="text")
 
-    p = sub.add_parser("whocan", help="who can perform a data action on an HSM or one of its keys")
+    p = sub.add_parser(
+        "whocan",
+        help="who can perform a data action on an HSM or one of its keys, or hold a vault permission",
+    )
     _add_source_args(p)
-    p.add_argument("--hsm", required=True, help="HSM name, as in the manifest")
-    p.add_argument("--key", help="key name: only access that reaches this key")
-    p.add_argument("action", help="e.g. sign, keys/rotate/action, Microsoft.KeyVault/managedHsm/...")
+    target = p.add_mutually_exclusive_group()
+    target.add_argument("--hsm", help="HSM (or vault) name, as in the manifest")
+    target.add_argument(
+        "--vault", help="Key Vault name, as in the manifest: answers from its access policies"
+    )
+    p.add_argument("--key", help="key name: only access that reaches this key (an HSM's key must exist)")
+    p.add_argument(
+        "action",
+        help="HSM: e.g. sign, keys/rotate/action, Microsoft.KeyVault/managedHsm/...; "
+        "vault: an access-policy permission, e.g. keys/sign, secrets/get",
+    )
 
     p = sub.add_parser("explain", help="what one principal can do on both planes, and why")
     _add_source_args(p)
@@ -74,11 +91,17 @@ def _load(args: argparse.Namespace, env: Environment) -> LoadedManifest:
     return load_manifest(path if path.is_absolute() else env.cwd / path, display=path)
 
 
-def _live(args: argparse.Namespace, env: Environment, loaded: LoadedManifest) -> LiveState | None:
+def _live(
+    args: argparse.Namespace, env: Environment, loaded: LoadedManifest, *, full: str | None = None
+) -> LiveState | None:
+    """Live state when asked for; `full` names an HSM whose every assignment and key to read."""
     if args.state is None and not args.live:
         return None
     backend = open_backend(state=args.state, endpoints=args.endpoints, environ=env.environ, cwd=env.cwd)
-    return backend.read_state(read_request_for(loaded.desired))
+    request = read_request_for(loaded.desired)
+    if full is not None:
+        request = replace(request, full_discovery=request.full_discovery | {full})
+    return backend.read_state(request)
 
 
 def cmd_lint(args: argparse.Namespace, env: Environment) -> int:
@@ -88,29 +111,94 @@ def cmd_lint(args: argparse.Namespace, env: Environment) -> int:
     return report.exit_code
 
 
+def _close(word: str, names: Iterable[str]) -> str:
+    close = difflib.get_close_matches(word, sorted(names), n=3, cutoff=0.5)
+    return f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+
+
+def _whocan_target(args: argparse.Namespace, loaded: LoadedManifest) -> tuple[str, bool]:
+    """(name, is a vault): `--vault NAME`, or `--hsm NAME` naming an HSM or a vault."""
+    hsms, vaults = loaded.desired.hsms, loaded.desired.vaults
+    if args.vault is not None:
+        if args.vault not in vaults:
+            declared = ", ".join(sorted(vaults)) or "(none)"
+            raise HsmsyncError(
+                f"unknown vault '{args.vault}'; declared: {declared}{_close(args.vault, vaults)}"
+            )
+        return args.vault, True
+    if args.hsm is None:
+        raise HsmsyncError("whocan needs --hsm NAME (an HSM or a vault of the manifest) or --vault NAME")
+    if args.hsm in hsms:
+        return args.hsm, False
+    if args.hsm in vaults:
+        return args.hsm, True
+    names = [*hsms, *vaults]
+    declared = ", ".join([*sorted(hsms), *(f"{v} (vault)" for v in sorted(vaults))]) or "(none)"
+    raise HsmsyncError(f"unknown HSM or vault '{args.hsm}'; declared: {declared}{_close(args.hsm, names)}")
+
+
+def _check_key(args: argparse.Namespace, loaded: LoadedManifest, hsm: str, live: LiveState | None) -> None:
+    """A key that does not exist is an error, never "Nobody can": the live HSM's keys decide when
+    live state is read, else the keys the manifest names."""
+    key = args.key
+    try:
+        if "/" in key:
+            raise ValueError
+        normalize_data_scope(f"/keys/{key}")
+    except ValueError:
+        raise HsmsyncError(f"--key: '{key}' is not a valid key name (letters, digits and '-')") from None
+    if live is not None:
+        keys, where = live.hsms[hsm].keys, f"HSM '{hsm}' has no key '{key}'"
+    else:
+        keys = loaded.desired.key_names(hsm)
+        where = f"the manifest names no key '{key}' on HSM '{hsm}' (give --state or --live to ask the HSM)"
+    if key.lower() not in {k.lower() for k in keys}:
+        listed = ", ".join(sorted(keys)) or "(none)"
+        raise HsmsyncError(f"--key: {where}; keys: {listed}{_close(key, keys)}")
+
+
 def cmd_whocan(args: argparse.Namespace, env: Environment) -> int:
     loaded = _load(args, env)
-    if args.hsm not in loaded.desired.hsms:
-        raise HsmsyncError(f"unknown HSM '{args.hsm}'; declared: {', '.join(sorted(loaded.desired.hsms))}")
+    target, is_vault = _whocan_target(args, loaded)
+    if is_vault:
+        return _whocan_vault(args, env, loaded, target)
+    # This HSM fully discovered: every principal's assignments and every key, not only the manifest's.
+    live = _live(args, env, loaded, full=target)
     if args.key is not None:
-        try:
-            if "/" in args.key:
-                raise ValueError
-            normalize_data_scope(f"/keys/{args.key}")
-        except ValueError:
-            bad = f"--key: '{args.key}' is not a valid key name (letters, digits and '-')"
-            raise HsmsyncError(bad) from None
+        _check_key(args, loaded, target, live)
     action = resolve_action(args.action)
-    question = action.removeprefix(DATA_ACTION_PREFIX) + f" on {args.hsm}"
+    question = action.removeprefix(DATA_ACTION_PREFIX) + f" on {target}"
     question += f", key {args.key}" if args.key else " (any key or scope)"
-    desired_paths = who_can(grants_from_desired(loaded.desired), args.hsm, action, args.key)
-    live = _live(args, env, loaded)
+    desired_paths = who_can(grants_from_desired(loaded.desired), target, action, args.key)
     if live is None:
         env.stdout.write(render_whocan(desired_paths, question))
         return 0
-    live_paths = who_can(grants_from_live(live, loaded.desired.principals), args.hsm, action, args.key)
+    live_paths = who_can(grants_from_live(live, loaded.desired.principals), target, action, args.key)
     env.stdout.write(render_whocan(desired_paths, question, WOULD_BE))
     env.stdout.write("\n" + render_whocan(live_paths, question, IS_NOW))
+    return 0
+
+
+def _whocan_vault(args: argparse.Namespace, env: Environment, loaded: LoadedManifest, vault: str) -> int:
+    if args.key is not None:
+        raise HsmsyncError("--key is for HSMs; a vault's access policies apply to the whole vault")
+    kind, permission = resolve_vault_permission(args.action)
+    question = f"{kind}/{permission} on vault {vault} (access policies)"
+    declared = loaded.desired.vaults[vault]
+    live = _live(args, env, loaded)
+    rbac = declared.rbac if live is None else live.vaults[vault].enable_rbac_authorization
+    if rbac:
+        raise HsmsyncError(
+            f"vault '{vault}' uses Azure RBAC: Azure ignores its access policies, and whocan does not "
+            "evaluate Azure RBAC data actions; use `hsmsync explain PRINCIPAL` for one principal"
+        )
+    desired_paths = who_can_on_vault(policies_from_desired(loaded.desired), vault, kind, permission)
+    if live is None:
+        env.stdout.write(render_whocan(desired_paths, question))
+        return 0
+    held = policies_from_live(live, loaded.desired.principals)
+    env.stdout.write(render_whocan(desired_paths, question, WOULD_BE))
+    env.stdout.write("\n" + render_whocan(who_can_on_vault(held, vault, kind, permission), question, IS_NOW))
     return 0
 
 
@@ -120,8 +208,7 @@ def _principal_id(loaded: LoadedManifest, reference: str) -> str:
         return str(declared[reference].id)
     if is_guid(reference):
         return reference.lower()
-    close = difflib.get_close_matches(reference, list(declared), n=3, cutoff=0.5)
-    hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+    hint = _close(reference, declared)
     raise HsmsyncError(f"unknown principal '{reference}' (give a key of `principals` or an object id){hint}")
 
 
@@ -135,14 +222,17 @@ def cmd_explain(args: argparse.Namespace, env: Environment) -> int:
     loaded = _load(args, env)
     principal_id = _principal_id(loaded, args.principal)
     declared = grants_from_desired(loaded.desired)
-    would_be = _named(explain(declared, principal_id, None), loaded)
+    declared_policies = policies_from_desired(loaded.desired)
+    would_be = _named(explain(declared, principal_id, None, policies=declared_policies), loaded)
     live = _live(args, env, loaded)
     if live is None:
         env.stdout.write(render_explain(would_be))
         return 0
     held = grants_from_live(live, loaded.desired.principals)
+    policies = policies_from_live(live, loaded.desired.principals)
+    is_now = explain(held, principal_id, declared, policies=policies, declared_policies=declared_policies)
     env.stdout.write(render_explain(would_be, WOULD_BE))
-    env.stdout.write("\n" + render_explain(_named(explain(held, principal_id, declared), loaded), IS_NOW))
+    env.stdout.write("\n" + render_explain(_named(is_now, loaded), IS_NOW))
     return 0
 
 

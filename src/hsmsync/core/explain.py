@@ -9,6 +9,7 @@ from hsmsync.core.catalog import DATA_ACTION_PREFIX
 from hsmsync.core.grants import Grant
 from hsmsync.core.plan import Plane
 from hsmsync.core.scopes import arm_scope_key, data_scope_covers
+from hsmsync.core.vault_access import PolicyGrant, policy_notes
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,11 +20,22 @@ class ExplainedGrant:
 
 
 @dataclass(frozen=True, slots=True)
+class ExplainedPolicy:
+    policy: PolicyGrant
+    notes: tuple[str, ...]  # ignored by Azure (RBAC vault), or not what the manifest declares
+
+
+@dataclass(frozen=True, slots=True)
 class Explanation:
     principal_id: str
     principal: str
     principal_type: str
     grants: tuple[ExplainedGrant, ...]
+    policies: tuple[ExplainedPolicy, ...] = ()  # Key Vault access policies
+
+    @property
+    def has_access(self) -> bool:
+        return bool(self.grants or self.policies)
 
 
 def summarize_actions(grant: Grant) -> str:
@@ -72,8 +84,16 @@ def _redundant_because(g: Grant, held: Sequence[Grant]) -> str | None:
     return None
 
 
-def explain(grants: Sequence[Grant], principal_id: str, declared: Sequence[Grant] | None) -> Explanation:
-    """`declared` (the manifest's grants) marks live grants the manifest does not declare."""
+def explain(
+    grants: Sequence[Grant],
+    principal_id: str,
+    declared: Sequence[Grant] | None,
+    *,
+    policies: Sequence[PolicyGrant] = (),
+    declared_policies: Sequence[PolicyGrant] | None = None,
+) -> Explanation:
+    """`declared` (the manifest's grants and access policies) marks live access the manifest
+    does not declare; `policies` are the Key Vault access policies to explain alongside."""
     wanted = principal_id.lower()
     held = sorted(
         (g for g in grants if g.principal_id.lower() == wanted),
@@ -89,10 +109,14 @@ def explain(grants: Sequence[Grant], principal_id: str, declared: Sequence[Grant
         if redundant:
             reasons.append(redundant)
         explained.append(ExplainedGrant(g, summarize_actions(g), tuple(reasons)))
-    named = next((g for g in held if g.principal), held[0] if held else None)
+    mine = [p for p in policies if p.principal_id.lower() == wanted]
+    known = tuple(declared_policies) if declared_policies is not None else None
+    holders: list[Grant | PolicyGrant] = [*held, *mine]
+    named = next((x for x in holders if x.principal), holders[0] if holders else None)
     return Explanation(
         principal_id=wanted,
         principal=named.who if named else wanted,
         principal_type=named.principal_type if named else "Unknown",
         grants=tuple(explained),
+        policies=tuple(ExplainedPolicy(p, policy_notes(p, known)) for p in mine),
     )

@@ -1,4 +1,5 @@
-"""Who can perform one data action on an HSM (or on one key of it), and through what."""
+"""Who can perform one data action on an HSM (or on one key of it), or hold one access-policy
+permission on a Key Vault, and through what."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from hsmsync.core.capabilities import short_action
 from hsmsync.core.grants import Grant
 from hsmsync.core.plan import Plane
 from hsmsync.core.scopes import data_scope_covers
+from hsmsync.core.vault_access import PolicyGrant
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,3 +52,24 @@ def who_can(grants: Iterable[Grant], hsm: str, action: str, key: str | None) -> 
         and (requested is None or data_scope_covers(g.scope, requested))
     }
     return sorted(paths, key=lambda p: (p.principal.lower(), p.role.lower(), p.scope, p.via))
+
+
+def who_can_on_vault(
+    policies: Iterable[PolicyGrant], vault: str, kind: str, permission: str
+) -> list[AccessPath]:
+    """Every access policy of `vault` that grants `kind`/`permission` (policies Azure ignores, on
+    a vault that uses Azure RBAC, grant nothing)."""
+    paths = {
+        AccessPath(
+            via=p.via,
+            principal=p.who,
+            principal_id=p.principal_id,
+            principal_type=p.principal_type,
+            role=f"access policy ({kind}: {permission})",
+            scope="the whole vault",
+            hsm=p.vault,
+        )
+        for p in policies
+        if p.vault == vault and p.holds(kind, permission)
+    }
+    return sorted(paths, key=lambda p: (p.principal.lower(), p.via))

@@ -1,0 +1,124 @@
+"""Key Vault access policies as grants: who holds which permission on which vault.
+
+A vault's access policy is access as real as a role assignment: `explain` and `whocan` answer
+from these alongside the HSMs' grants. A vault that uses Azure RBAC ignores its access policies;
+such policies are kept here, marked `ignored`, so an answer can say so instead of counting them.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from hsmsync.core.desired import DesiredState, PrincipalInfo
+from hsmsync.core.errors import HsmsyncError
+from hsmsync.core.state import AccessPolicy, LiveState
+from hsmsync.core.vault_permissions import PERMISSIONS
+
+KINDS = ("keys", "secrets", "certificates", "storage")
+# Managed HSM verbs people type for the vault permission of the same meaning.
+_HSM_VERBS = {"wrap": "wrapkey", "unwrap": "unwrapkey", "read": "get"}
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyGrant:
+    vault: str
+    principal_id: str
+    principal: str | None  # the manifest's key for the principal, when it declares it
+    principal_type: str
+    permissions: tuple[tuple[str, tuple[str, ...]], ...]  # (kind, lower-cased permissions), in KINDS order
+    via: str
+    ignored: bool = False  # the vault uses Azure RBAC: the service does not apply this policy
+
+    @property
+    def who(self) -> str:
+        return self.principal or self.principal_id
+
+    def holds(self, kind: str, permission: str) -> bool:
+        return not self.ignored and permission in dict(self.permissions).get(kind, ())
+
+    def summary(self) -> str:
+        """`keys: get, sign; secrets: get`."""
+        parts = [f"{kind}: {', '.join(perms)}" for kind, perms in self.permissions if perms]
+        return "; ".join(parts) or "nothing (empty permission lists)"
+
+
+def _permissions(policy: AccessPolicy) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    # The service compares permission names case-insensitively; a state file may spell `unwrapKey`.
+    return tuple((kind, tuple(sorted({p.lower() for p in getattr(policy, kind)}))) for kind in KINDS)
+
+
+def _grant(
+    vault: str, policy: AccessPolicy, principals: Mapping[str, PrincipalInfo], via: str, ignored: bool
+) -> PolicyGrant:
+    info = principals.get(policy.object_id)
+    return PolicyGrant(
+        vault=vault,
+        principal_id=policy.object_id,
+        principal=info.key if info else None,
+        principal_type=info.type if info else "Unknown",
+        permissions=_permissions(policy),
+        via=via,
+        ignored=ignored,
+    )
+
+
+def policies_from_desired(desired: DesiredState) -> tuple[PolicyGrant, ...]:
+    return tuple(
+        _grant(name, p, desired.principals, f"vaults.{name}.access_policies", vault.rbac)
+        for name, vault in sorted(desired.vaults.items())
+        for p in vault.access_policies
+    )
+
+
+def policies_from_live(live: LiveState, principals: Mapping[str, PrincipalInfo]) -> tuple[PolicyGrant, ...]:
+    """`principals` by object id (DesiredState.principals) name the principals the manifest knows."""
+    return tuple(
+        _grant(name, p, principals, "live access policy", vault.enable_rbac_authorization)
+        for name, vault in sorted(live.vaults.items())
+        for p in vault.access_policies
+    )
+
+
+def policy_notes(policy: PolicyGrant, declared: tuple[PolicyGrant, ...] | None) -> tuple[str, ...]:
+    """Why a principal's policy deserves a look: ignored by Azure, or not what the manifest says."""
+    notes = []
+    if policy.ignored:
+        notes.append("ignored: the vault uses Azure RBAC, so Azure does not apply access policies")
+    if declared is not None:
+        same = [d for d in declared if d.vault == policy.vault and d.principal_id == policy.principal_id]
+        if not same:
+            notes.append("not declared by the manifest")
+        elif same[0].permissions != policy.permissions:
+            notes.append(f"the manifest declares {same[0].summary()}")
+    return tuple(notes)
+
+
+def resolve_vault_permission(text: str) -> tuple[str, str]:
+    """`keys/sign`, `secrets/get`, `sign`, `wrap` -> (kind, permission); HsmsyncError if unknown or
+    ambiguous (`get` is a permission of keys, secrets, certificates and storage)."""
+    raw = text.strip().lower().removeprefix("microsoft.keyvault/vaults/").removesuffix("/action")
+    known = {kind: {p.lower() for p in PERMISSIONS[kind]} for kind in KINDS}
+    if "/" in raw:
+        kind, _, verb = raw.partition("/")
+        verb = _HSM_VERBS.get(verb, verb) if verb not in known.get(kind, set()) else verb
+        if kind in known and verb in known[kind]:
+            return kind, verb
+        options = [f"{k}/{p}" for k in KINDS for p in sorted(known[k])]
+        close = difflib.get_close_matches(raw, options, n=3, cutoff=0.6)
+        hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+        raise HsmsyncError(
+            f"unknown vault permission '{text}' (give <keys|secrets|certificates|storage>/<permission>){hint}"
+        )
+    verb = raw if any(raw in perms for perms in known.values()) else _HSM_VERBS.get(raw, raw)
+    kinds = [k for k in KINDS if verb in known[k]]
+    if len(kinds) == 1:
+        return kinds[0], verb
+    if kinds:
+        choices = ", ".join(f"{k}/{verb}" for k in kinds)
+        raise HsmsyncError(f"'{text}' is a permission of several kinds; name one: {choices}")
+    every = sorted({p for perms in known.values() for p in perms})
+    close = difflib.get_close_matches(raw, every, n=3, cutoff=0.6)
+    hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+    raise HsmsyncError(f"unknown vault permission '{text}'{hint}")
