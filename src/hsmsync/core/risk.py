@@ -59,8 +59,9 @@ def _resource_risks(change: Change) -> tuple[str, ...]:
         if change.action is Action.DELETE:
             return ("removes vault access",)
         flags = []
-        if isinstance(payload, AccessPolicy) and set(payload.keys) & _VAULT_KEY_USE:
-            flags.append("can use vault keys")
+        used = sorted(set(payload.keys) & _VAULT_KEY_USE) if isinstance(payload, AccessPolicy) else []
+        if used:  # the exact operations, as for HSM roles
+            flags.append(f"can use vault keys ({', '.join(used)})")
         if isinstance(payload, AccessPolicy) and "get" in payload.secrets:
             flags.append("can read secrets")
         return tuple(flags)
