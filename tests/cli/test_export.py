@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -56,3 +57,45 @@ def test_export_unknown_hsm_is_an_error(tmp_path: Path):
     result = run_cli("export", "--state", "s.json", "--hsm", "nope", cwd=tmp_path)
     assert result.exit_code == 1
     assert "no such HSM: nope; known: contoso" in result.stderr
+
+
+def test_export_from_a_state_file_names_principals_from_the_manifest(contoso: Path):
+    """Issue 9, item 13 (state-file path): -f names and types principals; every Azure RBAC
+    assignment is declared except at the tenant root, which is left out with a note."""
+    state = json.loads((contoso / "live-as-tutorial.json").read_text())
+    state["directory"] = None  # nothing but the manifest and ARM to name principals by
+    sub = "/subscriptions/2f6c8e0a-4b1d-4c3e-9f5a-7b9d1e3f5a77"
+    state["arm"]["role_assignments"] += [
+        {
+            "name": "7a6b5c4d-3333-4e3f-8a9b-000000000001",
+            "scope": sub,
+            "role_definition_id": "8e3af657-a8ff-443c-a75c-2fe8c4bcb635",
+            "principal_id": "9d8e7f6a-5b4c-4d3e-8f2a-1b0c9d8e7f88",
+            "principal_type": "User",
+        },
+        {
+            "name": "7a6b5c4d-3333-4e3f-8a9b-000000000002",
+            "scope": "/",
+            "role_definition_id": "8e3af657-a8ff-443c-a75c-2fe8c4bcb635",
+            "principal_id": "9d8e7f6a-5b4c-4d3e-8f2a-1b0c9d8e7f88",
+            "principal_type": "User",
+        },
+    ]
+    (contoso / "s.json").write_text(json.dumps(state))
+    exported = run_cli("export", "--state", "s.json", "-f", "hsmsync.yaml", "-o", "x.yaml", cwd=contoso)
+    assert exported.exit_code == 0, exported.stderr
+    text = (contoso / "x.yaml").read_text()
+    doc = yaml.safe_load(text)
+    # the manifest's keys, types and names: auditors is a Group (not ServicePrincipal), app-vm keeps its key
+    assert doc["principals"]["auditors"] == {
+        "type": "Group",
+        "id": "3b7d9e1f-5c2a-4f88-b6d0-1e4a7c9b2f33",
+        "name": "Contoso App Auditors",
+    }
+    assert doc["principals"]["app-vm"]["type"] == "ServicePrincipal"
+    assert doc["principals"]["principal-9d8e7f6a"]["type"] == "User"  # known to ARM only
+    mgmt = [g for t in doc["teams"].values() for g in t.get("management", [])]
+    assert {"role": "Owner", "scope": sub} in mgmt
+    assert "is at the tenant root '/', which a manifest cannot declare; left out" in text
+    plan = run_cli("plan", "-f", "x.yaml", "--state", "s.json", "--detailed-exitcode", cwd=contoso)
+    assert plan.exit_code == 0, plan.stdout + plan.stderr

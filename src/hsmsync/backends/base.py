@@ -39,6 +39,9 @@ class ReadRequest:
     vaults: tuple[VaultRef, ...] = ()
     # Where the manifest's custom Azure roles are assignable: their definitions are read there too.
     arm_role_scopes: tuple[str, ...] = ()
+    # Also keep the ARM assignments inherited from above `arm_scopes` (at their own scopes): an
+    # export declares every assignment that reaches its HSMs and vaults.
+    arm_inherited: bool = False
 
 
 class Outcome(StrEnum):

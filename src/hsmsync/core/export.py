@@ -1,7 +1,12 @@
 """Brownfield export: a manifest document that declares exactly what exists.
 
 Pure: (live state, known principal names) -> a dict in the manifest's shape, deterministic, such
-that planning it against the same live state yields no changes.
+that planning it against the same live state yields no changes. Principals are named and typed,
+in this order, by a manifest that declares them (its key, type and name), by the directory
+(Microsoft Graph, or a state file's `directory`: display name and type), by their ARM
+assignments (type only), and only then `principal-<id prefix>` (typed ServicePrincipal, with a
+note). Every ARM assignment read is declared, except at the tenant root, which a manifest cannot
+name (left out, with a note).
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hsmsync.core.catalog import builtin_data_roles, management_role_map, management_roles
+from hsmsync.core.desired import PrincipalInfo
 from hsmsync.core.state import PERMISSION_LISTS, DirectoryObject, HsmState, LiveState, Permission, VaultState
 
 Entry = tuple[str, str, str, str]  # plane, target, role reference, scope
@@ -43,8 +49,14 @@ class _Names:
 
 
 def export_manifest(
-    live: LiveState, *, hsms: Iterable[str] | None = None, directory: Iterable[DirectoryObject] = ()
+    live: LiveState,
+    *,
+    hsms: Iterable[str] | None = None,
+    directory: Iterable[DirectoryObject] = (),
+    principals: Mapping[str, PrincipalInfo] | None = None,
 ) -> Export:
+    """`directory`: Entra ID objects to name principals by; `principals` (by object id): a
+    manifest's principals, whose keys, types and names win."""
     selected = sorted(hsms) if hsms is not None else sorted(live.hsms)
     unknown = [h for h in selected if h not in live.hsms]
     if unknown:
@@ -86,6 +98,12 @@ def export_manifest(
     builtin_mgmt = {r.name for r in management_roles()}
     for arm in live.arm.role_assignments:
         rid = arm.role_definition_id
+        if arm.scope.strip("/") == "":
+            notes.append(
+                f"Azure RBAC assignment {arm.name} ({arm.principal_id}) is at the tenant root '/', "
+                "which a manifest cannot declare; left out"
+            )
+            continue
         ref = arm_roles.get(rid) or (mgmt_names[rid] if rid in builtin_mgmt else rid)
         entries.setdefault(arm.principal_id, set()).add(("management", "arm", ref, arm.scope))
         types[arm.principal_id] = arm.principal_type
@@ -93,7 +111,9 @@ def export_manifest(
     vault_ids: set[str] = set()
     for vault in live.vaults.values():
         vault_ids.update(p.object_id for p in vault.access_policies)
-    keys = _principals_doc(doc, sorted(set(entries) | vault_ids), known, types, notes)
+    keys = _principals_doc(
+        doc, sorted(set(entries) | vault_ids), _Known(principals or {}, known, types), notes
+    )
     doc["teams"] = _teams_doc(entries, keys)
     if live.vaults:
         doc["vaults"] = {name: _vault_doc(v, keys) for name, v in sorted(live.vaults.items())}
@@ -162,30 +182,55 @@ def _arm_roles_doc(live: LiveState, doc: dict[str, Any], names: _Names) -> dict[
     return refs
 
 
-def _principals_doc(
-    doc: dict[str, Any],
-    ids: list[str],
-    known: Mapping[str, DirectoryObject],
-    types: Mapping[str, str],
-    notes: list[str],
-) -> dict[str, str]:
+@dataclass(frozen=True)
+class _Known:
+    """What names and types a principal, strongest first."""
+
+    manifest: Mapping[str, PrincipalInfo]  # by object id
+    directory: Mapping[str, DirectoryObject]  # by object id
+    arm_types: Mapping[str, str]  # by object id: the principalType of its ARM assignments
+
+    def type_of(self, pid: str) -> str | None:
+        if pid in self.manifest:
+            return self.manifest[pid].type
+        if pid in self.directory:
+            return self.directory[pid].type
+        return self.arm_types.get(pid)
+
+    def name_of(self, pid: str) -> str | None:
+        info = self.manifest.get(pid)
+        if info is not None and info.display:
+            return info.display
+        obj = self.directory.get(pid)
+        return obj.display_name if obj is not None and obj.display_name else None
+
+
+def _principals_doc(doc: dict[str, Any], ids: list[str], known: _Known, notes: list[str]) -> dict[str, str]:
     names = _Names()
+    names.taken.update(known.manifest[pid].key for pid in ids if pid in known.manifest)
     keys: dict[str, str] = {}
-    # Named principals first (sorted by name), then the rest by id: stable across runs.
-    ordered = sorted(ids, key=lambda i: (i not in known, known[i].display_name.lower() if i in known else i))
+    # Manifest principals first, then named ones (sorted by name), then the rest by id: stable.
+    ordered = sorted(
+        ids,
+        key=lambda i: (i not in known.manifest, known.name_of(i) is None, (known.name_of(i) or i).lower(), i),
+    )
     for pid in ordered:
-        obj = known.get(pid)
-        key = names.unique(_slug(obj.display_name) if obj else f"principal-{pid[:8]}")
+        display = known.name_of(pid)
+        if pid in known.manifest:
+            key = known.manifest[pid].key
+        else:
+            key = names.unique(_slug(display) if display else f"principal-{pid[:8]}")
         keys[pid] = key
-        ptype = obj.type if obj else types.get(pid)
+        ptype = known.type_of(pid)
         if ptype is None:
             ptype = "ServicePrincipal"
             notes.append(
-                f"principal {pid}: type unknown (data-plane only); exported as ServicePrincipal, check it"
+                f"principal {pid}: type unknown (not in the manifest or the directory, and no Azure "
+                "RBAC assignment); exported as ServicePrincipal, check it"
             )
         entry: dict[str, Any] = {"type": ptype, "id": pid}
-        if obj:
-            entry["name"] = obj.display_name
+        if display:
+            entry["name"] = display
         doc["principals"][key] = entry
     return keys
 

@@ -2,7 +2,9 @@
 `PrincipalNotFound` for principals the directory does not hold.
 
 Served: `GET /v1.0/{users|groups|servicePrincipals}` with `$filter=displayName eq '<name>'`
-(and `userPrincipalName eq '<upn>'` for users), `$select`, `$top` and `@odata.nextLink` paging.
+(and `userPrincipalName eq '<upn>'` for users), `$select`, `$top` and `@odata.nextLink` paging;
+`POST /v1.0/directoryObjects/getByIds` (`{"ids": [...], "types": [...]}`, at most 1000 ids; each
+object with its `@odata.type`; unknown ids are left out, as Graph does).
 Any other filter is 400 (see ASSUMPTIONS.md, "Graph").
 """
 
@@ -23,6 +25,8 @@ _COLLECTIONS = {"users": "User", "groups": "Group", "serviceprincipals": "Servic
 _NAMES = {"users": "users", "groups": "groups", "serviceprincipals": "servicePrincipals"}
 _FIELDS = {"id": "id", "displayname": "displayName", "userprincipalname": "userPrincipalName"}
 _FILTER = re.compile(r"^\s*(displayName|userPrincipalName)\s+eq\s+'((?:[^']|'')*)'\s*$", re.IGNORECASE)
+_ODATA_TYPES = {"User": "user", "Group": "group", "ServicePrincipal": "servicePrincipal"}
+_MAX_IDS = 1000
 _DEFAULT_TOP = 100
 _MAX_TOP = 999
 
@@ -54,6 +58,10 @@ class GraphService:
         if not request.path.lower().startswith(GRAPH_PREFIX):
             return self._arm.resolve(request)
         segment = request.path[len(GRAPH_PREFIX) :].strip("/").lower()
+        if segment == "directoryobjects/getbyids":
+            if request.method != "POST":
+                raise ApiError(405, "Request_BadRequest", f"{request.method} is not supported on getByIds")
+            return Operation(lambda: self._get_by_ids(request))
         if segment not in _COLLECTIONS:
             raise ApiError(
                 404, "Request_ResourceNotFound", f"Resource '{segment}' is not served by the emulator"
@@ -62,16 +70,43 @@ class GraphService:
             raise ApiError(405, "Request_BadRequest", f"{request.method} is not supported by the emulator")
         return Operation(lambda: self._list(request, segment))
 
-    def _list(self, request: Request, segment: str) -> Response:
-        state = self._store.read()
-        if state.directory is None:
+    def _directory(self) -> tuple[DirectoryObject, ...]:
+        directory = self._store.read().directory
+        if directory is None:
             raise ApiError(
                 501,
                 "NotImplemented",
                 "The emulator's state has no `directory`: add one to serve Microsoft Graph.",
             )
+        return directory
+
+    def _get_by_ids(self, request: Request) -> Response:
+        try:
+            body = request.json()
+        except (ValueError, UnicodeDecodeError):
+            raise ApiError(400, "Request_BadRequest", "The request body is not valid JSON.") from None
+        ids = body.get("ids") if isinstance(body, dict) else None
+        if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+            raise ApiError(400, "Request_BadRequest", "'ids' must be a list of strings.")
+        if len(ids) > _MAX_IDS:
+            raise ApiError(400, "Request_BadRequest", f"At most {_MAX_IDS} ids per request.")
+        types = body.get("types") or list(_ODATA_TYPES.values())
+        wanted_types = {str(t).lower() for t in types}
+        by_id = {o.id.lower(): o for o in self._directory()}
+        items = []
+        for object_id in ids:
+            o = by_id.get(object_id.lower())
+            if o is not None and _ODATA_TYPES[o.type].lower() in wanted_types:
+                items.append(
+                    {"@odata.type": f"#microsoft.graph.{_ODATA_TYPES[o.type]}", **_object_json(o, None)}
+                )
+        context = f"{request.base_url}/v1.0/$metadata#directoryObjects"
+        return Response(200, {"@odata.context": context, "value": items})
+
+    def _list(self, request: Request, segment: str) -> Response:
+        directory = self._directory()
         principal_type = _COLLECTIONS[segment]
-        objects = [o for o in state.directory if o.type == principal_type]
+        objects = [o for o in directory if o.type == principal_type]
         text = request.param("$filter")
         if text is not None and text.strip():
             m = _FILTER.match(text)

@@ -98,6 +98,7 @@ class AzureBackend:
             request.arm_scopes,
             request.principal_ids,
             all_principals=ARM in request.full_discovery,
+            inherited=request.arm_inherited,
             progress=lambda: self._progress_hook(0, 1),
         )
         return ArmState(role_assignments=assignments)

@@ -1,16 +1,17 @@
-"""Microsoft Graph, the little of it `hsmsync resolve` needs: find users, groups and service
-principals by display name or UPN.
+"""Microsoft Graph, the little of it `hsmsync resolve` and `hsmsync export --live` need: find users,
+groups and service principals by display name or UPN, and name object ids (`getByIds`).
 
 An azure-core `PipelineClient` with the live backend's credential, retries and TLS trust:
 `GET /v1.0/{groups|servicePrincipals|users}?$filter=<field> eq '<value>'&$select=...`, following
-`@odata.nextLink`. The identity needs Graph read permission for what it looks up (e.g.
-GroupMember.Read.All or Group.Read.All, Application.Read.All, User.ReadBasic.All; or
-Directory.Read.All). Nothing here logs a header, so never a token.
+`@odata.nextLink`; `POST /v1.0/directoryObjects/getByIds`. The identity needs Graph read
+permission for what it looks up (e.g. GroupMember.Read.All or Group.Read.All,
+Application.Read.All, User.ReadBasic.All; or Directory.Read.All, which getByIds needs).
+Nothing here logs a header, so never a token.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
@@ -34,6 +35,7 @@ from hsmsync.backends.azure.errors import redact
 from hsmsync.backends.azure.factory import retry_from_environ
 from hsmsync.backends.azure.settings import AzureSettings
 from hsmsync.core.errors import BackendError, StateError
+from hsmsync.core.state import DirectoryObject, PrincipalType
 from hsmsync.principal_names import DirectoryEntry, Found, NameQuery
 
 if TYPE_CHECKING:
@@ -48,6 +50,13 @@ _PERMISSIONS = {
     "ServicePrincipal": "Application.Read.All",
 }
 _MAX_PAGES = 100
+_MAX_IDS = 1000  # getByIds takes at most 1000 ids per request
+_ODATA_TYPES = ("user", "group", "servicePrincipal")
+_TYPES_BY_ODATA: dict[str, PrincipalType] = {
+    "user": "User",
+    "group": "Group",
+    "serviceprincipal": "ServicePrincipal",
+}
 
 
 def odata_string(value: str) -> str:
@@ -131,8 +140,29 @@ class GraphDirectory:
 
     def _get(self, url: str, query: NameQuery) -> dict[str, Any]:
         what = f"look up {query.type} {query.value!r} in Microsoft Graph (GET {_path(url)})"
+        hint = f"{_PERMISSIONS[query.type]} (or Directory.Read.All)"
+        return self._send(HttpRequest("GET", url), what, hint)
+
+    def get_by_ids(self, ids: Iterable[str]) -> tuple[DirectoryObject, ...]:
+        """Users, groups and service principals by object id (`POST directoryObjects/getByIds`, in
+        chunks of 1000); ids Graph does not know are left out. Needs Directory.Read.All."""
+        wanted = sorted({i.lower() for i in ids})
+        found: list[DirectoryObject] = []
+        url = f"{self.base_url}/v1.0/directoryObjects/getByIds"
+        for start in range(0, len(wanted), _MAX_IDS):
+            chunk = wanted[start : start + _MAX_IDS]
+            request = HttpRequest("POST", url, json={"ids": chunk, "types": list(_ODATA_TYPES)})
+            what = f"look up {len(chunk)} object id(s) in Microsoft Graph (POST {_path(url)})"
+            body = self._send(request, what, "Directory.Read.All")
+            value = body.get("value")
+            if not isinstance(value, list):
+                raise BackendError(f"Microsoft Graph: unexpected answer to {_path(url)} (no 'value' list)")
+            found.extend(o for item in value if (o := _directory_object(item)) is not None)
+        return tuple(found)
+
+    def _send(self, request: HttpRequest, what: str, permission: str) -> dict[str, Any]:
         try:
-            response = self._client.send_request(HttpRequest("GET", url))
+            response = self._client.send_request(request)
         except ClientAuthenticationError as exc:
             raise BackendError(
                 f"could not get an access token to {what}: {redact(_first_line(exc))}"
@@ -153,8 +183,7 @@ class GraphDirectory:
             hint = ""
             if status in (401, 403):
                 hint = (
-                    f". The identity hsmsync runs as needs Microsoft Graph read permission, e.g. "
-                    f"{_PERMISSIONS[query.type]} (or Directory.Read.All)"
+                    f". The identity hsmsync runs as needs Microsoft Graph read permission, e.g. {permission}"
                 )
             raise BackendError(
                 f"{what} failed: HTTP {status} {code}: {redact(message)}{hint}".replace("  ", " "),
@@ -173,6 +202,27 @@ class GraphDirectory:
 
     def __exit__(self, *args: object) -> None:
         self.close()
+
+
+def _directory_object(item: object) -> DirectoryObject | None:
+    """One getByIds answer as a DirectoryObject; other object kinds (devices...) are skipped."""
+    if not isinstance(item, dict):
+        return None
+    kind = str(item.get("@odata.type") or "").removeprefix("#microsoft.graph.")
+    principal_type = _TYPES_BY_ODATA.get(kind.lower())
+    object_id = item.get("id")
+    if principal_type is None or not isinstance(object_id, str) or not object_id:
+        return None
+    upn = item.get("userPrincipalName")
+    try:
+        return DirectoryObject(
+            id=object_id.lower(),
+            type=principal_type,
+            display_name=str(item.get("displayName") or ""),
+            user_principal_name=upn if isinstance(upn, str) else None,
+        )
+    except ValueError:  # not a GUID: not an object hsmsync can name
+        return None
 
 
 def _origin(url: str) -> str:

@@ -66,10 +66,13 @@ class ManagementPlane:
         principal_ids: Sequence[str],
         *,
         all_principals: bool = False,
+        inherited: bool = False,
         progress: Callable[[], None] = lambda: None,
     ) -> tuple[ArmRoleAssignment, ...]:
-        """Assignments exactly at each scope (atScope() also returns inherited ones), of the given
-        principals only unless `all_principals`. One paged list per scope, a few scopes at once."""
+        """Assignments exactly at each scope, of the given principals only unless `all_principals`.
+        atScope() also returns the assignments inherited from above (subscription, management
+        groups, the tenant root): `inherited` keeps those too, each at its own scope. One paged
+        list per scope, a few scopes at once."""
         wanted = {p.lower() for p in principal_ids}
         found: dict[str, ArmRoleAssignment] = {}
         parsed_scopes = []
@@ -97,14 +100,17 @@ class ManagementPlane:
             pool.shutdown(wait=True, cancel_futures=True)
         for (requested, parsed), items in zip(parsed_scopes, listed, strict=True):
             for ra in items:
-                if arm_scope_key(ra.scope or "") != arm_scope_key(parsed.scope):
+                exact = arm_scope_key(ra.scope or "") == arm_scope_key(parsed.scope)
+                if not exact and not inherited:
                     continue
                 if not all_principals and (ra.principal_id or "").lower() not in wanted:
                     continue
                 try:
                     item = ArmRoleAssignment(
                         name=str(ra.name),
-                        scope=requested,
+                        scope=requested
+                        if exact
+                        else "/" + "/".join(p for p in (ra.scope or "").split("/") if p),
                         role_definition_id=role_guid(ra.role_definition_id or ""),
                         principal_id=str(ra.principal_id),
                         principal_type=arm_principal_type(ra.principal_type),
