@@ -1,4 +1,5 @@
-"""Lint findings as `file:line: severity RULE name: message` lines, with the fix beneath."""
+"""Lint findings as `file:line: severity RULE name: message` lines, with the fix beneath (names
+made `visible`: one finding, one line)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from collections.abc import Callable
 
 from hsmsync.core.lint import RULES, LintReport
 from hsmsync.core.lint_findings import Loc
+from hsmsync.render.escape import visible as v
 
 LineOf = Callable[[Loc], int]
 
@@ -19,14 +21,14 @@ def render_lint(report: LintReport, path: str, line_of: LineOf) -> str:
     out: list[str] = []
     for f in report.findings:
         rule = RULES[f.rule_id]
-        out.append(
-            f"{path}:{line_of(f.location_path)}: {f.severity.value} {f.rule_id} {rule.name}: {f.message}"
-        )
-        out.append(f"    fix: {f.fix}")
+        where = f"{v(path)}:{line_of(f.location_path)}"
+        out.append(f"{where}: {f.severity.value} {f.rule_id} {rule.name}: {v(f.message)}")
+        out.append(f"    fix: {v(f.fix)}")
     for s in report.suppressed:
         f = s.finding
         out.append(
-            f"{path}:{line_of(f.location_path)}: suppressed {f.rule_id} for '{f.target}': {s.justification}"
+            f"{v(path)}:{line_of(f.location_path)}: suppressed {f.rule_id} for '{v(f.target)}': "
+            f"{v(s.justification)}"
         )
     counts = Counter(f.severity.value for f in report.findings)
     summary = ", ".join(_plural(counts[level], level) for level in ("error", "warning", "note"))
