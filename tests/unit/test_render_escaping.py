@@ -9,11 +9,15 @@ from collections import Counter
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from hsmsync.core.access_delta import AccessDelta, CapabilityChange
+from hsmsync.core.capabilities import Capability
 from hsmsync.core.drift import DriftReport, FailOn
 from hsmsync.core.plan import Action, Change, FieldChange, Kind, Plan, Plane, UnmanagedItem
+from hsmsync.core.results import ApplyResult, ChangeResult, ChangeStatus
 from hsmsync.core.review import PlanReview
 from hsmsync.render import drift, html, markdown, text
 from hsmsync.render.escape import md, visible
+from hsmsync.render.results import render_apply_result
 from tests.cli.test_hostile_outputs import html_structure, markdown_structure
 
 PIECES = [
@@ -140,10 +144,19 @@ def _plan(words: list[str]) -> PlanReview:
     )
     unmanaged = (UnmanagedItem(Plane.DATA, next(w), next(w), "n", next(w), "r", next(w), None, next(w)),)
     plan = Plan(changes, unmanaged, warnings=("w" + next(w),), refusals=("r" + next(w),), notes=(next(w),))
-    return PlanReview(plan)
+    # access sentences embed HSM names, scopes and principal names too
+    gain = CapabilityChange(
+        "h" + next(w),
+        "/keys/" + next(w),
+        Capability.USE_KEYS,
+        frozenset({"keys/wrap/action"}),
+        (next(w),),
+        (next(w),),
+    )
+    return PlanReview(plan, access=AccessDelta((gain,)))
 
 
-FIELDS = 31
+FIELDS = 35
 
 
 def _plain(n: int) -> list[str]:
@@ -192,3 +205,14 @@ def test_md_neutralises_markup_and_mentions():
         "@\u200dorg/admins &lt;/details&gt; \\*\\*x\\*\\* \\[a\\](b) \\`c\\` \\| d"
     )
     assert md("- item", starts_block=True) == "\\- item" and md("12. x", starts_block=True) == "12\\. x"
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(hostile_text, min_size=FIELDS, max_size=FIELDS), hostile_text)
+def test_apply_results_keep_one_line_per_change_whatever_the_service_says(words: list[str], message: str):
+    """A service's error message is untrusted too: it cannot add or fake result lines."""
+    change = _plan(words).plan.changes[0]
+    failed = ApplyResult((ChangeResult(change, ChangeStatus.FAILED, "e" + message),))
+    plain = ApplyResult((ChangeResult(_plan(_plain(FIELDS)).plan.changes[0], ChangeStatus.FAILED, "e"),))
+    assert len(render_apply_result(failed).splitlines()) == len(render_apply_result(plain).splitlines())
+    assert "\x1b" not in render_apply_result(failed)
