@@ -138,7 +138,11 @@ def cmd_export(args: argparse.Namespace, env: Environment) -> int:
         live: LiveState = backend.read_state(ReadRequest((), (), (), {}))
     else:
         assert manifest is not None
-        live = backend.read_state(_live_request(manifest))
+        try:
+            request = _live_request(manifest)
+        except ValueError as exc:  # a resource id or scope that is not an ARM scope
+            raise HsmsyncError(f"{args.file or DEFAULT_MANIFEST}: {exc}") from None
+        live = backend.read_state(request)
         directory, graph_notes = _graph_names(args, env, _object_ids(live), known)
     try:
         export = export_manifest(live, hsms=args.hsm, directory=directory, principals=known)
