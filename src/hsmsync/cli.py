@@ -13,7 +13,7 @@ from pathlib import Path
 from hsmsync import __version__
 from hsmsync.applier import ApplyResult, ChangeStatus, apply_plan, backend_workers
 from hsmsync.backends.base import ReadRequest, StateBackend
-from hsmsync.backends.registry import open_backend, read_request_for
+from hsmsync.backends.registry import add_allow_host_option, open_backend_for, read_request_for
 from hsmsync.commands import EXPORT_COMMANDS, REVIEW_COMMANDS, add_export_parsers, add_review_parsers
 from hsmsync.commands.resolve import COMMANDS as RESOLVE_COMMANDS
 from hsmsync.commands.resolve import add_parsers as add_resolve_parsers
@@ -55,6 +55,7 @@ def _add_source_args(p: argparse.ArgumentParser) -> None:
     src.add_argument("--state", type=Path, help="plan against a fake state file instead of Azure")
     src.add_argument("--live", action="store_true", help="plan against Azure (the default without --state)")
     p.add_argument("--endpoints", type=Path, help="endpoints file of a local emulator (with --live)")
+    add_allow_host_option(p)
     p.add_argument(
         "--allow-lockout",
         action="store_true",
@@ -148,7 +149,7 @@ def _guard(args: argparse.Namespace, plan: Plan, live: LiveState, backend: State
 
 
 def _backend(args: argparse.Namespace, env: Environment) -> StateBackend:
-    backend = open_backend(state=args.state, endpoints=args.endpoints, environ=env.environ, cwd=env.cwd)
+    backend = open_backend_for(args, environ=env.environ, cwd=env.cwd)
     if hasattr(backend, "progress"):  # the live backend reports discovery progress
         backend.progress = _progress(args)
     return backend

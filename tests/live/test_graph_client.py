@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from hsmsync.backends.azure.graph import GRAPH_SCOPE, GraphDirectory, lookup_path, odata_string, open_graph
+from hsmsync.backends.azure.hosts import HostRule
 from hsmsync.backends.statefile import write_state_file
 from hsmsync.core.errors import BackendError, StateError
 from hsmsync.core.state import DirectoryObject, LiveState
@@ -50,7 +51,13 @@ def emu(tmp_path: Path) -> Iterator[Emulator]:
 
 
 def _graph(emu: Emulator, credential: StaticJwtCredential, **kwargs: Any) -> GraphDirectory:
-    return GraphDirectory(credential, base_url=emu.arm_url, connection_verify=str(emu.ca_cert_path), **kwargs)
+    return GraphDirectory(
+        credential,
+        base_url=emu.arm_url,
+        connection_verify=str(emu.ca_cert_path),
+        hosts=HostRule(minted=True),
+        **kwargs,
+    )
 
 
 def test_lookups_against_the_emulator(emu: Emulator) -> None:
@@ -76,7 +83,7 @@ def test_open_graph_from_the_endpoints_file(emu: Emulator, tmp_path: Path) -> No
     endpoints = json.loads((tmp_path / "endpoints.json").read_text())
     del endpoints["graph"]
     (tmp_path / "endpoints.json").write_text(json.dumps(endpoints))
-    with pytest.raises(StateError, match="no 'graph' URL"):
+    with pytest.raises(StateError, match="endpoints field 'graph': missing"):
         open_graph(endpoints=tmp_path / "endpoints.json", environ={})
 
 

@@ -19,9 +19,10 @@ from azure.keyvault.administration import KeyVaultRoleScope
 
 from hsmsync.backends.azure import make_azure_backend
 from hsmsync.backends.azure.dataplane import Discovery, DiscoveryMode, choose_mode
-from hsmsync.backends.azure.endpoints import is_loopback_url, read_endpoints, settings_from_endpoints
+from hsmsync.backends.azure.endpoints import read_endpoints, settings_from_endpoints
 from hsmsync.backends.azure.errors import Attempt, error_code, redact, to_backend_error
 from hsmsync.backends.azure.factory import retry_from_environ
+from hsmsync.backends.azure.hosts import is_loopback_host, url_host
 from hsmsync.backends.azure.ids import (
     arm_principal_type,
     arm_role_definition_id,
@@ -273,12 +274,12 @@ def test_endpoints_to_settings(tmp_path: Path) -> None:
     ],
 )
 def test_loopback(url: str, loopback: bool) -> None:
-    assert is_loopback_url(url) is loopback
+    assert is_loopback_host(url_host(url)) is loopback
 
 
 def test_identity_refused_for_remote_urls(tmp_path: Path) -> None:
     path = _endpoints(tmp_path, hsms={"contoso": "https://contoso.managedhsm.azure.net"})
-    with pytest.raises(StateError, match=r"endpoints.json: endpoints field 'identity': refusing .*contoso"):
+    with pytest.raises(StateError, match=r"endpoints.json: endpoints field 'hsms.contoso': refusing .*contoso"):
         settings_from_endpoints(path)
 
 
@@ -288,7 +289,14 @@ def test_identity_refused_without_emulator_flag(tmp_path: Path) -> None:
 
 
 def test_remote_endpoints_without_identity_use_default_credential(tmp_path: Path) -> None:
-    path = _endpoints(tmp_path, emulator=False, identity=None, hsms={"c": "https://c.managedhsm.azure.net"})
+    path = _endpoints(
+        tmp_path,
+        emulator=False,
+        identity=None,
+        hsms={"c": "https://c.managedhsm.azure.net"},
+        arm="https://management.azure.com",
+        graph="https://graph.microsoft.com",
+    )
     settings = settings_from_endpoints(path)
     assert settings.credential is None and settings.verify_challenge_resource is True
 

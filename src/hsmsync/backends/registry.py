@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import argparse
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from hsmsync.backends.base import HsmRef, ReadRequest, StateBackend, VaultRef
@@ -11,8 +12,27 @@ from hsmsync.core.desired import DesiredState
 from hsmsync.core.errors import HsmsyncError
 
 
+def add_allow_host_option(parser: argparse.ArgumentParser) -> None:
+    """`--allow-host HOST`: a host outside the known Azure clouds that may receive real tokens.
+
+    Only ever from the command line: a manifest or endpoints file (which a pull request can edit)
+    cannot widen where tokens go."""
+    parser.add_argument(
+        "--allow-host",
+        metavar="HOST",
+        action="append",
+        default=[],
+        help="also send Azure credentials to this host (e.g. a private endpoint); repeatable",
+    )
+
+
 def open_backend(
-    *, state: Path | None, endpoints: Path | None, environ: Mapping[str, str], cwd: Path
+    *,
+    state: Path | None,
+    endpoints: Path | None,
+    environ: Mapping[str, str],
+    cwd: Path,
+    allow_hosts: Iterable[str] = (),
 ) -> StateBackend:
     """`state`/`endpoints` as the user typed them; relative paths are taken from `cwd`."""
     if state is not None:
@@ -23,7 +43,16 @@ def open_backend(
         from hsmsync.backends.azure import make_azure_backend
     except ImportError as exc:  # pragma: no cover - only when the install is broken
         raise HsmsyncError(f"the live backend is unavailable: {exc}") from None
-    return make_azure_backend(endpoints=cwd / endpoints if endpoints else None, environ=environ)
+    return make_azure_backend(
+        endpoints=cwd / endpoints if endpoints else None, environ=environ, allow_hosts=allow_hosts
+    )
+
+
+def open_backend_for(args: argparse.Namespace, *, environ: Mapping[str, str], cwd: Path) -> StateBackend:
+    """`open_backend` from a command's `--state`, `--endpoints` and `--allow-host` arguments."""
+    return open_backend(
+        state=args.state, endpoints=args.endpoints, environ=environ, cwd=cwd, allow_hosts=args.allow_host
+    )
 
 
 def read_request_for(desired: DesiredState) -> ReadRequest:

@@ -18,7 +18,7 @@ from pathlib import Path
 import yaml
 
 from hsmsync.backends.base import HsmRef, ReadRequest, VaultRef
-from hsmsync.backends.registry import open_backend
+from hsmsync.backends.registry import add_allow_host_option, open_backend_for
 from hsmsync.core.desired import PrincipalInfo
 from hsmsync.core.errors import BackendError, HsmsyncError
 from hsmsync.core.export import export_manifest
@@ -47,6 +47,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         "its principals' keys, types and names are used",
     )
     p.add_argument("--endpoints", type=Path, help="endpoints file of a local emulator (with --live)")
+    add_allow_host_option(p)
     p.add_argument("--hsm", action="append", metavar="NAME", help="only this HSM (repeatable)")
     p.add_argument("-o", "--output", type=Path, help="write here instead of standard output")
 
@@ -122,14 +123,14 @@ def _graph_names(
         args.endpoints if args.endpoints is None or args.endpoints.is_absolute() else env.cwd / args.endpoints
     )
     try:
-        with open_graph(endpoints=endpoints, environ=env.environ) as graph:
+        with open_graph(endpoints=endpoints, environ=env.environ, allow_hosts=args.allow_host) as graph:
             return graph.get_by_ids(wanted), []
     except (BackendError, HsmsyncError) as exc:
         return (), [f"principals not named: {exc}"]
 
 
 def cmd_export(args: argparse.Namespace, env: Environment) -> int:
-    backend = open_backend(state=args.state, endpoints=args.endpoints, environ=env.environ, cwd=env.cwd)
+    backend = open_backend_for(args, environ=env.environ, cwd=env.cwd)
     manifest = _manifest(args, env)
     known = _principals(manifest)
     directory: tuple[DirectoryObject, ...] = ()

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 import yaml
 from pydantic import ValidationError
 
+from hsmsync.backends.registry import add_allow_host_option
 from hsmsync.backends.statefile import read_state_file
 from hsmsync.core.errors import HsmsyncError, StateError
 from hsmsync.core.model import Manifest
@@ -53,6 +54,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     src.add_argument("--state", type=Path, help="look names up in this fake state file's `directory`")
     src.add_argument("--live", action="store_true", help="look names up in Microsoft Graph (the default)")
     p.add_argument("--endpoints", type=Path, help="endpoints file of a local emulator (with --live)")
+    add_allow_host_option(p)
     p.add_argument(
         "--check", action="store_true", help="look nothing up, write nothing: exit 1 if a principal has no id"
     )
@@ -97,7 +99,11 @@ def _directory(args: argparse.Namespace, env: Environment) -> Directory:
         return StateDirectory(directory_entries(state.directory))
     from hsmsync.backends.azure.graph import open_graph
 
-    return open_graph(endpoints=_abs(args.endpoints, env) if args.endpoints else None, environ=env.environ)
+    return open_graph(
+        endpoints=_abs(args.endpoints, env) if args.endpoints else None,
+        environ=env.environ,
+        allow_hosts=args.allow_host,
+    )
 
 
 def _write_atomically(path: Path, text: str) -> None:

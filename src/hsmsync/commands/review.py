@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
 
-from hsmsync.backends.registry import open_backend, read_request_for
+from hsmsync.backends.registry import add_allow_host_option, open_backend_for, read_request_for
 from hsmsync.core.access import (
     Explanation,
     explain,
@@ -57,6 +57,7 @@ def _add_source_args(p: argparse.ArgumentParser) -> None:
     src.add_argument("--state", type=Path, help="also read live state from this fake state file")
     src.add_argument("--live", action="store_true", help="also read live state from Azure")
     p.add_argument("--endpoints", type=Path, help="endpoints file of a local emulator (with --live)")
+    add_allow_host_option(p)
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -97,7 +98,7 @@ def _live(
     """Live state when asked for; `full` names an HSM whose every assignment and key to read."""
     if args.state is None and not args.live:
         return None
-    backend = open_backend(state=args.state, endpoints=args.endpoints, environ=env.environ, cwd=env.cwd)
+    backend = open_backend_for(args, environ=env.environ, cwd=env.cwd)
     request = read_request_for(loaded.desired)
     if full is not None:
         request = replace(request, full_discovery=request.full_discovery | {full})

@@ -114,6 +114,10 @@ class AzureBackend:
             url = self.clients.hsm_url(ref.name, ref.url)
             if not url:
                 raise StateError(f"HSM '{ref.name}': no URL in the manifest or the endpoints file")
+            # Refused before any call (every request is checked again right before it is sent).
+            problem = self.settings.hosts.refusal(url, f"HSM '{ref.name}'")
+            if problem is not None:
+                raise StateError(problem)
             self._urls[ref.name] = url
         if self.progress is not None:
             self.progress.discovery_started(len(request.hsms))

@@ -6,8 +6,10 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from hsmsync.backends.azure.credentials import default_credential
-from hsmsync.backends.azure.pacing import JitteredRetryPolicy, Pacer
+from hsmsync.backends.azure.hosts import HostGuardPolicy
+from hsmsync.backends.azure.pacing import DeadlinePolicy, JitteredRetryPolicy, Pacer
 from hsmsync.backends.azure.settings import AzureSettings
+from hsmsync.core.errors import StateError
 
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
@@ -33,22 +35,35 @@ class ClientFactory:
     @property
     def credential(self) -> TokenCredential:
         if self._credential is None:
-            self._credential = default_credential()
+            self._credential = default_credential(**self.settings.timeouts.client_kwargs())
         return self._credential
 
     def common_kwargs(self, *, arm: bool = False) -> dict[str, Any]:
-        """azure-core kwargs shared by every client (TLS trust, jittered retries, pacing)."""
+        """azure-core kwargs shared by every client: TLS trust, deadlines, jittered retries, pacing,
+        and the host check (last before the transport: it sees every attempt and redirect)."""
         retry = self.settings.retry.client_kwargs()
+        timeouts = self.settings.timeouts
         return {
             "connection_verify": self.settings.connection_verify,
+            **timeouts.client_kwargs(),
             **retry,
-            "retry_policy": JitteredRetryPolicy(**retry),
-            "per_retry_policies": [self.pacer.policy(arm=arm)],
+            "retry_policy": JitteredRetryPolicy(timeout=timeouts.total, **retry),
+            "per_call_policies": [DeadlinePolicy(timeouts)],
+            "per_retry_policies": [self.pacer.policy(arm=arm), HostGuardPolicy(self.settings.hosts)],
         }
 
     def hsm_url(self, name: str, url: str | None) -> str | None:
-        """The data-plane URL of an HSM: the settings' override, else the manifest's."""
-        return self.settings.hsm_urls.get(name) or url
+        """The data-plane URL of an HSM: the endpoints file's, else (without one) the manifest's.
+
+        With an endpoints file an HSM it does not name is an error: falling back to the
+        manifest's URL would send this run's token to public Azure."""
+        override = self.settings.hsm_urls.get(name)
+        if override or not self.settings.hsm_urls_only:
+            return override or url
+        raise StateError(
+            f"{self.settings.source}: endpoints field 'hsms': HSM '{name}' of the manifest is missing; "
+            "an endpoints file must name every HSM (hsmsync never falls back to the manifest's URL)"
+        )
 
     def _cached(self, kind: str, key: str, build: Any) -> Any:
         with self._lock:

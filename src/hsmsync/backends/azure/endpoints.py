@@ -5,22 +5,27 @@
      "graph": "https://127.0.0.1:<port>", "ca_cert": "/abs/ca.pem",
      "identity": {"oid": "<guid>", "groups": []}}
 
+The file names every service hsmsync talks to: `arm` is required, and an HSM of the manifest the
+file does not name is an error, never a fallback to public Azure.
+
 `identity` makes hsmsync mint unsigned tokens for that object id. That is only honoured when
-`emulator` is true and every URL is loopback (127.0.0.0/8, localhost, ::1); anywhere else it is
-refused, so an endpoints file can never send fake tokens to a real service.
+`emulator` is true, and those tokens go only to loopback (127.0.0.0/8, ::1, localhost). Without
+`identity` the real credential is used, and its tokens go only to the known Azure clouds' hosts
+or to hosts allowed with `--allow-host` on the command line (never because this file says so);
+the SDK's challenge-resource check then stays on. See `hosts.py`.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from hsmsync.backends.azure.credentials import emulator_credential
+from hsmsync.backends.azure.hosts import HostRule, Resolver, is_loopback_host, resolve_addresses, url_host
 from hsmsync.backends.azure.settings import AzureSettings, RetrySettings
 from hsmsync.core.errors import StateError
 from hsmsync.core.ids import is_guid
@@ -39,18 +44,10 @@ class Endpoints:
     identity_oid: str | None
     identity_groups: tuple[str, ...]
 
-    def urls(self) -> list[str]:
-        return [*self.hsms.values(), *(u for u in (self.arm, self.graph) if u)]
-
-
-def is_loopback_url(url: str) -> bool:
-    host = (urlsplit(url).hostname or "").lower()
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    def urls(self) -> list[tuple[str, str]]:
+        """(field, URL) of every service the file names."""
+        named = [(f"hsms.{name}", url) for name, url in self.hsms.items()]
+        return named + [(f, u) for f, u in (("arm", self.arm), ("graph", self.graph)) if u]
 
 
 class _Reader:
@@ -125,11 +122,17 @@ def read_endpoints(path: Path) -> Endpoints:
             raise r.fail("identity.groups", "must be a list of group object ids (GUIDs)")
         groups = tuple(raw_groups)
 
+    if data.get("arm") is None:
+        raise r.fail(
+            "arm",
+            "missing: the endpoints file must name the ARM endpoint too (hsmsync never falls back to "
+            "public Azure for a service the file leaves out)",
+        )
     return Endpoints(
         emulator=emulator,
         tenant_id=tenant,
         hsms=hsm_urls,
-        arm=r.optional_url("arm"),
+        arm=r.url("arm", data["arm"]),
         graph=r.optional_url("graph"),
         ca_cert=ca_cert,
         identity_oid=oid,
@@ -137,23 +140,44 @@ def read_endpoints(path: Path) -> Endpoints:
     )
 
 
-def settings_from_endpoints(
-    path: Path, *, retry: RetrySettings | None = None, principal_wait_seconds: float | None = None
-) -> AzureSettings:
-    """AzureSettings for an endpoints file (the emulator's token only for loopback emulators)."""
-    ep = read_endpoints(path)
-    credential = None
+def host_rule_for(
+    path: Path, ep: Endpoints, allow_hosts: Iterable[str], resolve: Resolver = resolve_addresses
+) -> HostRule:
+    """Where this file's credential may send tokens; every URL in the file must be such a place."""
     if ep.identity_oid is not None:
         if not ep.emulator:
             raise StateError(
                 f"{path}: endpoints field 'identity': fake identities are only used with \"emulator\": true"
             )
-        remote = [u for u in ep.urls() if not is_loopback_url(u)]
-        if remote:
-            raise StateError(
-                f"{path}: endpoints field 'identity': refusing to send emulator tokens to the non-loopback "
-                f"URL {remote[0]}; emulator URLs must be on 127.0.0.0/8, localhost or ::1"
-            )
+        for field, url in ep.urls():
+            if not is_loopback_host(url_host(url), resolve=resolve):
+                raise StateError(
+                    f"{path}: endpoints field '{field}': refusing to send emulator tokens to the "
+                    f"non-loopback URL {url}; emulator URLs must be on 127.0.0.0/8, localhost or ::1"
+                )
+        return HostRule(minted=True, resolve=resolve)
+    rule = HostRule.for_real_credentials(allow_hosts)
+    for field, url in ep.urls():
+        problem = rule.refusal(url, f"{path}: endpoints field '{field}'")
+        if problem is not None:
+            raise StateError(problem)
+    return rule
+
+
+def settings_from_endpoints(
+    path: Path,
+    *,
+    retry: RetrySettings | None = None,
+    principal_wait_seconds: float | None = None,
+    allow_hosts: Iterable[str] = (),
+    resolve: Resolver = resolve_addresses,
+) -> AzureSettings:
+    """AzureSettings for an endpoints file (the emulator's token only for loopback emulators)."""
+    ep = read_endpoints(path)
+    hosts = host_rule_for(path, ep, allow_hosts, resolve)
+    credential = None
+    if hosts.minted:
+        assert ep.identity_oid is not None  # host_rule_for mints only for an identity
         credential = emulator_credential(ep.identity_oid, ep.identity_groups, ep.tenant_id)
     kwargs: dict[str, Any] = {}
     if retry is not None:
@@ -165,8 +189,12 @@ def settings_from_endpoints(
         hsm_urls=dict(ep.hsms),
         arm_base_url=ep.arm,
         connection_verify=str(ep.ca_cert) if ep.ca_cert else True,
-        # Only *.managedhsm.azure.net hosts can pass the SDK's challenge-resource check.
-        verify_challenge_resource=not ep.emulator,
+        # The emulator's hosts cannot pass the SDK's challenge-resource check; its minted tokens are
+        # worthless and go only to loopback. Real credentials always keep the check.
+        verify_challenge_resource=not hosts.minted,
+        hosts=hosts,
+        hsm_urls_only=True,
+        source=str(path),
         label="Azure SDK, emulator" if ep.emulator else "Azure SDK",
         **kwargs,
     )

@@ -17,6 +17,7 @@ from azure.core.exceptions import (
     ServiceResponseError,
 )
 
+from hsmsync.backends.azure.pacing import NoAnswerError
 from hsmsync.core.errors import BackendError
 
 _JWT = re.compile(r"eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*")
@@ -116,6 +117,8 @@ def to_backend_error(exc: AzureError, attempt: Attempt) -> BackendError:
         )
     if isinstance(exc, ClientAuthenticationError):
         return BackendError(f"could not get an access token for {what}: {redact(_text(exc))}")
+    if isinstance(exc, NoAnswerError):  # already names the host and the deadline
+        return BackendError(f"{what}: {_text(exc)}")
     if isinstance(exc, ServiceRequestError | ServiceResponseError):
         where = f" at {attempt.url}" if attempt.url else ""
         return BackendError(f"{what}: cannot reach the service{where}: {redact(_text(exc))}")

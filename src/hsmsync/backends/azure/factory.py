@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from pathlib import Path
 
 from hsmsync.backends.azure.backend import AzureBackend
 from hsmsync.backends.azure.endpoints import settings_from_endpoints
-from hsmsync.backends.azure.settings import AzureSettings, PacingSettings, RetrySettings
+from hsmsync.backends.azure.hosts import HostRule
+from hsmsync.backends.azure.settings import AzureSettings, PacingSettings, RetrySettings, TimeoutSettings
 from hsmsync.core.errors import HsmsyncError
 
 # Optional tuning; everything else (credentials) is read by DefaultAzureCredential itself.
@@ -18,6 +19,9 @@ ENV_PRINCIPAL_WAIT = "HSMSYNC_PRINCIPAL_WAIT_SECONDS"
 ENV_HSM_RATE = "HSMSYNC_HSM_RATE"
 ENV_ARM_RATE = "HSMSYNC_ARM_RATE"
 ENV_WORKERS = "HSMSYNC_WORKERS"
+ENV_CONNECT_TIMEOUT = "HSMSYNC_CONNECT_TIMEOUT"
+ENV_READ_TIMEOUT = "HSMSYNC_READ_TIMEOUT"
+ENV_CALL_TIMEOUT = "HSMSYNC_CALL_TIMEOUT"
 
 
 def _number(environ: Mapping[str, str], name: str, *, integer: bool) -> float | None:
@@ -46,6 +50,21 @@ def retry_from_environ(environ: Mapping[str, str]) -> RetrySettings:
     )
 
 
+def timeouts_from_environ(environ: Mapping[str, str]) -> TimeoutSettings:
+    default = TimeoutSettings()
+    values = []
+    for name, fallback in (
+        (ENV_CONNECT_TIMEOUT, default.connect),
+        (ENV_READ_TIMEOUT, default.read),
+        (ENV_CALL_TIMEOUT, default.total),
+    ):
+        value = _number(environ, name, integer=False)
+        if value is not None and value <= 0:
+            raise HsmsyncError(f"environment variable {name}={environ[name]!r} must be positive")
+        values.append(fallback if value is None else value)
+    return TimeoutSettings(connect=values[0], read=values[1], total=values[2])
+
+
 def pacing_from_environ(environ: Mapping[str, str]) -> PacingSettings:
     default = PacingSettings()
     hsm_rate = _number(environ, ENV_HSM_RATE, integer=False)
@@ -62,18 +81,23 @@ def pacing_from_environ(environ: Mapping[str, str]) -> PacingSettings:
     )
 
 
-def make_azure_backend(*, endpoints: Path | None, environ: Mapping[str, str]) -> AzureBackend:
+def make_azure_backend(
+    *, endpoints: Path | None, environ: Mapping[str, str], allow_hosts: Iterable[str] = ()
+) -> AzureBackend:
     """The live backend: real Azure (DefaultAzureCredential, created on first use) or, with an
-    endpoints file, the services that file names (e.g. the local emulator)."""
+    endpoints file, the services that file names (e.g. the local emulator).
+
+    allow_hosts: hosts (from `--allow-host`) that may receive real tokens besides the known Azure
+    clouds' hosts."""
     retry = retry_from_environ(environ)
     wait = _number(environ, ENV_PRINCIPAL_WAIT, integer=False)
-    pacing = pacing_from_environ(environ)
+    pacing, timeouts = pacing_from_environ(environ), timeouts_from_environ(environ)
     if endpoints is not None:
-        settings = settings_from_endpoints(endpoints, retry=retry, principal_wait_seconds=wait)
-        return AzureBackend(replace(settings, pacing=pacing))
-    settings = (
-        AzureSettings(retry=retry, pacing=pacing)
-        if wait is None
-        else AzureSettings(retry=retry, principal_wait_seconds=wait, pacing=pacing)
+        settings = settings_from_endpoints(
+            endpoints, retry=retry, principal_wait_seconds=wait, allow_hosts=allow_hosts
+        )
+        return AzureBackend(replace(settings, pacing=pacing, timeouts=timeouts))
+    settings = AzureSettings(
+        retry=retry, hosts=HostRule.for_real_credentials(allow_hosts), pacing=pacing, timeouts=timeouts
     )
-    return AzureBackend(settings)
+    return AzureBackend(settings if wait is None else replace(settings, principal_wait_seconds=wait))

@@ -22,7 +22,6 @@ from azure.core.pipeline.policies import (
     BearerTokenCredentialPolicy,
     HeadersPolicy,
     RequestIdPolicy,
-    RetryPolicy,
     UserAgentPolicy,
 )
 from azure.core.pipeline.transport import RequestsTransport
@@ -32,8 +31,10 @@ from hsmsync import __version__
 from hsmsync.backends.azure.credentials import default_credential
 from hsmsync.backends.azure.endpoints import read_endpoints, settings_from_endpoints
 from hsmsync.backends.azure.errors import redact
-from hsmsync.backends.azure.factory import retry_from_environ
-from hsmsync.backends.azure.settings import AzureSettings
+from hsmsync.backends.azure.factory import retry_from_environ, timeouts_from_environ
+from hsmsync.backends.azure.hosts import HostGuardPolicy, HostRule
+from hsmsync.backends.azure.pacing import DeadlinePolicy, JitteredRetryPolicy, NoAnswerError
+from hsmsync.backends.azure.settings import TimeoutSettings
 from hsmsync.core.errors import BackendError, StateError
 from hsmsync.core.state import DirectoryObject, PrincipalType
 from hsmsync.principal_names import DirectoryEntry, Found, NameQuery
@@ -85,20 +86,25 @@ class GraphDirectory:
         connection_verify: bool | str = True,
         retry: Mapping[str, Any] | None = None,
         page_size: int | None = None,
+        hosts: HostRule | None = None,
+        timeouts: TimeoutSettings | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.page_size = page_size
         self._origin = _origin(self.base_url)
+        timeouts = timeouts or TimeoutSettings()
         self._client: PipelineClient[Any, Any] = PipelineClient(
             self.base_url,
             policies=[
                 RequestIdPolicy(),
                 HeadersPolicy({"Accept": "application/json"}),
                 UserAgentPolicy(base_user_agent=f"hsmsync/{__version__}"),
-                RetryPolicy(**(retry or {})),
+                DeadlinePolicy(timeouts),
+                JitteredRetryPolicy(timeout=timeouts.total, **(retry or {})),
                 BearerTokenCredentialPolicy(credential, scope),
+                HostGuardPolicy(hosts or HostRule()),
             ],
-            transport=RequestsTransport(connection_verify=connection_verify),
+            transport=RequestsTransport(connection_verify=connection_verify, **timeouts.client_kwargs()),
         )
 
     def find(self, query: NameQuery) -> Found:
@@ -167,6 +173,8 @@ class GraphDirectory:
             raise BackendError(
                 f"could not get an access token to {what}: {redact(_first_line(exc))}"
             ) from exc
+        except NoAnswerError as exc:
+            raise BackendError(f"{what}: {_first_line(exc)}") from exc
         except ServiceRequestError as exc:
             raise BackendError(f"{what}: cannot reach {self._origin}: {redact(_first_line(exc))}") from exc
         except AzureError as exc:
@@ -240,25 +248,36 @@ def _first_line(exc: AzureError) -> str:
     return message.splitlines()[0] if message else type(exc).__name__
 
 
-def open_graph(*, endpoints: Path | None, environ: Mapping[str, str]) -> GraphDirectory:
+def open_graph(
+    *, endpoints: Path | None, environ: Mapping[str, str], allow_hosts: Iterable[str] = ()
+) -> GraphDirectory:
     """Graph as `--live [--endpoints FILE]` reaches it: the endpoints file's `graph` URL, CA
     certificate and (emulator) identity, or https://graph.microsoft.com with DefaultAzureCredential."""
-    retry = retry_from_environ(environ)
+    retry = retry_from_environ(environ).client_kwargs()
+    timeouts = timeouts_from_environ(environ)
     if endpoints is None:
-        settings = AzureSettings(retry=retry)
-        return GraphDirectory(default_credential(), retry=settings.retry.client_kwargs())
+        return GraphDirectory(
+            default_credential(**timeouts.client_kwargs()),
+            retry=retry,
+            hosts=HostRule.for_real_credentials(allow_hosts),
+            timeouts=timeouts,
+        )
     ep = read_endpoints(endpoints)
-    settings = settings_from_endpoints(endpoints, retry=retry)
-    if ep.graph is None and ep.emulator:
-        raise StateError(f"{endpoints}: endpoints file has no 'graph' URL (needed by `hsmsync resolve`)")
-    base = ep.graph or GRAPH_URL
+    settings = settings_from_endpoints(endpoints, allow_hosts=allow_hosts)
+    if ep.graph is None:
+        raise StateError(
+            f"{endpoints}: endpoints field 'graph': missing (needed by `hsmsync resolve`; hsmsync never "
+            "falls back to public Azure for a service the endpoints file leaves out)"
+        )
     return GraphDirectory(
-        settings.credential or default_credential(),
-        base_url=base,
+        settings.credential or default_credential(**timeouts.client_kwargs()),
+        base_url=ep.graph,
         # A sovereign cloud's Graph (graph.microsoft.us...) has its own resource; the emulator takes any.
-        scope=GRAPH_SCOPE if ep.emulator or base == GRAPH_URL else f"{base}/.default",
+        scope=GRAPH_SCOPE if settings.hosts.minted or ep.graph == GRAPH_URL else f"{ep.graph}/.default",
         connection_verify=settings.connection_verify,
-        retry=settings.retry.client_kwargs(),
+        retry=retry,
+        hosts=settings.hosts,
+        timeouts=timeouts,
     )
 
 

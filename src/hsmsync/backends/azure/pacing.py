@@ -11,6 +11,8 @@ policy): it paces each attempt, retries included, and logs each call at INFO on 
 `hsmsync.api` logger — method, URL without query secrets, status, time; never a header.
 `JitteredRetryPolicy` adds random jitter to azure-core's exponential backoff for 5xx and dropped
 connections (Retry-After, when the service sends one, still wins).
+`DeadlinePolicy` (per call, outside the retries) turns a call that ran out of time into
+`NoAnswerError`, which names the host and the deadline.
 """
 
 from __future__ import annotations
@@ -23,8 +25,11 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
+from azure.core.exceptions import ServiceRequestTimeoutError, ServiceResponseTimeoutError
 from azure.core.pipeline import PipelineRequest, PipelineResponse
 from azure.core.pipeline.policies import HTTPPolicy, RetryPolicy
+
+from hsmsync.backends.azure.settings import TimeoutSettings
 
 API_LOG = logging.getLogger("hsmsync.api")
 DEFAULT_HSM_RATE = 5.0  # the service's documented RBAC limit per HSM
@@ -168,3 +173,35 @@ class JitteredRetryPolicy(RetryPolicy[Any, Any]):
         attempts = len(settings["history"])
         ceiling = min(settings["max_backoff"], settings["backoff"] * (2 ** max(attempts - 1, 0)))
         return float(self._rng.uniform(ceiling / 2, ceiling))
+
+
+class NoAnswerError(ServiceResponseTimeoutError):
+    """A call ran out of time: its message names the host and the deadline it missed."""
+
+
+class DeadlinePolicy(HTTPPolicy[Any, Any]):
+    """Outside the retries: a call that timed out (after its retries) names host and deadline."""
+
+    def __init__(self, timeouts: TimeoutSettings) -> None:
+        super().__init__()
+        self._timeouts = timeouts
+
+    def send(self, request: PipelineRequest[Any]) -> PipelineResponse[Any, Any]:
+        try:
+            return self.next.send(request)
+        except (ServiceRequestTimeoutError, ServiceResponseTimeoutError) as exc:
+            if isinstance(exc, NoAnswerError):
+                raise
+            raise NoAnswerError(no_answer(request.http_request.url, exc, self._timeouts)) from exc
+
+
+def no_answer(url: str, exc: Exception, timeouts: TimeoutSettings) -> str:
+    """'no answer from https://host:port within 30 s' for a timed-out call to `url`."""
+    parts = urlsplit(url)
+    origin = f"{parts.scheme}://{parts.netloc}"
+    message = getattr(exc, "message", "")
+    if message in ("Request timeout", "Response timeout"):  # azure-core: the retries' total ran out
+        return f"no answer from {origin} within {timeouts.total:g} s (retries included)"
+    if isinstance(exc, ServiceRequestTimeoutError):
+        return f"no answer from {origin} within {timeouts.connect:g} s (connecting)"
+    return f"no answer from {origin} within {timeouts.read:g} s"

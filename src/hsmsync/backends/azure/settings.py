@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from hsmsync.backends.azure.hosts import HostRule
+
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
 
@@ -26,6 +28,24 @@ class RetrySettings:
             "retry_backoff_max": self.backoff_max,
             "retry_status": self.status,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class TimeoutSettings:
+    """Deadlines for every call, so a silent endpoint cannot stall a run.
+
+    connect: seconds to open the connection (TCP and TLS handshake). read: seconds to wait for
+    the answer once the request is sent. total: seconds for one call including its retries
+    (azure-core's retry `timeout`); the last attempt may still take up to `read` more.
+    """
+
+    connect: float = 10.0
+    read: float = 30.0
+    total: float = 300.0
+
+    def client_kwargs(self) -> dict[str, Any]:
+        """Transport kwargs of an azure-core client (and of azure-identity credentials)."""
+        return {"connection_timeout": self.connect, "read_timeout": self.read}
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +74,13 @@ class AzureSettings:
     arm_base_url: ARM endpoint override (None = public Azure, https://management.azure.com).
     connection_verify: True, or a CA bundle path. Always passed to the clients explicitly, so an
         exported REQUESTS_CA_BUNDLE cannot silently replace it.
-    verify_challenge_resource: False only for hosts that are not `*.managedhsm.azure.net`.
+    verify_challenge_resource: the Key Vault SDK's check that a 401 challenge names a resource of
+        the host it came from. False only with the emulator's minted credential (loopback only).
+    hosts: where the credential's tokens may go (see `hosts.py`); checked on every request.
+    hsm_urls_only: an endpoints file is in use: an HSM it does not name is an error, never a
+        fallback to the manifest's (public) URL.
+    source: where the URLs come from, for messages (the endpoints file's path, or "").
+    timeouts: connect / read / total deadlines of every call.
     pacing: client-side rate limits per HSM and for ARM, and how many things run at once.
     principal_wait_seconds: how long an ARM create retries `PrincipalNotFound` (new principals take
         minutes to replicate) before reporting it.
@@ -66,6 +92,10 @@ class AzureSettings:
     arm_base_url: str | None = None
     connection_verify: bool | str = True
     verify_challenge_resource: bool = True
+    hosts: HostRule = field(default_factory=HostRule)
+    hsm_urls_only: bool = False
+    source: str = ""
+    timeouts: TimeoutSettings = field(default_factory=TimeoutSettings)
     retry: RetrySettings = field(default_factory=RetrySettings)
     principal_wait_seconds: float = 300.0
     principal_wait_interval: float = 5.0

@@ -1,0 +1,150 @@
+"""Where a token may go: the one rule every SDK and Graph request is checked against.
+
+- Tokens minted for the emulator go only to loopback: an IP literal in 127.0.0.0/8 or ::1, or
+  `localhost` when every address it resolves to is loopback. No other name is accepted, so a DNS
+  answer cannot turn a loopback check into a remote connection.
+- Real Azure tokens go only to the hosts of the known Azure clouds (public, US Government, China;
+  from the azure-cli cloud definitions: `resource_manager`, `microsoft_graph_resource_id`,
+  `keyvault_dns`, `mhsm_dns`) or to hosts the user names with `--allow-host` on the command line;
+  never to a host that only a file (manifest, endpoints file) names.
+
+`HostGuardPolicy` sits in every pipeline right before the transport (after the token is added,
+so it sees every attempt, retries and redirects included) and refuses a request to any other
+host before a byte is sent.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from azure.core.pipeline import PipelineRequest, PipelineResponse
+from azure.core.pipeline.policies import HTTPPolicy
+
+from hsmsync.core.errors import BackendError
+
+# Key Vault / Managed HSM data planes: any host under these suffixes.
+AZURE_DATA_PLANE_SUFFIXES = (
+    ".managedhsm.azure.net",
+    ".vault.azure.net",
+    ".managedhsm.usgovcloudapi.net",
+    ".vault.usgovcloudapi.net",
+    ".managedhsm.azure.cn",
+    ".vault.azure.cn",
+)
+# Azure Resource Manager and Microsoft Graph of the same clouds: these exact hosts.
+AZURE_SERVICE_HOSTS = frozenset(
+    {
+        "management.azure.com",
+        "graph.microsoft.com",
+        "management.usgovcloudapi.net",
+        "graph.microsoft.us",
+        "dod-graph.microsoft.us",
+        "management.chinacloudapi.cn",
+        "microsoftgraph.chinacloudapi.cn",
+    }
+)
+
+Resolver = Callable[[str], Sequence[str]]
+
+
+def resolve_addresses(host: str) -> list[str]:
+    """Every address `host` resolves to (the system resolver)."""
+    return [str(info[4][0]) for info in socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)]
+
+
+def url_host(url: str) -> str:
+    return (urlsplit(url).hostname or "").lower().rstrip(".")
+
+
+def is_loopback_host(host: str, *, resolve: Resolver = resolve_addresses) -> bool:
+    """An IP literal in 127.0.0.0/8 or ::1, or `localhost` resolving only to such addresses."""
+    host = host.lower().rstrip(".")
+    if host == "localhost":
+        try:
+            addresses = resolve(host)
+        except OSError:
+            return False
+        return bool(addresses) and all(_is_loopback_ip(a) for a in addresses)
+    return _is_loopback_ip(host)
+
+
+def _is_loopback_ip(text: str) -> bool:
+    try:
+        return ipaddress.ip_address(text.split("%", 1)[0]).is_loopback
+    except ValueError:
+        return False
+
+
+def is_azure_host(host: str) -> bool:
+    host = host.lower().rstrip(".")
+    return host in AZURE_SERVICE_HOSTS or any(
+        host.endswith(suffix) and len(host) > len(suffix) for suffix in AZURE_DATA_PLANE_SUFFIXES
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class HostRule:
+    """Which hosts this run's credential may be sent to.
+
+    minted: the credential mints emulator tokens (loopback only). Otherwise the known Azure
+    clouds' hosts plus `allowed` (from `--allow-host`, lower-case host names).
+    """
+
+    minted: bool = False
+    allowed: frozenset[str] = frozenset()
+    resolve: Resolver = resolve_addresses
+
+    @classmethod
+    def for_real_credentials(cls, allowed: Iterable[str] = ()) -> HostRule:
+        return cls(minted=False, allowed=frozenset(h.lower().rstrip(".") for h in allowed))
+
+    def permits(self, host: str) -> bool:
+        if self.minted:
+            return is_loopback_host(host, resolve=self.resolve)
+        return is_azure_host(host) or host.lower().rstrip(".") in self.allowed
+
+    def refusal(self, url: str, what: str) -> str | None:
+        """None when `url` may receive this run's tokens, else why not (naming `what` and the URL)."""
+        host = url_host(url)
+        if self.permits(host):
+            return None
+        origin = _origin(url)
+        if self.minted:
+            return (
+                f"{what}: refusing to send the emulator's minted token to {origin}: "
+                "emulator URLs must be on loopback (127.0.0.0/8, ::1 or localhost)"
+            )
+        return (
+            f"{what}: refusing to send Azure credentials to {origin}: '{host}' is not a host of a "
+            "known Azure cloud (*.managedhsm.azure.net, *.vault.azure.net, management.azure.com, "
+            f"graph.microsoft.com and their US Government and China equivalents); if you trust it, "
+            f"allow it on the command line with --allow-host {host}"
+        )
+
+    def check(self, url: str, what: str) -> None:
+        problem = self.refusal(url, what)
+        if problem is not None:
+            raise BackendError(problem)
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+class HostGuardPolicy(HTTPPolicy[Any, Any]):
+    """Refuses, before sending, any request to a host the `HostRule` does not permit."""
+
+    def __init__(self, rule: HostRule) -> None:
+        super().__init__()
+        self._rule = rule
+
+    def send(self, request: PipelineRequest[Any]) -> PipelineResponse[Any, Any]:
+        url = request.http_request.url
+        self._rule.check(url, f"{request.http_request.method} {_origin(url)}{urlsplit(url).path}")
+        return self.next.send(request)
