@@ -1,0 +1,359 @@
+"""Where tokens may go (issue 10, item 6), proven with traffic that never leaves the machine.
+
+Every host name that is not loopback resolves (patched `socket.getaddrinfo`) to a recording TLS
+listener on 127.0.0.2 that stands for "public Azure" and "an attacker's host" alike: it answers
+the Key Vault challenge (naming a resource of whatever host was asked, as an attacker would) and
+records every request that carried an Authorization header, by the host it was meant for.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import json
+import shutil
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from azure.core.credentials import AccessToken, AccessTokenInfo
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from hsmsync.backends.azure.endpoints import settings_from_endpoints
+from hsmsync.core.errors import StateError
+from hsmsync.emulator import Emulator, start_emulator
+from tests.conftest import CONTOSO, run_cli
+
+PUBLIC_NAMES = (
+    "*.managedhsm.azure.net",
+    "management.azure.com",
+    "graph.microsoft.com",
+    "evil.example",
+    "*.evil.example",
+)
+REAL_TOKEN = "real-azure-token"  # what the (stand-in) DefaultAzureCredential hands out
+
+
+def _certificate(directory: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for the public names and 127.0.0.2 (the listener's)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "recorder")])
+    now = dt.datetime.now(dt.UTC)
+    sans: list[x509.GeneralName] = [x509.DNSName(n) for n in PUBLIC_NAMES]
+    sans.append(x509.IPAddress(ipaddress.IPv4Address("127.0.0.2")))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName(sans), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / "recorder.pem", directory / "recorder.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return cert_path, key_path
+
+
+class Recorder:
+    """The listener standing for every non-loopback host."""
+
+    def __init__(self, directory: Path) -> None:
+        self.cert, key = _certificate(directory)
+        self.authorized: list[tuple[str, str]] = []  # (host asked for, Authorization value)
+        self.requests: list[str] = []
+        recorder = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+            def _answer(self) -> None:
+                host = (self.headers.get("Host") or "").split(":")[0]
+                length = int(self.headers.get("Content-Length") or 0)
+                if length:
+                    self.rfile.read(length)
+                recorder.requests.append(f"{self.command} {host}{self.path}")
+                auth = self.headers.get("Authorization")
+                if auth:
+                    recorder.authorized.append((host, auth))
+                    self._send(403, {"error": {"code": "Forbidden", "message": "recorded"}})
+                    return
+                # The resource an attacker would name: the host's parent domain, as Azure names
+                # managedhsm.azure.net, so the SDK's challenge-resource check passes.
+                challenge = (
+                    'Bearer authorization="https://login.microsoftonline.com/72f988bf-86f1-41af-91ab-'
+                    f'2d7cd011db47", resource="https://{host.split(".", 1)[-1]}"'
+                )
+                self._send(401, {"error": {"code": "Unauthorized"}}, {"WWW-Authenticate": challenge})
+
+            def _send(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                for k, v in {"Content-Type": "application/json", **(headers or {})}.items():
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_PUT = do_POST = do_DELETE = do_PATCH = _answer
+
+        self.server = ThreadingHTTPServer(("127.0.0.2", 0), Handler)
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(self.cert, key)
+        self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def hosts_with_token(self) -> set[str]:
+        return {host for host, _ in self.authorized}
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def recorder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Recorder]:
+    """The recording listener, and a resolver that sends every non-loopback name to it."""
+    rec = Recorder(tmp_path)
+    real_getaddrinfo = socket.getaddrinfo
+
+    def offline_getaddrinfo(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+        text = host.decode() if isinstance(host, bytes) else str(host)
+        try:
+            ipaddress.ip_address(text)
+            is_literal = True
+        except ValueError:
+            is_literal = False
+        if text == "localhost" or (is_literal and ipaddress.ip_address(text).is_loopback):
+            return real_getaddrinfo(host, port, *args, **kwargs)
+        assert not is_literal, f"a connection to {text} would leave the machine"
+        return [(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", ("127.0.0.2", rec.port))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", offline_getaddrinfo)
+    yield rec
+    rec.stop()
+
+
+class RealLikeCredential:
+    """Stands in for DefaultAzureCredential: any scope gets the "real" token."""
+
+    def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
+        return AccessToken(REAL_TOKEN, int(time.time()) + 3600)
+
+    def get_token_info(self, *scopes: str, options: Any = None) -> AccessTokenInfo:
+        return AccessTokenInfo(REAL_TOKEN, int(time.time()) + 3600)
+
+    def close(self) -> None:
+        return None
+
+
+@pytest.fixture
+def real_credential(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(
+        "hsmsync.backends.azure.clients.default_credential", lambda **_: RealLikeCredential()
+    )
+
+
+@pytest.fixture
+def emulated(tmp_path: Path, recorder: Recorder) -> Iterator[tuple[Path, Emulator]]:
+    """The Contoso example served by the emulator; its CA and the recorder's both trusted."""
+    shutil.copy(CONTOSO / "empty-state.json", tmp_path / "emulated.json")
+    shutil.copy(CONTOSO / "hsmsync.yaml", tmp_path / "hsmsync.yaml")
+    with start_emulator(tmp_path / "emulated.json", workdir=tmp_path / "emu") as emulator:
+        bundle = tmp_path / "trusted.pem"
+        bundle.write_bytes(emulator.ca_cert_path.read_bytes() + recorder.cert.read_bytes())
+        emulator.write_endpoints(tmp_path / "endpoints.json")
+        _edit_endpoints(tmp_path, ca_cert=str(bundle))
+        yield tmp_path, emulator
+
+
+def _edit_endpoints(directory: Path, **changes: Any) -> None:
+    path = directory / "endpoints.json"
+    data = json.loads(path.read_text())
+    for key, value in changes.items():
+        if value is None:
+            data.pop(key, None)
+        else:
+            data[key] = value
+    path.write_text(json.dumps(data))
+
+
+def _plan(directory: Path, *extra: str) -> Any:
+    return run_cli("plan", "--live", "--endpoints", "endpoints.json", *extra, cwd=directory)
+
+
+def test_an_hsm_missing_from_the_endpoints_file_is_an_error_not_public_azure(
+    emulated: tuple[Path, Emulator], recorder: Recorder
+) -> None:
+    directory, _ = emulated
+    _edit_endpoints(directory, hsms={})
+    result = _plan(directory)
+    assert recorder.authorized == [], "the emulator's minted token reached a public host"
+    assert result.exit_code == 1, result.stderr
+    assert "endpoints field 'hsms': HSM 'contoso' of the manifest is missing" in result.stderr
+
+
+def test_an_endpoints_file_without_arm_is_an_error_not_public_azure(
+    emulated: tuple[Path, Emulator], recorder: Recorder
+) -> None:
+    directory, _ = emulated
+    _edit_endpoints(directory, arm=None)
+    result = _plan(directory)
+    assert recorder.authorized == [], "the emulator's minted token reached management.azure.com"
+    assert result.exit_code == 1, result.stderr
+    assert "endpoints field 'arm': missing" in result.stderr
+
+
+def test_emulator_file_without_identity_cannot_send_real_tokens_to_its_hosts(
+    emulated: tuple[Path, Emulator], recorder: Recorder, real_credential: None
+) -> None:
+    directory, emulator = emulated
+    port = emulator.hsm_urls["contoso"].rsplit(":", 1)[1]
+    _edit_endpoints(directory, identity=None, hsms={"contoso": f"https://evil.example:{port}"})
+    result = _plan(directory)
+    assert "evil.example" not in recorder.hosts_with_token()
+    assert result.exit_code == 1, result.stderr
+    assert "endpoints field 'hsms.contoso': refusing to send Azure credentials to https://evil.example" in (
+        result.stderr
+    )
+    assert "--allow-host evil.example" in result.stderr
+
+
+def test_non_emulator_file_cannot_send_the_arm_token_to_its_host(
+    emulated: tuple[Path, Emulator], recorder: Recorder, real_credential: None
+) -> None:
+    directory, _ = emulated
+    _edit_endpoints(
+        directory,
+        emulator=False,
+        identity=None,
+        hsms={"contoso": "https://contosomhsm.managedhsm.azure.net"},
+        arm="https://evil.example",
+        graph="https://graph.microsoft.com",
+    )
+    result = _plan(directory)
+    assert "evil.example" not in recorder.hosts_with_token()
+    assert result.exit_code == 1, result.stderr
+    assert "endpoints field 'arm': refusing to send Azure credentials to https://evil.example" in result.stderr
+
+
+def test_allow_host_on_the_command_line_lets_real_tokens_go_there(
+    emulated: tuple[Path, Emulator], recorder: Recorder, real_credential: None
+) -> None:
+    directory, _ = emulated
+    _edit_endpoints(
+        directory,
+        emulator=False,
+        identity=None,
+        hsms={"contoso": "https://contosomhsm.managedhsm.azure.net"},
+        arm="https://evil.example",
+        graph="https://graph.microsoft.com",
+    )
+    result = _plan(directory, "--allow-host", "evil.example")
+    assert result.exit_code == 1  # the recorder refuses everything
+    assert "evil.example" in recorder.hosts_with_token()
+    # Tokens went to the allowed host and to Azure's own, nowhere else.
+    assert recorder.hosts_with_token() <= {"evil.example", "contosomhsm.managedhsm.azure.net"}
+
+
+def test_a_manifest_url_outside_azure_gets_no_real_token(
+    tmp_path: Path, recorder: Recorder, real_credential: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Without an endpoints file: the manifest (editable in a pull request) names the HSM's host.
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(recorder.cert))
+    manifest = (CONTOSO / "hsmsync.yaml").read_text()
+    (tmp_path / "hsmsync.yaml").write_text(
+        manifest.replace("https://contosomhsm.managedhsm.azure.net", "https://contoso.evil.example")
+    )
+    result = run_cli("plan", "--live", cwd=tmp_path)
+    assert "contoso.evil.example" not in recorder.hosts_with_token()
+    assert result.exit_code == 1, result.stderr
+    assert "HSM 'contoso': refusing to send Azure credentials to https://contoso.evil.example" in result.stderr
+
+
+def test_real_credentials_keep_the_challenge_resource_check(tmp_path: Path) -> None:
+    path = tmp_path / "endpoints.json"
+    path.write_text(
+        json.dumps(
+            {
+                "emulator": True,
+                "hsms": {"contoso": "https://127.0.0.1:8443"},
+                "arm": "https://127.0.0.1:8444",
+            }
+        )
+    )
+    settings = settings_from_endpoints(path, allow_hosts=["127.0.0.1"])
+    assert settings.credential is None  # the real one
+    assert settings.verify_challenge_resource is True
+    assert not settings.hosts.minted
+
+
+def test_localhost_must_resolve_to_loopback_for_minted_tokens(tmp_path: Path) -> None:
+    path = tmp_path / "endpoints.json"
+    path.write_text(
+        json.dumps(
+            {
+                "emulator": True,
+                "hsms": {"contoso": "https://localhost:8443"},
+                "arm": "https://127.0.0.1:8444",
+                "identity": {"oid": "0a1b2c3d-0000-4000-8000-000000000001", "groups": []},
+            }
+        )
+    )
+    with pytest.raises(StateError, match=r"'hsms.contoso': refusing to send emulator tokens"):
+        settings_from_endpoints(path, resolve=lambda host: ["10.1.2.3"])
+    assert settings_from_endpoints(path, resolve=lambda host: ["127.0.0.1", "::1"]).hosts.minted
+
+
+def test_every_request_is_checked_right_before_it_is_sent() -> None:
+    # Redirects and retries pass through the same check: a request to a host the rule does not
+    # permit never reaches the transport.
+    from azure.core.pipeline import Pipeline
+    from azure.core.pipeline.transport import HttpTransport
+    from azure.core.rest import HttpRequest
+
+    from hsmsync.backends.azure.hosts import HostGuardPolicy, HostRule
+    from hsmsync.core.errors import BackendError
+
+    sent: list[str] = []
+
+    class Transport(HttpTransport):  # type: ignore[type-arg]
+        def send(self, request: Any, **kwargs: Any) -> Any:
+            sent.append(request.url)
+            raise AssertionError("sent")
+
+        def open(self) -> None: ...
+        def close(self) -> None: ...
+        def __exit__(self, *args: Any) -> None: ...
+
+    minted = Pipeline(Transport(), policies=[HostGuardPolicy(HostRule(minted=True))])
+    with pytest.raises(BackendError, match="refusing to send the emulator's minted token to https://10.0.0.1"):
+        minted.run(HttpRequest("GET", "https://10.0.0.1/keys"))
+    real = Pipeline(Transport(), policies=[HostGuardPolicy(HostRule.for_real_credentials(["kv.corp"]))])
+    with pytest.raises(BackendError, match="--allow-host vault.example"):
+        real.run(HttpRequest("GET", "https://vault.example/keys"))
+    assert sent == []
+    for allowed in ("https://x.managedhsm.azure.net/", "https://management.usgovcloudapi.net/", "https://kv.corp/"):
+        with pytest.raises(AssertionError, match="sent"):
+            real.run(HttpRequest("GET", allowed))
+    assert len(sent) == 3
