@@ -201,7 +201,7 @@ def no_answer(url: str, exc: Exception, timeouts: TimeoutSettings) -> str:
     origin = f"{parts.scheme}://{parts.netloc}"
     message = getattr(exc, "message", "")
     if message in ("Request timeout", "Response timeout"):  # azure-core: the retries' total ran out
-        return f"no answer from {origin} within {timeouts.total:g} s (retries included)"
+        return f"no successful answer from {origin} within {timeouts.total:g} s (retries included)"
     if isinstance(exc, ServiceRequestTimeoutError):
         return f"no answer from {origin} within {timeouts.connect:g} s (connecting)"
     return f"no answer from {origin} within {timeouts.read:g} s"
