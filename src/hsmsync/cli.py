@@ -226,6 +226,9 @@ def cmd_apply(args: argparse.Namespace, env: Environment) -> int:
     if progress is not None:
         progress.apply_finished()
     env.stdout.write("\n" + render_apply_result(result))
+    other_writers = getattr(backend, "other_writers", None)  # the live backend notices concurrent writers
+    for note in other_writers() if callable(other_writers) else ():
+        env.stderr.write(f"warning: {note}\n")
     return ExitStatus.OK if result.ok else ExitStatus.ERROR
 
 

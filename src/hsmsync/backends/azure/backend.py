@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol
+from urllib.parse import urlsplit
 
 from hsmsync.backends.azure.caller import ARM_SCOPE, caller_from_token
 from hsmsync.backends.azure.clients import ClientFactory
@@ -61,6 +63,8 @@ class AzureBackend:
         self._discoveries: list[Discovery] = []
         self._notes: list[str] = []
         self._caller: Caller | None | object = _UNKNOWN
+        self._lock = threading.Lock()
+        self._already_done: dict[str, int] = {}  # by change target
         self.progress: DiscoveryReporter | None = None
 
     @property
@@ -162,6 +166,14 @@ class AzureBackend:
         return self._caller if isinstance(self._caller, Caller) else None
 
     def apply_change(self, change: Change) -> Outcome:
+        outcome = self._apply(change)
+        if outcome is Outcome.ALREADY_DONE:
+            # The plan was made from live state read moments ago: someone else made this change.
+            with self._lock:
+                self._already_done[change.target] = self._already_done.get(change.target, 0) + 1
+        return outcome
+
+    def _apply(self, change: Change) -> Outcome:
         if self.resources.handles(change):
             return self.resources.apply(change)
         if change.plane is Plane.MANAGEMENT:
@@ -173,6 +185,27 @@ class AzureBackend:
                 "or give it in the endpoints file)"
             )
         return self.data.apply(change, url)
+
+    def other_writers(self) -> list[str]:
+        """Signs that someone else changed the same HSMs or ARM while this run did (one line each):
+        429s although hsmsync paces itself below the limits, planned changes found already made."""
+        hosts = {urlsplit(url).netloc.lower(): name for name, url in self._urls.items()}
+        throttled = {hosts.get(key, key): n for key, n in self.clients.pacer.throttled.items()}
+        with self._lock:
+            already = dict(self._already_done)
+        notes = []
+        for target in sorted(set(throttled) | set(already)):
+            signs = []
+            if throttled.get(target):
+                signs.append(f"{throttled[target]} calls throttled although hsmsync paces itself")
+            if already.get(target):
+                signs.append(f"{already[target]} planned changes were already made by someone else")
+            what = "ARM" if target == ARM else f"'{target}'"
+            notes.append(
+                f"another writer is changing {what} at the same time ({'; '.join(signs)}); "
+                "re-run `hsmsync plan` after it finishes to check the result"
+            )
+        return notes
 
     def close(self) -> None:
         self.clients.close()

@@ -104,6 +104,13 @@ def to_backend_error(exc: AzureError, attempt: Attempt) -> BackendError:
                 code=code,
                 status=status,
             )
+        if status == 429:
+            return BackendError(
+                f"{what} failed: HTTP 429 {code or 'TooManyRequests'}: {_ACTIVITY.sub('', message)}. "
+                f"{another_writer(attempt)}",
+                code=code,
+                status=status,
+            )
         if status == 401:
             return BackendError(
                 f"authentication rejected: {what}: {code or 'Unauthorized'}: {message}",
@@ -123,6 +130,22 @@ def to_backend_error(exc: AzureError, attempt: Attempt) -> BackendError:
         where = f" at {attempt.url}" if attempt.url else ""
         return BackendError(f"{what}: cannot reach the service{where}: {redact(_text(exc))}")
     return BackendError(f"{what} failed: {redact(_text(exc))}")
+
+
+def another_writer(attempt: Attempt) -> str:
+    """Why a 429 outlasted the retries: hsmsync paces itself below the service's limit, so the
+    budget it ran out of was spent by someone else at the same time."""
+    if attempt.plane == "data":
+        return (
+            f"The HSM kept throttling although hsmsync paces its calls below the HSM's limit: another "
+            f"writer is changing HSM '{attempt.target}' at the same time; re-run after it finishes "
+            "(serialise pipeline runs: see README, 'Running two applies at once')"
+        )
+    return (
+        "ARM kept throttling although hsmsync paces its calls: another writer is using the same "
+        "identity's ARM budget at the same time; re-run after it finishes "
+        "(serialise pipeline runs: see README, 'Running two applies at once')"
+    )
 
 
 def _text(exc: AzureError) -> str:

@@ -90,6 +90,11 @@ class Pacer:
         self.arm_rate = arm_rate
         self._lock = threading.Lock()
         self._buckets: dict[str, TokenBucket] = {}
+        self.throttled: dict[str, int] = {}  # 429s per bucket key: someone else spends the budget
+
+    def record_throttle(self, key: str) -> None:
+        with self._lock:
+            self.throttled[key] = self.throttled.get(key, 0) + 1
 
     def bucket(self, key: str, rate: float) -> TokenBucket:
         with self._lock:
@@ -123,17 +128,19 @@ class PacingPolicy(HTTPPolicy[Any, Any]):
         self._pacer = pacer
         self._arm = arm
 
-    def _bucket(self, url: str) -> TokenBucket | None:
+    def _bucket_key(self, url: str) -> str | None:
         if self._arm:
-            return self._pacer.bucket("arm", self._pacer.arm_rate)
+            return "arm"
         parts = urlsplit(url)
         if _RBAC_PATH not in parts.path.lower():
             return None  # key listing: not an RBAC operation
-        return self._pacer.bucket(parts.netloc.lower(), self._pacer.hsm_rate)
+        return parts.netloc.lower()
 
     def send(self, request: PipelineRequest[Any]) -> PipelineResponse[Any, Any]:
         http = request.http_request
-        bucket = self._bucket(http.url)
+        key = self._bucket_key(http.url)
+        rate = self._pacer.arm_rate if self._arm else self._pacer.hsm_rate
+        bucket = self._pacer.bucket(key, rate) if key is not None else None
         waited = bucket.acquire() if bucket is not None else 0.0
         parts = urlsplit(http.url)
         where = f"{parts.scheme}://{parts.netloc}{parts.path}"
@@ -152,7 +159,8 @@ class PacingPolicy(HTTPPolicy[Any, Any]):
             _ms(started),
             f", paced {waited * 1000:.0f} ms" if waited > 0.0005 else "",
         )
-        if status == 429 and bucket is not None:
+        if status == 429 and key is not None and bucket is not None:
+            self._pacer.record_throttle(key)
             after = _retry_after_seconds(response.http_response.headers)
             bucket.hold(after if after is not None else 1.0 / bucket.rate)
         return response
