@@ -8,6 +8,7 @@ timeouts) with an error naming the host.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import socket
 import ssl
@@ -140,3 +141,35 @@ def test_retries_stop_at_the_calls_total_deadline(emulated: tuple[Path, Emulator
     assert result.exit_code == 1, result.stderr
     assert "within 2 s (retries included)" in result.stderr
     assert took < 10  # 100 retries with exponential backoff would take hours
+
+
+def test_token_requests_have_deadlines(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # DefaultAzureCredential's managed identity asks a local token endpoint (App Service style):
+    # a silent one must not stall the run either.
+    from hsmsync.backends.azure import make_azure_backend
+
+    silent = SilentListener()
+    for name in list(os.environ):
+        if name.startswith(("AZURE_", "IDENTITY_", "MSI_", "IMDS_")):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("HOME", str(tmp_path))  # no token cache, no `az login`
+    monkeypatch.setenv("IDENTITY_ENDPOINT", f"http://127.0.0.1:{silent.port}/msi/token")
+    monkeypatch.setenv("IDENTITY_HEADER", "header")
+    errors: list[BaseException] = []
+
+    def get_token() -> None:
+        backend = make_azure_backend(endpoints=None, environ=FAST)
+        try:
+            backend.clients.credential.get_token("https://management.azure.com/.default")
+        except BaseException as exc:  # noqa: BLE001 - recorded for the assertions below
+            errors.append(exc)
+
+    try:
+        thread = threading.Thread(target=get_token, daemon=True)
+        thread.start()
+        thread.join(30)
+        assert not thread.is_alive(), "the token request is still waiting for a silent endpoint"
+        assert errors and "127.0.0.1" in str(errors[0])
+        assert silent.accepted >= 1
+    finally:
+        silent.close()
