@@ -2,11 +2,13 @@
 
 Public surface (everything else in this package is internal):
 
-- `make_azure_backend(*, endpoints: Path | None, environ: Mapping[str, str]) -> AzureBackend`
-  what the CLI builds for `--live [--endpoints FILE]`. Without an endpoints file it targets real
+- `make_azure_backend(*, endpoints: Path | None, environ: Mapping[str, str], allow_hosts=())`
+  what the CLI builds for `--live [--endpoints FILE] [--allow-host HOST]`. Without an endpoints file it targets real
   Azure with `DefaultAzureCredential` (AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET,
   AZURE_FEDERATED_TOKEN_FILE, managed identity, `az login`...), imported only on first use.
-  Optional tuning: HSMSYNC_RETRY_TOTAL, HSMSYNC_RETRY_BACKOFF, HSMSYNC_PRINCIPAL_WAIT_SECONDS.
+  Optional tuning: HSMSYNC_RETRY_TOTAL, HSMSYNC_RETRY_BACKOFF, HSMSYNC_PRINCIPAL_WAIT_SECONDS,
+  HSMSYNC_CONNECT_TIMEOUT, HSMSYNC_READ_TIMEOUT, HSMSYNC_CALL_TIMEOUT. Tokens go only where
+  `hosts.py` allows (checked on every request).
 - `AzureBackend(settings)`: a `StateBackend`. `read_state(request)` picks a discovery mode per
   HSM (FULL when `request.full_discovery` names it, i.e. it prunes; otherwise PRINCIPALS, or FULL
   when that is fewer list calls); `describe()` then names the modes. `apply_change(change)` returns
