@@ -21,7 +21,7 @@ from hsmsync.backends.azure import make_azure_backend
 from hsmsync.backends.azure.dataplane import Discovery, DiscoveryMode, choose_mode
 from hsmsync.backends.azure.endpoints import read_endpoints, settings_from_endpoints
 from hsmsync.backends.azure.errors import Attempt, error_code, redact, to_backend_error
-from hsmsync.backends.azure.factory import retry_from_environ
+from hsmsync.backends.azure.factory import retry_from_environ, timeouts_from_environ
 from hsmsync.backends.azure.hosts import is_loopback_host, url_host
 from hsmsync.backends.azure.ids import (
     arm_principal_type,
@@ -32,6 +32,7 @@ from hsmsync.backends.azure.ids import (
     role_guid,
     scope_text,
 )
+from hsmsync.backends.azure.settings import TimeoutSettings
 from hsmsync.core.errors import HsmsyncError, StateError
 
 GUID = "21dbd100-6940-42c2-9190-5d6cb909625b"
@@ -336,6 +337,18 @@ def test_retry_from_environ() -> None:
     assert (retry.total, retry.backoff_factor, retry.status) == (2, 0.01, 2)
     with pytest.raises(HsmsyncError, match="HSMSYNC_RETRY_TOTAL"):
         retry_from_environ({"HSMSYNC_RETRY_TOTAL": "many"})
+
+
+def test_timeouts_from_environ() -> None:
+    assert timeouts_from_environ({}) == TimeoutSettings(connect=10.0, read=30.0, total=300.0)
+    tuned = timeouts_from_environ(
+        {"HSMSYNC_CONNECT_TIMEOUT": "2", "HSMSYNC_READ_TIMEOUT": "5.5", "HSMSYNC_CALL_TIMEOUT": "60"}
+    )
+    assert (tuned.connect, tuned.read, tuned.total) == (2.0, 5.5, 60.0)
+    assert tuned.client_kwargs() == {"connection_timeout": 2.0, "read_timeout": 5.5}
+    for value in ("0", "-1", "soon"):
+        with pytest.raises(HsmsyncError, match=f"HSMSYNC_READ_TIMEOUT={value!r}"):
+            timeouts_from_environ({"HSMSYNC_READ_TIMEOUT": value})
 
 
 def test_real_azure_backend_does_not_import_identity_until_used() -> None:

@@ -40,7 +40,7 @@ class ClientFactory:
 
     def common_kwargs(self, *, arm: bool = False) -> dict[str, Any]:
         """azure-core kwargs shared by every client: TLS trust, deadlines, jittered retries, pacing,
-        and the host check (last before the transport: it sees every attempt and redirect)."""
+        and the host check (per retry: it sees every attempt and redirect)."""
         retry = self.settings.retry.client_kwargs()
         timeouts = self.settings.timeouts
         return {

@@ -101,8 +101,8 @@ class GraphDirectory:
                 UserAgentPolicy(base_user_agent=f"hsmsync/{__version__}"),
                 DeadlinePolicy(timeouts),
                 JitteredRetryPolicy(timeout=timeouts.total, **(retry or {})),
+                HostGuardPolicy(hosts or HostRule()),  # before a token is attached
                 BearerTokenCredentialPolicy(credential, scope),
-                HostGuardPolicy(hosts or HostRule()),
             ],
             transport=RequestsTransport(connection_verify=connection_verify, **timeouts.client_kwargs()),
         )

@@ -8,9 +8,9 @@
   `keyvault_dns`, `mhsm_dns`) or to hosts the user names with `--allow-host` on the command line;
   never to a host that only a file (manifest, endpoints file) names.
 
-`HostGuardPolicy` sits in every pipeline right before the transport (after the token is added,
-so it sees every attempt, retries and redirects included) and refuses a request to any other
-host before a byte is sent.
+`HostGuardPolicy` sits in every pipeline after the redirect and retry policies (a per-retry
+policy), so it sees every attempt, retries and redirects included, and refuses a request to any
+other host before it reaches the authentication policy or the transport.
 """
 
 from __future__ import annotations
