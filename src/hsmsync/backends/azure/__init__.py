@@ -3,9 +3,10 @@
 Public surface (everything else in this package is internal):
 
 - `make_azure_backend(*, endpoints: Path | None, environ: Mapping[str, str], allow_hosts=())`
-  what the CLI builds for `--live [--endpoints FILE] [--allow-host HOST]`. Without an endpoints file it targets real
-  Azure with `DefaultAzureCredential` (AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET,
-  AZURE_FEDERATED_TOKEN_FILE, managed identity, `az login`...), imported only on first use.
+  what the CLI builds for `--live [--endpoints FILE] [--allow-host HOST]`. Without an endpoints
+  file it targets real Azure with `DefaultAzureCredential` (AZURE_TENANT_ID, AZURE_CLIENT_ID,
+  AZURE_CLIENT_SECRET, AZURE_FEDERATED_TOKEN_FILE, managed identity, `az login`...), imported only
+  on first use.
   Optional tuning: HSMSYNC_RETRY_TOTAL, HSMSYNC_RETRY_BACKOFF, HSMSYNC_PRINCIPAL_WAIT_SECONDS,
   HSMSYNC_CONNECT_TIMEOUT, HSMSYNC_READ_TIMEOUT, HSMSYNC_CALL_TIMEOUT. Tokens go only where
   `hosts.py` allows (checked on every request).
