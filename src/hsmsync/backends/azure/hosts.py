@@ -101,7 +101,7 @@ class HostRule:
 
     @classmethod
     def for_real_credentials(cls, allowed: Iterable[str] = ()) -> HostRule:
-        return cls(minted=False, allowed=frozenset(h.lower().rstrip(".") for h in allowed))
+        return cls(minted=False, allowed=frozenset(h.lower().strip("[]").rstrip(".") for h in allowed))
 
     def permits(self, host: str) -> bool:
         if self.minted:
