@@ -36,7 +36,17 @@ from hsmsync.render import PLAN_RENDERERS
 from hsmsync.render import drift as drift_render
 from hsmsync.render.progress import Progress, feedback
 from hsmsync.render.results import render_apply_result
-from hsmsync.saved_plan import check_not_stale, load_saved_plan, saved_plan_json
+from hsmsync.saved_plan import (
+    PlanBinding,
+    check_binding,
+    check_not_stale,
+    check_same_plan,
+    load_saved_plan,
+    saved_plan_json,
+)
+from hsmsync.saved_plan_file import SavedBackend
+
+DEFAULT_MANIFEST = Path("hsmsync.yaml")
 
 
 class ExitStatus(IntEnum):
@@ -49,7 +59,11 @@ class ExitStatus(IntEnum):
 
 def _add_source_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
-        "-f", "--file", type=Path, default=Path("hsmsync.yaml"), help="manifest (default: hsmsync.yaml)"
+        "-f",
+        "--file",
+        type=Path,
+        default=None,
+        help="manifest (default: hsmsync.yaml; for `apply PLAN`, the manifest the plan was made from)",
     )
     src = p.add_mutually_exclusive_group()
     src.add_argument("--state", type=Path, help="plan against a fake state file instead of Azure")
@@ -125,13 +139,31 @@ class _Planned:
     plan: Plan
 
 
-def _compute_plan(args: argparse.Namespace, env: Environment) -> _Planned:
-    loaded = load_manifest(_path(args.file, env), display=args.file)
+def _manifest_file(args: argparse.Namespace) -> Path:
+    return args.file if args.file is not None else DEFAULT_MANIFEST
+
+
+def _compute_plan(
+    args: argparse.Namespace, env: Environment, loaded: LoadedManifest | None = None
+) -> _Planned:
+    if loaded is None:
+        shown = _manifest_file(args)
+        loaded = load_manifest(_path(shown, env), display=shown)
     backend = _backend(args, env)
     request = read_request_for(loaded.desired)
     live = backend.read_state(request)
     plan = replace(plan_changes(loaded.desired, live), live_fingerprint=fingerprint(live))
     return _Planned(loaded, backend, request, live, plan)
+
+
+def _binding(args: argparse.Namespace, env: Environment, loaded: LoadedManifest) -> PlanBinding:
+    """What a saved plan is bound to: this manifest's bytes and this backend (resolved paths)."""
+    if args.state is not None:
+        backend = SavedBackend(kind="state file", state_file=str(_path(args.state, env).resolve()))
+    else:
+        endpoints = str(_path(args.endpoints, env).resolve()) if args.endpoints else None
+        backend = SavedBackend(kind="live", endpoints=endpoints)
+    return PlanBinding(str(loaded.path), loaded.digest, backend)
 
 
 def _guard(args: argparse.Namespace, plan: Plan, live: LiveState, backend: StateBackend) -> None:
@@ -189,7 +221,8 @@ def cmd_plan(args: argparse.Namespace, env: Environment) -> int:
     env.stdout.write(PLAN_RENDERERS[args.format](review, header))
     _guard(args, plan, planned.live, planned.backend)
     if args.out:
-        text = saved_plan_json(plan, planned.request, planned.live, header)
+        binding = _binding(args, env, planned.loaded)
+        text = saved_plan_json(plan, planned.request, planned.live, binding)
         _path(args.out, env).write_text(text, encoding="utf-8")
     if args.detailed_exitcode and not plan.is_empty:
         return ExitStatus.CHANGES
@@ -198,10 +231,7 @@ def cmd_plan(args: argparse.Namespace, env: Environment) -> int:
 
 def cmd_apply(args: argparse.Namespace, env: Environment) -> int:
     if args.plan_file:
-        backend = _backend(args, env)
-        plan, request, snapshot = load_saved_plan(_path(args.plan_file, env), args.plan_file)
-        check_not_stale(plan, request, snapshot, backend)
-        live = snapshot
+        backend, plan, live = _verified_saved_plan(args, env)
     else:
         planned = _compute_plan(args, env)
         backend, plan, live = planned.backend, planned.plan, planned.live
@@ -230,6 +260,19 @@ def cmd_apply(args: argparse.Namespace, env: Environment) -> int:
     for note in other_writers() if callable(other_writers) else ():
         env.stderr.write(f"warning: {note}\n")
     return ExitStatus.OK if result.ok else ExitStatus.ERROR
+
+
+def _verified_saved_plan(args: argparse.Namespace, env: Environment) -> tuple[StateBackend, Plan, LiveState]:
+    """The plan recomputed from the manifest and live state, when the saved plan equals it."""
+    saved = load_saved_plan(_path(args.plan_file, env), args.plan_file)
+    shown = args.file if args.file is not None else Path(saved.document.manifest.path)
+    loaded = load_manifest(_path(shown, env), display=shown)
+    request = read_request_for(loaded.desired)
+    check_binding(saved, _binding(args, env, loaded), request)  # before any backend is opened
+    planned = _compute_plan(args, env, loaded)
+    check_not_stale(saved, planned.live)
+    check_same_plan(saved, planned.plan, str(shown))
+    return planned.backend, planned.plan, planned.live
 
 
 def cmd_drift(args: argparse.Namespace, env: Environment) -> int:

@@ -6,9 +6,10 @@ Every problem is reported as `file:line: field: message`; no traceback reaches t
 from __future__ import annotations
 
 import difflib
+import hashlib
 import typing
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ class LoadedManifest:
     desired: DesiredState
     # Line numbers by document path, so later stages (lint, SARIF) can point at a line too.
     positions: _Positions = field(default_factory=lambda: _Positions())
+    digest: str = ""  # sha256 of the file's bytes: what a saved plan is bound to
 
 
 class _Positions:
@@ -193,9 +195,11 @@ def load_manifest(path: Path, *, display: Path | None = None) -> LoadedManifest:
     """Read and parse; `display` is how errors name the file (as the user typed it)."""
     shown = display or path
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
+        text = raw.decode("utf-8")
     except FileNotFoundError:
         raise ManifestError([], f"{shown}: manifest not found (use -f/--file to name it)") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ManifestError([], f"{shown}: cannot read manifest: {exc}") from None
-    return parse_manifest(text, shown)
+    digest = "sha256:" + hashlib.sha256(raw).hexdigest()
+    return replace(parse_manifest(text, shown), digest=digest)
