@@ -18,6 +18,7 @@ from hsmsync.commands import EXPORT_COMMANDS, REVIEW_COMMANDS, add_export_parser
 from hsmsync.commands.resolve import COMMANDS as RESOLVE_COMMANDS
 from hsmsync.commands.resolve import add_parsers as add_resolve_parsers
 from hsmsync.core.access_delta import access_delta, state_after_plan
+from hsmsync.core.applier_rights import rights_to_keep
 from hsmsync.core.catalog import builtin_data_roles, definition_to_rest, management_roles
 from hsmsync.core.drift import DriftReport, FailOn
 from hsmsync.core.errors import HsmsyncError
@@ -166,12 +167,16 @@ def _binding(args: argparse.Namespace, env: Environment, loaded: LoadedManifest)
     return PlanBinding(str(loaded.path), loaded.digest, backend)
 
 
-def _guard(args: argparse.Namespace, plan: Plan, live: LiveState, backend: StateBackend) -> None:
+def _guard(args: argparse.Namespace, planned: _Planned, after: LiveState | None = None) -> None:
+    """Refuse what the service would refuse, and what would lock anyone out; `planned.live` is
+    always state this process read itself."""
+    plan, backend = planned.plan, planned.backend
     caller = Caller(args.caller.lower(), tuple(args.caller_group)) if args.caller else backend.caller()
     if plan.refusals:
         listing = "\n".join(f"  - {r}" for r in plan.refusals)
         raise HsmsyncError(f"the service would refuse this plan:\n{listing}\nChange the manifest to match.")
-    problems = check_lockout(plan, live, caller=caller)
+    keep = rights_to_keep(planned.loaded.desired)
+    problems = check_lockout(plan, planned.live, caller=caller, keep=keep, after=after)
     if problems and not args.allow_lockout:
         listing = "\n".join(f"  - {p}" for p in problems)
         raise HsmsyncError(
@@ -219,7 +224,7 @@ def cmd_plan(args: argparse.Namespace, env: Environment) -> int:
         lint=lint(planned.loaded.manifest, desired, planned.live, after=after),
     )
     env.stdout.write(PLAN_RENDERERS[args.format](review, header))
-    _guard(args, plan, planned.live, planned.backend)
+    _guard(args, planned, after)
     if args.out:
         binding = _binding(args, env, planned.loaded)
         text = saved_plan_json(plan, planned.request, planned.live, binding)
@@ -230,15 +235,12 @@ def cmd_plan(args: argparse.Namespace, env: Environment) -> int:
 
 
 def cmd_apply(args: argparse.Namespace, env: Environment) -> int:
-    if args.plan_file:
-        backend, plan, live = _verified_saved_plan(args, env)
-    else:
-        planned = _compute_plan(args, env)
-        backend, plan, live = planned.backend, planned.plan, planned.live
+    planned = _verified_saved_plan(args, env) if args.plan_file else _compute_plan(args, env)
+    backend, plan = planned.backend, planned.plan
     env.stdout.write(PLAN_RENDERERS["text"](PlanReview(plan), backend.describe()))
     if plan.is_empty:
         return ExitStatus.OK
-    _guard(args, plan, live, backend)
+    _guard(args, planned)
     if not args.auto_approve:
         if not env.stdin_isatty:
             raise HsmsyncError(
@@ -262,7 +264,7 @@ def cmd_apply(args: argparse.Namespace, env: Environment) -> int:
     return ExitStatus.OK if result.ok else ExitStatus.ERROR
 
 
-def _verified_saved_plan(args: argparse.Namespace, env: Environment) -> tuple[StateBackend, Plan, LiveState]:
+def _verified_saved_plan(args: argparse.Namespace, env: Environment) -> _Planned:
     """The plan recomputed from the manifest and live state, when the saved plan equals it."""
     saved = load_saved_plan(_path(args.plan_file, env), args.plan_file)
     shown = args.file if args.file is not None else Path(saved.document.manifest.path)
@@ -272,7 +274,7 @@ def _verified_saved_plan(args: argparse.Namespace, env: Environment) -> tuple[St
     planned = _compute_plan(args, env, loaded)
     check_not_stale(saved, planned.live)
     check_same_plan(saved, planned.plan, str(shown))
-    return planned.backend, planned.plan, planned.live
+    return planned
 
 
 def cmd_drift(args: argparse.Namespace, env: Environment) -> int:

@@ -10,8 +10,8 @@ from hsmsync.core.desired import PrincipalInfo
 from hsmsync.core.grants import Grant, grants_from_live
 from hsmsync.core.plan import Plan, Plane
 from hsmsync.core.scopes import data_scope_covers
-from hsmsync.core.state import HsmState, LiveState
-from hsmsync.core.state_edits import apply_to_state
+from hsmsync.core.state import LiveState
+from hsmsync.core.state_edits import apply_all
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,13 +137,8 @@ def _not_reported_above(changed_at: dict[str, Held], scope: str) -> Held:
 
 def state_after_plan(live: LiveState, plan: Plan) -> LiveState:
     """The live state a plan leaves behind, by the same edit semantics the fake backend uses."""
-    state = live
-    for change in plan.changes:
-        if change.plane is Plane.DATA and change.target not in state.hsms:
-            # an HSM live state has not seen yet starts empty (the plan creates everything on it)
-            state = state.model_copy(update={"hsms": {**state.hsms, change.target: HsmState(url="")}})
-        state, _ = apply_to_state(state, change)
-    return state
+    # an HSM live state has not seen yet starts empty (the plan creates everything on it)
+    return apply_all(live, plan.changes, new_hsms=True)
 
 
 def plan_access_delta(live: LiveState, plan: Plan, principals: Mapping[str, PrincipalInfo]) -> AccessDelta:

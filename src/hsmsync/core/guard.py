@@ -1,21 +1,28 @@
 """The lockout guard: refuse plans that would leave nobody (or not the applier) able to manage access.
 
-Checked on the state the plan would produce, change by change, with the same role catalog the
-service uses. `--allow-lockout` is the explicit override.
+Checked on live state read by hsmsync itself (never a plan file's snapshot), with the same role
+catalog the service uses:
+- nobody would hold roleAssignments/write at '/' on an HSM (or on the HSM resources in Azure RBAC);
+- a change removes a right the applier needs for a later change of the same plan;
+- the plan takes from the applier a right it needs to plan and apply again (applier_rights.py),
+  whether by deleting its assignment or by narrowing a role it holds.
+Linear in the plan: the after-state is built once, and the applier's rights are followed through
+its own assignments only. `--allow-lockout` is the explicit override.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 
+from hsmsync.core.applier_rights import Right
 from hsmsync.core.capabilities import permits
-from hsmsync.core.catalog import DATA_ACTION_PREFIX, builtin_data_roles, management_roles
-from hsmsync.core.grants import Grant, effective_data_actions, grants_from_live, hsm_roles
+from hsmsync.core.catalog import DATA_ACTION_PREFIX, builtin_data_roles, management_role_map
+from hsmsync.core.grants import Grant, grants_from_live, hsm_roles
 from hsmsync.core.plan import Action, Change, Kind, Plan, Plane
 from hsmsync.core.scopes import arm_scope_key, data_scope_covers
-from hsmsync.core.state import LiveState
-from hsmsync.core.state_edits import apply_to_state
+from hsmsync.core.state import ArmRoleAssignment, DataRoleAssignment, LiveState, RoleDefinition
+from hsmsync.core.state_edits import apply_all
 
 WRITE_ASSIGNMENTS = DATA_ACTION_PREFIX + "roleAssignments/write/action"
 ARM_WRITE_ASSIGNMENTS = "Microsoft.Authorization/roleAssignments/write"
@@ -33,12 +40,10 @@ class Caller:
         return frozenset({self.object_id.lower(), *(g.lower() for g in self.group_ids)})
 
 
-def _needed_action(change: Change) -> str:
-    if change.kind is Kind.ROLE_DEFINITION:
-        verb = "delete" if change.action is Action.DELETE else "write"
-        return f"{DATA_ACTION_PREFIX}roleDefinitions/{verb}/action"
-    verb = "delete" if change.action is Action.DELETE else "write"
-    return f"{DATA_ACTION_PREFIX}roleAssignments/{verb}/action"
+def role_allows(role: RoleDefinition, action: str, *, plane: Plane) -> bool:
+    """Does `role` allow `action`? Data plane: its data actions; ARM: its actions (each permission
+    block evaluated on its own, see capabilities.permits)."""
+    return permits(role.permissions, action, data=plane is Plane.DATA)
 
 
 def _holders(grants: Iterable[Grant], hsm: str, action: str, scope: str) -> set[str]:
@@ -52,30 +57,37 @@ def _holders(grants: Iterable[Grant], hsm: str, action: str, scope: str) -> set[
     }
 
 
-def _arm_holders(grants: Iterable[Grant], resource_scopes: set[str]) -> set[str]:
-    def covers(scope: str) -> bool:
-        key = arm_scope_key(scope)
-        return any(r == key or r.startswith(key + "/") for r in resource_scopes)
-
-    roles = {r.name: r for r in management_roles()}
-
-    def allowed(g: Grant) -> bool:
-        role = roles.get(g.role_id)
-        if role is None:  # a role hsmsync does not know: assume it cannot, so the guard errs safe
-            return False
-        return permits(role.permissions, ARM_WRITE_ASSIGNMENTS, data=False)
-
-    return {g.principal_id for g in grants if g.plane is Plane.MANAGEMENT and covers(g.scope) and allowed(g)}
+def _arm_covers(assigned: str, scope: str) -> bool:
+    key, wanted = arm_scope_key(assigned), arm_scope_key(scope)
+    return wanted == key or wanted.startswith(key + "/")
 
 
-def check_lockout(plan: Plan, live: LiveState, *, caller: Caller | None = None) -> list[str]:
-    """Reasons to refuse the plan (empty when it is safe)."""
+def _arm_holders(state: LiveState, resource_scopes: set[str]) -> set[str]:
+    """Who may write role assignments on the HSM resources, through built-in or custom Azure roles
+    (a role hsmsync does not know counts as unable, so the guard errs safe)."""
+    roles = management_role_map(state.arm.role_definitions)
+    return {
+        a.principal_id
+        for a in state.arm.role_assignments
+        if any(_arm_covers(a.scope, r) for r in resource_scopes)
+        and (role := roles.get(a.role_definition_id)) is not None
+        and role_allows(role, ARM_WRITE_ASSIGNMENTS, plane=Plane.MANAGEMENT)
+    }
+
+
+def check_lockout(
+    plan: Plan,
+    live: LiveState,
+    *,
+    caller: Caller | None = None,
+    keep: Sequence[Right] = (),
+    after: LiveState | None = None,
+) -> list[str]:
+    """Reasons to refuse the plan (empty when it is safe). `keep`: the rights the caller needs to
+    plan and apply again; `after`: the state the plan leaves (computed when not given)."""
     problems = _builtin_deletes(plan)
-    after = live
-    states = [live]
-    for change in plan.changes:
-        after, _ = apply_to_state(after, change)
-        states.append(after)
+    if after is None:
+        after = apply_all(live, plan.changes, new_hsms=True)
     before_grants, after_grants = grants_from_live(live, {}), grants_from_live(after, {})
     for hsm in sorted({c.target for c in plan.changes if c.plane is Plane.DATA}):
         if _holders(before_grants, hsm, WRITE_ASSIGNMENTS, "/") and not _holders(
@@ -87,13 +99,16 @@ def check_lockout(plan: Plan, live: LiveState, *, caller: Caller | None = None) 
             )
     resources = {arm_scope_key(h.resource_id) for h in live.hsms.values() if h.resource_id}
     touches_arm = any(c.plane is Plane.MANAGEMENT for c in plan.changes)
-    if touches_arm and _arm_holders(before_grants, resources) and not _arm_holders(after_grants, resources):
+    if touches_arm and _arm_holders(live, resources) and not _arm_holders(after, resources):
         problems.append(
             "Azure RBAC: after this plan no known principal could manage role assignments on the "
             "HSM resources (Microsoft.Authorization/roleAssignments/write)"
         )
     if caller is not None:
-        problems += _caller_problems(plan, states, caller)
+        problems += _mid_apply_problems(plan, live, caller.ids)
+        problems += _kept_rights_problems(
+            plan, _CallerView.of(live, caller.ids), _CallerView.of(after, caller.ids), keep
+        )
     return problems
 
 
@@ -107,40 +122,151 @@ def _builtin_deletes(plan: Plan) -> list[str]:
     ]
 
 
-def _caller_holds(state: LiveState, hsm: str, action: str, scope: str, mine: frozenset[str]) -> bool:
-    """Does the caller (or one of its groups) hold `action` at `scope`? Only its own assignments
-    are looked at, so checking every step of a large plan stays cheap."""
-    h = state.hsms.get(hsm)
-    if h is None:
-        return False
-    wanted = action.lower()
-    roles = hsm_roles(h)
-    for a in h.role_assignments:
-        if a.principal_id not in mine or not data_scope_covers(a.scope, scope):
-            continue
-        role = roles.get(a.role_definition_id)
-        if role is not None and any(x.lower() == wanted for x in effective_data_actions(role)):
-            return True
+@dataclass(frozen=True, slots=True)
+class _Through:
+    """How the caller holds a right: one of its assignments and that assignment's role."""
+
+    assignment: str
+    role_id: str
+    role_name: str
+
+
+@dataclass(slots=True)
+class _CallerView:
+    """The caller's own assignments (per HSM, and in Azure RBAC) and the roles they can point at."""
+
+    data: dict[str, dict[str, DataRoleAssignment]] = field(default_factory=dict)
+    roles: dict[str, dict[str, RoleDefinition]] = field(default_factory=dict)
+    arm: tuple[ArmRoleAssignment, ...] = ()
+    arm_roles: Mapping[str, RoleDefinition] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, state: LiveState, mine: frozenset[str]) -> _CallerView:
+        return cls(
+            data={
+                name: {a.name: a for a in h.role_assignments if a.principal_id in mine}
+                for name, h in state.hsms.items()
+            },
+            roles={name: hsm_roles(h) for name, h in state.hsms.items()},
+            arm=tuple(a for a in state.arm.role_assignments if a.principal_id in mine),
+            arm_roles=management_role_map(state.arm.role_definitions),
+        )
+
+    def through(self, right: Right) -> list[_Through]:
+        """The caller's assignments that grant `right` (empty: it does not hold it)."""
+        out = []
+        if right.plane is Plane.DATA:
+            roles = self.roles.get(right.target, {})
+            for a in self.data.get(right.target, {}).values():
+                role = roles.get(a.role_definition_id)
+                if (
+                    role is not None
+                    and data_scope_covers(a.scope, right.scope)
+                    and role_allows(role, right.action, plane=Plane.DATA)
+                ):
+                    out.append(_Through(a.name, role.name, role.role_name))
+            return out
+        for b in self.arm:
+            mrole = self.arm_roles.get(b.role_definition_id)
+            if (
+                mrole is not None
+                and _arm_covers(b.scope, right.scope)
+                and role_allows(mrole, right.action, plane=Plane.MANAGEMENT)
+            ):
+                out.append(_Through(b.name, mrole.name, mrole.role_name))
+        return out
+
+
+def _needed(change: Change) -> Right:
+    noun = "roleDefinitions" if change.kind is Kind.ROLE_DEFINITION else "roleAssignments"
+    verb = "delete" if change.action is Action.DELETE else "write"
+    scope = change.scope if change.kind is Kind.ROLE_ASSIGNMENT else "/"
+    return Right(Plane.DATA, change.target, f"{DATA_ACTION_PREFIX}{noun}/{verb}/action", scope, "")
+
+
+def _edit_view(view: _CallerView, change: Change, mine: frozenset[str]) -> bool:
+    """Follow one data-plane change in the caller's view; True when it touched the caller."""
+    if change.kind is Kind.ROLE_ASSIGNMENT and change.principal_id in mine:
+        own = view.data.setdefault(change.target, {})
+        if change.action is Action.DELETE:
+            return own.pop(change.name, None) is not None
+        assert change.principal_id is not None
+        own[change.name] = DataRoleAssignment(
+            name=change.name,
+            scope=change.scope,
+            role_definition_id=change.role_id,
+            principal_id=change.principal_id,
+        )
+        return True
+    if change.kind is Kind.ROLE_DEFINITION:
+        roles = view.roles.setdefault(change.target, {})
+        if change.action is Action.DELETE:
+            roles.pop(change.name, None)
+        elif change.definition is not None:
+            roles[change.name] = change.definition
+        return any(a.role_definition_id == change.name for a in view.data.get(change.target, {}).values())
     return False
 
 
-def _caller_problems(plan: Plan, states: list[LiveState], caller: Caller) -> list[str]:
-    mine = caller.ids
-    for i, change in enumerate(plan.changes):
-        if change.plane is not Plane.DATA:
+def _mid_apply_problems(plan: Plan, live: LiveState, mine: frozenset[str]) -> list[str]:
+    """A change that needs a right an earlier change of the same plan took from the caller."""
+    start, now = _CallerView.of(live, mine), _CallerView.of(live, mine)
+    lost_at: list[tuple[int, dict[str, DataRoleAssignment], dict[str, RoleDefinition]]] = []
+    for change in plan.changes:
+        if change.plane is not Plane.DATA or change.kind not in (Kind.ROLE_ASSIGNMENT, Kind.ROLE_DEFINITION):
             continue
-        action, scope = _needed_action(change), change.scope if change.kind is Kind.ROLE_ASSIGNMENT else "/"
-        if not _caller_holds(states[0], change.target, action, scope, mine):
-            continue  # it never had this right: a permission error, not a lockout made by this plan
-        if not _caller_holds(states[i], change.target, action, scope, mine):
+        need = _needed(change)
+        if start.through(need) and not now.through(need):
             lost_by = next(
-                c.order
-                for j, c in enumerate(plan.changes[:i])
-                if not _caller_holds(states[j + 1], change.target, action, scope, mine)
+                (
+                    order
+                    for order, own, roles in lost_at
+                    if not _CallerView(data={need.target: own}, roles={need.target: roles}).through(need)
+                ),
+                change.order,
             )
             return [
-                f"{change.target}: change #{lost_by} removes the applying identity's own "
-                f"{action.removeprefix(DATA_ACTION_PREFIX)} at '{scope}', so change #{change.order} "
-                "could not be applied"
+                f"{change.target}: change #{lost_by} removes the applying identity's own {need.short} at "
+                f"'{need.scope}', so change #{change.order} could not be applied"
             ]
+        if _edit_view(now, change, mine):
+            own = dict(now.data.get(change.target, {}))
+            lost_at.append((change.order, own, dict(now.roles.get(change.target, {}))))
     return []
+
+
+def _culprits(plan: Plan, right: Right, through: list[_Through]) -> list[Change]:
+    names = {t.assignment for t in through}
+    role_ids = {t.role_id for t in through}
+    return [
+        c
+        for c in plan.changes
+        if c.plane is right.plane
+        and (c.plane is Plane.MANAGEMENT or c.target == right.target)
+        and (
+            (c.kind is Kind.ROLE_ASSIGNMENT and c.action is Action.DELETE and c.name in names)
+            or (c.kind is Kind.ROLE_DEFINITION and c.name in role_ids)
+        )
+    ]
+
+
+def _kept_rights_problems(
+    plan: Plan, before: _CallerView, after: _CallerView, keep: Sequence[Right]
+) -> list[str]:
+    problems = []
+    for right in keep:
+        held = before.through(right)
+        if not held or after.through(right):
+            continue  # never held (a permission error, not a lockout made by this plan) or kept
+        roles = ", ".join(sorted({t.role_name for t in held}))
+        by = _culprits(plan, right, held)
+        which = ", ".join(
+            f"#{c.order} ({c.action.value} {c.kind.value.replace('_', ' ')} {c.role})" for c in by
+        )
+        where = right.target if right.plane is Plane.DATA else "Azure RBAC"
+        problems.append(
+            f"{where}: change{'s' if len(by) > 1 else ''} {which or '(several)'} would take from "
+            f"the applying identity {right.short} at '{right.scope}' (it holds it through {roles}), "
+            f"which it needs {right.why}"
+        )
+    return problems

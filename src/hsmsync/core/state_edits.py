@@ -5,22 +5,26 @@ Idempotent like the services: creating what exists, or deleting what is gone, is
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Iterable
 from enum import StrEnum
+from typing import TypeVar
 
-from hsmsync.core.desired import assignment_key
+from hsmsync.core.desired import AssignmentKey, assignment_key
 from hsmsync.core.errors import BackendError
 from hsmsync.core.plan import Action, Change, Kind, Plane
 from hsmsync.core.state import (
     AccessPolicy,
     ArmRoleAssignment,
     ArmRoleDefinition,
-    ArmState,
     DataRoleAssignment,
     DiagnosticSetting,
     HsmSettingsPatch,
     HsmState,
     LiveState,
 )
+
+T = TypeVar("T")
 
 
 class EditOutcome(StrEnum):
@@ -30,137 +34,205 @@ class EditOutcome(StrEnum):
 
 def apply_to_state(state: LiveState, change: Change) -> tuple[LiveState, EditOutcome]:
     """Returns the new state (the same object when nothing changed) and the outcome."""
-    if change.kind is Kind.ACCESS_POLICY:
-        return _apply_access_policy(state, change)
-    if change.kind in (Kind.SETTING, Kind.DIAGNOSTIC_SETTING):
-        return _apply_hsm_resource(state, change)
-    if change.plane is Plane.MANAGEMENT and change.kind is Kind.ROLE_DEFINITION:
-        arm, outcome = _apply_arm_role(state.arm, change)
-        return (state if arm is state.arm else state.model_copy(update={"arm": arm})), outcome
-    if change.plane is Plane.MANAGEMENT:
-        arm, outcome = _apply_arm(state.arm, change)
-        return (state if arm is state.arm else state.model_copy(update={"arm": arm})), outcome
-    hsm = state.hsms.get(change.target)
-    if hsm is None:
-        raise BackendError(f"{change.target}: no such HSM in the state")
-    if change.kind is Kind.ROLE_ASSIGNMENT:
-        new_hsm, outcome = _apply_data_assignment(hsm, change)
-    else:
-        new_hsm, outcome = _apply_role_definition(hsm, change)
-    if new_hsm is hsm:
-        return state, outcome
-    return state.model_copy(update={"hsms": {**state.hsms, change.target: new_hsm}}), outcome
+    editor = StateEditor(state)
+    outcome = editor.apply(change)
+    return (editor.state() if editor.changed else state), outcome
 
 
-def _apply_data_assignment(hsm: HsmState, change: Change) -> tuple[HsmState, EditOutcome]:
-    assert change.principal_id is not None
-    key = assignment_key(Plane.DATA, change.target, change.scope, change.role_id, change.principal_id)
-    if change.action is Action.CREATE:
-        for a in hsm.role_assignments:
-            if (
-                assignment_key(Plane.DATA, change.target, a.scope, a.role_definition_id, a.principal_id)
-                == key
-            ):
-                return hsm, EditOutcome.ALREADY_DONE
-            if a.name == change.name:
+def apply_all(state: LiveState, changes: Iterable[Change], *, new_hsms: bool = False) -> LiveState:
+    """The state after every change, in one pass (linear in the state plus the changes).
+
+    `new_hsms`: an HSM the state does not hold yet starts empty instead of being an error.
+    """
+    editor = StateEditor(state, new_hsms=new_hsms)
+    for change in changes:
+        editor.apply(change)
+    return editor.state() if editor.changed else state
+
+
+class _HsmEdits:
+    """One HSM's editable collections, indexed by name and by natural key."""
+
+    def __init__(self, name: str, hsm: HsmState) -> None:
+        self.hsm = hsm
+        self.assignments = {a.name: a for a in hsm.role_assignments}
+        self.by_key = Counter(
+            assignment_key(Plane.DATA, name, a.scope, a.role_definition_id, a.principal_id)
+            for a in hsm.role_assignments
+        )
+        self.definitions = {r.name: r for r in hsm.role_definitions}
+        self.settings = hsm.settings
+        self.diagnostics = {d.name: d for d in hsm.diagnostic_settings}
+
+    def build(self) -> HsmState:
+        return self.hsm.model_copy(
+            update={
+                "role_assignments": tuple(self.assignments.values()),
+                "role_definitions": tuple(self.definitions.values()),
+                "settings": self.settings,
+                "diagnostic_settings": tuple(self.diagnostics.values()),
+            }
+        )
+
+
+def _replace_last(items: dict[str, T], name: str, item: T) -> EditOutcome:
+    """Create or update `name`: an updated item moves to the end, as a service listing shows it."""
+    if items.get(name) == item:
+        return EditOutcome.ALREADY_DONE
+    items.pop(name, None)
+    items[name] = item
+    return EditOutcome.DONE
+
+
+def _remove(items: dict[str, T], name: str) -> EditOutcome:
+    return EditOutcome.DONE if items.pop(name, None) is not None else EditOutcome.ALREADY_DONE
+
+
+class StateEditor:
+    """A LiveState opened for editing: changes apply to indexed mutable copies of the touched
+    collections, and `state()` builds the frozen result once."""
+
+    def __init__(self, state: LiveState, *, new_hsms: bool = False) -> None:
+        self._base = state
+        self._new_hsms = new_hsms
+        self._hsms: dict[str, _HsmEdits] = {}
+        self._policies: dict[str, dict[str, AccessPolicy]] = {}
+        self._arm_assignments: dict[str, ArmRoleAssignment] | None = None
+        self._arm_keys: Counter[AssignmentKey] = Counter()
+        self._arm_roles: dict[str, ArmRoleDefinition] | None = None
+        self.changed = False
+
+    def apply(self, change: Change) -> EditOutcome:
+        outcome = self._apply(change)
+        self.changed = self.changed or outcome is EditOutcome.DONE
+        return outcome
+
+    def _apply(self, change: Change) -> EditOutcome:
+        if change.kind is Kind.ACCESS_POLICY:
+            return self._access_policy(change)
+        if change.plane is Plane.MANAGEMENT and change.kind is Kind.ROLE_DEFINITION:
+            return self._arm_role(change)
+        if change.plane is Plane.MANAGEMENT and change.kind is Kind.ROLE_ASSIGNMENT:
+            return self._arm_assignment(change)
+        hsm = self._hsm(change.target)
+        if change.kind is Kind.SETTING:
+            assert isinstance(change.payload, HsmSettingsPatch)
+            patch = change.payload.model_dump(exclude_none=True)
+            settings = hsm.settings.model_copy(update={k: getattr(change.payload, k) for k in patch})
+            if settings == hsm.settings:
+                return EditOutcome.ALREADY_DONE
+            hsm.settings = settings
+            return EditOutcome.DONE
+        if change.kind is Kind.DIAGNOSTIC_SETTING:
+            assert isinstance(change.payload, DiagnosticSetting)
+            return _replace_last(hsm.diagnostics, change.payload.name, change.payload)
+        if change.kind is Kind.ROLE_ASSIGNMENT:
+            return self._data_assignment(hsm, change)
+        if change.action is Action.DELETE:
+            return _remove(hsm.definitions, change.name)
+        assert change.definition is not None
+        return _replace_last(hsm.definitions, change.name, change.definition)
+
+    def _hsm(self, name: str) -> _HsmEdits:
+        edits = self._hsms.get(name)
+        if edits is None:
+            hsm = self._base.hsms.get(name)
+            if hsm is None:
+                if not self._new_hsms:
+                    raise BackendError(f"{name}: no such HSM in the state")
+                hsm = HsmState(url="")  # an HSM live state has not seen yet starts empty
+            edits = self._hsms[name] = _HsmEdits(name, hsm)
+        return edits
+
+    @staticmethod
+    def _data_assignment(hsm: _HsmEdits, change: Change) -> EditOutcome:
+        assert change.principal_id is not None
+        key = assignment_key(Plane.DATA, change.target, change.scope, change.role_id, change.principal_id)
+        if change.action is Action.CREATE:
+            if hsm.by_key[key] > 0:
+                return EditOutcome.ALREADY_DONE
+            if change.name in hsm.assignments:
                 raise BackendError(
                     f"{change.target}: role assignment {change.name} already exists with other content"
                 )
-        new = DataRoleAssignment(
-            name=change.name,
-            scope=change.scope,
-            role_definition_id=change.role_id,
-            principal_id=change.principal_id,
-        )
-        return hsm.model_copy(update={"role_assignments": (*hsm.role_assignments, new)}), EditOutcome.DONE
-    kept = tuple(a for a in hsm.role_assignments if a.name != change.name)
-    if len(kept) == len(hsm.role_assignments):
-        return hsm, EditOutcome.ALREADY_DONE
-    return hsm.model_copy(update={"role_assignments": kept}), EditOutcome.DONE
+            hsm.assignments[change.name] = DataRoleAssignment(
+                name=change.name,
+                scope=change.scope,
+                role_definition_id=change.role_id,
+                principal_id=change.principal_id,
+            )
+            hsm.by_key[key] += 1
+            return EditOutcome.DONE
+        gone = hsm.assignments.pop(change.name, None)
+        if gone is None:
+            return EditOutcome.ALREADY_DONE
+        hsm.by_key[
+            assignment_key(Plane.DATA, change.target, gone.scope, gone.role_definition_id, gone.principal_id)
+        ] -= 1
+        return EditOutcome.DONE
 
+    def _arm_assignment(self, change: Change) -> EditOutcome:
+        assert change.principal_id is not None
+        if self._arm_assignments is None:
+            self._arm_assignments = {a.name: a for a in self._base.arm.role_assignments}
+            self._arm_keys = Counter(_arm_key(a) for a in self._base.arm.role_assignments)
+        if change.action is Action.CREATE:
+            new = ArmRoleAssignment(
+                name=change.name,
+                scope=change.scope,
+                role_definition_id=change.role_id,
+                principal_id=change.principal_id,
+                principal_type=change.principal_type or "User",
+            )
+            if self._arm_keys[_arm_key(new)] > 0:
+                return EditOutcome.ALREADY_DONE
+            self._arm_assignments[new.name] = new
+            self._arm_keys[_arm_key(new)] += 1
+            return EditOutcome.DONE
+        gone = self._arm_assignments.pop(change.name, None)
+        if gone is None:
+            return EditOutcome.ALREADY_DONE
+        self._arm_keys[_arm_key(gone)] -= 1
+        return EditOutcome.DONE
 
-def _apply_role_definition(hsm: HsmState, change: Change) -> tuple[HsmState, EditOutcome]:
-    others = tuple(r for r in hsm.role_definitions if r.name != change.name)
-    existing = next((r for r in hsm.role_definitions if r.name == change.name), None)
-    if change.action is Action.DELETE:
-        if existing is None:
-            return hsm, EditOutcome.ALREADY_DONE
-        return hsm.model_copy(update={"role_definitions": others}), EditOutcome.DONE
-    assert change.definition is not None
-    if existing == change.definition:
-        return hsm, EditOutcome.ALREADY_DONE
-    return hsm.model_copy(update={"role_definitions": (*others, change.definition)}), EditOutcome.DONE
+    def _arm_role(self, change: Change) -> EditOutcome:
+        if self._arm_roles is None:
+            self._arm_roles = {r.name: r for r in self._base.arm.role_definitions}
+        if change.action is Action.DELETE:
+            return _remove(self._arm_roles, change.name)
+        assert isinstance(change.payload, ArmRoleDefinition)
+        return _replace_last(self._arm_roles, change.name, change.payload)
 
-
-def _apply_arm(arm: ArmState, change: Change) -> tuple[ArmState, EditOutcome]:
-    assert change.principal_id is not None
-    key = assignment_key(Plane.MANAGEMENT, "arm", change.scope, change.role_id, change.principal_id)
-    if change.action is Action.CREATE:
-        for a in arm.role_assignments:
-            if assignment_key(Plane.MANAGEMENT, "arm", a.scope, a.role_definition_id, a.principal_id) == key:
-                return arm, EditOutcome.ALREADY_DONE
-        new = ArmRoleAssignment(
-            name=change.name,
-            scope=change.scope,
-            role_definition_id=change.role_id,
-            principal_id=change.principal_id,
-            principal_type=change.principal_type or "User",
-        )
-        return arm.model_copy(update={"role_assignments": (*arm.role_assignments, new)}), EditOutcome.DONE
-    kept = tuple(a for a in arm.role_assignments if a.name != change.name)
-    if len(kept) == len(arm.role_assignments):
-        return arm, EditOutcome.ALREADY_DONE
-    return arm.model_copy(update={"role_assignments": kept}), EditOutcome.DONE
-
-
-def _apply_access_policy(state: LiveState, change: Change) -> tuple[LiveState, EditOutcome]:
-    name = change.target.removeprefix("vault:")
-    vault = state.vaults.get(name)
-    if vault is None:
-        raise BackendError(f"vault {name}: no such vault in the state")
-    others = tuple(p for p in vault.access_policies if p.object_id != change.name)
-    existing = next((p for p in vault.access_policies if p.object_id == change.name), None)
-    if change.action is Action.DELETE:
-        if existing is None:
-            return state, EditOutcome.ALREADY_DONE
-        policies = others
-    else:
+    def _access_policy(self, change: Change) -> EditOutcome:
+        name = change.target.removeprefix("vault:")
+        policies = self._policies.get(name)
+        if policies is None:
+            vault = self._base.vaults.get(name)
+            if vault is None:
+                raise BackendError(f"vault {name}: no such vault in the state")
+            policies = self._policies[name] = {p.object_id: p for p in vault.access_policies}
+        if change.action is Action.DELETE:
+            return _remove(policies, change.name)
         assert isinstance(change.payload, AccessPolicy)
-        if existing == change.payload:
-            return state, EditOutcome.ALREADY_DONE
-        policies = (*others, change.payload)
-    new_vault = vault.model_copy(update={"access_policies": policies})
-    return state.model_copy(update={"vaults": {**state.vaults, name: new_vault}}), EditOutcome.DONE
+        return _replace_last(policies, change.name, change.payload)
+
+    def state(self) -> LiveState:
+        base = self._base
+        hsms = {**base.hsms, **{name: e.build() for name, e in self._hsms.items()}}
+        vaults = {
+            **base.vaults,
+            **{
+                name: base.vaults[name].model_copy(update={"access_policies": tuple(p.values())})
+                for name, p in self._policies.items()
+            },
+        }
+        arm = base.arm
+        if self._arm_assignments is not None:
+            arm = arm.model_copy(update={"role_assignments": tuple(self._arm_assignments.values())})
+        if self._arm_roles is not None:
+            arm = arm.model_copy(update={"role_definitions": tuple(self._arm_roles.values())})
+        return base.model_copy(update={"hsms": hsms, "vaults": vaults, "arm": arm})
 
 
-def _apply_hsm_resource(state: LiveState, change: Change) -> tuple[LiveState, EditOutcome]:
-    hsm = state.hsms.get(change.target)
-    if hsm is None:
-        raise BackendError(f"{change.target}: no such HSM in the state")
-    if change.kind is Kind.SETTING:
-        assert isinstance(change.payload, HsmSettingsPatch)
-        patch = change.payload.model_dump(exclude_none=True)
-        settings = hsm.settings.model_copy(update={k: getattr(change.payload, k) for k in patch})
-        if settings == hsm.settings:
-            return state, EditOutcome.ALREADY_DONE
-        new_hsm = hsm.model_copy(update={"settings": settings})
-    else:
-        assert isinstance(change.payload, DiagnosticSetting)
-        if change.payload in hsm.diagnostic_settings:
-            return state, EditOutcome.ALREADY_DONE
-        others = tuple(d for d in hsm.diagnostic_settings if d.name != change.payload.name)
-        new_hsm = hsm.model_copy(update={"diagnostic_settings": (*others, change.payload)})
-    return state.model_copy(update={"hsms": {**state.hsms, change.target: new_hsm}}), EditOutcome.DONE
-
-
-def _apply_arm_role(arm: ArmState, change: Change) -> tuple[ArmState, EditOutcome]:
-    others = tuple(r for r in arm.role_definitions if r.name != change.name)
-    existing = next((r for r in arm.role_definitions if r.name == change.name), None)
-    if change.action is Action.DELETE:
-        if existing is None:
-            return arm, EditOutcome.ALREADY_DONE
-        return arm.model_copy(update={"role_definitions": others}), EditOutcome.DONE
-    assert isinstance(change.payload, ArmRoleDefinition)
-    if existing == change.payload:
-        return arm, EditOutcome.ALREADY_DONE
-    return arm.model_copy(update={"role_definitions": (*others, change.payload)}), EditOutcome.DONE
+def _arm_key(a: ArmRoleAssignment) -> AssignmentKey:
+    return assignment_key(Plane.MANAGEMENT, "arm", a.scope, a.role_definition_id, a.principal_id)
