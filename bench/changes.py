@@ -21,14 +21,16 @@ from hsmsync.manifest import load_manifest
 
 ADMIN = "a290e904-7015-4bba-90c8-60543313cdb4"
 CALLER = str(uuid.UUID(int=2**64))
-RID = "/subscriptions/2f6c8e0a-4b1d-4c3e-9f5a-7b9d1e3f5a77/resourceGroups/rg/providers/Microsoft.KeyVault/managedHSMs/h1"
+SUB = "/subscriptions/2f6c8e0a-4b1d-4c3e-9f5a-7b9d1e3f5a77"
+RID = f"{SUB}/resourceGroups/rg/providers/Microsoft.KeyVault/managedHSMs/h1"
+URL = "https://h1.managedhsm.azure.net"
 ROLES = ("Crypto User", "Crypto Auditor", "Crypto Service Encryption User")
 
 
 def write_inputs(directory: Path, n: int) -> None:
     lines = ["version: 1", "principals:", f"  pipeline: {{type: ServicePrincipal, id: {CALLER}}}"]
     lines += [f"  p{i}: {{type: ServicePrincipal, id: {uuid.UUID(int=i + 1)}}}" for i in range(n)]
-    lines += ["hsms:", "  h1:", "    url: https://h1.managedhsm.azure.net", f"    resource_id: {RID}"]
+    lines += ["hsms:", "  h1:", f"    url: {URL}", f"    resource_id: {RID}"]
     lines += ["    prune: true", "teams:", "  pipeline:", "    members: [pipeline]"]
     lines += ["    data: [{hsm: h1, role: Managed HSM Administrator, scope: /}]"]
     for i in range(n):
