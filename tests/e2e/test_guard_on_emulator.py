@@ -4,6 +4,7 @@ identity; what it refuses, forced through with --allow-lockout, really locks the
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -139,3 +140,39 @@ def test_removing_its_own_administrator_is_refused(run: Run):
         "roleAssignments/write/action at '/' (it holds it through Managed HSM Administrator), which it "
         "needs to discover and manage its role assignments" in refused.stderr
     )
+
+
+PLATFORM = "5a5a5a5a-1111-4222-8333-444444444444"  # a group the pipeline is in; its token does not say so
+
+
+def test_rights_held_through_a_group_come_from_graph_when_the_token_lacks_groups(tmp_path: Path):
+    state = json.loads((CONTOSO / "empty-state.json").read_text())
+    state["directory"] += [{"id": PLATFORM, "type": "Group", "display_name": "platform"}]
+    for o in state["directory"]:
+        if o["id"] == PIPELINE:
+            o["member_of"] = [PLATFORM]
+    hsm = state["hsms"]["contoso"]
+    # The pipeline holds Administrator only through the platform group.
+    hsm["role_assignments"][0]["principal_id"] = PLATFORM
+    (tmp_path / "emulated.json").write_text(json.dumps(state))
+    group_admin = (
+        manifest("[{hsm: contoso, role: Crypto Auditor, scope: /keys}]").replace(
+            "  pipeline: {type: ServicePrincipal",
+            f"  platform: {{type: Group, id: {PLATFORM}}}\n  pipeline: {{type: ServicePrincipal",
+        )
+        + "  group:\n    members: [platform]\n    data: [{hsm: contoso, role: Managed HSM Administrator, scope: /}]\n"
+    )
+    emulator: Any
+    with start_emulator(tmp_path / "emulated.json", identity_oid=PIPELINE) as emulator:
+        emulator.write_endpoints(tmp_path / "endpoints.json")
+        run = Run(tmp_path)
+        # The emulator, like Entra ID, honours the membership the token does not list.
+        applied = run.apply(group_admin)
+        assert applied.exit_code == 0, applied.stdout + applied.stderr
+        without_group = group_admin.replace("members: [platform]", "members: [security]")
+        refused = run.apply(without_group)
+        assert refused.exit_code == 1
+        assert (
+            "roleAssignments/write/action at '/' (it holds it through Managed HSM Administrator)"
+            in refused.stderr
+        )

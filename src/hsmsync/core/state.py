@@ -213,6 +213,23 @@ class DirectoryObject(_Frozen):
     type: PrincipalType
     display_name: str
     user_principal_name: str | None = None
+    member_of: tuple[Guid, ...] = Field(
+        default=(), description="Groups it is a direct member of (Graph's memberOf; the emulator "
+        "also honours them for tokens without a `groups` claim)"
+    )
+
+
+def transitive_groups(directory: tuple[DirectoryObject, ...] | None, object_id: str) -> frozenset[str]:
+    """Every group `object_id` is a member of, directly or through other groups (lower-cased)."""
+    parents = {o.id.lower(): {g.lower() for g in o.member_of} for o in directory or ()}
+    found: set[str] = set()
+    todo = list(parents.get(object_id.lower(), ()))
+    while todo:
+        group = todo.pop()
+        if group not in found:
+            found.add(group)
+            todo.extend(parents.get(group, ()))
+    return frozenset(found)
 
 
 class LiveState(_Frozen):

@@ -4,7 +4,8 @@
 Served: `GET /v1.0/{users|groups|servicePrincipals}` with `$filter=displayName eq '<name>'`
 (and `userPrincipalName eq '<upn>'` for users), `$select`, `$top` and `@odata.nextLink` paging;
 `POST /v1.0/directoryObjects/getByIds` (`{"ids": [...], "types": [...]}`, at most 1000 ids; each
-object with its `@odata.type`; unknown ids are left out, as Graph does).
+object with its `@odata.type`; unknown ids are left out, as Graph does);
+`POST /v1.0/directoryObjects/{id}/getMemberGroups` (transitive, from each object's `member_of`).
 Any other filter is 400 (see ASSUMPTIONS.md, "Graph").
 """
 
@@ -14,7 +15,7 @@ import re
 from typing import Any
 from urllib.parse import quote
 
-from hsmsync.core.state import DirectoryObject, LiveState
+from hsmsync.core.state import DirectoryObject, LiveState, transitive_groups
 from hsmsync.emulator.errors import ApiError
 from hsmsync.emulator.pipeline import Operation, Service
 from hsmsync.emulator.server import Request, Response
@@ -27,6 +28,7 @@ _FIELDS = {"id": "id", "displayname": "displayName", "userprincipalname": "userP
 _FILTER = re.compile(r"^\s*(displayName|userPrincipalName)\s+eq\s+'((?:[^']|'')*)'\s*$", re.IGNORECASE)
 _ODATA_TYPES = {"User": "user", "Group": "group", "ServicePrincipal": "servicePrincipal"}
 _MAX_IDS = 1000
+_MEMBER_GROUPS = re.compile(r"^directoryObjects/([0-9a-fA-F-]{36})/getMemberGroups/?$", re.IGNORECASE)
 _DEFAULT_TOP = 100
 _MAX_TOP = 999
 
@@ -57,6 +59,10 @@ class GraphService:
     def resolve(self, request: Request) -> Operation:
         if not request.path.lower().startswith(GRAPH_PREFIX):
             return self._arm.resolve(request)
+        if m := _MEMBER_GROUPS.match(request.path[len(GRAPH_PREFIX) :]):
+            if request.method != "POST":
+                raise ApiError(405, "Request_BadRequest", f"{request.method} is not supported here")
+            return Operation(lambda: self._member_groups(m.group(1)))
         segment = request.path[len(GRAPH_PREFIX) :].strip("/").lower()
         if segment == "directoryobjects/getbyids":
             if request.method != "POST":
@@ -69,6 +75,14 @@ class GraphService:
         if request.method != "GET":
             raise ApiError(405, "Request_BadRequest", f"{request.method} is not supported by the emulator")
         return Operation(lambda: self._list(request, segment))
+
+    def _member_groups(self, object_id: str) -> Response:
+        """`POST /v1.0/directoryObjects/{id}/getMemberGroups`: the ids of every group it is in."""
+        state = self._store.read()
+        wanted = object_id.lower()
+        if state.directory is None or not any(o.id.lower() == wanted for o in state.directory):
+            raise ApiError(404, "Request_ResourceNotFound", f"Resource '{object_id}' does not exist")
+        return Response(200, {"value": sorted(transitive_groups(state.directory, wanted))})
 
     def _directory(self) -> tuple[DirectoryObject, ...]:
         directory = self._store.read().directory

@@ -100,8 +100,10 @@ class Gateway:
         log: RequestLog,
         log_lock: threading.Lock,
         counter: Callable[[], None] | None = None,
+        memberships: Callable[[str], frozenset[str]] = lambda oid: frozenset(),
     ) -> None:
         self._service = service
+        self._memberships = memberships
         self._data_plane = data_plane
         self._tenant_id = tenant_id
         self._injector = injector
@@ -159,7 +161,10 @@ class Gateway:
         except ValueError as exc:
             raise self._unauthorized(f"The access token is malformed: {exc}", missing=False) from None
         oid = claims.get("oid")
-        groups = claims.get("groups", [])
+        groups = claims.get("groups")
+        if groups is None and isinstance(oid, str):
+            # Without a `groups` claim the service resolves membership itself (the directory's).
+            groups = sorted(self._memberships(oid))
         if not isinstance(oid, str) or not oid:
             raise self._unauthorized("The access token has no 'oid' claim.", missing=False)
         if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):

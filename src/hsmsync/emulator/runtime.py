@@ -12,7 +12,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from hsmsync.core.state import LiveState
+from hsmsync.core.state import LiveState, transitive_groups
 from hsmsync.emulator.arm import ArmService
 from hsmsync.emulator.certs import make_certificate
 from hsmsync.emulator.dataplane import HsmService
@@ -96,6 +96,7 @@ class Emulator:
             log=self.request_log,
             log_lock=self._log_lock,
             counter=(lambda: self.rbac_calls.update((hsm,))) if hsm is not None else None,
+            memberships=lambda oid: transitive_groups(self.store.read().directory, oid),
         )
 
     # ------------------------------------------------------------------------------ configuration

@@ -51,11 +51,12 @@ def mint_token(
         "tid": tenant,
         "oid": oid,
         "sub": oid,
-        "groups": list(groups),
         "iat": now,
         "nbf": now,
         "exp": now + lifetime,
     }
+    if groups:  # like Entra ID, no claim at all when there is nothing to say (see pipeline.py)
+        payload["groups"] = list(groups)
     parts = (json.dumps(header, separators=(",", ":")), json.dumps(payload, separators=(",", ":")))
     return ".".join(_b64url(p.encode("utf-8")) for p in parts) + "."
 

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol
 from urllib.parse import urlsplit
 
-from hsmsync.backends.azure.caller import ARM_SCOPE, caller_from_token
+from hsmsync.backends.azure.caller import ARM_SCOPE, caller_from_token, lists_groups, token_claims
 from hsmsync.backends.azure.clients import ClientFactory
 from hsmsync.backends.azure.dataplane import DataPlane, Discovery
 from hsmsync.backends.azure.ids import parse_managed_hsm_id
@@ -163,7 +163,32 @@ class AzureBackend:
                 self._caller = None
             else:
                 self._caller = caller_from_token(token)
+                claims = token_claims(token)
+                if isinstance(self._caller, Caller) and claims is not None and not lists_groups(claims):
+                    groups = self._member_groups(self._caller.object_id)
+                    self._caller = Caller(self._caller.object_id, groups)
         return self._caller if isinstance(self._caller, Caller) else None
+
+    def _member_groups(self, object_id: str) -> tuple[str, ...]:
+        """The caller's groups from Microsoft Graph (getMemberGroups: transitive); none if Graph
+        cannot tell (then the guard sees only the rights held directly, and errs on the safe side
+        of refusing less, never more)."""
+        from hsmsync.backends.azure.graph import GRAPH_SCOPE, GRAPH_URL, GraphDirectory
+
+        base = self.settings.graph_url or GRAPH_URL
+        graph = GraphDirectory(
+            self.clients.credential,
+            base_url=base,
+            scope=GRAPH_SCOPE if base in (GRAPH_URL, self.settings.graph_url) else f"{base}/.default",
+            connection_verify=self.settings.connection_verify,
+            retry=self.settings.retry.client_kwargs(),
+        )
+        try:
+            return graph.member_groups(object_id)
+        except BackendError:
+            return ()
+        finally:
+            graph.close()
 
     def apply_change(self, change: Change) -> Outcome:
         outcome = self._apply(change)

@@ -1,7 +1,8 @@
 """Who is applying: the object id (and groups) in the access token the credential hands out.
 
 The token is only decoded, never verified or printed: hsmsync uses it to tell the lockout guard
-whose rights must survive the apply. A token without an `oid` claim gives no caller.
+whose rights must survive the apply. A token without an `oid` claim gives no caller; a token that
+does not list the groups has them looked up in Microsoft Graph (see AzureBackend.caller).
 """
 
 from __future__ import annotations
@@ -9,13 +10,14 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from typing import Any
 
 from hsmsync.core.guard import Caller
 
 ARM_SCOPE = "https://management.azure.com/.default"
 
 
-def caller_from_token(token: str) -> Caller | None:
+def token_claims(token: str) -> dict[str, Any] | None:
     parts = token.split(".")
     if len(parts) < 2:
         return None
@@ -24,9 +26,22 @@ def caller_from_token(token: str) -> Caller | None:
         claims = json.loads(base64.urlsafe_b64decode(payload))
     except (binascii.Error, ValueError, UnicodeDecodeError):
         return None
-    oid = claims.get("oid") if isinstance(claims, dict) else None
+    return claims if isinstance(claims, dict) else None
+
+
+def lists_groups(claims: dict[str, Any]) -> bool:
+    """Does the token list the caller's groups? Service-principal tokens usually carry no `groups`
+    claim, and a user in too many groups gets an overage marker (`_claim_names`) instead."""
+    overage = claims.get("_claim_names")
+    return isinstance(claims.get("groups"), list) and not (isinstance(overage, dict) and "groups" in overage)
+
+
+def caller_from_token(token: str) -> Caller | None:
+    claims = token_claims(token)
+    oid = claims.get("oid") if claims is not None else None
     if not isinstance(oid, str) or not oid:
         return None
+    assert claims is not None
     groups = claims.get("groups")
     group_ids = tuple(g for g in groups if isinstance(g, str)) if isinstance(groups, list) else ()
     return Caller(oid.lower(), group_ids)

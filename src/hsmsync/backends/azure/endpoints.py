@@ -196,5 +196,6 @@ def settings_from_endpoints(
         hsm_urls_only=True,
         source=str(path),
         label="Azure SDK, emulator" if ep.emulator else "Azure SDK",
+        graph_url=ep.graph,
         **kwargs,
     )

@@ -124,6 +124,26 @@ class GraphDirectory:
             )
         return Found(tuple(matches))
 
+    def member_groups(self, object_id: str) -> tuple[str, ...]:
+        """Every group `object_id` belongs to, directly or not (`getMemberGroups`; needs e.g.
+        GroupMember.Read.All or Directory.Read.All)."""
+        url = f"{self.base_url}/v1.0/directoryObjects/{quote(object_id, safe='')}/getMemberGroups"
+        what = f"look up the groups of {object_id} in Microsoft Graph"
+        try:
+            response = self._client.send_request(
+                HttpRequest("POST", url, json={"securityEnabledOnly": False})
+            )
+        except AzureError as exc:
+            raise BackendError(f"{what} failed: {redact(_first_line(exc))}") from exc
+        try:
+            body = response.json() if response.content else {}
+        except ValueError:
+            body = {}
+        value = body.get("value") if isinstance(body, dict) else None
+        if response.status_code >= 400 or not isinstance(value, list):
+            raise BackendError(f"{what} failed: HTTP {response.status_code}", status=response.status_code)
+        return tuple(sorted({g.lower() for g in value if isinstance(g, str)}))
+
     def _items(self, query: NameQuery) -> Iterator[dict[str, Any]]:
         url: str | None = self.base_url + lookup_path(query, page_size=self.page_size)
         pages = 0

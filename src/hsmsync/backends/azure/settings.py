@@ -85,6 +85,8 @@ class AzureSettings:
     principal_wait_seconds: how long an ARM create retries `PrincipalNotFound` (new principals take
         minutes to replicate) before reporting it.
     label: how describe() names the environment.
+    graph_url: where the applier's group memberships are looked up when its token has no
+        `groups` claim (the emulator's Graph, from the endpoints file).
     """
 
     credential: TokenCredential | None = None
@@ -100,4 +102,5 @@ class AzureSettings:
     principal_wait_seconds: float = 300.0
     principal_wait_interval: float = 5.0
     label: str = "Azure SDK"
+    graph_url: str | None = None  # Microsoft Graph (None = https://graph.microsoft.com)
     pacing: PacingSettings = field(default_factory=lambda: PacingSettings())
