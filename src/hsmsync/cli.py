@@ -14,12 +14,14 @@ from hsmsync import __version__
 from hsmsync.applier import ApplyResult, ChangeStatus, apply_plan, backend_workers
 from hsmsync.backends.base import ReadRequest, StateBackend
 from hsmsync.backends.registry import add_allow_host_option, open_backend_for, read_request_for
+from hsmsync.bootstrap import read_or_way_out, run_bootstrap
 from hsmsync.commands import EXPORT_COMMANDS, REVIEW_COMMANDS, add_export_parsers, add_review_parsers
 from hsmsync.commands.resolve import COMMANDS as RESOLVE_COMMANDS
 from hsmsync.commands.resolve import add_parsers as add_resolve_parsers
 from hsmsync.core.access_delta import access_delta, state_after_plan
 from hsmsync.core.applier_rights import rights_to_keep
 from hsmsync.core.catalog import builtin_data_roles, definition_to_rest, management_roles
+from hsmsync.core.desired import DesiredState
 from hsmsync.core.drift import DriftReport, FailOn
 from hsmsync.core.errors import HsmsyncError
 from hsmsync.core.fingerprint import fingerprint
@@ -101,6 +103,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_source_args(p)
     p.add_argument("plan_file", nargs="?", type=Path, help="a plan saved by `plan --out`")
     p.add_argument("--auto-approve", action="store_true", help="do not ask for confirmation")
+    p.add_argument(
+        "--bootstrap",
+        action="store_true",
+        help="when discovery is denied, first apply the manifest's grant that gives the applier the right",
+    )
 
     p = sub.add_parser("drift", help="report whether live state moved away from the manifest")
     _add_source_args(p)
@@ -152,9 +159,42 @@ def _compute_plan(
         loaded = load_manifest(_path(shown, env), display=shown)
     backend = _backend(args, env)
     request = read_request_for(loaded.desired)
-    live = backend.read_state(request)
+    live = _read_or_way_out(args, backend, request, loaded.desired)
     plan = replace(plan_changes(loaded.desired, live), live_fingerprint=fingerprint(live))
     return _Planned(loaded, backend, request, live, plan)
+
+
+def _read_or_way_out(
+    args: argparse.Namespace, backend: StateBackend, request: ReadRequest, desired: DesiredState
+) -> LiveState:
+    return read_or_way_out(backend, request, desired, lambda: _caller(args, backend))
+
+
+def _bootstrap(args: argparse.Namespace, env: Environment) -> None:
+    shown = _manifest_file(args)
+    loaded = load_manifest(_path(shown, env), display=shown)
+    backend = _backend(args, env)
+    run_bootstrap(
+        loaded.desired,
+        backend,
+        caller=lambda: _caller(args, backend),
+        confirmed=lambda: _confirmed(args, env, "Apply this bootstrap grant?"),
+        out=env.stdout,
+    )
+
+
+def _confirmed(args: argparse.Namespace, env: Environment, question: str) -> bool:
+    if args.auto_approve:
+        return True
+    if not env.stdin_isatty:
+        raise HsmsyncError("refusing to apply without confirmation: not on a terminal (use --auto-approve)")
+    env.stdout.write(f"\n{question} Only 'yes' is accepted: ")
+    env.stdout.flush()
+    return env.stdin.readline().strip() == "yes"
+
+
+def _caller(args: argparse.Namespace, backend: StateBackend) -> Caller | None:
+    return Caller(args.caller.lower(), tuple(args.caller_group)) if args.caller else backend.caller()
 
 
 def _binding(args: argparse.Namespace, env: Environment, loaded: LoadedManifest) -> PlanBinding:
@@ -170,8 +210,8 @@ def _binding(args: argparse.Namespace, env: Environment, loaded: LoadedManifest)
 def _guard(args: argparse.Namespace, planned: _Planned, after: LiveState | None = None) -> None:
     """Refuse what the service would refuse, and what would lock anyone out; `planned.live` is
     always state this process read itself."""
-    plan, backend = planned.plan, planned.backend
-    caller = Caller(args.caller.lower(), tuple(args.caller_group)) if args.caller else backend.caller()
+    plan = planned.plan
+    caller = _caller(args, planned.backend)
     if plan.refusals:
         listing = "\n".join(f"  - {r}" for r in plan.refusals)
         raise HsmsyncError(f"the service would refuse this plan:\n{listing}\nChange the manifest to match.")
@@ -235,22 +275,19 @@ def cmd_plan(args: argparse.Namespace, env: Environment) -> int:
 
 
 def cmd_apply(args: argparse.Namespace, env: Environment) -> int:
+    if args.bootstrap and args.plan_file:
+        raise HsmsyncError("--bootstrap works from the manifest; it cannot be used with a saved plan")
+    if args.bootstrap:
+        _bootstrap(args, env)
     planned = _verified_saved_plan(args, env) if args.plan_file else _compute_plan(args, env)
     backend, plan = planned.backend, planned.plan
     env.stdout.write(PLAN_RENDERERS["text"](PlanReview(plan), backend.describe()))
     if plan.is_empty:
         return ExitStatus.OK
     _guard(args, planned)
-    if not args.auto_approve:
-        if not env.stdin_isatty:
-            raise HsmsyncError(
-                "refusing to apply without confirmation: not on a terminal (use --auto-approve)"
-            )
-        env.stdout.write("\nApply these changes? Only 'yes' is accepted: ")
-        env.stdout.flush()
-        if env.stdin.readline().strip() != "yes":
-            env.stdout.write("Apply cancelled; nothing was changed.\n")
-            return ExitStatus.ERROR
+    if not _confirmed(args, env, "Apply these changes?"):
+        env.stdout.write("Apply cancelled; nothing was changed.\n")
+        return ExitStatus.ERROR
     progress = _progress(args)
     if progress is not None:
         progress.apply_started(len(plan.changes))

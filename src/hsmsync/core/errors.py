@@ -39,10 +39,27 @@ class StateError(HsmsyncError):
     """A state file or a backend's view of reality is unusable."""
 
 
+@dataclass(frozen=True, slots=True)
+class Denied:
+    """What a permission-denied call needed: the action, on which HSM ("arm" for ARM), at which scope."""
+
+    action: str
+    target: str
+    scope: str
+
+
 class BackendError(HsmsyncError):
     """A backend call failed; the message says what was attempted and what the service said."""
 
-    def __init__(self, message: str, *, code: str | None = None, status: int | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        status: int | None = None,
+        denied: Denied | None = None,
+    ):
         super().__init__(message)
         self.code = code
         self.status = status
+        self.denied = denied

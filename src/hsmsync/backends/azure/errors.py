@@ -18,7 +18,7 @@ from azure.core.exceptions import (
 )
 
 from hsmsync.backends.azure.pacing import NoAnswerError
-from hsmsync.core.errors import BackendError
+from hsmsync.core.errors import BackendError, Denied
 
 _JWT = re.compile(r"eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*")
 _BEARER = re.compile(r"(?i)(bearer\s+)[^\s,\"']+")
@@ -103,6 +103,7 @@ def to_backend_error(exc: AzureError, attempt: Attempt) -> BackendError:
                 f"{need}{scope_hint}. Service said: {code or status}: {_ACTIVITY.sub('', message)}",
                 code=code,
                 status=status,
+                denied=Denied(action, attempt.target, attempt.scope) if action else None,
             )
         if status == 429:
             return BackendError(
