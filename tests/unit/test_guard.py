@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from hsmsync.core.applier_rights import rights_to_keep
 from hsmsync.core.guard import Caller, check_lockout
 from hsmsync.core.plan import Action, Change, Kind, Plan, Plane
 from hsmsync.core.planner import plan_changes
-from hsmsync.core.state import ArmRoleAssignment
+from hsmsync.core.state import ArmRoleAssignment, ArmRoleDefinition
 
 from .builders import ADMIN, ALICE, AUDITOR, BOB, RG, TEAM, assignment, live, manifest
 
@@ -93,3 +94,66 @@ def test_removing_the_last_azure_owner_of_the_hsm_resource_is_refused():
     assert "Azure RBAC: after this plan no known principal" in check_lockout(plan, state)[0]
     contributor = replace(plan, changes=())
     assert check_lockout(contributor, state) == []
+
+
+ASSIGNER = ArmRoleDefinition(
+    name="0f0f0f0f-0000-4000-8000-00000000c001",
+    role_name="Contoso Access Admin",
+    actions=("Microsoft.Authorization/roleAssignments/*", "Microsoft.KeyVault/managedHSMs/read"),
+)
+OWNER = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635"
+
+
+def _arm(n: int, role: str, principal: str) -> ArmRoleAssignment:
+    return ArmRoleAssignment(
+        name=f"00000000-0000-0000-0000-0000000000b{n}",
+        scope=RG,
+        role_definition_id=role,
+        principal_id=principal,
+        principal_type="User",
+    )
+
+
+def test_custom_azure_roles_count_as_managing_role_assignments():
+    state = live(arm=(_arm(1, OWNER, TEAM), _arm(2, ASSIGNER.name, BOB)))
+    state = state.model_copy(update={"arm": state.arm.model_copy(update={"role_definitions": (ASSIGNER,)})})
+    teams = {"ops": {"members": ["bob"], "management": [{"role": "Reader", "scope": RG}]}}
+    plan = plan_changes(manifest(teams=teams, mgmt_prune=True), state)
+    deleted = {c.principal_id for c in plan.changes if c.action is Action.DELETE}
+    assert deleted == {TEAM, BOB}
+    # Bob keeps his custom role only if the manifest declares it; here both go: nobody is left.
+    assert "Azure RBAC: after this plan no known principal" in check_lockout(plan, state)[0]
+    # The owner goes, the custom role holder stays: someone can still manage assignments.
+    keep_bob = replace(plan, changes=tuple(c for c in plan.changes if c.principal_id != BOB))
+    assert check_lockout(keep_bob, state) == []
+
+
+def test_the_applier_keeps_its_azure_rights_through_a_custom_role():
+    state = live(arm=(_arm(1, OWNER, TEAM), _arm(2, ASSIGNER.name, ALICE)))
+    state = state.model_copy(update={"arm": state.arm.model_copy(update={"role_definitions": (ASSIGNER,)})})
+    teams = {"ops": {"members": ["team"], "management": [{"role": "Owner", "scope": RG}]}}
+    desired = manifest(teams=teams, mgmt_prune=True)
+    plan = plan_changes(desired, state)
+    [gone] = [c for c in plan.changes if c.action is Action.DELETE]
+    problems = check_lockout(plan, state, caller=Caller(ALICE), keep=rights_to_keep(desired))
+    assert (
+        f"Azure RBAC: change #{gone.order} (delete role assignment {ASSIGNER.role_name}) would take from the "
+        f"applying identity Microsoft.Authorization/roleAssignments/write at '{RG}' (it holds it through "
+        "Contoso Access Admin), which it needs to manage Azure role assignments" in problems
+    )
+
+
+def test_the_guard_names_the_right_role_and_scope_for_data_plane_rights():
+    state = live(assignment(1, "/", ADMIN, ALICE), assignment(2, "/keys", AUDITOR, ALICE))
+    teams = {
+        "ops": {"members": ["team"], "data": [{"hsm": "h1", "role": "Administrator"}]},
+        "me": {"members": ["alice"], "data": [{"hsm": "h1", "role": "Administrator"}]},
+    }
+    desired = manifest(teams=teams)  # prunes: Alice's Crypto Auditor at /keys would go
+    plan = plan_changes(desired, state)
+    problems = check_lockout(plan, state, caller=Caller(ALICE), keep=rights_to_keep(desired))
+    assert any(
+        "keys/read/action at '/keys' (it holds it through Managed HSM Crypto Auditor), which it needs to "
+        "list keys (it prunes)" in p
+        for p in problems
+    ), problems
