@@ -1,6 +1,8 @@
 """`hsmsync plan` time by number of changes: N principals, each getting one assignment on an empty
 HSM, planned against a state file in-process (manifest loading, planning, after-state, access
-delta, lint, the lockout guard with a caller, text rendering). Grows linearly with N.
+delta, lint, the lockout guard with a caller, text rendering), then the stages one by one.
+Every stage grows linearly with N; reading the YAML manifest (pure-Python PyYAML, with line
+numbers for error messages) is most of the time.
 
 Run: `make bench` or `.venv/bin/python bench/changes.py [N ...]` (default 1000 4000 20000).
 """
@@ -13,11 +15,22 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
+from hsmsync.backends.statefile import read_state_file
 from hsmsync.cli import main
+from hsmsync.core.access_delta import access_delta, state_after_plan
+from hsmsync.core.applier_rights import rights_to_keep
+from hsmsync.core.grants import grants_from_live
+from hsmsync.core.guard import Caller, check_lockout
+from hsmsync.core.lint import lint
+from hsmsync.core.planner import plan_changes
 from hsmsync.environment import Environment
 from hsmsync.manifest import load_manifest
+
+T = TypeVar("T")
 
 ADMIN = "a290e904-7015-4bba-90c8-60543313cdb4"
 CALLER = str(uuid.UUID(int=2**64))
@@ -55,32 +68,57 @@ def write_inputs(directory: Path, n: int) -> None:
     (directory / "state.json").write_text(json.dumps(state), encoding="utf-8")
 
 
-def plan_seconds(n: int) -> tuple[float, float]:
-    """(the whole `plan` command, of which reading and parsing the YAML manifest)."""
-    with tempfile.TemporaryDirectory() as tmp:
-        directory = Path(tmp)
-        write_inputs(directory, n)
+def _cli_seconds(directory: Path, n: int) -> float:
+    out, err = io.StringIO(), io.StringIO()
+    env = Environment(
+        stdout=out, stderr=err, stdin=io.StringIO(), stdin_isatty=False, environ={}, cwd=directory
+    )
+    start = time.perf_counter()
+    code = main(["plan", "--state", "state.json", "--caller", CALLER, "-q"], env=env)
+    elapsed = time.perf_counter() - start
+    if code != 0 or f"Plan: {n} to create" not in out.getvalue():
+        raise SystemExit(f"plan of {n} changes failed (exit {code}): {err.getvalue()[:500]}")
+    return elapsed
+
+
+def _stage_seconds(directory: Path) -> dict[str, float]:
+    """What `plan` does after reading its inputs, stage by stage (the part that was quadratic)."""
+    seconds: dict[str, float] = {}
+
+    def timed(name: str, fn: Callable[[], T]) -> T:
         start = time.perf_counter()
-        load_manifest(directory / "hsmsync.yaml")
-        loading = time.perf_counter() - start
-        out, err = io.StringIO(), io.StringIO()
-        env = Environment(
-            stdout=out, stderr=err, stdin=io.StringIO(), stdin_isatty=False, environ={}, cwd=directory
-        )
-        start = time.perf_counter()
-        code = main(["plan", "--state", "state.json", "--caller", CALLER, "-q"], env=env)
-        elapsed = time.perf_counter() - start
-        if code != 0 or f"Plan: {n} to create" not in out.getvalue():
-            raise SystemExit(f"plan of {n} changes failed (exit {code}): {err.getvalue()[:500]}")
-        return elapsed, loading
+        value = fn()
+        seconds[name] = time.perf_counter() - start
+        return value
+
+    loaded = timed("manifest", lambda: load_manifest(directory / "hsmsync.yaml"))
+    desired, live = loaded.desired, read_state_file(directory / "state.json")
+    plan = timed("planner", lambda: plan_changes(desired, live))
+    after = timed("after-state", lambda: state_after_plan(live, plan))
+    timed(
+        "access delta",
+        lambda: access_delta(
+            grants_from_live(live, desired.principals), grants_from_live(after, desired.principals)
+        ),
+    )
+    timed("lint", lambda: lint(loaded.manifest, desired, live, after=after))
+    keep = rights_to_keep(desired)
+    timed("guard", lambda: check_lockout(plan, live, caller=Caller(CALLER), keep=keep, after=after))
+    return seconds
 
 
 def main_bench(sizes: list[int]) -> None:
-    print("changes  plan seconds  of which YAML  the rest  rest per change (us)")
+    print("changes  `plan` total  manifest  planner  after-state  access delta  lint  guard  (seconds)")
     for n in sizes:
-        seconds, loading = plan_seconds(n)
-        rest = seconds - loading
-        print(f"{n:7d}  {seconds:12.2f}  {loading:12.2f}  {rest:8.2f}  {rest / n * 1e6:20.0f}")
+        with tempfile.TemporaryDirectory() as tmp:
+            directory = Path(tmp)
+            write_inputs(directory, n)
+            total = _cli_seconds(directory, n)
+            s = _stage_seconds(directory)
+        print(
+            f"{n:7d}  {total:12.2f}  {s['manifest']:8.2f}  {s['planner']:7.2f}  {s['after-state']:11.2f}  "
+            f"{s['access delta']:12.2f}  {s['lint']:4.2f}  {s['guard']:5.2f}"
+        )
 
 
 if __name__ == "__main__":
