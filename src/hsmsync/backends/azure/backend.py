@@ -171,15 +171,19 @@ class AzureBackend:
 
     def _member_groups(self, object_id: str) -> tuple[str, ...]:
         """The caller's groups from Microsoft Graph (getMemberGroups: transitive); none if Graph
-        cannot tell (then the guard sees only the rights held directly, and errs on the safe side
-        of refusing less, never more)."""
+        cannot tell (then the guard sees only the rights held directly, and errs on the side of
+        refusing less, never more)."""
         from hsmsync.backends.azure.graph import GRAPH_SCOPE, GRAPH_URL, GraphDirectory
 
-        base = self.settings.graph_url or GRAPH_URL
+        base = self.settings.graph_url
+        if base is None and (self.settings.credential is not None or self.settings.arm_base_url):
+            return ()  # an endpoints file without a Graph URL: no token goes to a host it does not name
+        base = base or GRAPH_URL
+        emulator = self.settings.credential is not None  # the endpoints file's minted identity
         graph = GraphDirectory(
             self.clients.credential,
             base_url=base,
-            scope=GRAPH_SCOPE if base in (GRAPH_URL, self.settings.graph_url) else f"{base}/.default",
+            scope=GRAPH_SCOPE if emulator or base == GRAPH_URL else f"{base.rstrip('/')}/.default",
             connection_verify=self.settings.connection_verify,
             retry=self.settings.retry.client_kwargs(),
         )
