@@ -46,14 +46,15 @@ def role_allows(role: RoleDefinition, action: str, *, plane: Plane) -> bool:
     return permits(role.permissions, action, data=plane is Plane.DATA)
 
 
-def _holders(grants: Iterable[Grant], hsm: str, action: str, scope: str) -> set[str]:
+def _managed_at_root(grants: Iterable[Grant]) -> set[str]:
+    """The HSMs where someone holds roleAssignments/write at '/' (one pass over the grants)."""
+    wanted = WRITE_ASSIGNMENTS.lower()
     return {
-        g.principal_id
+        g.target
         for g in grants
         if g.plane is Plane.DATA
-        and g.target == hsm
-        and data_scope_covers(g.scope, scope)
-        and any(a.lower() == action.lower() for a in g.data_actions)
+        and data_scope_covers(g.scope, "/")
+        and any(a.lower() == wanted for a in g.data_actions)
     }
 
 
@@ -88,11 +89,10 @@ def check_lockout(
     problems = _builtin_deletes(plan)
     if after is None:
         after = apply_all(live, plan.changes, new_hsms=True)
-    before_grants, after_grants = grants_from_live(live, {}), grants_from_live(after, {})
+    managed_before = _managed_at_root(grants_from_live(live, {}))
+    managed_after = _managed_at_root(grants_from_live(after, {}))
     for hsm in sorted({c.target for c in plan.changes if c.plane is Plane.DATA}):
-        if _holders(before_grants, hsm, WRITE_ASSIGNMENTS, "/") and not _holders(
-            after_grants, hsm, WRITE_ASSIGNMENTS, "/"
-        ):
+        if hsm in managed_before and hsm not in managed_after:
             problems.append(
                 f"{hsm}: after this plan nobody could manage role assignments at '/' "
                 "(no principal would hold roleAssignments/write/action there through any role)"
