@@ -98,6 +98,11 @@ class SavedTarget(_Strict):
 
 
 class SavedDiscovery(_Strict):
+    """The read request (backends.base.ReadRequest) the plan was made with. Fields added to the
+    request later are kept (and compared whole with the recomputed request, see saved_plan.py)."""
+
+    model_config = ConfigDict(extra="allow", strict=True, frozen=True)
+
     hsms: list[SavedTarget]
     arm_scopes: list[str]
     principal_ids: list[str]
