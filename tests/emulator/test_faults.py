@@ -28,6 +28,7 @@ def test_parse_faults() -> None:
     assert parse_faults("") == FaultConfig()
     assert parse_faults("latency=0.5s, throttle=0").latency_ms == 500
     assert parse_faults("latency=3").latency_ms == 3
+    assert parse_faults("reply=HTML").reply == "html"
 
 
 @pytest.mark.parametrize(
@@ -40,6 +41,7 @@ def test_parse_faults() -> None:
         ("429=0.6,500=0.6", "more than 1"),
         ("page=0", "at least 1"),
         ("throttle=-1", "throttle"),
+        ("reply=xml", "reply must be one of html, shape, challenge"),
     ],
 )
 def test_parse_faults_rejects(spec: str, message: str) -> None:

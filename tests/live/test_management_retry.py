@@ -39,6 +39,7 @@ class FakeAssignments:
 class FakeClients:
     settings: AzureSettings
     role_assignments: FakeAssignments
+    arm_url: str = "https://management.azure.com"
 
     def authorization(self, subscription_id: str | None) -> Any:
         assert subscription_id == SUB

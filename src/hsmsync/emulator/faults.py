@@ -10,6 +10,9 @@ Spec string (comma-separated `key=value`, all optional):
     seed=7         seed of the one random generator (reproducible given the request order)
     throttle=5     RBAC operations per second per HSM (token bucket); 0 disables
     page=100       page size of list operations (nextLink paging)
+    reply=html     answer every authenticated request with a reply hsmsync must reject clearly:
+                   `html` (200, an HTML page, as a proxy or sign-in portal sends), `shape` (200,
+                   JSON of the wrong shape), `challenge` (401 naming another authority and resource)
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from enum import Enum
 
 DEFAULT_THROTTLE = 5.0
 DEFAULT_PAGE_SIZE = 100
+REPLY_FAULTS = ("html", "shape", "challenge")
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +39,7 @@ class FaultConfig:
     seed: int | None = None
     throttle: float = DEFAULT_THROTTLE
     page_size: int = DEFAULT_PAGE_SIZE
+    reply: str | None = None  # one of REPLY_FAULTS: every authenticated request gets that reply
 
     def __post_init__(self) -> None:
         rates = (self.rate_429, self.rate_500, self.rate_503, self.drop)
@@ -48,6 +53,8 @@ class FaultConfig:
             raise ValueError("throttle must be 0 (off) or a positive rate")
         if self.page_size < 1:
             raise ValueError("page size must be at least 1")
+        if self.reply is not None and self.reply not in REPLY_FAULTS:
+            raise ValueError(f"reply must be one of {', '.join(REPLY_FAULTS)}")
 
 
 def _latency(value: str) -> float:
@@ -87,10 +94,12 @@ def parse_faults(spec: str) -> FaultConfig:
                 config = replace(config, throttle=float(value))
             elif key in ("page", "page_size"):
                 config = replace(config, page_size=int(value))
+            elif key == "reply":
+                config = replace(config, reply=value.strip().lower())
             else:
                 raise ValueError(
                     f"fault '{item}': unknown key '{key}' "
-                    "(known: latency, 429, 500, 503, drop, seed, throttle, page)"
+                    "(known: latency, 429, 500, 503, drop, seed, throttle, page, reply)"
                 )
         except ValueError as exc:
             if str(exc).startswith("fault '"):

@@ -173,8 +173,28 @@ class Gateway:
             )
         return frozenset(p.lower() for p in (oid, *groups))
 
-    def _fault(self) -> Response | None:
+    def _wrong_reply(self, kind: str, method: str) -> Response:
+        """A reply no Azure service sends for this request (`reply=` faults), to test the client."""
+        if kind == "html":
+            page = b"<!DOCTYPE html><html><head><title>Sign in</title></head><body>Sign in</body></html>"
+            return Response(200, raw=page, headers={"Content-Type": "text/html; charset=utf-8"})
+        if kind == "shape":  # with the status the call expects, so only the body is wrong
+            status = 201 if method == "PUT" else 200
+            return Response(status, {"value": 17, "id": 17, "name": 17, "properties": 17, "nextLink": 17})
+        other = "https://login.example.org/11111111-2222-3333-4444-555555555555"
+        challenge = (
+            f'Bearer authorization="{other}", resource="https://vault.example.org"'
+            if self._data_plane
+            else f'Bearer authorization_uri="{other}", error="invalid_token", '
+            'error_description="The access token is from the wrong issuer"'
+        )
+        err = error_body("Unauthorized", "Token audience or issuer rejected", str(uuid.uuid4()))
+        return Response(401, err, {"WWW-Authenticate": challenge})
+
+    def _fault(self, method: str) -> Response | None:
         config = self._injector.config
+        if config.reply is not None:
+            return self._wrong_reply(config.reply, method)
         if config.latency_ms > 0:
             time.sleep(config.latency_ms / 1000.0)
         fault = self._injector.draw()
@@ -198,7 +218,7 @@ class Gateway:
         principals = self._principals(request)
         if isinstance(principals, Response):
             return principals
-        faulted = self._fault()
+        faulted = self._fault(request.method)
         if faulted is not None:
             return faulted
         operation = self._service.resolve(request)

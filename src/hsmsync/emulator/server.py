@@ -42,6 +42,7 @@ class Response:
     body: Any = None  # JSON-serialisable; None = empty body
     headers: dict[str, str] = field(default_factory=dict)
     drop: bool = False  # close the connection without answering
+    raw: bytes | None = None  # sent as is instead of `body` (replies that are not JSON)
 
 
 App = Callable[[Request], Response]
@@ -71,7 +72,10 @@ class _Handler(BaseHTTPRequestHandler):
         if response.drop:
             self.close_connection = True
             return
-        payload = b"" if response.body is None else json.dumps(response.body).encode("utf-8")
+        if response.raw is not None:
+            payload = response.raw
+        else:
+            payload = b"" if response.body is None else json.dumps(response.body).encode("utf-8")
         self.send_response(response.status)
         for name, value in response.headers.items():
             self.send_header(name, value)

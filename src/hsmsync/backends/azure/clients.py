@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from azure.mgmt.authorization.v2022_04_01 import AuthorizationManagementClient
     from azure.mgmt.keyvault import KeyVaultManagementClient
 
+PUBLIC_ARM_URL = "https://management.azure.com"
 # Any GUID works as the subscription of a client used only for management-group scopes.
 _NO_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
 
@@ -51,6 +52,11 @@ class ClientFactory:
             "per_call_policies": [DeadlinePolicy(timeouts)],
             "per_retry_policies": [self.pacer.policy(arm=arm), HostGuardPolicy(self.settings.hosts)],
         }
+
+    @property
+    def arm_url(self) -> str:
+        """Where ARM calls go (error messages name it)."""
+        return self.settings.arm_base_url or PUBLIC_ARM_URL
 
     def hsm_url(self, name: str, url: str | None) -> str | None:
         """The data-plane URL of an HSM: the endpoints file's, else (without one) the manifest's.

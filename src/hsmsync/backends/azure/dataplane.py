@@ -18,10 +18,17 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from azure.core.exceptions import AzureError, HttpResponseError, ResourceNotFoundError
-from pydantic import ValidationError
 
 from hsmsync.backends.azure.clients import ClientFactory
-from hsmsync.backends.azure.errors import Attempt, error_code, service_error, to_backend_error
+from hsmsync.backends.azure.errors import (
+    REPLY_ERRORS,
+    Attempt,
+    call_sdk,
+    error_code,
+    service_error,
+    to_backend_error,
+    unexpected_reply,
+)
 from hsmsync.backends.azure.ids import data_role_definition_id, enum_text, role_guid, scope_text
 from hsmsync.backends.base import Outcome
 from hsmsync.core.errors import BackendError, StateError
@@ -152,10 +159,7 @@ class DataPlane:
 
     @staticmethod
     def _call(attempt: Attempt, fn: Callable[[], T]) -> T:
-        try:
-            return fn()
-        except AzureError as exc:
-            raise to_backend_error(exc, attempt) from exc
+        return call_sdk(attempt, fn)
 
     def _client(self, url: str) -> KeyVaultAccessControlClient:
         return self.clients.access_control(url)
@@ -259,6 +263,8 @@ class DataPlane:
             raise to_backend_error(exc, attempt) from exc
         except AzureError as exc:
             raise to_backend_error(exc, attempt) from exc
+        except REPLY_ERRORS as exc:
+            raise unexpected_reply(exc, attempt) from exc
         return names, True, ""
 
     @staticmethod
@@ -269,7 +275,7 @@ class DataPlane:
         for item in items:
             try:
                 role = definition_from_sdk(item)
-            except (ValidationError, ValueError) as exc:
+            except REPLY_ERRORS as exc:
                 raise StateError(f"HSM '{hsm}': unreadable role definition {item.name!r}: {exc}") from exc
             if role.is_builtin == builtin:
                 out.append(role)
@@ -281,7 +287,7 @@ class DataPlane:
         for item in items:
             try:
                 a = assignment_from_sdk(item)
-            except (ValidationError, ValueError) as exc:
+            except REPLY_ERRORS as exc:
                 raise StateError(f"HSM '{hsm}': unreadable role assignment {item.name!r}: {exc}") from exc
             by_name.setdefault(a.name, a)
         return tuple(sorted(by_name.values(), key=lambda a: (a.scope.lower(), a.name)))
@@ -326,6 +332,8 @@ class DataPlane:
             raise to_backend_error(exc, attempt) from exc
         except AzureError as exc:
             raise to_backend_error(exc, attempt) from exc
+        except REPLY_ERRORS as exc:
+            raise unexpected_reply(exc, attempt) from exc
         return Outcome.DONE
 
     def _check_same_assignment(
@@ -338,7 +346,7 @@ class DataPlane:
         )
         try:
             live = assignment_from_sdk(existing)
-        except (ValidationError, ValueError):
+        except REPLY_ERRORS:
             raise to_backend_error(exc, attempt) from exc
         if (
             live.role_definition_id == change.role_id.lower()
@@ -363,6 +371,8 @@ class DataPlane:
             return Outcome.ALREADY_DONE
         except AzureError as exc:
             raise to_backend_error(exc, attempt) from exc
+        except REPLY_ERRORS as exc:
+            raise unexpected_reply(exc, attempt) from exc
         return Outcome.DONE
 
     def _set_definition(self, change: Change, url: str) -> Outcome:
@@ -399,13 +409,17 @@ class DataPlane:
     ) -> RoleDefinition | None:
         attempt = self._attempt(f"read role definition {change.name}", change, url)
         try:
-            return definition_from_sdk(client.get_role_definition("/", change.name))
+            found = client.get_role_definition("/", change.name)
         except ResourceNotFoundError:
             return None
         except AzureError as exc:
             raise to_backend_error(exc, attempt) from exc
-        except (ValidationError, ValueError):
-            return None
+        except REPLY_ERRORS as exc:
+            raise unexpected_reply(exc, attempt) from exc
+        try:
+            return definition_from_sdk(found)
+        except REPLY_ERRORS:
+            return None  # a definition hsmsync cannot read is replaced by the desired one
 
     def _delete_definition(self, change: Change, url: str) -> Outcome:
         attempt = self._attempt(f"delete role definition {change.name} ('{change.role}')", change, url)
@@ -415,4 +429,6 @@ class DataPlane:
             return Outcome.ALREADY_DONE
         except AzureError as exc:
             raise to_backend_error(exc, attempt) from exc
+        except REPLY_ERRORS as exc:
+            raise unexpected_reply(exc, attempt) from exc
         return Outcome.DONE

@@ -2,16 +2,25 @@
 
 Messages carry the plane, target, scope, role id and principal of the attempt and the service's
 error code and message. Anything shaped like a bearer token or a JWT is redacted.
+
+A reply of the wrong shape (HTML from a proxy, JSON missing fields, a challenge for another
+service) surfaces from the SDK as a ValueError (its DeserializationError, json's decode error,
+the challenge policy's resource check), a KeyError, TypeError or AttributeError: `call_sdk` and
+`unexpected_reply` turn those into a BackendError naming the host and what was expected.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
+from urllib.parse import urlsplit
 
 from azure.core.exceptions import (
     AzureError,
     ClientAuthenticationError,
+    DecodeError,
     HttpResponseError,
     ServiceRequestError,
     ServiceResponseError,
@@ -26,6 +35,14 @@ _SECRET_PARAM = re.compile(r"(?i)((?:client_secret|access_token|refresh_token|as
 _DATA_ACTION = re.compile(r"Microsoft\.KeyVault/managedHsm/[A-Za-z0-9/]+", re.IGNORECASE)
 _ARM_ACTION = re.compile(r"perform action '([^']+)'")
 _ACTIVITY = re.compile(r"\s*\(Activity ID: [^)]*\)")
+
+T = TypeVar("T")
+
+# What the SDK raises for a reply it cannot make sense of (DeserializationError, json's
+# JSONDecodeError and UnicodeDecodeError are ValueErrors).
+REPLY_ERRORS: tuple[type[Exception], ...] = (ValueError, KeyError, TypeError, AttributeError)
+_SERVICES = {"data": "Managed HSM data-plane", "management": "Azure Resource Manager"}
+_CHALLENGE_PART = re.compile(r'(authorization(?:_uri)?|resource|scope)="([^"]*)"', re.IGNORECASE)
 
 # Codes an SDK call can report that hsmsync treats specially.
 ASSIGNMENT_EXISTS_CODES = frozenset({"roleassignmentexists", "matchingroleassignmentexists"})
@@ -50,6 +67,14 @@ class Attempt:
     url: str = ""
     role_id: str | None = None
     principal_id: str | None = None
+
+    @property
+    def host(self) -> str:
+        """Where the call went (scheme and host), or a description when the URL is unknown."""
+        parts = urlsplit(self.url)
+        if parts.scheme and parts.netloc:
+            return f"{parts.scheme}://{parts.netloc}"
+        return "the service"
 
     def describe(self) -> str:
         where = f"HSM '{self.target}'" if self.plane == "data" else "ARM"
@@ -88,9 +113,56 @@ def missing_permission(code: str | None, message: str, plane: str) -> str | None
     return found_arm.group(1) if found_arm else None
 
 
+def call_sdk(attempt: Attempt, fn: Callable[[], T]) -> T:
+    """fn(), with SDK failures and replies of the wrong shape turned into BackendErrors."""
+    try:
+        return fn()
+    except AzureError as exc:
+        raise to_backend_error(exc, attempt) from exc
+    except REPLY_ERRORS as exc:
+        raise unexpected_reply(exc, attempt) from exc
+
+
+def unexpected_reply(exc: BaseException, attempt: Attempt) -> BackendError:
+    """The service answered, but not with what the SDK expects (a proxy, a wrong URL, another service)."""
+    expected = _SERVICES.get(attempt.plane, "Azure")
+    return BackendError(
+        f"{attempt.describe()}: unexpected reply from {attempt.host}: expected {expected} JSON, "
+        f"got {_reply_detail(exc)}. Check that the URL names the right service, and that no proxy "
+        "or sign-in page answers in its place"
+    )
+
+
+def _reply_detail(exc: BaseException) -> str:
+    if isinstance(exc, HttpResponseError) and not isinstance(exc, DecodeError):
+        headers = getattr(exc.response, "headers", None) or {}
+        kind = str(headers.get("Content-Type") or "no content type").split(";")[0]
+        return f"HTTP {exc.status_code} ({kind}), a status this call does not return"
+    parts: list[str] = []
+    current: BaseException | None = exc
+    while current is not None and len(parts) < 3:
+        text = str(current).splitlines()[0] if str(current).strip() else ""
+        parts.append(f"{type(current).__name__}: {text}" if text else type(current).__name__)
+        current = current.__cause__
+    return redact(" (caused by ".join(parts) + ")" * (len(parts) - 1))
+
+
+def _challenge_note(exc: HttpResponseError) -> str:
+    """What a 401's WWW-Authenticate asks for: tells a challenge from another service or tenant."""
+    headers = getattr(exc.response, "headers", None) or {}
+    header = str(headers.get("WWW-Authenticate") or "")
+    found = {k.lower().removesuffix("_uri"): v for k, v in _CHALLENGE_PART.findall(header)}
+    asked = [f"{k} '{v}'" for k, v in sorted(found.items()) if v]
+    return f"; the service asks for a token with {', '.join(asked)}" if asked else ""
+
+
 def to_backend_error(exc: AzureError, attempt: Attempt) -> BackendError:
     """A BackendError for a failed SDK call (never includes a token)."""
     what = attempt.describe()
+    if isinstance(exc, DecodeError) or (
+        isinstance(exc, HttpResponseError) and exc.status_code is not None and exc.status_code < 300
+    ):
+        return unexpected_reply(exc, attempt)
     if isinstance(exc, HttpResponseError) and exc.status_code is not None:
         status = int(exc.status_code)
         code, message = service_error(exc)
@@ -114,7 +186,8 @@ def to_backend_error(exc: AzureError, attempt: Attempt) -> BackendError:
             )
         if status == 401:
             return BackendError(
-                f"authentication rejected: {what}: {code or 'Unauthorized'}: {message}",
+                f"authentication rejected by {_response_host(exc, attempt)}: {what}: "
+                f"{code or 'Unauthorized'}: {message}{redact(_challenge_note(exc))}",
                 code=code,
                 status=status,
             )
@@ -147,6 +220,11 @@ def another_writer(attempt: Attempt) -> str:
         "identity's ARM budget at the same time; re-run after it finishes "
         "(serialise pipeline runs: see README, 'Running two applies at once')"
     )
+
+
+def _response_host(exc: HttpResponseError, attempt: Attempt) -> str:
+    parts = urlsplit(str(getattr(getattr(exc.response, "request", None), "url", "") or ""))
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else attempt.host
 
 
 def _text(exc: AzureError) -> str:

@@ -5,14 +5,22 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from functools import partial
 from typing import TYPE_CHECKING, TypeVar
 
 from azure.core.exceptions import AzureError, HttpResponseError, ResourceNotFoundError
-from pydantic import ValidationError
 
 from hsmsync.backends.azure.clients import ClientFactory
-from hsmsync.backends.azure.errors import PRINCIPAL_NOT_FOUND, Attempt, error_code, to_backend_error
+from hsmsync.backends.azure.errors import (
+    PRINCIPAL_NOT_FOUND,
+    REPLY_ERRORS,
+    Attempt,
+    call_sdk,
+    error_code,
+    to_backend_error,
+    unexpected_reply,
+)
 from hsmsync.backends.azure.ids import (
     ArmScope,
     arm_principal_type,
@@ -53,12 +61,8 @@ class ManagementPlane:
         self._sleep = sleep
         self._clock = clock
 
-    @staticmethod
-    def _call(attempt: Attempt, fn: Callable[[], T]) -> T:
-        try:
-            return fn()
-        except AzureError as exc:
-            raise to_backend_error(exc, attempt) from exc
+    def _call(self, attempt: Attempt, fn: Callable[[], T]) -> T:
+        return call_sdk(replace(attempt, url=attempt.url or self.clients.arm_url), fn)
 
     def read(
         self,
@@ -115,7 +119,7 @@ class ManagementPlane:
                         principal_id=str(ra.principal_id),
                         principal_type=arm_principal_type(ra.principal_type),
                     )
-                except (ValidationError, ValueError) as exc:
+                except REPLY_ERRORS as exc:
                     raise StateError(
                         f"ARM scope '{requested}': unreadable role assignment {ra.name!r}: {exc}"
                     ) from exc
@@ -133,7 +137,13 @@ class ManagementPlane:
 
     def _attempt(self, verb: str, change: Change) -> Attempt:
         return Attempt(
-            verb, "management", "arm", change.scope, role_id=change.role_id, principal_id=change.principal_id
+            verb,
+            "management",
+            "arm",
+            change.scope,
+            url=self.clients.arm_url,
+            role_id=change.role_id,
+            principal_id=change.principal_id,
         )
 
     def _create(self, change: Change) -> Outcome:
@@ -180,16 +190,21 @@ class ManagementPlane:
                 raise err from exc
             except AzureError as exc:
                 raise to_backend_error(exc, attempt) from exc
+            except REPLY_ERRORS as exc:
+                raise unexpected_reply(exc, attempt) from exc
             return Outcome.DONE
 
     def _exists(self, client: AuthorizationManagementClient, scope: str, change: Change) -> bool:
         """Does an assignment with this name already give this role to this principal here?"""
+        attempt = self._attempt(f"read role assignment {change.name}", change)
         try:
             current = client.role_assignments.get(scope, change.name)
         except ResourceNotFoundError:
             return False
         except AzureError as exc:
-            raise to_backend_error(exc, self._attempt(f"read role assignment {change.name}", change)) from exc
+            raise to_backend_error(exc, attempt) from exc
+        except REPLY_ERRORS as exc:
+            raise unexpected_reply(exc, attempt) from exc
         try:
             same_role = role_guid(current.role_definition_id or "") == change.role_id.lower()
         except ValueError:

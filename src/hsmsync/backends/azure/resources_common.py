@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, TypeVar
 
-from azure.core.exceptions import AzureError
-
 from hsmsync.backends.azure.clients import ClientFactory
-from hsmsync.backends.azure.errors import Attempt, to_backend_error
+from hsmsync.backends.azure.errors import Attempt, call_sdk
 from hsmsync.backends.azure.ids import ManagedHsmId, parse_managed_hsm_id
 from hsmsync.core.errors import BackendError
 from hsmsync.core.plan import Change
@@ -56,15 +54,18 @@ class ResourceClients:
         client: MonitorManagementClient = self.clients._cached("monitor", subscription_id.lower(), build)  # noqa: SLF001
         return client
 
-    @staticmethod
-    def _call(attempt: Attempt, fn: Callable[[], T]) -> T:
-        try:
-            return fn()
-        except AzureError as exc:
-            raise to_backend_error(exc, attempt) from exc
+    def _call(self, attempt: Attempt, fn: Callable[[], T]) -> T:
+        return call_sdk(replace(attempt, url=attempt.url or self.clients.arm_url), fn)
 
     def _attempt(self, verb: str, change: Change) -> Attempt:
-        return Attempt(verb, "management", change.target, change.scope, principal_id=change.principal_id)
+        return Attempt(
+            verb,
+            "management",
+            change.target,
+            change.scope,
+            url=self.clients.arm_url,
+            principal_id=change.principal_id,
+        )
 
     def _hsm_id(self, change: Change) -> ManagedHsmId:
         parsed = parse_managed_hsm_id(change.scope)

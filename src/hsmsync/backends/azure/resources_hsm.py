@@ -9,9 +9,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from azure.core.exceptions import AzureError, ResourceNotFoundError
-from pydantic import ValidationError
 
-from hsmsync.backends.azure.errors import Attempt, to_backend_error
+from hsmsync.backends.azure.errors import REPLY_ERRORS, Attempt, to_backend_error, unexpected_reply
 from hsmsync.backends.azure.ids import ManagedHsmId, enum_text
 from hsmsync.backends.azure.resources_common import ResourceClients, ResourceReading
 from hsmsync.backends.base import HsmRef, Outcome
@@ -88,7 +87,7 @@ class HsmResources(ResourceClients):
             out.diagnostics[ref.name] = tuple(
                 sorted((diagnostic_from_sdk(d) for d in listed), key=lambda d: d.name)
             )
-        except (ValidationError, ValueError) as exc:
+        except REPLY_ERRORS as exc:
             raise StateError(f"HSM '{ref.name}': unreadable resource settings: {exc}") from exc
 
     def _apply_setting(self, change: Change) -> Outcome:
@@ -142,6 +141,7 @@ class HsmResources(ResourceClients):
 
         parsed = self._hsm_id(change)
         client = self._monitor(parsed.subscription_id)
+        reading = self._attempt(f"read diagnostic setting {change.name}", change)
         try:
             current: DiagnosticSetting | None = diagnostic_from_sdk(
                 client.diagnostic_settings.get(change.scope, change.name)
@@ -149,9 +149,9 @@ class HsmResources(ResourceClients):
         except ResourceNotFoundError:
             current = None
         except AzureError as exc:
-            raise to_backend_error(
-                exc, self._attempt(f"read diagnostic setting {change.name}", change)
-            ) from exc
+            raise to_backend_error(exc, reading) from exc
+        except REPLY_ERRORS as exc:
+            raise unexpected_reply(exc, reading) from exc
         if change.action is Action.DELETE:
             if current is None:
                 return Outcome.ALREADY_DONE

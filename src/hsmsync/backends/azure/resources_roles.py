@@ -7,9 +7,8 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from azure.core.exceptions import AzureError, ResourceNotFoundError
-from pydantic import ValidationError
 
-from hsmsync.backends.azure.errors import Attempt, to_backend_error
+from hsmsync.backends.azure.errors import REPLY_ERRORS, Attempt, to_backend_error, unexpected_reply
 from hsmsync.backends.azure.ids import enum_text, parse_arm_scope
 from hsmsync.backends.azure.resources_common import ResourceClients
 from hsmsync.backends.base import Outcome
@@ -62,7 +61,7 @@ class RoleResources(ResourceClients):
                     continue
                 try:
                     found.setdefault(str(role.name).lower(), arm_role_from_sdk(role))
-                except (ValidationError, ValueError) as exc:
+                except REPLY_ERRORS as exc:
                     raise StateError(
                         f"ARM scope '{scope}': unreadable custom role {role.name!r}: {exc}"
                     ) from exc
@@ -78,15 +77,16 @@ class RoleResources(ResourceClients):
 
         scope = definition_scope(change.scope)
         client = self.clients.authorization(parse_arm_scope(scope).subscription_id)
+        reading = self._attempt(f"read custom Azure role {change.name}", change)
         try:
             found = client.role_definitions.get(scope, change.name)
             current: ArmRoleDefinition | None = arm_role_from_sdk(found)
         except ResourceNotFoundError:
             current = None
         except AzureError as exc:
-            raise to_backend_error(
-                exc, self._attempt(f"read custom Azure role {change.name}", change)
-            ) from exc
+            raise to_backend_error(exc, reading) from exc
+        except REPLY_ERRORS as exc:
+            raise unexpected_reply(exc, reading) from exc
         if change.action is Action.DELETE:
             if current is None:
                 return Outcome.ALREADY_DONE

@@ -12,9 +12,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from azure.core.exceptions import AzureError, ResourceNotFoundError
-from pydantic import ValidationError
 
-from hsmsync.backends.azure.errors import Attempt, to_backend_error
+from hsmsync.backends.azure.errors import REPLY_ERRORS, Attempt, to_backend_error, unexpected_reply
 from hsmsync.backends.azure.ids import enum_text
 from hsmsync.backends.azure.resources_common import ResourceClients, ResourceReading
 from hsmsync.backends.base import Outcome, VaultRef
@@ -81,6 +80,7 @@ class VaultResources(ResourceClients):
         if parsed is None:
             raise StateError(f"vault '{ref.name}': '{ref.resource_id}' is not a Key Vault resource id")
         client = self._keyvault(parsed.subscription_id)
+        reading = Attempt("read vault", "management", ref.name, ref.resource_id, url=self.clients.arm_url)
         try:
             vault = client.vaults.get(parsed.resource_group, parsed.name)
         except ResourceNotFoundError as exc:
@@ -89,9 +89,9 @@ class VaultResources(ResourceClients):
                 "policies, it does not create vaults)"
             ) from exc
         except AzureError as exc:
-            raise to_backend_error(
-                exc, Attempt("read vault", "management", ref.name, ref.resource_id)
-            ) from exc
+            raise to_backend_error(exc, reading) from exc
+        except REPLY_ERRORS as exc:
+            raise unexpected_reply(exc, reading) from exc
         props = vault.properties
         try:
             merged: dict[str, AccessPolicy] = {}
@@ -109,7 +109,7 @@ class VaultResources(ResourceClients):
                 enable_rbac_authorization=bool(props.enable_rbac_authorization),
                 access_policies=tuple(merged.values()),
             )
-        except (ValidationError, ValueError) as exc:
+        except REPLY_ERRORS as exc:
             raise StateError(f"vault '{ref.name}': unreadable access policies: {exc}") from exc
 
     def _apply_access_policy(self, change: Change) -> Outcome:
