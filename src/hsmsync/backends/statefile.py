@@ -1,19 +1,26 @@
-"""The fake state file: JSON in the `LiveState` shape, written atomically under a file lock."""
+"""The fake state file: JSON in the `LiveState` shape, written atomically under a file lock.
+
+Only writers lock (`locked`): a write replaces the file by an atomic rename, so a reader always
+sees one complete state and needs no lock. Reading commands therefore create nothing, not even a
+lock file. The lock file (`<state>.lock`) belongs to writers and stays after them, as flock
+locks do (removing it would race with the next writer).
+"""
 
 from __future__ import annotations
 
 import json
 import os
-import tempfile
+import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from filelock import FileLock
+from filelock import FileLock, Timeout
 from pydantic import ValidationError
 
 from hsmsync.core.errors import StateError
 from hsmsync.core.state import LiveState
+from hsmsync.files import read_regular_text, remove_stale_temps, replace_atomically
 
 
 def _lock_path(path: Path) -> Path:
@@ -22,18 +29,39 @@ def _lock_path(path: Path) -> Path:
 
 @contextmanager
 def locked(path: Path, timeout: float = 30.0) -> Iterator[None]:
-    """Hold the state file's lock (other hsmsync processes and the emulator wait)."""
-    with FileLock(str(_lock_path(path)), timeout=timeout):
+    """Hold the state file's lock while writing it (other hsmsync processes and the emulator wait)."""
+    lock_path = _lock_path(path)
+    try:
+        mode = os.stat(lock_path).st_mode
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        raise StateError(f"{lock_path}: cannot use the state file's lock: {exc.strerror}") from None
+    else:
+        if not stat.S_ISREG(mode):
+            raise StateError(
+                f"{lock_path}: the state file's lock path is not a regular file (a directory?); "
+                "remove it or move it away"
+            )
+    lock = FileLock(str(lock_path), timeout=timeout)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise StateError(
+            f"{path}: another process has held the state file's lock ({lock_path}) for {timeout:g}s; "
+            "is another apply or an emulator stuck?"
+        ) from None
+    except OSError as exc:
+        raise StateError(f"{lock_path}: cannot take the state file's lock: {exc.strerror or exc}") from None
+    try:
         yield
+    finally:
+        lock.release()
 
 
 def read_state_file(path: Path) -> LiveState:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise StateError(f"{path}: state file not found") from None
-    except OSError as exc:
-        raise StateError(f"{path}: cannot read state file: {exc.strerror}") from None
+    """The state; needs no lock (writes are atomic renames). Errors name the file and the field."""
+    text = read_regular_text(path, "state file", error=StateError)
     try:
         return LiveState.model_validate_json(text)
     except ValidationError as exc:
@@ -43,16 +71,9 @@ def read_state_file(path: Path) -> LiveState:
 
 
 def write_state_file(path: Path, state: LiveState) -> None:
-    """Replace the file atomically: readers see the old or the new state, never half of one."""
+    """Replace the file atomically (mode and owner kept). Call while holding `locked(path)`:
+    temp files other writers left when they were killed are removed first."""
     data = state.model_dump(mode="json", exclude_defaults=False)
     text = json.dumps(data, indent=2, sort_keys=False) + "\n"
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    remove_stale_temps(path)
+    replace_atomically(path, text.encode("utf-8"))

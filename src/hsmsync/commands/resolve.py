@@ -12,8 +12,6 @@ nothing: exit 1 when a principal has no id yet (for CI: what is committed must b
 from __future__ import annotations
 
 import argparse
-import os
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -26,6 +24,7 @@ from hsmsync.backends.statefile import read_state_file
 from hsmsync.core.errors import HsmsyncError, StateError
 from hsmsync.core.model import Manifest
 from hsmsync.environment import Environment
+from hsmsync.files import replace_atomically
 from hsmsync.manifest import parse_manifest
 from hsmsync.principal_names import (
     Directory,
@@ -106,21 +105,6 @@ def _directory(args: argparse.Namespace, env: Environment) -> Directory:
     )
 
 
-def _write_atomically(path: Path, text: str) -> None:
-    mode = path.stat().st_mode & 0o7777
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(text.encode("utf-8"))
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _report(env: Environment, display: Path, doc: ManifestDocument, problems: Sequence[NameProblem]) -> None:
     ordered = sorted(problems, key=lambda p: doc.line_of(p.key, p.field))
     for p in ordered:
@@ -174,7 +158,7 @@ def cmd_resolve(args: argparse.Namespace, env: Environment) -> int:
             f"{display}: not changed ({len(all_problems)} of {len(unpinned)} principals unresolved)\n"
         )
         return 1
-    _write_atomically(path, doc.with_ids(resolution.ids))
+    replace_atomically(path, doc.with_ids(resolution.ids).encode("utf-8"))
     width = max(len(k) for k in resolution.ids)
     env.stdout.write(f"{display}: pinned {len(resolution.ids)} principal ids\n")
     by_key = {q.key: q for q in queries}

@@ -2,6 +2,7 @@
 
 Changes made to the file by someone else (a test simulating drift, `hsmsync apply --state`) are
 picked up: before each operation the store compares the file's stamp with the one it last saw.
+Reading takes no lock (writers rename complete files into place); writing does.
 """
 
 from __future__ import annotations
@@ -18,12 +19,22 @@ from hsmsync.core.state import LiveState
 T = TypeVar("T")
 
 
-def _stamp(path: Path) -> tuple[int, int] | None:
+def _stamp(path: Path) -> tuple[int, int, int] | None:
     try:
         st = os.stat(path)
     except OSError:
         return None
-    return (st.st_mtime_ns, st.st_size)
+    return (st.st_ino, st.st_mtime_ns, st.st_size)  # writers rename a new file into place
+
+
+def _read_with_stamp(path: Path) -> tuple[LiveState, tuple[int, int, int] | None]:
+    """The state and the stamp of the file it came from, without the lock (writes are atomic)."""
+    while True:
+        before = _stamp(path)
+        state = read_state_file(path)
+        after = _stamp(path)
+        if before == after:
+            return state, after
 
 
 class Store:
@@ -37,9 +48,7 @@ class Store:
         self._lock = threading.RLock()
         self._dirty = False
         self._interval = persist_interval
-        with locked(path):
-            self._state = read_state_file(path)
-            self._seen = _stamp(path)
+        self._state, self._seen = _read_with_stamp(path)
         self._closed = threading.Event()
         if persist_interval is not None:
             threading.Thread(target=self._writer, name="emulator-store", daemon=True).start()
@@ -66,9 +75,7 @@ class Store:
             return
         stamp = _stamp(self.path)
         if stamp is not None and stamp != self._seen:
-            with locked(self.path):
-                self._state = read_state_file(self.path)
-                self._seen = _stamp(self.path)
+            self._state, self._seen = _read_with_stamp(self.path)
 
     def read(self) -> LiveState:
         with self._lock:
