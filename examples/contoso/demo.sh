@@ -38,7 +38,8 @@ cp "$HERE/empty-state.json" "$OUT/emulated.json"
 rm -f "$OUT/endpoints.json"
 "$HSMSYNC" emulator --state "$OUT/emulated.json" --endpoints-out "$OUT/endpoints.json" > "$OUT/emulator.log" 2>&1 &
 EMULATOR_PID=$!
-trap 'kill $EMULATOR_PID 2>/dev/null || true' EXIT
+# SIGTERM: the emulator shuts down cleanly and removes its temp folder; wait until it has.
+trap 'kill $EMULATOR_PID 2>/dev/null && wait $EMULATOR_PID; true' EXIT
 for _ in $(seq 1 100); do [ -s "$OUT/endpoints.json" ] && break; sleep 0.1; done
 cat "$OUT/emulator.log"
 

@@ -1,17 +1,50 @@
-"""`hsmsync emulator`: serve a state file until interrupted."""
+"""`hsmsync emulator`: serve a state file until interrupted (Ctrl-C) or terminated (SIGTERM, SIGHUP)."""
 
 from __future__ import annotations
 
+import contextlib
+import signal
+import threading
+from collections.abc import Iterator
 from pathlib import Path
+from types import FrameType
 from typing import TextIO
 
 from hsmsync.core.errors import HsmsyncError
-from hsmsync.emulator.faults import parse_faults
+from hsmsync.emulator.faults import FaultConfig, parse_faults
 from hsmsync.emulator.runtime import start_emulator
 
 
 class FaultSpecError(HsmsyncError, ValueError):
     """The --faults spec is invalid (the message names the item)."""
+
+
+class Terminated(SystemExit):
+    """SIGTERM or SIGHUP arrived: unwind like Ctrl-C, so the temp folder and its files are removed."""
+
+
+_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+
+
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    for sig in _SIGNALS:  # a second signal must not interrupt the cleanup the first one started
+        signal.signal(sig, signal.SIG_IGN)
+    raise Terminated(0)
+
+
+@contextlib.contextmanager
+def _terminate_cleanly() -> Iterator[None]:
+    """SIGTERM (what `kill` and `make demo`'s trap send) and SIGHUP end the emulator through its
+    `finally`, as Ctrl-C does; the default action would kill it on the spot and leave the temp folder."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be set in the main thread
+        return
+    previous = {sig: signal.signal(sig, _terminate) for sig in _SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def run_emulator_cli(
@@ -26,6 +59,17 @@ def run_emulator_cli(
         config = parse_faults(faults) if faults else None
     except ValueError as exc:
         raise FaultSpecError(f"--faults: {exc}") from None
+    with _terminate_cleanly():
+        try:
+            return _serve(state, port, endpoints_out, config, stdout)
+        except Terminated:
+            stdout.write("stopped (terminated)\n")
+            return 0
+
+
+def _serve(
+    state: Path, port: int, endpoints_out: Path | None, config: FaultConfig | None, stdout: TextIO
+) -> int:
     emulator = start_emulator(state, port=port, faults=config)
     try:
         if endpoints_out is not None:

@@ -60,31 +60,38 @@ class Emulator:
         self._bucket_lock = threading.Lock()
         self._own_workdir = workdir is None
         self.workdir = Path(tempfile.mkdtemp(prefix="hsmsync-emulator-")) if workdir is None else workdir
+        self._listeners: list[Listener] = []
+        try:
+            self._listen(port, identity_oid)
+        except BaseException:  # SIGTERM (SystemExit) or Ctrl-C during startup too: leave nothing
+            self._close_listeners()
+            self._remove_workdir()
+            raise
+        for listener in self._listeners:
+            listener.start()
+
+    def _listen(self, port: int, identity_oid: str | None) -> None:
         state = self.store.read()
         self.tenant_id = state.tenant_id
         self.identity_oid = default_identity(state, identity_oid)
         cert, key = make_certificate(self.workdir)
         self.ca_cert_path = cert
-        context = server_context(cert, key)
-        self._listeners: list[Listener] = []
         try:
-            # Graph (`/v1.0/...`) shares the ARM port; GraphService hands everything else to ARM.
-            arm_service = GraphService(self.store, ArmService(self.store, self._page_size))
-            arm = self._gateway(arm_service, hsm=None)
-            self._arm = Listener(port, arm, context)
-            self._listeners.append(self._arm)
-            self._hsms: dict[str, Listener] = {}
-            for offset, name in enumerate(state.hsms, start=1):
-                service = HsmService(name, self.store, self._page_size)
-                gateway = self._gateway(service, hsm=name)
-                listener = Listener(port + offset if port else 0, gateway, context)
-                self._hsms[name] = listener
-                self._listeners.append(listener)
-        except BaseException:
-            self._close_listeners()
-            raise
-        for listener in self._listeners:
-            listener.start()
+            context = server_context(cert, key)
+        finally:
+            key.unlink(missing_ok=True)  # the private key now lives in the TLS context only
+        # Graph (`/v1.0/...`) shares the ARM port; GraphService hands everything else to ARM.
+        arm_service = GraphService(self.store, ArmService(self.store, self._page_size))
+        arm = self._gateway(arm_service, hsm=None)
+        self._arm = Listener(port, arm, context)
+        self._listeners.append(self._arm)
+        self._hsms: dict[str, Listener] = {}
+        for offset, name in enumerate(state.hsms, start=1):
+            service = HsmService(name, self.store, self._page_size)
+            gateway = self._gateway(service, hsm=name)
+            listener = Listener(port + offset if port else 0, gateway, context)
+            self._hsms[name] = listener
+            self._listeners.append(listener)
 
     def _gateway(self, service: GraphService | HsmService, *, hsm: str | None) -> Gateway:
         return Gateway(
@@ -180,6 +187,9 @@ class Emulator:
         self._stopped.set()
         self._close_listeners()
         self.store.close()
+        self._remove_workdir()
+
+    def _remove_workdir(self) -> None:
         if self._own_workdir:
             shutil.rmtree(self.workdir, ignore_errors=True)
 

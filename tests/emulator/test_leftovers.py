@@ -1,0 +1,68 @@
+"""The emulator leaves nothing behind: SIGTERM and SIGHUP stop it cleanly, the TLS private key
+never stays on disk, and a failed start removes its temp folder."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from hsmsync.emulator import start_emulator
+from tests.conftest import REPO
+
+
+def _files(directory: Path) -> list[str]:
+    return sorted(str(p.relative_to(directory)) for p in directory.rglob("*"))
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_a_terminated_emulator_removes_its_temp_folder(state_file: Path, tmp_path: Path, signum: int) -> None:
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    endpoints = tmp_path / "endpoints.json"
+    env = {**os.environ, "TMPDIR": str(temp), "PYTHONPATH": str(REPO / "src")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hsmsync", "emulator", "--state", str(state_file), "--endpoints-out", str(endpoints)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not (endpoints.exists() and endpoints.stat().st_size) and time.monotonic() < deadline:
+            assert proc.poll() is None, proc.communicate()
+            time.sleep(0.05)
+        (workdir,) = temp.iterdir()
+        assert workdir.name.startswith("hsmsync-emulator-")
+        # Only the certificate clients trust; the private key is in the server's memory only.
+        assert _files(temp) == [workdir.name, f"{workdir.name}/ca.pem"]
+        proc.send_signal(signum)
+        out, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    assert "stopped" in out and "Traceback" not in err
+    assert _files(temp) == []
+
+
+def test_a_failed_start_removes_its_temp_folder(
+    state_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        with pytest.raises(OSError):
+            start_emulator(state_file, port=taken.getsockname()[1])
+    assert _files(temp) == []
