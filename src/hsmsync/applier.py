@@ -7,11 +7,17 @@ creates precede its deletes, a custom ARM role precedes the ARM assignments that
 plan's last phase (resource settings, e.g. closing public network access) starts only after every
 other change is done, as the plan promises. On the first error no new change starts anywhere;
 changes already in flight finish and are reported.
+
+Whatever stops an apply, the result accounts for every change (applied, already so, failed, not
+attempted): an unexpected exception (a bug) fails its change with the exception's type and
+message and stops the apply like a service error; Ctrl-C stops it too (`interrupted`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
+import traceback
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol
@@ -19,7 +25,7 @@ from typing import Protocol
 from hsmsync.backends.base import Outcome, StateBackend
 from hsmsync.core.errors import HsmsyncError
 from hsmsync.core.plan import PHASES, Change, Plan
-from hsmsync.core.results import ApplyResult, ChangeResult, ChangeStatus
+from hsmsync.core.results import INTERRUPTED_IN_FLIGHT, ApplyResult, ChangeResult, ChangeStatus
 
 
 class ApplyReporter(Protocol):
@@ -41,19 +47,38 @@ class Reporter:
         """Called after each change, whatever its status."""
 
 
+class _Quiet:
+    """A reporter whose failures (a progress display's) never stop an apply or lose its report."""
+
+    def __init__(self, inner: ApplyReporter) -> None:
+        self.inner = inner
+
+    def change_started(self, change: Change) -> None:
+        with contextlib.suppress(Exception):
+            self.inner.change_started(change)
+
+    def change_finished(self, result: ChangeResult) -> None:
+        with contextlib.suppress(Exception):
+            self.inner.change_finished(result)
+
+
 def backend_workers(backend: object) -> int:
     """How many lanes a backend can serve at once (`workers` attribute; 1 when it has none)."""
     workers = getattr(backend, "workers", 1)
     return workers if isinstance(workers, int) and workers > 0 else 1
 
 
-def _apply_one(backend: StateBackend, change: Change) -> ChangeResult:
+def _apply_one(backend: StateBackend, change: Change) -> tuple[ChangeResult, str | None]:
+    """The change's result, and the traceback when an unexpected error (a bug) failed it."""
     try:
         outcome = backend.apply_change(change)
     except HsmsyncError as exc:
-        return ChangeResult(change, ChangeStatus.FAILED, str(exc))
+        return ChangeResult(change, ChangeStatus.FAILED, str(exc)), None
+    except Exception as exc:  # noqa: BLE001 - a bug fails this change; the report must still be complete
+        message = f"unexpected error: {type(exc).__name__}: {exc}"
+        return ChangeResult(change, ChangeStatus.FAILED, message), traceback.format_exc()
     status = ChangeStatus.APPLIED if outcome is Outcome.DONE else ChangeStatus.ALREADY_DONE
-    return ChangeResult(change, status)
+    return ChangeResult(change, status), None
 
 
 def apply_plan(
@@ -63,7 +88,7 @@ def apply_plan(
 
     workers == 1: strictly in plan order. workers > 1: lanes per target, concurrently (see module).
     """
-    reporter = reporter or Reporter()
+    reporter = _Quiet(reporter or Reporter())
     if workers <= 1:
         return _apply_serial(plan.changes, backend, reporter)
     return _Parallel(plan.changes, backend, reporter, workers).run()
@@ -71,17 +96,31 @@ def apply_plan(
 
 def _apply_serial(changes: Sequence[Change], backend: StateBackend, reporter: ApplyReporter) -> ApplyResult:
     results: list[ChangeResult] = []
-    failed = False
-    for change in changes:
-        if failed:
-            results.append(ChangeResult(change, ChangeStatus.NOT_ATTEMPTED))
-            continue
-        reporter.change_started(change)
-        result = _apply_one(backend, change)
-        failed = result.status is ChangeStatus.FAILED
-        reporter.change_finished(result)
-        results.append(result)
-    return ApplyResult(tuple(results))
+    unexpected: str | None = None
+    in_flight: Change | None = None
+    try:
+        for change in changes:
+            in_flight = change
+            reporter.change_started(change)
+            result, unexpected = _apply_one(backend, change)
+            results.append(result)
+            in_flight = None
+            reporter.change_finished(result)
+            if result.status is ChangeStatus.FAILED:
+                break
+    except KeyboardInterrupt:
+        if in_flight is not None:
+            results.append(ChangeResult(in_flight, ChangeStatus.FAILED, INTERRUPTED_IN_FLIGHT))
+        return _complete(changes, results, interrupted=True, unexpected=unexpected)
+    return _complete(changes, results, interrupted=False, unexpected=unexpected)
+
+
+def _complete(
+    changes: Sequence[Change], results: list[ChangeResult], *, interrupted: bool, unexpected: str | None
+) -> ApplyResult:
+    """The results so far, and every later change as not attempted."""
+    rest = [ChangeResult(c, ChangeStatus.NOT_ATTEMPTED) for c in changes[len(results) :]]
+    return ApplyResult(tuple(results + rest), interrupted=interrupted, unexpected=unexpected)
 
 
 def stages(changes: Sequence[Change]) -> list[list[list[int]]]:
@@ -111,9 +150,32 @@ class _Parallel:
         self.reporter = reporter
         self.workers = workers
         self.results: list[ChangeResult | None] = [None] * len(changes)
-        self.stop = threading.Event()
-        self.unexpected: BaseException | None = None
+        self.unexpected: str | None = None
         self._report_lock = threading.Lock()
+        # Stopping and counting the changes in flight under one lock: once `_halt` returns, no
+        # change is running and none will start (Ctrl-C can even cut a thread's start short).
+        self._flight = threading.Condition()
+        self._stopped = False
+        self._in_flight = 0
+
+    def _begin(self) -> bool:
+        with self._flight:
+            if self._stopped:
+                return False
+            self._in_flight += 1
+            return True
+
+    def _end(self, *, stop: bool) -> None:
+        with self._flight:
+            self._in_flight -= 1
+            self._stopped = self._stopped or stop
+            self._flight.notify_all()
+
+    def _halt(self) -> None:
+        with self._flight:
+            self._stopped = True
+            while self._in_flight:
+                self._flight.wait()
 
     def _started(self, change: Change) -> None:
         with self._report_lock:
@@ -125,24 +187,22 @@ class _Parallel:
 
     def _run_lane(self, lane: list[int]) -> None:
         for i in lane:
-            if self.stop.is_set():
+            if not self._begin():
                 return
             change = self.changes[i]
             self._started(change)
-            try:
-                result = _apply_one(self.backend, change)
-            except BaseException as exc:  # an unexpected error: stop everything, re-raised by run()
-                self.stop.set()
-                self.unexpected = self.unexpected or exc
-                return
+            result, unexpected = _apply_one(self.backend, change)
             self.results[i] = result
-            if result.status is ChangeStatus.FAILED:
-                self.stop.set()
+            failed = result.status is ChangeStatus.FAILED
+            if failed:
+                self.unexpected = self.unexpected or unexpected
             self._finished(result)
+            self._end(stop=failed)
 
     def run(self) -> ApplyResult:
+        interrupted = False
         for lanes in stages(self.changes):
-            if self.stop.is_set():
+            if self._stopped:
                 break
             # Longest lanes first: they bound the wall time.
             ordered = sorted(lanes, key=len, reverse=True)
@@ -151,18 +211,18 @@ class _Parallel:
                 futures = [pool.submit(self._run_lane, lane) for lane in ordered]
                 for future in futures:
                     future.result()
-            except BaseException:  # KeyboardInterrupt in the main thread: let in-flight calls end
-                self.stop.set()
-                raise
+            except KeyboardInterrupt:  # in the main thread: start nothing new, let in-flight calls end
+                interrupted = True
+                self._halt()
             finally:
-                pool.shutdown(wait=True)
-        if self.unexpected is not None:
-            raise self.unexpected
+                pool.shutdown(wait=not interrupted)
         return ApplyResult(
             tuple(
                 r if r is not None else ChangeResult(c, ChangeStatus.NOT_ATTEMPTED)
                 for c, r in zip(self.changes, self.results, strict=True)
-            )
+            ),
+            interrupted=interrupted,
+            unexpected=self.unexpected,
         )
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import sys
 import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -58,6 +60,7 @@ class ExitStatus(IntEnum):
     CHANGES = 2  # plan --detailed-exitcode: there are changes; drift: drifted
     UNEXPECTED = 3
     INTERRUPTED = 130
+    OUTPUT_CUT = 141  # 128 + SIGPIPE: the reader of the output went away (`| head`), as git and coreutils
 
 
 def _add_source_args(p: argparse.ArgumentParser) -> None:
@@ -298,6 +301,13 @@ def cmd_apply(args: argparse.Namespace, env: Environment) -> int:
     other_writers = getattr(backend, "other_writers", None)  # the live backend notices concurrent writers
     for note in other_writers() if callable(other_writers) else ():
         env.stderr.write(f"warning: {note}\n")
+    if result.unexpected is not None:
+        env.stderr.write("unexpected error during apply: the report above says which change it failed\n")
+        _traceback_hint(env, args.debug, result.unexpected)
+        return ExitStatus.UNEXPECTED
+    if result.interrupted:
+        env.stderr.write("interrupted\n")
+        return ExitStatus.INTERRUPTED
     return ExitStatus.OK if result.ok else ExitStatus.ERROR
 
 
@@ -385,12 +395,33 @@ COMMANDS = {
 
 
 def main(argv: Sequence[str] | None = None, *, env: Environment | None = None) -> int:
-    env = env or Environment()
+    """Run one command; the exit status. Output that could not be written decides it too:
+    a reader that went away (`| head`) turns success into OUTPUT_CUT, quietly; any other
+    write error is an error."""
+    try:
+        env = env or Environment.of_process()
+    except OSError as exc:  # e.g. the current directory was removed
+        sys.stderr.write(f"error: {exc.strerror or exc}\n")
+        return ExitStatus.ERROR
+    code = _run(argv, env)
+    gone, failure = env.output_lost()
+    if failure is not None:
+        env.stderr.write(f"error: cannot write output: {failure}\n")
+        return code if code not in (ExitStatus.OK, ExitStatus.CHANGES) else ExitStatus.ERROR
+    if gone and code == ExitStatus.OK:
+        return ExitStatus.OUTPUT_CUT
+    return code
+
+
+def _run(argv: Sequence[str] | None, env: Environment) -> int:
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:  # argparse exits on --help and usage errors
-        return int(exc.code or 0)
+        # argparse prints help and usage errors itself: through env's streams, which a closed
+        # pipe cannot break.
+        with contextlib.redirect_stdout(env.stdout), contextlib.redirect_stderr(env.stderr):
+            args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version (0) and usage errors, which are errors: 1, never 2
+        return ExitStatus.OK if exc.code in (0, None) else ExitStatus.ERROR
     try:
         quiet, verbose = getattr(args, "quiet", False), getattr(args, "verbose", 0)
         with feedback(env.stderr, env.environ, quiet=quiet, verbose=verbose) as args.progress:
@@ -403,11 +434,15 @@ def main(argv: Sequence[str] | None = None, *, env: Environment | None = None) -
         return ExitStatus.INTERRUPTED
     except Exception as exc:  # noqa: BLE001 - the one place unexpected errors are turned into an exit code
         env.stderr.write(f"unexpected error: {type(exc).__name__}: {exc}\n")
-        if args.debug:
-            env.stderr.write(traceback.format_exc())
-        else:
-            env.stderr.write("run with --debug for the traceback, and please report it\n")
+        _traceback_hint(env, args.debug, traceback.format_exc())
         return ExitStatus.UNEXPECTED
+
+
+def _traceback_hint(env: Environment, debug: bool, trace: str) -> None:
+    if debug:
+        env.stderr.write(trace)
+    else:
+        env.stderr.write("run with --debug for the traceback, and please report it\n")
 
 
 __all__ = ["ApplyResult", "ChangeStatus", "ExitStatus", "Manifest", "main"]

@@ -22,9 +22,18 @@ class ChangeResult:
     error: str | None = None
 
 
+# The error of a change that was in flight when Ctrl-C stopped the apply.
+INTERRUPTED_IN_FLIGHT = "interrupted while in flight: it may or may not have taken effect (plan again to see)"
+
+
 @dataclass(frozen=True, slots=True)
 class ApplyResult:
+    """Every change's result, in plan order. `interrupted`: Ctrl-C stopped the apply.
+    `unexpected`: the traceback of an unexpected error (a bug) that failed a change, for --debug."""
+
     results: tuple[ChangeResult, ...]
+    interrupted: bool = False
+    unexpected: str | None = None
 
     @property
     def ok(self) -> bool:

@@ -25,14 +25,19 @@ def render_apply_result(result: ApplyResult) -> str:
             out.append(f"      error: {v(r.error)}")
     applied = result.count(ChangeStatus.APPLIED)
     already = result.count(ChangeStatus.ALREADY_DONE)
-    if result.ok:
+    failed = result.count(ChangeStatus.FAILED)
+    skipped = result.count(ChangeStatus.NOT_ATTEMPTED)
+    counts = f"{applied} applied, {already} already so, {failed} failed, {skipped} not attempted"
+    if result.interrupted:
+        out.append(
+            f"Apply interrupted: {counts}. What was applied stays applied; "
+            "plan again to see what is left."
+        )
+    elif result.ok:
         out.append(f"Apply complete: {applied} applied, {already} already so.")
     else:
-        failed = result.count(ChangeStatus.FAILED)
-        skipped = result.count(ChangeStatus.NOT_ATTEMPTED)
         out.append(
-            f"Apply stopped at the first error: {applied} applied, {already} already so, "
-            f"{failed} failed, {skipped} not attempted. Fix the cause and run apply again; "
+            f"Apply stopped at the first error: {counts}. Fix the cause and run apply again; "
             "what was applied stays applied."
         )
     return "\n".join(out) + "\n"
