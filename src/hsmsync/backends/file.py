@@ -6,6 +6,7 @@ from pathlib import Path
 
 from hsmsync.backends.base import Outcome, ReadRequest
 from hsmsync.backends.statefile import locked, read_state_file, write_state_file
+from hsmsync.core.change_check import check_applicable
 from hsmsync.core.errors import StateError
 from hsmsync.core.guard import Caller
 from hsmsync.core.plan import Change
@@ -35,6 +36,7 @@ class FileStateBackend:
         return None  # a state file has no identity; `--caller` names one
 
     def apply_change(self, change: Change) -> Outcome:
+        check_applicable(change)
         with locked(self.path):
             state = read_state_file(self.path)
             new_state, outcome = apply_to_state(state, change)

@@ -17,6 +17,7 @@ from hsmsync.backends.azure.management import ManagementPlane
 from hsmsync.backends.azure.resources import ResourcePlane
 from hsmsync.backends.azure.settings import AzureSettings
 from hsmsync.backends.base import HsmRef, Outcome, ReadRequest
+from hsmsync.core.change_check import check_applicable
 from hsmsync.core.errors import BackendError, StateError
 from hsmsync.core.guard import Caller
 from hsmsync.core.plan import Change, Plane
@@ -196,6 +197,7 @@ class AzureBackend:
             graph.close()
 
     def apply_change(self, change: Change) -> Outcome:
+        check_applicable(change)
         outcome = self._apply(change)
         if outcome is Outcome.ALREADY_DONE:
             # The plan was made from live state read moments ago: someone else made this change.
