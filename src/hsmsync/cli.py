@@ -36,6 +36,7 @@ from hsmsync.core.planner import plan_changes
 from hsmsync.core.review import PlanReview
 from hsmsync.core.state import LiveState
 from hsmsync.environment import Environment
+from hsmsync.files import write_output_file
 from hsmsync.manifest import LoadedManifest, load_manifest
 from hsmsync.render import PLAN_RENDERERS
 from hsmsync.render import drift as drift_render
@@ -271,7 +272,7 @@ def cmd_plan(args: argparse.Namespace, env: Environment) -> int:
     if args.out:
         binding = _binding(args, env, planned.loaded)
         text = saved_plan_json(plan, planned.request, planned.live, binding)
-        _path(args.out, env).write_text(text, encoding="utf-8")
+        write_output_file(_path(args.out, env), text, "the plan", display=args.out)
     if args.detailed_exitcode and not plan.is_empty:
         return ExitStatus.CHANGES
     return ExitStatus.OK
@@ -332,7 +333,8 @@ def cmd_drift(args: argparse.Namespace, env: Environment) -> int:
     renderers["markdown"] = drift_render.render_markdown
     env.stdout.write(renderers[args.format](report, header))
     if args.report:
-        _path(args.report, env).write_text(drift_render.render_json(report, header), encoding="utf-8")
+        report_json = drift_render.render_json(report, header)
+        write_output_file(_path(args.report, env), report_json, "the drift report", display=args.report)
     return ExitStatus.CHANGES if report.failed else ExitStatus.OK
 
 

@@ -8,7 +8,8 @@ see the old or the new content, never half of one. The file keeps its mode (and,
 process may, its owner and group); a new file gets the mode a plain `open()` would give
 (0666 minus the umask), never mkstemp's 0600. A writer killed between creating and renaming its
 temp file leaves it behind; `remove_stale_temps` removes such leftovers and is called by writers
-that hold the file's lock (so no live writer's temp file is touched).
+that hold the file's lock (so no live writer's temp file is touched). Files written on request
+(`plan --out`, `drift --report`, `export -o`) go through `write_output_file`.
 """
 
 from __future__ import annotations
@@ -103,6 +104,15 @@ def replace_atomically(path: Path, data: bytes) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def write_output_file(path: Path, text: str, what: str, *, display: Path | None = None) -> None:
+    """A file the user asked for (a saved plan, a report, an export), written atomically; an
+    HsmsyncError naming the file when it cannot be (a missing directory, a directory in the way)."""
+    try:
+        replace_atomically(path, text.encode("utf-8"))
+    except OSError as exc:
+        raise HsmsyncError(f"{display or path}: cannot write {what}: {exc.strerror or exc}") from None
 
 
 def _copy_ownership(fd: int, existing: os.stat_result) -> None:

@@ -179,3 +179,30 @@ def test_no_lock_file_is_committed() -> None:
         ["git", "ls-files", "*.lock"], cwd=REPO, capture_output=True, text=True, check=True
     ).stdout.split()
     assert tracked == []
+
+
+OUTPUTS = [
+    ("plan", "-f", "hsmsync.yaml", "--state", "state.json", "--out", "{}"),
+    ("drift", "-f", "hsmsync.yaml", "--state", "state.json", "--report", "{}"),
+    ("export", "--state", "state.json", "-o", "{}"),
+]
+
+
+@pytest.mark.parametrize("argv", OUTPUTS, ids=[a[0] for a in OUTPUTS])
+@pytest.mark.parametrize(("where", "why"), [("no/such/dir/out", "No such file or directory"), ("adir", "Is a directory")])
+def test_an_output_file_that_cannot_be_written_is_a_clear_error(
+    contoso: Path, argv: tuple[str, ...], where: str, why: str
+) -> None:
+    (contoso / "adir").mkdir()
+    result = run_cli(*(a.format(where) for a in argv), cwd=contoso)
+    assert result.exit_code == 1, result.stderr
+    assert f"error: {where}: cannot write the " in result.stderr and why in result.stderr
+    assert not (contoso / "no").exists() and list((contoso / "adir").iterdir()) == []
+    assert not [p for p in contoso.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_an_endpoints_file_that_is_not_utf8_is_a_clear_error(contoso: Path) -> None:
+    (contoso / "endpoints.json").write_bytes(b'{"emulator": true,\n"\xff"}')
+    result = run_cli("plan", "-f", "hsmsync.yaml", "--live", "--endpoints", "endpoints.json", cwd=contoso)
+    assert result.exit_code == 1, result.stderr
+    assert "endpoints.json: endpoints file is not UTF-8 text (invalid byte at line 2" in result.stderr

@@ -26,6 +26,7 @@ from hsmsync.core.model import Manifest
 from hsmsync.core.scopes import normalize_arm_scope
 from hsmsync.core.state import DirectoryObject, LiveState
 from hsmsync.environment import Environment
+from hsmsync.files import write_output_file
 from hsmsync.manifest import load_manifest
 from hsmsync.render.escape import visible
 
@@ -154,9 +155,8 @@ def cmd_export(args: argparse.Namespace, env: Environment) -> int:
     text = HEADER + f"# exported by hsmsync from {visible(backend.describe())}\n" + notes
     text += yaml.safe_dump(export.document, sort_keys=False, default_flow_style=False, width=120)
     if args.output:
-        (args.output if args.output.is_absolute() else env.cwd / args.output).write_text(
-            text, encoding="utf-8"
-        )
+        path = args.output if args.output.is_absolute() else env.cwd / args.output
+        write_output_file(path, text, "the exported manifest", display=args.output)
     else:
         env.stdout.write(text)
     return 0

@@ -29,6 +29,7 @@ from hsmsync.backends.azure.hosts import HostRule, Resolver, is_loopback_host, r
 from hsmsync.backends.azure.settings import AzureSettings, RetrySettings
 from hsmsync.core.errors import StateError
 from hsmsync.core.ids import is_guid
+from hsmsync.files import read_regular_text
 
 _KNOWN_FIELDS = frozenset({"emulator", "tenant_id", "hsms", "arm", "graph", "ca_cert", "identity"})
 
@@ -73,12 +74,9 @@ class _Reader:
 
 def read_endpoints(path: Path) -> Endpoints:
     """Parse and validate an endpoints file; errors name the file and the field."""
+    text = read_regular_text(path, "endpoints file", error=StateError)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise StateError(f"{path}: endpoints file not found") from None
-    except OSError as exc:
-        raise StateError(f"{path}: cannot read endpoints file: {exc.strerror}") from None
+        data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise StateError(f"{path}: endpoints file is not JSON: {exc.msg} at line {exc.lineno}") from None
     if not isinstance(data, dict):
