@@ -3,6 +3,7 @@ never stays on disk, and a failed start removes its temp folder."""
 
 from __future__ import annotations
 
+import io
 import os
 import signal
 import socket
@@ -14,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from hsmsync.emulator import start_emulator
+from hsmsync.core.errors import HsmsyncError
+from hsmsync.emulator import run_emulator_cli, start_emulator
 from tests.conftest import REPO
 
 
@@ -65,4 +67,22 @@ def test_a_failed_start_removes_its_temp_folder(
         taken.listen()
         with pytest.raises(OSError):
             start_emulator(state_file, port=taken.getsockname()[1])
+    assert _files(temp) == []
+
+
+def test_cli_start_failures_are_clear_errors_that_leave_nothing(
+    state_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(HsmsyncError, match=f"cannot listen on 127.0.0.1, port {port}.*in use"):
+            run_emulator_cli(state_file, port, None, None, io.StringIO())
+    missing = tmp_path / "no" / "endpoints.json"
+    with pytest.raises(HsmsyncError, match="no/endpoints.json: cannot write the endpoints file"):
+        run_emulator_cli(state_file, 0, missing, None, io.StringIO())
     assert _files(temp) == []

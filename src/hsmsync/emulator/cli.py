@@ -70,7 +70,11 @@ def run_emulator_cli(
 def _serve(
     state: Path, port: int, endpoints_out: Path | None, config: FaultConfig | None, stdout: TextIO
 ) -> int:
-    emulator = start_emulator(state, port=port, faults=config)
+    try:
+        emulator = start_emulator(state, port=port, faults=config)
+    except OSError as exc:  # the port is taken, or not ours to use
+        where = f"port {port} and the next ones" if port else "an ephemeral port"
+        raise HsmsyncError(f"emulator: cannot listen on 127.0.0.1, {where}: {exc.strerror or exc}") from None
     try:
         if endpoints_out is not None:
             emulator.write_endpoints(endpoints_out)

@@ -21,6 +21,7 @@ from hsmsync.emulator.graph import GraphService
 from hsmsync.emulator.pipeline import Gateway, RequestLog
 from hsmsync.emulator.server import Listener, server_context
 from hsmsync.emulator.store import Store
+from hsmsync.files import write_output_file
 
 ZERO_GUID = "00000000-0000-0000-0000-000000000000"
 
@@ -151,7 +152,8 @@ class Emulator:
         }
 
     def write_endpoints(self, path: Path) -> None:
-        path.write_text(json.dumps(self.endpoints, indent=2) + "\n", encoding="utf-8")
+        """Atomically: whoever polls for the file never reads half of it."""
+        write_output_file(path, json.dumps(self.endpoints, indent=2) + "\n", "the endpoints file")
 
     def state(self) -> LiveState:
         """The emulator's current state (the same as the state file's after every change)."""
