@@ -35,7 +35,7 @@ from hsmsync.core.plan import Plan
 from hsmsync.core.planner import plan_changes
 from hsmsync.core.review import PlanReview
 from hsmsync.core.state import LiveState
-from hsmsync.environment import Environment
+from hsmsync.environment import Environment, sigterm_as_interrupt
 from hsmsync.files import write_output_file
 from hsmsync.manifest import LoadedManifest, load_manifest
 from hsmsync.render import PLAN_RENDERERS
@@ -400,12 +400,14 @@ def main(argv: Sequence[str] | None = None, *, env: Environment | None = None) -
     """Run one command; the exit status. Output that could not be written decides it too:
     a reader that went away (`| head`) turns success into OUTPUT_CUT, quietly; any other
     write error is an error."""
+    own_process = env is None
     try:
         env = env or Environment.of_process()
     except OSError as exc:  # e.g. the current directory was removed
         sys.stderr.write(f"error: {exc.strerror or exc}\n")
         return ExitStatus.ERROR
-    code = _run(argv, env)
+    with sigterm_as_interrupt() if own_process else contextlib.nullcontext():
+        code = _run(argv, env)
     gone, failure = env.output_lost()
     if failure is not None:
         env.stderr.write(f"error: cannot write output: {failure}\n")
