@@ -11,6 +11,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -56,32 +57,34 @@ def test_a_terminated_emulator_removes_its_temp_folder(state_file: Path, tmp_pat
     assert _files(temp) == []
 
 
-def test_a_failed_start_removes_its_temp_folder(
-    state_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    temp = tmp_path / "tmp"
-    temp.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+@pytest.fixture
+def temp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The folder Python's tempfile uses in this test (where the emulator makes its own)."""
+    folder = tmp_path / "tmp"
+    folder.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    return folder
+
+
+@pytest.fixture
+def taken_port() -> Iterator[int]:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
-        with pytest.raises(OSError):
-            start_emulator(state_file, port=taken.getsockname()[1])
+        yield taken.getsockname()[1]
+
+
+def test_a_failed_start_removes_its_temp_folder(state_file: Path, temp: Path, taken_port: int) -> None:
+    with pytest.raises(OSError):
+        start_emulator(state_file, port=taken_port)
     assert _files(temp) == []
 
 
 def test_cli_start_failures_are_clear_errors_that_leave_nothing(
-    state_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    state_file: Path, tmp_path: Path, temp: Path, taken_port: int
 ) -> None:
-    temp = tmp_path / "tmp"
-    temp.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(temp))
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        port = taken.getsockname()[1]
-        with pytest.raises(HsmsyncError, match=f"cannot listen on 127.0.0.1, port {port}.*in use"):
-            run_emulator_cli(state_file, port, None, None, io.StringIO())
+    with pytest.raises(HsmsyncError, match=f"cannot listen on 127.0.0.1, port {taken_port}.*in use"):
+        run_emulator_cli(state_file, taken_port, None, None, io.StringIO())
     missing = tmp_path / "no" / "endpoints.json"
     with pytest.raises(HsmsyncError, match="no/endpoints.json: cannot write the endpoints file"):
         run_emulator_cli(state_file, 0, missing, None, io.StringIO())

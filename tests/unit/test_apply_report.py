@@ -95,17 +95,23 @@ def test_ctrl_c_with_parallel_lanes_lets_calls_in_flight_finish_and_reports(tmp_
     assert ChangeStatus.FAILED not in {r.status for r in result.results}  # in-flight calls finished
 
 
-def test_the_cli_prints_the_report_then_exits_3_for_a_bug(contoso: Path, monkeypatch: pytest.MonkeyPatch):
+def _second_change_raises(monkeypatch: pytest.MonkeyPatch, error: BaseException) -> list[Change]:
+    """The file backend raises `error` on its second change; returns the calls made."""
     real = FileStateBackend.apply_change
-    calls = []
+    calls: list[Change] = []
 
-    def flaky(self: FileStateBackend, change: Change) -> Outcome:
+    def breaking(self: FileStateBackend, change: Change) -> Outcome:
         calls.append(change)
         if len(calls) == 2:
-            raise TypeError("'NoneType' object is not subscriptable")
+            raise error
         return real(self, change)
 
-    monkeypatch.setattr(FileStateBackend, "apply_change", flaky)
+    monkeypatch.setattr(FileStateBackend, "apply_change", breaking)
+    return calls
+
+
+def test_the_cli_prints_the_report_then_exits_3_for_a_bug(contoso: Path, monkeypatch: pytest.MonkeyPatch):
+    calls = _second_change_raises(monkeypatch, TypeError("'NoneType' object is not subscriptable"))
     argv = ("apply", "-f", "hsmsync.yaml", "--state", "state.json", "--auto-approve")
     result = run_cli(*argv, cwd=contoso)
     assert result.exit_code == 3
@@ -120,16 +126,7 @@ def test_the_cli_prints_the_report_then_exits_3_for_a_bug(contoso: Path, monkeyp
 
 
 def test_the_cli_prints_the_report_after_ctrl_c(contoso: Path, monkeypatch: pytest.MonkeyPatch):
-    real = FileStateBackend.apply_change
-    calls = []
-
-    def interrupted(self: FileStateBackend, change: Change) -> Outcome:
-        calls.append(change)
-        if len(calls) == 2:
-            raise KeyboardInterrupt
-        return real(self, change)
-
-    monkeypatch.setattr(FileStateBackend, "apply_change", interrupted)
+    _second_change_raises(monkeypatch, KeyboardInterrupt())
     result = run_cli("apply", "-f", "hsmsync.yaml", "--state", "state.json", "--auto-approve", cwd=contoso)
     assert result.exit_code == 130
     assert "Apply interrupted: 1 applied, 0 already so, 1 failed" in result.stdout
