@@ -157,6 +157,7 @@ READ_ONLY = [
     ("whocan", "-f", "hsmsync.yaml", "--state", "live-as-tutorial.json", "--hsm", "contoso", "sign"),
     ("explain", "-f", "hsmsync.yaml", "--state", "live-as-tutorial.json", "app-vm"),
     ("export", "--state", "live-as-tutorial.json"),
+    ("resolve", "--check", "-f", "hsmsync.yaml"),
 ]
 
 

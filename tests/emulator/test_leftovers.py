@@ -20,6 +20,8 @@ from hsmsync.core.errors import HsmsyncError
 from hsmsync.emulator import run_emulator_cli, start_emulator
 from tests.conftest import REPO
 
+from .conftest import acl
+
 
 def _files(directory: Path) -> list[str]:
     return sorted(str(p.relative_to(directory)) for p in directory.rglob("*"))
@@ -89,3 +91,11 @@ def test_cli_start_failures_are_clear_errors_that_leave_nothing(
     with pytest.raises(HsmsyncError, match="no/endpoints.json: cannot write the endpoints file"):
         run_emulator_cli(state_file, 0, missing, None, io.StringIO())
     assert _files(temp) == []
+
+
+def test_an_emulator_that_only_serves_reads_writes_nothing_next_to_the_state_file(state_file: Path) -> None:
+    before = _files(state_file.parent)
+    with start_emulator(state_file) as emu:
+        assert list(acl(emu).list_role_assignments("/"))
+        assert _files(state_file.parent) == before  # no lock file: reading takes no lock
+    assert _files(state_file.parent) == before
