@@ -3,6 +3,7 @@ and commands that only read write nothing (no lock file, no directory)."""
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import signal
@@ -207,3 +208,17 @@ def test_an_endpoints_file_that_is_not_utf8_is_a_clear_error(contoso: Path) -> N
     result = run_cli("plan", "-f", "hsmsync.yaml", "--live", "--endpoints", "endpoints.json", cwd=contoso)
     assert result.exit_code == 1, result.stderr
     assert "endpoints.json: endpoints file is not UTF-8 text (invalid byte at line 2" in result.stderr
+
+
+def test_a_state_file_that_cannot_be_written_fails_its_change_clearly(
+    contoso: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def full_disk(fd: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full_disk)
+    result = run_cli("apply", "-f", "hsmsync.yaml", "--state", "state.json", "--auto-approve", cwd=contoso)
+    assert result.exit_code == 1, result.stderr
+    assert "state.json: cannot write state file: No space left on device" in result.stdout
+    assert "Apply stopped at the first error: 0 applied" in result.stdout
+    assert _leftovers(contoso) == []

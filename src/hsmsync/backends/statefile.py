@@ -76,4 +76,7 @@ def write_state_file(path: Path, state: LiveState) -> None:
     data = state.model_dump(mode="json", exclude_defaults=False)
     text = json.dumps(data, indent=2, sort_keys=False) + "\n"
     remove_stale_temps(path)
-    replace_atomically(path, text.encode("utf-8"))
+    try:
+        replace_atomically(path, text.encode("utf-8"))
+    except OSError as exc:  # a read-only folder, a full disk
+        raise StateError(f"{path}: cannot write state file: {exc.strerror or exc}") from None
