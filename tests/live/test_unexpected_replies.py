@@ -121,11 +121,14 @@ def test_a_challenge_for_another_resource_is_refused_clearly(emulator: Any, tmp_
     match the host (here: the HSM resource, answered by 127.0.0.1) with a ValueError."""
     with _backend(emulator, tmp_path) as backend:
         settings = dataclasses.replace(backend.settings, verify_challenge_resource=True)
+    emulator.clear_log()
     with AzureBackend(settings) as strict, pytest.raises(BackendError) as caught:
         strict.read_state(request())
+    hsm_calls = [s for _, path, s in emulator.request_log if path.startswith("/providers/Microsoft.Authorization")]
+    assert hsm_calls and set(hsm_calls) == {401}  # only the unauthenticated probe: no token went out
     message = str(caught.value)
-    assert emulator.hsm_urls[HSM] in message
-    assert "challenge resource" in message
+    assert f"{emulator.hsm_urls[HSM]} asked for a token for 'managedhsm.azure.net'" in message
+    assert "no token was sent" in message and "verify_challenge_resource" not in message
 
 
 def test_the_cli_exits_1_with_the_clear_error(emulator: Any, tmp_path: Path) -> None:

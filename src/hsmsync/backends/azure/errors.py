@@ -42,6 +42,7 @@ T = TypeVar("T")
 # JSONDecodeError and UnicodeDecodeError are ValueErrors).
 REPLY_ERRORS: tuple[type[Exception], ...] = (ValueError, KeyError, TypeError, AttributeError)
 _SERVICES = {"data": "Managed HSM data-plane", "management": "Azure Resource Manager"}
+_FOREIGN_CHALLENGE = re.compile(r"challenge resource '([^']*)' does not match the requested domain")
 _CHALLENGE_PART = re.compile(r'(authorization(?:_uri)?|resource|scope)="([^"]*)"', re.IGNORECASE)
 
 # Codes an SDK call can report that hsmsync treats specially.
@@ -125,6 +126,12 @@ def call_sdk(attempt: Attempt, fn: Callable[[], T]) -> T:
 
 def unexpected_reply(exc: BaseException, attempt: Attempt) -> BackendError:
     """The service answered, but not with what the SDK expects (a proxy, a wrong URL, another service)."""
+    foreign = _FOREIGN_CHALLENGE.search(str(exc))
+    if foreign:  # the SDK's own advice (turn the check off) is not for a CLI's user
+        return BackendError(
+            f"{attempt.describe()}: {attempt.host} asked for a token for '{foreign.group(1)}', which "
+            "is not the service at that address; no token was sent. Check the URL"
+        )
     expected = _SERVICES.get(attempt.plane, "Azure")
     return BackendError(
         f"{attempt.describe()}: unexpected reply from {attempt.host}: expected {expected} JSON, "
