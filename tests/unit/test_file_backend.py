@@ -43,7 +43,7 @@ def test_failed_write_leaves_the_old_file_and_no_temp_files(tmp_path: Path, monk
         raise OSError("disk full")
 
     monkeypatch.setattr("os.replace", boom)
-    with pytest.raises(OSError):
+    with pytest.raises(StateError, match="s.json: cannot write state file: disk full"):
         write_state_file(path, read_state_file(CONTOSO / "live-as-tutorial.json"))
     assert path.read_text() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["s.json"]

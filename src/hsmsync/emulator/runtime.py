@@ -80,7 +80,8 @@ class Emulator:
         try:
             context = server_context(cert, key)
         finally:
-            key.unlink(missing_ok=True)  # the private key now lives in the TLS context only
+            if self._own_workdir:  # a temp folder: the private key lives in the TLS context only
+                key.unlink(missing_ok=True)  # (a caller's workdir is the caller's to keep or clean)
         # Graph (`/v1.0/...`) shares the ARM port; GraphService hands everything else to ARM.
         arm_service = GraphService(self.store, ArmService(self.store, self._page_size))
         arm = self._gateway(arm_service, hsm=None)
