@@ -17,7 +17,7 @@ from enum import StrEnum
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from azure.core.exceptions import AzureError, HttpResponseError, ResourceNotFoundError
+from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 
 from hsmsync.backends.azure.clients import ClientFactory
 from hsmsync.backends.azure.errors import (
@@ -25,9 +25,9 @@ from hsmsync.backends.azure.errors import (
     Attempt,
     call_sdk,
     error_code,
+    sdk_errors,
     service_error,
     to_backend_error,
-    unexpected_reply,
 )
 from hsmsync.backends.azure.ids import data_role_definition_id, enum_text, role_guid, scope_text
 from hsmsync.backends.base import Outcome
@@ -251,20 +251,17 @@ class DataPlane:
             url=url,
         )
         names: list[str] = []
-        try:
-            for props in self.clients.keys(url).list_properties_of_keys():
-                if props.name:
-                    names.append(props.name)
-                if limit is not None and len(names) > limit:
-                    return names, False, ""
-        except HttpResponseError as exc:
-            if not full and exc.status_code == 403:
-                return None, False, "keys not readable"
-            raise to_backend_error(exc, attempt) from exc
-        except AzureError as exc:
-            raise to_backend_error(exc, attempt) from exc
-        except REPLY_ERRORS as exc:
-            raise unexpected_reply(exc, attempt) from exc
+        with sdk_errors(attempt):
+            try:
+                for props in self.clients.keys(url).list_properties_of_keys():
+                    if props.name:
+                        names.append(props.name)
+                    if limit is not None and len(names) > limit:
+                        return names, False, ""
+            except HttpResponseError as exc:
+                if not full and exc.status_code == 403:
+                    return None, False, "keys not readable"
+                raise
         return names, True, ""
 
     @staticmethod
@@ -319,21 +316,17 @@ class DataPlane:
             raise BackendError(f"change {change.id}: a role assignment needs a principal id")
         attempt = self._attempt(f"create role assignment {change.name}", change, url)
         client = self._client(url)
-        try:
-            client.create_role_assignment(
-                change.scope, data_role_definition_id(change.role_id), change.principal_id, name=change.name
-            )
-        except HttpResponseError as exc:
-            code = error_code(exc)
-            if code == "matchingroleassignmentexists":
-                return Outcome.ALREADY_DONE  # same role, principal and scope under another name
-            if code == "roleassignmentexists" or exc.status_code == 409:
-                return self._check_same_assignment(change, url, attempt, exc)
-            raise to_backend_error(exc, attempt) from exc
-        except AzureError as exc:
-            raise to_backend_error(exc, attempt) from exc
-        except REPLY_ERRORS as exc:
-            raise unexpected_reply(exc, attempt) from exc
+        with sdk_errors(attempt):
+            try:
+                role = data_role_definition_id(change.role_id)
+                client.create_role_assignment(change.scope, role, change.principal_id, name=change.name)
+            except HttpResponseError as exc:
+                code = error_code(exc)
+                if code == "matchingroleassignmentexists":
+                    return Outcome.ALREADY_DONE  # same role, principal and scope under another name
+                if code != "roleassignmentexists" and exc.status_code != 409:
+                    raise
+                return self._check_same_assignment(change, url, attempt, exc)  # the name is taken
         return Outcome.DONE
 
     def _check_same_assignment(
@@ -365,14 +358,11 @@ class DataPlane:
     def _delete_assignment(self, change: Change, url: str) -> Outcome:
         attempt = self._attempt(f"delete role assignment {change.name}", change, url)
         client = self._client(url)
-        try:
-            client.delete_role_assignment(change.scope, change.name, error_map=_DELETE_ERROR_MAP)
-        except (_Gone, ResourceNotFoundError):
-            return Outcome.ALREADY_DONE
-        except AzureError as exc:
-            raise to_backend_error(exc, attempt) from exc
-        except REPLY_ERRORS as exc:
-            raise unexpected_reply(exc, attempt) from exc
+        with sdk_errors(attempt):
+            try:
+                client.delete_role_assignment(change.scope, change.name, error_map=_DELETE_ERROR_MAP)
+            except (_Gone, ResourceNotFoundError):
+                return Outcome.ALREADY_DONE
         return Outcome.DONE
 
     def _set_definition(self, change: Change, url: str) -> Outcome:
@@ -408,14 +398,11 @@ class DataPlane:
         self, change: Change, url: str, client: KeyVaultAccessControlClient
     ) -> RoleDefinition | None:
         attempt = self._attempt(f"read role definition {change.name}", change, url)
-        try:
-            found = client.get_role_definition("/", change.name)
-        except ResourceNotFoundError:
-            return None
-        except AzureError as exc:
-            raise to_backend_error(exc, attempt) from exc
-        except REPLY_ERRORS as exc:
-            raise unexpected_reply(exc, attempt) from exc
+        with sdk_errors(attempt):
+            try:
+                found = client.get_role_definition("/", change.name)
+            except ResourceNotFoundError:
+                return None
         try:
             return definition_from_sdk(found)
         except REPLY_ERRORS:
@@ -423,12 +410,9 @@ class DataPlane:
 
     def _delete_definition(self, change: Change, url: str) -> Outcome:
         attempt = self._attempt(f"delete role definition {change.name} ('{change.role}')", change, url)
-        try:
-            self._client(url).delete_role_definition("/", change.name, error_map=_DELETE_ERROR_MAP)
-        except (_Gone, ResourceNotFoundError):
-            return Outcome.ALREADY_DONE
-        except AzureError as exc:
-            raise to_backend_error(exc, attempt) from exc
-        except REPLY_ERRORS as exc:
-            raise unexpected_reply(exc, attempt) from exc
+        with sdk_errors(attempt):
+            try:
+                self._client(url).delete_role_definition("/", change.name, error_map=_DELETE_ERROR_MAP)
+            except (_Gone, ResourceNotFoundError):
+                return Outcome.ALREADY_DONE
         return Outcome.DONE

@@ -12,7 +12,8 @@ the challenge policy's resource check), a KeyError, TypeError or AttributeError:
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TypeVar
 from urllib.parse import urlsplit
@@ -114,14 +115,22 @@ def missing_permission(code: str | None, message: str, plane: str) -> str | None
     return found_arm.group(1) if found_arm else None
 
 
-def call_sdk(attempt: Attempt, fn: Callable[[], T]) -> T:
-    """fn(), with SDK failures and replies of the wrong shape turned into BackendErrors."""
+@contextmanager
+def sdk_errors(attempt: Attempt) -> Iterator[None]:
+    """SDK failures and replies of the wrong shape inside the block become BackendErrors. Handle
+    the outcomes that are not errors (a 404 on delete, say) inside the block."""
     try:
-        return fn()
+        yield
     except AzureError as exc:
         raise to_backend_error(exc, attempt) from exc
     except REPLY_ERRORS as exc:
         raise unexpected_reply(exc, attempt) from exc
+
+
+def call_sdk(attempt: Attempt, fn: Callable[[], T]) -> T:
+    """fn(), with SDK failures and replies of the wrong shape turned into BackendErrors."""
+    with sdk_errors(attempt):
+        return fn()
 
 
 def unexpected_reply(exc: BaseException, attempt: Attempt) -> BackendError:

@@ -9,7 +9,7 @@ from dataclasses import replace
 from functools import partial
 from typing import TYPE_CHECKING, TypeVar
 
-from azure.core.exceptions import AzureError, HttpResponseError, ResourceNotFoundError
+from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 
 from hsmsync.backends.azure.clients import ClientFactory
 from hsmsync.backends.azure.errors import (
@@ -18,8 +18,8 @@ from hsmsync.backends.azure.errors import (
     Attempt,
     call_sdk,
     error_code,
+    sdk_errors,
     to_backend_error,
-    unexpected_reply,
 )
 from hsmsync.backends.azure.ids import (
     ArmScope,
@@ -167,19 +167,21 @@ class ManagementPlane:
         interval = max(settings.principal_wait_interval, 0.0)
         waited = False
         while True:
-            try:
-                client.role_assignments.create(parsed.scope, change.name, parameters)
-            except HttpResponseError as exc:
-                code = error_code(exc)
-                if code == "roleassignmentexists":
-                    return Outcome.ALREADY_DONE
-                if code == PRINCIPAL_NOT_FOUND and self._clock() + interval <= deadline:
-                    self._sleep(interval)
-                    interval = min(max(interval * 2, 0.01), _MAX_WAIT_INTERVAL)
-                    waited = True
-                    continue
-                err = to_backend_error(exc, attempt)
-                if code == PRINCIPAL_NOT_FOUND:
+            with sdk_errors(attempt):
+                try:
+                    client.role_assignments.create(parsed.scope, change.name, parameters)
+                except HttpResponseError as exc:
+                    code = error_code(exc)
+                    if code == "roleassignmentexists":
+                        return Outcome.ALREADY_DONE
+                    if code != PRINCIPAL_NOT_FOUND:
+                        raise
+                    if self._clock() + interval <= deadline:
+                        self._sleep(interval)
+                        interval = min(max(interval * 2, 0.01), _MAX_WAIT_INTERVAL)
+                        waited = True
+                        continue
+                    err = to_backend_error(exc, attempt)
                     extra = f" after retrying for {settings.principal_wait_seconds:g}s" if waited else ""
                     raise BackendError(
                         f"{err}. The principal does not exist in the directory{extra}: check the id, or "
@@ -187,24 +189,15 @@ class ManagementPlane:
                         code=err.code,
                         status=err.status,
                     ) from exc
-                raise err from exc
-            except AzureError as exc:
-                raise to_backend_error(exc, attempt) from exc
-            except REPLY_ERRORS as exc:
-                raise unexpected_reply(exc, attempt) from exc
             return Outcome.DONE
 
     def _exists(self, client: AuthorizationManagementClient, scope: str, change: Change) -> bool:
         """Does an assignment with this name already give this role to this principal here?"""
-        attempt = self._attempt(f"read role assignment {change.name}", change)
-        try:
-            current = client.role_assignments.get(scope, change.name)
-        except ResourceNotFoundError:
-            return False
-        except AzureError as exc:
-            raise to_backend_error(exc, attempt) from exc
-        except REPLY_ERRORS as exc:
-            raise unexpected_reply(exc, attempt) from exc
+        with sdk_errors(self._attempt(f"read role assignment {change.name}", change)):
+            try:
+                current = client.role_assignments.get(scope, change.name)
+            except ResourceNotFoundError:
+                return False
         try:
             same_role = role_guid(current.role_definition_id or "") == change.role_id.lower()
         except ValueError:

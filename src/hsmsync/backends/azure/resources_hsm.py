@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from azure.core.exceptions import AzureError, ResourceNotFoundError
+from azure.core.exceptions import ResourceNotFoundError
 
-from hsmsync.backends.azure.errors import REPLY_ERRORS, Attempt, to_backend_error, unexpected_reply
+from hsmsync.backends.azure.errors import REPLY_ERRORS, Attempt, sdk_errors
 from hsmsync.backends.azure.ids import ManagedHsmId, enum_text
 from hsmsync.backends.azure.resources_common import ResourceClients, ResourceReading
 from hsmsync.backends.base import HsmRef, Outcome
@@ -141,17 +141,12 @@ class HsmResources(ResourceClients):
 
         parsed = self._hsm_id(change)
         client = self._monitor(parsed.subscription_id)
-        reading = self._attempt(f"read diagnostic setting {change.name}", change)
-        try:
-            current: DiagnosticSetting | None = diagnostic_from_sdk(
-                client.diagnostic_settings.get(change.scope, change.name)
-            )
-        except ResourceNotFoundError:
-            current = None
-        except AzureError as exc:
-            raise to_backend_error(exc, reading) from exc
-        except REPLY_ERRORS as exc:
-            raise unexpected_reply(exc, reading) from exc
+        current: DiagnosticSetting | None
+        with sdk_errors(self._attempt(f"read diagnostic setting {change.name}", change)):
+            try:
+                current = diagnostic_from_sdk(client.diagnostic_settings.get(change.scope, change.name))
+            except ResourceNotFoundError:
+                current = None
         if change.action is Action.DELETE:
             if current is None:
                 return Outcome.ALREADY_DONE

@@ -6,9 +6,9 @@ from collections.abc import Sequence
 from functools import partial
 from typing import TYPE_CHECKING
 
-from azure.core.exceptions import AzureError, ResourceNotFoundError
+from azure.core.exceptions import ResourceNotFoundError
 
-from hsmsync.backends.azure.errors import REPLY_ERRORS, Attempt, to_backend_error, unexpected_reply
+from hsmsync.backends.azure.errors import REPLY_ERRORS, Attempt, sdk_errors
 from hsmsync.backends.azure.ids import enum_text, parse_arm_scope
 from hsmsync.backends.azure.resources_common import ResourceClients
 from hsmsync.backends.base import Outcome
@@ -77,16 +77,12 @@ class RoleResources(ResourceClients):
 
         scope = definition_scope(change.scope)
         client = self.clients.authorization(parse_arm_scope(scope).subscription_id)
-        reading = self._attempt(f"read custom Azure role {change.name}", change)
-        try:
-            found = client.role_definitions.get(scope, change.name)
-            current: ArmRoleDefinition | None = arm_role_from_sdk(found)
-        except ResourceNotFoundError:
-            current = None
-        except AzureError as exc:
-            raise to_backend_error(exc, reading) from exc
-        except REPLY_ERRORS as exc:
-            raise unexpected_reply(exc, reading) from exc
+        current: ArmRoleDefinition | None
+        with sdk_errors(self._attempt(f"read custom Azure role {change.name}", change)):
+            try:
+                current = arm_role_from_sdk(client.role_definitions.get(scope, change.name))
+            except ResourceNotFoundError:
+                current = None
         if change.action is Action.DELETE:
             if current is None:
                 return Outcome.ALREADY_DONE

@@ -11,9 +11,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from azure.core.exceptions import AzureError, ResourceNotFoundError
+from azure.core.exceptions import ResourceNotFoundError
 
-from hsmsync.backends.azure.errors import REPLY_ERRORS, Attempt, to_backend_error, unexpected_reply
+from hsmsync.backends.azure.errors import REPLY_ERRORS, Attempt, sdk_errors
 from hsmsync.backends.azure.ids import enum_text
 from hsmsync.backends.azure.resources_common import ResourceClients, ResourceReading
 from hsmsync.backends.base import Outcome, VaultRef
@@ -81,17 +81,14 @@ class VaultResources(ResourceClients):
             raise StateError(f"vault '{ref.name}': '{ref.resource_id}' is not a Key Vault resource id")
         client = self._keyvault(parsed.subscription_id)
         reading = Attempt("read vault", "management", ref.name, ref.resource_id, url=self.clients.arm_url)
-        try:
-            vault = client.vaults.get(parsed.resource_group, parsed.name)
-        except ResourceNotFoundError as exc:
-            raise StateError(
-                f"vault '{ref.name}': {ref.resource_id} does not exist (hsmsync manages its access "
-                "policies, it does not create vaults)"
-            ) from exc
-        except AzureError as exc:
-            raise to_backend_error(exc, reading) from exc
-        except REPLY_ERRORS as exc:
-            raise unexpected_reply(exc, reading) from exc
+        with sdk_errors(reading):
+            try:
+                vault = client.vaults.get(parsed.resource_group, parsed.name)
+            except ResourceNotFoundError as exc:
+                raise StateError(
+                    f"vault '{ref.name}': {ref.resource_id} does not exist (hsmsync manages its access "
+                    "policies, it does not create vaults)"
+                ) from exc
         props = vault.properties
         try:
             merged: dict[str, AccessPolicy] = {}
