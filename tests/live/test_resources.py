@@ -20,6 +20,7 @@ from hsmsync.core.state import (
     DiagnosticSetting,
     HsmSettingsPatch,
     NetworkAcls,
+    NetworkAclsPatch,
     Permission,
     VaultState,
 )
@@ -108,7 +109,7 @@ def test_read_state_includes_settings_logging_vaults_and_custom_roles(backend: A
 
 
 def test_settings_are_patched_once_and_refusals_are_clear(backend: AzureBackend) -> None:
-    acls = NetworkAcls(default_action="Deny", ip_rules=("10.0.0.1",))
+    acls = NetworkAclsPatch(default_action="Deny", ip_rules=("10.0.0.1",))
     change = setting(purge_protection=True, public_network_access="Disabled", network_acls=acls)
     assert backend.apply_change(change) is Outcome.DONE
     assert backend.apply_change(change) is Outcome.ALREADY_DONE
@@ -116,13 +117,26 @@ def test_settings_are_patched_once_and_refusals_are_clear(backend: AzureBackend)
     assert (settings.purge_protection, settings.public_network_access, settings.network_acls) == (
         True,
         "Disabled",
-        acls,
+        NetworkAcls(default_action="Deny", ip_rules=("10.0.0.1",)),
     )
     with pytest.raises(BackendError) as refused:
         backend.apply_change(setting(purge_protection=False))
     text = str(refused.value)
     assert "update Managed HSM settings (enable_purge_protection)" in text
     assert HSM_RID in text and "HTTP 400 BadRequest" in text and "irreversible" in text
+
+
+def test_a_partial_network_acls_patch_keeps_the_fields_it_leaves_out(backend: AzureBackend) -> None:
+    full = NetworkAclsPatch(default_action="Deny", bypass="None", ip_rules=("10.0.0.1",))
+    assert backend.apply_change(setting(network_acls=full)) is Outcome.DONE
+    rules_only = setting(network_acls=NetworkAclsPatch(ip_rules=("10.0.0.1", "10.2.0.0/16")))
+    assert backend.apply_change(rules_only) is Outcome.DONE
+    bypass_only = setting(network_acls=NetworkAclsPatch(bypass="AzureServices"))
+    assert backend.apply_change(bypass_only) is Outcome.DONE
+    assert backend.read_state(_request()).hsms[HSM].settings.network_acls == NetworkAcls(
+        default_action="Deny", bypass="AzureServices", ip_rules=("10.0.0.1", "10.2.0.0/16")
+    )
+    assert backend.apply_change(bypass_only) is Outcome.ALREADY_DONE
 
 
 def test_diagnostic_setting_written_once(backend: AzureBackend) -> None:

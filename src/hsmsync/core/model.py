@@ -58,11 +58,13 @@ ArmResourceId = Annotated[
 
 
 class NetworkAclsSpec(_Strict):
-    default_action: Literal["Allow", "Deny"] = "Allow"
-    bypass: Literal["AzureServices", "None"] = "AzureServices"
-    ip_rules: list[Annotated[str, StringConstraints(pattern=r"^\d{1,3}(\.\d{1,3}){3}(/\d{1,2})?$")]] = Field(
-        default_factory=list, description="IPv4 addresses or CIDR ranges"
-    )
+    """Network rules of the HSM; fields left out are not managed (their live value is kept)."""
+
+    default_action: Literal["Allow", "Deny"] | None = None
+    bypass: Literal["AzureServices", "None"] | None = None
+    ip_rules: (
+        list[Annotated[str, StringConstraints(pattern=r"^\d{1,3}(\.\d{1,3}){3}(/\d{1,2})?$")]] | None
+    ) = Field(default=None, description="IPv4 addresses or CIDR ranges (the whole list is managed)")
 
 
 class HsmSettingsSpec(_Strict):

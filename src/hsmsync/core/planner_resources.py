@@ -20,7 +20,6 @@ from hsmsync.core.state import (
     ArmRoleDefinition,
     DiagnosticSetting,
     HsmSettings,
-    HsmSettingsPatch,
     LiveState,
     VaultState,
 )
@@ -53,8 +52,9 @@ def plan_resources(desired: DesiredState, live: LiveState) -> ResourcePlan:
 
 def _plan_settings(hsm: DesiredHsm, current: HsmSettings, out: ResourcePlan) -> None:
     assert hsm.settings is not None
-    wanted = hsm.settings.model_dump(exclude_none=True)
-    flat_wanted, flat_have = _flatten(wanted), _flatten(current.model_dump())
+    # Only the fields the manifest gives, at every depth: the rest keep their live values.
+    flat_wanted = _flatten(hsm.settings.applied_to(current).model_dump())
+    flat_have = _flatten(current.model_dump())
     fields = [
         FieldChange(k, _plain(flat_have[k]), _plain(v)) for k, v in flat_wanted.items() if flat_have[k] != v
     ]
@@ -85,7 +85,7 @@ def _plan_settings(hsm: DesiredHsm, current: HsmSettings, out: ResourcePlan) -> 
             role="HSM settings",
             role_id="",
             reason="settings differ from the manifest: " + ", ".join(f.path for f in fields),
-            payload=HsmSettingsPatch.model_validate(wanted),
+            payload=hsm.settings,
             field_changes=tuple(fields),
         )
     )

@@ -26,7 +26,7 @@ from hsmsync.core.state import (
     ArmRoleDefinition,
     DiagnosticSetting,
     HsmSettingsPatch,
-    NetworkAcls,
+    NetworkAclsPatch,
     Permission,
     RoleDefinition,
 )
@@ -348,8 +348,10 @@ def _settings(spec: HsmSettingsSpec | None) -> HsmSettingsPatch | None:
         purge_protection=spec.purge_protection,
         soft_delete_retention_days=spec.soft_delete_retention_days,
         public_network_access=spec.public_network_access,
-        network_acls=NetworkAcls(
-            default_action=acls.default_action, bypass=acls.bypass, ip_rules=tuple(sorted(acls.ip_rules))
+        network_acls=NetworkAclsPatch(
+            default_action=acls.default_action,
+            bypass=acls.bypass,
+            ip_rules=None if acls.ip_rules is None else tuple(sorted(acls.ip_rules)),
         )
         if acls
         else None,

@@ -7,8 +7,8 @@ from collections.abc import Iterable, Mapping
 from hsmsync.core.capabilities import Capability, permits, short_actions
 from hsmsync.core.catalog import management_roles
 from hsmsync.core.grants import effective_data_actions
-from hsmsync.core.plan import Action, Change, Kind, Plane
-from hsmsync.core.state import AccessPolicy, ArmRoleDefinition, HsmSettingsPatch, RoleDefinition
+from hsmsync.core.plan import Action, Change, FieldChange, Kind, Plane
+from hsmsync.core.state import AccessPolicy, ArmRoleDefinition, RoleDefinition
 
 _FLAGGED = (
     Capability.ASSIGN_ROLES,
@@ -65,16 +65,30 @@ def _resource_risks(change: Change) -> tuple[str, ...]:
         if isinstance(payload, AccessPolicy) and "get" in payload.secrets:
             flags.append("can read secrets")
         return tuple(flags)
-    if change.kind is Kind.SETTING and isinstance(payload, HsmSettingsPatch):
-        flags = []
-        if payload.public_network_access == "Enabled":
-            flags.append("opens public network access")
-        if payload.public_network_access == "Disabled":
-            flags.append("may cut off the runner (public network access disabled)")
-        return tuple(flags)
+    if change.kind is Kind.SETTING:
+        return _setting_risks(change.field_changes)
     if change.kind is Kind.ROLE_DEFINITION and isinstance(payload, ArmRoleDefinition):
         return ("role can assign Azure roles",) if _can_assign_azure_roles(payload) else ()
     return ()
+
+
+def _setting_risks(fields: tuple[FieldChange, ...]) -> tuple[str, ...]:
+    """Flags from what each setting changes from and to: widening network exposure is high-risk."""
+    flags = []
+    for f in fields:
+        if f.path == "public_network_access" and f.new == "Enabled":
+            flags.append("opens public network access")
+        elif f.path == "public_network_access" and f.new == "Disabled":
+            flags.append("may cut off the runner (public network access disabled)")
+        elif f.path == "network_acls.default_action" and f.new == "Allow":
+            flags.append("widens network exposure: network rules default to Allow")
+        elif f.path == "network_acls.bypass" and f.new == "AzureServices":
+            flags.append("widens network exposure: trusted Azure services bypass the network rules")
+        elif f.path == "network_acls.ip_rules":
+            added = sorted(set(f.new or ()) - set(f.old or ()))
+            if added:
+                flags.append("widens network exposure: allows " + ", ".join(added))
+    return tuple(flags)
 
 
 def change_risks(change: Change, context: RiskContext) -> tuple[str, ...]:

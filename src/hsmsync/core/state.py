@@ -117,13 +117,31 @@ class HsmSettings(_Frozen):
     network_acls: NetworkAcls = Field(default_factory=NetworkAcls)
 
 
+class NetworkAclsPatch(_Frozen):
+    """The network rule fields a manifest manages: fields left None keep their live value."""
+
+    default_action: Literal["Allow", "Deny"] | None = None
+    bypass: Literal["AzureServices", "None"] | None = None
+    ip_rules: tuple[str, ...] | None = None
+
+    def applied_to(self, current: NetworkAcls) -> NetworkAcls:
+        return current.model_copy(update=self.model_dump(exclude_none=True))
+
+
 class HsmSettingsPatch(_Frozen):
-    """The settings a manifest manages: fields left None are not touched."""
+    """The settings a manifest manages: fields left None are not touched, at every depth."""
 
     purge_protection: bool | None = None
     soft_delete_retention_days: int | None = None
     public_network_access: Literal["Enabled", "Disabled"] | None = None
-    network_acls: NetworkAcls | None = None
+    network_acls: NetworkAclsPatch | None = None
+
+    def applied_to(self, current: HsmSettings) -> HsmSettings:
+        """`current` with the managed fields set: a partial `network_acls` keeps its siblings."""
+        update = self.model_dump(exclude_none=True, exclude={"network_acls"})
+        if self.network_acls is not None:
+            update["network_acls"] = self.network_acls.applied_to(current.network_acls)
+        return current.model_copy(update=update)
 
 
 class DiagnosticSetting(_Frozen):

@@ -117,8 +117,7 @@ class StateEditor:
         hsm = self._hsm(change.target)
         if change.kind is Kind.SETTING:
             assert isinstance(change.payload, HsmSettingsPatch)
-            patch = change.payload.model_dump(exclude_none=True)
-            settings = hsm.settings.model_copy(update={k: getattr(change.payload, k) for k in patch})
+            settings = change.payload.applied_to(hsm.settings)  # unmanaged fields keep their values
             if settings == hsm.settings:
                 return EditOutcome.ALREADY_DONE
             hsm.settings = settings

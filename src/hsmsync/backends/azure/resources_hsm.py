@@ -109,17 +109,18 @@ class HsmResources(ResourceClients):
                 lambda: client.managed_hsms.get(parsed.resource_group, parsed.name),
             )
         )
+        wanted = patch.applied_to(current)  # unmanaged fields, nested ones too, keep their values
         props: dict[str, Any] = {}
-        if patch.purge_protection is not None and patch.purge_protection != current.purge_protection:
-            props["enable_purge_protection"] = patch.purge_protection
-        days = patch.soft_delete_retention_days
-        if days is not None and days != current.soft_delete_retention_days:
-            props["soft_delete_retention_in_days"] = days
-        access = patch.public_network_access
-        if access is not None and access != current.public_network_access:
-            props["public_network_access"] = access
-        acls = patch.network_acls
-        if acls is not None and acls != current.network_acls:
+        if wanted.purge_protection != current.purge_protection:
+            props["enable_purge_protection"] = wanted.purge_protection
+        if wanted.soft_delete_retention_days != current.soft_delete_retention_days:
+            props["soft_delete_retention_in_days"] = wanted.soft_delete_retention_days
+        if wanted.public_network_access != current.public_network_access:
+            props["public_network_access"] = wanted.public_network_access
+        acls = wanted.network_acls
+        if acls != current.network_acls:
+            # The whole rule set, merged: whether Azure merges or replaces `networkAcls`, the
+            # fields the manifest leaves out keep their live values.
             props["network_acls"] = MHSMNetworkRuleSet(
                 default_action=acls.default_action,
                 bypass=acls.bypass,
