@@ -26,6 +26,7 @@ from hsmsync.backends.base import Outcome, StateBackend
 from hsmsync.core.errors import HsmsyncError
 from hsmsync.core.plan import PHASES, Change, Plan
 from hsmsync.core.results import INTERRUPTED_IN_FLIGHT, ApplyResult, ChangeResult, ChangeStatus
+from hsmsync.core.vault_permissions import permission_model_refusal, switches_permission_model
 
 
 class ApplyReporter(Protocol):
@@ -70,6 +71,8 @@ def backend_workers(backend: object) -> int:
 
 def _apply_one(backend: StateBackend, change: Change) -> tuple[ChangeResult, str | None]:
     """The change's result, and the traceback when an unexpected error (a bug) failed it."""
+    if switches_permission_model(change):  # reported drift that no backend is asked to make
+        return ChangeResult(change, ChangeStatus.FAILED, permission_model_refusal(change)), None
     try:
         outcome = backend.apply_change(change)
     except HsmsyncError as exc:

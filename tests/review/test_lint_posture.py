@@ -7,7 +7,7 @@ from typing import Any
 from hsmsync.core.lint import lint
 from hsmsync.core.model import Manifest
 from hsmsync.core.resolve import resolve_manifest
-from hsmsync.core.state import DiagnosticSetting, HsmSettings, HsmState, LiveState
+from hsmsync.core.state import DiagnosticSetting, HsmSettings, HsmState, LiveState, VaultState
 from tests.review.builders import RG, hsm, pid
 
 VAULT = f"{RG}/providers/Microsoft.KeyVault/vaults/kv"
@@ -94,3 +94,24 @@ def test_hsm008_retention_threshold_is_configurable():
 def test_hsm009_public_network_access():
     assert _hits(_doc(settings={**GOOD, "public_network_access": "Enabled"}), "HSM009") != []
     assert _hits(_doc(), "HSM009") == []
+
+
+def _live_vault(rbac: bool) -> LiveState:
+    vault = VaultState(url="https://kv.vault.azure.net", resource_id=VAULT, enable_rbac_authorization=rbac)
+    return LiveState(hsms={"h1": HsmState(**hsm("h1"))}, vaults={"kv": vault})
+
+
+def test_hsm005_follows_the_vaults_live_permission_model_when_known():
+    # Declared rbac: true, but the vault still uses access policies: Contributor can grant itself access.
+    assert _hits(_doc(mgmt_role="Contributor", vault_rbac=True), "HSM005", _live_vault(False)) != []
+    assert _hits(_doc(mgmt_role="Contributor"), "HSM005", _live_vault(True)) == []
+
+
+def test_hsm011_permission_model_mismatch_is_an_error_only_when_live_state_is_known():
+    [hit] = _hits(_doc(vault_rbac=True), "HSM011", _live_vault(False))
+    assert hit == "vault kv uses access policies; the manifest says rbac: true"
+    assert _hits(_doc(), "HSM011", _live_vault(True)) == [
+        "vault kv uses Azure RBAC; the manifest says rbac: false"
+    ]
+    assert _hits(_doc(vault_rbac=True), "HSM011", _live_vault(True)) == []
+    assert _hits(_doc(vault_rbac=True), "HSM011") == []

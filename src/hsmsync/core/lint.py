@@ -10,7 +10,14 @@ from hsmsync.core.access_delta import state_after_plan
 from hsmsync.core.desired import DesiredHsm, DesiredState
 from hsmsync.core.grants import grants_from_desired, grants_from_live
 from hsmsync.core.lint_findings import RULES, Finding, Loc, Rule, Severity
-from hsmsync.core.lint_rules import CHECKS, CustomRoleView, HsmPosture, LintSubject, PolicyVault
+from hsmsync.core.lint_rules import (
+    CHECKS,
+    CustomRoleView,
+    HsmPosture,
+    LintSubject,
+    PolicyVault,
+    VaultModel,
+)
 from hsmsync.core.manifest_locations import assignment_locations, custom_role_keys
 from hsmsync.core.model import Manifest
 from hsmsync.core.planner import plan_changes
@@ -72,13 +79,28 @@ def _subject(
         tuple(customs),
         assignment_locations(desired),
         postures=tuple(_posture(name, hsm, after) for name, hsm in sorted(desired.hsms.items())),
+        # A vault's live model, when known, decides whether access policies are in force.
         policy_vaults=tuple(
             PolicyVault(name, v.resource_id, ("vaults", name))
             for name, v in sorted(desired.vaults.items())
-            if not v.rbac
+            if not _uses_rbac(name, v.rbac, after)
         ),
         min_retention_days=manifest.lint.min_soft_delete_retention_days,
+        vault_models=tuple(
+            VaultModel(name, v.rbac, _live_rbac(name, after), ("vaults", name))
+            for name, v in sorted(desired.vaults.items())
+        ),
     )
+
+
+def _live_rbac(vault: str, after: LiveState | None) -> bool | None:
+    live = after.vaults.get(vault) if after is not None else None
+    return live.enable_rbac_authorization if live is not None else None
+
+
+def _uses_rbac(vault: str, declared: bool, after: LiveState | None) -> bool:
+    live = _live_rbac(vault, after)
+    return declared if live is None else live
 
 
 def _posture(name: str, hsm: DesiredHsm, after: LiveState | None) -> HsmPosture:

@@ -126,6 +126,16 @@ _RULES = (
         "Set `settings: {public_network_access: Disabled}` and reach the HSM through a private endpoint.",
     ),
     Rule(
+        "HSM011",
+        "vault-permission-model-mismatch",
+        Severity.ERROR,
+        "A vault that uses another permission model than the manifest declares is not governed by "
+        "the manifest: its live access policies (or Azure RBAC roles) grant access nobody reviews, "
+        "and the declared ones have no effect.",
+        "Set `rbac:` on the vault to the model it uses, or switch the vault deliberately "
+        "(`az keyvault update --enable-rbac-authorization`) once the access it needs is in place.",
+    ),
+    Rule(
         "HSM010",
         "service-limits",
         Severity.ERROR,

@@ -57,6 +57,16 @@ class PolicyVault:
 
 
 @dataclass(frozen=True, slots=True)
+class VaultModel:
+    """A vault's permission model as declared and, when live state is known, as it is."""
+
+    name: str
+    declared_rbac: bool
+    live_rbac: bool | None
+    location: Loc
+
+
+@dataclass(frozen=True, slots=True)
 class LintSubject:
     """What the rules look at: every grant (both planes), every custom role, HSM and vault posture."""
 
@@ -66,6 +76,7 @@ class LintSubject:
     postures: tuple[HsmPosture, ...] = ()
     policy_vaults: tuple[PolicyVault, ...] = ()
     min_retention_days: int = 30
+    vault_models: tuple[VaultModel, ...] = ()
 
     def data_grants(self) -> list[Grant]:
         return [g for g in self.grants if g.plane is Plane.DATA]
@@ -236,6 +247,19 @@ def check_posture(s: LintSubject) -> Iterator[Finding]:
             )
 
 
+def check_vault_permission_model(s: LintSubject) -> Iterator[Finding]:
+    for v in s.vault_models:
+        if v.live_rbac is not None and v.live_rbac != v.declared_rbac:
+            have = "Azure RBAC" if v.live_rbac else "access policies"
+            yield s.finding(
+                "HSM011",
+                None,
+                v.name,
+                f"vault {v.name} uses {have}; the manifest says rbac: {str(v.declared_rbac).lower()}",
+                loc=(*v.location, "rbac"),
+            )
+
+
 CHECKS: tuple[Callable[[LintSubject], Iterator[Finding]], ...] = (
     check_separation_of_duties,
     check_admin_to_user,
@@ -244,4 +268,5 @@ CHECKS: tuple[Callable[[LintSubject], Iterator[Finding]], ...] = (
     check_limits,
     check_write_on_policy_vault,
     check_posture,
+    check_vault_permission_model,
 )

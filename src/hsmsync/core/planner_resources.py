@@ -23,6 +23,11 @@ from hsmsync.core.state import (
     LiveState,
     VaultState,
 )
+from hsmsync.core.vault_permissions import (
+    PERMISSION_MODEL_FIELD,
+    permission_model_name,
+    permission_model_refusal,
+)
 
 _POLICY_LISTS = ("keys", "secrets", "certificates", "storage")
 
@@ -161,11 +166,7 @@ def _plan_vault(
     out: ResourcePlan,
 ) -> None:
     if live is not None and live.enable_rbac_authorization != vault.rbac:
-        model = "Azure RBAC" if live.enable_rbac_authorization else "access policies"
-        out.warnings.append(
-            f"vault {vault.name}: the vault uses {model}, the manifest says rbac: {str(vault.rbac).lower()}; "
-            "switching a vault's permission model is left to you"
-        )
+        _plan_permission_model(vault, live, out)
     if vault.rbac:
         return
     have = {p.object_id: p for p in (live.access_policies if live else ())}
@@ -183,6 +184,31 @@ def _plan_vault(
         info = principals.get(object_id)
         if vault.prune:
             out.changes.append(_policy_change(vault, have[object_id], info, Action.DELETE, ()))
+
+
+def _plan_permission_model(vault: DesiredVault, live: VaultState, out: ResourcePlan) -> None:
+    """Drift hsmsync reports (plan, drift, lint) but does not apply: see PERMISSION_MODEL_FIELD."""
+    have, want = permission_model_name(live.enable_rbac_authorization), permission_model_name(vault.rbac)
+    consequence = (
+        "its access policies, which the manifest does not review, still grant access"
+        if not live.enable_rbac_authorization
+        else "the manifest's access policies have no effect"
+    )
+    change = Change(
+        id=f"management:vault:{vault.name}:permission_model",
+        action=Action.UPDATE,
+        kind=Kind.SETTING,
+        plane=Plane.MANAGEMENT,
+        target=f"vault:{vault.name}",
+        scope=vault.resource_id,
+        name=PERMISSION_MODEL_FIELD,
+        role="vault permission model",
+        role_id="",
+        reason=f"the vault uses {have}, the manifest says rbac: {str(vault.rbac).lower()} ({consequence})",
+        field_changes=(FieldChange(PERMISSION_MODEL_FIELD, have, want),),
+    )
+    out.changes.append(change)
+    out.warnings.append(f"vault {vault.name}: {change.reason}; {permission_model_refusal(change)}")
 
 
 def _policy_fields(current: AccessPolicy | None, wanted: AccessPolicy) -> tuple[FieldChange, ...]:

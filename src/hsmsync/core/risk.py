@@ -9,6 +9,7 @@ from hsmsync.core.catalog import management_roles
 from hsmsync.core.grants import effective_data_actions
 from hsmsync.core.plan import Action, Change, FieldChange, Kind, Plane
 from hsmsync.core.state import AccessPolicy, ArmRoleDefinition, RoleDefinition
+from hsmsync.core.vault_permissions import PERMISSION_MODEL_FIELD
 
 _FLAGGED = (
     Capability.ASSIGN_ROLES,
@@ -84,6 +85,10 @@ def _setting_risks(fields: tuple[FieldChange, ...]) -> tuple[str, ...]:
             flags.append("widens network exposure: network rules default to Allow")
         elif f.path == "network_acls.bypass" and f.new == "AzureServices":
             flags.append("widens network exposure: trusted Azure services bypass the network rules")
+        elif f.path == PERMISSION_MODEL_FIELD:
+            flags.append(
+                f"vault permission model is {f.old}, not {f.new} as declared (apply does not switch it)"
+            )
         elif f.path == "network_acls.ip_rules":
             added = sorted(set(f.new or ()) - set(f.old or ()))
             if added:

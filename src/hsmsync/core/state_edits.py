@@ -23,6 +23,7 @@ from hsmsync.core.state import (
     HsmState,
     LiveState,
 )
+from hsmsync.core.vault_permissions import switches_permission_model
 
 T = TypeVar("T")
 
@@ -110,6 +111,8 @@ class StateEditor:
     def _apply(self, change: Change) -> EditOutcome:
         if change.kind is Kind.ACCESS_POLICY:
             return self._access_policy(change)
+        if switches_permission_model(change):
+            return EditOutcome.ALREADY_DONE  # reported, never made: the vault keeps its model
         if change.plane is Plane.MANAGEMENT and change.kind is Kind.ROLE_DEFINITION:
             return self._arm_role(change)
         if change.plane is Plane.MANAGEMENT and change.kind is Kind.ROLE_ASSIGNMENT:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import difflib
 
+from hsmsync.core.plan import Change, Kind
+
 # azure-mgmt-keyvault's KeyPermissions, SecretPermissions, CertificatePermissions, StoragePermissions.
 PERMISSIONS: dict[str, tuple[str, ...]] = {
     "keys": (
@@ -65,6 +67,28 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     ),
 }
 MAX_ACCESS_POLICIES = 1024
+
+# A vault whose live permission model differs from the manifest's `rbac` is drift that hsmsync
+# reports as an `update` of this field but never makes: switching the model changes who has access
+# at once (every access policy stops, or starts, counting), so it is left to a deliberate migration.
+PERMISSION_MODEL_FIELD = "permission_model"
+
+
+def permission_model_name(rbac: bool) -> str:
+    return "Azure RBAC" if rbac else "access policies"
+
+
+def switches_permission_model(change: Change) -> bool:
+    return change.kind is Kind.SETTING and any(f.path == PERMISSION_MODEL_FIELD for f in change.field_changes)
+
+
+def permission_model_refusal(change: Change) -> str:
+    vault = change.target.removeprefix("vault:")
+    return (
+        f"hsmsync does not switch the permission model of vault {vault}: switch it yourself once "
+        "the access it needs is in place (az keyvault update --enable-rbac-authorization), "
+        "or set `rbac:` in the manifest to what the vault uses"
+    )
 
 
 def normalize_permissions(kind: str, names: list[str]) -> tuple[tuple[str, ...], list[tuple[int, str]]]:

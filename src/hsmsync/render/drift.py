@@ -7,7 +7,7 @@ import json
 from hsmsync.core.drift import DriftReport
 from hsmsync.core.plan import Change, UnmanagedItem
 from hsmsync.render.escape import fence_ticks, md, visible
-from hsmsync.render.labels import SYMBOL, principal_label
+from hsmsync.render.labels import SYMBOL, field_change_text, principal_label
 
 MAX_LINES = 50
 
@@ -29,8 +29,16 @@ def _line(item: Change | UnmanagedItem) -> str:
     """One line per item: names are made `visible`, so none can start a line of its own."""
     mark = SYMBOL[item.action.value] if isinstance(item, Change) else "?"
     where = visible(item.target) if item.target != "arm" else "Azure RBAC"
-    who, role, scope = (visible(x) for x in (principal_label(item), item.role, item.scope))
-    return f"{mark} {where}: {role} -> {who} at {scope}"
+    if isinstance(item, Change) and item.field_changes and not item.principal_id:  # a setting
+        what = f"{visible(item.role)}: " + "; ".join(
+            visible(field_change_text(f)) for f in item.field_changes
+        )
+    else:
+        who, role, scope = (visible(x) for x in (principal_label(item), item.role, item.scope))
+        what = f"{role} -> {who} at {scope}"
+    risks = item.risks if isinstance(item, Change) else ()
+    risk = f" (risk: {visible('; '.join(risks))})" if risks else ""
+    return f"{mark} {where}: {what}{risk}"
 
 
 def _lines(report: DriftReport) -> list[str]:

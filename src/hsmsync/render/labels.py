@@ -20,6 +20,8 @@ def section_of(change: Change) -> tuple[int, str]:
     """The heading a change is listed under, with its rank among headings."""
     if change.plane is Plane.DATA:
         return (0, f"HSM {change.target} (data plane)")
+    if change.target.startswith("vault:") and change.kind is Kind.SETTING:
+        return (2, f"Key Vault {change.target.removeprefix('vault:')} (permission model)")
     if change.kind in (Kind.SETTING, Kind.DIAGNOSTIC_SETTING):
         return (1, f"HSM {change.target} (resource settings and logging)")
     if change.kind is Kind.ACCESS_POLICY:
