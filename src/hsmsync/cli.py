@@ -24,7 +24,7 @@ from hsmsync.core.access_delta import access_delta, state_after_plan
 from hsmsync.core.applier_rights import rights_to_keep
 from hsmsync.core.catalog import builtin_data_roles, definition_to_rest, management_roles
 from hsmsync.core.desired import DesiredState
-from hsmsync.core.drift import DriftReport, FailOn
+from hsmsync.core.drift import DriftReport, FailOn, flag_unmanaged
 from hsmsync.core.errors import HsmsyncError
 from hsmsync.core.fingerprint import fingerprint
 from hsmsync.core.grants import grants_from_live
@@ -327,7 +327,8 @@ def _verified_saved_plan(args: argparse.Namespace, env: Environment) -> _Planned
 
 def cmd_drift(args: argparse.Namespace, env: Environment) -> int:
     planned = _compute_plan(args, env)
-    report = DriftReport(planned.plan, FailOn(args.fail_on))
+    findings = lint(planned.loaded.manifest, planned.loaded.desired, planned.live).findings
+    report = DriftReport(planned.plan, FailOn(args.fail_on), flag_unmanaged(planned.plan, findings))
     header = planned.backend.describe()
     renderers = {"text": drift_render.render_text, "json": drift_render.render_json}
     renderers["markdown"] = drift_render.render_markdown

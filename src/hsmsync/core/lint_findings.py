@@ -39,6 +39,9 @@ class Finding:
     message: str
     fix: str
     location_path: Loc = ()  # path in the manifest document, for file:line
+    # The grants the finding is about (plane, target, scope, role id, principal id): `drift` counts
+    # an unmanaged live assignment that an error is about as drift.
+    about: tuple[tuple[str, str, str, str, str], ...] = ()
 
     @property
     def sort_key(self) -> tuple[object, ...]:

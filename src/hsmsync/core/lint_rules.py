@@ -90,11 +90,15 @@ class LintSubject:
         *,
         loc: Loc = (),
         severity: Severity | None = None,
+        about: tuple[Grant, ...] = (),
     ) -> Finding:
-        """A finding located at the grant's team entry, or at `loc` when there is no grant."""
+        """A finding located at the grant's team entry, or at `loc` when there is no grant.
+
+        It is about `g` and the grants in `about`."""
         rule = RULES[rule_id]
         where = self.locations.get(g.key, ()) if g is not None else loc
-        return Finding(rule_id, severity or rule.severity, target, message, rule.fix, where)
+        keys = tuple(dict.fromkeys(x.key for x in ((g,) if g is not None else ()) + about))
+        return Finding(rule_id, severity or rule.severity, target, message, rule.fix, where, keys)
 
 
 def _held(g: Grant) -> str:
@@ -117,6 +121,7 @@ def check_separation_of_duties(s: LintSubject) -> Iterator[Finding]:
                 who,
                 f"{who} can assign roles on {hsm} ({'; '.join(map(_held, assign))}) and use keys "
                 f"({'; '.join(map(_held, use))}): it can grant itself access to any key",
+                about=(*assign, *use),
             )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from hsmsync.core.drift import DriftReport
+from hsmsync.core.drift import DriftReport, FlaggedUnmanaged
 from hsmsync.core.plan import Change, UnmanagedItem
 from hsmsync.render.escape import fence_ticks, md, visible
 from hsmsync.render.labels import SYMBOL, field_change_text, principal_label
@@ -19,7 +19,8 @@ def render_json(report: DriftReport, header: str) -> str:
 
 
 def _status(report: DriftReport) -> str:
-    parts = [f"{len(report.plan.changes)} drifted" if report.drifted else "in sync"]
+    count = len(report.plan.changes) + len(report.flagged)
+    parts = [f"{count} drifted" if report.drifted else "in sync"]
     if report.has_unmanaged:
         parts.append(f"{len(report.plan.unmanaged)} unmanaged")
     return ", ".join(parts)
@@ -41,19 +42,31 @@ def _line(item: Change | UnmanagedItem) -> str:
     return f"{mark} {where}: {what}{risk}"
 
 
+def _flagged_line(flagged: FlaggedUnmanaged) -> str:
+    rules = "; ".join(f"lint {f.rule_id}: {f.message}" for f in flagged.findings)
+    return "!" + _line(flagged.item)[1:] + f" ({rules})"
+
+
 def _lines(report: DriftReport) -> list[str]:
-    items: list[Change | UnmanagedItem] = [*report.plan.changes, *report.plan.unmanaged]
-    out = [_line(i) for i in items[:MAX_LINES]]
-    if len(items) > MAX_LINES:
-        out.append(f"... and {len(items) - MAX_LINES} more (see the JSON report)")
+    flagged = {id(f.item) for f in report.flagged}
+    out = [_line(c) for c in report.plan.changes]
+    out += [_flagged_line(f) for f in report.flagged]
+    out += [_line(u) for u in report.plan.unmanaged if id(u) not in flagged]
+    if len(out) > MAX_LINES:
+        return [*out[:MAX_LINES], f"... and {len(out) - MAX_LINES} more (see the JSON report)"]
     return out
 
 
 def render_text(report: DriftReport, header: str) -> str:
     out = [f"hsmsync drift against {visible(header)}: {_status(report)}"]
     out += [f"  {line}" for line in _lines(report)]
-    if report.drifted:
+    if report.plan.changes:
         out.append("'+' must be created and '-' removed for live state to match the manifest.")
+    if report.flagged:
+        out.append(
+            "'!' is live access the manifest does not declare and lint rates an error: remove it, "
+            "or declare it and suppress the finding with a justification."
+        )
     return "\n".join(out) + "\n"
 
 
