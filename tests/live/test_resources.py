@@ -4,13 +4,14 @@ errors that say what was attempted and what the service said."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from hsmsync.backends.azure import AzureBackend, make_azure_backend
-from hsmsync.backends.base import Outcome, ReadRequest, VaultRef
+from hsmsync.backends.base import HsmRef, Outcome, ReadRequest, VaultRef
 from hsmsync.backends.statefile import write_state_file
 from hsmsync.core.errors import BackendError, StateError
 from hsmsync.core.plan import Action, Change, Kind, Plane
@@ -137,6 +138,20 @@ def test_a_partial_network_acls_patch_keeps_the_fields_it_leaves_out(backend: Az
         default_action="Deny", bypass="AzureServices", ip_rules=("10.0.0.1", "10.2.0.0/16")
     )
     assert backend.apply_change(bypass_only) is Outcome.ALREADY_DONE
+
+
+def test_a_manifest_url_that_is_not_the_resources_own_is_an_error(backend: AzureBackend) -> None:
+    base = _request()
+    typo = HsmRef(HSM, "https://contosso.managedhsm.azure.net", HSM_RID)  # the HSM is read by resource id
+    vault_typo = VaultRef(VAULT, "https://kv2.vault.azure.net", VAULT_RID)
+    with pytest.raises(StateError) as raised:
+        backend.read_state(replace(base, hsms=(typo,), vaults=(vault_typo,)))
+    text = str(raised.value)
+    assert "HSM 'contoso': the manifest's url is https://contosso.managedhsm.azure.net" in text
+    assert "backend finds https://contoso.managedhsm.azure.net" in text
+    assert "vault 'kv': the manifest's url is https://kv2.vault.azure.net" in text
+    same_but_for_case = HsmRef(HSM, "https://CONTOSO.managedhsm.azure.net/", HSM_RID)
+    assert backend.read_state(replace(base, hsms=(same_but_for_case,))).hsms[HSM].role_assignments
 
 
 def test_diagnostic_setting_written_once(backend: AzureBackend) -> None:

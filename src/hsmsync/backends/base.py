@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
+from hsmsync.core.errors import StateError
 from hsmsync.core.guard import Caller
 from hsmsync.core.plan import Change
 from hsmsync.core.state import LiveState
@@ -42,6 +43,45 @@ class ReadRequest:
     # Also keep the ARM assignments inherited from above `arm_scopes` (at their own scopes): an
     # export declares every assignment that reaches its HSMs and vaults.
     arm_inherited: bool = False
+
+
+def _same(a: str, b: str) -> bool:
+    """URLs and ARM ids compare case-insensitively, with or without a trailing slash."""
+    return a.strip().rstrip("/").lower() == b.strip().rstrip("/").lower()
+
+
+def target_mismatches(request: ReadRequest, live: LiveState) -> list[str]:
+    """Where the manifest's `url` or `resource_id` of an HSM or vault disagrees with what the
+    backend found under that name: planning against the wrong resource must be an error."""
+    found: list[tuple[str, HsmRef | VaultRef, str, str]] = []
+    for href in request.hsms:
+        if (hsm := live.hsms.get(href.name)) is not None:
+            found.append(("HSM", href, hsm.url, hsm.resource_id))
+    for vref in request.vaults:
+        if (vault := live.vaults.get(vref.name)) is not None:
+            found.append(("vault", vref, vault.url, vault.resource_id))
+    out = []
+    for kind, ref, url, resource_id in found:
+        if url and ref.url and not _same(url, ref.url):
+            out.append(f"{kind} '{ref.name}': the manifest's url is {ref.url}, but the backend finds {url}")
+        if resource_id and ref.resource_id and not _same(resource_id, ref.resource_id):
+            out.append(
+                f"{kind} '{ref.name}': the manifest's resource_id is {ref.resource_id}, "
+                f"but the backend finds {resource_id}"
+            )
+    return out
+
+
+def check_targets(request: ReadRequest, live: LiveState, source: str) -> LiveState:
+    """`live`, or a StateError naming every identifier that disagrees with the manifest."""
+    problems = target_mismatches(request, live)
+    if problems:
+        listing = "\n".join(f"  - {p}" for p in problems)
+        raise StateError(
+            f"{source}: the manifest does not describe what the backend finds:\n{listing}\n"
+            "Correct the manifest (a typo plans against the wrong resource, or none)."
+        )
+    return live
 
 
 class Outcome(StrEnum):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hsmsync.backends.base import Outcome, ReadRequest
+from hsmsync.backends.base import Outcome, ReadRequest, check_targets
 from hsmsync.backends.statefile import locked, read_state_file, write_state_file
 from hsmsync.core.change_check import check_applicable
 from hsmsync.core.errors import StateError
@@ -30,7 +30,7 @@ class FileStateBackend:
             raise StateError(
                 f"{self.path}: HSM {', '.join(repr(m) for m in missing)} not in state file; it has: {known}"
             )
-        return state
+        return check_targets(request, state, str(self.display))
 
     def caller(self) -> Caller | None:
         return None  # a state file has no identity; `--caller` names one

@@ -16,7 +16,7 @@ from hsmsync.backends.azure.ids import parse_managed_hsm_id
 from hsmsync.backends.azure.management import ManagementPlane
 from hsmsync.backends.azure.resources import ResourcePlane
 from hsmsync.backends.azure.settings import AzureSettings
-from hsmsync.backends.base import HsmRef, Outcome, ReadRequest
+from hsmsync.backends.base import HsmRef, Outcome, ReadRequest, check_targets
 from hsmsync.core.change_check import check_applicable
 from hsmsync.core.errors import BackendError, StateError
 from hsmsync.core.guard import Caller
@@ -150,10 +150,12 @@ class AzureBackend:
                 "settings": settings,
                 "diagnostic_settings": diagnostics,
                 "initial_admin_object_ids": admins,
+                # The HSM read by the manifest's resource id: its own URI, to check the manifest's url.
+                "url": resources.urls.get(name, hsms[name].url),
             }
             hsms[name] = hsms[name].model_copy(update=update)
         arm = arm.model_copy(update={"role_definitions": resources.arm_roles})
-        return LiveState(hsms=hsms, arm=arm, vaults=resources.vaults)
+        return check_targets(request, LiveState(hsms=hsms, arm=arm, vaults=resources.vaults), "Azure")
 
     def caller(self) -> Caller | None:
         """The applying identity, from the credential's token (None when it cannot be told)."""

@@ -27,6 +27,7 @@ class ResourceReading:
     settings: dict[str, HsmSettings] = field(default_factory=dict)  # by HSM name
     diagnostics: dict[str, tuple[DiagnosticSetting, ...]] = field(default_factory=dict)
     initial_admins: dict[str, tuple[str, ...]] = field(default_factory=dict)  # read with the settings
+    urls: dict[str, str] = field(default_factory=dict)  # the HSM's hsmUri, as its resource says
     vaults: dict[str, VaultState] = field(default_factory=dict)
     arm_roles: tuple[ArmRoleDefinition, ...] = ()
 

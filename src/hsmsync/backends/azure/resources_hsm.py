@@ -84,6 +84,8 @@ class HsmResources(ResourceClients):
             props = hsm.properties if hsm is not None else None
             admins = (props.initial_admin_object_ids if props is not None else None) or ()
             out.initial_admins[ref.name] = tuple(sorted(a.lower() for a in admins))
+            if props is not None and props.hsm_uri:
+                out.urls[ref.name] = props.hsm_uri.rstrip("/")
             out.diagnostics[ref.name] = tuple(
                 sorted((diagnostic_from_sdk(d) for d in listed), key=lambda d: d.name)
             )

@@ -100,8 +100,8 @@ class VaultResources(ResourceClients):
                     policy = _union(merged[policy.object_id], policy)
                 merged[policy.object_id] = policy
             out.vaults[ref.name] = VaultState(
-                url=ref.url or (props.vault_uri or "").rstrip("/"),
-                resource_id=ref.resource_id,
+                url=(props.vault_uri or "").rstrip("/") or ref.url,  # what Azure says, to check the manifest
+                resource_id=vault.id or ref.resource_id,
                 tenant_id=str(props.tenant_id),
                 enable_rbac_authorization=bool(props.enable_rbac_authorization),
                 access_policies=tuple(merged.values()),
