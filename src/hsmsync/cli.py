@@ -30,6 +30,7 @@ from hsmsync.core.fingerprint import fingerprint
 from hsmsync.core.grants import grants_from_live
 from hsmsync.core.guard import Caller, check_lockout
 from hsmsync.core.lint import lint
+from hsmsync.core.missing_keys import missing_key_warnings
 from hsmsync.core.model import Manifest
 from hsmsync.core.plan import Plan
 from hsmsync.core.planner import plan_changes
@@ -81,6 +82,12 @@ def _add_source_args(p: argparse.ArgumentParser) -> None:
         "--allow-lockout",
         action="store_true",
         help="apply even if nobody (or not the applying identity) could manage access afterwards",
+    )
+    p.add_argument(
+        "--strict",
+        action="store_true",
+        help="what would be a warning about the manifest's references (a per-key scope naming no "
+        "existing key) is an error",
     )
     p.add_argument("--caller", metavar="OBJECT_ID", help="the applying identity, for the lockout guard")
     p.add_argument("--caller-group", metavar="OBJECT_ID", action="append", default=[], help="its groups")
@@ -164,6 +171,9 @@ def _compute_plan(
     backend = _backend(args, env)
     request = read_request_for(loaded.desired)
     live = _read_or_way_out(args, backend, request, loaded.desired)
+    if args.strict and (dangling := missing_key_warnings(loaded.desired, live)):
+        listing = "\n".join(f"  - {d}" for d in dangling)
+        raise HsmsyncError(f"--strict: the manifest refers to what does not exist:\n{listing}")
     plan = replace(plan_changes(loaded.desired, live), live_fingerprint=fingerprint(live))
     return _Planned(loaded, backend, request, live, plan)
 

@@ -13,7 +13,8 @@ def fingerprint(state: LiveState) -> str:
     for name in sorted(state.hsms):
         hsm = state.hsms[name]
         admins = ",".join(sorted(hsm.initial_admin_object_ids))
-        h.update(f"hsm|{name}|{hsm.url}|{hsm.resource_id}|{admins}|{','.join(sorted(hsm.keys))}\n".encode())
+        keys = ",".join(sorted(hsm.keys or ()))
+        h.update(f"hsm|{name}|{hsm.url}|{hsm.resource_id}|{admins}|{keys}\n".encode())
         for a in sorted(hsm.role_assignments, key=lambda a: a.name):
             h.update(f"ra|{a.name}|{a.scope}|{a.role_definition_id}|{a.principal_id}\n".encode())
         for r in sorted((*hsm.role_definitions, *(hsm.builtin_role_definitions or ())), key=lambda r: r.name):

@@ -15,6 +15,7 @@ from hsmsync.core.desired import (
     assignment_key,
 )
 from hsmsync.core.ids import deterministic_name
+from hsmsync.core.missing_keys import missing_key_warnings
 from hsmsync.core.plan import Action, Change, FieldChange, Kind, Plan, Plane, UnmanagedItem
 from hsmsync.core.planner_resources import plan_resources
 from hsmsync.core.risk import RiskContext, change_risks
@@ -37,6 +38,7 @@ def plan_changes(desired: DesiredState, live: LiveState, *, notes: Iterable[str]
         live_hsm = live.hsms.get(name) or HsmState(url=hsm.url, resource_id=hsm.resource_id)
         _plan_hsm(hsm, live_hsm, by_target.get(name, {}), desired, changes, unmanaged, warnings)
     _plan_arm(desired, live, changes, unmanaged)
+    warnings += missing_key_warnings(desired, live)
     resources = plan_resources(desired, live)
     changes += resources.changes
     warnings += resources.warnings

@@ -168,7 +168,9 @@ class HsmState(_Frozen):
     )
     builtin_role_definitions: tuple[RoleDefinition, ...] | None = None
     role_assignments: tuple[DataRoleAssignment, ...] = ()
-    keys: tuple[str, ...] = ()
+    keys: tuple[str, ...] | None = Field(
+        default=(), description="Key names; null when the backend did not list them all (not known)"
+    )
     settings: HsmSettings = Field(default_factory=HsmSettings)
     diagnostic_settings: tuple[DiagnosticSetting, ...] = ()
 

@@ -156,7 +156,7 @@ class HsmService:
 
             def list_() -> Response:
                 size = min(wanted, self._page_size()) if wanted else self._page_size()
-                items = [keys.key_item(request.base_url, k) for k in self._hsm().keys]
+                items = [keys.key_item(request.base_url, k) for k in self._hsm().keys or ()]
                 return paged(items, request, max(size, 1), null_next=True)
 
             return Operation(list_, read, "/keys")

@@ -44,7 +44,7 @@ def check_key_name(name: str) -> None:
 
 
 def find_key(hsm: HsmState, name: str) -> str | None:
-    return next((k for k in hsm.keys if k.lower() == name.lower()), None)
+    return next((k for k in hsm.keys or () if k.lower() == name.lower()), None)
 
 
 def key_not_found(name: str) -> ApiError:
@@ -113,4 +113,4 @@ def create_key(hsm: HsmState, name: str, body: Any) -> tuple[HsmState, str]:
     existing = find_key(hsm, name)
     if existing is not None:
         return hsm, existing
-    return hsm.model_copy(update={"keys": (*hsm.keys, name)}), name
+    return hsm.model_copy(update={"keys": (*(hsm.keys or ()), name)}), name

@@ -230,7 +230,7 @@ class DataPlane:
             role_definitions=self._definitions(name, definitions, builtin=False),
             builtin_role_definitions=self._definitions(name, definitions, builtin=True),
             role_assignments=self._assignments(name, raw),
-            keys=tuple(sorted(keys)) if keys is not None and keys_complete else (),
+            keys=tuple(sorted(keys)) if keys is not None and keys_complete else None,  # None: not known
         )
         complete_keys = len(keys) if keys is not None and keys_complete else None
         return state, Discovery(name, mode, len(principal_ids), complete_keys, note)

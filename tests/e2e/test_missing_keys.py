@@ -1,0 +1,80 @@
+"""Issue 9 item 4: a per-key scope naming a key that does not exist is reported at plan time with
+the closest existing key names: a warning in every renderer, an error under --strict. Only where
+discovery listed the keys: otherwise nothing is guessed."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from hsmsync.emulator import start_emulator
+from tests.conftest import CONTOSO, run_cli
+from tests.e2e.test_live_cli import MINIMAL
+
+TYPO = "/keys/app-signinng"
+HINT = "scope /keys/app-signinng names no existing key; did you mean app-signing?"
+
+
+def _typo(directory: Path, manifest: str | None = None) -> None:
+    path = directory / "hsmsync.yaml"
+    text = manifest if manifest is not None else path.read_text()
+    assert "/keys/app-signing" in text
+    path.write_text(text.replace("/keys/app-signing", TYPO))
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "markdown", "html"])
+def test_every_renderer_shows_the_warning_with_the_closest_key(contoso: Path, fmt: str):
+    _typo(contoso)
+    result = run_cli("plan", "--state", "state.json", "--format", fmt, cwd=contoso)
+    assert result.exit_code == 0, result.stderr
+    assert HINT in result.stdout
+    assert "teams.rotation.data[0]" in result.stdout
+    if fmt == "json":
+        assert any(HINT in w for w in json.loads(result.stdout)["warnings"])
+
+
+@pytest.mark.parametrize("argv", [("plan",), ("drift",), ("apply", "--auto-approve")])
+def test_strict_makes_it_an_error(contoso: Path, argv: tuple[str, ...]):
+    _typo(contoso)
+    result = run_cli(*argv, "--strict", "--state", "state.json", cwd=contoso)
+    assert result.exit_code == 1
+    assert "--strict" in result.stderr and HINT in result.stderr
+    assert json.loads((contoso / "state.json").read_text()) == json.loads(
+        (CONTOSO / "empty-state.json").read_text()
+    )
+
+
+def test_an_existing_key_in_another_case_is_no_warning(contoso: Path):
+    path = contoso / "hsmsync.yaml"
+    path.write_text(path.read_text().replace("/keys/app-signing", "/keys/App-Signing"))
+    result = run_cli("plan", "--strict", "--state", "state.json", cwd=contoso)
+    assert result.exit_code == 0 and "names no existing key" not in result.stdout
+
+
+@pytest.fixture
+def emulated(tmp_path: Path) -> Iterator[Path]:
+    shutil.copy(CONTOSO / "empty-state.json", tmp_path / "emulated.json")
+    shutil.copy(CONTOSO / "hsmsync.yaml", tmp_path / "hsmsync.yaml")
+    with start_emulator(tmp_path / "emulated.json") as emulator:
+        emulator.write_endpoints(tmp_path / "endpoints.json")
+        yield tmp_path
+
+
+def test_live_full_discovery_lists_keys_and_warns(emulated: Path):
+    _typo(emulated)
+    result = run_cli("plan", "--live", "--endpoints", "endpoints.json", cwd=emulated)
+    assert result.exit_code == 0, result.stderr
+    assert "full discovery" in result.stdout and HINT in result.stdout
+    strict = run_cli("plan", "--strict", "--live", "--endpoints", "endpoints.json", cwd=emulated)
+    assert strict.exit_code == 1 and HINT in strict.stderr
+
+
+def test_live_principal_discovery_does_not_guess(emulated: Path):
+    _typo(emulated, MINIMAL)  # prune: false and one principal: keys are not listed
+    result = run_cli("plan", "--strict", "--live", "--endpoints", "endpoints.json", cwd=emulated)
+    assert result.exit_code == 0, result.stderr
+    assert "principal discovery" in result.stdout and "names no existing key" not in result.stdout
