@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 from azure.core.exceptions import (
@@ -15,6 +16,8 @@ from azure.mgmt.authorization import AuthorizationManagementClient
 from azure.mgmt.authorization.models import RoleAssignmentCreateParameters
 from azure.mgmt.keyvault import KeyVaultManagementClient
 
+from hsmsync.backends.statefile import write_state_file
+from hsmsync.core.state import ArmRoleAssignment
 from hsmsync.emulator import Emulator, StaticJwtCredential
 
 from .conftest import ADMIN, HSM_RESOURCE_ID, OTHER, SUB, TENANT, raw, saved
@@ -146,3 +149,25 @@ def test_arm_requires_a_token(emu: Emulator) -> None:
         token="x",
     )
     assert (r.status_code, r.json()["error"]["code"]) == (401, "InvalidAuthenticationToken")
+
+
+def test_4000_role_assignments_per_subscription(start: Any, state_file: Path) -> None:
+    state = saved(state_file)
+    full = tuple(
+        ArmRoleAssignment(
+            name=str(uuid.uuid5(uuid.NAMESPACE_URL, f"ra-{i}")),
+            scope=f"{RG_SCOPE}{i % 7}",
+            role_definition_id=READER,
+            principal_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"p-{i}")),
+        )
+        for i in range(4000)
+    )
+    write_state_file(
+        state_file, state.model_copy(update={"arm": state.arm.model_copy(update={"role_assignments": full})})
+    )
+    client = authz(start())
+    with pytest.raises(HttpResponseError) as refused:
+        client.role_assignments.create(HSM_RESOURCE_ID, str(uuid.uuid4()), params(READER, OTHER))
+    assert refused.value.error is not None and refused.value.error.code == "RoleAssignmentLimitExceeded"
+    client.role_assignments.delete(f"{RG_SCOPE}0", full[0].name)
+    assert client.role_assignments.create(HSM_RESOURCE_ID, str(uuid.uuid4()), params(READER, OTHER)).name

@@ -146,8 +146,20 @@ class TestLimits:
         [hit] = rule_hits(build({}, {}, roles=roles), "HSM010")
         assert "51 custom roles" in hit.message
 
-    def test_quiet_at_the_limits(self) -> None:
+    def test_at_the_limits_a_warning_not_an_error(self) -> None:
         people = {f"g{i}": "Group" for i in range(10)}
         roles = {f"r{i}": custom_role(f"Reader {i}", "keys/read/action") for i in range(50)}
         m = build(people, {"t": (list(people), [data("Crypto Auditor", "/keys/k1")])}, roles=roles)
+        hits = rule_hits(m, "HSM010")
+        assert [(h.severity, h.message) for h in hits] == [
+            (Severity.WARNING, "h1: 10 role assignments at /keys/k1, at or near the limit of 10"),
+            (Severity.WARNING, "h1: 50 custom roles, at or near the limit of 50"),
+        ]
+
+    def test_near_the_limits_a_warning_and_quiet_below(self) -> None:
+        people = {f"g{i}": "Group" for i in range(9)}
+        m = build(people, {"t": (list(people), [data("Crypto Auditor", "/keys/k1")])})
+        assert [h.severity for h in rule_hits(m, "HSM010")] == [Severity.WARNING]
+        people = {f"g{i}": "Group" for i in range(8)}
+        m = build(people, {"t": (list(people), [data("Crypto Auditor", "/keys/k1")])})
         assert rule_hits(m, "HSM010") == []

@@ -17,13 +17,16 @@ from hsmsync.core.capabilities import (
 )
 from hsmsync.core.desired import AssignmentKey
 from hsmsync.core.grants import Grant, effective_data_actions
+from hsmsync.core.limits import (
+    CUSTOM_ROLE_LIMIT,
+    HSM_SCOPE_ASSIGNMENT_LIMIT,
+    KEY_SCOPE_ASSIGNMENT_LIMIT,
+    near_limit,
+)
 from hsmsync.core.lint_findings import RULES, Finding, Loc, Severity
 from hsmsync.core.plan import Plane
 from hsmsync.core.state import RoleDefinition
 
-HSM_SCOPE_ASSIGNMENT_LIMIT = 50
-KEY_SCOPE_ASSIGNMENT_LIMIT = 10
-CUSTOM_ROLE_LIMIT = 50
 _ESCALATING = ASSIGN_ROLES | MANAGE_ROLE_DEFINITIONS | EXPORT_OR_RELEASE | PURGE_KEYS
 
 
@@ -187,25 +190,27 @@ def check_limits(s: LintSubject) -> Iterator[Finding]:
         per_scope[(hsm, "/" if scope in ("/", "/keys") else scope)] += 1
     for (hsm, scope), count in sorted(per_scope.items()):
         limit = HSM_SCOPE_ASSIGNMENT_LIMIT if scope == "/" else KEY_SCOPE_ASSIGNMENT_LIMIT
-        if count > limit:
-            where = "at HSM scope ('/' and '/keys')" if scope == "/" else f"at {scope}"
-            yield s.finding(
-                "HSM010",
-                None,
-                hsm,
-                f"{hsm}: {count} role assignments {where}; the limit is {limit}",
-                loc=("hsms", hsm),
-            )
+        where = "at HSM scope ('/' and '/keys')" if scope == "/" else f"at {scope}"
+        yield from _limit_finding(s, hsm, f"{count} role assignments {where}", count, limit)
     roles = Counter(v.hsm for v in s.custom_roles)
     for hsm, count in sorted(roles.items()):
-        if count > CUSTOM_ROLE_LIMIT:
-            yield s.finding(
-                "HSM010",
-                None,
-                hsm,
-                f"{hsm}: {count} custom roles; the limit is {CUSTOM_ROLE_LIMIT}",
-                loc=("hsms", hsm),
-            )
+        yield from _limit_finding(s, hsm, f"{count} custom roles", count, CUSTOM_ROLE_LIMIT)
+
+
+def _limit_finding(s: LintSubject, hsm: str, what: str, count: int, limit: int) -> Iterator[Finding]:
+    """Over the limit: an error (apply would fail). At or near it: a warning (the next grant fails,
+    and a swap there has to delete before it creates)."""
+    if count > limit:
+        yield s.finding("HSM010", None, hsm, f"{hsm}: {what}; the limit is {limit}", loc=("hsms", hsm))
+    elif near_limit(count, limit):
+        yield s.finding(
+            "HSM010",
+            None,
+            hsm,
+            f"{hsm}: {what}, at or near the limit of {limit}",
+            loc=("hsms", hsm),
+            severity=Severity.WARNING,
+        )
 
 
 _VAULT_WRITE = "Microsoft.KeyVault/vaults/write"

@@ -15,6 +15,7 @@ from hsmsync.core.desired import (
     assignment_key,
 )
 from hsmsync.core.ids import deterministic_name
+from hsmsync.core.limits import fit_limits
 from hsmsync.core.missing_keys import missing_key_warnings
 from hsmsync.core.plan import Action, Change, FieldChange, Kind, Plan, Plane, UnmanagedItem
 from hsmsync.core.planner_resources import plan_resources
@@ -42,7 +43,8 @@ def plan_changes(desired: DesiredState, live: LiveState, *, notes: Iterable[str]
     resources = plan_resources(desired, live)
     changes += resources.changes
     warnings += resources.warnings
-    ordered = sorted(changes, key=_sort_key)
+    fitted = fit_limits(sorted(changes, key=_sort_key), live)
+    ordered, warnings = fitted.changes, [*warnings, *fitted.warnings]
     contexts = {n: RiskContext(_role_definitions(h, live.hsms.get(n))) for n, h in desired.hsms.items()}
     no_roles = RiskContext({})
     for i, c in enumerate(ordered, start=1):
@@ -57,7 +59,7 @@ def plan_changes(desired: DesiredState, live: LiveState, *, notes: Iterable[str]
         ),
         warnings=tuple(warnings),
         notes=tuple(notes),
-        refusals=tuple(resources.refusals),
+        refusals=(*resources.refusals, *fitted.refusals),
     )
 
 

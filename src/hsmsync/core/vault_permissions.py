@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 
+from hsmsync.core.limits import ACCESS_POLICY_LIMIT
 from hsmsync.core.plan import Change, Kind
 
 # azure-mgmt-keyvault's KeyPermissions, SecretPermissions, CertificatePermissions, StoragePermissions.
@@ -66,7 +67,7 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
         "deletesas",
     ),
 }
-MAX_ACCESS_POLICIES = 1024
+MAX_ACCESS_POLICIES = ACCESS_POLICY_LIMIT
 
 # A vault whose live permission model differs from the manifest's `rbac` is drift that hsmsync
 # reports as an `update` of this field but never makes: switching the model changes who has access

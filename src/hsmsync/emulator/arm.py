@@ -10,6 +10,7 @@ from urllib.parse import unquote
 
 from hsmsync.core.catalog import management_roles, permission_to_rest
 from hsmsync.core.ids import is_guid
+from hsmsync.core.limits import SUBSCRIPTION_ASSIGNMENT_LIMIT
 from hsmsync.core.state import ArmRoleAssignment, HsmState, LiveState, RoleDefinition
 from hsmsync.emulator.arm_resources import (
     HSM_PATH,
@@ -145,6 +146,25 @@ def parse_filter(text: str | None) -> ArmFilter:
         else:
             raise ApiError(400, "InvalidFilterInQueryString", f"The filter '{text}' is not supported.")
     return ArmFilter(at_scope, principal)
+
+
+def _subscription(scope: str) -> str | None:
+    parts = [p for p in scope.split("/") if p]
+    return parts[1].lower() if len(parts) >= 2 and parts[0].lower() == "subscriptions" else None
+
+
+def _check_subscription_limit(current: tuple[ArmRoleAssignment, ...], scope: str) -> None:
+    """Azure's 4,000 role assignments per subscription (RoleAssignmentLimitExceeded)."""
+    sub = _subscription(scope)
+    if sub is None:
+        return
+    if sum(1 for a in current if _subscription(a.scope) == sub) >= SUBSCRIPTION_ASSIGNMENT_LIMIT:
+        raise ApiError(
+            400,
+            "RoleAssignmentLimitExceeded",
+            f"No more role assignments can be created in subscription {sub}: the limit of "
+            f"{SUBSCRIPTION_ASSIGNMENT_LIMIT} has been reached.",
+        )
 
 
 class ArmService:
@@ -318,6 +338,7 @@ class ArmService:
                     )
                 if same_target:
                     raise ApiError(409, "RoleAssignmentExists", "The role assignment already exists.")
+            _check_subscription_limit(current, scope)
             return (*current, new), new
 
         return Response(201, assignment_json(self._change(change)))

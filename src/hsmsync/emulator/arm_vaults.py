@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from hsmsync.core.ids import is_guid
+from hsmsync.core.limits import ACCESS_POLICY_LIMIT
 from hsmsync.core.state import AccessPolicy, LiveState, VaultState
 from hsmsync.core.vault_permissions import PERMISSIONS
 from hsmsync.emulator.arm_common import ArmResourceBase, properties_of, scope_key, str_list
@@ -20,7 +21,7 @@ VAULT_PATH = re.compile(
     re.IGNORECASE,
 )
 
-MAX_ACCESS_POLICIES = 1024
+MAX_ACCESS_POLICIES = ACCESS_POLICY_LIMIT
 _POLICY_LISTS = ("keys", "secrets", "certificates", "storage")
 # The service's permission names (azure-mgmt-keyvault enums), compared case-insensitively.
 _PERMISSIONS = {kind: frozenset(p.lower() for p in names) for kind, names in PERMISSIONS.items()}

@@ -12,6 +12,7 @@ from urllib.parse import unquote
 from hsmsync.core.capabilities import permits
 from hsmsync.core.catalog import builtin_data_roles, permission_from_rest
 from hsmsync.core.ids import is_guid
+from hsmsync.core.limits import CUSTOM_ROLE_LIMIT, HSM_SCOPE_ASSIGNMENT_LIMIT, KEY_SCOPE_ASSIGNMENT_LIMIT
 from hsmsync.core.state import DataRoleAssignment, HsmState, Permission, RoleDefinition
 from hsmsync.emulator.errors import ApiError
 
@@ -19,9 +20,10 @@ DEFINITION_ID_PREFIX = "Microsoft.KeyVault/providers/Microsoft.Authorization/rol
 ASSIGNMENT_ID_PREFIX = "/providers/Microsoft.Authorization/roleAssignments/"
 DATA_ACTION_PREFIX = "Microsoft.KeyVault/managedHsm/"
 
-MAX_CUSTOM_ROLES = 50
-MAX_HSM_SCOPE_ASSIGNMENTS = 50
-MAX_KEY_SCOPE_ASSIGNMENTS = 10
+# The planner orders its changes to stay within these (core/limits.py): one set of numbers.
+MAX_CUSTOM_ROLES = CUSTOM_ROLE_LIMIT
+MAX_HSM_SCOPE_ASSIGNMENTS = HSM_SCOPE_ASSIGNMENT_LIMIT
+MAX_KEY_SCOPE_ASSIGNMENTS = KEY_SCOPE_ASSIGNMENT_LIMIT
 
 HSM_WIDE = ("/", "/keys")
 _KEY_NAME = re.compile(r"^[0-9A-Za-z-]{1,127}$")

@@ -1,0 +1,110 @@
+"""Issue 10 item 4 on the emulator, through the real SDK: swapping one member on a key that already
+holds 10 assignments (the service's limit) applies, deleting first, where make-before-break would
+fail with RoleAssignmentLimitExceeded on every rerun."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+
+from hsmsync.backends.statefile import read_state_file, write_state_file
+from hsmsync.core.state import DataRoleAssignment
+from hsmsync.emulator import parse_faults, start_emulator
+from tests.conftest import run_cli
+from tests.live.conftest import (
+    ADMIN,
+    ADMINISTRATOR,
+    CRYPTO_AUDITOR,
+    CRYPTO_USER,
+    HSM_RID,
+    HSM_URL,
+    endpoints_for,
+    initial_state,
+)
+
+
+def pid(i: int) -> str:
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"signer-{i}"))
+
+
+def _manifest(members: range) -> str:
+    principals = "\n".join(f"  s{i}: {{type: Group, id: {pid(i)}}}" for i in members)
+    return f"""\
+version: 1
+principals:
+  pipeline: {{type: ServicePrincipal, id: {ADMIN}}}
+{principals}
+hsms:
+  contoso: {{url: {HSM_URL}, resource_id: {HSM_RID}, prune: true}}
+teams:
+  platform:
+    members: [pipeline]
+    data:
+      - {{hsm: contoso, role: Administrator, scope: /}}
+      - {{hsm: contoso, role: Crypto Auditor, scope: /}}
+  signers:
+    members: [{", ".join(f"s{i}" for i in members)}]
+    data: [{{hsm: contoso, role: Crypto User, scope: /keys/k1}}]
+"""
+
+
+def _write_full_key_state(directory: Path) -> None:
+    """The pipeline administers the HSM; key k1 holds 10 Crypto User assignments: the limit."""
+    start = initial_state()
+    hsm = start.hsms["contoso"]
+    admin_only = tuple(a for a in hsm.role_assignments if a.principal_id == ADMIN)
+    signers = tuple(
+        DataRoleAssignment(
+            name=str(uuid.uuid5(uuid.NAMESPACE_URL, f"ra-{i}")),
+            scope="/keys/k1",
+            role_definition_id=CRYPTO_USER,
+            principal_id=pid(i),
+        )
+        for i in range(10)
+    )
+    assert {a.role_definition_id for a in admin_only} == {ADMINISTRATOR, CRYPTO_AUDITOR}
+    state = start.model_copy(
+        update={"hsms": {"contoso": hsm.model_copy(update={"role_assignments": (*admin_only, *signers)})}}
+    )
+    write_state_file(directory / "state.json", state)
+
+
+def test_swap_on_a_full_key_applies_delete_first(tmp_path: Path):
+    _write_full_key_state(tmp_path)
+    (tmp_path / "hsmsync.yaml").write_text(_manifest(range(1, 11)))  # s0 leaves, s10 joins
+    with start_emulator(
+        tmp_path / "state.json", faults=parse_faults("throttle=0"), identity_oid=ADMIN
+    ) as emu:
+        endpoints_for(emu, tmp_path / "endpoints.json")
+        live = ("--live", "--endpoints", "endpoints.json")
+        plan = run_cli("plan", *live, "--format", "json", cwd=tmp_path)
+        assert plan.exit_code == 0, plan.stderr
+        changes = json.loads(plan.stdout)["changes"]
+        assert [(c["action"], c["principal"]) for c in changes] == [("delete", None), ("create", "s10")]
+        assert "deleted before the creates" in changes[0]["reason"]
+        applied = run_cli("apply", *live, "--auto-approve", cwd=tmp_path)
+        assert applied.exit_code == 0, applied.stdout + applied.stderr
+        again = run_cli("plan", *live, "--detailed-exitcode", cwd=tmp_path)
+        assert again.exit_code == 0, again.stdout + again.stderr
+    at_key = {
+        a.principal_id
+        for a in read_state_file(tmp_path / "state.json").hsms["contoso"].role_assignments
+        if a.scope == "/keys/k1"
+    }
+    assert at_key == {pid(i) for i in range(1, 11)}
+
+
+def test_a_swap_that_cannot_fit_is_refused_at_plan_time(tmp_path: Path):
+    _write_full_key_state(tmp_path)
+    (tmp_path / "hsmsync.yaml").write_text(_manifest(range(11)))  # 11 at one key
+    with start_emulator(
+        tmp_path / "state.json", faults=parse_faults("throttle=0"), identity_oid=ADMIN
+    ) as emu:
+        endpoints_for(emu, tmp_path / "endpoints.json")
+        plan = run_cli("plan", "--live", "--endpoints", "endpoints.json", cwd=tmp_path)
+    assert plan.exit_code == 1
+    assert (
+        "role assignments at /keys/k1 on contoso: 10 now, 11 after this plan; the limit per key is 10"
+        in plan.stderr
+    )
