@@ -337,7 +337,8 @@ def _verified_saved_plan(args: argparse.Namespace, env: Environment) -> _Planned
 
 def cmd_drift(args: argparse.Namespace, env: Environment) -> int:
     planned = _compute_plan(args, env)
-    findings = lint(planned.loaded.manifest, planned.loaded.desired, planned.live).findings
+    after = state_after_plan(planned.live, planned.plan)  # lint sees what apply would leave
+    findings = lint(planned.loaded.manifest, planned.loaded.desired, planned.live, after=after).findings
     report = DriftReport(planned.plan, FailOn(args.fail_on), flag_unmanaged(planned.plan, findings))
     header = planned.backend.describe()
     renderers = {"text": drift_render.render_text, "json": drift_render.render_json}
