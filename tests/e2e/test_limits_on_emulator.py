@@ -9,19 +9,23 @@ import uuid
 from pathlib import Path
 
 from hsmsync.backends.statefile import read_state_file, write_state_file
-from hsmsync.core.state import DataRoleAssignment
+from hsmsync.core.state import ArmRoleAssignment, DataRoleAssignment
 from hsmsync.emulator import parse_faults, start_emulator
 from tests.conftest import run_cli
 from tests.live.conftest import (
     ADMIN,
     ADMINISTRATOR,
+    CONTRIBUTOR,
     CRYPTO_AUDITOR,
     CRYPTO_USER,
     HSM_RID,
     HSM_URL,
+    SUB,
     endpoints_for,
     initial_state,
 )
+
+READER = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
 
 
 def pid(i: int) -> str:
@@ -108,3 +112,60 @@ def test_a_swap_that_cannot_fit_is_refused_at_plan_time(tmp_path: Path):
         "role assignments at /keys/k1 on contoso: 10 now, 11 after this plan; the limit per key is 10"
         in plan.stderr
     )
+
+
+def test_at_4000_assignments_in_the_subscription_an_arm_swap_deletes_first(tmp_path: Path):
+    ops = pid(99)
+    start = initial_state()
+    fillers = tuple(
+        ArmRoleAssignment(
+            name=str(uuid.uuid5(uuid.NAMESPACE_URL, f"filler-{i}")),
+            scope=f"/subscriptions/{SUB}/resourceGroups/other{i % 5}",
+            role_definition_id=READER,
+            principal_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"someone-{i}")),
+            principal_type="Group",
+        )
+        for i in range(3998)
+    )
+    old = ArmRoleAssignment(
+        name=str(uuid.uuid5(uuid.NAMESPACE_URL, "ops-old")),
+        scope=HSM_RID,
+        role_definition_id=CONTRIBUTOR,
+        principal_id=ops,
+        principal_type="Group",
+    )
+    arm = start.arm.model_copy(update={"role_assignments": (*start.arm.role_assignments, old, *fillers)})
+    assert len(arm.role_assignments) == 4000  # the subscription is full
+    write_state_file(tmp_path / "state.json", start.model_copy(update={"arm": arm}))
+    (tmp_path / "hsmsync.yaml").write_text(
+        f"""\
+version: 1
+principals:
+  ops: {{type: Group, id: {ops}}}
+hsms:
+  contoso: {{url: {HSM_URL}, resource_id: {HSM_RID}}}
+teams:
+  ops:
+    members: [ops]
+    management: [{{role: Reader, scope: {HSM_RID}}}]
+management: {{prune: true}}
+"""
+    )
+    with start_emulator(
+        tmp_path / "state.json", faults=parse_faults("throttle=0"), identity_oid=ADMIN
+    ) as emu:
+        endpoints_for(emu, tmp_path / "endpoints.json")
+        live = ("--live", "--endpoints", "endpoints.json")
+        plan = run_cli("plan", *live, "--format", "json", cwd=tmp_path)
+        assert plan.exit_code == 0, plan.stderr
+        changes = json.loads(plan.stdout)["changes"]
+        assert [(c["action"], c["role_id"]) for c in changes] == [("delete", CONTRIBUTOR), ("create", READER)]
+        assert "Azure role assignments in subscription" in changes[0]["reason"]
+        applied = run_cli("apply", *live, "--auto-approve", cwd=tmp_path)
+        assert applied.exit_code == 0, applied.stdout + applied.stderr
+    held = {
+        a.role_definition_id
+        for a in read_state_file(tmp_path / "state.json").arm.role_assignments
+        if a.principal_id == ops
+    }
+    assert held == {READER}

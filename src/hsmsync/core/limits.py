@@ -7,8 +7,9 @@ its limit, exactly as many of that scope's deletes as needed move ahead of its f
 their reason says why. A plan that does not fit even so is refused at plan time.
 
 Counts come from live state. They are exact where discovery read everything at the scope (the
-state file; an HSM that prunes; a vault); for Azure RBAC they count only the assignments hsmsync
-reads (declared scopes), so the 4,000 per subscription is checked against a lower bound.
+state file; an HSM that prunes; a vault). For Azure RBAC the live backend counts a subscription's
+assignments when the manifest prunes ARM (only then can a delete make room); otherwise the
+assignments hsmsync reads are a lower bound for the 4,000 per subscription.
 """
 
 from __future__ import annotations
@@ -107,6 +108,10 @@ def live_counts(live: LiveState) -> tuple[Counter[LimitKey], dict[LimitKey, Limi
             count(custom_role_limit(name))
     for arm in live.arm.role_assignments:
         count(_subscription_limit(arm.scope))
+    for sub, total in live.arm.subscription_assignment_counts.items():
+        if (limit := _subscription_limit(f"/subscriptions/{sub}")) is not None:
+            counts[limit.key] = max(counts[limit.key], total)  # the whole subscription, when counted
+            limits.setdefault(limit.key, limit)
     for name, vault in live.vaults.items():
         for _ in vault.access_policies:
             count(_vault_limit(f"vault:{name}"))

@@ -196,6 +196,14 @@ class ArmRoleDefinition(_Frozen):
 
 class ArmState(_Frozen):
     role_assignments: tuple[ArmRoleAssignment, ...] = ()
+    # Every role assignment in a subscription, counted by the live backend when the manifest prunes
+    # ARM (its deletes may have to precede its creates at the 4,000 limit). Not part of a state
+    # file: there the listed assignments are all there is.
+    subscription_assignment_counts: dict[str, int] = Field(
+        default_factory=dict,
+        exclude=True,
+        description="Role assignments per subscription id, when counted (service limit 4,000)",
+    )
     role_definitions: tuple[ArmRoleDefinition, ...] = Field(
         default=(), description="Custom Azure roles (built-in roles come from the catalog)"
     )

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 from hsmsync.backends.azure.caller import ARM_SCOPE, caller_from_token, lists_groups, token_claims
 from hsmsync.backends.azure.clients import ClientFactory
 from hsmsync.backends.azure.dataplane import DataPlane, Discovery
-from hsmsync.backends.azure.ids import parse_managed_hsm_id
+from hsmsync.backends.azure.ids import parse_arm_scope, parse_managed_hsm_id
 from hsmsync.backends.azure.management import ManagementPlane
 from hsmsync.backends.azure.resources import ResourcePlane
 from hsmsync.backends.azure.settings import AzureSettings
@@ -106,7 +106,11 @@ class AzureBackend:
             inherited=request.arm_inherited,
             progress=lambda: self._progress_hook(0, 1),
         )
-        return ArmState(role_assignments=assignments)
+        counts: dict[str, int] = {}
+        if ARM in request.full_discovery:  # pruning ARM: its deletes may have to make room first
+            subs = {parse_arm_scope(s).subscription_id for s in request.arm_scopes}
+            counts = self.management.count_by_subscription(sorted(s for s in subs if s))
+        return ArmState(role_assignments=assignments, subscription_assignment_counts=counts)
 
     def _progress_hook(self, total: int, done: int) -> None:
         if self.progress is not None:

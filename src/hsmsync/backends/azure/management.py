@@ -47,6 +47,10 @@ def _list_at_scope(client: AuthorizationManagementClient, scope: str) -> list[Ro
     return list(client.role_assignments.list_for_scope(scope, filter="atScope()"))
 
 
+def _list_subscription(client: AuthorizationManagementClient) -> list[RoleAssignment]:
+    return list(client.role_assignments.list_for_subscription())
+
+
 class ManagementPlane:
     """Reads ARM role assignments at the manifest's scopes and applies ARM changes."""
 
@@ -125,6 +129,19 @@ class ManagementPlane:
                     ) from exc
                 found.setdefault(item.name, item)
         return tuple(sorted(found.values(), key=lambda a: (arm_scope_key(a.scope), a.name)))
+
+    def count_by_subscription(self, subscriptions: Sequence[str]) -> dict[str, int]:
+        """Every role assignment in each subscription (one paged list each): what its limit counts."""
+        counts: dict[str, int] = {}
+        for sub in subscriptions:
+            client = self.clients.authorization(sub)
+            listed = self._call(
+                Attempt("count role assignments", "management", "arm", f"/subscriptions/{sub}"),
+                partial(_list_subscription, client),
+            )
+            prefix = f"/subscriptions/{sub.lower()}"
+            counts[sub.lower()] = sum(1 for ra in listed if arm_scope_key(ra.scope or "").startswith(prefix))
+        return counts
 
     # -- writing ----------------------------------------------------------------------------------
 
