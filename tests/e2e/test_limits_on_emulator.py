@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import uuid
 from pathlib import Path
+from typing import Any
 
 from hsmsync.backends.statefile import read_state_file, write_state_file
 from hsmsync.core.state import ArmRoleAssignment, DataRoleAssignment
@@ -74,23 +75,29 @@ def _write_full_key_state(directory: Path) -> None:
     write_state_file(directory / "state.json", state)
 
 
+def _plan_apply_replan(directory: Path) -> list[dict[str, Any]]:
+    """On the emulator through the live backend: the plan's changes; apply succeeds, then no changes."""
+    with start_emulator(
+        directory / "state.json", faults=parse_faults("throttle=0"), identity_oid=ADMIN
+    ) as emu:
+        endpoints_for(emu, directory / "endpoints.json")
+        live = ("--live", "--endpoints", "endpoints.json")
+        plan = run_cli("plan", *live, "--format", "json", cwd=directory)
+        assert plan.exit_code == 0, plan.stderr
+        applied = run_cli("apply", *live, "--auto-approve", cwd=directory)
+        assert applied.exit_code == 0, applied.stdout + applied.stderr
+        again = run_cli("plan", *live, "--detailed-exitcode", cwd=directory)
+        assert again.exit_code == 0, again.stdout + again.stderr
+    changes: list[dict[str, Any]] = json.loads(plan.stdout)["changes"]
+    return changes
+
+
 def test_swap_on_a_full_key_applies_delete_first(tmp_path: Path):
     _write_full_key_state(tmp_path)
     (tmp_path / "hsmsync.yaml").write_text(_manifest(range(1, 11)))  # s0 leaves, s10 joins
-    with start_emulator(
-        tmp_path / "state.json", faults=parse_faults("throttle=0"), identity_oid=ADMIN
-    ) as emu:
-        endpoints_for(emu, tmp_path / "endpoints.json")
-        live = ("--live", "--endpoints", "endpoints.json")
-        plan = run_cli("plan", *live, "--format", "json", cwd=tmp_path)
-        assert plan.exit_code == 0, plan.stderr
-        changes = json.loads(plan.stdout)["changes"]
-        assert [(c["action"], c["principal"]) for c in changes] == [("delete", None), ("create", "s10")]
-        assert "deleted before the creates" in changes[0]["reason"]
-        applied = run_cli("apply", *live, "--auto-approve", cwd=tmp_path)
-        assert applied.exit_code == 0, applied.stdout + applied.stderr
-        again = run_cli("plan", *live, "--detailed-exitcode", cwd=tmp_path)
-        assert again.exit_code == 0, again.stdout + again.stderr
+    changes = _plan_apply_replan(tmp_path)
+    assert [(c["action"], c["principal"]) for c in changes] == [("delete", None), ("create", "s10")]
+    assert "deleted before the creates" in changes[0]["reason"]
     at_key = {
         a.principal_id
         for a in read_state_file(tmp_path / "state.json").hsms["contoso"].role_assignments
@@ -151,18 +158,9 @@ teams:
 management: {{prune: true}}
 """
     )
-    with start_emulator(
-        tmp_path / "state.json", faults=parse_faults("throttle=0"), identity_oid=ADMIN
-    ) as emu:
-        endpoints_for(emu, tmp_path / "endpoints.json")
-        live = ("--live", "--endpoints", "endpoints.json")
-        plan = run_cli("plan", *live, "--format", "json", cwd=tmp_path)
-        assert plan.exit_code == 0, plan.stderr
-        changes = json.loads(plan.stdout)["changes"]
-        assert [(c["action"], c["role_id"]) for c in changes] == [("delete", CONTRIBUTOR), ("create", READER)]
-        assert "Azure role assignments in subscription" in changes[0]["reason"]
-        applied = run_cli("apply", *live, "--auto-approve", cwd=tmp_path)
-        assert applied.exit_code == 0, applied.stdout + applied.stderr
+    changes = _plan_apply_replan(tmp_path)
+    assert [(c["action"], c["role_id"]) for c in changes] == [("delete", CONTRIBUTOR), ("create", READER)]
+    assert "Azure role assignments in subscription" in changes[0]["reason"]
     held = {
         a.role_definition_id
         for a in read_state_file(tmp_path / "state.json").arm.role_assignments
