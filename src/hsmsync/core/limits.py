@@ -29,12 +29,11 @@ ACCESS_POLICY_LIMIT = 1024  # access policy entries per Key Vault
 
 _HSM_WIDE = ("/", "/keys")
 
-LimitKey = tuple[str, ...]
+LimitKey = tuple[str, ...]  # ("key", hsm, "/keys/k"), ("hsm-scope", hsm), ("roles", hsm), ...
 
 
 @dataclass(frozen=True, slots=True)
 class Limit:
-    key: LimitKey
     limit: int
     what: str  # "role assignments at /keys/k on contoso"
     unit: str  # "the limit per key"
@@ -45,77 +44,67 @@ def near_limit(count: int, limit: int) -> bool:
     return count >= limit - max(1, limit // 10)
 
 
-def hsm_assignment_limit(hsm: str, scope: str) -> Limit:
+def _assignment_key(hsm: str, scope: str) -> LimitKey:
     s = scope.lower()
-    if s in _HSM_WIDE:
-        what = f"role assignments at HSM scope ('/' and '/keys' together) on {hsm}"
-        return Limit(("hsm-scope", hsm), HSM_SCOPE_ASSIGNMENT_LIMIT, what, "the limit at HSM scope")
-    return Limit(
-        ("key", hsm, s),
-        KEY_SCOPE_ASSIGNMENT_LIMIT,
-        f"role assignments at {scope} on {hsm}",
-        "the limit per key",
-    )
+    return ("hsm-scope", hsm) if s in _HSM_WIDE else ("key", hsm, s)
 
 
-def custom_role_limit(hsm: str) -> Limit:
-    return Limit(("roles", hsm), CUSTOM_ROLE_LIMIT, f"custom roles on {hsm}", "the limit per HSM")
-
-
-def _subscription_limit(scope: str) -> Limit | None:
-    parts = [p for p in scope.split("/") if p]
+def _subscription_key(scope: str) -> LimitKey | None:
+    parts = [p for p in scope.split("/", 3) if p]
     if len(parts) < 2 or parts[0].lower() != "subscriptions":
         return None  # management groups and the root have other limits, not modelled
-    sub = parts[1].lower()
-    what = f"Azure role assignments in subscription {sub}"
-    return Limit(("subscription", sub), SUBSCRIPTION_ASSIGNMENT_LIMIT, what, "the limit per subscription")
+    return ("subscription", parts[1].lower())
 
 
-def _vault_limit(target: str) -> Limit:
-    name = target.removeprefix("vault:")
-    return Limit(
-        ("vault", name), ACCESS_POLICY_LIMIT, f"access policies on vault {name}", "the limit per vault"
-    )
-
-
-def limit_of(change: Change) -> Limit | None:
-    """The limit a change's create or delete counts against, if any."""
+def limit_key(change: Change) -> LimitKey | None:
+    """What a change's create or delete counts against, if anything."""
     if change.kind is Kind.ROLE_ASSIGNMENT:
         if change.plane is Plane.DATA:
-            return hsm_assignment_limit(change.target, change.scope)
-        return _subscription_limit(change.scope)
+            return _assignment_key(change.target, change.scope)
+        return _subscription_key(change.scope)
     if change.kind is Kind.ROLE_DEFINITION and change.plane is Plane.DATA:
-        return custom_role_limit(change.target)
+        return ("roles", change.target)
     if change.kind is Kind.ACCESS_POLICY:
-        return _vault_limit(change.target)
+        return ("vault", change.target.removeprefix("vault:"))
     return None
 
 
-def live_counts(live: LiveState) -> tuple[Counter[LimitKey], dict[LimitKey, Limit]]:
-    """How many of each limited thing live state holds, and the limit of each."""
+def describe(key: LimitKey) -> Limit:
+    kind, name = key[0], key[1]
+    if kind == "hsm-scope":
+        what = f"role assignments at HSM scope ('/' and '/keys' together) on {name}"
+        return Limit(HSM_SCOPE_ASSIGNMENT_LIMIT, what, "the limit at HSM scope")
+    if kind == "key":
+        return Limit(
+            KEY_SCOPE_ASSIGNMENT_LIMIT, f"role assignments at {key[2]} on {name}", "the limit per key"
+        )
+    if kind == "roles":
+        return Limit(CUSTOM_ROLE_LIMIT, f"custom roles on {name}", "the limit per HSM")
+    if kind == "subscription":
+        what = f"Azure role assignments in subscription {name}"
+        return Limit(SUBSCRIPTION_ASSIGNMENT_LIMIT, what, "the limit per subscription")
+    return Limit(ACCESS_POLICY_LIMIT, f"access policies on vault {name}", "the limit per vault")
+
+
+def live_counts(live: LiveState, keys: set[LimitKey]) -> Counter[LimitKey]:
+    """How many of each of `keys` live state holds (only the HSMs, vaults, subscriptions asked)."""
     counts: Counter[LimitKey] = Counter()
-    limits: dict[LimitKey, Limit] = {}
-
-    def count(limit: Limit | None) -> None:
-        if limit is not None:
-            counts[limit.key] += 1
-            limits.setdefault(limit.key, limit)
-
-    for name, hsm in live.hsms.items():
-        for a in hsm.role_assignments:
-            count(hsm_assignment_limit(name, a.scope))
-        for _ in hsm.role_definitions:
-            count(custom_role_limit(name))
-    for arm in live.arm.role_assignments:
-        count(_subscription_limit(arm.scope))
-    for sub, total in live.arm.subscription_assignment_counts.items():
-        if (limit := _subscription_limit(f"/subscriptions/{sub}")) is not None:
-            counts[limit.key] = max(counts[limit.key], total)  # the whole subscription, when counted
-            limits.setdefault(limit.key, limit)
+    hsms = {k[1] for k in keys if k[0] in ("hsm-scope", "key", "roles")}
+    for name in hsms & live.hsms.keys():
+        hsm = live.hsms[name]
+        for scope, n in Counter(a.scope for a in hsm.role_assignments).items():
+            counts[_assignment_key(name, scope)] += n
+        counts[("roles", name)] = len(hsm.role_definitions)
+    if any(k[0] == "subscription" for k in keys):
+        for arm in live.arm.role_assignments:
+            if (key := _subscription_key(arm.scope)) is not None:
+                counts[key] += 1
+        for sub, total in live.arm.subscription_assignment_counts.items():
+            key = ("subscription", sub.lower())
+            counts[key] = max(counts[key], total)  # the whole subscription, when counted
     for name, vault in live.vaults.items():
-        for _ in vault.access_policies:
-            count(_vault_limit(f"vault:{name}"))
-    return counts, limits
+        counts[("vault", name)] = len(vault.access_policies)
+    return counts
 
 
 @dataclass
@@ -127,21 +116,20 @@ class LimitOrder:
 
 def fit_limits(ordered: Sequence[Change], live: LiveState) -> LimitOrder:
     """`ordered` (make before break), with deletes moved ahead where a limit requires it."""
-    counts, limits = live_counts(live)
     creates: dict[LimitKey, list[int]] = {}
     deletes: dict[LimitKey, list[int]] = {}
     for i, c in enumerate(ordered):
-        if (limit := limit_of(c)) is None or c.action is Action.UPDATE:
+        if c.action is Action.UPDATE or (key := limit_key(c)) is None:
             continue
-        limits.setdefault(limit.key, limit)
-        (creates if c.action is Action.CREATE else deletes).setdefault(limit.key, []).append(i)
+        (creates if c.action is Action.CREATE else deletes).setdefault(key, []).append(i)
     out = LimitOrder(list(ordered))
+    if not creates:
+        return out  # nothing is added anywhere: no limit can be crossed (lint speaks of full scopes)
+    counts = live_counts(live, set(creates))
     early: dict[int, int] = {}  # index of a delete -> index of the create it must precede
-    for key in sorted(limits):
-        limit, have = limits[key], counts[key]
-        new, gone = creates.get(key, []), deletes.get(key, [])
-        if not new:
-            continue  # the plan adds nothing here: lint speaks of full scopes
+    for key in sorted(creates):
+        limit, have = describe(key), counts[key]
+        new, gone = creates[key], deletes.get(key, [])
         after = have + len(new) - len(gone)
         if after > limit.limit:
             out.refusals.append(
@@ -157,9 +145,9 @@ def fit_limits(ordered: Sequence[Change], live: LiveState) -> LimitOrder:
                 f"{limit.what}: {len(moved)} delete{'s' if len(moved) > 1 else ''} ordered before the "
                 f"creates ({have} now + {len(new)} to create would exceed {limit.unit}, {limit.limit})"
             )
+            note = f"deleted before the creates: {limit.what} would exceed {limit.unit} ({limit.limit})"
             for i in moved:
                 early[i] = new[0]
-                note = f"deleted before the creates: {limit.what} would exceed {limit.unit} ({limit.limit})"
                 out.changes[i] = replace(ordered[i], reason=f"{ordered[i].reason}; {note}")
     if early:
         out.changes = _move_ahead(out.changes, early)

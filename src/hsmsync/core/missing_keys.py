@@ -20,23 +20,34 @@ _KEY_SCOPE = "/keys/"
 
 def missing_key_warnings(desired: DesiredState, live: LiveState) -> list[str]:
     """One line per declared key scope whose key the HSM does not have, with close names."""
-    out: dict[tuple[str, str], str] = {}
+    known: dict[str, dict[str, str] | None] = {}  # HSM -> lower-cased key name -> key name
+    seen: set[tuple[str, str]] = set()
+    out: list[str] = []
     for a in desired.assignments:
-        if a.plane is not Plane.DATA or not a.scope.lower().startswith(_KEY_SCOPE):
+        scope = a.scope.lower()
+        if a.plane is not Plane.DATA or not scope.startswith(_KEY_SCOPE) or (a.target, scope) in seen:
             continue
-        hsm = live.hsms.get(a.target)
-        if hsm is None or hsm.keys is None or (a.target, a.scope.lower()) in out:
+        seen.add((a.target, scope))
+        if a.target not in known:
+            hsm = live.hsms.get(a.target)
+            keys = hsm.keys if hsm is not None else None
+            # Key names compare case-insensitively, as the service does.
+            known[a.target] = None if keys is None else {k.lower(): k for k in keys}
+        existing = known[a.target]
+        if existing is None or scope[len(_KEY_SCOPE) :] in existing:
             continue
-        key = a.scope[len(_KEY_SCOPE) :]
-        existing = {k.lower(): k for k in hsm.keys}  # key names compare case-insensitively
-        if key.lower() in existing:
-            continue
-        close = difflib.get_close_matches(key.lower(), sorted(existing), n=3, cutoff=0.6)
-        hint = f"; did you mean {', '.join(existing[c] for c in close)}?" if close else ""
-        where = Problem(a.loc, "").field if a.loc else ", ".join(a.sources)
-        out[(a.target, a.scope.lower())] = (
-            f"{a.target}: {where}: scope {a.scope} names no existing key{hint} "
-            f"(the HSM has {len(existing)} key{'' if len(existing) == 1 else 's'}; "
-            "an assignment there grants nothing until a key of that name exists)"
+        out.append(
+            _warning(a.target, a.scope, existing, Problem(a.loc, "").field if a.loc else ", ".join(a.sources))
         )
-    return list(out.values())
+    return out
+
+
+def _warning(hsm: str, scope: str, existing: dict[str, str], where: str) -> str:
+    key = scope[len(_KEY_SCOPE) :].lower()
+    close = difflib.get_close_matches(key, list(existing), n=3, cutoff=0.6) if existing else []
+    hint = f"; did you mean {', '.join(existing[c] for c in close)}?" if close else ""
+    count = f"{len(existing)} key{'' if len(existing) == 1 else 's'}"
+    return (
+        f"{hsm}: {where}: scope {scope} names no existing key{hint} (the HSM has {count}; "
+        "an assignment there grants nothing until a key of that name exists)"
+    )
