@@ -148,11 +148,13 @@ def _check_key(args: argparse.Namespace, loaded: LoadedManifest, hsm: str, live:
         normalize_data_scope(f"/keys/{key}")
     except ValueError:
         raise HsmsyncError(f"--key: '{key}' is not a valid key name (letters, digits and '-')") from None
-    if live is not None:
-        keys, where = live.hsms[hsm].keys, f"HSM '{hsm}' has no key '{key}'"
+    live_keys = live.hsms[hsm].keys if live is not None else None  # None: not listed
+    if live_keys is not None:
+        keys, where = live_keys, f"HSM '{hsm}' has no key '{key}'"
     else:
         keys = loaded.desired.key_names(hsm)
-        where = f"the manifest names no key '{key}' on HSM '{hsm}' (give --state or --live to ask the HSM)"
+        ask = "its keys could not be listed" if live is not None else "give --state or --live to ask the HSM"
+        where = f"the manifest names no key '{key}' on HSM '{hsm}' ({ask})"
     if key.lower() not in {k.lower() for k in keys}:
         listed = ", ".join(sorted(keys)) or "(none)"
         raise HsmsyncError(f"--key: {where}; keys: {listed}{_close(key, keys)}")

@@ -43,7 +43,7 @@ def _line(item: Change | UnmanagedItem) -> str:
 
 
 def _flagged_line(flagged: FlaggedUnmanaged) -> str:
-    rules = "; ".join(f"lint {f.rule_id}: {f.message}" for f in flagged.findings)
+    rules = "; ".join(f"lint {f.rule_id}: {visible(f.message)}" for f in flagged.findings)
     return "!" + _line(flagged.item)[1:] + f" ({rules})"
 
 

@@ -74,7 +74,10 @@ def md(text: str, *, starts_block: bool = False) -> str:
             out.append("\\" + ch)
         else:
             out.append(ch)
-    return "".join(out)
+    escaped = "".join(out)
+    # Two trailing spaces at the end of a line are a hard line break: keep them, as entities.
+    body = escaped.rstrip(" ")
+    return body + "&#32;" * (len(escaped) - len(body))
 
 
 def md_code(text: str) -> str:
