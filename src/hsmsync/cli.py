@@ -171,10 +171,10 @@ def _compute_plan(
     backend = _backend(args, env)
     request = read_request_for(loaded.desired)
     live = _read_or_way_out(args, backend, request, loaded.desired)
-    if args.strict and (dangling := missing_key_warnings(loaded.desired, live)):
+    plan = replace(plan_changes(loaded.desired, live), live_fingerprint=fingerprint(live))
+    if args.strict and (dangling := missing_key_warnings(loaded.desired, live, plan.changes)):
         listing = "\n".join(f"  - {d}" for d in dangling)
         raise HsmsyncError(f"--strict: the manifest refers to what does not exist:\n{listing}")
-    plan = replace(plan_changes(loaded.desired, live), live_fingerprint=fingerprint(live))
     return _Planned(loaded, backend, request, live, plan)
 
 

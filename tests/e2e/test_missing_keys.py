@@ -37,6 +37,14 @@ def test_every_renderer_shows_the_warning_with_the_closest_key(contoso: Path, fm
         assert any(HINT in w for w in json.loads(result.stdout)["warnings"])
 
 
+def test_the_warning_names_the_real_keys_assignment_the_plan_deletes(contoso: Path):
+    assert run_cli("apply", "--state", "state.json", "--auto-approve", cwd=contoso).exit_code == 0
+    _typo(contoso)  # with prune: true, the typo replaces the key-rotation job's real assignment
+    result = run_cli("plan", "--state", "state.json", cwd=contoso)
+    assert HINT in result.stdout
+    assert "this plan deletes 1 assignment at /keys/app-signing)" in result.stdout
+
+
 @pytest.mark.parametrize("argv", [("plan",), ("drift",), ("apply", "--auto-approve")])
 def test_strict_makes_it_an_error(contoso: Path, argv: tuple[str, ...]):
     _typo(contoso)

@@ -9,17 +9,25 @@ that did not list them all (principal discovery) cannot tell, and guessing would
 from __future__ import annotations
 
 import difflib
+from collections import Counter
+from collections.abc import Iterable
 
 from hsmsync.core.desired import DesiredState
 from hsmsync.core.errors import Problem
-from hsmsync.core.plan import Plane
+from hsmsync.core.plan import Action, Change, Kind, Plane
 from hsmsync.core.state import LiveState
 
 _KEY_SCOPE = "/keys/"
 
 
-def missing_key_warnings(desired: DesiredState, live: LiveState) -> list[str]:
-    """One line per declared key scope whose key the HSM does not have, with close names."""
+def missing_key_warnings(desired: DesiredState, live: LiveState, changes: Iterable[Change] = ()) -> list[str]:
+    """One line per declared key scope whose key the HSM does not have, with close names, and
+    how many assignments `changes` delete at those close keys (often the one the typo replaces)."""
+    deletes: Counter[tuple[str, str]] = Counter(
+        (c.target, c.scope.lower())
+        for c in changes
+        if c.plane is Plane.DATA and c.kind is Kind.ROLE_ASSIGNMENT and c.action is Action.DELETE
+    )
     known: dict[str, dict[str, str] | None] = {}  # HSM -> lower-cased key name -> key name
     seen: set[tuple[str, str]] = set()
     out: list[str] = []
@@ -36,18 +44,21 @@ def missing_key_warnings(desired: DesiredState, live: LiveState) -> list[str]:
         existing = known[a.target]
         if existing is None or scope[len(_KEY_SCOPE) :] in existing:
             continue
-        out.append(
-            _warning(a.target, a.scope, existing, Problem(a.loc, "").field if a.loc else ", ".join(a.sources))
-        )
+        where = Problem(a.loc, "").field if a.loc else ", ".join(a.sources)
+        out.append(_warning(a.target, a.scope, existing, where, deletes))
     return out
 
 
-def _warning(hsm: str, scope: str, existing: dict[str, str], where: str) -> str:
+def _warning(
+    hsm: str, scope: str, existing: dict[str, str], where: str, deletes: Counter[tuple[str, str]]
+) -> str:
     key = scope[len(_KEY_SCOPE) :].lower()
     close = difflib.get_close_matches(key, list(existing), n=3, cutoff=0.6) if existing else []
     hint = f"; did you mean {', '.join(existing[c] for c in close)}?" if close else ""
     count = f"{len(existing)} key{'' if len(existing) == 1 else 's'}"
+    gone = [(existing[c], n) for c in close if (n := deletes[(hsm, _KEY_SCOPE + c)])]
+    also = "".join(f"; this plan deletes {n} assignment{'' if n == 1 else 's'} at /keys/{k}" for k, n in gone)
     return (
         f"{hsm}: {where}: scope {scope} names no existing key{hint} (the HSM has {count}; "
-        "an assignment there grants nothing until a key of that name exists)"
+        f"an assignment there grants nothing until a key of that name exists{also})"
     )

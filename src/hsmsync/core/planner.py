@@ -39,7 +39,7 @@ def plan_changes(desired: DesiredState, live: LiveState, *, notes: Iterable[str]
         live_hsm = live.hsms.get(name) or HsmState(url=hsm.url, resource_id=hsm.resource_id)
         _plan_hsm(hsm, live_hsm, by_target.get(name, {}), desired, changes, unmanaged, warnings)
     _plan_arm(desired, live, changes, unmanaged)
-    warnings += missing_key_warnings(desired, live)
+    warnings += missing_key_warnings(desired, live, changes)
     resources = plan_resources(desired, live)
     changes += resources.changes
     warnings += resources.warnings
