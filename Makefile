@@ -31,6 +31,7 @@ typecheck: $(STAMP)
 schemas: $(STAMP)
 	$(BIN)/hsmsync schema manifest > schemas/hsmsync.schema.json
 	$(BIN)/hsmsync schema state > schemas/state.schema.json
+	for kind in plan drift lint; do $(BIN)/hsmsync schema $$kind > schemas/$$kind.schema.json; done
 
 bench: $(STAMP)
 	$(BIN)/python bench/planner.py

@@ -136,7 +136,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--plane", choices=["data", "management", "all"], default="all")
 
     p = sub.add_parser("schema", help="print a JSON Schema")
-    p.add_argument("kind", nargs="?", choices=["manifest", "state"], default="manifest")
+    p.add_argument(
+        "kind", nargs="?", choices=["manifest", "state", "plan", "drift", "lint"], default="manifest"
+    )
 
     p = sub.add_parser("emulator", help="serve a state file as a local Managed HSM + ARM emulator")
     p.add_argument("--state", type=Path, required=True)
@@ -381,9 +383,11 @@ def cmd_roles(args: argparse.Namespace, env: Environment) -> int:
 
 
 def cmd_schema(args: argparse.Namespace, env: Environment) -> int:
+    from hsmsync.output_schemas import output_schema
     from hsmsync.schemas import manifest_schema, state_schema
 
-    schema = manifest_schema() if args.kind == "manifest" else state_schema()
+    inputs = {"manifest": manifest_schema, "state": state_schema}
+    schema = inputs[args.kind]() if args.kind in inputs else output_schema(args.kind)
     env.stdout.write(json.dumps(schema, indent=2) + "\n")
     return ExitStatus.OK
 

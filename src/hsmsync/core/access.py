@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from hsmsync.core.access_delta import (
     AccessDelta,
+    AccessGroup,
     CapabilityChange,
     access_delta,
     plan_access_delta,
@@ -21,6 +22,7 @@ from hsmsync.core.whocan import AccessPath, who_can
 
 __all__ = [
     "AccessDelta",
+    "AccessGroup",
     "AccessPath",
     "Capability",
     "CapabilityChange",

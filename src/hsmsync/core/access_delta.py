@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from hsmsync.core.capabilities import Capability
 from hsmsync.core.desired import PrincipalInfo
@@ -36,6 +37,47 @@ class CapabilityChange:
         return out
 
 
+Place = tuple[str, str]  # (HSM, scope)
+
+
+@dataclass(frozen=True, slots=True)
+class AccessGroup:
+    """Principals that gain (or lose) the same ability at the same places: one review line, so a
+    role granted per key reads as one line listing the keys, not one line per key."""
+
+    gained: bool
+    principals: tuple[str, ...]
+    capability: Capability
+    actions: frozenset[str]
+    places: tuple[Place, ...]
+
+    @property
+    def ability(self) -> str:
+        return self.capability.describe(self.actions)
+
+    def where(self) -> str:
+        """`/keys/a, /keys/b on contoso; / on fabrikam`"""
+        by_hsm: dict[str, list[str]] = {}
+        for hsm, scope in self.places:
+            by_hsm.setdefault(hsm, []).append(scope)
+        return "; ".join(f"{', '.join(scopes)} on {hsm}" for hsm, scopes in by_hsm.items())
+
+    def sentence(self) -> str:
+        change = "can now" if self.gained else "can no longer"
+        return f"{', '.join(self.principals)} {change} {self.ability} at {self.where()}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "change": "gained" if self.gained else "lost",
+            "principals": list(self.principals),
+            "capability": self.capability.value,
+            "ability": self.ability,
+            "actions": sorted(self.actions),
+            "places": [{"hsm": hsm, "scope": scope} for hsm, scope in self.places],
+            "sentence": self.sentence(),
+        }
+
+
 @dataclass(frozen=True, slots=True)
 class AccessDelta:
     changes: tuple[CapabilityChange, ...]
@@ -46,6 +88,30 @@ class AccessDelta:
 
     def sentences(self) -> list[str]:
         return [s for c in self.changes for s in c.sentences()]
+
+    def grouped(self) -> tuple[AccessGroup, ...]:
+        """principal x ability x places: each principal's places per (direction, ability), then
+        principals with the same places merged into one group."""
+        places: dict[tuple[bool, Capability, frozenset[str], str], set[Place]] = {}
+        for c in self.changes:
+            for gained, names in ((True, c.gained), (False, c.lost)):
+                for name in names:
+                    places.setdefault((gained, c.capability, c.actions, name), set()).add((c.hsm, c.scope))
+        members: dict[tuple[bool, Capability, frozenset[str], tuple[Place, ...]], list[str]] = {}
+        for (gained, capability, actions, name), where in places.items():
+            ordered = tuple(sorted(where, key=lambda p: (p[0], _scope_order(p[1]))))
+            members.setdefault((gained, capability, actions, ordered), []).append(name)
+        groups = [
+            AccessGroup(gained, tuple(sorted(names)), capability, actions, where)
+            for (gained, capability, actions, where), names in members.items()
+        ]
+        rank = {c: i for i, c in enumerate(Capability)}
+        return tuple(
+            sorted(
+                groups,
+                key=lambda g: (rank[g.capability], not g.gained, -len(g.actions), sorted(g.actions), g.places),
+            )
+        )
 
 
 Held = dict[str, frozenset[str]]  # principal id -> the actions of one capability it holds (or changed)

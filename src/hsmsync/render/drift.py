@@ -5,16 +5,16 @@ from __future__ import annotations
 import json
 
 from hsmsync.core.drift import DriftReport, FlaggedUnmanaged
-from hsmsync.core.plan import Change, UnmanagedItem
+from hsmsync.core.plan import Change, Kind, UnmanagedItem
+from hsmsync.render.contract import envelope
 from hsmsync.render.escape import fence_ticks, md, visible
-from hsmsync.render.labels import SYMBOL, field_change_text, principal_label
+from hsmsync.render.labels import SYMBOL, change_details, principal_label, subject
 
 MAX_LINES = 50
 
 
 def render_json(report: DriftReport, header: str) -> str:
-    data = report.to_dict()
-    data["backend"] = header
+    data = {**envelope("drift"), **report.to_dict(), "backend": header}
     return json.dumps(data, indent=2, sort_keys=True) + "\n"
 
 
@@ -27,19 +27,19 @@ def _status(report: DriftReport) -> str:
 
 
 def _line(item: Change | UnmanagedItem) -> str:
-    """One line per item: names are made `visible`, so none can start a line of its own."""
-    mark = SYMBOL[item.action.value] if isinstance(item, Change) else "?"
+    """One line per item: names are made `visible`, so none can start a line of its own. A
+    changed definition, policy or setting says which field or permission differs."""
     where = visible(item.target) if item.target != "arm" else "Azure RBAC"
-    if isinstance(item, Change) and item.field_changes and not item.principal_id:  # a setting
-        what = f"{visible(item.role)}: " + "; ".join(
-            visible(field_change_text(f)) for f in item.field_changes
-        )
-    else:
-        who, role, scope = (visible(x) for x in (principal_label(item), item.role, item.scope))
-        what = f"{role} -> {who} at {scope}"
     risks = item.risks if isinstance(item, Change) else ()
     risk = f" (risk: {visible('; '.join(risks))})" if risks else ""
-    return f"{mark} {where}: {what}{risk}"
+    if isinstance(item, Change) and item.kind is not Kind.ROLE_ASSIGNMENT:
+        details = "; ".join(change_details(item))
+        return f"{SYMBOL[item.action.value]} {where}: {visible(subject(item))}" + (
+            f": {visible(details)}" if details else ""
+        ) + risk
+    mark = SYMBOL[item.action.value] if isinstance(item, Change) else "?"
+    who, role, scope = (visible(x) for x in (principal_label(item), item.role, item.scope))
+    return f"{mark} {where}: {role} -> {who} at {scope}{risk}"
 
 
 def _flagged_line(flagged: FlaggedUnmanaged) -> str:

@@ -6,10 +6,13 @@ quotes, after control and bidi characters are made visible), in text and attribu
 
 from __future__ import annotations
 
-from hsmsync.core.plan import Change
+from collections.abc import Sequence
+
+from hsmsync.core.access_delta import AccessGroup
+from hsmsync.core.plan import Change, Kind
 from hsmsync.core.review import PlanReview
 from hsmsync.render.escape import html as escape
-from hsmsync.render.labels import SYMBOL, list_delta_text, principal_label, sectioned, summary_line
+from hsmsync.render.labels import SYMBOL, change_details, principal_label, sectioned, subject, summary_line
 
 MAX_ROWS = 500
 _STYLE = """
@@ -24,14 +27,32 @@ td{overflow-wrap:anywhere}
 """
 
 
+def _what(c: Change) -> str:
+    if c.kind is Kind.ROLE_ASSIGNMENT:
+        return escape(c.role)
+    return escape(subject(c))  # labelled: "role definition '…' (id)", "access policy for …"
+
+
 def _row(c: Change) -> str:
     who = escape(principal_label(c)) if c.principal_id else ""
-    details = "; ".join(escape(list_delta_text(f)) for f in c.field_changes)
+    details = "<br>".join(f"<code>{escape(d)}</code>" for d in change_details(c))
     risk = "; ".join(escape(r) for r in c.risks)
     cls = f' class="{c.action.value}{" risk" if c.risks else ""}"'
     return (
-        f"<tr{cls}><td>{SYMBOL[c.action.value]}</td><td>{escape(c.role)}</td><td>{who}</td>"
+        f"<tr{cls}><td>{SYMBOL[c.action.value]}</td><td>{_what(c)}</td><td>{who}</td>"
         f"<td><code>{escape(c.scope)}</code></td><td>{details}</td><td>{escape(c.reason)}</td><td>{risk}</td></tr>"
+    )
+
+
+def _access_table(groups: Sequence[AccessGroup]) -> str:
+    rows = "".join(
+        f"<tr><td>{'can now' if g.gained else 'can no longer'}</td><td>{escape(', '.join(g.principals))}</td>"
+        f"<td>{escape(g.ability)}</td><td>{escape(g.where())}</td></tr>"
+        for g in groups
+    )
+    return (
+        "<h2>Who can do what after this change</h2><table>"
+        f"<tr><th></th><th>principals</th><th>what</th><th>where</th></tr>{rows}</table>"
     )
 
 
@@ -53,16 +74,14 @@ def render_plan(review: PlanReview, header: str = "") -> str:
     ]
     out += [f'<p class="refused">Refused: {escape(r)}</p>' for r in plan.refusals]
     out += [f"<p>Warning: {escape(w)}</p>" for w in plan.warnings]
-    for title, items in (
-        ("Who can do what after this change", review.access_sentences()),
-        ("Lint", review.lint_lines()),
-    ):
-        if items:
-            out.append(f"<h2>{title}</h2><ul>" + "".join(f"<li>{escape(i)}</li>" for i in items) + "</ul>")
+    if review.access_groups():
+        out.append(_access_table(review.access_groups()))
+    if review.lint_lines():
+        out.append("<h2>Lint</h2><ul>" + "".join(f"<li>{escape(i)}</li>" for i in review.lint_lines()) + "</ul>")
     for title, changes in sectioned(plan.changes):
         out.append(f"<h2>{escape(title)} — {len(changes)} change(s)</h2>")
         out.append(
-            "<table><tr><th></th><th>role / object</th><th>principal</th><th>scope</th>"
+            "<table><tr><th></th><th>what</th><th>principal</th><th>scope</th>"
             "<th>details</th><th>why</th><th>risk</th></tr>"
         )
         out += [_row(c) for c in changes[:MAX_ROWS]]

@@ -1,15 +1,26 @@
-"""The plan as JSON: `{"changes": [...], "summary": {...}}`; stable for diffing and golden tests."""
+"""The plan as JSON (see render/contract.py): the plan's changes and summary, the access delta
+(grouped principal x ability x places) and the lint findings as objects; stable for diffing."""
 
 from __future__ import annotations
 
 import json
 
 from hsmsync.core.review import PlanReview
+from hsmsync.render.contract import envelope
+from hsmsync.render.lint_json import finding_dict, lint_summary
 
 
 def render_plan(review: PlanReview, header: str = "") -> str:
-    data = review.plan.to_dict()
-    data["backend"] = header
-    data["access_delta"] = review.access_sentences()
-    data["lint"] = review.lint_lines()
+    findings = review.lint_findings()
+    suppressed = len(review.lint.suppressed) if review.lint is not None else 0
+    data = {
+        **envelope("plan"),
+        **review.plan.to_dict(),
+        "backend": header,
+        "access_delta": [g.to_dict() for g in review.access_groups()],
+        "lint": {
+            "summary": lint_summary(findings, suppressed),
+            "findings": [finding_dict(f) for f in findings],
+        },
+    }
     return json.dumps(data, indent=2, sort_keys=True) + "\n"

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from itertools import groupby
 
-from hsmsync.core.plan import Change, FieldChange, Kind, Plane, UnmanagedItem
+from hsmsync.core.plan import Action, Change, FieldChange, Kind, Plane, UnmanagedItem
+from hsmsync.core.state import ArmRoleDefinition, Permission
 
 SYMBOL = {"create": "+", "update": "~", "delete": "-"}
 
@@ -42,10 +43,65 @@ def field_change_text(f: FieldChange) -> str:
 def list_delta_text(f: FieldChange) -> str:
     """`keys +sign -list` for permission lists; plain old -> new otherwise."""
     if isinstance(f.old, list) and isinstance(f.new, list):
-        added = [f"+{x}" for x in f.new if x not in f.old]
-        removed = [f"-{x}" for x in f.old if x not in f.new]
+        added = [f"+{short_action(str(x))}" for x in f.new if x not in f.old]
+        removed = [f"-{short_action(str(x))}" for x in f.old if x not in f.new]
         return f"{f.path} " + " ".join(added + removed)
     return field_change_text(f)
+
+
+_LIST_LABELS = (
+    ("actions", "actions"),
+    ("not_actions", "not actions"),
+    ("data_actions", "data actions"),
+    ("not_data_actions", "not data actions"),
+)
+
+
+def permission_lines(blocks: Sequence[Permission]) -> list[str]:
+    """`data actions: keys/read/action, keys/rotate/action` per permission block (numbered when
+    there are several: Azure evaluates each block on its own)."""
+    out = []
+    for i, block in enumerate(blocks):
+        parts = [
+            f"{label}: {', '.join(short_action(a) for a in getattr(block, name))}"
+            for name, label in _LIST_LABELS
+            if getattr(block, name)
+        ]
+        prefix = f"block {i + 1}: " if len(blocks) > 1 else ""
+        out.append(prefix + ("; ".join(parts) or "no permissions"))
+    return out
+
+
+def subject(c: Change) -> str:
+    """What a change is about, labelled by kind (a role definition never reads like an assignment)."""
+    if c.kind is Kind.ROLE_DEFINITION:
+        azure = "Azure " if c.plane is Plane.MANAGEMENT else ""
+        return f"{azure}role definition '{c.role}' ({c.role_id})"
+    if c.kind is Kind.ACCESS_POLICY:
+        return f"access policy for {principal_label(c)}"
+    if c.kind is Kind.DIAGNOSTIC_SETTING:
+        return f"audit logging '{c.name}'"
+    if c.kind is Kind.SETTING:
+        return "HSM settings"
+    who = principal_label(c) + (f" ({c.principal_type})" if c.principal_type else "")
+    return f"{c.role} -> {who} at {c.scope}"
+
+
+def change_details(c: Change) -> list[str]:
+    """The facts every renderer shows with a change, in the same words: a role definition's
+    permission blocks (created or deleted) or what differs (updated), an access policy's lists,
+    a setting's old and new value."""
+    if c.kind is Kind.ROLE_DEFINITION:
+        role = c.payload if isinstance(c.payload, ArmRoleDefinition) else c.definition
+        if c.action is Action.UPDATE:
+            return [list_delta_text(f) for f in c.field_changes]
+        return permission_lines(role.permissions) if role is not None else []
+    if c.kind is Kind.ACCESS_POLICY and c.action is Action.CREATE:
+        lists = "; ".join(f"{f.path}: {', '.join(f.new)}" for f in c.field_changes if f.new)
+        return [lists] if lists else []
+    if c.kind in (Kind.SETTING, Kind.DIAGNOSTIC_SETTING):
+        return [field_change_text(f) for f in c.field_changes]
+    return [list_delta_text(f) for f in c.field_changes]
 
 
 def _value(v: object) -> str:

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from hsmsync.core.errors import Problem
 from hsmsync.core.lint import RULES, Finding, LintReport
 from hsmsync.core.lint_findings import Loc
+from hsmsync.render.contract import envelope
 
 LineOf = Callable[[Loc], int]
 
 
-def _finding(f: Finding, line_of: LineOf) -> dict[str, Any]:
-    return {
+def finding_dict(f: Finding, line_of: LineOf | None = None) -> dict[str, Any]:
+    """One finding as an object (with its manifest line when the manifest is at hand)."""
+    out: dict[str, Any] = {
         "rule": f.rule_id,
         "name": RULES[f.rule_id].name,
         "severity": f.severity.value,
@@ -23,25 +25,35 @@ def _finding(f: Finding, line_of: LineOf) -> dict[str, Any]:
         "message": f.message,
         "fix": f.fix,
         "field": Problem(f.location_path, "").field,
-        "line": line_of(f.location_path),
+    }
+    if line_of is not None:
+        out["line"] = line_of(f.location_path)
+    return out
+
+
+_finding = finding_dict
+
+
+def lint_summary(findings: Sequence[Finding], suppressed: int) -> dict[str, int]:
+    counts = Counter(f.severity.value for f in findings)
+    return {
+        "error": counts["error"],
+        "warning": counts["warning"],
+        "note": counts["note"],
+        "suppressed": suppressed,
     }
 
 
 def render_lint(report: LintReport, path: str, line_of: LineOf) -> str:
-    counts = Counter(f.severity.value for f in report.findings)
     data = {
+        **envelope("lint"),
         "version": 1,
         "file": path,
         "exit_code": report.exit_code,
-        "summary": {
-            "error": counts["error"],
-            "warning": counts["warning"],
-            "note": counts["note"],
-            "suppressed": len(report.suppressed),
-        },
+        "summary": lint_summary(report.findings, len(report.suppressed)),
         "findings": [_finding(f, line_of) for f in report.findings],
         "suppressed": [
             {**_finding(s.finding, line_of), "justification": s.justification} for s in report.suppressed
         ],
     }
-    return json.dumps(data, indent=2) + "\n"
+    return json.dumps(data, indent=2, sort_keys=True) + "\n"
