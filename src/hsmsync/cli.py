@@ -17,7 +17,15 @@ from hsmsync.applier import ApplyResult, ChangeStatus, apply_plan, backend_worke
 from hsmsync.backends.base import ReadRequest, StateBackend
 from hsmsync.backends.registry import add_allow_host_option, open_backend_for, read_request_for
 from hsmsync.bootstrap import read_or_way_out, run_bootstrap
-from hsmsync.commands import EXPORT_COMMANDS, REVIEW_COMMANDS, add_export_parsers, add_review_parsers
+from hsmsync.commands import (
+    EXPORT_COMMANDS,
+    REVIEW_COMMANDS,
+    SHOW_COMMANDS,
+    add_export_parsers,
+    add_full_plan_url,
+    add_review_parsers,
+    add_show_parsers,
+)
 from hsmsync.commands.resolve import COMMANDS as RESOLVE_COMMANDS
 from hsmsync.commands.resolve import add_parsers as add_resolve_parsers
 from hsmsync.core.access_delta import access_delta, state_after_plan
@@ -39,7 +47,7 @@ from hsmsync.core.state import LiveState
 from hsmsync.environment import Environment, sigterm_as_interrupt
 from hsmsync.files import write_output_file
 from hsmsync.manifest import LoadedManifest, load_manifest
-from hsmsync.render import PLAN_RENDERERS
+from hsmsync.render import PLAN_RENDERERS, render_review
 from hsmsync.render import drift as drift_render
 from hsmsync.render.progress import Progress, feedback
 from hsmsync.render.results import render_apply_result
@@ -109,6 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=sorted(PLAN_RENDERERS), default="text")
     p.add_argument("--out", type=Path, help="also save the plan (JSON) for `hsmsync apply PLAN`")
     p.add_argument("--detailed-exitcode", action="store_true", help="exit 0 no changes, 2 changes, 1 error")
+    add_full_plan_url(p)
 
     p = sub.add_parser("apply", help="make live state match the manifest")
     _add_source_args(p)
@@ -148,6 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_review_parsers(sub)
     add_resolve_parsers(sub)
     add_export_parsers(sub)
+    add_show_parsers(sub)
     return parser
 
 
@@ -279,7 +289,7 @@ def cmd_plan(args: argparse.Namespace, env: Environment) -> int:
         ),
         lint=lint(planned.loaded.manifest, desired, planned.live, after=after),
     )
-    env.stdout.write(PLAN_RENDERERS[args.format](review, header))
+    env.stdout.write(render_review(args.format, review, header, full_plan_url=args.full_plan_url))
     _guard(args, planned, after)
     if args.out:
         binding = _binding(args, env, planned.loaded)
@@ -402,6 +412,7 @@ COMMANDS = {
     **REVIEW_COMMANDS,
     **RESOLVE_COMMANDS,
     **EXPORT_COMMANDS,
+    **SHOW_COMMANDS,
     "validate": cmd_validate,
     "plan": cmd_plan,
     "apply": cmd_apply,

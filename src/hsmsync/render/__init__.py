@@ -13,3 +13,10 @@ PLAN_RENDERERS: dict[str, Callable[[PlanReview, str], str]] = {
     "markdown": markdown.render_plan,
     "html": html.render_plan,
 }
+
+
+def render_review(fmt: str, review: PlanReview, header: str, *, full_plan_url: str = "") -> str:
+    """The plan in `fmt`; the markdown comment names `full_plan_url` (where the whole plan is)."""
+    if fmt == "markdown":
+        return markdown.render_plan(review, header, full_plan_url=full_plan_url)
+    return PLAN_RENDERERS[fmt](review, header)

@@ -13,6 +13,7 @@ cell, a `<details>` block or a comment, nor @mention anyone. Names are emphasise
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -104,7 +105,7 @@ class _LeftOut:
 
 
 def _closing(left_out: _LeftOut, full_plan_url: str, limit: int) -> list[str]:
-    where = f"<{full_plan_url}>" if full_plan_url else FULL_PLAN_ELSEWHERE
+    where = _link(full_plan_url) if full_plan_url else FULL_PLAN_ELSEWHERE
     parts = left_out.parts()
     if not parts:
         return ["", f"Full plan: {where}."] if full_plan_url else []
@@ -114,6 +115,11 @@ def _closing(left_out: _LeftOut, full_plan_url: str, limit: int) -> list[str]:
         f"**Not shown here** (a comment holds {limit:,} characters at most): "
         f"{', '.join(parts)}. The full plan: {where}.",
     ]
+
+
+def _link(url: str) -> str:
+    """An autolink for a plain http(s) URL; anything else is shown as escaped text."""
+    return f"<{url}>" if re.fullmatch(r"https?://[^\s<>`]+", url) else md(url)
 
 
 def _worst_case(review: PlanReview) -> _LeftOut:

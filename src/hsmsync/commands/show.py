@@ -1,0 +1,74 @@
+"""`hsmsync show PLAN`: re-render a saved plan (`plan --out`) in any plan format, offline.
+
+Nothing is read from Azure or a state file: the plan and the live snapshot it was made against
+come from the file, and the access delta is computed again from them (the same pure function
+`plan` uses). A file whose snapshot does not match the fingerprint it was saved with was edited:
+it is refused, like any malformed plan file (exit 1, naming the file).
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from pathlib import Path
+
+from hsmsync.core.access_delta import plan_access_delta
+from hsmsync.core.desired import PrincipalInfo
+from hsmsync.core.errors import HsmsyncError
+from hsmsync.core.fingerprint import fingerprint
+from hsmsync.core.plan import Plan
+from hsmsync.core.review import PlanReview
+from hsmsync.environment import Environment
+from hsmsync.render import PLAN_RENDERERS, render_review
+from hsmsync.saved_plan import load_saved_plan
+
+Handler = Callable[[argparse.Namespace, Environment], int]
+
+
+def add_full_plan_url(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--full-plan-url",
+        metavar="URL",
+        default="",
+        help="markdown: where the full plan is (e.g. the CI run's artifacts), named when the comment is capped",
+    )
+
+
+def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("show", help="re-render a saved plan (plan --out) without reading live state")
+    p.add_argument("plan_file", type=Path, help="a plan saved by `hsmsync plan --out`")
+    p.add_argument("--format", choices=sorted(PLAN_RENDERERS), default="text")
+    add_full_plan_url(p)
+
+
+def _principals(plan: Plan) -> dict[str, PrincipalInfo]:
+    """The names the plan itself gives principals (the manifest is not read)."""
+    out: dict[str, PrincipalInfo] = {}
+    for c in plan.changes:
+        if c.principal and c.principal_id:
+            out[c.principal_id] = PrincipalInfo(c.principal, c.principal_id, c.principal_type or "Unknown", None)
+    return out
+
+
+def cmd_show(args: argparse.Namespace, env: Environment) -> int:
+    path: Path = args.plan_file
+    try:
+        plan, _request, snapshot = load_saved_plan(path if path.is_absolute() else env.cwd / path, path)
+    except HsmsyncError as exc:
+        message = str(exc)
+        raise HsmsyncError(message if message.startswith(f"{path}:") else f"{path}: {message}") from None
+    if fingerprint(snapshot) != plan.live_fingerprint:
+        raise HsmsyncError(
+            f"{path}: the live snapshot in this saved plan does not match the fingerprint it was saved "
+            "with: the file was edited after `hsmsync plan --out`; make the plan again"
+        )
+    try:
+        review = PlanReview(plan, access=plan_access_delta(snapshot, plan, _principals(plan)))
+    except ValueError as exc:  # a change that cannot apply to its own snapshot (e.g. a bad object id)
+        raise HsmsyncError(f"{path}: saved plan is malformed: {exc}") from None
+    header = f"saved plan {path}"
+    env.stdout.write(render_review(args.format, review, header, full_plan_url=args.full_plan_url))
+    return 0
+
+
+COMMANDS: dict[str, Handler] = {"show": cmd_show}

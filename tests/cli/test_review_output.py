@@ -1,0 +1,163 @@
+"""Issue 12, review output: `show PLAN`, the JSON contract (format_version, schemas) and the same
+facts in every renderer."""
+
+from __future__ import annotations
+
+import html as htmllib
+import json
+import socket
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from hsmsync import __version__
+from hsmsync.core.plan import Action, Kind
+from hsmsync.core.plan_io import plan_from_dict
+from hsmsync.output_schemas import output_schema
+from hsmsync.render.escape import md, visible
+from hsmsync.render.labels import change_details, subject
+from tests.cli.test_hostile_outputs import HOSTILE
+from tests.conftest import REPO, run_cli
+
+
+@pytest.fixture
+def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Any backend or socket use fails the test: `show` must not need one."""
+
+    def refuse(*_a: object, **_k: object) -> None:
+        raise AssertionError("show opened a backend or a connection")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr("hsmsync.backends.registry.open_backend", refuse)
+    monkeypatch.setattr("hsmsync.cli.open_backend", refuse)
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "markdown", "html"])
+def test_show_renders_a_saved_plan_as_plan_did_without_any_backend(
+    contoso: Path, fmt: str, no_network: None, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.undo()  # plan needs its state file backend; show gets none
+    plan = run_cli("plan", "--state", "live-as-tutorial.json", "--format", fmt, "--out", "p.json", cwd=contoso)
+    assert plan.exit_code == 0, plan.stderr
+    (contoso / "live-as-tutorial.json").unlink()  # nothing left to read live state from
+    no_network_again = pytest.MonkeyPatch()
+    try:
+        no_network_again.setattr(socket.socket, "connect", lambda *a: (_ for _ in ()).throw(AssertionError))
+        shown = run_cli("show", "p.json", "--format", fmt, cwd=contoso)
+    finally:
+        no_network_again.undo()
+    assert shown.exit_code == 0, shown.stderr
+    # the same plan, access delta and details; only the header (and lint, which needs the
+    # manifest) differ
+    header = {"text": "hsmsync plan against", "json": '"backend"', "markdown": "Against:", "html": "<p>Against:"}
+    strip = lambda s: [ln for ln in s.splitlines() if header[fmt] not in ln]  # noqa: E731
+    if fmt == "json":
+        a, b = json.loads(plan.stdout), json.loads(shown.stdout)
+        for key in ("changes", "unmanaged", "summary", "access_delta", "warnings", "live_fingerprint"):
+            assert a[key] == b[key], key
+    else:
+        lint_free = [ln for ln in strip(plan.stdout) if "HSM003" not in ln and "Lint" not in ln]
+        assert [ln for ln in strip(shown.stdout) if ln] == [ln for ln in lint_free if ln]
+
+
+def test_show_never_opens_a_backend(contoso: Path, no_network: None):
+    Path(contoso / "p.json").write_text((REPO / "tests" / "golden" / "contoso-live-as-tutorial.plan.json").read_text())
+    # a plan JSON that is not a saved plan (no snapshot) is a clear error, not a backend call
+    result = run_cli("show", "p.json", cwd=contoso)
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: p.json: ") and "Traceback" not in result.stderr
+
+
+def _drop_a_live_assignment(text: str) -> str:
+    data = json.loads(text)
+    data["live_snapshot"]["hsms"]["contoso"]["role_assignments"].pop()
+    return json.dumps(data)
+
+
+@pytest.mark.parametrize(
+    ("edit", "says"),
+    [
+        (lambda t: t[: len(t) // 2], "cannot read saved plan"),
+        (lambda t: "[]", "not a plan saved by"),
+        (lambda t: t.replace('"action": "create"', '"action": "explode"', 1), "malformed"),
+        (lambda t: t.replace('"principal_id": "', '"principal_id": "0', 1), "malformed"),
+        (_drop_a_live_assignment, "was edited"),
+    ],
+    ids=["truncated", "not-an-object", "bad-action", "bad-principal-id", "tampered-snapshot"],
+)
+def test_show_refuses_a_malformed_or_tampered_plan(contoso: Path, edit, says: str):
+    assert run_cli("plan", "--state", "live-as-tutorial.json", "--out", "p.json", cwd=contoso).exit_code == 0
+    saved = contoso / "p.json"
+    saved.write_text(edit(saved.read_text()))
+    result = run_cli("show", "p.json", cwd=contoso)
+    assert result.exit_code == 1, result.stdout
+    assert "p.json" in result.stderr and says in result.stderr
+    assert "Traceback" not in result.stderr and result.stdout == ""
+
+
+def _contract(doc: dict, kind: str) -> None:
+    assert doc["format_version"] == 1 and doc["hsmsync_version"] == __version__ and doc["kind"] == kind
+    jsonschema.Draft202012Validator(output_schema(kind)).validate(doc)
+
+
+@pytest.mark.parametrize("state", ["empty-state.json", "live-as-tutorial.json"])
+def test_json_outputs_carry_the_contract_and_validate_against_their_schemas(contoso: Path, state: str):
+    plan = json.loads(run_cli("plan", "--state", state, "--format", "json", cwd=contoso).stdout)
+    _contract(plan, "plan")
+    assert plan["access_delta"] and all({"principals", "ability", "places"} <= g.keys() for g in plan["access_delta"])
+    assert plan["lint"]["findings"][0]["rule"] == "HSM003" and plan["lint"]["summary"]["warning"] == 2
+    drift = run_cli("drift", "--state", state, "--format", "json", cwd=contoso)
+    _contract(json.loads(drift.stdout), "drift")
+    lint = run_cli("lint", "--format", "json", cwd=contoso)
+    _contract(json.loads(lint.stdout), "lint")
+
+
+def test_hostile_outputs_validate_too(tmp_path: Path):
+    for f in HOSTILE.iterdir():
+        (tmp_path / f.name).write_bytes(f.read_bytes())
+    _contract(json.loads(run_cli("plan", "--state", "live.json", "--format", "json", cwd=tmp_path).stdout), "plan")
+    drift = run_cli("drift", "--state", "live.json", "--format", "json", cwd=tmp_path).stdout
+    _contract(json.loads(drift), "drift")
+
+
+def test_published_output_schemas_are_current():
+    for kind in ("plan", "drift", "lint"):
+        on_disk = json.loads((REPO / "schemas" / f"{kind}.schema.json").read_text())
+        assert on_disk == output_schema(kind), f"schemas/{kind}.schema.json is out of date: run `make schemas`"
+
+
+@pytest.mark.parametrize("state", ["empty-state.json", "live-as-tutorial.json"])
+def test_every_renderer_shows_the_same_facts(contoso: Path, state: str):
+    """Each change's label and details (a role's permission blocks, a policy's lists, the field that
+    differs) appear in text, markdown and HTML, each escaped its way; JSON holds the same actions."""
+    outputs = {
+        fmt: run_cli("plan", "--state", state, "--format", fmt, cwd=contoso).stdout
+        for fmt in ("text", "markdown", "html", "json")
+    }
+    data = json.loads(outputs["json"])
+    plan = plan_from_dict(data)
+    escapes = {"text": visible, "markdown": md, "html": lambda s: htmllib.escape(visible(s), quote=True)}
+    checked = 0
+    for c in plan.changes:
+        for fmt, esc in escapes.items():
+            for fact in change_details(c):
+                assert esc(fact) in outputs[fmt], (fmt, c.id, fact)
+                checked += 1
+            if c.kind is Kind.ROLE_DEFINITION:
+                label = "Azure role definition" if c.plane.value == "management" else "role definition"
+                assert esc(label) in outputs[fmt]
+        if c.kind is Kind.ROLE_DEFINITION and c.action is Action.CREATE:
+            assert change_details(c), f"{subject(c)} shows no actions"
+            role = c.payload or c.definition
+            listed = json.dumps([d for d in data["changes"] if d["id"] == c.id])
+            for block in role.permissions:
+                assert all(a in listed for a in (*block.actions, *block.data_actions))
+    assert checked > 10
+
+
+def test_drift_names_the_field_that_differs(contoso: Path):
+    for fmt in ("text", "markdown"):
+        out = run_cli("drift", "--state", "live-as-tutorial.json", "--format", fmt, cwd=contoso).stdout
+        assert "~ contoso: HSM settings: purge_protection: False -> True; public_network_access: Enabled" in out
+        assert "+ contoso: role definition 'Contoso Key Rotator'" in out
