@@ -49,7 +49,10 @@ def test_sarif_results_rules_and_suppressions(report: LintReport) -> None:
     by_rule = {r["ruleId"]: r for r in run["results"]}
     assert by_rule["HSM001"]["level"] == "error"
     location = by_rule["HSM001"]["locations"][0]["physicalLocation"]
-    assert location == {"artifactLocation": {"uri": "deploy/hsmsync.yaml"}, "region": {"startLine": 14}}
+    assert location == {
+        "artifactLocation": {"uri": "deploy/hsmsync.yaml", "uriBaseId": "SRCROOT"},
+        "region": {"startLine": 14},
+    }
     assert rules[by_rule["HSM003"]["ruleIndex"]]["id"] == "HSM003"
     assert by_rule["HSM002"]["suppressions"] == [
         {"kind": "inSource", "justification": "sole admin until the group exists"}

@@ -22,7 +22,8 @@ from hsmsync.core.access import (
     who_can,
 )
 from hsmsync.core.catalog import DATA_ACTION_PREFIX
-from hsmsync.core.errors import HsmsyncError
+from hsmsync.commands import ci
+from hsmsync.core.errors import HsmsyncError, ManifestError
 from hsmsync.core.ids import is_guid
 from hsmsync.core.lint import LintReport, lint
 from hsmsync.core.scopes import normalize_data_scope
@@ -64,6 +65,12 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p = sub.add_parser("lint", help="check the manifest against the Managed HSM security baseline")
     _add_source_args(p)
     p.add_argument("--format", choices=sorted(LINT_RENDERERS), default="text")
+    p.add_argument("--soft-fail", action="store_true", help="exit 0 even with error findings (report only)")
+    p.add_argument(
+        "--sarif-root",
+        type=Path,
+        help="SARIF: the repository root artifact URIs are relative to (default: git top level)",
+    )
 
     p = sub.add_parser(
         "whocan",
@@ -106,10 +113,37 @@ def _live(
 
 
 def cmd_lint(args: argparse.Namespace, env: Environment) -> int:
-    loaded = _load(args, env)
+    manifest = args.file if args.file.is_absolute() else env.cwd / args.file
+    github = ci.in_github_actions(env.environ)
+    try:
+        loaded = _load(args, env)
+    except ManifestError as exc:
+        # An invalid manifest is reported like findings: SARIF results and annotations, exit 1.
+        errors = ci.located_errors(exc, str(args.file))
+        if github:
+            env.stderr.write(ci.annotations([("error", f, line, m) for f, line, m in errors]))
+        if args.format != "sarif":
+            raise
+        root = ci.repo_root(manifest, _cwd_path(args.sarif_root, env))
+        located = [(ci.relative_uri(env.cwd / f, root), line, m) for f, line, m in errors]
+        env.stdout.write(sarif.render_invalid(located, root.as_uri() + "/"))
+        return 1
     report = lint(loaded.manifest, loaded.desired, _live(args, env, loaded))
-    env.stdout.write(LINT_RENDERERS[args.format](report, str(args.file), loaded.positions.line_of))
-    return report.exit_code
+    line_of = loaded.positions.line_of
+    if args.format == "sarif":
+        root = ci.repo_root(manifest, _cwd_path(args.sarif_root, env))
+        env.stdout.write(sarif.render_sarif(report, ci.relative_uri(manifest, root), line_of, root.as_uri() + "/"))
+    else:
+        env.stdout.write(LINT_RENDERERS[args.format](report, str(args.file), line_of))
+    if github:  # paths relative to the repository root, where GitHub looks for them
+        shown = ci.relative_uri(manifest, ci.repo_root(manifest, _cwd_path(args.sarif_root, env)))
+        items = [(f.severity.value, shown, line_of(f.location_path), f.message) for f in report.findings]
+        env.stderr.write(ci.annotations(items))
+    return 0 if args.soft_fail else report.exit_code
+
+
+def _cwd_path(path: Path | None, env: Environment) -> Path | None:
+    return path if path is None or path.is_absolute() else env.cwd / path
 
 
 def _close(word: str, names: Iterable[str]) -> str:

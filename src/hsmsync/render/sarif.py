@@ -6,16 +6,24 @@ them and their justification; they are in-source because the manifest itself dec
 
 from __future__ import annotations
 
+import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from hsmsync import __version__
 from hsmsync.core.lint import RULES, Finding, LintReport
-from hsmsync.core.lint_findings import Loc, Rule
+from hsmsync.core.lint_findings import Loc, Rule, Severity
 
 LineOf = Callable[[Loc], int]
 SARIF_SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
+# The Managed HSM security baseline the rules come from.
+HELP_URI = "https://learn.microsoft.com/azure/key-vault/managed-hsm/secure-your-managed-hsm"
+# GitHub code scanning ranks alerts by this CVSS-like score: error is high, warning medium, note low.
+SECURITY_SEVERITY = {"error": "8.0", "warning": "5.0", "note": "2.0"}
+INVALID_MANIFEST = Rule(
+    "HSM-INVALID", "invalid-manifest", Severity.ERROR, "hsmsync reads only a valid manifest.", "Correct the field named."
+)
 
 
 def _rule(rule: Rule) -> dict[str, Any]:
@@ -25,7 +33,26 @@ def _rule(rule: Rule) -> dict[str, Any]:
         "shortDescription": {"text": rule.name.replace("-", " ")},
         "fullDescription": {"text": rule.rationale},
         "help": {"text": f"{rule.rationale}\nFix: {rule.fix}"},
+        "helpUri": HELP_URI,
         "defaultConfiguration": {"level": rule.severity.value},
+        "properties": {
+            "security-severity": SECURITY_SEVERITY[rule.severity.value],
+            "tags": ["security", "managed-hsm", "access-control"],
+        },
+    }
+
+
+def fingerprint(*parts: str) -> str:
+    """Stable across runs and edits elsewhere in the file: what was found about what, not where."""
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
+
+
+def _location(uri: str, line: int) -> dict[str, Any]:
+    return {
+        "physicalLocation": {
+            "artifactLocation": {"uri": uri, "uriBaseId": "SRCROOT"},
+            "region": {"startLine": max(1, line)},
+        }
     }
 
 
@@ -35,20 +62,27 @@ def _result(f: Finding, uri: str, line_of: LineOf, index: dict[str, int]) -> dic
         "ruleIndex": index[f.rule_id],
         "level": f.severity.value,
         "message": {"text": f"{f.message}. Fix: {f.fix}"},
-        "locations": [
-            {
-                "physicalLocation": {
-                    "artifactLocation": {"uri": uri},
-                    "region": {"startLine": max(1, line_of(f.location_path))},
-                }
-            }
-        ],
+        "locations": [_location(uri, line_of(f.location_path))],
+        "partialFingerprints": {"hsmsync/v1": fingerprint(f.rule_id, f.target, f.message)},
         "properties": {"target": f.target},
     }
 
 
-def render_sarif(report: LintReport, path: str, line_of: LineOf) -> str:
-    """`path` is the manifest as the user named it; SARIF wants a URI, so slashes go forward."""
+def _log(uri: str, root_uri: str, rules: list[Rule], results: list[dict[str, Any]]) -> str:
+    run: dict[str, Any] = {
+        "tool": {"driver": {"name": "hsmsync", "version": __version__, "rules": [_rule(r) for r in rules]}},
+        "artifacts": [{"location": {"uri": uri, "uriBaseId": "SRCROOT"}}],
+        "results": results,
+    }
+    if root_uri:
+        run["originalUriBaseIds"] = {"SRCROOT": {"uri": root_uri}}
+    log = {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}
+    return json.dumps(log, indent=2) + "\n"
+
+
+def render_sarif(report: LintReport, path: str, line_of: LineOf, root_uri: str = "") -> str:
+    """`path` is the manifest relative to the repository root (`root_uri`, a file: URI ending in
+    '/'); SARIF wants a URI, so slashes go forward."""
     uri = path.replace("\\", "/")
     rules = sorted(RULES.values(), key=lambda r: r.id)
     index = {r.id: i for i, r in enumerate(rules)}
@@ -57,21 +91,21 @@ def render_sarif(report: LintReport, path: str, line_of: LineOf) -> str:
         result = _result(s.finding, uri, line_of, index)
         result["suppressions"] = [{"kind": "inSource", "justification": s.justification}]
         results.append(result)
-    log = {
-        "$schema": SARIF_SCHEMA,
-        "version": "2.1.0",
-        "runs": [
-            {
-                "tool": {
-                    "driver": {
-                        "name": "hsmsync",
-                        "version": __version__,
-                        "rules": [_rule(r) for r in rules],
-                    }
-                },
-                "artifacts": [{"location": {"uri": uri}}],
-                "results": results,
-            }
-        ],
-    }
-    return json.dumps(log, indent=2) + "\n"
+    return _log(uri, root_uri, rules, results)
+
+
+def render_invalid(errors: Sequence[tuple[str, int, str]], root_uri: str = "") -> str:
+    """Manifest validation errors `(path, line, message)` as results of rule HSM-INVALID."""
+    results = [
+        {
+            "ruleId": INVALID_MANIFEST.id,
+            "ruleIndex": 0,
+            "level": "error",
+            "message": {"text": message},
+            "locations": [_location(path.replace("\\", "/"), line)],
+            "partialFingerprints": {"hsmsync/v1": fingerprint(INVALID_MANIFEST.id, path, message)},
+        }
+        for path, line, message in errors
+    ]
+    uri = errors[0][0].replace("\\", "/") if errors else ""
+    return _log(uri, root_uri, [INVALID_MANIFEST], results)

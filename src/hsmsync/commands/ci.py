@@ -1,0 +1,72 @@
+"""What `lint` adds for CI: manifest paths relative to the repository root (SARIF), validation
+errors located by file and line, and GitHub Actions workflow-command annotations."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from hsmsync.core.errors import ManifestError
+
+# Every located error reads `file:line: field: message` (manifest.render_problems).
+_LOCATED = re.compile(r"^(?P<file>.+?):(?P<line>\d+): (?P<message>.+)$")
+_LEVEL = {"error": "error", "warning": "warning", "note": "notice"}
+
+
+def repo_root(manifest: Path, given: Path | None) -> Path:
+    """`--sarif-root`, else the git top-level of the manifest's directory, else that directory."""
+    if given is not None:
+        return given.resolve()
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--show-toplevel"],
+            cwd=manifest.resolve().parent,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        )
+        return Path(out.stdout.strip()).resolve()
+    except (OSError, subprocess.SubprocessError):
+        return manifest.resolve().parent
+
+
+def relative_uri(manifest: Path, root: Path) -> str:
+    path = manifest.resolve()
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:  # outside the root: an absolute URI still locates it
+        return path.as_uri()
+
+
+def located_errors(exc: ManifestError, display: str) -> list[tuple[str, int, str]]:
+    """(file, line, message) for each line of a manifest error; unlocated lines at line 1."""
+    out = []
+    for text in str(exc).splitlines():
+        if not text.strip():
+            continue
+        m = _LOCATED.match(text)
+        out.append((m["file"], int(m["line"]), m["message"]) if m else (display, 1, text))
+    return out
+
+
+def in_github_actions(environ: Mapping[str, str]) -> bool:
+    return environ.get("GITHUB_ACTIONS", "").lower() == "true"
+
+
+def _escape_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def annotations(items: Sequence[tuple[str, str, int, str]]) -> str:
+    """`::error file=…,line=…::message` lines for (level, file, line, message)."""
+    return "".join(
+        f"::{_LEVEL[level]} file={_escape_property(file)},line={line}::{_escape_data(message)}\n"
+        for level, file, line, message in items
+    )
