@@ -21,44 +21,43 @@ from tests.cli.test_hostile_outputs import HOSTILE
 from tests.conftest import REPO, run_cli
 
 
+def _refuse(*_a: object, **_k: object) -> None:
+    raise AssertionError("show opened a backend or a connection")
+
+
+def _cut_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Any backend or socket use fails the test: `show` needs neither."""
+    monkeypatch.setattr(socket.socket, "connect", _refuse)
+    for name in ("hsmsync.backends.registry.open_backend", "hsmsync.backends.registry.open_backend_for"):
+        monkeypatch.setattr(name, _refuse)
+    monkeypatch.setattr("hsmsync.cli.open_backend_for", _refuse)
+
+
 @pytest.fixture
 def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Any backend or socket use fails the test: `show` must not need one."""
-
-    def refuse(*_a: object, **_k: object) -> None:
-        raise AssertionError("show opened a backend or a connection")
-
-    monkeypatch.setattr(socket.socket, "connect", refuse)
-    monkeypatch.setattr("hsmsync.backends.registry.open_backend", refuse)
-    monkeypatch.setattr("hsmsync.cli.open_backend", refuse)
+    _cut_off(monkeypatch)
 
 
 @pytest.mark.parametrize("fmt", ["text", "json", "markdown", "html"])
-def test_show_renders_a_saved_plan_as_plan_did_without_any_backend(
-    contoso: Path, fmt: str, no_network: None, monkeypatch: pytest.MonkeyPatch
-):
-    monkeypatch.undo()  # plan needs its state file backend; show gets none
+def test_show_renders_a_saved_plan_as_plan_did_without_any_backend(contoso: Path, fmt: str):
     plan = run_cli("plan", "--state", "live-as-tutorial.json", "--format", fmt, "--out", "p.json", cwd=contoso)
     assert plan.exit_code == 0, plan.stderr
     (contoso / "live-as-tutorial.json").unlink()  # nothing left to read live state from
-    no_network_again = pytest.MonkeyPatch()
-    try:
-        no_network_again.setattr(socket.socket, "connect", lambda *a: (_ for _ in ()).throw(AssertionError))
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        _cut_off(monkeypatch)
         shown = run_cli("show", "p.json", "--format", fmt, cwd=contoso)
-    finally:
-        no_network_again.undo()
     assert shown.exit_code == 0, shown.stderr
     # the same plan, access delta and details; only the header (and lint, which needs the
     # manifest) differ
     header = {"text": "hsmsync plan against", "json": '"backend"', "markdown": "Against:", "html": "<p>Against:"}
-    strip = lambda s: [ln for ln in s.splitlines() if header[fmt] not in ln]  # noqa: E731
     if fmt == "json":
         a, b = json.loads(plan.stdout), json.loads(shown.stdout)
         for key in ("changes", "unmanaged", "summary", "access_delta", "warnings", "live_fingerprint"):
             assert a[key] == b[key], key
-    else:
-        lint_free = [ln for ln in strip(plan.stdout) if "HSM003" not in ln and "Lint" not in ln]
-        assert [ln for ln in strip(shown.stdout) if ln] == [ln for ln in lint_free if ln]
+        return
+    planned = [ln for ln in plan.stdout.splitlines() if header[fmt] not in ln and "HSM003" not in ln]
+    planned = [ln for ln in planned if "Lint" not in ln and ln]
+    assert [ln for ln in shown.stdout.splitlines() if header[fmt] not in ln and ln] == planned
 
 
 def test_show_never_opens_a_backend(contoso: Path, no_network: None):
