@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from enum import IntEnum
 from pathlib import Path
+from typing import TextIO
 
 from hsmsync import __version__
 from hsmsync.applier import ApplyResult, ChangeStatus, apply_plan, backend_workers
@@ -25,6 +26,7 @@ from hsmsync.commands import (
     add_full_plan_url,
     add_review_parsers,
     add_show_parsers,
+    ci,
 )
 from hsmsync.commands.resolve import COMMANDS as RESOLVE_COMMANDS
 from hsmsync.commands.resolve import add_parsers as add_resolve_parsers
@@ -50,7 +52,7 @@ from hsmsync.manifest import LoadedManifest, load_manifest
 from hsmsync.render import PLAN_RENDERERS, render_review
 from hsmsync.render import drift as drift_render
 from hsmsync.render.progress import Progress, feedback
-from hsmsync.render.results import render_apply_result
+from hsmsync.render.results import render_apply_json, render_apply_result
 from hsmsync.saved_plan import (
     PlanBinding,
     check_binding,
@@ -111,6 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("validate", help="check the manifest and exit")
     p.add_argument("-f", "--file", type=Path, default=Path("hsmsync.yaml"))
+    p.add_argument("--format", choices=["text", "json"], default="text")
 
     p = sub.add_parser("plan", help="show what apply would change")
     _add_source_args(p)
@@ -127,6 +130,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--bootstrap",
         action="store_true",
         help="when discovery is denied, first apply the manifest's grant that gives the applier the right",
+    )
+    p.add_argument(
+        "--format", choices=["text", "json"], default="text", help="json: the results as JSON on stdout"
     )
 
     p = sub.add_parser("drift", help="report whether live state moved away from the manifest")
@@ -209,13 +215,15 @@ def _bootstrap(args: argparse.Namespace, env: Environment) -> None:
     )
 
 
-def _confirmed(args: argparse.Namespace, env: Environment, question: str) -> bool:
+def _confirmed(args: argparse.Namespace, env: Environment, question: str, out: TextIO | None = None) -> bool:
+    """`out`: where the question goes (stderr when stdout carries JSON)."""
     if args.auto_approve:
         return True
     if not env.stdin_isatty:
         raise HsmsyncError("refusing to apply without confirmation: not on a terminal (use --auto-approve)")
-    env.stdout.write(f"\n{question} Only 'yes' is accepted: ")
-    env.stdout.flush()
+    out = out or env.stdout
+    out.write(f"\n{question} Only 'yes' is accepted: ")
+    out.flush()
     return env.stdin.readline().strip() == "yes"
 
 
@@ -268,6 +276,8 @@ def _path(p: Path, env: Environment) -> Path:
 
 
 def cmd_validate(args: argparse.Namespace, env: Environment) -> int:
+    if args.format == "json":
+        return ci.validate_json([args.file], env)
     loaded = load_manifest(_path(args.file, env), display=args.file)
     d = loaded.desired
     env.stdout.write(
@@ -307,12 +317,16 @@ def cmd_apply(args: argparse.Namespace, env: Environment) -> int:
         _bootstrap(args, env)
     planned = _verified_saved_plan(args, env) if args.plan_file else _compute_plan(args, env)
     backend, plan = planned.backend, planned.plan
-    env.stdout.write(PLAN_RENDERERS["text"](PlanReview(plan), backend.describe()))
+    # With --format json, stdout holds only the JSON document: the plan and the prompt go to stderr.
+    human = env.stderr if args.format == "json" else env.stdout
+    human.write(PLAN_RENDERERS["text"](PlanReview(plan), backend.describe()))
     if plan.is_empty:
+        if args.format == "json":
+            env.stdout.write(render_apply_json(ApplyResult(()), backend.describe()))
         return ExitStatus.OK
     _guard(args, planned)
-    if not _confirmed(args, env, "Apply these changes?"):
-        env.stdout.write("Apply cancelled; nothing was changed.\n")
+    if not _confirmed(args, env, "Apply these changes?", human):
+        human.write("Apply cancelled; nothing was changed.\n")
         return ExitStatus.ERROR
     progress = _progress(args)
     if progress is not None:
@@ -320,7 +334,10 @@ def cmd_apply(args: argparse.Namespace, env: Environment) -> int:
     result = apply_plan(plan, backend, reporter=progress, workers=backend_workers(backend))
     if progress is not None:
         progress.apply_finished()
-    env.stdout.write("\n" + render_apply_result(result))
+    if args.format == "json":
+        env.stdout.write(render_apply_json(result, backend.describe()))
+    else:
+        env.stdout.write("\n" + render_apply_result(result))
     other_writers = getattr(backend, "other_writers", None)  # the live backend notices concurrent writers
     for note in other_writers() if callable(other_writers) else ():
         env.stderr.write(f"warning: {note}\n")

@@ -13,7 +13,13 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from hsmsync.core.capabilities import Capability
-from hsmsync.core.state import AccessPolicy, ArmRoleDefinition, DiagnosticSetting, HsmSettingsPatch, RoleDefinition
+from hsmsync.core.state import (
+    AccessPolicy,
+    ArmRoleDefinition,
+    DiagnosticSetting,
+    HsmSettingsPatch,
+    RoleDefinition,
+)
 
 
 class _Out(BaseModel):

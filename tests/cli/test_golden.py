@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from hsmsync import __version__
-
 from tests.conftest import REPO, run_cli
 
 GOLDEN = REPO / "tests" / "golden"

@@ -160,3 +160,41 @@ def test_drift_names_the_field_that_differs(contoso: Path):
         out = run_cli("drift", "--state", "live-as-tutorial.json", "--format", fmt, cwd=contoso).stdout
         assert "~ contoso: HSM settings: purge_protection: False -> True; public_network_access: Enabled" in out
         assert "+ contoso: role definition 'Contoso Key Rotator'" in out
+
+
+def test_validate_takes_format_json(contoso: Path):
+    ok = run_cli("validate", "--format", "json", cwd=contoso)
+    doc = json.loads(ok.stdout)
+    assert ok.exit_code == 0 and doc["kind"] == "validate" and doc["valid"] is True
+    assert doc["files"] == [{"file": "hsmsync.yaml", "valid": True, "principals": 7, "hsms": 1, "assignments": 9}]
+    (contoso / "bad.yaml").write_text("version: 1\nbogus: 2\n")
+    bad = run_cli("validate", "-f", "bad.yaml", "--format", "json", cwd=contoso)
+    doc = json.loads(bad.stdout)
+    assert bad.exit_code == 1 and doc["valid"] is False and doc["format_version"] == 1
+    assert doc["files"][0]["errors"] == [{"file": "bad.yaml", "line": 2, "message": "bogus: unknown field 'bogus'"}]
+
+
+def test_apply_takes_format_json_and_keeps_stdout_for_it(contoso: Path):
+    result = run_cli("apply", "--state", "state.json", "--auto-approve", "--format", "json", cwd=contoso)
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)  # stdout is one JSON document; the text plan went to stderr
+    assert doc["kind"] == "apply" and doc["ok"] is True and doc["hsmsync_version"] == __version__
+    assert doc["summary"]["applied"] == len(doc["results"]) == 14
+    assert {r["status"] for r in doc["results"]} == {"applied"}
+    assert "Plan: 13 to create" in result.stderr
+    again = json.loads(run_cli("apply", "--state", "state.json", "--format", "json", cwd=contoso).stdout)
+    assert again["ok"] is True and again["results"] == []  # nothing left to do: no prompt needed
+
+
+def test_whocan_and_explain_take_format_json(contoso: Path):
+    args = ("--hsm", "contoso", "sign", "--state", "live-as-tutorial.json", "--format", "json")
+    doc = json.loads(run_cli("whocan", *args, cwd=contoso).stdout)
+    assert doc["kind"] == "whocan" and doc["question"] == "keys/sign/action on contoso (any key or scope)"
+    assert [p["principal"] for p in doc["would_be"]] == ["app-vm"] and doc["is_now"] == []
+    doc = json.loads(run_cli("explain", "app-vm", "--format", "json", cwd=contoso).stdout)
+    assert doc["kind"] == "explain" and doc["is_now"] is None
+    grant = doc["would_be"]["grants"][0]
+    assert grant["role"] == "Managed HSM Crypto User" and grant["scope"] == "/" and grant["via"] == "team application"
+    assert "Microsoft.KeyVault/managedHsm/keys/sign/action" in grant["data_actions"]
+    policy = doc["would_be"]["policies"][0]["permissions"]
+    assert policy == {"keys": ["sign"], "secrets": ["get"], "certificates": [], "storage": []}

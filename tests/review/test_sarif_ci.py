@@ -10,7 +10,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from hsmsync.commands.ci import annotations
+from hsmsync.commands.ci import workflow_annotations
 from tests.conftest import run_cli
 
 SCHEMA = json.loads(
@@ -111,6 +111,6 @@ def test_github_actions_annotations_on_stderr(repo: Path):
 
 
 def test_annotation_escaping_follows_the_workflow_command_rules():
-    out = annotations([("error", "a,b:c%.yaml", 3, "50%\r\nforged ::error::x")])
+    out = workflow_annotations([("error", "a,b:c%.yaml", 3, "50%\r\nforged ::error::x")])
     assert out == "::error file=a%2Cb%3Ac%25.yaml,line=3::50%25%0D%0Aforged ::error::x\n"
     assert out.count("\n") == 1

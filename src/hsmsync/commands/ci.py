@@ -1,5 +1,6 @@
-"""What `lint` adds for CI: manifest paths relative to the repository root (SARIF), validation
-errors located by file and line, and GitHub Actions workflow-command annotations."""
+"""CI-facing output: manifest paths relative to the repository root (SARIF), validation errors
+located by file and line (SARIF, annotations, `validate --format json`), and GitHub Actions
+workflow-command annotations."""
 
 from __future__ import annotations
 
@@ -7,8 +8,12 @@ import re
 import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from hsmsync.core.errors import ManifestError
+from hsmsync.environment import Environment
+from hsmsync.manifest import load_manifest
+from hsmsync.render.contract import document
 
 # Every located error reads `file:line: field: message` (manifest.render_problems).
 _LOCATED = re.compile(r"^(?P<file>.+?):(?P<line>\d+): (?P<message>.+)$")
@@ -64,9 +69,28 @@ def _escape_property(text: str) -> str:
     return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
-def annotations(items: Sequence[tuple[str, str, int, str]]) -> str:
+def workflow_annotations(items: Sequence[tuple[str, str, int, str]]) -> str:
     """`::error file=…,line=…::message` lines for (level, file, line, message)."""
     return "".join(
         f"::{_LEVEL[level]} file={_escape_property(file)},line={line}::{_escape_data(message)}\n"
         for level, file, line, message in items
     )
+
+
+def validate_json(paths: Sequence[Path], env: Environment) -> int:
+    """`validate --format json`: each manifest valid (with its counts) or its located errors; exit 1
+    if any is invalid."""
+    files: list[dict[str, Any]] = []
+    for path in paths:
+        try:
+            d = load_manifest(path if path.is_absolute() else env.cwd / path, display=path).desired
+        except ManifestError as exc:
+            located = located_errors(exc, str(path))
+            errors = [{"file": f, "line": line, "message": m} for f, line, m in located]
+            files.append({"file": str(path), "valid": False, "errors": errors})
+            continue
+        counts = {"principals": len(d.principals), "hsms": len(d.hsms), "assignments": len(d.assignments)}
+        files.append({"file": str(path), "valid": True, **counts})
+    valid = all(f["valid"] for f in files)
+    env.stdout.write(document("validate", {"valid": valid, "files": files}))
+    return 0 if valid else 1

@@ -13,7 +13,9 @@ from dataclasses import replace
 from pathlib import Path
 
 from hsmsync.backends.registry import add_allow_host_option, open_backend_for, read_request_for
+from hsmsync.commands import ci
 from hsmsync.core.access import (
+    AccessPath,
     Explanation,
     explain,
     grants_from_desired,
@@ -22,7 +24,6 @@ from hsmsync.core.access import (
     who_can,
 )
 from hsmsync.core.catalog import DATA_ACTION_PREFIX
-from hsmsync.commands import ci
 from hsmsync.core.errors import HsmsyncError, ManifestError
 from hsmsync.core.ids import is_guid
 from hsmsync.core.lint import LintReport, lint
@@ -36,7 +37,7 @@ from hsmsync.core.vault_access import (
 from hsmsync.core.whocan import who_can_on_vault
 from hsmsync.environment import Environment
 from hsmsync.manifest import LoadedManifest, load_manifest
-from hsmsync.render import lint_json, lint_text, sarif
+from hsmsync.render import access_json, lint_json, lint_text, sarif
 from hsmsync.render.access_text import render_explain, render_whocan
 from hsmsync.render.lint_text import LineOf
 
@@ -88,9 +89,11 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         help="HSM: e.g. sign, keys/rotate/action, Microsoft.KeyVault/managedHsm/...; "
         "vault: an access-policy permission, e.g. keys/sign, secrets/get",
     )
+    p.add_argument("--format", choices=["text", "json"], default="text")
 
     p = sub.add_parser("explain", help="what one principal can do on both planes, and why")
     _add_source_args(p)
+    p.add_argument("--format", choices=["text", "json"], default="text")
     p.add_argument("principal", help="the principal's key in the manifest, or its object id")
 
 
@@ -121,7 +124,7 @@ def cmd_lint(args: argparse.Namespace, env: Environment) -> int:
         # An invalid manifest is reported like findings: SARIF results and annotations, exit 1.
         errors = ci.located_errors(exc, str(args.file))
         if github:
-            env.stderr.write(ci.annotations([("error", f, line, m) for f, line, m in errors]))
+            env.stderr.write(ci.workflow_annotations([("error", f, line, m) for f, line, m in errors]))
         if args.format != "sarif":
             raise
         root = ci.repo_root(manifest, _cwd_path(args.sarif_root, env))
@@ -132,13 +135,14 @@ def cmd_lint(args: argparse.Namespace, env: Environment) -> int:
     line_of = loaded.positions.line_of
     if args.format == "sarif":
         root = ci.repo_root(manifest, _cwd_path(args.sarif_root, env))
-        env.stdout.write(sarif.render_sarif(report, ci.relative_uri(manifest, root), line_of, root.as_uri() + "/"))
+        uri = ci.relative_uri(manifest, root)
+        env.stdout.write(sarif.render_sarif(report, uri, line_of, root.as_uri() + "/"))
     else:
         env.stdout.write(LINT_RENDERERS[args.format](report, str(args.file), line_of))
     if github:  # paths relative to the repository root, where GitHub looks for them
         shown = ci.relative_uri(manifest, ci.repo_root(manifest, _cwd_path(args.sarif_root, env)))
         items = [(f.severity.value, shown, line_of(f.location_path), f.message) for f in report.findings]
-        env.stderr.write(ci.annotations(items))
+        env.stderr.write(ci.workflow_annotations(items))
     return 0 if args.soft_fail else report.exit_code
 
 
@@ -207,12 +211,26 @@ def cmd_whocan(args: argparse.Namespace, env: Environment) -> int:
     question = action.removeprefix(DATA_ACTION_PREFIX) + f" on {target}"
     question += f", key {args.key}" if args.key else " (any key or scope)"
     desired_paths = who_can(grants_from_desired(loaded.desired), target, action, args.key)
-    if live is None:
-        env.stdout.write(render_whocan(desired_paths, question))
-        return 0
-    live_paths = who_can(grants_from_live(live, loaded.desired.principals), target, action, args.key)
-    env.stdout.write(render_whocan(desired_paths, question, WOULD_BE))
-    env.stdout.write("\n" + render_whocan(live_paths, question, IS_NOW))
+    live_paths = None
+    if live is not None:
+        live_paths = who_can(grants_from_live(live, loaded.desired.principals), target, action, args.key)
+    return _answer_whocan(args, env, question, desired_paths, live_paths)
+
+
+def _answer_whocan(
+    args: argparse.Namespace,
+    env: Environment,
+    question: str,
+    would_be: list[AccessPath],
+    is_now: list[AccessPath] | None,
+) -> int:
+    if args.format == "json":
+        env.stdout.write(access_json.render_whocan(question, would_be, is_now))
+    elif is_now is None:
+        env.stdout.write(render_whocan(would_be, question))
+    else:
+        env.stdout.write(render_whocan(would_be, question, WOULD_BE))
+        env.stdout.write("\n" + render_whocan(is_now, question, IS_NOW))
     return 0
 
 
@@ -230,13 +248,11 @@ def _whocan_vault(args: argparse.Namespace, env: Environment, loaded: LoadedMani
             "evaluate Azure RBAC data actions; use `hsmsync explain PRINCIPAL` for one principal"
         )
     desired_paths = who_can_on_vault(policies_from_desired(loaded.desired), vault, kind, permission)
-    if live is None:
-        env.stdout.write(render_whocan(desired_paths, question))
-        return 0
-    held = policies_from_live(live, loaded.desired.principals)
-    env.stdout.write(render_whocan(desired_paths, question, WOULD_BE))
-    env.stdout.write("\n" + render_whocan(who_can_on_vault(held, vault, kind, permission), question, IS_NOW))
-    return 0
+    live_paths = None
+    if live is not None:
+        held = policies_from_live(live, loaded.desired.principals)
+        live_paths = who_can_on_vault(held, vault, kind, permission)
+    return _answer_whocan(args, env, question, desired_paths, live_paths)
 
 
 def _principal_id(loaded: LoadedManifest, reference: str) -> str:
@@ -262,14 +278,21 @@ def cmd_explain(args: argparse.Namespace, env: Environment) -> int:
     declared_policies = policies_from_desired(loaded.desired)
     would_be = _named(explain(declared, principal_id, None, policies=declared_policies), loaded)
     live = _live(args, env, loaded)
-    if live is None:
+    is_now = None
+    if live is not None:
+        held = grants_from_live(live, loaded.desired.principals)
+        policies = policies_from_live(live, loaded.desired.principals)
+        explained = explain(
+            held, principal_id, declared, policies=policies, declared_policies=declared_policies
+        )
+        is_now = _named(explained, loaded)
+    if args.format == "json":
+        env.stdout.write(access_json.render_explain(would_be, is_now))
+    elif is_now is None:
         env.stdout.write(render_explain(would_be))
-        return 0
-    held = grants_from_live(live, loaded.desired.principals)
-    policies = policies_from_live(live, loaded.desired.principals)
-    is_now = explain(held, principal_id, declared, policies=policies, declared_policies=declared_policies)
-    env.stdout.write(render_explain(would_be, WOULD_BE))
-    env.stdout.write("\n" + render_explain(_named(is_now, loaded), IS_NOW))
+    else:
+        env.stdout.write(render_explain(would_be, WOULD_BE))
+        env.stdout.write("\n" + render_explain(is_now, IS_NOW))
     return 0
 
 

@@ -30,7 +30,7 @@ def add_full_plan_url(p: argparse.ArgumentParser) -> None:
         "--full-plan-url",
         metavar="URL",
         default="",
-        help="markdown: where the full plan is (e.g. the CI run's artifacts), named when the comment is capped",
+        help="markdown: where the full plan is (e.g. the CI run's artifacts), named in a capped comment",
     )
 
 
@@ -46,7 +46,8 @@ def _principals(plan: Plan) -> dict[str, PrincipalInfo]:
     out: dict[str, PrincipalInfo] = {}
     for c in plan.changes:
         if c.principal and c.principal_id:
-            out[c.principal_id] = PrincipalInfo(c.principal, c.principal_id, c.principal_type or "Unknown", None)
+            kind = c.principal_type or "Unknown"
+            out[c.principal_id] = PrincipalInfo(c.principal, c.principal_id, kind, None)
     return out
 
 

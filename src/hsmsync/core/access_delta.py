@@ -106,12 +106,11 @@ class AccessDelta:
             for (gained, capability, actions, where), names in members.items()
         ]
         rank = {c: i for i, c in enumerate(Capability)}
-        return tuple(
-            sorted(
-                groups,
-                key=lambda g: (rank[g.capability], not g.gained, -len(g.actions), sorted(g.actions), g.places),
-            )
-        )
+
+        def order(g: AccessGroup) -> tuple[object, ...]:
+            return (rank[g.capability], not g.gained, -len(g.actions), sorted(g.actions), g.places)
+
+        return tuple(sorted(groups, key=order))
 
 
 Held = dict[str, frozenset[str]]  # principal id -> the actions of one capability it holds (or changed)

@@ -9,9 +9,7 @@ Schemas of plan, drift and lint output (schemas/*.schema.json) are generated fro
 
 from __future__ import annotations
 
-import dataclasses
 import json
-from enum import Enum
 from typing import Any
 
 from hsmsync import __version__
@@ -26,22 +24,9 @@ def envelope(kind: str) -> dict[str, Any]:
 def _plain(value: Any) -> Any:
     if isinstance(value, frozenset | set):
         return sorted(value)
-    if isinstance(value, Enum):
-        return value.value
     raise TypeError(f"not JSON: {type(value).__name__}")
 
 
 def document(kind: str, body: dict[str, Any]) -> str:
-    """`body` (dataclasses allowed) under the envelope, as sorted, indented JSON."""
-    data = {**envelope(kind), **body}
-    return json.dumps(_asdicts(data), indent=2, sort_keys=True, default=_plain) + "\n"
-
-
-def _asdicts(value: Any) -> Any:
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _asdicts(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, dict):
-        return {k: _asdicts(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_asdicts(v) for v in value]
-    return value
+    """`body` under the envelope, as sorted, indented JSON."""
+    return json.dumps({**envelope(kind), **body}, indent=2, sort_keys=True, default=_plain) + "\n"

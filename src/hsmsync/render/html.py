@@ -77,7 +77,8 @@ def render_plan(review: PlanReview, header: str = "") -> str:
     if review.access_groups():
         out.append(_access_table(review.access_groups()))
     if review.lint_lines():
-        out.append("<h2>Lint</h2><ul>" + "".join(f"<li>{escape(i)}</li>" for i in review.lint_lines()) + "</ul>")
+        items = "".join(f"<li>{escape(i)}</li>" for i in review.lint_lines())
+        out.append(f"<h2>Lint</h2><ul>{items}</ul>")
     for title, changes in sectioned(plan.changes):
         out.append(f"<h2>{escape(title)} — {len(changes)} change(s)</h2>")
         out.append(

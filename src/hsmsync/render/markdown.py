@@ -79,6 +79,10 @@ def _more_row(columns: int) -> Callable[[int], list[str]]:
     return lambda n: [f"| | … and {n} more (see the full plan) |" + " |" * (columns - 2)]
 
 
+def _more_notice(n: int) -> list[str]:
+    return [f"> … and {n} more (see the full plan)"]
+
+
 def _more_item(n: int) -> list[str]:
     return [f"- … and {n} more (see the full plan)"]
 
@@ -139,7 +143,7 @@ def _reviewer_sections(w: BudgetedLines, review: PlanReview, left: _LeftOut) -> 
     share = {k: int(v * w.limit) for k, v in _UNTIL.items()}
     notices = [f"> :no_entry: **Refused:** {md(r)}" for r in plan.refusals]
     notices += [f"> :warning: {md(w)}" for w in plan.warnings]
-    left.notices = w.section([""], notices, lambda n: [f"> … and {n} more (see the full plan)"], until=share["notices"])
+    left.notices = w.section([""], notices, _more_notice, until=share["notices"])
     risky = [c for c in plan.changes if c.risks]
     head = ["", f"#### :warning: High-risk changes ({len(risky)})", ""]
     left.risky = w.section(head, [_risk_item(c) for c in risky], _more_item, until=share["risk"])

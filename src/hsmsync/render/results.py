@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from hsmsync.core.results import ApplyResult, ChangeStatus
+from hsmsync.render.contract import document
 from hsmsync.render.escape import visible as v
 from hsmsync.render.labels import principal_label
 
@@ -41,3 +42,19 @@ def render_apply_result(result: ApplyResult) -> str:
             "what was applied stays applied."
         )
     return "\n".join(out) + "\n"
+
+
+def render_apply_json(result: ApplyResult, header: str) -> str:
+    """`apply --format json`: every change with its status and the service's error, and the counts."""
+    return document(
+        "apply",
+        {
+            "backend": header,
+            "ok": result.ok,
+            "summary": {status.value: result.count(status) for status in ChangeStatus},
+            "results": [
+                {"status": r.status.value, "error": r.error, "change": r.change.to_dict()}
+                for r in result.results
+            ],
+        },
+    )

@@ -22,7 +22,11 @@ HELP_URI = "https://learn.microsoft.com/azure/key-vault/managed-hsm/secure-your-
 # GitHub code scanning ranks alerts by this CVSS-like score: error is high, warning medium, note low.
 SECURITY_SEVERITY = {"error": "8.0", "warning": "5.0", "note": "2.0"}
 INVALID_MANIFEST = Rule(
-    "HSM-INVALID", "invalid-manifest", Severity.ERROR, "hsmsync reads only a valid manifest.", "Correct the field named."
+    "HSM-INVALID",
+    "invalid-manifest",
+    Severity.ERROR,
+    "hsmsync reads only a valid manifest.",
+    "Correct the field the message names.",
 )
 
 
