@@ -109,6 +109,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hsmsync", description="Manage Managed HSM access as code.")
     parser.add_argument("--version", action="version", version=f"hsmsync {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of unexpected errors")
+    parser.add_argument(
+        "--log-format",
+        choices=["text", "json"],
+        default="text",
+        help="json: log and progress lines on stderr as JSON objects, one per line (for log shippers)",
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("validate", help="check the manifest and exit")
@@ -472,7 +478,10 @@ def _run(argv: Sequence[str] | None, env: Environment) -> int:
         return ExitStatus.OK if exc.code in (0, None) else ExitStatus.ERROR
     try:
         quiet, verbose = getattr(args, "quiet", False), getattr(args, "verbose", 0)
-        with feedback(env.stderr, env.environ, quiet=quiet, verbose=verbose) as args.progress:
+        log_format = getattr(args, "log_format", "text")
+        with feedback(
+            env.stderr, env.environ, quiet=quiet, verbose=verbose, log_format=log_format
+        ) as args.progress:
             return int(COMMANDS[args.command](args, env))
     except HsmsyncError as exc:
         env.stderr.write(f"error: {exc}\n")

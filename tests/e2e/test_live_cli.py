@@ -159,3 +159,19 @@ def test_export_live_round_trip_through_the_emulator(tmp_path: Path):
         plan = run_cli(*_live("plan", "-f", "exported.yaml", "--detailed-exitcode"), cwd=tmp_path)
         assert plan.exit_code == 0, plan.stdout + plan.stderr
         assert "No changes." in plan.stdout
+
+
+def test_log_format_json_gives_one_json_object_per_stderr_line(emulated: Path):
+    """`--log-format json` for log shippers: API calls (with the service's request id) and progress
+    lines, each a JSON object; no token."""
+    result = run_cli(
+        "--log-format", "json", *_live("apply", "--auto-approve", "-v"), cwd=emulated, environ={"CI": "true"}
+    )
+    assert result.exit_code == 0, result.stderr
+    records = [json.loads(line) for line in result.stderr.splitlines()]  # every line parses
+    calls = [r for r in records if r["logger"] == "hsmsync.api"]
+    assert calls and all({"time", "level", "method", "url", "status", "ms"} <= r.keys() for r in calls)
+    assert any(r["status"] == 200 and len(r.get("request_id", "")) == 36 for r in calls)
+    progress = [r for r in records if r["logger"] == "hsmsync.progress"]
+    assert {r["phase"] for r in progress} == {"discovery", "apply"}
+    assert "eyJ" not in result.stderr and "Bearer" not in result.stderr

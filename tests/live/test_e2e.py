@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import json
 import time
 from pathlib import Path
@@ -218,6 +220,9 @@ def test_caller_without_write_permission(emulator: Any, tmp_path: Path) -> None:
     assert "permission denied" in text and "roleAssignments/write/action" in text
     assert "HSM 'contoso'" in text and "/keys/k1" in text and APP in text
     assert "eyJ" not in text  # no token
+    # the service's ids, for Azure support: the request id the emulator answered with, and the
+    # client request id the SDK sent
+    assert re.search(r"\[request id [0-9a-f-]{36}, client request id [0-9a-f-]{36}\]$", text), text
 
 
 def test_full_discovery_needs_key_listing(emulator: Any, tmp_path: Path) -> None:

@@ -155,6 +155,18 @@ def test_access_denied_names_the_missing_data_action() -> None:
         assert part in text
 
 
+def test_errors_keep_the_service_request_and_activity_ids() -> None:
+    exc = http_error(500, "InternalError", "Something broke (Activity ID: 7d1e-42)")
+    exc.response.headers = {"x-ms-request-id": "11111111-2222-4333-8444-555555555555"}
+    text = str(to_backend_error(exc, DATA_ATTEMPT))
+    assert text.endswith("[request id 11111111-2222-4333-8444-555555555555, activity id 7d1e-42]")
+    # an id that is not id-shaped is not echoed (it could carry anything)
+    exc = http_error(403, "Forbidden", "no (Activity ID: 9)")
+    exc.response.headers = {"x-ms-request-id": "x\n::error::forged"}
+    text = str(to_backend_error(exc, DATA_ATTEMPT))
+    assert "forged" not in text and text.endswith("[activity id 9]")
+
+
 def test_arm_authorization_failed_names_the_action() -> None:
     exc = http_error(
         403,

@@ -11,10 +11,12 @@ Hooks are called from worker threads; everything here is guarded by one lock.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, TextIO
 
@@ -22,6 +24,24 @@ from hsmsync.core.plan import Change
 from hsmsync.core.results import ChangeResult, ChangeStatus
 
 DEFAULT_INTERVAL = 10.0
+
+
+class JsonLogFormatter(logging.Formatter):
+    """One JSON object per line, for log shippers: time (UTC), level, logger, message and the
+    structured fields a record carries (an API call's method, URL, status, duration, request id).
+    Records never hold a header or a body, so never a token."""
+
+    FIELDS = ("method", "url", "status", "ms", "request_id", "phase", "done", "total")
+
+    def format(self, record: logging.LogRecord) -> str:
+        out: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, tz=UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        out.update({k: getattr(record, k) for k in self.FIELDS if hasattr(record, k)})
+        return json.dumps(out, sort_keys=True)
 
 
 class Mode(StrEnum):
@@ -59,8 +79,10 @@ class Progress:
         *,
         interval: float = DEFAULT_INTERVAL,
         clock: Callable[[], float] = time.monotonic,
+        log_format: str = "text",
     ) -> None:
         self.stream = stream
+        self.log_format = log_format
         self.mode = mode
         self.interval = interval
         self._clock = clock
@@ -125,7 +147,12 @@ class Progress:
         if phase.counts:
             counts = sorted(phase.counts.items())
             text += " — " + ", ".join(f"{n} {s.value.replace('_', ' ')}" for s, n in counts)
-        self.stream.write(f"hsmsync: {text}\n")
+        if self.log_format == "json":
+            record = logging.LogRecord("hsmsync.progress", logging.INFO, "", 0, text, None, None)
+            record.phase, record.done, record.total = phase.name, phase.done, phase.total
+            self.stream.write(JsonLogFormatter().format(record) + "\n")
+        else:
+            self.stream.write(f"hsmsync: {text}\n")
         self.stream.flush()
 
     # -- discovery (the live backend calls these) -------------------------------------------------
@@ -168,16 +195,26 @@ class Progress:
 
 @contextlib.contextmanager
 def feedback(
-    stream: TextIO, environ: Mapping[str, str], *, quiet: bool = False, verbose: int = 0
+    stream: TextIO,
+    environ: Mapping[str, str],
+    *,
+    quiet: bool = False,
+    verbose: int = 0,
+    log_format: str = "text",
 ) -> Iterator[Progress]:
-    """Progress on `stream` for one command, and with `-v` API call logging to it, removed after."""
-    progress = Progress(stream, choose_mode(stream, environ, quiet=quiet))
+    """Progress on `stream` for one command, and with `-v` API call logging to it, removed after.
+    `log_format="json"`: log records and progress lines as JSON lines (no progress bar)."""
+    mode = choose_mode(stream, environ, quiet=quiet)
+    if log_format == "json" and mode is Mode.BAR:
+        mode = Mode.LINES
+    progress = Progress(stream, mode, log_format=log_format)
     handler: logging.Handler | None = None
     logger = logging.getLogger("hsmsync")
     old_level = logger.level
     if verbose > 0:
         handler = logging.StreamHandler(stream)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(message)s"))
+        text_format = logging.Formatter("%(asctime)s %(name)s %(message)s")
+        handler.setFormatter(JsonLogFormatter() if log_format == "json" else text_format)
         logger.addHandler(handler)
         logger.setLevel(logging.DEBUG if verbose > 1 else logging.INFO)
     try:

@@ -36,6 +36,14 @@ _SECRET_PARAM = re.compile(r"(?i)((?:client_secret|access_token|refresh_token|as
 _DATA_ACTION = re.compile(r"Microsoft\.KeyVault/managedHsm/[A-Za-z0-9/]+", re.IGNORECASE)
 _ARM_ACTION = re.compile(r"perform action '([^']+)'")
 _ACTIVITY = re.compile(r"\s*\(Activity ID: [^)]*\)")
+_ACTIVITY_ID = re.compile(r"Activity ID: ([A-Za-z0-9-]{1,64})\)")
+_ID_VALUE = re.compile(r"[A-Za-z0-9-]{1,64}")  # ids are GUID-like: anything else is not shown
+# Response headers Azure support asks for, and how an error message names them.
+_ID_HEADERS = (
+    ("x-ms-request-id", "request id"),
+    ("x-ms-client-request-id", "client request id"),
+    ("x-ms-correlation-request-id", "correlation id"),
+)
 
 T = TypeVar("T")
 
@@ -104,6 +112,24 @@ def error_code(exc: BaseException) -> str:
         code, _ = service_error(exc)
         return (code or "").lower()
     return ""
+
+
+def service_ids(exc: HttpResponseError, message: str) -> str:
+    """` [request id …, activity id …]`: what Azure support needs to find the call in its logs."""
+    response = getattr(exc, "response", None)
+    headers = getattr(response, "headers", None) or {}
+    request_headers = getattr(getattr(response, "request", None), "headers", None) or {}
+    parts = []
+    for header, label in _ID_HEADERS:
+        value = headers.get(header)
+        if not value and header == "x-ms-client-request-id":  # the id the SDK sent, if not echoed
+            value = request_headers.get(header)
+        if value and _ID_VALUE.fullmatch(str(value)):
+            parts.append(f"{label} {value}")
+    activity = _ACTIVITY_ID.search(message)
+    if activity and f"request id {activity.group(1)}" not in parts:
+        parts.append(f"activity id {activity.group(1)}")
+    return f" [{', '.join(parts)}]" if parts else ""
 
 
 def missing_permission(code: str | None, message: str, plane: str) -> str | None:
@@ -182,13 +208,14 @@ def to_backend_error(exc: AzureError, attempt: Attempt) -> BackendError:
     if isinstance(exc, HttpResponseError) and exc.status_code is not None:
         status = int(exc.status_code)
         code, message = service_error(exc)
+        ids = service_ids(exc, message)
         if status == 403:
             action = missing_permission(code, message, attempt.plane)
             need = f"it needs '{action}'" if action else "it lacks the permission for this call"
             scope_hint = " on the HSM" if attempt.plane == "data" else ""
             return BackendError(
                 f"permission denied: {what}: the identity hsmsync runs as is not authorized; "
-                f"{need}{scope_hint}. Service said: {code or status}: {_ACTIVITY.sub('', message)}",
+                f"{need}{scope_hint}. Service said: {code or status}: {_ACTIVITY.sub('', message)}{ids}",
                 code=code,
                 status=status,
                 denied=Denied(action, attempt.target, attempt.scope) if action else None,
@@ -203,12 +230,12 @@ def to_backend_error(exc: AzureError, attempt: Attempt) -> BackendError:
         if status == 401:
             return BackendError(
                 f"authentication rejected by {_response_host(exc, attempt)}: {what}: "
-                f"{code or 'Unauthorized'}: {message}{redact(_challenge_note(exc))}",
+                f"{code or 'Unauthorized'}: {message}{redact(_challenge_note(exc))}{ids}",
                 code=code,
                 status=status,
             )
         return BackendError(
-            f"{what} failed: HTTP {status} {code or ''}: {message}".replace("  ", " "),
+            f"{what} failed: HTTP {status} {code or ''}: {message}{ids}".replace("  ", " "),
             code=code,
             status=status,
         )

@@ -148,9 +148,12 @@ class PacingPolicy(HTTPPolicy[Any, Any]):
         try:
             response = self.next.send(request)
         except Exception as exc:
-            API_LOG.info("%s %s -> %s (%.0f ms)", http.method, where, type(exc).__name__, _ms(started))
+            failed = type(exc).__name__
+            fields = {"method": http.method, "url": where, "status": failed, "ms": round(_ms(started), 1)}
+            API_LOG.info("%s %s -> %s (%.0f ms)", http.method, where, failed, _ms(started), extra=fields)
             raise
         status = response.http_response.status_code
+        request_id = response.http_response.headers.get("x-ms-request-id")
         API_LOG.info(
             "%s %s -> %s (%.0f ms%s)",
             http.method,
@@ -158,6 +161,8 @@ class PacingPolicy(HTTPPolicy[Any, Any]):
             status,
             _ms(started),
             f", paced {waited * 1000:.0f} ms" if waited > 0.0005 else "",
+            extra={"method": http.method, "url": where, "status": status, "ms": round(_ms(started), 1)}
+            | ({"request_id": request_id} if request_id else {}),
         )
         if status == 429 and key is not None and bucket is not None:
             self._pacer.record_throttle(key)
