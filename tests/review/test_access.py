@@ -242,3 +242,40 @@ class TestAccessDelta:
         delta = access_delta(grants_from_desired(before), grants_from_desired(after))
         assert "after this change, 2 fewer principals can assign roles at / on h1: a, b" in delta.sentences()
         assert access_delta(grants_from_desired(before), grants_from_desired(before)).is_empty
+
+
+class TestGroupedAccessDelta:
+    """Issue 12: the review lists principal x ability x places, not one sentence per key."""
+
+    def test_per_key_grants_read_as_one_line_listing_the_keys(self) -> None:
+        from hsmsync.core.plan import Plan
+        from hsmsync.core.review import PlanReview
+
+        people = {"a": "ServicePrincipal", "b": "ServicePrincipal", "c": "Group"}
+        keys = ["k1", "k2", "k3"]
+        _, before = build(people, {"ops": (["c"], [data("Policy Administrator", "/")])}, hsms=("h1", "h2"))
+        grants = [data("Crypto User", f"/keys/{k}") for k in keys] + [data("Crypto User", "/keys/k1", on="h2")]
+        _, after = build(people, {"app": (["a", "b"], grants)}, hsms=("h1", "h2"))
+        delta = access_delta(grants_from_desired(before), grants_from_desired(after))
+        review = PlanReview(Plan(()), access=delta)
+        assert review.access_sentences() == [
+            "c can no longer assign roles at / on h1",
+            "c can no longer manage role definitions (write, delete) at / on h1",
+            "a, b can now use keys (sign, verify, encrypt, decrypt, wrap, unwrap) "
+            "at /keys/k1, /keys/k2, /keys/k3 on h1; /keys/k1 on h2",
+            "a, b can now release keys at /keys/k1, /keys/k2, /keys/k3 on h1; /keys/k1 on h2",
+        ]
+        (use,) = [g for g in review.access_groups() if g.capability is Capability.USE_KEYS]
+        assert use.to_dict()["places"][-1] == {"hsm": "h2", "scope": "/keys/k1"}
+        assert use.principals == ("a", "b") and use.gained
+
+    def test_principals_with_different_places_get_their_own_lines(self) -> None:
+        people = {"a": "ServicePrincipal", "b": "ServicePrincipal"}
+        _, before = build(people, {})
+        _, after = build(
+            people,
+            {"x": (["a"], [data("Crypto User", "/keys/k1")]), "y": (["b"], [data("Crypto User", "/keys/k2")])},
+        )
+        groups = access_delta(grants_from_desired(before), grants_from_desired(after)).grouped()
+        use = [(g.principals, g.places) for g in groups if g.capability is Capability.USE_KEYS]
+        assert use == [(("a",), (("h1", "/keys/k1"),)), (("b",), (("h1", "/keys/k2"),))]
