@@ -198,3 +198,20 @@ def test_whocan_and_explain_take_format_json(contoso: Path):
     assert "Microsoft.KeyVault/managedHsm/keys/sign/action" in grant["data_actions"]
     policy = doc["would_be"]["policies"][0]["permissions"]
     assert policy == {"keys": ["sign"], "secrets": ["get"], "certificates": [], "storage": []}
+
+
+def test_a_12_hsm_fleet_plan_comment_stays_under_the_budget(tmp_path: Path):
+    """The real path (manifest -> plan -> markdown) for a fleet whose full plan is far over it."""
+    from tests.reliability.fleet import Fleet
+
+    fleet = Fleet(hsms=12, keys=40, wide=24, keyed=30, per_key=4, missing=150, stray=30)
+    fleet.write(tmp_path)
+    result = run_cli("plan", "--state", "state.json", "--format", "markdown", cwd=tmp_path)
+    assert result.exit_code == 0, result.stderr
+    assert len(result.stdout) <= 60_000
+    full = run_cli("plan", "--state", "state.json", "--format", "json", cwd=tmp_path)
+    assert json.loads(full.stdout)["summary"]["total"] == 12 * 180
+    assert "**Not shown here**" in result.stdout and "`hsmsync plan --format html|json`" in result.stdout
+    # 120 per-key Crypto User grants per HSM, yet the access delta is a handful of lines
+    access = [ln for ln in result.stdout.splitlines() if ln.startswith("| can ")]
+    assert 0 < len(access) < 40

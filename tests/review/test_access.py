@@ -269,6 +269,16 @@ class TestGroupedAccessDelta:
         assert use.to_dict()["places"][-1] == {"hsm": "h2", "scope": "/keys/k1"}
         assert use.principals == ("a", "b") and use.gained
 
+    def test_hsms_with_the_same_scopes_share_a_part_of_the_line(self) -> None:
+        people = {"a": "ServicePrincipal"}
+        _, before = build(people, {}, hsms=("h1", "h2", "h3"))
+        grants = [data("Crypto User", "/keys/k", on=h) for h in ("h1", "h2")] + [data("Crypto User", on="h3")]
+        _, after = build(people, {"x": (["a"], grants)}, hsms=("h1", "h2", "h3"))
+        groups = access_delta(grants_from_desired(before), grants_from_desired(after)).grouped()
+        assert groups[0].sentence() == (
+            "a can now use keys (sign, verify, encrypt, decrypt, wrap, unwrap) at /keys/k on h1, h2; / on h3"
+        )
+
     def test_principals_with_different_places_get_their_own_lines(self) -> None:
         people = {"a": "ServicePrincipal", "b": "ServicePrincipal"}
         _, before = build(people, {})

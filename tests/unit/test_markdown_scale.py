@@ -55,7 +55,7 @@ def big_review(per_hsm: int = 400) -> PlanReview:
     plan = Plan(changes, unmanaged, warnings=(f"{HOSTILE} warning",), refusals=())
     access = AccessDelta(
         tuple(
-            CapabilityChange(hsm, f"/keys/key-{i}", Capability.USE_KEYS, frozenset({"sign"}), (f"app-{i}", HOSTILE), ())
+            CapabilityChange(hsm, f"/keys/key-{i}", Capability.USE_KEYS, frozenset({"keys/sign/action"}), (f"app-{i}", HOSTILE), ())
             for hsm in HSMS
             for i in range(60)
         )

@@ -56,11 +56,14 @@ class AccessGroup:
         return self.capability.describe(self.actions)
 
     def where(self) -> str:
-        """`/keys/a, /keys/b on contoso; / on fabrikam`"""
+        """`/keys/a, /keys/b on contoso, fabrikam; / on hsm3`: HSMs with the same scopes share a part."""
         by_hsm: dict[str, list[str]] = {}
         for hsm, scope in self.places:
             by_hsm.setdefault(hsm, []).append(scope)
-        return "; ".join(f"{', '.join(scopes)} on {hsm}" for hsm, scopes in by_hsm.items())
+        by_scopes: dict[tuple[str, ...], list[str]] = {}
+        for hsm, scopes in by_hsm.items():
+            by_scopes.setdefault(tuple(scopes), []).append(hsm)
+        return "; ".join(f"{', '.join(scopes)} on {', '.join(hsms)}" for scopes, hsms in by_scopes.items())
 
     def sentence(self) -> str:
         change = "can now" if self.gained else "can no longer"
