@@ -35,7 +35,7 @@ from hsmsync.core.applier_rights import rights_to_keep
 from hsmsync.core.catalog import builtin_data_roles, definition_to_rest, management_roles
 from hsmsync.core.desired import DesiredState
 from hsmsync.core.drift import DriftReport, FailOn, flag_unmanaged
-from hsmsync.core.errors import HsmsyncError
+from hsmsync.core.errors import HsmsyncError, ManifestError
 from hsmsync.core.fingerprint import fingerprint
 from hsmsync.core.grants import grants_from_live
 from hsmsync.core.guard import Caller, check_lockout
@@ -485,6 +485,8 @@ def _run(argv: Sequence[str] | None, env: Environment) -> int:
             return int(COMMANDS[args.command](args, env))
     except HsmsyncError as exc:
         env.stderr.write(f"error: {exc}\n")
+        if isinstance(exc, ManifestError):  # in GitHub Actions, also an annotation per error line
+            env.stderr.write(ci.manifest_annotations(exc, env))
         return ExitStatus.ERROR
     except KeyboardInterrupt:
         env.stderr.write("interrupted\n")

@@ -114,3 +114,15 @@ def test_annotation_escaping_follows_the_workflow_command_rules():
     out = workflow_annotations([("error", "a,b:c%.yaml", 3, "50%\r\nforged ::error::x")])
     assert out == "::error file=a%2Cb%3Ac%25.yaml,line=3::50%25%0D%0Aforged ::error::x\n"
     assert out.count("\n") == 1
+
+
+def test_every_command_annotates_manifest_errors_in_github_actions(repo: Path):
+    (repo / "deploy" / "hsmsync.yaml").write_text("version: 1\n" + PRINCIPALS + HSM + "bogus: 1\n")
+    gha = {"GITHUB_ACTIONS": "true"}
+    for args in (("validate",), ("plan", "--state", "none.json"), ("validate", "--format", "json")):
+        result = run_cli(*args, "-f", "deploy/hsmsync.yaml", cwd=repo, environ=gha)
+        assert result.exit_code == 1
+        assert result.stderr.count("::error file=deploy/hsmsync.yaml,line=9::") == 1, (args, result.stderr)
+    missing = run_cli("validate", "-f", "nope.yaml", cwd=repo, environ=gha)
+    assert "::error::nope.yaml: manifest not found" in missing.stderr  # no file to point at
+    assert "::" not in run_cli("validate", "-f", "deploy/hsmsync.yaml", cwd=repo).stderr

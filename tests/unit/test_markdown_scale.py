@@ -127,3 +127,14 @@ def test_small_plans_are_shown_whole_without_a_note(per_hsm: int):
     text = render_plan(review, "h")
     assert "Not shown" not in text and "more (see the full plan)" not in text
     assert text.count("| `") == per_hsm
+
+
+def test_the_closing_note_links_a_plain_url_only_and_a_long_header_cannot_eat_the_budget():
+    review = big_review(40)
+    hostile_url = "https://ci.example/run 1><script>alert(1)</script>"
+    text = render_plan(review, "x" * 200_000, full_plan_url=hostile_url)
+    assert len(text) <= MAX_CHARS
+    assert "Against: (a description too long to show)" in text
+    closing = text.splitlines()[-1]
+    assert "<script>" not in closing and "&lt;script&gt;" in closing  # shown as text, not a link
+    assert markdown_structure(text)["inline:link_open:"] == 0

@@ -70,11 +70,26 @@ def _escape_property(text: str) -> str:
 
 
 def workflow_annotations(items: Sequence[tuple[str, str, int, str]]) -> str:
-    """`::error file=…,line=…::message` lines for (level, file, line, message)."""
-    return "".join(
-        f"::{_LEVEL[level]} file={_escape_property(file)},line={line}::{_escape_data(message)}\n"
-        for level, file, line, message in items
-    )
+    """`::error file=…,line=…::message` lines for (level, file, line, message); an error without
+    a file (e.g. a manifest that cannot be read) is annotated without one."""
+    out = []
+    for level, file, line, message in items:
+        where = f" file={_escape_property(file)},line={line}" if file else ""
+        out.append(f"::{_LEVEL[level]}{where}::{_escape_data(message)}\n")
+    return "".join(out)
+
+
+def manifest_annotations(exc: ManifestError, env: Environment) -> str:
+    """`::error` lines for a manifest's errors when running in GitHub Actions (else nothing), each
+    naming its file relative to the repository root, where GitHub looks for it."""
+    if not in_github_actions(env.environ):
+        return ""
+    items = []
+    for file, line, message in located_errors(exc, ""):
+        path = env.cwd / file if file else None
+        shown = relative_uri(path, repo_root(path, None)) if path is not None else ""
+        items.append(("error", shown, line, message))
+    return workflow_annotations(items)
 
 
 def validate_json(paths: Sequence[Path], env: Environment) -> int:
@@ -85,6 +100,7 @@ def validate_json(paths: Sequence[Path], env: Environment) -> int:
         try:
             d = load_manifest(path if path.is_absolute() else env.cwd / path, display=path).desired
         except ManifestError as exc:
+            env.stderr.write(manifest_annotations(exc, env))
             located = located_errors(exc, str(path))
             errors = [{"file": f, "line": line, "message": m} for f, line, m in located]
             files.append({"file": str(path), "valid": False, "errors": errors})

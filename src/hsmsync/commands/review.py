@@ -117,20 +117,12 @@ def _live(
 
 def cmd_lint(args: argparse.Namespace, env: Environment) -> int:
     manifest = args.file if args.file.is_absolute() else env.cwd / args.file
-    github = ci.in_github_actions(env.environ)
     try:
         loaded = _load(args, env)
     except ManifestError as exc:
-        # An invalid manifest is reported like findings: SARIF results and annotations, exit 1.
-        errors = ci.located_errors(exc, str(args.file))
-        if github:
-            env.stderr.write(ci.workflow_annotations([("error", f, line, m) for f, line, m in errors]))
         if args.format != "sarif":
-            raise
-        root = ci.repo_root(manifest, _cwd_path(args.sarif_root, env))
-        located = [(ci.relative_uri(env.cwd / f, root), line, m) for f, line, m in errors]
-        env.stdout.write(sarif.render_invalid(located, root.as_uri() + "/"))
-        return 1
+            raise  # the CLI reports it (and annotates it in GitHub Actions)
+        return _invalid_as_sarif(args, env, exc, manifest)
     report = lint(loaded.manifest, loaded.desired, _live(args, env, loaded))
     line_of = loaded.positions.line_of
     if args.format == "sarif":
@@ -139,11 +131,22 @@ def cmd_lint(args: argparse.Namespace, env: Environment) -> int:
         env.stdout.write(sarif.render_sarif(report, uri, line_of, root.as_uri() + "/"))
     else:
         env.stdout.write(LINT_RENDERERS[args.format](report, str(args.file), line_of))
-    if github:  # paths relative to the repository root, where GitHub looks for them
+    if ci.in_github_actions(env.environ):  # paths relative to the repository root, where GitHub looks
         shown = ci.relative_uri(manifest, ci.repo_root(manifest, _cwd_path(args.sarif_root, env)))
         items = [(f.severity.value, shown, line_of(f.location_path), f.message) for f in report.findings]
         env.stderr.write(ci.workflow_annotations(items))
     return 0 if args.soft_fail else report.exit_code
+
+
+def _invalid_as_sarif(args: argparse.Namespace, env: Environment, exc: ManifestError, manifest: Path) -> int:
+    """An invalid manifest reported like findings (SARIF results, annotations), exit 1: the upload
+    step of a pipeline still gets a file, and the errors show on the pull request."""
+    env.stderr.write(ci.manifest_annotations(exc, env))
+    root = ci.repo_root(manifest, _cwd_path(args.sarif_root, env))
+    errors = ci.located_errors(exc, str(args.file))
+    located = [(ci.relative_uri(env.cwd / f, root), line, m) for f, line, m in errors]
+    env.stdout.write(sarif.render_invalid(located, root.as_uri() + "/"))
+    return 1
 
 
 def _cwd_path(path: Path | None, env: Environment) -> Path | None:

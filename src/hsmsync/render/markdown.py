@@ -176,8 +176,9 @@ def render_plan(
     plan = review.plan
     w = BudgetedLines(limit)
     w.add(["### hsmsync plan", ""])
-    if header:
-        w.add([f"Against: {md(header)}", ""])
+    if header:  # what the plan was made against: never allowed to eat the budget
+        against = f"Against: {md(header)}"
+        w.add([against if len(against) <= limit // 20 else "Against: (a description too long to show)", ""])
     w.add(
         [
             "**No changes.** Live state matches the manifest."
