@@ -215,3 +215,37 @@ def test_a_12_hsm_fleet_plan_comment_stays_under_the_budget(tmp_path: Path):
     # 120 per-key Crypto User grants per HSM, yet the access delta is a handful of lines
     access = [ln for ln in result.stdout.splitlines() if ln.startswith("| can ")]
     assert 0 < len(access) < 40
+
+
+def _edited_roles(contoso: Path) -> None:
+    """Live custom roles that moved away from the manifest: the HSM role gained sign, the Azure
+    role lost an action."""
+    assert run_cli("apply", "--state", "state.json", "--auto-approve", cwd=contoso).exit_code == 0
+    state = json.loads((contoso / "state.json").read_text())
+    (hsm_role,) = state["hsms"]["contoso"]["role_definitions"]
+    hsm_role["permissions"][0]["data_actions"].append("Microsoft.KeyVault/managedHsm/keys/sign/action")
+    (arm_role,) = state["arm"]["role_definitions"]
+    arm_role["permissions"][0]["actions"].remove("Microsoft.KeyVault/vaults/deploy/action")
+    (contoso / "state.json").write_text(json.dumps(state))
+
+
+def test_updated_roles_show_the_permission_that_differs_everywhere(contoso: Path):
+    _edited_roles(contoso)
+    outputs = {
+        fmt: run_cli("plan", "--state", "state.json", "--format", fmt, cwd=contoso).stdout
+        for fmt in ("text", "markdown", "html")
+    }
+    data_fact = "permissions[0].data_actions -keys/sign/action"
+    arm_fact = "permissions[0].actions +Microsoft.KeyVault/vaults/deploy/action"
+    assert data_fact in outputs["text"] and arm_fact in outputs["text"]
+    assert "in effect: -keys/sign/action" in outputs["text"]  # every block evaluated
+    assert md(data_fact) in outputs["markdown"] and md(arm_fact) in outputs["markdown"]
+    assert data_fact in outputs["html"] and arm_fact in outputs["html"]
+    changes = json.loads(run_cli("plan", "--state", "state.json", "--format", "json", cwd=contoso).stdout)
+    paths = {(c["kind"], c["plane"]): [f["path"] for f in c["field_changes"]] for c in changes["changes"]}
+    assert paths[("role_definition", "data")] == ["permissions[0].data_actions"]
+    assert paths[("role_definition", "management")] == ["permissions[0].actions"]
+    for fmt in ("text", "markdown"):
+        drift = run_cli("drift", "--state", "state.json", "--format", fmt, cwd=contoso).stdout
+        assert "~ contoso: role definition 'Contoso Key Rotator' (92f65729" in drift
+        assert f"{data_fact}" in drift and "~ Azure RBAC: Azure role definition 'Contoso App Devops'" in drift

@@ -94,7 +94,12 @@ def change_details(c: Change) -> list[str]:
     if c.kind is Kind.ROLE_DEFINITION:
         role = c.payload if isinstance(c.payload, ArmRoleDefinition) else c.definition
         if c.action is Action.UPDATE:
-            return [list_delta_text(f) for f in c.field_changes]
+            # block by block, then what the role really gains or loses with every block evaluated
+            # (an action moved between blocks changes two lists and maybe nothing in effect)
+            effect = [f"+{short_action(a)}" for a in c.added_data_actions]
+            effect += [f"-{short_action(a)}" for a in c.removed_data_actions]
+            in_effect = ["in effect: " + " ".join(effect)] if effect else []
+            return [list_delta_text(f) for f in c.field_changes] + in_effect
         return permission_lines(role.permissions) if role is not None else []
     if c.kind is Kind.ACCESS_POLICY and c.action is Action.CREATE:
         lists = "; ".join(f"{f.path}: {', '.join(f.new)}" for f in c.field_changes if f.new)
