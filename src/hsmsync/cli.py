@@ -51,7 +51,7 @@ from hsmsync.files import write_output_file
 from hsmsync.manifest import LoadedManifest, load_manifest
 from hsmsync.render import PLAN_RENDERERS, render_review
 from hsmsync.render import drift as drift_render
-from hsmsync.render.progress import Progress, feedback
+from hsmsync.render.progress import Progress, error_line, feedback
 from hsmsync.render.results import render_apply_json, render_apply_result
 from hsmsync.saved_plan import (
     PlanBinding,
@@ -484,7 +484,7 @@ def _run(argv: Sequence[str] | None, env: Environment) -> int:
         ) as args.progress:
             return int(COMMANDS[args.command](args, env))
     except HsmsyncError as exc:
-        env.stderr.write(f"error: {exc}\n")
+        env.stderr.write(error_line(f"error: {exc}", getattr(args, "log_format", "text")))
         if isinstance(exc, ManifestError):  # in GitHub Actions, also an annotation per error line
             env.stderr.write(ci.manifest_annotations(exc, env))
         return ExitStatus.ERROR

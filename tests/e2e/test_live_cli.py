@@ -175,3 +175,10 @@ def test_log_format_json_gives_one_json_object_per_stderr_line(emulated: Path):
     progress = [r for r in records if r["logger"] == "hsmsync.progress"]
     assert {r["phase"] for r in progress} == {"discovery", "apply"}
     assert "eyJ" not in result.stderr and "Bearer" not in result.stderr
+
+
+def test_log_format_json_errors_are_json_too(tmp_path: Path):
+    result = run_cli("--log-format", "json", "plan", "--state", "missing.json", "-f", "nope.yaml", cwd=tmp_path)
+    assert result.exit_code == 1
+    (record,) = [json.loads(line) for line in result.stderr.splitlines()]
+    assert record["level"] == "error" and record["message"].startswith("nope.yaml: manifest not found")

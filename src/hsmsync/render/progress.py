@@ -44,6 +44,14 @@ class JsonLogFormatter(logging.Formatter):
         return json.dumps(out, sort_keys=True)
 
 
+def error_line(text: str, log_format: str) -> str:
+    """The final error as a stderr line: `error: …`, or a JSON record with `--log-format json`."""
+    if log_format != "json":
+        return text + "\n"
+    record = logging.LogRecord("hsmsync", logging.ERROR, "", 0, text.removeprefix("error: "), None, None)
+    return JsonLogFormatter().format(record) + "\n"
+
+
 class Mode(StrEnum):
     OFF = "off"
     LINES = "lines"
