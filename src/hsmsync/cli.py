@@ -212,12 +212,13 @@ def _bootstrap(args: argparse.Namespace, env: Environment) -> None:
     shown = _manifest_file(args)
     loaded = load_manifest(_path(shown, env), display=shown)
     backend = _backend(args, env)
+    human = env.stderr if args.format == "json" else env.stdout  # stdout carries only the JSON
     run_bootstrap(
         loaded.desired,
         backend,
         caller=lambda: _caller(args, backend),
-        confirmed=lambda: _confirmed(args, env, "Apply this bootstrap grant?"),
-        out=env.stdout,
+        confirmed=lambda: _confirmed(args, env, "Apply this bootstrap grant?", human),
+        out=human,
     )
 
 

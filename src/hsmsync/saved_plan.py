@@ -89,8 +89,8 @@ def check_binding(saved: SavedPlan, binding: PlanBinding, request: ReadRequest) 
         )
     if doc.backend != binding.backend:
         problems.append(
-            f"it was made against {_backend_text(doc.backend)}, "
-            f"but this apply would go to {_backend_text(binding.backend)}"
+            f"it was made against {backend_text(doc.backend)}, "
+            f"but this apply would go to {backend_text(binding.backend)}"
         )
     problems += _target_differences(doc.discovery.model_dump(mode="json"), _discovery(request))
     if problems:
@@ -102,7 +102,7 @@ def check_binding(saved: SavedPlan, binding: PlanBinding, request: ReadRequest) 
         )
 
 
-def _backend_text(b: SavedBackend) -> str:
+def backend_text(b: SavedBackend) -> str:
     if b.kind == "state file":
         return f"the fake state file {b.state_file}"
     return f"live Azure through the endpoints file {b.endpoints}" if b.endpoints else "live Azure"

@@ -77,10 +77,10 @@ def _drop_a_live_assignment(text: str) -> str:
 @pytest.mark.parametrize(
     ("edit", "says"),
     [
-        (lambda t: t[: len(t) // 2], "cannot read saved plan"),
-        (lambda t: "[]", "not a plan saved by"),
-        (lambda t: t.replace('"action": "create"', '"action": "explode"', 1), "malformed"),
-        (lambda t: t.replace('"principal_id": "', '"principal_id": "0', 1), "malformed"),
+        (lambda t: t[: len(t) // 2], "malformed saved plan:\n  (document): Invalid JSON"),
+        (lambda t: "[]", "malformed saved plan:\n  (document): Input should be an object"),
+        (lambda t: t.replace('"action": "create"', '"action": "explode"', 1), "changes[0].action"),
+        (lambda t: t.replace('"principal_id": "', '"principal_id": "0', 1), "principal_id"),
         (_drop_a_live_assignment, "was edited"),
     ],
     ids=["truncated", "not-an-object", "bad-action", "bad-principal-id", "tampered-snapshot"],

@@ -20,7 +20,7 @@ from hsmsync.core.plan import Plan
 from hsmsync.core.review import PlanReview
 from hsmsync.environment import Environment
 from hsmsync.render import PLAN_RENDERERS, render_review
-from hsmsync.saved_plan import load_saved_plan
+from hsmsync.saved_plan import backend_text, load_saved_plan
 
 Handler = Callable[[argparse.Namespace, Environment], int]
 
@@ -53,12 +53,10 @@ def _principals(plan: Plan) -> dict[str, PrincipalInfo]:
 
 def cmd_show(args: argparse.Namespace, env: Environment) -> int:
     path: Path = args.plan_file
-    try:
-        plan, _request, snapshot = load_saved_plan(path if path.is_absolute() else env.cwd / path, path)
-    except HsmsyncError as exc:
-        message = str(exc)
-        raise HsmsyncError(message if message.startswith(f"{path}:") else f"{path}: {message}") from None
-    if fingerprint(snapshot) != plan.live_fingerprint:
+    # The loader `apply PLAN` uses: every field validated, errors name the file and the field.
+    saved = load_saved_plan(path if path.is_absolute() else env.cwd / path, path)
+    plan, snapshot = saved.plan, saved.document.live_snapshot
+    if fingerprint(snapshot) != saved.document.live_fingerprint:
         raise HsmsyncError(
             f"{path}: the live snapshot in this saved plan does not match the fingerprint it was saved "
             "with: the file was edited after `hsmsync plan --out`; make the plan again"
@@ -67,7 +65,7 @@ def cmd_show(args: argparse.Namespace, env: Environment) -> int:
         review = PlanReview(plan, access=plan_access_delta(snapshot, plan, _principals(plan)))
     except ValueError as exc:  # a change that cannot apply to its own snapshot (e.g. a bad object id)
         raise HsmsyncError(f"{path}: saved plan is malformed: {exc}") from None
-    header = f"saved plan {path}"
+    header = f"saved plan {path}, made against {backend_text(saved.document.backend)}"
     env.stdout.write(render_review(args.format, review, header, full_plan_url=args.full_plan_url))
     return 0
 
