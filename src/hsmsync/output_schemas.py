@@ -13,13 +13,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from hsmsync.core.capabilities import Capability
-from hsmsync.core.state import (
-    AccessPolicy,
-    ArmRoleDefinition,
-    DiagnosticSetting,
-    HsmSettingsPatch,
-    RoleDefinition,
-)
+from hsmsync.saved_plan_file import SavedChange as ChangeOut  # a change as Change.to_dict() writes it
+from hsmsync.saved_plan_file import SavedUnmanaged as UnmanagedOut
 
 
 class _Out(BaseModel):
@@ -30,47 +25,6 @@ class _Envelope(_Out):
     format_version: Literal[1] = Field(description="Bumped only when a field is removed or changes meaning")
     hsmsync_version: str
     version: Literal[1] = Field(description="Kept for readers of hsmsync before format_version")
-
-
-class FieldChangeOut(_Out):
-    path: str
-    old: Any
-    new: Any
-
-
-class ChangeOut(_Out):
-    id: str
-    order: int
-    action: Literal["create", "update", "delete"]
-    kind: Literal["role_definition", "role_assignment", "access_policy", "setting", "diagnostic_setting"]
-    plane: Literal["data", "management"]
-    target: str = Field(description="HSM name, 'vault:<name>' or 'arm'")
-    scope: str
-    name: str
-    role: str
-    role_id: str
-    principal: str | None
-    principal_id: str | None
-    principal_type: str | None
-    reason: str
-    risks: list[str]
-    definition: RoleDefinition | None = Field(None, description="A data-plane custom role, as created")
-    payload: ArmRoleDefinition | AccessPolicy | DiagnosticSetting | HsmSettingsPatch | None = None
-    field_changes: list[FieldChangeOut] = []
-    added_data_actions: list[str] = []
-    removed_data_actions: list[str] = []
-
-
-class UnmanagedOut(_Out):
-    plane: Literal["data", "management"]
-    target: str
-    scope: str
-    name: str
-    role: str
-    role_id: str
-    principal: str | None
-    principal_id: str
-    reason: str
 
 
 class PlanSummary(_Out):
