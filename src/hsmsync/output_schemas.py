@@ -96,6 +96,18 @@ class PlanOutput(_Envelope):
 class DriftSummary(_Out):
     drifted: int
     unmanaged: int
+    unmanaged_lint_errors: int
+
+
+class LintHitOut(_Out):
+    rule: str
+    message: str
+
+
+class FlaggedUnmanagedOut(UnmanagedOut):
+    """An unmanaged item that an unsuppressed lint error is about: it counts as drift."""
+
+    lint: list[LintHitOut]
 
 
 class DriftOutput(_Envelope):
@@ -109,6 +121,7 @@ class DriftOutput(_Envelope):
     live_fingerprint: str
     summary: DriftSummary
     drifted: list[ChangeOut]
+    unmanaged_lint_errors: list[FlaggedUnmanagedOut]
     unmanaged: list[UnmanagedOut]
 
 

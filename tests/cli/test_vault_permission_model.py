@@ -37,7 +37,7 @@ def test_plan_shows_the_mismatch_as_a_high_risk_change(declared_rbac_live_polici
     result = run_cli("plan", "--state", "state.json", "--detailed-exitcode", cwd=declared_rbac_live_policies)
     assert result.exit_code == 2, result.stderr
     assert "Key Vault contoso-kv (permission model)" in result.stdout
-    assert "~ permission_model: access policies -> Azure RBAC" in result.stdout
+    assert "~ vault permission model\n      permission_model: access policies -> Azure RBAC" in result.stdout
     assert "risk: vault permission model is access policies, not Azure RBAC" in result.stdout
     assert "warning: vault contoso-kv: the vault uses access policies" in result.stdout
     doc = json.loads(

@@ -82,7 +82,7 @@ def subject(c: Change) -> str:
     if c.kind is Kind.DIAGNOSTIC_SETTING:
         return f"audit logging '{c.name}'"
     if c.kind is Kind.SETTING:
-        return "HSM settings"
+        return c.role  # what the settings belong to: "HSM settings", "vault permission model"
     who = principal_label(c) + (f" ({c.principal_type})" if c.principal_type else "")
     return f"{c.role} -> {who} at {c.scope}"
 

@@ -41,9 +41,7 @@ def _what(c: Change) -> str:
         return "access policy"
     if c.kind is Kind.DIAGNOSTIC_SETTING:
         return f"audit logging <b>{md(c.name)}</b>"
-    if c.kind is Kind.SETTING:
-        return "HSM settings"
-    return md(c.role)
+    return md(c.role)  # an assignment's role, or what settings belong to ("HSM settings", ...)
 
 
 def _row(c: Change) -> str:
