@@ -13,14 +13,15 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ValidationError
 
 from hsmsync.core.desired import DesiredState
 from hsmsync.core.errors import ManifestError, Problem
 from hsmsync.core.ids import GUID_PATTERN
 from hsmsync.core.model import Manifest
+from hsmsync.core.names import NAME_KEYED, collisions
 from hsmsync.core.resolve import resolve_manifest
+from hsmsync.manifest_yaml import Positions, decode_manifest, parse_yaml, read_manifest_bytes
 
 Loc = tuple[str | int, ...]
 
@@ -31,63 +32,8 @@ class LoadedManifest:
     manifest: Manifest
     desired: DesiredState
     # Line numbers by document path, so later stages (lint, SARIF) can point at a line too.
-    positions: _Positions = field(default_factory=lambda: _Positions())
+    positions: Positions = field(default_factory=Positions)
     digest: str = ""  # sha256 of the file's bytes: what a saved plan is bound to
-
-
-class _Positions:
-    """Line numbers (1-based) of every key and value in the document, by path."""
-
-    def __init__(self) -> None:
-        self.lines: dict[Loc, int] = {}
-
-    def line_of(self, loc: Loc) -> int:
-        for n in range(len(loc), -1, -1):
-            if loc[:n] in self.lines:
-                return self.lines[loc[:n]]
-        return 1
-
-
-def _construct(
-    node: yaml.Node, loc: Loc, pos: _Positions, problems: list[Problem], loader: yaml.SafeLoader
-) -> Any:
-    pos.lines[loc] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        out: dict[Any, Any] = {}
-        for key_node, value_node in node.value:
-            key = loader.construct_object(key_node, deep=True)
-            if not isinstance(key, (str, int, bool, float)) or key is None:
-                problems.append(Problem(loc, "mapping keys must be plain strings"))
-                continue
-            key = str(key) if not isinstance(key, str) else key
-            child = (*loc, key)
-            if key in out:
-                pos.lines[child] = key_node.start_mark.line + 1
-                problems.append(
-                    Problem(
-                        child,
-                        f"duplicate key '{key}' (first at line {pos.lines.get((*loc, key, '__key__'), '?')})",
-                    )
-                )
-                continue
-            pos.lines[(*loc, key, "__key__")] = key_node.start_mark.line + 1
-            out[key] = _construct(value_node, child, pos, problems, loader)
-            pos.lines.setdefault(child, key_node.start_mark.line + 1)
-        return out
-    if isinstance(node, yaml.SequenceNode):
-        return [_construct(item, (*loc, i), pos, problems, loader) for i, item in enumerate(node.value)]
-    return loader.construct_object(node, deep=True)
-
-
-def _parse_yaml(text: str, pos: _Positions, problems: list[Problem]) -> Any:
-    loader = yaml.SafeLoader(text)
-    try:
-        node = loader.get_single_node()
-        if node is None:
-            return None
-        return _construct(node, (), pos, problems, loader)
-    finally:
-        loader.dispose()
 
 
 def _model_in(annotation: Any) -> type[BaseModel] | None:
@@ -149,41 +95,67 @@ def _message(error: Any) -> str:
 def _validation_problems(exc: ValidationError) -> Iterator[Problem]:
     for error in exc.errors():
         loc = tuple(p for p in error["loc"] if p not in ("[key]",))
-        yield Problem(loc, _message(error))
+        yield Problem(loc, _message(error), about_key="[key]" in error["loc"])
 
 
-def render_problems(path: Path, problems: list[Problem], pos: _Positions) -> str:
-    lines = sorted((pos.line_of(p.loc), p.field, p.message) for p in problems)
+def render_problems(path: Path, problems: list[Problem], pos: Positions) -> str:
+    lines = sorted(
+        ((p.about_key and pos.key_line(p.loc)) or pos.line_of(p.loc), p.field, p.message) for p in problems
+    )
     return "\n".join(f"{path}:{line}: {field}: {message}" for line, field, message in lines)
 
 
-def parse_manifest(text: str, path: Path) -> LoadedManifest:
-    """Parse manifest text; raises ManifestError whose message names file, line and field."""
-    pos = _Positions()
+def _name_keyed(data: Any, pattern: tuple[str, ...], loc: Loc = ()) -> Iterator[tuple[Loc, dict[str, Any]]]:
+    """The mappings at `pattern` ('*' is any key) in the plain document."""
+    if not isinstance(data, dict):
+        return
+    if not pattern:
+        yield loc, data
+        return
+    head, rest = pattern[0], pattern[1:]
+    for key in data if head == "*" else [head] if head in data else []:
+        yield from _name_keyed(data[key], rest, (*loc, key))
+
+
+def _name_collisions(data: Any, pos: Positions) -> list[Problem]:
+    """Names that differ only by case, whitespace or invisible characters: duplicates, both lines named."""
+    problems = []
+    for pattern in NAME_KEYED:
+        for loc, mapping in _name_keyed(data, pattern):
+            for name, earlier in collisions(mapping):
+                problems.append(
+                    Problem(
+                        (*loc, name),
+                        f"duplicate name {name!r}: the same name as {earlier!r} at line "
+                        f"{pos.key_line((*loc, earlier))} (names are compared ignoring case, "
+                        "surrounding whitespace and invisible characters)",
+                        about_key=True,
+                    )
+                )
+    return problems
+
+
+def parse_structure(text: str, path: Path) -> tuple[Manifest, Positions]:
+    """YAML and model checks (no cross-references): what `resolve` needs before it edits the file."""
+    pos = Positions()
     problems: list[Problem] = []
-    try:
-        data = _parse_yaml(text, pos, problems)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else 1
-        raise ManifestError(
-            [Problem((), f"invalid YAML: {exc.problem}")],
-            f"{path}:{line}: (document): invalid YAML: {exc.problem}",
-        ) from None
-    except yaml.YAMLError as exc:
-        raise ManifestError(
-            [Problem((), f"invalid YAML: {exc}")], f"{path}:1: (document): invalid YAML: {exc}"
-        ) from None
+    data = parse_yaml(text, path, pos, problems)
+    problems += _name_collisions(data, pos)
     if problems:
         raise ManifestError(problems, render_problems(path, problems, pos))
     if not isinstance(data, dict):
         p = [Problem((), "the manifest must be a mapping with `version: 1` at the top")]
         raise ManifestError(p, render_problems(path, p, pos))
     try:
-        manifest = Manifest.model_validate(data)
+        return Manifest.model_validate(data), pos
     except ValidationError as exc:
         problems = list(_validation_problems(exc))
         raise ManifestError(problems, render_problems(path, problems, pos)) from None
+
+
+def parse_manifest(text: str, path: Path) -> LoadedManifest:
+    """Parse manifest text; raises ManifestError whose message names file, line and field."""
+    manifest, pos = parse_structure(text, path)
     try:
         desired = resolve_manifest(manifest)
     except ManifestError as exc:
@@ -194,12 +166,6 @@ def parse_manifest(text: str, path: Path) -> LoadedManifest:
 def load_manifest(path: Path, *, display: Path | None = None) -> LoadedManifest:
     """Read and parse; `display` is how errors name the file (as the user typed it)."""
     shown = display or path
-    try:
-        raw = path.read_bytes()
-        text = raw.decode("utf-8")
-    except FileNotFoundError:
-        raise ManifestError([], f"{shown}: manifest not found (use -f/--file to name it)") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ManifestError([], f"{shown}: cannot read manifest: {exc}") from None
+    raw = read_manifest_bytes(path, shown)
     digest = "sha256:" + hashlib.sha256(raw).hexdigest()
-    return replace(parse_manifest(text, shown), digest=digest)
+    return replace(parse_manifest(decode_manifest(raw, shown), shown), digest=digest)

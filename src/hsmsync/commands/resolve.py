@@ -12,12 +12,10 @@ nothing: exit 1 when a principal has no id yet (for CI: what is committed must b
 from __future__ import annotations
 
 import argparse
+import codecs
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
-
-import yaml
-from pydantic import ValidationError
 
 from hsmsync.backends.registry import add_allow_host_option
 from hsmsync.backends.statefile import read_state_file
@@ -25,7 +23,8 @@ from hsmsync.core.errors import HsmsyncError, StateError
 from hsmsync.core.model import Manifest
 from hsmsync.environment import Environment
 from hsmsync.files import replace_atomically
-from hsmsync.manifest import parse_manifest
+from hsmsync.manifest import parse_structure
+from hsmsync.manifest_yaml import decode_manifest, read_manifest_bytes
 from hsmsync.principal_names import (
     Directory,
     Found,
@@ -64,28 +63,20 @@ def _abs(path: Path, env: Environment) -> Path:
 
 
 def _read(path: Path, display: Path) -> tuple[str, str]:
-    """The manifest's text exactly as stored (line endings kept) and its newline-normalised form."""
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise HsmsyncError(f"{display}: manifest not found (use -f/--file to name it)") from None
-    except OSError as exc:
-        raise HsmsyncError(f"{display}: cannot read manifest: {exc.strerror}") from None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise HsmsyncError(f"{display}: cannot read manifest: {exc}") from None
-    return text, text.replace("\r\n", "\n")
+    """The manifest's text exactly as stored (line endings kept) and its newline-normalised form.
+
+    Read and checked as every other command reads a manifest (encoding, YAML, the model), so
+    `resolve` refuses exactly what they refuse before ruamel.yaml sees the text.
+    """
+    raw = read_manifest_bytes(path, display)
+    text = decode_manifest(raw, display)
+    bom = "\ufeff" if raw.startswith(codecs.BOM_UTF8) else ""  # written back as it was
+    return bom + text, text.replace("\r\n", "\n")
 
 
 def _structure(text: str, display: Path) -> Manifest:
     """The manifest, structurally valid; ids may be missing (that is what resolve is for)."""
-    try:
-        return Manifest.model_validate(yaml.safe_load(text))
-    except (yaml.YAMLError, ValidationError):
-        pass
-    parse_manifest(text, display)  # raises ManifestError naming file, line and field
-    raise HsmsyncError(f"{display}: not a valid manifest")  # pragma: no cover - parse_manifest raised
+    return parse_structure(text, display)[0]
 
 
 def _directory(args: argparse.Namespace, env: Environment) -> Directory:

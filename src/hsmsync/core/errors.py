@@ -15,6 +15,8 @@ class Problem:
 
     loc: tuple[str | int, ...]
     message: str
+    # About the key at `loc` itself (a name), not its value: reported at the key's line.
+    about_key: bool = False
 
     @property
     def field(self) -> str:

@@ -11,7 +11,8 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from hsmsync.core.ids import GUID_PATTERN
-from hsmsync.core.scopes import normalize_arm_scope, normalize_data_scope
+from hsmsync.core.names import NAME_PATTERN, NAME_RULE, check_name, check_text
+from hsmsync.core.scopes import check_arm_resource_id, normalize_arm_scope, normalize_data_scope
 
 Guid = Annotated[
     str,
@@ -19,6 +20,14 @@ Guid = Annotated[
     Field(description="A GUID, e.g. 00000000-0000-0000-0000-000000000000"),
 ]
 Name = Annotated[str, StringConstraints(min_length=1, strip_whitespace=True)]
+# The keys of principals, hsms, roles, arm_roles, vaults, teams and the references to them (core/names.py).
+Key = Annotated[
+    str,
+    AfterValidator(check_name),
+    Field(description=f"A name: {NAME_RULE}", json_schema_extra={"pattern": NAME_PATTERN}),
+]
+# Display names and role references: written exactly, never trimmed into another name.
+Text = Annotated[str, StringConstraints(min_length=1), AfterValidator(check_text)]
 DataScope = Annotated[
     str,
     AfterValidator(normalize_data_scope),
@@ -53,6 +62,7 @@ ArmResourceId = Annotated[
     StringConstraints(
         pattern=r"(?i)^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/[^/]+/[^/]+/[^/]+(/[^/]+/[^/]+)*$"
     ),
+    AfterValidator(check_arm_resource_id),
     Field(description="An ARM resource id"),
 ]
 
@@ -105,6 +115,7 @@ class Hsm(_Strict):
             pattern=r"(?i)^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/"
             r"Microsoft\.KeyVault/managedHSMs/[^/]+$"
         ),
+        AfterValidator(check_arm_resource_id),
     ] = Field(description="ARM resource id of the HSM")
     prune: bool = Field(
         default=False,
@@ -154,8 +165,8 @@ def _one_permission_form(role: BaseModel, flat: tuple[str, ...]) -> None:
 class CustomRole(_Strict):
     """A custom data-plane role definition on one HSM."""
 
-    hsm: Name
-    name: Name = Field(description="The role's display name (roleName)")
+    hsm: Key
+    name: Text = Field(description="The role's display name (roleName)")
     description: str = ""
     id: Guid | None = Field(
         default=None,
@@ -185,20 +196,20 @@ class CustomRole(_Strict):
 class DataAssignment(_Strict):
     """A Managed HSM local-RBAC assignment for every member of a team."""
 
-    hsm: Name
-    role: Name = Field(description="Role name, short name, GUID, or the key of a custom role")
+    hsm: Key
+    role: Text = Field(description="Role name, short name, GUID, or the key of a custom role")
     scope: DataScope = "/"
 
 
 class ManagementAssignment(_Strict):
     """An Azure RBAC (ARM) assignment for every member of a team."""
 
-    role: Name = Field(description="Azure role name or GUID")
+    role: Text = Field(description="Azure role name, GUID, or the key of a custom Azure role")
     scope: ArmScope
 
 
 class Team(_Strict):
-    members: list[Name] = Field(description="Keys of `principals`")
+    members: list[Key] = Field(description="Keys of `principals`")
     management: list[ManagementAssignment] = Field(default_factory=list)
     data: list[DataAssignment] = Field(default_factory=list)
 
@@ -221,10 +232,11 @@ class Vault(_Strict):
         StringConstraints(
             pattern=r"(?i)^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.KeyVault/vaults/[^/]+$"
         ),
+        AfterValidator(check_arm_resource_id),
     ]
     rbac: bool = Field(default=False, description="Azure RBAC instead of access policies")
     prune: bool = Field(default=False, description="Remove access policies the manifest does not declare")
-    access_policies: dict[Name, Permissions] = Field(
+    access_policies: dict[Key, Permissions] = Field(
         default_factory=dict, description="Per principal (a key of `principals`)"
     )
 
@@ -232,7 +244,7 @@ class Vault(_Strict):
 class ArmRole(_Strict):
     """A custom Azure role (management plane)."""
 
-    name: Name
+    name: Text
     description: str = ""
     id: Guid | None = Field(default=None, description="Pin the role definition's GUID")
     actions: list[Name] = Field(default_factory=list)
@@ -297,11 +309,11 @@ class Manifest(_Strict):
     )
 
     version: Literal[1]
-    principals: dict[Name, Principal] = Field(default_factory=dict)
-    hsms: dict[Name, Hsm] = Field(default_factory=dict)
-    roles: dict[Name, CustomRole] = Field(default_factory=dict)
-    arm_roles: dict[Name, ArmRole] = Field(default_factory=dict)
-    vaults: dict[Name, Vault] = Field(default_factory=dict)
-    teams: dict[Name, Team] = Field(default_factory=dict)
+    principals: dict[Key, Principal] = Field(default_factory=dict)
+    hsms: dict[Key, Hsm] = Field(default_factory=dict)
+    roles: dict[Key, CustomRole] = Field(default_factory=dict)
+    arm_roles: dict[Key, ArmRole] = Field(default_factory=dict)
+    vaults: dict[Key, Vault] = Field(default_factory=dict)
+    teams: dict[Key, Team] = Field(default_factory=dict)
     management: ManagementOptions = Field(default_factory=ManagementOptions)
     lint: LintOptions = Field(default_factory=LintOptions)

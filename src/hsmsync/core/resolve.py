@@ -18,7 +18,9 @@ from hsmsync.core.desired import (
 from hsmsync.core.errors import ManifestError, Problem
 from hsmsync.core.ids import deterministic_name
 from hsmsync.core.model import ArmRole, CustomRole, HsmSettingsSpec, LoggingSpec, Manifest, Team, Vault
+from hsmsync.core.names import close_names
 from hsmsync.core.plan import Plane
+from hsmsync.core.role_names import DeclaredRole, role_name_conflicts
 from hsmsync.core.scopes import arm_scope_key
 from hsmsync.core.state import (
     PERMISSION_LISTS,
@@ -35,9 +37,12 @@ from hsmsync.core.vault_permissions import MAX_ACCESS_POLICIES, normalize_permis
 Loc = tuple[str | int, ...]
 
 
-def _declared(names: Iterable[str]) -> str:
+def _declared(names: Iterable[str], reference: str | None = None) -> str:
+    """The declared names, for an error about `reference`; names equal to it but for case first."""
     listed = sorted(names)
-    return ", ".join(listed) if listed else "(none)"
+    close = close_names(reference, listed) if reference is not None else []
+    hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+    return (", ".join(listed) if listed else "(none)") + hint
 
 
 def custom_role_guid(hsm: str, key: str, pinned: str | None) -> str:
@@ -112,20 +117,16 @@ class _Resolver:
             self.principals[key] = PrincipalInfo(key=key, id=p.id, type=p.type, display=p.name)
 
     def _custom_roles(self) -> None:
-        builtin_names = {r.role_name.lower() for r in builtin_data_roles()}
         builtin_ids = {r.name for r in builtin_data_roles()}
         for key, role in self.m.roles.items():
             loc: Loc = ("roles", key)
             if role.hsm not in self.m.hsms:
-                self.problem((*loc, "hsm"), f"unknown HSM '{role.hsm}'; declared: {_declared(self.m.hsms)}")
+                known = _declared(self.m.hsms, role.hsm)
+                self.problem((*loc, "hsm"), f"unknown HSM '{role.hsm}'; declared: {known}")
                 continue
-            if role.name.lower() in builtin_names:
-                self.problem((*loc, "name"), f"'{role.name}' is the name of a built-in role")
             if role.id in builtin_ids:
                 self.problem((*loc, "id"), f"{role.id} is the GUID of a built-in role")
             taken = self.custom[role.hsm]
-            if any(r.role_name.lower() == role.name.lower() for r in taken.values()):
-                self.problem((*loc, "name"), f"another custom role on '{role.hsm}' is named '{role.name}'")
             permissions = self._data_blocks(loc, role)
             guid = custom_role_guid(role.hsm, key, role.id)
             if guid in {r.name for r in taken.values()}:
@@ -137,6 +138,9 @@ class _Resolver:
                 role_type="CustomRole",
                 permissions=permissions,
             )
+        for roles in self.custom.values():  # references resolve per HSM: names must be unique there
+            declared = [DeclaredRole(("roles", k), k, r.role_name, r.name) for k, r in roles.items()]
+            self.problems += role_name_conflicts(declared, builtin_data_roles(), kind="role")
 
     def _data_blocks(self, loc: Loc, role: CustomRole) -> tuple[Permission, ...]:
         """The role's permission blocks, kept apart (Azure evaluates each on its own)."""
@@ -159,15 +163,16 @@ class _Resolver:
 
     def _arm_roles(self) -> None:
         self.arm_roles: dict[str, ArmRoleDefinition] = {}
-        builtin = {r.role_name.lower() for r in management_roles()}
+        guids = {key: role.id or deterministic_name("armrole", key) for key, role in self.m.arm_roles.items()}
+        declared = [DeclaredRole(("arm_roles", k), k, r.name, guids[k]) for k, r in self.m.arm_roles.items()]
+        conflicts = role_name_conflicts(declared, management_roles(), kind="Azure role")
+        self.problems += conflicts
+        ambiguous = {p.loc[1] for p in conflicts}
         aliases: dict[str, RoleDefinition] = {}
         for key, role in self.m.arm_roles.items():
-            if role.name.lower() in builtin:
-                self.problem(
-                    ("arm_roles", key, "name"), f"'{role.name}' is the name of a built-in Azure role"
-                )
+            if key in ambiguous:
                 continue
-            guid = role.id or deterministic_name("armrole", key)
+            guid = guids[key]
             definition = ArmRoleDefinition(
                 name=guid,
                 role_name=role.name,
@@ -219,7 +224,7 @@ class _Resolver:
             if info is None:
                 self.problem(
                     (*loc, "access_policies", key),
-                    f"undeclared principal '{key}'; declared: {_declared(self.m.principals)}",
+                    f"undeclared principal '{key}'; declared: {_declared(self.m.principals, key)}",
                 )
                 continue
             lists: dict[str, tuple[str, ...]] = {}
@@ -261,7 +266,7 @@ class _Resolver:
             if info is None:
                 self.problem(
                     ("teams", team_key, "members", i),
-                    f"undeclared principal '{member}'; declared: {_declared(self.m.principals)}",
+                    f"undeclared principal '{member}'; declared: {_declared(self.m.principals, member)}",
                 )
             else:
                 members.append(info)
@@ -275,7 +280,9 @@ class _Resolver:
                 continue
             seen.add(entry)
             if d.hsm not in self.m.hsms:
-                self.problem((*loc, "hsm"), f"unknown HSM '{d.hsm}'; declared: {_declared(self.m.hsms)}")
+                self.problem(
+                    (*loc, "hsm"), f"unknown HSM '{d.hsm}'; declared: {_declared(self.m.hsms, d.hsm)}"
+                )
                 continue
             role = self._data_role((*loc, "role"), d.hsm, d.role)
             if role is not None:

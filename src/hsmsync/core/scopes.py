@@ -1,39 +1,145 @@
-"""Scope syntax for both planes."""
+"""Scope syntax for both planes.
+
+A scope is accepted only in its one canonical form and is then used exactly as written: what the
+plan shows is what is sent. Nothing is trimmed, resolved or widened; a scope that is not canonical
+(blank, extra or trailing '/', whitespace, '.' or '..' segments) is an error that shows the fix
+where one is evident.
+"""
 
 from __future__ import annotations
 
 import re
+import unicodedata
+from dataclasses import dataclass
 
 _KEY_NAME = re.compile(r"^[0-9A-Za-z-]{1,127}$")
-_ARM_SCOPE = re.compile(
-    r"(?ix)^/(?:"
-    r"providers/Microsoft\.Management/managementGroups/[^/]+"
-    r"|subscriptions/[^/]+(?:/resourceGroups/[^/]+(?:/providers/[^/]+/[^/]+/[^/]+(?:/[^/]+/[^/]+)*)?)?"
-    r")$"
+_NAMESPACE = re.compile(r"^[A-Za-z][A-Za-z0-9]*(\.[A-Za-z][A-Za-z0-9]*)+$")
+_BAD_SEGMENT_CHARS = set("?#%\\\"'<>")
+_DATA_SCOPES = "'/' (the whole HSM), '/keys' (every key) or '/keys/<key-name>'"
+_ARM_SCOPES = (
+    "/providers/Microsoft.Management/managementGroups/<id>, /subscriptions/<id>, "
+    "/subscriptions/<id>/resourceGroups/<name> or a resource id under a resource group"
 )
 
 
-def normalize_data_scope(scope: str) -> str:
-    """'/', '/keys' or '/keys/<name>'; extra and trailing slashes are dropped, 'keys' any case."""
+def _data_scope_error(scope: str) -> str | None:
+    if scope in ("/", "/keys"):
+        return None
+    if scope.startswith("/keys/"):
+        key = scope[len("/keys/") :]
+        if _KEY_NAME.match(key):
+            return None
+        if key and key == key.strip() and "/" not in key:
+            return f"'{key}' is not a valid key name (letters, digits and '-', at most 127)"
+    if not scope.strip():
+        return f"a blank scope is not allowed; write {_DATA_SCOPES}"
     parts = [p for p in scope.strip().split("/") if p]
-    if not parts:
-        return "/"
-    if parts[0].lower() != "keys" or len(parts) > 2:
-        raise ValueError(f"'{scope}' is not a Managed HSM scope (use '/', '/keys' or '/keys/<key>')")
-    if len(parts) == 1:
-        return "/keys"
-    if not _KEY_NAME.match(parts[1]):
-        raise ValueError(f"'{parts[1]}' is not a valid key name (letters, digits and '-')")
-    return f"/keys/{parts[1]}"
+    canonical = "/" if not parts else None
+    if parts and parts[0].lower() == "keys" and len(parts) <= 2:
+        canonical = "/" + "/".join(["keys", *parts[1:]])
+    if canonical is None or (len(parts) == 2 and not _KEY_NAME.match(parts[1])):
+        return f"'{scope}' is not a Managed HSM scope (use {_DATA_SCOPES})"
+    if canonical == "/keys" and scope.rstrip().endswith("/"):
+        return (
+            f"'{scope}' is not a Managed HSM scope; did you mean '/keys' (every key) or '/keys/<key-name>'?"
+        )
+    return f"'{scope}' is not a Managed HSM scope; did you mean '{canonical}'?"
+
+
+def normalize_data_scope(scope: str) -> str:
+    """'/', '/keys' or '/keys/<name>', exactly; anything else is an error naming the fix."""
+    problem = _data_scope_error(scope)
+    if problem:
+        raise ValueError(problem)
+    return scope
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedArmScope:
+    """An ARM scope in its parts. `text` is the scope exactly as written (and as sent)."""
+
+    text: str
+    management_group: str | None = None
+    subscription: str | None = None
+    resource_group: str | None = None
+    provider: str | None = None  # e.g. Microsoft.KeyVault
+    resources: tuple[tuple[str, str], ...] = ()  # (type, name) from the outermost resource in
+
+    @property
+    def level(self) -> str:
+        if self.management_group is not None:
+            return "management group"
+        if self.resources:
+            return "resource"
+        return "resource group" if self.resource_group is not None else "subscription"
+
+    @property
+    def resource_type(self) -> str | None:
+        """e.g. Microsoft.KeyVault/managedHSMs (None unless a resource)."""
+        if not self.resources:
+            return None
+        return "/".join([self.provider or "", *(t for t, _ in self.resources)])
+
+
+def _segments(scope: str) -> list[str]:
+    odd = next((c for c in scope if c.isspace() or unicodedata.category(c)[0] == "C"), None)
+    if odd is not None:
+        raise ValueError(
+            f"'{scope}' contains {unicodedata.name(odd, f'U+{ord(odd):04X}')}; write the scope without it"
+        )
+    cleaned = "/" + "/".join(p for p in scope.split("/") if p)
+    hint = f"; did you mean '{cleaned}'?" if cleaned != "/" else ""
+    if not scope.startswith("/"):
+        raise ValueError(f"'{scope}' is not an ARM scope: it must start with '/'{hint}")
+    if scope == "/" or scope.endswith("/"):
+        raise ValueError(f"'{scope}' is not an ARM scope: it may not end with '/'{hint}")
+    segments = scope[1:].split("/")
+    if "" in segments:
+        raise ValueError(f"'{scope}' is not an ARM scope: empty segment ('//'){hint}")
+    for segment in segments:
+        if segment in (".", ".."):
+            raise ValueError(f"'{scope}' is not an ARM scope: '{segment}' segments are not allowed")
+        bad = next((c for c in segment if c in _BAD_SEGMENT_CHARS), None)
+        if bad is not None:
+            raise ValueError(f"'{scope}' is not an ARM scope: '{bad}' is not allowed in '{segment}'")
+    return segments
+
+
+def parse_arm_scope(scope: str) -> ParsedArmScope:
+    """The parts of a well-formed ARM scope; ValueError naming what is wrong otherwise."""
+    s = _segments(scope)
+    low = [x.lower() for x in s]
+    wrong = ValueError(f"'{scope}' is not an ARM scope (use {_ARM_SCOPES})")
+    if low[:3] == ["providers", "microsoft.management", "managementgroups"]:
+        if len(s) != 4:
+            raise wrong
+        return ParsedArmScope(scope, management_group=s[3])
+    if len(s) < 2 or low[0] != "subscriptions":
+        raise wrong
+    if len(s) == 2:
+        return ParsedArmScope(scope, subscription=s[1])
+    if len(s) < 4 or low[2] != "resourcegroups":
+        raise wrong
+    if len(s) == 4:
+        return ParsedArmScope(scope, subscription=s[1], resource_group=s[3])
+    chain = s[6:]
+    if low[4] != "providers" or not _NAMESPACE.match(s[5]) or not chain or len(chain) % 2:
+        raise wrong
+    resources = tuple((chain[i], chain[i + 1]) for i in range(0, len(chain), 2))
+    return ParsedArmScope(scope, subscription=s[1], resource_group=s[3], provider=s[5], resources=resources)
 
 
 def normalize_arm_scope(scope: str) -> str:
-    cleaned = "/" + "/".join(p for p in scope.strip().split("/") if p)
-    if not _ARM_SCOPE.match(cleaned):
-        raise ValueError(
-            f"'{scope}' is not an ARM scope (management group, subscription, resource group or resource id)"
-        )
-    return cleaned
+    """The scope, unchanged, if it is well formed (see parse_arm_scope)."""
+    return parse_arm_scope(scope).text
+
+
+def check_arm_resource_id(resource_id: str) -> str:
+    """A resource id (not a subscription or resource group), unchanged, if well formed."""
+    parsed = parse_arm_scope(resource_id)
+    if parsed.level != "resource":
+        raise ValueError(f"'{resource_id}' is a {parsed.level}, not a resource id")
+    return resource_id
 
 
 def arm_scope_key(scope: str) -> str:

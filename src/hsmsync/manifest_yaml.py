@@ -1,0 +1,181 @@
+"""Read a manifest's bytes and YAML text into plain data with the line of every key and value.
+
+One reader for every command (validate, plan, apply, drift, lint, whocan, explain, export -f and
+resolve), so they all accept and refuse the same documents. It refuses, with `file:line`:
+- bytes that are not UTF-8 (UTF-16/32, latin-1, stray bytes), naming the line of the first bad byte;
+- anchors, aliases and merge keys (`&a`, `*a`, `<<`): a manifest is read by people reviewing
+  access, so every value is written where it applies; this also bounds time and memory (no alias
+  bombs, no recursive structures);
+- tags (`!!str`, `!custom`): one document means one thing for every YAML reader;
+- nesting deeper than MAX_DEPTH (no manifest needs more than a handful of levels).
+These checks run on the parser's event stream, which is linear in the input and not recursive,
+before anything is composed.
+"""
+
+from __future__ import annotations
+
+import codecs
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from hsmsync.core.errors import ManifestError, Problem
+
+Loc = tuple[str | int, ...]
+MAX_DEPTH = 32
+_STR_TAG = "tag:yaml.org,2002:str"
+_FOREIGN_BOMS = (
+    (codecs.BOM_UTF32_LE, "UTF-32"),
+    (codecs.BOM_UTF32_BE, "UTF-32"),
+    (codecs.BOM_UTF16_LE, "UTF-16"),
+    (codecs.BOM_UTF16_BE, "UTF-16"),
+)
+
+
+class Positions:
+    """Line numbers (1-based) of every key and value in the document, by path."""
+
+    def __init__(self) -> None:
+        self.lines: dict[Loc, int] = {}
+
+    def line_of(self, loc: Loc) -> int:
+        for n in range(len(loc), -1, -1):
+            if loc[:n] in self.lines:
+                return self.lines[loc[:n]]
+        return 1
+
+    def key_line(self, loc: Loc) -> int | None:
+        """The line of the key at `loc` (None when there is none)."""
+        return self.lines.get((*loc, "__key__"))
+
+
+def _refuse(display: Path | str, line: int, message: str) -> ManifestError:
+    return ManifestError([Problem((), message)], f"{display}:{line}: (document): {message}")
+
+
+def decode_manifest(raw: bytes, display: Path | str) -> str:
+    """The text of a UTF-8 manifest (a UTF-8 byte order mark is dropped); else a file:line error."""
+    for bom, encoding in _FOREIGN_BOMS:
+        if raw.startswith(bom):
+            raise _refuse(display, 1, f"the manifest is {encoding}; save it as UTF-8")
+    if raw.startswith(codecs.BOM_UTF8):
+        raw = raw[len(codecs.BOM_UTF8) :]
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise _refuse(
+            display,
+            line,
+            f"not UTF-8: byte 0x{raw[exc.start]:02x} at column {column}; save the file as UTF-8",
+        ) from None
+    nul = text.find("\0")
+    if nul >= 0:  # UTF-16 without a byte order mark decodes as UTF-8 with NULs
+        raise _refuse(display, text.count("\n", 0, nul) + 1, "NUL byte in the manifest (is it UTF-16?)")
+    return text
+
+
+def _event_problem(event: yaml.Event, stack: list[list[bool]]) -> str | None:
+    if isinstance(event, yaml.AliasEvent):
+        return f"alias '*{event.anchor}' is not allowed in a manifest: write the value out where it applies"
+    anchor = getattr(event, "anchor", None)
+    if anchor is not None:
+        return f"anchor '&{anchor}' is not allowed in a manifest: write the value out where it applies"
+    tag = getattr(event, "tag", None)
+    if tag is not None:
+        return f"tag '{tag}' is not allowed in a manifest: write the plain value"
+    in_key = bool(stack) and stack[-1][0] and stack[-1][1]
+    if in_key and isinstance(event, yaml.ScalarEvent) and event.value == "<<" and event.implicit[0]:
+        return "merge key '<<' is not allowed in a manifest: write the fields out"
+    return None
+
+
+def check_events(text: str, display: Path | str) -> None:
+    """Refuse aliases, anchors, tags, merge keys and deep nesting (see the module doc)."""
+    stack: list[list[bool]] = []  # per open collection: [is a mapping, next node is a key]
+    try:
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            problem = _event_problem(event, stack)
+            line = event.start_mark.line + 1 if event.start_mark else 1
+            if problem:
+                raise _refuse(display, line, problem)
+            if isinstance(event, yaml.CollectionEndEvent):
+                stack.pop()
+            elif isinstance(event, yaml.ScalarEvent | yaml.CollectionStartEvent):
+                if stack and stack[-1][0]:
+                    stack[-1][1] = not stack[-1][1]
+                if isinstance(event, yaml.CollectionStartEvent):
+                    stack.append([isinstance(event, yaml.MappingStartEvent), True])
+                    if len(stack) > MAX_DEPTH:
+                        raise _refuse(display, line, f"nested more than {MAX_DEPTH} levels deep")
+    except yaml.YAMLError as exc:
+        raise _yaml_error(exc, text, display) from None
+
+
+def _yaml_error(exc: yaml.YAMLError, text: str, display: Path | str) -> ManifestError:
+    if isinstance(exc, yaml.MarkedYAMLError):
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else 1
+        return _refuse(display, line, f"invalid YAML: {exc.problem}")
+    if isinstance(exc, yaml.reader.ReaderError):  # a character YAML does not allow
+        line = text.count("\n", 0, exc.position) + 1
+        return _refuse(display, line, f"invalid YAML: character U+{int(exc.character):04X} is not allowed")
+    return _refuse(display, 1, f"invalid YAML: {exc}")
+
+
+def _construct(
+    node: yaml.Node, loc: Loc, pos: Positions, problems: list[Problem], loader: yaml.SafeLoader
+) -> Any:
+    pos.lines[loc] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        out: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                problems.append(Problem(loc, "mapping keys must be plain strings"))
+                continue
+            key = key_node.value
+            child = (*loc, key)
+            if key_node.tag != _STR_TAG:  # `no:` is False and `1.0:` is 1.0 to YAML 1.1, "no" to 1.2
+                pos.lines[child] = key_node.start_mark.line + 1
+                kind = key_node.tag.rsplit(":", 1)[-1]
+                message = f"key '{key}' is not a string to YAML (it reads as {kind}); quote it: '{key}'"
+                problems.append(Problem(child, message))
+                continue
+            if key in out:
+                pos.lines[child] = key_node.start_mark.line + 1
+                first = pos.key_line(child) or "?"
+                problems.append(Problem(child, f"duplicate key '{key}' (first at line {first})"))
+                continue
+            pos.lines[(*child, "__key__")] = key_node.start_mark.line + 1
+            out[key] = _construct(value_node, child, pos, problems, loader)
+            pos.lines.setdefault(child, key_node.start_mark.line + 1)
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        return [_construct(item, (*loc, i), pos, problems, loader) for i, item in enumerate(node.value)]
+    return loader.construct_object(node, deep=True)
+
+
+def parse_yaml(text: str, display: Path | str, pos: Positions, problems: list[Problem]) -> Any:
+    """Plain data (dicts, lists, scalars) with positions; document-level refusals raise."""
+    check_events(text, display)
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        return _construct(node, (), pos, problems, loader)
+    except yaml.YAMLError as exc:
+        raise _yaml_error(exc, text, display) from None
+    finally:
+        loader.dispose()
+
+
+def read_manifest_bytes(path: Path, display: Path | str) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise ManifestError([], f"{display}: manifest not found (use -f/--file to name it)") from None
+    except OSError as exc:
+        raise ManifestError([], f"{display}: cannot read manifest: {exc.strerror or exc}") from None
