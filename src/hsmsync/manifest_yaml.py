@@ -95,12 +95,16 @@ def _event_problem(event: yaml.Event, stack: list[list[bool]]) -> str | None:
 def check_events(text: str, display: Path | str) -> None:
     """Refuse aliases, anchors, tags, merge keys and deep nesting (see the module doc)."""
     stack: list[list[bool]] = []  # per open collection: [is a mapping, next node is a key]
+    documents = 0
     try:
         for event in yaml.parse(text, Loader=yaml.SafeLoader):
             problem = _event_problem(event, stack)
             line = event.start_mark.line + 1 if event.start_mark else 1
             if problem:
                 raise _refuse(display, line, problem)
+            documents += isinstance(event, yaml.DocumentStartEvent)
+            if documents > 1:
+                raise _refuse(display, line, "a manifest is a single YAML document; found a second one")
             if isinstance(event, yaml.CollectionEndEvent):
                 stack.pop()
             elif isinstance(event, yaml.ScalarEvent | yaml.CollectionStartEvent):
