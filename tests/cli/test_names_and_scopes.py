@@ -60,32 +60,32 @@ def test_a_principal_differing_only_by_whitespace_or_case_is_a_duplicate_naming_
 
 SECTIONS = {
     "teams": (
-        "teams:\n  security:\n    members: [ops]\n  \"security \":\n    members: [app-vm]\n",
+        'teams:\n  security:\n    members: [ops]\n  "security ":\n    members: [app-vm]\n',
         "hsmsync.yaml:12: teams.security ",
         "'security' at line 10",
     ),
     "hsms": (
-        "  \"h1\\u00a0\":\n    url: https://h2.managedhsm.azure.net\n"
+        '  "h1\\u00a0":\n    url: https://h2.managedhsm.azure.net\n'
         f"    resource_id: {SUB}/resourceGroups/rg/providers/Microsoft.KeyVault/managedHSMs/h2\n",
         "hsmsync.yaml:9: hsms.h1",
         "'h1' at line 6",
     ),
     "roles": (
         "roles:\n  r:\n    {hsm: h1, name: R1, data_actions: [keys/sign/action]}\n"
-        "  \"R\":\n    {hsm: h1, name: R2, data_actions: [keys/sign/action]}\n",
+        '  "R":\n    {hsm: h1, name: R2, data_actions: [keys/sign/action]}\n',
         "hsmsync.yaml:12: roles.R",
         "'r' at line 10",
     ),
     "arm_roles": (
         f"arm_roles:\n  devops: {{name: D1, actions: [a/b], assignable_scopes: [{SUB}]}}\n"
-        f"  \"devops\\t\": {{name: D2, actions: [a/b], assignable_scopes: [{SUB}]}}\n",
+        f'  "devops\\t": {{name: D2, actions: [a/b], assignable_scopes: [{SUB}]}}\n',
         "hsmsync.yaml:11: arm_roles.devops",
         "'devops' at line 10",
     ),
     "access_policies": (
         "vaults:\n  kv:\n    url: https://kv.vault.azure.net\n"
         f"    resource_id: {SUB}/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv\n"
-        "    access_policies:\n      app-vm: {keys: [get]}\n      \"app-vm\\u3000\": {keys: [all]}\n",
+        '    access_policies:\n      app-vm: {keys: [get]}\n      "app-vm\\u3000": {keys: [all]}\n',
         "hsmsync.yaml:15: vaults.kv.access_policies.app-vm",
         "'app-vm' at line 14",
     ),
@@ -149,7 +149,10 @@ ARM_SCOPES = {
 
 @pytest.mark.parametrize(("scope", "message"), ARM_SCOPES.values(), ids=ARM_SCOPES.keys())
 def test_malformed_arm_scopes_are_refused(tmp_path: Path, scope: str, message: str):
-    text = HEAD + f"teams:\n  t:\n    members: [ops]\n    management:\n      - role: Owner\n        scope: {scope}\n"
+    text = (
+        HEAD
+        + f"teams:\n  t:\n    members: [ops]\n    management:\n      - role: Owner\n        scope: {scope}\n"
+    )
     result = _validate(tmp_path, text)
     assert result.exit_code == 1, result.stdout
     assert "hsmsync.yaml:14: teams.t.management[0].scope" in result.stderr
@@ -193,7 +196,10 @@ DATA_SCOPES = {
 
 @pytest.mark.parametrize(("scope", "message"), DATA_SCOPES.values(), ids=DATA_SCOPES.keys())
 def test_data_scopes_that_would_widen_are_errors_with_the_fix(tmp_path: Path, scope: str, message: str):
-    text = HEAD + f"teams:\n  t:\n    members: [ops]\n    data:\n      - {{hsm: h1, role: Crypto User, scope: {scope}}}\n"
+    text = (
+        HEAD
+        + f"teams:\n  t:\n    members: [ops]\n    data:\n      - {{hsm: h1, role: Crypto User, scope: {scope}}}\n"
+    )
     result = _validate(tmp_path, text)
     assert result.exit_code == 1, result.stdout
     assert "hsmsync.yaml:13: teams.t.data[0].scope" in result.stderr
