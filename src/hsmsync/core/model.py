@@ -12,7 +12,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 
 from hsmsync.core.ids import GUID_PATTERN
 from hsmsync.core.names import NAME_PATTERN, NAME_RULE, check_name, check_text
-from hsmsync.core.scopes import check_arm_resource_id, normalize_arm_scope, normalize_data_scope
+from hsmsync.core.scopes import check_arm_resource_id, check_arm_scope, check_data_scope
 
 Guid = Annotated[
     str,
@@ -30,12 +30,12 @@ Key = Annotated[
 Text = Annotated[str, StringConstraints(min_length=1), AfterValidator(check_text)]
 DataScope = Annotated[
     str,
-    AfterValidator(normalize_data_scope),
+    AfterValidator(check_data_scope),
     Field(description="Managed HSM scope: '/', '/keys' or '/keys/<key-name>'"),
 ]
 ArmScope = Annotated[
     str,
-    AfterValidator(normalize_arm_scope),
+    AfterValidator(check_arm_scope),
     Field(description="ARM scope: management group, subscription, resource group or resource"),
 ]
 

@@ -13,6 +13,12 @@ import unicodedata
 from dataclasses import dataclass
 
 _KEY_NAME = re.compile(r"^[0-9A-Za-z-]{1,127}$")
+_ARM_SCOPE = re.compile(
+    r"(?ix)^/(?:"
+    r"providers/Microsoft\.Management/managementGroups/[^/]+"
+    r"|subscriptions/[^/]+(?:/resourceGroups/[^/]+(?:/providers/[^/]+/[^/]+/[^/]+(?:/[^/]+/[^/]+)*)?)?"
+    r")$"
+)
 _NAMESPACE = re.compile(r"^[A-Za-z][A-Za-z0-9]*(\.[A-Za-z][A-Za-z0-9]*)+$")
 _BAD_SEGMENT_CHARS = set("?#%\\\"'<>")
 _DATA_SCOPES = "'/' (the whole HSM), '/keys' (every key) or '/keys/<key-name>'"
@@ -46,12 +52,27 @@ def _data_scope_error(scope: str) -> str | None:
     return f"'{scope}' is not a Managed HSM scope; did you mean '{canonical}'?"
 
 
-def normalize_data_scope(scope: str) -> str:
-    """'/', '/keys' or '/keys/<name>', exactly; anything else is an error naming the fix."""
+def check_data_scope(scope: str) -> str:
+    """A manifest's data scope: '/', '/keys' or '/keys/<name>', exactly; else an error naming the fix."""
     problem = _data_scope_error(scope)
     if problem:
         raise ValueError(problem)
     return scope
+
+
+def normalize_data_scope(scope: str) -> str:
+    """A scope the service returned, in hsmsync's form ('/KEYS/x/' is '/keys/x'). Never for
+    manifests (see check_data_scope): this drops extra and trailing slashes."""
+    parts = [p for p in scope.strip().split("/") if p]
+    if not parts:
+        return "/"
+    if parts[0].lower() != "keys" or len(parts) > 2:
+        raise ValueError(f"'{scope}' is not a Managed HSM scope (use '/', '/keys' or '/keys/<key>')")
+    if len(parts) == 1:
+        return "/keys"
+    if not _KEY_NAME.match(parts[1]):
+        raise ValueError(f"'{parts[1]}' is not a valid key name (letters, digits and '-')")
+    return f"/keys/{parts[1]}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,9 +150,20 @@ def parse_arm_scope(scope: str) -> ParsedArmScope:
     return ParsedArmScope(scope, subscription=s[1], resource_group=s[3], provider=s[5], resources=resources)
 
 
-def normalize_arm_scope(scope: str) -> str:
-    """The scope, unchanged, if it is well formed (see parse_arm_scope)."""
+def check_arm_scope(scope: str) -> str:
+    """A manifest's ARM scope, unchanged, if it is well formed (see parse_arm_scope)."""
     return parse_arm_scope(scope).text
+
+
+def normalize_arm_scope(scope: str) -> str:
+    """A scope the service returned (or one already checked), without extra or trailing slashes.
+    Never for manifests (see check_arm_scope)."""
+    cleaned = "/" + "/".join(p for p in scope.strip().split("/") if p)
+    if not _ARM_SCOPE.match(cleaned):
+        raise ValueError(
+            f"'{scope}' is not an ARM scope (management group, subscription, resource group or resource id)"
+        )
+    return cleaned
 
 
 def check_arm_resource_id(resource_id: str) -> str:
