@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import run_cli
@@ -61,7 +61,7 @@ ARM_SCOPES = [
     "/providers/Microsoft.Management/managementGroups/root-mg",
 ]
 PRINCIPAL_TYPES = ["User", "Group", "ServicePrincipal"]
-OTHER_ID = "00000000-0000-4000-8000-0000000000aa"  # uuids() draws version 4 ids, never this one
+OTHER_ID = "00000000-0000-4000-8000-0000000000aa"
 
 # Valid names, including ones YAML would read as another type unless quoted.
 names = st.one_of(
@@ -91,10 +91,46 @@ ODD_ARM_SCOPES = [
 ]
 
 
+VAULT_RID = f"{SUB}/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/v"
+VAULT_URL = "https://v.vault.azure.net"
+KEY_PERMISSIONS = [["get"], ["get", "list"], ["sign", "verify"], ["wrapKey", "unwrapKey"]]
+HOSTILE_SNIPPETS = [
+    " ",
+    "\t",
+    "\u00a0",
+    "\u3000",
+    "\u200b",
+    "\n",
+    "\n  ",
+    "&a ",
+    "*a",
+    "!!str ",
+    "<<: ",
+    "#",
+    "'",
+    '"',
+    "/",
+    "..",
+    "//",
+    "-",
+    ":",
+    "{",
+    "]",
+    "\\",
+    "é",
+    "ａ",
+    "<!--",
+    "`",
+    "|",
+    "\x85",
+    "\ufeff",
+    "\r",
+]
+
+
 @dataclass
 class Doc:
     data: dict[str, Any]
-    custom: dict[str, str] = field(default_factory=dict)  # custom role key -> display name
     spoiled: list[str] = field(default_factory=list)  # what was done to make it invalid
 
 
@@ -110,30 +146,49 @@ def _once(entries: list[tuple[tuple[str, str], str]]) -> list[tuple[str, str]]:
 def clean_docs(draw: st.DrawFn) -> Doc:
     keys = draw(st.lists(names, min_size=1, max_size=4, unique_by=str.casefold))
     ids = draw(st.lists(st.uuids(), min_size=len(keys), max_size=len(keys), unique=True))
-    principals = {
-        k: {"type": draw(st.sampled_from(PRINCIPAL_TYPES)), "id": str(i)} for k, i in zip(keys, ids, strict=True)
-    }
+    types = [draw(st.sampled_from(PRINCIPAL_TYPES)) for _ in keys]
+    principals = {k: {"type": t, "id": str(i)} for k, t, i in zip(keys, types, ids, strict=True)}
     hsm = draw(names)
-    doc = Doc({"version": 1, "principals": principals, "hsms": {hsm: {"url": URL, "resource_id": HSM_RID}}})
-    if draw(st.booleans()):
+    data: dict[str, Any] = {
+        "version": 1,
+        "principals": principals,
+        "hsms": {hsm: {"url": URL, "resource_id": HSM_RID}},
+    }
+    data_refs, mgmt_refs = list(DATA_REFS), list(MGMT_REFS)
+    if draw(st.booleans()):  # a custom data-plane role
         key = draw(names.filter(lambda n: n not in keys))
         name = draw(display_names.filter(lambda t: t.casefold() != key.casefold()))
-        doc.custom[key] = name
-        doc.data["roles"] = {key: {"hsm": hsm, "name": name, "data_actions": ["keys/sign/action"]}}
-    data_refs = DATA_REFS + [(k, "custom") for k in doc.custom]
+        data["roles"] = {key: {"hsm": hsm, "name": name, "data_actions": ["keys/sign/action"]}}
+        data_refs.append((key, "custom"))
+    if draw(st.booleans()):  # a custom Azure role, assignable at the subscription
+        key = draw(names.filter(lambda n: n not in keys))
+        name = draw(display_names.filter(lambda t: t.casefold() != key.casefold()))
+        actions = ["Microsoft.Compute/virtualMachines/read"]
+        data["arm_roles"] = {key: {"name": name, "actions": actions, "assignable_scopes": [SUB]}}
+        mgmt_refs.append((key, "custom"))
+    if draw(st.booleans()):  # a Key Vault with access policies
+        holders = draw(st.lists(st.sampled_from(keys), min_size=1, max_size=3, unique=True))
+        policies = {k: {"keys": draw(st.sampled_from(KEY_PERMISSIONS))} for k in holders}
+        data["vaults"] = {
+            draw(names): {"url": VAULT_URL, "resource_id": VAULT_RID, "access_policies": policies}
+        }
     teams: dict[str, Any] = {}
     for team in draw(st.lists(names, min_size=1, max_size=3, unique_by=str.casefold)):
         members = draw(st.lists(st.sampled_from(keys), min_size=1, max_size=3, unique=True))
-        data = draw(st.lists(st.tuples(st.sampled_from(data_refs), st.sampled_from(DATA_SCOPES)), max_size=3))
-        mgmt = draw(st.lists(st.tuples(st.sampled_from(MGMT_REFS), st.sampled_from(ARM_SCOPES)), max_size=2))
+        entries = draw(
+            st.lists(st.tuples(st.sampled_from(data_refs), st.sampled_from(DATA_SCOPES)), max_size=3)
+        )
+        mgmt = draw(st.lists(st.tuples(st.sampled_from(mgmt_refs), st.sampled_from(ARM_SCOPES)), max_size=2))
+        # a custom Azure role only where it is assignable (the subscription and below)
+        mgmt = [(r, s) for r, s in mgmt if r[1] != "custom" or s.startswith(SUB)]
         teams[team] = {
             "members": members,
             # one entry per (role text, scope): the same line twice is a duplicate, reported as such
-            "data": [{"hsm": hsm, "role": r, "scope": s} for r, s in _once(data)],
+            "data": [{"hsm": hsm, "role": r, "scope": s} for r, s in _once(entries)],
             "management": [{"role": r, "scope": s} for r, s in _once(mgmt)],
         }
-    doc.data["teams"] = teams
-    return doc
+    data["teams"] = teams
+    return Doc(data)
 
 
 def _lookalike(name: str, how: int) -> str:
@@ -143,6 +198,12 @@ def _lookalike(name: str, how: int) -> str:
     return variants[how % len(variants)]
 
 
+def _name_keyed(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every name-keyed mapping present in the document."""
+    out = [data[s] for s in ("principals", "hsms", "roles", "arm_roles", "vaults", "teams") if data.get(s)]
+    return out + [v["access_policies"] for v in data.get("vaults", {}).values()]
+
+
 def spoil(doc: Doc, choice: int, pick: int) -> None:
     """One edit that must make the manifest invalid."""
     d = doc.data
@@ -150,9 +211,12 @@ def spoil(doc: Doc, choice: int, pick: int) -> None:
     first = next(iter(principals))
     team = next(iter(teams.values()))
     hsm = next(iter(d["hsms"]))
-    kind = choice % 9
-    if kind == 0:  # a lookalike principal with another id
-        principals[_lookalike(first, pick)] = {"type": "User", "id": OTHER_ID}
+    kind = choice % 10
+    if kind == 0:  # a lookalike key in any name-keyed mapping
+        sections = _name_keyed(d)
+        mapping = sections[pick % len(sections)]
+        key = next(iter(mapping))
+        mapping[_lookalike(key, pick // len(sections))] = mapping[key]
     elif kind == 1:  # a name that is not a name (markup, spaces, empty, accents)
         markup = MARKUP[pick % len(MARKUP)]
         principals[markup + first if markup and pick % 2 else markup] = {"type": "Group", "id": OTHER_ID}
@@ -163,15 +227,27 @@ def spoil(doc: Doc, choice: int, pick: int) -> None:
     elif kind == 4:
         team["management"].append({"role": "Reader", "scope": ODD_ARM_SCOPES[pick % len(ODD_ARM_SCOPES)]})
     elif kind == 5:  # a role reference with invisible or surrounding whitespace
-        team["data"].append({"hsm": hsm, "role": "Crypto" + WHITESPACE[pick % 7] + "User", "scope": "/"})
-        team["data"][-1]["role"] = team["data"][-1]["role"].replace("Crypto User", " Crypto User")
-    elif kind == 6:  # a custom role that takes a built-in's name
+        role = ["Crypto User ", " crypto user", "Crypto\tUser", "Crypto\u200bUser", "crypto\u00a0user"][
+            pick % 5
+        ]
+        team["data"].append({"hsm": hsm, "role": role, "scope": "/"})
+    elif kind == 6:  # a custom role that takes a built-in's name, or names another custom role's key
         builtin = DATA_REFS[pick % len(DATA_REFS)][0]
-        d["roles"] = {"mine": {"hsm": hsm, "name": builtin, "data_actions": ["keys/sign/action"]}}
-    elif kind == 7:  # a lookalike team
-        teams[_lookalike(next(iter(teams)), pick)] = {"members": [first]}
-    else:  # an HSM reference that is not exactly the HSM's name
+        d["roles"] = {
+            "mine": {"hsm": hsm, "name": builtin, "data_actions": ["keys/sign/action"]},
+            f"zed{pick}": {"hsm": hsm, "name": "Zed", "data_actions": ["keys/sign/action"]},
+        }
+        if pick % 2:
+            d["roles"]["mine"]["name"] = f"ZED{pick}"
+    elif kind == 7:  # an HSM reference that is not exactly the HSM's name
         team["data"].append({"hsm": _lookalike(hsm, pick), "role": "Crypto User", "scope": "/"})
+    elif kind == 8:  # a custom Azure role that takes a built-in's name (by key or by name)
+        builtin = MGMT_REFS[pick % len(MGMT_REFS)][0]
+        role = {"name": builtin, "actions": ["a/b"], "assignable_scopes": [SUB]}
+        d["arm_roles"] = {"owner": {**role, "name": "Mine"}} if pick % 2 else {"mine": role}
+    else:  # an access policy for a lookalike of a principal
+        policies = {_lookalike(first, pick): {"keys": ["get"]}}
+        d["vaults"] = {"v": {"url": VAULT_URL, "resource_id": VAULT_RID, "access_policies": policies}}
     doc.spoiled.append(f"edit {kind}")
 
 
@@ -183,27 +259,111 @@ RAW_EDITS = [
     ("nul", lambda t: t + "\0"),
     ("deep", lambda t: t + "x: " + "[" * 40 + "]" * 40 + "\n"),
     ("second-document", lambda t: t + "---\nversion: 1\n"),
+    ("utf-16", lambda t: "\ufeff" + t + "\udcff\udcfe"),
 ]
 
 
-def _state(hsm_name: str) -> str:
-    hsm = {"url": URL, "resource_id": HSM_RID, "keys": ["k1", "app-signing"], "role_assignments": []}
-    return json.dumps({"version": 1, "hsms": {hsm_name: hsm}, "arm": {"role_assignments": []}})
+def _state(data: dict[str, Any]) -> str:
+    """An empty live state holding the manifest's HSMs and vaults (as the file backend needs them)."""
+    hsms = {
+        name: {
+            "url": h.get("url", URL),
+            "resource_id": h.get("resource_id", ""),
+            "keys": ["k1", "app-signing"],
+        }
+        for name, h in data.get("hsms", {}).items()
+    }
+    vaults = {
+        name: {"url": v.get("url"), "resource_id": v.get("resource_id"), "access_policies": []}
+        for name, v in (data.get("vaults") or {}).items()
+    }
+    return json.dumps({"version": 1, "hsms": hsms, "vaults": vaults, "arm": {"role_assignments": []}})
 
 
-def _expected(doc: Doc, guids: dict[str, str]) -> set[tuple[str, ...]]:
-    """What the manifest means, worked out here from the catalog data: (plane, scope, role, principal)."""
+class Unresolvable(Exception):
+    """The oracle cannot tell what a reference means: hsmsync should have refused the manifest."""
+
+
+def _data_role(data: dict[str, Any], hsm: str, ref: str) -> str:
+    custom = {k: r["name"] for k, r in (data.get("roles") or {}).items() if r.get("hsm") == hsm}
+    if ref in custom:
+        return f"custom:{custom[ref]}"
+    by_name = {n.casefold(): g for n, g in DATA_REFS} | {n.casefold(): f"custom:{n}" for n in custom.values()}
+    if ref.casefold() not in by_name:
+        raise Unresolvable(ref)
+    return by_name[ref.casefold()]
+
+
+def _mgmt_role(data: dict[str, Any], ref: str) -> str:
+    custom = {k: r["name"] for k, r in (data.get("arm_roles") or {}).items()}
+    by_name = {n.casefold(): g for n, g in MGMT_REFS}
+    by_name |= {k.casefold(): f"custom:{n}" for k, n in custom.items()}
+    by_name |= {n.casefold(): f"custom:{n}" for n in custom.values()}
+    if ref.casefold() not in by_name:
+        raise Unresolvable(ref)
+    return by_name[ref.casefold()]
+
+
+def _meaning(data: dict[str, Any]) -> set[tuple[str, ...]]:
+    """What the manifest means, worked out here from the plain document and the catalog's data:
+    (plane, target, scope, role, principal id); a custom role is 'custom:<its display name>'."""
     out: set[tuple[str, ...]] = set()
-    refs = dict(DATA_REFS)
-    for team in doc.data["teams"].values():
+    principals = data["principals"]
+    for team in data.get("teams", {}).values():
         for member in team["members"]:
-            pid = doc.data["principals"][member]["id"]
-            for a in team["data"]:
-                role = guids[a["role"]] if a["role"] in doc.custom else refs[a["role"]]
-                out.add(("data", a["scope"], role, pid))
-            for a in team["management"]:
-                out.add(("management", a["scope"], dict(MGMT_REFS)[a["role"]], pid))
+            pid = principals[member]["id"]
+            for a in team.get("data") or []:
+                out.add(("data", a["hsm"], a.get("scope", "/"), _data_role(data, a["hsm"], a["role"]), pid))
+            for a in team.get("management") or []:
+                out.add(("management", "arm", a["scope"], _mgmt_role(data, a["role"]), pid))
     return out
+
+
+def _policies_meant(data: dict[str, Any]) -> set[tuple[str, ...]]:
+    out = set()
+    for name, vault in (data.get("vaults") or {}).items():
+        for key, perms in (vault.get("access_policies") or {}).items():
+            keys = ",".join(sorted(p.casefold() for p in perms.get("keys", [])))
+            out.add((name, data["principals"][key]["id"], keys))
+    return out
+
+
+def _role(role_id: str, customs: dict[str, str]) -> str:
+    """A role id as the oracle names roles: a built-in's GUID, or 'custom:<display name>'."""
+    if role_id in BUILTIN_DATA or role_id in BUILTIN_MGMT:
+        return role_id
+    return f"custom:{customs[role_id]}"
+
+
+def _shown(changes: list[dict[str, Any]], data: dict[str, Any]) -> set[tuple[str, ...]]:
+    """The assignments the JSON plan displays, each checked to name its principal and role truly."""
+    customs = {c["role_id"]: c["role"] for c in changes if c["kind"] == "role_definition"}
+    names = {**BUILTIN_DATA, **BUILTIN_MGMT, **customs}
+    shown = set()
+    for c in changes:
+        if c["kind"] != "role_assignment":
+            continue
+        assert c["action"] == "create"
+        # the displayed principal is the declared name of exactly that id, the role that id's name
+        assert data["principals"][c["principal"]]["id"] == c["principal_id"]
+        assert c["role"] == names[c["role_id"]]
+        shown.add((c["plane"], c["target"], c["scope"], _role(c["role_id"], customs), c["principal_id"]))
+    return shown
+
+
+def _sent(state: dict[str, Any]) -> set[tuple[str, ...]]:
+    """What the file backend received, in the same terms."""
+    sent = set()
+    for name, hsm in state["hsms"].items():
+        customs = {r["name"]: r["role_name"] for r in hsm.get("role_definitions", [])}
+        for a in hsm.get("role_assignments", []):
+            sent.add(("data", name, a["scope"], _role(a["role_definition_id"], customs), a["principal_id"]))
+    customs = {r["name"]: r["role_name"] for r in state["arm"].get("role_definitions", [])}
+    for a in state["arm"].get("role_assignments", []):
+        sent.add(
+            ("management", "arm", a["scope"], _role(a["role_definition_id"], customs), a["principal_id"])
+        )
+    return sent
 
 
 def _check_refused(result: Any, why: str) -> None:
@@ -212,54 +372,62 @@ def _check_refused(result: Any, why: str) -> None:
     assert re.search(r"hsmsync\.yaml:\d+: ", result.stderr), result.stderr
 
 
-def _check_meaning(doc: Doc, cwd: Path) -> None:
+def _check_meaning(data: dict[str, Any], cwd: Path) -> None:
     plan = run_cli("plan", "--state", "s.json", "--format", "json", "-q", cwd=cwd)
     assert plan.exit_code == 0, plan.stderr
     changes = json.loads(plan.stdout)["changes"]
-    guids = {c["role"]: c["role_id"] for c in changes if c["kind"] == "role_definition"}
-    guids = {key: guids[name] for key, name in doc.custom.items() if name in guids}
-    shown = set()
-    for c in changes:
-        if c["kind"] != "role_assignment":
-            continue
-        assert c["action"] == "create"
-        # the displayed principal is the declared name of exactly that id
-        assert doc.data["principals"][c["principal"]]["id"] == c["principal_id"]
-        # the displayed role is the name of exactly that role id
-        custom_names = {guids[k]: n for k, n in doc.custom.items() if k in guids}
-        assert c["role"] == {**BUILTIN_DATA, **BUILTIN_MGMT, **custom_names}[c["role_id"]]
-        shown.add((c["plane"], c["scope"], c["role_id"], c["principal_id"]))
-    assert shown == _expected(doc, guids)
+    shown = _shown(changes, data)
+    assert shown == _meaning(data)
+    policies = {c["principal_id"]: c for c in changes if c["kind"] == "access_policy"}
+    for pid, c in policies.items():
+        assert data["principals"][c["principal"]]["id"] == pid == c["payload"]["object_id"]
     applied = run_cli("apply", "--state", "s.json", "--auto-approve", "--allow-lockout", "-q", cwd=cwd)
     assert applied.exit_code == 0, applied.stderr + applied.stdout
     state = json.loads((cwd / "s.json").read_text())
-    sent = {
-        ("data", a["scope"], a["role_definition_id"], a["principal_id"])
-        for a in state["hsms"][next(iter(doc.data["hsms"]))]["role_assignments"]
+    assert _sent(state) == shown
+    held = {
+        (name, p["object_id"], ",".join(sorted(k.casefold() for k in p["keys"])))
+        for name, v in state["vaults"].items()
+        for p in v.get("access_policies", [])
     }
-    sent |= {
-        ("management", a["scope"], a["role_definition_id"], a["principal_id"])
-        for a in state["arm"]["role_assignments"]
-    }
-    assert sent == shown
+    assert held == _policies_meant(data)
+    assert {pid for _, pid, _ in held} == set(policies)
 
 
-def _run(doc: Doc, text: str | bytes, why: str | None) -> None:
+def _run(text: str, why: str | None, *, mutated: bool = False) -> None:
+    """Validate `text`; refused iff `why`; if accepted, check what it means end to end."""
     with tempfile.TemporaryDirectory() as tmp:
         cwd = Path(tmp)
-        raw = text.encode("utf-8", "surrogateescape") if isinstance(text, str) else text
-        (cwd / "hsmsync.yaml").write_bytes(raw)
-        (cwd / "s.json").write_text(_state(next(iter(doc.data["hsms"]))))
+        (cwd / "hsmsync.yaml").write_bytes(text.encode("utf-8", "surrogateescape"))
         result = run_cli("validate", cwd=cwd)
-        if why is not None:
-            _check_refused(result, why)
+        if why is not None or (mutated and result.exit_code != 0):
+            _check_refused(result, why or "")
+            event("refused")
             return
+        event("accepted: meaning checked")
         assert result.exit_code == 0, f"{result.stderr}\n{text!r}"
-        _check_meaning(doc, cwd)
+        # an independent reading of the same text: PyYAML's own loader
+        data = yaml.safe_load(text)
+        (cwd / "s.json").write_text(_state(data))
+        try:
+            _meaning(data)
+        except Unresolvable as exc:
+            raise AssertionError(f"accepted an unresolvable reference {exc}:\n{text}") from None
+        _check_meaning(data, cwd)
 
 
-def _dump(doc: Doc) -> str:
-    return yaml.safe_dump(doc.data, allow_unicode=True, sort_keys=False, width=4096)
+class _NoAliases(yaml.SafeDumper):
+    """Shared objects are written out each time (a manifest may not hold anchors)."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+def _dump(doc: Doc, flow: bool = False) -> str:
+    style = flow or None
+    return yaml.dump(
+        doc.data, Dumper=_NoAliases, allow_unicode=True, sort_keys=False, width=4096, default_flow_style=style
+    )
 
 
 @FUZZ
@@ -269,14 +437,28 @@ def test_the_plan_shows_what_is_sent_and_spoiled_manifests_are_refused(
 ):
     for i in range(spoils):
         spoil(doc, choice + i, pick + i)
-    _run(doc, _dump(doc), ", ".join(doc.spoiled) or None)
+    _run(_dump(doc), ", ".join(doc.spoiled) or None)
 
 
 @FUZZ
 @given(clean_docs(), st.sampled_from(RAW_EDITS), st.booleans())
 def test_hostile_yaml_text_is_refused_with_a_line(doc: Doc, edit: Any, flow: bool):
-    text = yaml.safe_dump(doc.data, allow_unicode=True, default_flow_style=flow or None, width=4096)
+    text = _dump(doc, flow)
     name, change = edit
     spoiled = change(text)
     assume(spoiled != text)  # e.g. no block `teams:` line in flow style
-    _run(doc, spoiled, f"raw edit {name}")
+    _run(spoiled, f"raw edit {name}")
+
+
+@FUZZ
+@given(
+    clean_docs(), st.lists(st.tuples(st.integers(0, 10_000), st.sampled_from(HOSTILE_SNIPPETS)), max_size=3)
+)
+def test_any_edit_of_the_text_is_refused_with_a_line_or_means_what_it_says(
+    doc: Doc, edits: list[tuple[int, str]]
+):
+    text = _dump(doc)
+    for at, snippet in edits:
+        at %= len(text) + 1
+        text = text[:at] + snippet + text[at:]
+    _run(text, None, mutated=True)
