@@ -15,6 +15,7 @@ before anything is composed.
 from __future__ import annotations
 
 import codecs
+import re
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,8 @@ from hsmsync.core.errors import ManifestError, Problem
 Loc = tuple[str | int, ...]
 MAX_DEPTH = 32
 _STR_TAG = "tag:yaml.org,2002:str"
+# Numbers to YAML 1.2 (ruamel.yaml, which `resolve` edits with) that PyYAML's 1.1 reads as strings
+_YAML12_NUMBER = re.compile(r"^(0o[0-7]+|[-+]?(\.[0-9]+|[0-9][0-9_]*(\.[0-9_]*)?)([eE][-+]?[0-9]+)?)$")
 _FOREIGN_BOMS = (
     (codecs.BOM_UTF32_LE, "UTF-32"),
     (codecs.BOM_UTF32_BE, "UTF-32"),
@@ -141,9 +144,10 @@ def _construct(
                 continue
             key = key_node.value
             child = (*loc, key)
-            if key_node.tag != _STR_TAG:  # `no:` is False and `1.0:` is 1.0 to YAML 1.1, "no" to 1.2
+            # `no:` is False and `1.0:` 1.0 to YAML 1.1 (PyYAML); `0o17:`, `1e3:` numbers to YAML 1.2
+            if key_node.tag != _STR_TAG or (key_node.style is None and _YAML12_NUMBER.match(key)):
                 pos.lines[child] = key_node.start_mark.line + 1
-                kind = key_node.tag.rsplit(":", 1)[-1]
+                kind = key_node.tag.rsplit(":", 1)[-1] if key_node.tag != _STR_TAG else "a number"
                 message = f"key '{key}' is not a string to YAML (it reads as {kind}); quote it: '{key}'"
                 problems.append(Problem(child, message))
                 continue

@@ -122,10 +122,18 @@ def test_hsm_references_match_exactly(tmp_path: Path):
     assert "hsmsync.yaml:12: teams.t.data[0].hsm" in result.stderr
 
 
-def test_a_key_yaml_reads_as_a_boolean_must_be_quoted(tmp_path: Path):
-    result = _validate(tmp_path, HEAD + "teams:\n  no:\n    members: [ops]\n")
+@pytest.mark.parametrize(
+    ("key", "kind"), [("no", "bool"), ("1.0", "float"), ("null", "null"), ("0o17", "a number"), ("1e3", "a number")]
+)
+def test_a_key_yaml_reads_as_another_type_must_be_quoted(tmp_path: Path, key: str, kind: str):
+    result = _validate(tmp_path, HEAD + f"teams:\n  {key}:\n    members: [ops]\n")
     assert result.exit_code == 1
-    assert "hsmsync.yaml:10: teams.no: key 'no' is not a string to YAML" in result.stderr
+    assert (
+        f"hsmsync.yaml:10: teams.{key}: key '{key}' is not a string to YAML (it reads as {kind})"
+        in result.stderr
+    )
+    quoted = _validate(tmp_path, HEAD + f"teams:\n  '{key}':\n    members: [ops]\n")
+    assert quoted.exit_code == 0, quoted.stderr
 
 
 # -- items 2 and 3: scopes ------------------------------------------------------------------------

@@ -69,7 +69,7 @@ OTHER_ID = "00000000-0000-4000-8000-0000000000aa"
 # Valid names, including ones YAML would read as another type unless quoted.
 names = st.one_of(
     st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._-]{0,12}", fullmatch=True),
-    st.sampled_from(["no", "yes", "true", "null", "1.0", "0x1F", "1e3", "on", "a.b", "_x"[1:]]),
+    st.sampled_from(["no", "yes", "true", "null", "1.0", "0x1F", "1e3", "0o17", "on", "a.b", "x"]),
 ).filter(lambda n: n.casefold() not in RESERVED)
 display_names = st.text(
     st.characters(codec="utf-8", categories=["L", "N", "P", "S", "Zs"]), min_size=1, max_size=20
@@ -422,10 +422,19 @@ def _run(text: str, why: str | None, *, mutated: bool = False) -> None:
 
 
 class _NoAliases(yaml.SafeDumper):
-    """Shared objects are written out each time (a manifest may not hold anchors)."""
+    """Shared objects are written out each time (a manifest may not hold anchors); strings that
+    YAML 1.2 reads as numbers (`1e3`, `0o17`) are quoted, as PyYAML would not."""
 
     def ignore_aliases(self, data: Any) -> bool:
         return True
+
+    def represent_str(self, data: str) -> yaml.ScalarNode:
+        if re.fullmatch(r"0o[0-7]+|[-+]?(\.[0-9]+|[0-9][0-9_]*(\.[0-9_]*)?)([eE][-+]?[0-9]+)?", data):
+            return self.represent_scalar("tag:yaml.org,2002:str", data, style="'")
+        return super().represent_str(data)
+
+
+_NoAliases.add_representer(str, _NoAliases.represent_str)
 
 
 def _dump(doc: Doc, flow: bool = False) -> str:
