@@ -123,7 +123,8 @@ def test_hsm_references_match_exactly(tmp_path: Path):
 
 
 @pytest.mark.parametrize(
-    ("key", "kind"), [("no", "bool"), ("1.0", "float"), ("null", "null"), ("0o17", "a number"), ("1e3", "a number")]
+    ("key", "kind"),
+    [("no", "bool"), ("1.0", "float"), ("null", "null"), ("0o17", "a number"), ("1e3", "a number")],
 )
 def test_a_key_yaml_reads_as_another_type_must_be_quoted(tmp_path: Path, key: str, kind: str):
     result = _validate(tmp_path, HEAD + f"teams:\n  {key}:\n    members: [ops]\n")
@@ -265,3 +266,14 @@ def test_a_custom_azure_role_cannot_take_a_builtin_name(tmp_path: Path, key: str
     assert result.exit_code == 1, result.stdout
     assert f"hsmsync.yaml:10: arm_roles.{key}" in result.stderr
     assert "built-in Azure role" in result.stderr
+
+
+@pytest.mark.parametrize("command", [("validate",), ("resolve", "--check"), ("lint",), ("explain", "ops")])
+def test_every_command_refuses_lookalike_names_and_odd_scopes_alike(tmp_path: Path, command: tuple[str, ...]):
+    text = HEAD.replace("hsms:\n", f'  "ops\\u00a0": {{type: Group, id: {OTHER_ID}}}\nhsms:\n')
+    text += "teams:\n  t:\n    members: [ops]\n    data: [{hsm: h1, role: Crypto User, scope: /keys/}]\n"
+    (tmp_path / "hsmsync.yaml").write_text(text, encoding="utf-8")
+    result = run_cli(*command, cwd=tmp_path)
+    assert result.exit_code == 1
+    assert "hsmsync.yaml:5: principals.ops\u00a0: duplicate name" in result.stderr
+    assert "Traceback" not in result.stderr
