@@ -13,10 +13,19 @@ from hsmsync.core.errors import HsmsyncError
 
 
 def add_allow_host_option(parser: argparse.ArgumentParser) -> None:
-    """`--allow-host HOST`: a host outside the known Azure clouds that may receive real tokens.
+    """The live backend's options: `--auth METHOD` (how to sign in) and `--allow-host HOST` (a
+    host outside the known Azure clouds that may receive real tokens).
 
-    Only ever from the command line: a manifest or endpoints file (which a pull request can edit)
-    cannot widen where tokens go."""
+    `--allow-host` only ever from the command line: a manifest or endpoints file (which a pull
+    request can edit) cannot widen where tokens go."""
+    from hsmsync.backends.auth_methods import AUTH_METHODS
+
+    parser.add_argument(
+        "--auth",
+        choices=AUTH_METHODS,
+        help="how to sign in to Azure (default: $HSMSYNC_AUTH, else auto: detect GitHub Actions, Azure "
+        "Pipelines, workload identity, a client secret; else managed identity, then az login)",
+    )
     parser.add_argument(
         "--allow-host",
         metavar="HOST",
@@ -33,6 +42,7 @@ def open_backend(
     environ: Mapping[str, str],
     cwd: Path,
     allow_hosts: Iterable[str] = (),
+    auth: str | None = None,
 ) -> StateBackend:
     """`state`/`endpoints` as the user typed them; relative paths are taken from `cwd`."""
     if state is not None:
@@ -44,14 +54,19 @@ def open_backend(
     except ImportError as exc:  # pragma: no cover - only when the install is broken
         raise HsmsyncError(f"the live backend is unavailable: {exc}") from None
     return make_azure_backend(
-        endpoints=cwd / endpoints if endpoints else None, environ=environ, allow_hosts=allow_hosts
+        endpoints=cwd / endpoints if endpoints else None, environ=environ, allow_hosts=allow_hosts, auth=auth
     )
 
 
 def open_backend_for(args: argparse.Namespace, *, environ: Mapping[str, str], cwd: Path) -> StateBackend:
     """`open_backend` from a command's `--state`, `--endpoints` and `--allow-host` arguments."""
     return open_backend(
-        state=args.state, endpoints=args.endpoints, environ=environ, cwd=cwd, allow_hosts=args.allow_host
+        state=args.state,
+        endpoints=args.endpoints,
+        environ=environ,
+        cwd=cwd,
+        allow_hosts=args.allow_host,
+        auth=getattr(args, "auth", None),
     )
 
 

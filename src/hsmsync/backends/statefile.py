@@ -74,6 +74,8 @@ def write_state_file(path: Path, state: LiveState) -> None:
     """Replace the file atomically (mode and owner kept). Call while holding `locked(path)`:
     temp files other writers left when they were killed are removed first."""
     data = state.model_dump(mode="json", exclude_defaults=False)
+    if state.sign_in == type(state.sign_in)():
+        del data["sign_in"]  # only emulator state files sign anyone in
     text = json.dumps(data, indent=2, sort_keys=False) + "\n"
     remove_stale_temps(path)
     try:

@@ -260,6 +260,55 @@ def transitive_groups(directory: tuple[DirectoryObject, ...] | None, object_id: 
     return frozenset(found)
 
 
+class FederatedCredential(_Frozen):
+    """A federated identity credential of an application: whose OIDC tokens it accepts."""
+
+    issuer: str = Field(description="e.g. https://token.actions.githubusercontent.com")
+    subject: str = Field(description="e.g. repo:contoso/hsm-access:environment:production")
+    audiences: tuple[str, ...] = ("api://AzureADTokenExchange",)
+
+
+class SignInApplication(_Frozen):
+    """An application (service principal) that can sign in to the emulator's token service."""
+
+    client_id: Guid = Field(pattern=GUID_PATTERN, description="The application (client) id")
+    object_id: Guid = Field(pattern=GUID_PATTERN, description="The service principal's object id")
+    display_name: str = ""
+    client_secret_sha256: tuple[str, ...] = Field(
+        default=(), description="SHA-256 (hex) of each client secret it accepts"
+    )
+    federated_credentials: tuple[FederatedCredential, ...] = ()
+    managed_identity: bool = Field(
+        default=False, description="served by the managed-identity endpoint (the first one without client_id)"
+    )
+
+    @field_validator("client_id", "object_id")
+    @classmethod
+    def _lower(cls, v: str) -> str:
+        return v.lower()
+
+
+class SignInUser(_Frozen):
+    """A user who can sign in (password grant, the emulator's stand-in for `az login`)."""
+
+    object_id: Guid = Field(pattern=GUID_PATTERN)
+    user_principal_name: str
+    password_sha256: str = Field(description="SHA-256 (hex) of the password")
+    groups: tuple[Guid, ...] = Field(default=(), description="group object ids (the token's groups claim)")
+
+    @field_validator("object_id")
+    @classmethod
+    def _lower(cls, v: str) -> str:
+        return v.lower()
+
+
+class SignInDirectory(_Frozen):
+    """Who may sign in to the emulator's token service, and as which object."""
+
+    applications: tuple[SignInApplication, ...] = ()
+    users: tuple[SignInUser, ...] = ()
+
+
 class LiveState(_Frozen):
     """Everything hsmsync knows about reality, keyed by the manifest's HSM names."""
 
@@ -272,4 +321,8 @@ class LiveState(_Frozen):
         default=None,
         description="Entra ID objects, when known (emulator: served as Graph; ARM then answers "
         "PrincipalNotFound for unknown principals)",
+    )
+    sign_in: SignInDirectory = Field(
+        default_factory=SignInDirectory,
+        description="Emulator only: applications and users its token service signs in",
     )

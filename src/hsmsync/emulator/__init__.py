@@ -10,14 +10,13 @@ from __future__ import annotations
 from hsmsync.emulator.cli import run_emulator_cli
 from hsmsync.emulator.faults import FaultConfig, parse_faults
 from hsmsync.emulator.runtime import Emulator, start_emulator
-from hsmsync.emulator.tokens import StaticJwtCredential, decode_claims, mint_token
+from hsmsync.emulator.tokens import TokenAuthority, decode_claims
 
 __all__ = [
     "Emulator",
     "FaultConfig",
-    "StaticJwtCredential",
+    "TokenAuthority",
     "decode_claims",
-    "mint_token",
     "parse_faults",
     "run_emulator_cli",
     "start_emulator",

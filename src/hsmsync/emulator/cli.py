@@ -83,7 +83,8 @@ def _serve(
             stdout.write(f"  hsm {name}: {url}\n")
         stdout.write(f"  arm:   {emulator.arm_url}\n")
         stdout.write(f"  graph: {emulator.arm_url}\n")
-        stdout.write(f"  tenant: {emulator.tenant_id}   identity: {emulator.identity_oid}\n")
+        stdout.write(f"  sign-in (AZURE_AUTHORITY_HOST): {emulator.authority_url}\n")
+        stdout.write(f"  tenant: {emulator.tenant_id}\n")
         stdout.write(f"  trust this CA certificate: {emulator.ca_cert_path}\n")
         if endpoints_out is not None:
             stdout.write(f"  endpoints written to {endpoints_out}\n")

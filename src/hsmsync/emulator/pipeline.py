@@ -13,9 +13,8 @@ from urllib.parse import quote
 from hsmsync.emulator.errors import ApiError
 from hsmsync.emulator.faults import Fault, FaultInjector, TokenBucket, retry_after_headers
 from hsmsync.emulator.server import Request, Response
-from hsmsync.emulator.tokens import decode_claims
+from hsmsync.emulator.tokens import HSM_RESOURCE, TokenAuthority, TokenRejected
 
-HSM_RESOURCE = "https://managedhsm.azure.net"
 INJECTED_RETRY_MS = 10
 RequestLog = list[tuple[str, str, int]]
 _RBAC = "/providers/microsoft.authorization/"
@@ -94,7 +93,8 @@ class Gateway:
         service: Service,
         *,
         data_plane: bool,
-        tenant_id: str,
+        authority: TokenAuthority,
+        audiences: Callable[[Request], frozenset[str]],
         injector: FaultInjector,
         bucket: Callable[[], TokenBucket | None],
         log: RequestLog,
@@ -105,7 +105,9 @@ class Gateway:
         self._service = service
         self._memberships = memberships
         self._data_plane = data_plane
-        self._tenant_id = tenant_id
+        self._authority = authority
+        self._tenant_id = authority.tenant_id
+        self._audiences = audiences
         self._injector = injector
         self._bucket = bucket
         self._log = log
@@ -129,7 +131,17 @@ class Gateway:
                 self._counter()
         return response
 
-    def _unauthorized(self, reason: str, *, missing: bool) -> ApiError:
+    # ARM's error codes per rejection (the data plane answers "Unauthorized" with its challenge).
+    _ARM_CODES = {
+        "missing": "AuthenticationFailed",
+        "malformed": "InvalidAuthenticationToken",
+        "signature": "InvalidAuthenticationToken",
+        "tenant": "InvalidAuthenticationTokenTenant",
+        "expired": "ExpiredAuthenticationToken",
+        "audience": "InvalidAuthenticationTokenAudience",
+    }
+
+    def _unauthorized(self, reason: str, kind: str) -> ApiError:
         if self._data_plane:
             challenge = (
                 f'Bearer authorization="https://login.microsoftonline.com/{self._tenant_id}", '
@@ -140,36 +152,37 @@ class Gateway:
             f'Bearer authorization_uri="https://login.microsoftonline.com/{self._tenant_id}", '
             f'error="invalid_token", error_description="{reason}"'
         )
-        code = "AuthenticationFailed" if missing else "InvalidAuthenticationToken"
-        return ApiError(401, code, reason, {"WWW-Authenticate": challenge})
+        return ApiError(401, self._ARM_CODES[kind], reason, {"WWW-Authenticate": challenge})
 
     def _principals(self, request: Request) -> frozenset[str] | Response:
+        """The caller's object id and (users only) groups, from a token the authority signed for
+        this service's audience, this tenant, and still valid; 401 otherwise."""
         auth = request.headers.get("Authorization")
         if not auth:
             if self._data_plane:
                 # The challenge the SDK's challenge policy expects: empty body, tenant in the header.
-                err = self._unauthorized("", missing=True)
+                err = self._unauthorized("", "missing")
                 return Response(401, None, err.headers)
             raise self._unauthorized(
-                "Authentication failed. The 'Authorization' header is missing.", missing=True
+                "Authentication failed. The 'Authorization' header is missing.", "missing"
             )
         scheme, _, token = auth.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
-            raise self._unauthorized("The access token is missing or not a bearer token.", missing=False)
+            raise self._unauthorized("The access token is missing or not a bearer token.", "malformed")
         try:
-            claims = decode_claims(token.strip())
-        except ValueError as exc:
-            raise self._unauthorized(f"The access token is malformed: {exc}", missing=False) from None
+            claims = self._authority.verify(token.strip(), self._audiences(request))
+        except TokenRejected as exc:
+            raise self._unauthorized(exc.message, exc.kind) from None
         oid = claims.get("oid")
         groups = claims.get("groups")
         if groups is None and isinstance(oid, str):
             # Without a `groups` claim the service resolves membership itself (the directory's).
             groups = sorted(self._memberships(oid))
         if not isinstance(oid, str) or not oid:
-            raise self._unauthorized("The access token has no 'oid' claim.", missing=False)
+            raise self._unauthorized("The access token has no 'oid' claim.", "malformed")
         if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):
             raise self._unauthorized(
-                "The access token's 'groups' claim is not a list of strings.", missing=False
+                "The access token's 'groups' claim is not a list of strings.", "malformed"
             )
         return frozenset(p.lower() for p in (oid, *groups))
 

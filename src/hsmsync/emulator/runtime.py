@@ -15,25 +15,20 @@ from typing import Any
 from hsmsync.core.state import LiveState, transitive_groups
 from hsmsync.emulator.arm import ArmService
 from hsmsync.emulator.certs import make_certificate
+from hsmsync.emulator.ci_oidc import SimulatedCi
 from hsmsync.emulator.dataplane import HsmService
 from hsmsync.emulator.faults import FaultConfig, FaultInjector, TokenBucket
-from hsmsync.emulator.graph import GraphService
+from hsmsync.emulator.graph import GRAPH_PREFIX, GraphService
+from hsmsync.emulator.login import MSI_PATH, LoginService
 from hsmsync.emulator.pipeline import Gateway, RequestLog
-from hsmsync.emulator.server import Listener, server_context
+from hsmsync.emulator.server import Listener, Request, server_context
 from hsmsync.emulator.store import Store
+from hsmsync.emulator.tokens import ARM_RESOURCE, AUDIENCES, GRAPH_RESOURCE, HSM_RESOURCE, TokenAuthority
 from hsmsync.files import write_output_file
 
-ZERO_GUID = "00000000-0000-0000-0000-000000000000"
 
-
-def default_identity(state: LiveState, identity_oid: str | None) -> str:
-    if identity_oid:
-        return identity_oid.lower()
-    for hsm in state.hsms.values():
-        if hsm.initial_admin_object_ids:
-            return hsm.initial_admin_object_ids[0]
-        break
-    return ZERO_GUID
+def _arm_or_graph_audience(request: Request) -> frozenset[str]:
+    return AUDIENCES[GRAPH_RESOURCE if request.path.lower().startswith(GRAPH_PREFIX) else ARM_RESOURCE]
 
 
 class Emulator:
@@ -45,7 +40,6 @@ class Emulator:
         *,
         port: int = 0,
         faults: FaultConfig | None = None,
-        identity_oid: str | None = None,
         workdir: Path | None = None,
         persist_interval: float | None = None,
     ) -> None:
@@ -63,7 +57,7 @@ class Emulator:
         self.workdir = Path(tempfile.mkdtemp(prefix="hsmsync-emulator-")) if workdir is None else workdir
         self._listeners: list[Listener] = []
         try:
-            self._listen(port, identity_oid)
+            self._listen(port)
         except BaseException:  # SIGTERM (SystemExit) or Ctrl-C during startup too: leave nothing
             self._close_listeners()
             self._remove_workdir()
@@ -71,10 +65,12 @@ class Emulator:
         for listener in self._listeners:
             listener.start()
 
-    def _listen(self, port: int, identity_oid: str | None) -> None:
+    def _listen(self, port: int) -> None:
         state = self.store.read()
         self.tenant_id = state.tenant_id
-        self.identity_oid = default_identity(state, identity_oid)
+        self.authority = TokenAuthority(state.tenant_id)
+        self.ci = SimulatedCi()
+        self.login = LoginService(self.store, self.authority, self.ci)
         cert, key = make_certificate(self.workdir)
         self.ca_cert_path = cert
         try:
@@ -94,12 +90,16 @@ class Emulator:
             listener = Listener(port + offset if port else 0, gateway, context)
             self._hsms[name] = listener
             self._listeners.append(listener)
+        self._login = Listener(port + len(state.hsms) + 1 if port else 0, self.login, context)
+        self._listeners.append(self._login)
+        self.ci.base_url = self._login.base_url
 
     def _gateway(self, service: GraphService | HsmService, *, hsm: str | None) -> Gateway:
         return Gateway(
             service,
             data_plane=hsm is not None,
-            tenant_id=self.tenant_id,
+            authority=self.authority,
+            audiences=(lambda _: AUDIENCES[HSM_RESOURCE]) if hsm is not None else _arm_or_graph_audience,
             injector=self._injector,
             bucket=(lambda: self._bucket(hsm)) if hsm is not None else (lambda: None),
             log=self.request_log,
@@ -148,8 +148,20 @@ class Emulator:
             "hsms": self.hsm_urls,
             "arm": self.arm_url,
             "graph": self.arm_url,
+            "authority": self.authority_url,
             "ca_cert": str(self.ca_cert_path),
-            "identity": {"oid": self.identity_oid, "groups": []},
+        }
+
+    @property
+    def authority_url(self) -> str:
+        """The token service (the endpoints file's `authority`, azure-identity's authority host)."""
+        return self._login.base_url
+
+    def managed_identity_environ(self) -> dict[str, str]:
+        """What App Service sets for its managed identity, pointing at this emulator."""
+        return {
+            "IDENTITY_ENDPOINT": self.authority_url + MSI_PATH,
+            "IDENTITY_HEADER": self.login.identity_header,
         }
 
     def write_endpoints(self, path: Path) -> None:
@@ -210,20 +222,20 @@ def start_emulator(
     *,
     port: int = 0,
     faults: FaultConfig | None = None,
-    identity_oid: str | None = None,
     workdir: Path | None = None,
     persist_interval: float | None = None,
 ) -> Emulator:
-    """Load the state file and serve it: one HTTPS port per HSM (data plane) and one for ARM.
+    """Load the state file and serve it: one HTTPS port per HSM (data plane), one for ARM and
+    Graph, one for the token service.
 
-    With `port` 0 every port is ephemeral; otherwise ARM listens on `port` and the HSMs on the
-    following ports, in the state file's order. `persist_interval`: see `Store` (benchmarks only).
+    With `port` 0 every port is ephemeral; otherwise ARM listens on `port`, the HSMs on the
+    following ports, in the state file's order, and the token service on the next one.
+    `persist_interval`: see `Store` (benchmarks only).
     """
     return Emulator(
         state_path,
         port=port,
         faults=faults,
-        identity_oid=identity_oid,
         workdir=workdir,
         persist_interval=persist_interval,
     )

@@ -16,6 +16,7 @@ from hsmsync.backends.azure.ids import parse_arm_scope, parse_managed_hsm_id
 from hsmsync.backends.azure.management import ManagementPlane
 from hsmsync.backends.azure.resources import ResourcePlane
 from hsmsync.backends.azure.settings import AzureSettings
+from hsmsync.backends.azure.signin import SignInError
 from hsmsync.backends.base import HsmRef, Outcome, ReadRequest, check_targets
 from hsmsync.core.change_check import check_applicable
 from hsmsync.core.errors import BackendError, StateError
@@ -76,6 +77,9 @@ class AzureBackend:
     def describe(self) -> str:
         """`live (Azure SDK): contoso: full discovery (3 keys)`; per-HSM details after read_state."""
         head = f"live ({self.settings.label})"
+        identity = getattr(self.clients.credential_if_built, "identity", None)
+        if callable(identity) and identity():
+            head += f", {identity()}"
         details = [d.describe() for d in self._discoveries] + self._notes
         return f"{head}: {'; '.join(details)}" if details else head
 
@@ -116,6 +120,11 @@ class AzureBackend:
         if self.progress is not None:
             self.progress.discovery_progress(total, done)
 
+    def sign_in(self) -> None:
+        """Sign in now, once, before any worker thread needs a token: a failure is one short
+        error (SignInError) instead of one per client, and the plan header names the identity."""
+        self.clients.credential.get_token(ARM_SCOPE)
+
     def read_state(self, request: ReadRequest) -> LiveState:
         """Every HSM and the ARM scopes at once (bounded by `settings.pacing.workers`); each HSM's
         RBAC calls are paced by its own bucket, so concurrency never exceeds the service's rate."""
@@ -128,6 +137,7 @@ class AzureBackend:
             if problem is not None:
                 raise StateError(problem)
             self._urls[ref.name] = url
+        self.sign_in()
         if self.progress is not None:
             self.progress.discovery_started(len(request.hsms))
         workers = max(1, min(self.settings.pacing.workers, len(request.hsms) + 2))
@@ -166,6 +176,8 @@ class AzureBackend:
         if self._caller is _UNKNOWN:
             try:
                 token = self.clients.credential.get_token(ARM_SCOPE).token
+            except SignInError:
+                raise  # not being able to sign in at all is an error, not an unknown caller
             except Exception:  # noqa: BLE001 - any credential failure just means "unknown caller"
                 self._caller = None
             else:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, Any
 
-from hsmsync.backends.azure.credentials import default_credential
+from hsmsync.backends.azure.credentials import sign_in_for
 from hsmsync.backends.azure.hosts import HostGuardPolicy
 from hsmsync.backends.azure.pacing import DeadlinePolicy, JitteredRetryPolicy, Pacer
 from hsmsync.backends.azure.settings import AzureSettings
@@ -36,7 +36,12 @@ class ClientFactory:
     @property
     def credential(self) -> TokenCredential:
         if self._credential is None:
-            self._credential = default_credential(**self.settings.timeouts.client_kwargs())
+            self._credential = sign_in_for(self.settings)
+        return self._credential
+
+    @property
+    def credential_if_built(self) -> TokenCredential | None:
+        """The credential, without signing in or building it (for describing the run)."""
         return self._credential
 
     def common_kwargs(self, *, arm: bool = False) -> dict[str, Any]:
@@ -140,3 +145,6 @@ class ClientFactory:
             self._cache.clear()
         for client in clients:
             client.close()
+        close = getattr(self._credential, "close", None)
+        if self.settings.credential is None and callable(close):
+            close()

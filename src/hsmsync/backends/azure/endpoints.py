@@ -2,17 +2,19 @@
 
     {"emulator": true, "tenant_id": "<tid>",
      "hsms": {"<hsm name>": "https://127.0.0.1:<port>"}, "arm": "https://127.0.0.1:<port>",
-     "graph": "https://127.0.0.1:<port>", "ca_cert": "/abs/ca.pem",
-     "identity": {"oid": "<guid>", "groups": []}}
+     "graph": "https://127.0.0.1:<port>", "authority": "https://127.0.0.1:<port>",
+     "ca_cert": "/abs/ca.pem"}
 
 The file names every service hsmsync talks to: `arm` is required, and an HSM of the manifest the
-file does not name is an error, never a fallback to public Azure.
+file does not name is an error, never a fallback to public Azure. `authority` is the token
+service hsmsync signs in at (through azure-identity, with the `--auth` method).
 
-`identity` makes hsmsync mint unsigned tokens for that object id. That is only honoured when
-`emulator` is true, and those tokens go only to loopback (127.0.0.0/8, ::1, localhost). Without
-`identity` the real credential is used, and its tokens go only to the known Azure clouds' hosts
-or to hosts allowed with `--allow-host` on the command line (never because this file says so);
-the SDK's challenge-resource check then stays on. See `hosts.py`.
+With `emulator: true` every URL, the authority included, must be loopback (127.0.0.0/8, ::1,
+localhost), and the tokens go only to loopback. Otherwise tokens go only to the known Azure
+clouds' hosts or to hosts allowed with `--allow-host` on the command line (never because this
+file says so), the authority must be a known Entra ID host (or allowed the same way), and the
+SDK's challenge-resource check stays on. See `hosts.py`. The retired `identity` field (minted
+tokens) is an error.
 """
 
 from __future__ import annotations
@@ -24,14 +26,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from hsmsync.backends.azure.credentials import emulator_credential
 from hsmsync.backends.azure.hosts import HostRule, Resolver, is_loopback_host, resolve_addresses, url_host
 from hsmsync.backends.azure.settings import AzureSettings, RetrySettings
 from hsmsync.core.errors import StateError
 from hsmsync.core.ids import is_guid
 from hsmsync.files import read_regular_text
 
-_KNOWN_FIELDS = frozenset({"emulator", "tenant_id", "hsms", "arm", "graph", "ca_cert", "identity"})
+_KNOWN_FIELDS = frozenset({"emulator", "tenant_id", "hsms", "arm", "graph", "authority", "ca_cert"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,13 +43,16 @@ class Endpoints:
     arm: str | None
     graph: str | None
     ca_cert: Path | None
-    identity_oid: str | None
-    identity_groups: tuple[str, ...]
+    authority: str | None
 
     def urls(self) -> list[tuple[str, str]]:
         """(field, URL) of every service the file names."""
         named = [(f"hsms.{name}", url) for name, url in self.hsms.items()]
         return named + [(f, u) for f, u in (("arm", self.arm), ("graph", self.graph)) if u]
+
+    def all_urls(self) -> list[tuple[str, str]]:
+        """`urls()` and the authority."""
+        return self.urls() + ([("authority", self.authority)] if self.authority else [])
 
 
 class _Reader:
@@ -82,6 +86,12 @@ def read_endpoints(path: Path) -> Endpoints:
     if not isinstance(data, dict):
         raise StateError(f"{path}: endpoints file must be a JSON object")
     r = _Reader(path, data)
+    if "identity" in data:
+        raise r.fail(
+            "identity",
+            "no longer supported: hsmsync signs in at the emulator's token service instead; write the "
+            "file again with `hsmsync emulator --endpoints-out` (it names the `authority`)",
+        )
     unknown = sorted(set(data) - _KNOWN_FIELDS)
     if unknown:
         raise r.fail(unknown[0], f"unknown field (known: {', '.join(sorted(_KNOWN_FIELDS))})")
@@ -106,20 +116,6 @@ def read_endpoints(path: Path) -> Endpoints:
         if not ca_cert.is_file():
             raise r.fail("ca_cert", f"'{raw}' is not a file")
 
-    oid: str | None = None
-    groups: tuple[str, ...] = ()
-    identity = data.get("identity")
-    if identity is not None:
-        if not isinstance(identity, dict):
-            raise r.fail("identity", "must be an object with 'oid' and 'groups'")
-        oid = identity.get("oid")
-        if not isinstance(oid, str) or not is_guid(oid):
-            raise r.fail("identity.oid", "must be an object id (GUID)")
-        raw_groups = identity.get("groups", [])
-        if not isinstance(raw_groups, list) or not all(isinstance(g, str) and is_guid(g) for g in raw_groups):
-            raise r.fail("identity.groups", "must be a list of group object ids (GUIDs)")
-        groups = tuple(raw_groups)
-
     if data.get("arm") is None:
         raise r.fail(
             "arm",
@@ -133,32 +129,40 @@ def read_endpoints(path: Path) -> Endpoints:
         arm=r.url("arm", data["arm"]),
         graph=r.optional_url("graph"),
         ca_cert=ca_cert,
-        identity_oid=oid,
-        identity_groups=groups,
+        authority=r.optional_url("authority"),
     )
 
 
 def host_rule_for(
     path: Path, ep: Endpoints, allow_hosts: Iterable[str], resolve: Resolver = resolve_addresses
 ) -> HostRule:
-    """Where this file's credential may send tokens; every URL in the file must be such a place."""
-    if ep.identity_oid is not None:
-        if not ep.emulator:
+    """Where this run's tokens may go; every URL in the file must be such a place, and the
+    authority a place its credentials may be presented."""
+    if ep.emulator:
+        if not ep.authority:
             raise StateError(
-                f"{path}: endpoints field 'identity': fake identities are only used with \"emulator\": true"
+                f"{path}: endpoints field 'authority': missing: with \"emulator\": true hsmsync signs in "
+                "at the emulator's token service (never at public Azure, whose tokens must not go to loopback)"
             )
-        for field, url in ep.urls():
+        for field, url in ep.all_urls():
             if not is_loopback_host(url_host(url), resolve=resolve):
                 raise StateError(
-                    f"{path}: endpoints field '{field}': refusing to send emulator tokens to the "
-                    f"non-loopback URL {url}; emulator URLs must be on 127.0.0.0/8, localhost or ::1"
+                    f"{path}: endpoints field '{field}': an emulator's URLs must be on loopback "
+                    f"(127.0.0.0/8, localhost or ::1), not {url}"
                 )
-        return HostRule(minted=True, resolve=resolve)
+        return HostRule(emulator=True, resolve=resolve)
     rule = HostRule.for_real_credentials(allow_hosts)
     for field, url in ep.urls():
         problem = rule.refusal(url, f"{path}: endpoints field '{field}'")
         if problem is not None:
             raise StateError(problem)
+    if ep.authority and not rule.permits_authority(url_host(ep.authority)):
+        host = url_host(ep.authority)
+        raise StateError(
+            f"{path}: endpoints field 'authority': refusing to sign in at {ep.authority}: '{host}' is not "
+            "a known Entra ID host (login.microsoftonline.com, login.microsoftonline.us, "
+            f"login.chinacloudapi.cn); if you trust it, allow it on the command line with --allow-host {host}"
+        )
     return rule
 
 
@@ -169,27 +173,27 @@ def settings_from_endpoints(
     principal_wait_seconds: float | None = None,
     allow_hosts: Iterable[str] = (),
     resolve: Resolver = resolve_addresses,
+    auth: str = "auto",
+    environ: Mapping[str, str] | None = None,
 ) -> AzureSettings:
-    """AzureSettings for an endpoints file (the emulator's token only for loopback emulators)."""
+    """AzureSettings for an endpoints file (sign-in at its authority; emulator tokens only to loopback)."""
     ep = read_endpoints(path)
     hosts = host_rule_for(path, ep, allow_hosts, resolve)
-    credential = None
-    if hosts.minted:
-        assert ep.identity_oid is not None  # host_rule_for mints only for an identity
-        credential = emulator_credential(ep.identity_oid, ep.identity_groups, ep.tenant_id)
     kwargs: dict[str, Any] = {}
     if retry is not None:
         kwargs["retry"] = retry
     if principal_wait_seconds is not None:
         kwargs["principal_wait_seconds"] = principal_wait_seconds
     return AzureSettings(
-        credential=credential,
+        authority=ep.authority,
+        auth=auth,
+        environ=dict(environ or {}),
         hsm_urls=dict(ep.hsms),
         arm_base_url=ep.arm,
         connection_verify=str(ep.ca_cert) if ep.ca_cert else True,
-        # The emulator's hosts cannot pass the SDK's challenge-resource check; its minted tokens are
-        # worthless and go only to loopback. Real credentials always keep the check.
-        verify_challenge_resource=not hosts.minted,
+        # The emulator's hosts cannot pass the SDK's challenge-resource check; its tokens are
+        # worthless elsewhere and go only to loopback. Real Azure always keeps the check.
+        verify_challenge_resource=not hosts.emulator,
         hosts=hosts,
         hsm_urls_only=True,
         source=str(path),

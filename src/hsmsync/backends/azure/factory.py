@@ -6,13 +6,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from pathlib import Path
 
+from hsmsync.backends.auth_methods import auth_method
 from hsmsync.backends.azure.backend import AzureBackend
 from hsmsync.backends.azure.endpoints import settings_from_endpoints
 from hsmsync.backends.azure.hosts import HostRule
 from hsmsync.backends.azure.settings import AzureSettings, PacingSettings, RetrySettings, TimeoutSettings
 from hsmsync.core.errors import HsmsyncError
 
-# Optional tuning; everything else (credentials) is read by DefaultAzureCredential itself.
+# Optional tuning; sign-in reads its own variables (signin.py).
 ENV_RETRY_TOTAL = "HSMSYNC_RETRY_TOTAL"
 ENV_RETRY_BACKOFF = "HSMSYNC_RETRY_BACKOFF"
 ENV_PRINCIPAL_WAIT = "HSMSYNC_PRINCIPAL_WAIT_SECONDS"
@@ -82,22 +83,37 @@ def pacing_from_environ(environ: Mapping[str, str]) -> PacingSettings:
 
 
 def make_azure_backend(
-    *, endpoints: Path | None, environ: Mapping[str, str], allow_hosts: Iterable[str] = ()
+    *,
+    endpoints: Path | None,
+    environ: Mapping[str, str],
+    allow_hosts: Iterable[str] = (),
+    auth: str | None = None,
 ) -> AzureBackend:
-    """The live backend: real Azure (DefaultAzureCredential, created on first use) or, with an
-    endpoints file, the services that file names (e.g. the local emulator).
+    """The live backend: real Azure or, with an endpoints file, the services that file names (e.g.
+    the local emulator). Signs in with `auth` (`--auth`; None: HSMSYNC_AUTH, else auto).
 
     allow_hosts: hosts (from `--allow-host`) that may receive real tokens besides the known Azure
     clouds' hosts."""
+    method = auth_method(auth, environ)
     retry = retry_from_environ(environ)
     wait = _number(environ, ENV_PRINCIPAL_WAIT, integer=False)
     pacing, timeouts = pacing_from_environ(environ), timeouts_from_environ(environ)
     if endpoints is not None:
         settings = settings_from_endpoints(
-            endpoints, retry=retry, principal_wait_seconds=wait, allow_hosts=allow_hosts
+            endpoints,
+            retry=retry,
+            principal_wait_seconds=wait,
+            allow_hosts=allow_hosts,
+            auth=method,
+            environ=environ,
         )
         return AzureBackend(replace(settings, pacing=pacing, timeouts=timeouts))
     settings = AzureSettings(
-        retry=retry, hosts=HostRule.for_real_credentials(allow_hosts), pacing=pacing, timeouts=timeouts
+        retry=retry,
+        hosts=HostRule.for_real_credentials(allow_hosts),
+        pacing=pacing,
+        timeouts=timeouts,
+        auth=method,
+        environ=dict(environ),
     )
     return AzureBackend(settings if wait is None else replace(settings, principal_wait_seconds=wait))

@@ -12,6 +12,7 @@ Nothing here logs a header, so never a token.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
@@ -28,13 +29,14 @@ from azure.core.pipeline.transport import RequestsTransport
 from azure.core.rest import HttpRequest
 
 from hsmsync import __version__
-from hsmsync.backends.azure.credentials import default_credential
+from hsmsync.backends.auth_methods import auth_method
+from hsmsync.backends.azure.credentials import sign_in_for
 from hsmsync.backends.azure.endpoints import read_endpoints, settings_from_endpoints
 from hsmsync.backends.azure.errors import redact
 from hsmsync.backends.azure.factory import retry_from_environ, timeouts_from_environ
 from hsmsync.backends.azure.hosts import HostGuardPolicy, HostRule
 from hsmsync.backends.azure.pacing import DeadlinePolicy, JitteredRetryPolicy, NoAnswerError
-from hsmsync.backends.azure.settings import TimeoutSettings
+from hsmsync.backends.azure.settings import AzureSettings, TimeoutSettings
 from hsmsync.core.errors import BackendError, StateError
 from hsmsync.core.state import DirectoryObject, PrincipalType
 from hsmsync.principal_names import DirectoryEntry, Found, NameQuery
@@ -269,31 +271,38 @@ def _first_line(exc: AzureError) -> str:
 
 
 def open_graph(
-    *, endpoints: Path | None, environ: Mapping[str, str], allow_hosts: Iterable[str] = ()
+    *,
+    endpoints: Path | None,
+    environ: Mapping[str, str],
+    allow_hosts: Iterable[str] = (),
+    auth: str | None = None,
 ) -> GraphDirectory:
     """Graph as `--live [--endpoints FILE]` reaches it: the endpoints file's `graph` URL, CA
-    certificate and (emulator) identity, or https://graph.microsoft.com with DefaultAzureCredential."""
+    certificate and authority, or https://graph.microsoft.com; signed in with `auth` (signin.py)."""
     retry = retry_from_environ(environ).client_kwargs()
     timeouts = timeouts_from_environ(environ)
+    method = auth_method(auth, environ)
     if endpoints is None:
-        return GraphDirectory(
-            default_credential(**timeouts.client_kwargs()),
-            retry=retry,
+        settings = AzureSettings(
             hosts=HostRule.for_real_credentials(allow_hosts),
             timeouts=timeouts,
+            auth=method,
+            environ=dict(environ),
         )
+        return GraphDirectory(sign_in_for(settings), retry=retry, hosts=settings.hosts, timeouts=timeouts)
     ep = read_endpoints(endpoints)
-    settings = settings_from_endpoints(endpoints, allow_hosts=allow_hosts)
+    settings = settings_from_endpoints(endpoints, allow_hosts=allow_hosts, auth=method, environ=environ)
     if ep.graph is None:
         raise StateError(
             f"{endpoints}: endpoints field 'graph': missing (needed by `hsmsync resolve`; hsmsync never "
             "falls back to public Azure for a service the endpoints file leaves out)"
         )
+    settings = replace(settings, timeouts=timeouts)
     return GraphDirectory(
-        settings.credential or default_credential(**timeouts.client_kwargs()),
+        sign_in_for(settings),
         base_url=ep.graph,
-        # A sovereign cloud's Graph (graph.microsoft.us...) has its own resource; the emulator takes any.
-        scope=GRAPH_SCOPE if settings.hosts.minted or ep.graph == GRAPH_URL else f"{ep.graph}/.default",
+        # A sovereign cloud's Graph (graph.microsoft.us...) has its own resource; the emulator's is Graph's.
+        scope=GRAPH_SCOPE if settings.hosts.emulator or ep.graph == GRAPH_URL else f"{ep.graph}/.default",
         connection_verify=settings.connection_verify,
         retry=retry,
         hosts=settings.hosts,

@@ -1,6 +1,6 @@
 """Where a token may go: the one rule every SDK and Graph request is checked against.
 
-- Tokens minted for the emulator go only to loopback: an IP literal in 127.0.0.0/8 or ::1, or
+- Tokens from the emulator's token service go only to loopback: an IP literal in 127.0.0.0/8 or ::1, or
   `localhost` when every address it resolves to is loopback. No other name is accepted, so a DNS
   answer cannot turn a loopback check into a remote connection.
 - Real Azure tokens go only to the hosts of the known Azure clouds (public, US Government, China;
@@ -49,6 +49,16 @@ AZURE_SERVICE_HOSTS = frozenset(
     }
 )
 
+# Entra ID token services of the same clouds (where credentials are presented).
+AZURE_LOGIN_HOSTS = frozenset(
+    {
+        "login.microsoftonline.com",
+        "login.microsoftonline.us",
+        "login.chinacloudapi.cn",
+        "login.partner.microsoftonline.cn",
+    }
+)
+
 Resolver = Callable[[str], Sequence[str]]
 
 
@@ -91,22 +101,29 @@ def is_azure_host(host: str) -> bool:
 class HostRule:
     """Which hosts this run's credential may be sent to.
 
-    minted: the credential mints emulator tokens (loopback only). Otherwise the known Azure
-    clouds' hosts plus `allowed` (from `--allow-host`, lower-case host names).
+    emulator: the run signs in at a loopback emulator's token service; its tokens go to loopback
+    only. Otherwise the known Azure clouds' hosts plus `allowed` (from `--allow-host`, lower-case
+    host names).
     """
 
-    minted: bool = False
+    emulator: bool = False
     allowed: frozenset[str] = frozenset()
     resolve: Resolver = resolve_addresses
 
     @classmethod
     def for_real_credentials(cls, allowed: Iterable[str] = ()) -> HostRule:
-        return cls(minted=False, allowed=frozenset(h.lower().strip("[]").rstrip(".") for h in allowed))
+        return cls(emulator=False, allowed=frozenset(h.lower().strip("[]").rstrip(".") for h in allowed))
 
     def permits(self, host: str) -> bool:
-        if self.minted:
+        if self.emulator:
             return is_loopback_host(host, resolve=self.resolve)
         return is_azure_host(host) or host.lower().rstrip(".") in self.allowed
+
+    def permits_authority(self, host: str) -> bool:
+        """May this run's secrets (client secret, federated token) go to this token service?"""
+        if self.emulator:
+            return is_loopback_host(host, resolve=self.resolve)
+        return host.lower().rstrip(".") in AZURE_LOGIN_HOSTS or host.lower().rstrip(".") in self.allowed
 
     def refusal(self, url: str, what: str) -> str | None:
         """None when `url` may receive this run's tokens, else why not (naming `what` and the URL)."""
@@ -114,9 +131,9 @@ class HostRule:
         if self.permits(host):
             return None
         origin = _origin(url)
-        if self.minted:
+        if self.emulator:
             return (
-                f"{what}: refusing to send the emulator's minted token to {origin}: "
+                f"{what}: refusing to send the emulator's token to {origin}: "
                 "emulator URLs must be on loopback (127.0.0.0/8, ::1 or localhost)"
             )
         return (

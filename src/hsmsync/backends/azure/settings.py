@@ -69,13 +69,18 @@ class PacingSettings:
 class AzureSettings:
     """Where the services are and how to talk to them.
 
-    credential: None means `DefaultAzureCredential`, created (and imported) on first use.
+    credential: None means `SignIn` (signin.py) with `auth`, `environ` and `authority`, created
+        (and azure.identity imported) on first use. Tests may pass any TokenCredential.
+    auth: the sign-in method (`--auth` / HSMSYNC_AUTH; see signin.py).
+    environ: the environment the sign-in methods read (AZURE_CLIENT_ID, ...).
+    authority: the token service to sign in at (the emulator's, from an endpoints file); None:
+        AZURE_AUTHORITY_HOST or public Azure.
     hsm_urls: data-plane URL overrides by the manifest's HSM name (the emulator's ports).
     arm_base_url: ARM endpoint override (None = public Azure, https://management.azure.com).
     connection_verify: True, or a CA bundle path. Always passed to the clients explicitly, so an
         exported REQUESTS_CA_BUNDLE cannot silently replace it.
     verify_challenge_resource: the Key Vault SDK's check that a 401 challenge names a resource of
-        the host it came from. False only with the emulator's minted credential (loopback only).
+        the host it came from. False only against the emulator (its tokens go to loopback only).
     hosts: where the credential's tokens may go (see `hosts.py`); checked on every request.
     hsm_urls_only: an endpoints file is in use: an HSM it does not name is an error, never a
         fallback to the manifest's (public) URL.
@@ -90,6 +95,9 @@ class AzureSettings:
     """
 
     credential: TokenCredential | None = None
+    auth: str = "auto"
+    environ: Mapping[str, str] = field(default_factory=dict)
+    authority: str | None = None
     hsm_urls: Mapping[str, str] = field(default_factory=dict)
     arm_base_url: str | None = None
     connection_verify: bool | str = True
