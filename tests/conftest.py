@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import io
+import os
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,6 +13,8 @@ import pytest
 
 from hsmsync.cli import main
 from hsmsync.environment import Environment
+from tests import signin
+from tests.signin import with_sign_in
 
 REPO = Path(__file__).resolve().parents[1]
 CONTOSO = REPO / "examples" / "contoso"
@@ -32,11 +36,20 @@ def run_cli(
         stderr=err,
         stdin=io.StringIO(stdin),
         stdin_isatty=tty,
-        environ=environ or {},
+        environ=with_sign_in(environ),
         cwd=cwd,
     )
     code = main(list(argv), env=env)
     return CliResult(code, out.getvalue(), err.getvalue())
+
+
+@pytest.fixture(autouse=True)
+def _sign_in_reset() -> Iterator[None]:
+    """Each test starts signed in as nobody (see tests/signin.py), with the PATH it started with."""
+    path = os.environ.get("PATH", "")
+    yield
+    signin.CURRENT.clear()
+    os.environ["PATH"] = path
 
 
 @pytest.fixture

@@ -21,6 +21,7 @@ import pytest
 
 from hsmsync.emulator import Emulator, parse_faults, start_emulator
 from tests.conftest import CONTOSO, CliResult, run_cli
+from tests.signin import sign_in_as
 
 FAST = {
     "HSMSYNC_CONNECT_TIMEOUT": "0.5",
@@ -71,6 +72,7 @@ def emulated(tmp_path: Path) -> Iterator[tuple[Path, Emulator]]:
     shutil.copy(CONTOSO / "hsmsync.yaml", tmp_path / "hsmsync.yaml")
     with start_emulator(tmp_path / "emulated.json", workdir=tmp_path / "emu") as emulator:
         emulator.write_endpoints(tmp_path / "endpoints.json")
+        sign_in_as(emulator)
         yield tmp_path, emulator
 
 

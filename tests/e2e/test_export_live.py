@@ -14,6 +14,7 @@ from hsmsync.core.scopes import arm_scope_key
 from hsmsync.emulator import Emulator, start_emulator
 from hsmsync.manifest import load_manifest
 from tests.conftest import CONTOSO, run_cli
+from tests.signin import sign_in_as
 
 SUB = "/subscriptions/2f6c8e0a-4b1d-4c3e-9f5a-7b9d1e3f5a77"
 SUBSCRIPTION_ADMIN = "9d8e7f6a-5b4c-4d3e-8f2a-1b0c9d8e7f88"
@@ -69,9 +70,7 @@ def _state(tmp_path: Path) -> Path:
 def _endpoints(emulator: Emulator, directory: Path) -> None:
     """The emulator's endpoints, acting as the subscription admin (reads both planes)."""
     emulator.write_endpoints(directory / "endpoints.json")
-    endpoints = json.loads((directory / "endpoints.json").read_text())
-    endpoints["identity"] = {"oid": SUBSCRIPTION_ADMIN, "groups": [AUDITORS]}
-    (directory / "endpoints.json").write_text(json.dumps(endpoints))
+    sign_in_as(emulator, SUBSCRIPTION_ADMIN, [AUDITORS], bin_dir=directory / "bin")
     (directory / "hsms.yaml").write_text(MANIFEST)
 
 

@@ -11,6 +11,7 @@ import pytest
 
 from hsmsync.emulator import Emulator, parse_faults, start_emulator
 from tests.conftest import CONTOSO, run_cli
+from tests.signin import sign_in_as
 
 AUDITORS = "3b7d9e1f-5c2a-4f88-b6d0-1e4a7c9b2f33"
 SUBSCRIPTION_ADMIN = "9d8e7f6a-5b4c-4d3e-8f2a-1b0c9d8e7f88"
@@ -35,6 +36,7 @@ def _start(tmp_path: Path, state: str, faults: str | None = None) -> Emulator:
     shutil.copy(CONTOSO / "hsmsync.yaml", tmp_path / "hsmsync.yaml")
     emulator = start_emulator(tmp_path / "emulated.json", faults=parse_faults(faults) if faults else None)
     emulator.write_endpoints(tmp_path / "endpoints.json")
+    sign_in_as(emulator)
     return emulator
 
 
@@ -71,10 +73,9 @@ def test_plan_apply_replan_on_both_planes(emulated: Path):
     assert [r["role_name"] for r in state["arm"]["role_definitions"]] == ["Contoso App Devops"]
 
 
-def _act_as(directory: Path, oid: str, groups: list[str]) -> None:
-    endpoints = json.loads((directory / "endpoints.json").read_text())
-    endpoints["identity"] = {"oid": oid, "groups": groups}
-    (directory / "endpoints.json").write_text(json.dumps(endpoints))
+def _act_as(emulator: Emulator, directory: Path, oid: str, groups: list[str]) -> None:
+    """Sign in as a user in `groups` (`az login`, the way a person runs hsmsync)."""
+    sign_in_as(emulator, oid, groups, bin_dir=directory / "bin")
 
 
 def test_pruning_without_key_read_is_refused_clearly(tmp_path: Path):
@@ -87,10 +88,10 @@ def test_pruning_without_key_read_is_refused_clearly(tmp_path: Path):
 
 
 def test_tutorial_state_is_corrected_and_drift_clears(tmp_path: Path):
-    with _start(tmp_path, "live-as-tutorial.json"):
+    with _start(tmp_path, "live-as-tutorial.json") as emulator:
         # The subscription admin (initial administrator), as a member of the auditors group,
         # can both read keys and manage role assignments.
-        _act_as(tmp_path, SUBSCRIPTION_ADMIN, [AUDITORS])
+        _act_as(emulator, tmp_path, SUBSCRIPTION_ADMIN, [AUDITORS])
         drift = run_cli(*_live("drift", "--format", "json"), cwd=tmp_path)
         assert drift.exit_code == 2, drift.stderr
         assert run_cli(*_live("apply", "--auto-approve"), cwd=tmp_path).exit_code == 0
@@ -108,9 +109,9 @@ def test_apply_converges_under_injected_429_and_500(tmp_path: Path):
 
 
 def test_caller_without_role_assignment_write_gets_a_clear_permission_error(tmp_path: Path):
-    with _start(tmp_path, "live-as-tutorial.json"):
+    with _start(tmp_path, "live-as-tutorial.json") as emulator:
         (tmp_path / "hsmsync.yaml").write_text(MINIMAL)
-        _act_as(tmp_path, "11111111-2222-4333-8444-555555555555", [AUDITORS])  # Crypto Auditor: reads only
+        _act_as(emulator, tmp_path, "11111111-2222-4333-8444-555555555555", [AUDITORS])  # Crypto Auditor: reads only
         assert run_cli(*_live("plan"), cwd=tmp_path).exit_code == 0
         result = run_cli(*_live("apply", "--auto-approve"), cwd=tmp_path)
         assert result.exit_code == 1
@@ -120,8 +121,8 @@ def test_caller_without_role_assignment_write_gets_a_clear_permission_error(tmp_
 
 
 def test_whocan_and_lint_read_live_state_through_the_emulator(tmp_path: Path):
-    with _start(tmp_path, "live-as-tutorial.json"):
-        _act_as(tmp_path, SUBSCRIPTION_ADMIN, [AUDITORS])
+    with _start(tmp_path, "live-as-tutorial.json") as emulator:
+        _act_as(emulator, tmp_path, SUBSCRIPTION_ADMIN, [AUDITORS])
         who = run_cli(*_live("whocan", "--hsm", "contoso", "--key", "app-signing", "sign"), cwd=tmp_path)
         assert who.exit_code == 0, who.stderr
         live_part = who.stdout.split("In live state (what is):")[1]
@@ -149,8 +150,8 @@ vaults:
 
 
 def test_export_live_round_trip_through_the_emulator(tmp_path: Path):
-    with _start(tmp_path, "live-as-tutorial.json"):
-        _act_as(tmp_path, SUBSCRIPTION_ADMIN, [AUDITORS])
+    with _start(tmp_path, "live-as-tutorial.json") as emulator:
+        _act_as(emulator, tmp_path, SUBSCRIPTION_ADMIN, [AUDITORS])
         (tmp_path / "hsms.yaml").write_text(HSMS_ONLY)
         exported = run_cli(*_live("export", "-f", "hsms.yaml", "-o", "exported.yaml"), cwd=tmp_path)
         assert exported.exit_code == 0, exported.stderr

@@ -13,6 +13,7 @@ import yaml
 
 from hsmsync.emulator import Emulator, FaultConfig, start_emulator
 from tests.conftest import CONTOSO, CliResult, run_cli
+from tests.signin import sign_in_as
 
 SUB = "2f6c8e0a-4b1d-4c3e-9f5a-7b9d1e3f5a77"
 RG = f"/subscriptions/{SUB}/resourceGroups/ContosoAppRG"
@@ -93,6 +94,7 @@ def live(tmp_path: Path) -> Iterator[Live]:
     (tmp_path / "emulated.json").write_text(json.dumps(state), encoding="utf-8")
     with start_emulator(tmp_path / "emulated.json", faults=FaultConfig(throttle=0)) as emulator:
         emulator.write_endpoints(tmp_path / "endpoints.json")
+        sign_in_as(emulator)
         yield Live(tmp_path, emulator)
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from hsmsync.emulator import start_emulator
 from tests.conftest import CONTOSO, run_cli
+from tests.signin import sign_in_as
 
 PIPELINE = "7c9e1a3b-5d7f-4b9d-8e2a-6c8e0a2c4e99"  # the initial administrator of empty-state.json
 MANIFEST = """\
@@ -35,8 +36,9 @@ def _live(*args: str) -> tuple[str, ...]:
 def test_guard_refuses_and_without_it_the_applier_is_locked_out(tmp_path: Path):
     shutil.copy(CONTOSO / "empty-state.json", tmp_path / "emulated.json")
     (tmp_path / "hsmsync.yaml").write_text(MANIFEST)
-    with start_emulator(tmp_path / "emulated.json", identity_oid=PIPELINE) as emulator:
+    with start_emulator(tmp_path / "emulated.json") as emulator:
         emulator.write_endpoints(tmp_path / "endpoints.json")
+        sign_in_as(emulator, PIPELINE)
         refused = run_cli(*_live("apply", "--auto-approve"), cwd=tmp_path)
         assert refused.exit_code == 1
         assert "plan refused by the lockout guard" in refused.stderr

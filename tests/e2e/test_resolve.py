@@ -18,6 +18,7 @@ from hsmsync.core.errors import BackendError
 from hsmsync.core.plan import Action, Change, Kind, Plane
 from hsmsync.emulator import start_emulator
 from tests.conftest import CONTOSO, run_cli
+from tests.signin import sign_in_as
 
 SECURITY_TEAM = "6d1c8a57-2f0e-4b7a-9a43-3c5e1f0b7a11"
 APP_VM = "8c2f4a6e-1b3d-4e5f-a7c9-0d2e4f6a8b44"
@@ -100,6 +101,7 @@ def emulated(tmp_path: Path) -> Iterator[Path]:
     (tmp_path / "hsmsync.yaml").write_text(MANIFEST)
     with start_emulator(_state(tmp_path), workdir=tmp_path / "emu") as emulator:
         emulator.write_endpoints(tmp_path / "endpoints.json")
+        sign_in_as(emulator)
         yield tmp_path
 
 

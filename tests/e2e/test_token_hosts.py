@@ -16,6 +16,7 @@ import socket
 import ssl
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -155,7 +156,7 @@ def recorder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Record
 
 
 class RealLikeCredential:
-    """Stands in for DefaultAzureCredential: any scope gets the "real" token."""
+    """Stands in for a real sign-in (SignIn): any scope gets the "real" token."""
 
     def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
         return AccessToken(REAL_TOKEN, int(time.time()) + 3600)
@@ -170,7 +171,7 @@ class RealLikeCredential:
 @pytest.fixture
 def real_credential(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(
-        "hsmsync.backends.azure.clients.default_credential", lambda **_: RealLikeCredential()
+        "hsmsync.backends.azure.clients.sign_in_for", lambda settings: RealLikeCredential()
     )
 
 
@@ -208,7 +209,7 @@ def test_an_hsm_missing_from_the_endpoints_file_is_an_error_not_public_azure(
     directory, _ = emulated
     _edit_endpoints(directory, hsms={})
     result = _plan(directory)
-    assert recorder.authorized == [], "the emulator's minted token reached a public host"
+    assert recorder.authorized == [], "the emulator's token reached a public host"
     assert result.exit_code == 1, result.stderr
     assert "endpoints field 'hsms': HSM 'contoso' of the manifest is missing" in result.stderr
 
@@ -219,24 +220,36 @@ def test_an_endpoints_file_without_arm_is_an_error_not_public_azure(
     directory, _ = emulated
     _edit_endpoints(directory, arm=None)
     result = _plan(directory)
-    assert recorder.authorized == [], "the emulator's minted token reached management.azure.com"
+    assert recorder.authorized == [], "the emulator's token reached management.azure.com"
     assert result.exit_code == 1, result.stderr
     assert "endpoints field 'arm': missing" in result.stderr
 
 
-def test_emulator_file_without_identity_cannot_send_real_tokens_to_its_hosts(
+def test_emulator_file_cannot_name_a_remote_host(
     emulated: tuple[Path, Emulator], recorder: Recorder, real_credential: None
 ) -> None:
     directory, emulator = emulated
     port = emulator.hsm_urls["contoso"].rsplit(":", 1)[1]
-    _edit_endpoints(directory, identity=None, hsms={"contoso": f"https://evil.example:{port}"})
-    result = _plan(directory)
+    _edit_endpoints(directory, hsms={"contoso": f"https://evil.example:{port}"})
+    result = _plan(directory, "--allow-host", "evil.example")  # no flag widens an emulator's hosts
     assert "evil.example" not in recorder.hosts_with_token()
     assert result.exit_code == 1, result.stderr
-    assert "endpoints field 'hsms.contoso': refusing to send Azure credentials to https://evil.example" in (
-        result.stderr
-    )
-    assert "--allow-host evil.example" in result.stderr
+    assert "endpoints field 'hsms.contoso': an emulator's URLs must be on loopback" in result.stderr
+    assert "https://evil.example" in result.stderr
+
+
+def test_emulator_authority_must_be_loopback(
+    emulated: tuple[Path, Emulator], recorder: Recorder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The authority receives the client secret or federated token: never a remote host for an emulator.
+    directory, emulator = emulated
+    port = emulator.authority_url.rsplit(":", 1)[1]
+    _edit_endpoints(directory, authority=f"https://evil.example:{port}")
+    env = {"AZURE_TENANT_ID": emulator.tenant_id, "AZURE_CLIENT_ID": str(uuid.uuid4()), "AZURE_CLIENT_SECRET": "s"}
+    result = run_cli("plan", "--live", "--endpoints", "endpoints.json", cwd=directory, environ=env)
+    assert recorder.requests == []
+    assert result.exit_code == 1, result.stderr
+    assert "endpoints field 'authority': an emulator's URLs must be on loopback" in result.stderr
 
 
 def test_non_emulator_file_cannot_send_the_arm_token_to_its_host(
@@ -246,7 +259,7 @@ def test_non_emulator_file_cannot_send_the_arm_token_to_its_host(
     _edit_endpoints(
         directory,
         emulator=False,
-        identity=None,
+        authority=None,
         hsms={"contoso": "https://contosomhsm.managedhsm.azure.net"},
         arm="https://evil.example",
         graph="https://graph.microsoft.com",
@@ -264,7 +277,7 @@ def test_allow_host_on_the_command_line_lets_real_tokens_go_there(
     _edit_endpoints(
         directory,
         emulator=False,
-        identity=None,
+        authority=None,
         hsms={"contoso": "https://contosomhsm.managedhsm.azure.net"},
         arm="https://evil.example",
         graph="https://graph.microsoft.com",
@@ -296,19 +309,19 @@ def test_real_credentials_keep_the_challenge_resource_check(tmp_path: Path) -> N
     path.write_text(
         json.dumps(
             {
-                "emulator": True,
+                "emulator": False,
                 "hsms": {"contoso": "https://127.0.0.1:8443"},
                 "arm": "https://127.0.0.1:8444",
             }
         )
     )
     settings = settings_from_endpoints(path, allow_hosts=["127.0.0.1"])
-    assert settings.credential is None  # the real one
+    assert settings.credential is None and settings.authority is None  # real Azure sign-in
     assert settings.verify_challenge_resource is True
-    assert not settings.hosts.minted
+    assert not settings.hosts.emulator
 
 
-def test_localhost_must_resolve_to_loopback_for_minted_tokens(tmp_path: Path) -> None:
+def test_localhost_must_resolve_to_loopback_for_emulator_tokens(tmp_path: Path) -> None:
     path = tmp_path / "endpoints.json"
     path.write_text(
         json.dumps(
@@ -316,13 +329,13 @@ def test_localhost_must_resolve_to_loopback_for_minted_tokens(tmp_path: Path) ->
                 "emulator": True,
                 "hsms": {"contoso": "https://localhost:8443"},
                 "arm": "https://127.0.0.1:8444",
-                "identity": {"oid": "0a1b2c3d-0000-4000-8000-000000000001", "groups": []},
+                "authority": "https://127.0.0.1:8445",
             }
         )
     )
-    with pytest.raises(StateError, match=r"'hsms.contoso': refusing to send emulator tokens"):
+    with pytest.raises(StateError, match=r"'hsms.contoso': an emulator's URLs must be on loopback"):
         settings_from_endpoints(path, resolve=lambda host: ["10.1.2.3"])
-    assert settings_from_endpoints(path, resolve=lambda host: ["127.0.0.1", "::1"]).hosts.minted
+    assert settings_from_endpoints(path, resolve=lambda host: ["127.0.0.1", "::1"]).hosts.emulator
 
 
 def test_every_request_is_checked_right_before_it_is_sent() -> None:
@@ -346,9 +359,9 @@ def test_every_request_is_checked_right_before_it_is_sent() -> None:
         def close(self) -> None: ...
         def __exit__(self, *args: Any) -> None: ...
 
-    minted = Pipeline(Transport(), policies=[HostGuardPolicy(HostRule(minted=True))])
-    with pytest.raises(BackendError, match="refusing to send the emulator's minted token to https://10.0.0.1"):
-        minted.run(HttpRequest("GET", "https://10.0.0.1/keys"))
+    emulator = Pipeline(Transport(), policies=[HostGuardPolicy(HostRule(emulator=True))])
+    with pytest.raises(BackendError, match="refusing to send the emulator's token to https://10.0.0.1"):
+        emulator.run(HttpRequest("GET", "https://10.0.0.1/keys"))
     real = Pipeline(Transport(), policies=[HostGuardPolicy(HostRule.for_real_credentials(["kv.corp"]))])
     with pytest.raises(BackendError, match="--allow-host vault.example"):
         real.run(HttpRequest("GET", "https://vault.example/keys"))

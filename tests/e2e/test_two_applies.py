@@ -13,6 +13,7 @@ import pytest
 
 from hsmsync.emulator import Emulator, parse_faults, start_emulator
 from tests.conftest import CONTOSO, CliResult, run_cli
+from tests.signin import sign_in_as
 
 MEMBERS = 24  # Crypto User at '/' each: within the HSM-scope limit of 50
 RESOURCE_ID = (
@@ -46,6 +47,7 @@ def emulated(tmp_path: Path) -> Iterator[tuple[Path, Emulator]]:
         tmp_path / "emulated.json", workdir=tmp_path / "emu", faults=parse_faults("throttle=5")
     ) as emulator:
         emulator.write_endpoints(tmp_path / "endpoints.json")
+        sign_in_as(emulator)
         yield tmp_path, emulator
 
 

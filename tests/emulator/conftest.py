@@ -18,7 +18,8 @@ from azure.keyvault.keys import KeyClient
 
 from hsmsync.backends.statefile import read_state_file, write_state_file
 from hsmsync.core.state import DataRoleAssignment, HsmState, LiveState
-from hsmsync.emulator import Emulator, FaultConfig, StaticJwtCredential, mint_token, start_emulator
+from hsmsync.emulator import Emulator, FaultConfig, start_emulator
+from tests.signin import EmulatorCredential, token_for
 
 TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 SUB = "2f6c8e0a-4b1d-4c3e-9f5a-7b9d1e3f5a77"
@@ -113,7 +114,7 @@ def acl(
 ) -> KeyVaultAccessControlClient:
     return KeyVaultAccessControlClient(
         emu.hsm_urls[hsm],
-        StaticJwtCredential(oid, groups, TENANT),
+        EmulatorCredential(emu, oid, groups),
         verify_challenge_resource=False,
         connection_verify=str(emu.ca_cert_path),
         **kwargs,
@@ -123,7 +124,7 @@ def acl(
 def key_client(emu: Emulator, oid: str = ADMIN, hsm: str = "hsm1", **kwargs: Any) -> KeyClient:
     return KeyClient(
         emu.hsm_urls[hsm],
-        StaticJwtCredential(oid, (), TENANT),
+        EmulatorCredential(emu, oid),
         verify_challenge_resource=False,
         connection_verify=str(emu.ca_cert_path),
         **kwargs,
@@ -147,7 +148,10 @@ def raw(
     if token is not None:
         headers["Authorization"] = f"Bearer {token}"
     elif oid is not None:
-        headers["Authorization"] = f"Bearer {mint_token(oid, groups, TENANT)}"
+        resource = "https://managedhsm.azure.net" if hsm else "https://management.azure.com"
+        if not hsm and path.lower().startswith("/v1.0/"):
+            resource = "https://graph.microsoft.com"
+        headers["Authorization"] = f"Bearer {token_for(emu, oid, groups, resource)}"
     return requests.request(
         method, base + path, headers=headers, json=json_body, verify=str(emu.ca_cert_path), timeout=10
     )

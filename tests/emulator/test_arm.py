@@ -18,7 +18,8 @@ from azure.mgmt.keyvault import KeyVaultManagementClient
 
 from hsmsync.backends.statefile import write_state_file
 from hsmsync.core.state import ArmRoleAssignment
-from hsmsync.emulator import Emulator, StaticJwtCredential
+from hsmsync.emulator import Emulator
+from tests.signin import EmulatorCredential
 
 from .conftest import ADMIN, HSM_RESOURCE_ID, OTHER, SUB, TENANT, raw, saved
 
@@ -29,7 +30,7 @@ RG_SCOPE = f"/subscriptions/{SUB}/resourceGroups/AppRG"
 
 def authz(emu: Emulator) -> AuthorizationManagementClient:
     return AuthorizationManagementClient(
-        StaticJwtCredential(ADMIN, (), TENANT),
+        EmulatorCredential(emu, ADMIN),
         SUB,
         base_url=emu.arm_url,
         connection_verify=str(emu.ca_cert_path),
@@ -117,7 +118,7 @@ def test_role_definitions(emu: Emulator) -> None:
 
 def test_managed_hsm_resource(emu: Emulator) -> None:
     client = KeyVaultManagementClient(
-        StaticJwtCredential(ADMIN, (), TENANT),
+        EmulatorCredential(emu, ADMIN),
         SUB,
         base_url=emu.arm_url,
         connection_verify=str(emu.ca_cert_path),

@@ -26,7 +26,8 @@ from azure.mgmt.monitor.v2021_05_01_preview.models import DiagnosticSettingsReso
 
 from hsmsync.backends.statefile import write_state_file
 from hsmsync.core.state import AccessPolicy, VaultState
-from hsmsync.emulator import Emulator, StaticJwtCredential
+from hsmsync.emulator import Emulator
+from tests.signin import EmulatorCredential
 
 from .conftest import ADMIN, AUDITOR, HSM_RESOURCE_ID, KEY_USER, OTHER, SUB, TENANT, base_state, saved
 
@@ -55,15 +56,15 @@ def _kwargs(emu: Emulator) -> dict[str, object]:
 
 
 def keyvault(emu: Emulator) -> KeyVaultManagementClient:
-    return KeyVaultManagementClient(StaticJwtCredential(ADMIN, (), TENANT), SUB, **_kwargs(emu))
+    return KeyVaultManagementClient(EmulatorCredential(emu, ADMIN), SUB, **_kwargs(emu))
 
 
 def monitor(emu: Emulator) -> MonitorManagementClient:
-    return MonitorManagementClient(StaticJwtCredential(ADMIN, (), TENANT), SUB, **_kwargs(emu))
+    return MonitorManagementClient(EmulatorCredential(emu, ADMIN), SUB, **_kwargs(emu))
 
 
 def authz(emu: Emulator) -> AuthorizationManagementClient:
-    return AuthorizationManagementClient(StaticJwtCredential(ADMIN, (), TENANT), SUB, **_kwargs(emu))
+    return AuthorizationManagementClient(EmulatorCredential(emu, ADMIN), SUB, **_kwargs(emu))
 
 
 # ----------------------------------------------------------------------------------- HSM settings

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 
-from hsmsync.emulator import Emulator, FaultConfig, mint_token
+from hsmsync.emulator import Emulator, FaultConfig
+from tests.signin import token_for
 
 from .conftest import (
     ADMIN,
@@ -17,7 +18,6 @@ from .conftest import (
     DEF_PREFIX,
     KEY_USER,
     OTHER,
-    TENANT,
     StartEmulator,
     acl,
     raw,
@@ -140,7 +140,7 @@ def test_listing_rule_for_scopes(emu: Emulator) -> None:
 
 
 def test_triple_slash_and_percent_encoded_paths(emu: Emulator) -> None:
-    token = {"Authorization": f"Bearer {mint_token(ADMIN, (), TENANT)}"}
+    token = {"Authorization": f"Bearer {token_for(emu, ADMIN)}"}
     r3 = send_raw(
         emu, "GET", "///providers/Microsoft.Authorization/roleAssignments?api-version=7.6", headers=token
     )

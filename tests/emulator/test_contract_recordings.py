@@ -22,7 +22,8 @@ from hsmsync.backends.statefile import write_state_file
 from hsmsync.core.catalog import definition_from_rest
 from hsmsync.core.ids import is_guid
 from hsmsync.core.state import DataRoleAssignment, HsmState, LiveState
-from hsmsync.emulator import Emulator, FaultConfig, mint_token, start_emulator
+from hsmsync.emulator import Emulator, FaultConfig, start_emulator
+from tests.signin import token_for
 
 from .conftest import send_raw
 
@@ -145,7 +146,7 @@ def recorded(tmp_path: Path, request: pytest.FixtureRequest) -> tuple[list[dict[
     entries = load(request.param)
     state = tmp_path / "state.json"
     write_state_file(state, seed_state(entries))
-    emu = start_emulator(state, faults=FaultConfig(throttle=0), workdir=tmp_path / "emu", identity_oid=CALLER)
+    emu = start_emulator(state, faults=FaultConfig(throttle=0), workdir=tmp_path / "emu")
     request.addfinalizer(emu.stop)
     return entries, emu
 
@@ -153,7 +154,7 @@ def recorded(tmp_path: Path, request: pytest.FixtureRequest) -> tuple[list[dict[
 @pytest.mark.parametrize("recorded", FILES, ids=[p.stem for p in FILES], indirect=True)
 def test_replay(recorded: tuple[list[dict[str, Any]], Emulator]) -> None:
     entries, emu = recorded
-    token = mint_token(CALLER, (), TENANT)
+    token = token_for(emu, CALLER)
     for n, e in enumerate(entries):
         where = f"entry {n}: {e['RequestMethod']} {_path(e)}"
         headers = {} if e["StatusCode"] == 401 else {"Authorization": f"Bearer {token}"}

@@ -12,7 +12,8 @@ from azure.mgmt.authorization.models import RoleAssignmentCreateParameters
 
 from hsmsync.backends.statefile import write_state_file
 from hsmsync.core.state import DirectoryObject
-from hsmsync.emulator import Emulator, StaticJwtCredential
+from hsmsync.emulator import Emulator
+from tests.signin import EmulatorCredential
 
 from .conftest import ADMIN, HSM_RESOURCE_ID, OTHER, SUB, TENANT, StartEmulator, base_state, raw, saved
 
@@ -107,7 +108,7 @@ def test_without_directory_graph_says_so(emu: Emulator) -> None:
 
 def _authz(emu: Emulator) -> AuthorizationManagementClient:
     return AuthorizationManagementClient(
-        StaticJwtCredential(ADMIN, (), TENANT),
+        EmulatorCredential(emu, ADMIN),
         SUB,
         base_url=emu.arm_url,
         connection_verify=str(emu.ca_cert_path),

@@ -16,29 +16,24 @@ from hsmsync.core.errors import HsmsyncError, StateError
 from hsmsync.core.state import DataRoleAssignment
 from hsmsync.emulator import Emulator, run_emulator_cli, start_emulator
 
-from .conftest import ADMIN, BACKUP_USER, OTHER, TENANT, StartEmulator, acl, raw, saved
+from .conftest import BACKUP_USER, OTHER, TENANT, StartEmulator, acl, raw, saved
 
 
 def test_endpoints(emu: Emulator, tmp_path: Path) -> None:
     ep = emu.endpoints
-    assert set(ep) == {"emulator", "tenant_id", "hsms", "arm", "graph", "ca_cert", "identity"}
+    assert set(ep) == {"emulator", "tenant_id", "hsms", "arm", "graph", "authority", "ca_cert"}
     assert ep["emulator"] is True and ep["tenant_id"] == TENANT
     assert set(ep["hsms"]) == {"hsm1", "hsm2"}
-    ports = {url.rsplit(":", 1)[1] for url in [*ep["hsms"].values(), ep["arm"]]}
-    assert len(ports) == 3  # every HSM on its own port, ARM on another
-    assert all(u.startswith("https://127.0.0.1:") for u in [*ep["hsms"].values(), ep["arm"]])
+    ports = {url.rsplit(":", 1)[1] for url in [*ep["hsms"].values(), ep["arm"], ep["authority"]]}
+    assert len(ports) == 4  # every HSM on its own port, ARM on another, the token service on a fourth
+    assert all(u.startswith("https://127.0.0.1:") for u in [*ep["hsms"].values(), ep["arm"], ep["authority"]])
     assert ep["graph"] == ep["arm"]
     assert Path(ep["ca_cert"]).is_absolute() and Path(ep["ca_cert"]).is_file()
-    assert ep["identity"] == {"oid": ADMIN, "groups": []}
     emu.write_endpoints(tmp_path / "endpoints.json")
     assert json.loads((tmp_path / "endpoints.json").read_text()) == ep
     # each HSM port serves its own HSM
     assert raw(emu, "GET", "/keys", hsm="hsm2", oid=OTHER).status_code == 403
     assert raw(emu, "GET", "/keys", hsm="hsm1").json()["value"][0]["kid"].startswith(ep["hsms"]["hsm1"])
-
-
-def test_identity_override(start: StartEmulator) -> None:
-    assert start(identity_oid=OTHER.upper()).endpoints["identity"]["oid"] == OTHER
 
 
 def test_certificate(emu: Emulator) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ from hsmsync.backends.base import HsmRef, ReadRequest
 from hsmsync.backends.statefile import write_state_file
 from hsmsync.core.state import ArmRoleAssignment, ArmState, DataRoleAssignment, HsmState, LiveState
 from hsmsync.emulator import parse_faults, start_emulator
+from tests.signin import sign_in_as, with_sign_in
 
 TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 SUB = "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee"
@@ -84,18 +84,16 @@ FAST_ENV = {
 
 
 def endpoints_for(emulator: Any, path: Path, *, oid: str = ADMIN) -> Path:
+    """The emulator's endpoints file; hsmsync signs in as `oid` (with_sign_in / run_cli)."""
     emulator.write_endpoints(path)
-    data = json.loads(path.read_text(encoding="utf-8"))
-    data["identity"] = {"oid": oid, "groups": []}
-    data["emulator"] = True
-    path.write_text(json.dumps(data), encoding="utf-8")
+    sign_in_as(emulator, oid)
     return path
 
 
 def emulator_for(tmp_path: Path, faults: str | None = None) -> Any:
     state_path = tmp_path / "state.json"
     write_state_file(state_path, initial_state())
-    return start_emulator(state_path, faults=parse_faults(faults) if faults else None, identity_oid=ADMIN)
+    return start_emulator(state_path, faults=parse_faults(faults) if faults else None)
 
 
 @pytest.fixture
@@ -108,6 +106,6 @@ def emulator(tmp_path: Path) -> Iterator[Any]:
 @pytest.fixture
 def backend(emulator: Any, tmp_path: Path) -> Iterator[AzureBackend]:
     with make_azure_backend(
-        endpoints=endpoints_for(emulator, tmp_path / "endpoints.json"), environ=FAST_ENV
+        endpoints=endpoints_for(emulator, tmp_path / "endpoints.json"), environ=with_sign_in(FAST_ENV)
     ) as b:
         yield b

@@ -16,6 +16,7 @@ from hsmsync.core.errors import BackendError
 from hsmsync.core.ids import deterministic_name
 from hsmsync.core.plan import Action, Change, Kind, Plane
 from hsmsync.core.state import LiveState, RoleDefinition
+from tests.signin import with_sign_in
 
 from .conftest import (
     ADMIN,
@@ -210,7 +211,7 @@ def test_arm_reads_manifest_principals_unless_full(backend: AzureBackend) -> Non
 
 def test_caller_without_write_permission(emulator: Any, tmp_path: Path) -> None:
     path = endpoints_for(emulator, tmp_path / "reader.json", oid=READER)
-    with make_azure_backend(endpoints=path, environ=FAST_ENV) as reader:
+    with make_azure_backend(endpoints=path, environ=with_sign_in(FAST_ENV)) as reader:
         reader.read_state(request(full=False))  # reading is allowed (Crypto Auditor)
         with pytest.raises(BackendError) as info:
             reader.apply_change(data_assignment(Action.CREATE, "/keys/k1", CRYPTO_USER, APP))
@@ -227,7 +228,7 @@ def test_caller_without_write_permission(emulator: Any, tmp_path: Path) -> None:
 def test_full_discovery_needs_key_listing(emulator: Any, tmp_path: Path) -> None:
     # Only Administrator: no keys/read/action. Pruning HSMs fail clearly; others fall back.
     path = endpoints_for(emulator, tmp_path / "admin-only.json", oid=ADMIN)
-    with make_azure_backend(endpoints=path, environ=FAST_ENV) as b:
+    with make_azure_backend(endpoints=path, environ=with_sign_in(FAST_ENV)) as b:
         b.read_state(request())
         auditor = next(
             a for a in b.read_state(request()).hsms[HSM].role_assignments if a.name.endswith("a002")
@@ -244,7 +245,7 @@ def test_faults_converge_through_retries(tmp_path: Path) -> None:
     started = time.monotonic()
     with emulator_for(tmp_path, faults="429=0.2,500=0.1,seed=3,throttle=0") as emu:
         env = {**FAST_ENV, "HSMSYNC_RETRY_TOTAL": "10"}
-        with make_azure_backend(endpoints=endpoints_for(emu, tmp_path / "e.json"), environ=env) as b:
+        with make_azure_backend(endpoints=endpoints_for(emu, tmp_path / "e.json"), environ=with_sign_in(env)) as b:
             b.read_state(request())
             changes = [data_assignment(Action.CREATE, f"/keys/k{i}", CRYPTO_USER, APP) for i in (1, 2, 3)]
             changes.append(data_assignment(Action.CREATE, "/", CRYPTO_USER, GROUP))
@@ -270,7 +271,7 @@ def test_unreachable_service_is_reported(tmp_path: Path, emulator: Any) -> None:
     data["hsms"] = {HSM: "https://127.0.0.1:9"}
     path.write_text(json.dumps(data), encoding="utf-8")
     with (
-        make_azure_backend(endpoints=path, environ={"HSMSYNC_RETRY_TOTAL": "0"}) as b,
+        make_azure_backend(endpoints=path, environ=with_sign_in({"HSMSYNC_RETRY_TOTAL": "0"})) as b,
         pytest.raises(BackendError, match=r"cannot reach the service at https://127.0.0.1:9"),
     ):
         b.read_state(request())

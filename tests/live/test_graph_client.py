@@ -14,8 +14,10 @@ from hsmsync.backends.azure.hosts import HostRule
 from hsmsync.backends.statefile import write_state_file
 from hsmsync.core.errors import BackendError, StateError
 from hsmsync.core.state import DirectoryObject, LiveState
-from hsmsync.emulator import Emulator, StaticJwtCredential, start_emulator
+from hsmsync.emulator import Emulator, start_emulator
+from hsmsync.emulator.tokens import TokenAuthority
 from hsmsync.principal_names import NameQuery
+from tests.signin import EmulatorCredential
 
 TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 ME = "f0f0f0f0-0000-4000-8000-000000000001"
@@ -46,11 +48,11 @@ def emu(tmp_path: Path) -> Iterator[Emulator]:
         DirectoryObject(id=GUEST, type="User", display_name="Bob", user_principal_name=GUEST_UPN),
     )
     write_state_file(tmp_path / "state.json", LiveState(tenant_id=TENANT, directory=directory))
-    with start_emulator(tmp_path / "state.json", workdir=tmp_path / "emu", identity_oid=ME) as emulator:
+    with start_emulator(tmp_path / "state.json", workdir=tmp_path / "emu") as emulator:
         yield emulator
 
 
-def _graph(emu: Emulator, credential: StaticJwtCredential, **kwargs: Any) -> GraphDirectory:
+def _graph(emu: Emulator, credential: EmulatorCredential, **kwargs: Any) -> GraphDirectory:
     return GraphDirectory(
         credential,
         base_url=emu.arm_url,
@@ -61,7 +63,7 @@ def _graph(emu: Emulator, credential: StaticJwtCredential, **kwargs: Any) -> Gra
 
 
 def test_lookups_against_the_emulator(emu: Emulator) -> None:
-    credential = StaticJwtCredential(ME, (), TENANT)
+    credential = EmulatorCredential(emu, ME)
     with _graph(emu, credential, page_size=1) as graph:
         sp = graph.find(NameQuery("k", "ServicePrincipal", "name", "O'Brien's app"))
         assert [(m.id, m.display_name) for m in sp.matches] == [(OBRIEN, "O'Brien's app")]
@@ -90,7 +92,7 @@ def test_open_graph_from_the_endpoints_file(emu: Emulator, tmp_path: Path) -> No
 def test_service_errors_name_the_lookup(tmp_path: Path) -> None:
     write_state_file(tmp_path / "state.json", LiveState(tenant_id=TENANT))  # no directory
     with start_emulator(tmp_path / "state.json", workdir=tmp_path / "emu") as emu:
-        graph = _graph(emu, StaticJwtCredential(ME, (), TENANT))
+        graph = _graph(emu, EmulatorCredential(emu, ME))
         with pytest.raises(BackendError) as info:
             graph.find(NameQuery("k", "Group", "name", "x"))
     message = str(info.value)
@@ -125,7 +127,7 @@ class _Client:
 
 
 def _scripted(answers: list[_Answer]) -> tuple[GraphDirectory, _Client]:
-    graph = GraphDirectory(StaticJwtCredential(ME, (), TENANT), base_url="https://graph.example.test")
+    graph = GraphDirectory(EmulatorCredential(TokenAuthority(TENANT), ME), base_url="https://graph.example.test")
     client = _Client(answers)
     graph._client = client  # type: ignore[assignment]
     return graph, client

@@ -256,8 +256,8 @@ def _endpoints(tmp_path: Path, **over: Any) -> Path:
         "hsms": {"contoso": "https://127.0.0.1:8443"},
         "arm": "https://localhost:8444",
         "graph": "https://[::1]:8445",
+        "authority": "https://127.0.0.1:8446",
         "ca_cert": str(ca),
-        "identity": {"oid": OID, "groups": []},
     }
     data.update(over)
     path = tmp_path / "endpoints.json"
@@ -271,7 +271,8 @@ def test_endpoints_to_settings(tmp_path: Path) -> None:
     assert settings.arm_base_url == "https://localhost:8444"
     assert settings.connection_verify == str(tmp_path / "ca.pem")
     assert settings.verify_challenge_resource is False
-    assert settings.credential is not None and "emulator" in settings.label
+    assert settings.authority == "https://127.0.0.1:8446" and "emulator" in settings.label
+    assert settings.credential is None  # signs in at the authority (no minted tokens)
 
 
 @pytest.mark.parametrize(
@@ -290,28 +291,41 @@ def test_loopback(url: str, loopback: bool) -> None:
     assert is_loopback_host(url_host(url)) is loopback
 
 
-def test_identity_refused_for_remote_urls(tmp_path: Path) -> None:
+def test_emulator_refused_for_remote_urls(tmp_path: Path) -> None:
     path = _endpoints(tmp_path, hsms={"contoso": "https://contoso.managedhsm.azure.net"})
-    with pytest.raises(StateError, match=r"endpoints.json: endpoints field 'hsms.contoso': refusing .*contoso"):
+    with pytest.raises(StateError, match=r"endpoints.json: endpoints field 'hsms.contoso': .*loopback.*contoso"):
+        settings_from_endpoints(path)
+    path = _endpoints(tmp_path, authority="https://login.microsoftonline.com")
+    with pytest.raises(StateError, match=r"endpoints field 'authority': .*loopback"):
         settings_from_endpoints(path)
 
 
-def test_identity_refused_without_emulator_flag(tmp_path: Path) -> None:
-    with pytest.raises(StateError, match="'identity'.*emulator"):
-        settings_from_endpoints(_endpoints(tmp_path, emulator=False))
+def test_emulator_needs_its_authority(tmp_path: Path) -> None:
+    # Without it, a real sign-in at public Azure would send real tokens to loopback.
+    with pytest.raises(StateError, match="endpoints field 'authority': missing"):
+        settings_from_endpoints(_endpoints(tmp_path, authority=None))
 
 
-def test_remote_endpoints_without_identity_use_default_credential(tmp_path: Path) -> None:
-    path = _endpoints(
-        tmp_path,
-        emulator=False,
-        identity=None,
-        hsms={"c": "https://c.managedhsm.azure.net"},
-        arm="https://management.azure.com",
-        graph="https://graph.microsoft.com",
-    )
+def test_retired_identity_field_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(StateError, match="endpoints field 'identity': no longer supported"):
+        read_endpoints(_endpoints(tmp_path, identity={"oid": OID, "groups": []}))
+
+
+def test_remote_endpoints_sign_in_at_known_entra_hosts_only(tmp_path: Path) -> None:
+    remote = {
+        "emulator": False,
+        "hsms": {"c": "https://c.managedhsm.azure.net"},
+        "arm": "https://management.azure.com",
+        "graph": "https://graph.microsoft.com",
+    }
+    path = _endpoints(tmp_path, **remote, authority=None)
     settings = settings_from_endpoints(path)
     assert settings.credential is None and settings.verify_challenge_resource is True
+    assert settings_from_endpoints(_endpoints(tmp_path, **remote, authority="https://login.microsoftonline.us"))
+    evil = _endpoints(tmp_path, **remote, authority="https://login.evil.example")
+    with pytest.raises(StateError, match="'authority': refusing to sign in at .*--allow-host login.evil.example"):
+        settings_from_endpoints(evil)
+    assert settings_from_endpoints(evil, allow_hosts=["login.evil.example"]).authority == "https://login.evil.example"
 
 
 @pytest.mark.parametrize(
@@ -320,8 +334,7 @@ def test_remote_endpoints_without_identity_use_default_credential(tmp_path: Path
         ({"hsms": {"contoso": "http://127.0.0.1:1"}}, "hsms.contoso"),
         ({"arm": 5}, "arm"),
         ({"ca_cert": "/nonexistent/ca.pem"}, "ca_cert"),
-        ({"identity": {"oid": "nope"}}, "identity.oid"),
-        ({"identity": {"oid": OID, "groups": ["x"]}}, "identity.groups"),
+        ({"authority": "http://127.0.0.1:1"}, "authority"),
         ({"tenant_id": "x"}, "tenant_id"),
         ({"emulator": "yes"}, "emulator"),
         ({"extra": 1}, "extra"),

@@ -26,9 +26,9 @@ from hsmsync.core.state import (
     VaultState,
 )
 from hsmsync.emulator import parse_faults, start_emulator
+from tests.signin import with_sign_in
 
 from .conftest import (
-    ADMIN,
     APP,
     FAST_ENV,
     GROUP,
@@ -59,9 +59,9 @@ def backend(tmp_path: Path) -> Iterator[AzureBackend]:
     state = initial_state()
     path = tmp_path / "state.json"
     write_state_file(path, state.model_copy(update={"vaults": {VAULT: vault}}))
-    with start_emulator(path, faults=parse_faults("throttle=0"), identity_oid=ADMIN) as emu:
+    with start_emulator(path, faults=parse_faults("throttle=0")) as emu:
         endpoints = endpoints_for(emu, tmp_path / "endpoints.json")
-        with make_azure_backend(endpoints=endpoints, environ=FAST_ENV) as b:
+        with make_azure_backend(endpoints=endpoints, environ=with_sign_in(FAST_ENV)) as b:
             yield b
 
 

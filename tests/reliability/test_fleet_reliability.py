@@ -23,6 +23,7 @@ from hsmsync.emulator import Emulator, parse_faults, start_emulator
 from hsmsync.manifest import load_manifest
 from tests.conftest import run_cli
 from tests.reliability.fleet import RUNNER, Fleet, natural_keys
+from tests.signin import sign_in_as
 
 ROOT = Path(__file__).resolve().parents[2]
 FAST = {"HSMSYNC_RETRY_BACKOFF": "0.01", "HSMSYNC_RETRY_TOTAL": "12", "HSMSYNC_ARM_RATE": "1000"}
@@ -30,8 +31,9 @@ FAST = {"HSMSYNC_RETRY_BACKOFF": "0.01", "HSMSYNC_RETRY_TOTAL": "12", "HSMSYNC_A
 
 def _start(tmp_path: Path, fleet: Fleet, faults: str) -> Emulator:
     _, state = fleet.write(tmp_path)
-    emu = start_emulator(state, faults=parse_faults(faults), identity_oid=RUNNER)
+    emu = start_emulator(state, faults=parse_faults(faults))
     emu.write_endpoints(tmp_path / "endpoints.json")
+    sign_in_as(emu, RUNNER)
     return emu
 
 
