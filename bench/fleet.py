@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -29,6 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.reliability.fleet import RUNNER, Fleet  # noqa: E402
+from tests.signin import app_with_secret  # noqa: E402
 
 
 def _child(workdir: Path) -> None:
@@ -40,7 +42,7 @@ def _child(workdir: Path) -> None:
     from hsmsync.manifest import load_manifest
 
     desired = load_manifest(workdir / "hsmsync.yaml").desired
-    with make_azure_backend(endpoints=workdir / "endpoints.json", environ={}) as backend:
+    with make_azure_backend(endpoints=workdir / "endpoints.json", environ=dict(os.environ)) as backend:
         started = time.perf_counter()
         live = backend.read_state(read_request_for(desired))
         discovered = time.perf_counter()
@@ -76,11 +78,11 @@ def _snapshot(emu: Any) -> tuple[int, int, int]:
 def _unpaced_client(emu: Any, hsm: str) -> Any:
     from azure.keyvault.administration import KeyVaultAccessControlClient
 
-    from hsmsync.emulator import StaticJwtCredential
+    from tests.signin import EmulatorCredential
 
     return KeyVaultAccessControlClient(
         emu.hsm_urls[hsm],
-        StaticJwtCredential(RUNNER, [], emu.tenant_id),
+        EmulatorCredential(emu, RUNNER),
         verify_challenge_resource=False,
         connection_verify=str(emu.ca_cert_path),
         retry_total=20,
@@ -120,13 +122,14 @@ def main() -> None:
         workdir = Path(tmp)
         _, state_path = fleet.write(workdir)
         faults = parse_faults(f"latency={args.latency}ms,throttle={args.rate}")
-        with start_emulator(state_path, faults=faults, identity_oid=RUNNER, persist_interval=1.0) as emu:
+        with start_emulator(state_path, faults=faults, persist_interval=1.0) as emu:
             emu.write_endpoints(workdir / "endpoints.json")
+            sign_in = app_with_secret(emu, RUNNER)  # the child signs in with a client secret
             assignments = sum(len(h.role_assignments) for h in emu.state().hsms.values())
             child = subprocess.Popen(
                 [sys.executable, __file__, "--child", str(workdir)],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-                env={"HSMSYNC_HSM_RATE": str(args.rate), "PATH": "/usr/bin:/bin"},
+                env={"HSMSYNC_HSM_RATE": str(args.rate), "PATH": "/usr/bin:/bin", **sign_in},
             )
             assert child.stdin is not None and child.stdout is not None
             plan_info = json.loads(child.stdout.readline())

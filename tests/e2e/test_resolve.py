@@ -18,7 +18,7 @@ from hsmsync.core.errors import BackendError
 from hsmsync.core.plan import Action, Change, Kind, Plane
 from hsmsync.emulator import start_emulator
 from tests.conftest import CONTOSO, run_cli
-from tests.signin import sign_in_as
+from tests.signin import sign_in_as, with_sign_in
 
 SECURITY_TEAM = "6d1c8a57-2f0e-4b7a-9a43-3c5e1f0b7a11"
 APP_VM = "8c2f4a6e-1b3d-4e5f-a7c9-0d2e4f6a8b44"
@@ -241,7 +241,9 @@ def test_apply_reports_principal_not_found_after_the_bounded_wait(emulated: Path
 
 
 def test_backend_retries_principal_not_found_then_reports_it(emulated: Path) -> None:
-    settings = settings_from_endpoints(emulated / "endpoints.json", principal_wait_seconds=0.5)
+    settings = settings_from_endpoints(
+        emulated / "endpoints.json", principal_wait_seconds=0.5, auth="client-secret", environ=with_sign_in()
+    )
     change = Change(
         id="c1",
         action=Action.CREATE,

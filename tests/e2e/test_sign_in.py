@@ -44,7 +44,7 @@ def _plan(directory: Path, environ: dict[str, str], *extra: str) -> CliResult:
 
 
 def _header(emu: Emulator, method: str, app: str) -> str:
-    return f"signed in with {method} as app {app} (object {default_oid(emu)}), tenant {emu.tenant_id}"
+    return f"as app {app} (object {default_oid(emu)}) in tenant {emu.tenant_id}, signed in with {method}:"
 
 
 def test_github_actions_oidc_fresh_token_for_every_entra_request(emulated: tuple[Path, Emulator]) -> None:

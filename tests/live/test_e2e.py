@@ -30,6 +30,7 @@ from .conftest import (
     HSM_RID,
     OUTSIDER,
     READER,
+    TENANT,
     emulator_for,
     endpoints_for,
     request,
@@ -101,7 +102,11 @@ def keyed(state: LiveState) -> set[tuple[str, str, str]]:
 def test_full_discovery_reads_everything(backend: AzureBackend) -> None:
     live = backend.read_state(request(full=True))
     hsm = live.hsms[HSM]
-    assert backend.describe() == f"live (Azure SDK, emulator): {HSM}: full discovery (3 keys)"
+    app = with_sign_in()["AZURE_CLIENT_ID"]
+    assert backend.describe() == (
+        f"live (Azure SDK, emulator) as app {app} (object {ADMIN}) in tenant {TENANT}, signed in with "
+        f"client-secret: {HSM}: full discovery (3 keys)"
+    )
     assert hsm.keys == ("k1", "k2", "k3")
     assert ("/keys/k2", CRYPTO_USER, OUTSIDER) in keyed(live)
     assert ("/", ADMINISTRATOR, ADMIN) in keyed(live)
@@ -115,8 +120,9 @@ def test_full_discovery_reads_everything(backend: AzureBackend) -> None:
 
 def test_principal_discovery_queries_only_known_principals(backend: AzureBackend) -> None:
     live = backend.read_state(request(full=False))
-    assert backend.describe().startswith(
-        f"live (Azure SDK, emulator): {HSM}: principal discovery (3 principals"
+    assert backend.describe().startswith("live (Azure SDK, emulator) as app ")
+    assert (
+        f", signed in with client-secret: {HSM}: principal discovery (3 principals" in backend.describe()
     )
     assert ("/", ADMINISTRATOR, ADMIN) in keyed(live)
     assert all(a.principal_id != OUTSIDER for a in live.hsms[HSM].role_assignments)

@@ -17,7 +17,7 @@ from hsmsync.core.state import DirectoryObject, LiveState
 from hsmsync.emulator import Emulator, start_emulator
 from hsmsync.emulator.tokens import TokenAuthority
 from hsmsync.principal_names import NameQuery
-from tests.signin import EmulatorCredential
+from tests.signin import EmulatorCredential, sign_in_as
 
 TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 ME = "f0f0f0f0-0000-4000-8000-000000000001"
@@ -57,7 +57,7 @@ def _graph(emu: Emulator, credential: EmulatorCredential, **kwargs: Any) -> Grap
         credential,
         base_url=emu.arm_url,
         connection_verify=str(emu.ca_cert_path),
-        hosts=HostRule(minted=True),
+        hosts=HostRule(emulator=True),
         **kwargs,
     )
 
@@ -79,7 +79,8 @@ def test_lookups_against_the_emulator(emu: Emulator) -> None:
 
 def test_open_graph_from_the_endpoints_file(emu: Emulator, tmp_path: Path) -> None:
     emu.write_endpoints(tmp_path / "endpoints.json")
-    with open_graph(endpoints=tmp_path / "endpoints.json", environ={}) as graph:
+    env = sign_in_as(emu, ME)  # Graph signs in at the emulator's token service like the backend
+    with open_graph(endpoints=tmp_path / "endpoints.json", environ=env) as graph:
         assert graph.base_url == emu.arm_url
         assert [m.id for m in graph.find(NameQuery("k", "Group", "name", "Twins")).matches] == list(TWINS)
     endpoints = json.loads((tmp_path / "endpoints.json").read_text())

@@ -18,12 +18,12 @@ from hsmsync.applier import apply_plan
 from hsmsync.backends.azure import make_azure_backend
 from hsmsync.backends.registry import read_request_for
 from hsmsync.core.planner import plan_changes
-from hsmsync.core.state import LiveState
+from hsmsync.core.state import LiveState, SignInApplication
 from hsmsync.emulator import Emulator, parse_faults, start_emulator
 from hsmsync.manifest import load_manifest
 from tests.conftest import run_cli
 from tests.reliability.fleet import RUNNER, Fleet, natural_keys
-from tests.signin import sign_in_as
+from tests.signin import add_sign_in, sha256, sign_in_as, with_sign_in
 
 ROOT = Path(__file__).resolve().parents[2]
 FAST = {"HSMSYNC_RETRY_BACKOFF": "0.01", "HSMSYNC_RETRY_TOTAL": "12", "HSMSYNC_ARM_RATE": "1000"}
@@ -56,7 +56,7 @@ def _assert_converged(fleet: Fleet, before: LiveState, after: LiveState) -> None
 
 def _replan(tmp_path: Path, environ: dict[str, str]) -> int:
     desired = load_manifest(tmp_path / "hsmsync.yaml").desired
-    with make_azure_backend(endpoints=tmp_path / "endpoints.json", environ=environ) as backend:
+    with make_azure_backend(endpoints=tmp_path / "endpoints.json", environ=with_sign_in(environ)) as backend:
         return len(plan_changes(desired, backend.read_state(read_request_for(desired))).changes)
 
 
@@ -66,7 +66,7 @@ def test_hundreds_of_changes_converge_in_one_run_under_20_percent_faults(tmp_pat
     with _start(tmp_path, fleet, "429=0.08,500=0.04,503=0.03,drop=0.05,seed=11,throttle=0") as emu:
         before = emu.state()
         desired = load_manifest(tmp_path / "hsmsync.yaml").desired
-        with make_azure_backend(endpoints=tmp_path / "endpoints.json", environ=env) as backend:
+        with make_azure_backend(endpoints=tmp_path / "endpoints.json", environ=with_sign_in(env)) as backend:
             plan = plan_changes(desired, backend.read_state(read_request_for(desired)))
             assert len(plan.changes) == 4 * 60 + 2 * 20
             result = apply_plan(plan, backend, workers=backend.workers)
@@ -80,7 +80,7 @@ def test_hundreds_of_changes_converge_in_one_run_under_20_percent_faults(tmp_pat
 def _hsmsync(tmp_path: Path, *args: str, rate: str = "40") -> subprocess.Popen[str]:
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("HSMSYNC_", "AZURE_"))},
-        **FAST,
+        **with_sign_in(FAST),
         "HSMSYNC_HSM_RATE": rate,
         "CI": "true",
     }
@@ -145,13 +145,17 @@ def test_no_token_secret_or_certificate_in_output_or_logs(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     fleet = Fleet(hsms=2, keys=3, keyed=1, per_key=2, wide=3, missing=3, stray=2)
+    client_id = "11111111-2222-4333-8444-555555555555"
     monkeypatch.setenv("AZURE_CLIENT_SECRET", SECRET)
-    monkeypatch.setenv("AZURE_CLIENT_ID", "11111111-2222-4333-8444-555555555555")
-    monkeypatch.setenv("AZURE_TENANT_ID", "72f988bf-86f1-41af-91ab-2d7cd011db47")
-    environ = {**dict(os.environ), **FAST, "HSMSYNC_HSM_RATE": "1000"}
+    monkeypatch.setenv("AZURE_CLIENT_ID", client_id)
     caplog.set_level(logging.DEBUG)
     outputs: list[str] = []
-    with _start(tmp_path, fleet, "throttle=0,429=0.1,seed=5"):
+    with _start(tmp_path, fleet, "throttle=0,429=0.1,seed=5") as emu:
+        # hsmsync really signs in with this secret (client-secret), and its debug logs run throughout.
+        app = SignInApplication(client_id=client_id, object_id=RUNNER, client_secret_sha256=(sha256(SECRET),))
+        add_sign_in(emu, applications=[app])
+        monkeypatch.setenv("AZURE_TENANT_ID", emu.tenant_id)
+        environ = {**dict(os.environ), **FAST, "HSMSYNC_HSM_RATE": "1000", "HSMSYNC_AUTH": "auto"}
         for args in (("plan", "-v", "-v"), ("apply", "--auto-approve", "-vv"), ("drift", "-v")):
             result = run_cli(*args, "--live", "--endpoints", "endpoints.json", cwd=tmp_path, environ=environ)
             assert result.exit_code in (0, 2), result.stderr

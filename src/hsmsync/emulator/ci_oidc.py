@@ -60,10 +60,10 @@ class SimulatedCi:
     def key_for(self, issuer: str) -> SigningKey | None:
         return self.keys.get(issuer)
 
-    def _register(self, kind: str, subject: str, path: str, **extra: str) -> SimulatedJob:
+    def _register(self, kind: str, subject: str, path: str, service_connection_id: str = "") -> SimulatedJob:
         job_id = uuid.uuid4().hex
         url = f"{self.base_url}{self.PREFIX}{kind}/{job_id}/{path}"
-        job = SimulatedJob(kind, subject, secrets.token_urlsafe(24), url, **extra)
+        job = SimulatedJob(kind, subject, secrets.token_urlsafe(24), url, service_connection_id)
         with self._lock:
             self._jobs[job_id] = job
         return job

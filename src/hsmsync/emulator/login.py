@@ -154,7 +154,8 @@ class LoginService:
             400,
             "invalid_resource",
             500011,
-            f"The resource principal named {resource} was not found in the tenant named {self.authority.tenant_id}.",
+            f"The resource principal named {resource} was not found in the tenant named "
+            f"{self.authority.tenant_id}.",
         )
 
     def _grant(self, form: dict[str, str]) -> str:
@@ -191,7 +192,8 @@ class LoginService:
                 401,
                 "invalid_client",
                 7000218,
-                "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
+                "The request body must contain the following parameter: 'client_assertion' or "
+                "'client_secret'.",
             )
         return self.authority.issue(object_id=app.object_id, resource=resource, app_id=app.client_id)
 

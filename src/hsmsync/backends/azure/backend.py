@@ -75,11 +75,12 @@ class AzureBackend:
         return self.settings.pacing.workers
 
     def describe(self) -> str:
-        """`live (Azure SDK): contoso: full discovery (3 keys)`; per-HSM details after read_state."""
+        """`live (Azure SDK) as app <client id> (object <oid>) in tenant <tid>, signed in with
+        github: contoso: full discovery (3 keys)`; the identity and per-HSM details after read_state."""
         head = f"live ({self.settings.label})"
         identity = getattr(self.clients.credential_if_built, "identity", None)
         if callable(identity) and identity():
-            head += f", {identity()}"
+            head += f" as {identity()}"
         details = [d.describe() for d in self._discoveries] + self._notes
         return f"{head}: {'; '.join(details)}" if details else head
 

@@ -142,7 +142,8 @@ def host_rule_for(
         if not ep.authority:
             raise StateError(
                 f"{path}: endpoints field 'authority': missing: with \"emulator\": true hsmsync signs in "
-                "at the emulator's token service (never at public Azure, whose tokens must not go to loopback)"
+                "at the emulator's token service (never at public Azure, whose tokens must not go to "
+                "loopback)"
             )
         for field, url in ep.all_urls():
             if not is_loopback_host(url_host(url), resolve=resolve):

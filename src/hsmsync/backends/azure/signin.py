@@ -213,7 +213,7 @@ def _client_secret(options: SignInOptions) -> Any:
 def _azure_cli(options: SignInOptions) -> Any:
     from azure.identity import AzureCliCredential
 
-    tenant = options.environ.get("AZURE_TENANT_ID", "").strip() or None
+    tenant = options.environ.get("AZURE_TENANT_ID", "").strip()
     return AzureCliCredential(tenant_id=tenant, process_timeout=max(10, int(options.timeouts.read)))
 
 
@@ -307,7 +307,8 @@ class SignIn:
         return AccessToken(info.token, info.expires_on)
 
     def identity(self) -> str:
-        """`signed in with github as app <client id> (object <oid>), tenant <tid>`; empty before."""
+        """`app <client id> (object <oid>) in tenant <tid>, signed in with github`; empty before
+        a sign-in. Users: `user <upn> (object <oid>) ...`."""
         if self.method is None:
             return ""
         c = self.claims
@@ -316,9 +317,8 @@ class SignIn:
             who = f"user {c.get('upn') or ''}".rstrip()
         else:
             who = f"app {app}"
-        return (
-            f"signed in with {self.method} as {who} (object {c.get('oid', '?')}), tenant {c.get('tid', '?')}"
-        )
+        oid, tid = c.get("oid", "?"), c.get("tid", "?")
+        return f"{who} (object {oid}) in tenant {tid}, signed in with {self.method}"
 
     def close(self) -> None:
         close = getattr(self._credential, "close", None)
