@@ -33,8 +33,23 @@ echo "  ..."
 
 # The same through the live backend: the real Azure SDK clients over HTTPS, against the local
 # emulator of Managed HSM + ARM serving a copy of the fresh HSM.
-step "start the local Managed HSM + ARM emulator"
-cp "$HERE/empty-state.json" "$OUT/emulated.json"
+step "start the local Managed HSM + ARM emulator (with its token service)"
+# The emulator signs in only who its state's `sign_in` section names: here the pipeline's
+# application, with a client secret (stored as its SHA-256), as the initial administrator.
+DEMO_SECRET="demo-only-secret-not-for-real-use"
+python3 - "$HERE/empty-state.json" "$OUT/emulated.json" "$DEMO_SECRET" <<'PY'
+import hashlib, json, sys
+state = json.load(open(sys.argv[1]))
+admin = state["hsms"]["contoso"]["initial_admin_object_ids"][0]
+state["sign_in"] = {"applications": [{
+    "client_id": "5e0c3f7a-0000-4000-8000-00000000de70", "object_id": admin,
+    "display_name": "hsmsync pipeline (demo)",
+    "client_secret_sha256": [hashlib.sha256(sys.argv[3].encode()).hexdigest()]}]}
+json.dump(state, open(sys.argv[2], "w"), indent=2)
+PY
+export AZURE_TENANT_ID=72f988bf-86f1-41af-91ab-2d7cd011db47
+export AZURE_CLIENT_ID=5e0c3f7a-0000-4000-8000-00000000de70
+export AZURE_CLIENT_SECRET="$DEMO_SECRET"
 rm -f "$OUT/endpoints.json"
 "$HSMSYNC" emulator --state "$OUT/emulated.json" --endpoints-out "$OUT/endpoints.json" > "$OUT/emulator.log" 2>&1 &
 EMULATOR_PID=$!

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import shutil
 import socket
+import subprocess
+import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,9 +17,9 @@ import pytest
 
 from hsmsync.core.state import FederatedCredential, SignInApplication
 from hsmsync.emulator import Emulator, start_emulator
-from hsmsync.emulator.tokens import GITHUB_ISSUER, PIPELINES_ISSUER
+from hsmsync.emulator.tokens import FEDERATION_AUDIENCE, GITHUB_ISSUER, PIPELINES_ISSUER
 from tests.conftest import CONTOSO, CliResult, run_cli
-from tests.signin import add_sign_in, app_with_secret, default_oid
+from tests.signin import add_sign_in, app_with_secret, default_oid, sign_in_as
 
 GITHUB_SUBJECT = "repo:contoso/hsm-access:ref:refs/heads/main"
 PIPELINES_SUBJECT = "sc://contoso/hsm/hsm-access"
@@ -155,3 +158,53 @@ def test_unknown_auth_method_in_the_environment_is_an_error(emulated: tuple[Path
     result = _plan(directory, {"HSMSYNC_AUTH": "magic"})
     assert result.exit_code == 1
     assert "HSMSYNC_AUTH='magic' must be one of auto, github, azure-pipelines" in result.stderr
+
+
+def test_kubernetes_workload_identity_token_file(emulated: tuple[Path, Emulator], tmp_path: Path) -> None:
+    directory, emu = emulated
+    subject = "system:serviceaccount:hsm:hsmsync"
+    app = _app(emu, federated_credentials=(FederatedCredential(issuer=GITHUB_ISSUER, subject=subject),))
+    now = int(time.time())
+    # The kubelet writes the projected service-account token; here an issuer the emulator trusts signs it.
+    claims = {"iss": GITHUB_ISSUER, "sub": subject, "aud": FEDERATION_AUDIENCE, "iat": now, "nbf": now, "exp": now + 600}
+    token_file = tmp_path / "azure-identity-token"
+    token_file.write_text(emu.ci.keys[GITHUB_ISSUER].sign(claims))
+    env = {"AZURE_FEDERATED_TOKEN_FILE": str(token_file), "AZURE_CLIENT_ID": app.client_id, "AZURE_TENANT_ID": emu.tenant_id}
+    result = _plan(directory, env)
+    assert result.exit_code == 0, result.stderr
+    assert _header(emu, "workload-identity", app.client_id) in result.stdout
+
+
+def test_developer_az_login_names_the_user(emulated: tuple[Path, Emulator], tmp_path: Path) -> None:
+    directory, emu = emulated
+    group = "bbbbbbbb-0000-4000-8000-0000000000f1"
+    sign_in_as(emu, default_oid(emu), [group], bin_dir=tmp_path / "bin")
+    result = _plan(directory, {})
+    assert result.exit_code == 0, result.stderr
+    upn = f"user-{default_oid(emu)[:8]}@contoso.example"
+    assert f"as user {upn} (object {default_oid(emu)}) in tenant {emu.tenant_id}, signed in with azure-cli:" in (
+        result.stdout
+    )
+
+
+def test_no_sdk_warnings_reach_the_terminal(emulated: tuple[Path, Emulator], tmp_path: Path) -> None:
+    # A real process: azure-identity's warnings would go to the real stderr (Python's last resort
+    # handler), which run_cli does not capture.
+    directory, _ = emulated
+    env = {
+        "PATH": str(tmp_path / "no-az"),
+        "HOME": str(tmp_path),
+        "IDENTITY_ENDPOINT": f"https://127.0.0.1:{_closed_port()}/msi/token",
+        "IDENTITY_HEADER": "x",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "hsmsync", "plan", "--live", "--endpoints", "endpoints.json"],
+        cwd=directory,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert done.stderr.splitlines()[0] == "error: could not sign in to Azure (--auth auto); tried:"
+    assert len(done.stderr.splitlines()) == 4, done.stderr

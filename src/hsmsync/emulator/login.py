@@ -246,7 +246,9 @@ class LoginService:
                 50126,
                 "Error validating credentials due to invalid username or password.",
             )
-        return self.authority.issue(object_id=user.object_id, resource=resource, groups=user.groups)
+        return self.authority.issue(
+            object_id=user.object_id, resource=resource, groups=user.groups, upn=user.user_principal_name
+        )
 
     def _managed_identity(self, request: Request) -> Response:
         if not hmac.compare_digest(request.headers.get("X-IDENTITY-HEADER", ""), self.identity_header):

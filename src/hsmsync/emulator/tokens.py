@@ -173,6 +173,7 @@ class TokenAuthority:
         resource: str,
         app_id: str | None = None,
         groups: Sequence[str] | None = None,
+        upn: str | None = None,
         lifetime: int = LIFETIME,
     ) -> str:
         """A v1 access token for `resource`. `groups` only for users (service principals' group
@@ -192,7 +193,9 @@ class TokenAuthority:
         if app_id is not None:
             claims.update(appid=app_id, appidacr="1", idtyp="app")
         if groups is not None:
-            claims["groups"] = list(groups)
+            claims.update(groups=list(groups), idtyp="user")
+        if upn is not None:
+            claims["upn"] = upn
         return self.key.sign(claims)
 
     def verify(self, token: str, audiences: Collection[str], *, now: float | None = None) -> dict[str, Any]:

@@ -250,6 +250,13 @@ def _short(exc: BaseException) -> str:
     return type(exc).__name__
 
 
+def _reason(method: str, exc: BaseException) -> str:
+    text = _short(exc)
+    if method == "managed-identity" and text.endswith("authentication unavailable."):
+        return "no managed identity endpoint answered (not on an Azure host, or no identity assigned)"
+    return text
+
+
 class SignIn:
     """A TokenCredential that signs in once with the first method that works, then keeps using it.
 
@@ -275,7 +282,7 @@ class SignIn:
                     credential = BUILDERS[method](self.options)
                     info = _token_info(credential, scopes, options)
                 except Exception as exc:  # noqa: BLE001 - every failure is reported in the one error
-                    tried.append(f"  - {method}: {_short(exc)}")
+                    tried.append(f"  - {method}: {_reason(method, exc)}")
                     continue
                 self._credential, self.method = credential, method
                 self.claims = token_claims(info.token) or {}
