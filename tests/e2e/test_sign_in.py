@@ -208,3 +208,19 @@ def test_no_sdk_warnings_reach_the_terminal(emulated: tuple[Path, Emulator], tmp
     assert done.returncode == 1
     assert done.stderr.splitlines()[0] == "error: could not sign in to Azure (--auth auto); tried:"
     assert len(done.stderr.splitlines()) == 4, done.stderr
+
+
+def test_a_github_job_without_id_token_permission_is_told_so(
+    emulated: tuple[Path, Emulator], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    directory, _ = emulated
+    monkeypatch.setenv("IDENTITY_ENDPOINT", f"https://127.0.0.1:{_closed_port()}/msi/token")
+    monkeypatch.setenv("IDENTITY_HEADER", "x")
+    monkeypatch.setenv("PATH", str(tmp_path / "no-az"))
+    result = _plan(directory, {"GITHUB_ACTIONS": "true", "AZURE_CLIENT_ID": str(uuid.uuid4())})
+    assert result.exit_code == 1
+    assert (
+        "  - github: ACTIONS_ID_TOKEN_REQUEST_URL is not set (the job needs `permissions: id-token: write`)"
+        in result.stderr
+    )
+    assert "  - managed-identity: " in result.stderr  # a self-hosted runner's identity is still tried

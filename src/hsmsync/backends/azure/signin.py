@@ -60,7 +60,8 @@ class SignInOptions:
 
 
 def detect(environ: Mapping[str, str]) -> list[str]:
-    """The methods `auto` tries, in order."""
+    """The methods `auto` tries, in order. In a GitHub Actions or Azure Pipelines job without its
+    OIDC set up, that CI's method is tried first anyway, so the error says what is missing."""
     if environ.get("GITHUB_ACTIONS") == "true" and environ.get("ACTIONS_ID_TOKEN_REQUEST_URL"):
         return ["github"]
     if environ.get("SYSTEM_OIDCREQUESTURI") and _service_connection(environ):
@@ -69,7 +70,20 @@ def detect(environ: Mapping[str, str]) -> list[str]:
         return ["workload-identity"]
     if environ.get("AZURE_CLIENT_SECRET") or environ.get("AZURE_CLIENT_CERTIFICATE_PATH"):
         return ["client-secret"]
-    return ["managed-identity", "azure-cli"]
+    ci = []
+    if environ.get("GITHUB_ACTIONS") == "true":
+        ci = ["github"]
+    elif environ.get("TF_BUILD", "").lower() == "true":  # set in every Azure Pipelines job
+        ci = ["azure-pipelines"]
+    return [*ci, "managed-identity", "azure-cli"]
+
+
+# What to do about a missing variable (the one line of the error that names it).
+_HINTS = {
+    "ACTIONS_ID_TOKEN_REQUEST_URL": "the job needs `permissions: id-token: write`",
+    "SYSTEM_ACCESSTOKEN": "map it in the step: `env: SYSTEM_ACCESSTOKEN: $(System.AccessToken)`",
+    "AZURE_SERVICE_CONNECTION_ID": "the id of the workload-identity service connection",
+}
 
 
 def _first(environ: Mapping[str, str], *names: str) -> str:
@@ -83,7 +97,8 @@ def _service_connection(environ: Mapping[str, str]) -> str:
 def _need(environ: Mapping[str, str], *names: str) -> str:
     value = _first(environ, *names)
     if not value:
-        raise _Unavailable(f"{' or '.join(names)} is not set")
+        hint = _HINTS.get(names[0])
+        raise _Unavailable(f"{' or '.join(names)} is not set" + (f" ({hint})" if hint else ""))
     return value
 
 
