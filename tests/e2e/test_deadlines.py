@@ -146,7 +146,7 @@ def test_retries_stop_at_the_calls_total_deadline(emulated: tuple[Path, Emulator
 
 
 def test_token_requests_have_deadlines(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # DefaultAzureCredential's managed identity asks a local token endpoint (App Service style):
+    # Sign-in (auto: managed identity first) asks a local token endpoint (App Service style):
     # a silent one must not stall the run either.
     from hsmsync.backends.azure import make_azure_backend
 

@@ -41,7 +41,7 @@ PUBLIC_NAMES = (
     "evil.example",
     "*.evil.example",
 )
-REAL_TOKEN = "real-azure-token"  # what the (stand-in) DefaultAzureCredential hands out
+REAL_TOKEN = "real-azure-token"  # what the (stand-in) real sign-in hands out
 
 
 def _certificate(directory: Path) -> tuple[Path, Path]:

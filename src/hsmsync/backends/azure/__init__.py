@@ -2,11 +2,11 @@
 
 Public surface (everything else in this package is internal):
 
-- `make_azure_backend(*, endpoints: Path | None, environ: Mapping[str, str], allow_hosts=())`
-  what the CLI builds for `--live [--endpoints FILE] [--allow-host HOST]`. Without an endpoints
-  file it targets real Azure with `DefaultAzureCredential` (AZURE_TENANT_ID, AZURE_CLIENT_ID,
-  AZURE_CLIENT_SECRET, AZURE_FEDERATED_TOKEN_FILE, managed identity, `az login`...), imported only
-  on first use.
+- `make_azure_backend(*, endpoints: Path | None, environ: Mapping[str, str], allow_hosts=(),
+  auth=None)`: what the CLI builds for `--live [--endpoints FILE] [--allow-host HOST] [--auth M]`.
+  It signs in with `signin.SignIn` (GitHub Actions / Azure Pipelines OIDC, workload identity,
+  client secret, managed identity, `az login`; azure.identity imported only on first use) at
+  public Azure, or at the endpoints file's `authority` (the emulator's token service).
   Optional tuning: HSMSYNC_RETRY_TOTAL, HSMSYNC_RETRY_BACKOFF, HSMSYNC_PRINCIPAL_WAIT_SECONDS,
   HSMSYNC_CONNECT_TIMEOUT, HSMSYNC_READ_TIMEOUT, HSMSYNC_CALL_TIMEOUT. Tokens go only where
   `hosts.py` allows (checked on every request).
