@@ -13,20 +13,34 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
+import shutil
 import sys
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from azure.core.credentials import AccessToken, AccessTokenInfo
 
 from hsmsync.core.state import LiveState, SignInApplication, SignInDirectory, SignInUser
-from hsmsync.emulator import Emulator
+from hsmsync.emulator import Emulator, start_emulator
 from hsmsync.emulator.tokens import TokenAuthority, resource_of
 
 AZURE_CLI_CLIENT_ID = "04b07795-8ddb-461a-bbee-02f9e1bf7b46"
+CONTOSO = Path(__file__).resolve().parents[1] / "examples" / "contoso"
+
+
+@contextmanager
+def contoso_emulator(directory: Path) -> Iterator[Emulator]:
+    """The Contoso example's fresh HSM served by the emulator; manifest and endpoints.json in
+    `directory` (nobody signed in yet)."""
+    shutil.copy(CONTOSO / "empty-state.json", directory / "emulated.json")
+    shutil.copy(CONTOSO / "hsmsync.yaml", directory / "hsmsync.yaml")
+    with start_emulator(directory / "emulated.json", workdir=directory / "emu") as emulator:
+        emulator.write_endpoints(directory / "endpoints.json")
+        yield emulator
 
 
 class EmulatorCredential:

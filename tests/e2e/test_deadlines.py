@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import socket
 import ssl
 import threading
@@ -19,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from hsmsync.emulator import Emulator, parse_faults, start_emulator
-from tests.conftest import CONTOSO, CliResult, run_cli
-from tests.signin import sign_in_as
+from hsmsync.emulator import Emulator, parse_faults
+from tests.conftest import CliResult, run_cli
+from tests.signin import contoso_emulator, sign_in_as
 
 FAST = {
     "HSMSYNC_CONNECT_TIMEOUT": "0.5",
@@ -68,10 +67,7 @@ class SilentListener:
 
 @pytest.fixture
 def emulated(tmp_path: Path) -> Iterator[tuple[Path, Emulator]]:
-    shutil.copy(CONTOSO / "empty-state.json", tmp_path / "emulated.json")
-    shutil.copy(CONTOSO / "hsmsync.yaml", tmp_path / "hsmsync.yaml")
-    with start_emulator(tmp_path / "emulated.json", workdir=tmp_path / "emu") as emulator:
-        emulator.write_endpoints(tmp_path / "endpoints.json")
+    with contoso_emulator(tmp_path) as emulator:
         sign_in_as(emulator)
         yield tmp_path, emulator
 

@@ -4,7 +4,6 @@ briefly, what it tried when nothing works."""
 
 from __future__ import annotations
 
-import shutil
 import socket
 import subprocess
 import sys
@@ -16,10 +15,10 @@ from pathlib import Path
 import pytest
 
 from hsmsync.core.state import FederatedCredential, SignInApplication
-from hsmsync.emulator import Emulator, start_emulator
+from hsmsync.emulator import Emulator
 from hsmsync.emulator.tokens import FEDERATION_AUDIENCE, GITHUB_ISSUER, PIPELINES_ISSUER
-from tests.conftest import CONTOSO, CliResult, run_cli
-from tests.signin import add_sign_in, app_with_secret, default_oid, sign_in_as
+from tests.conftest import CliResult, run_cli
+from tests.signin import add_sign_in, app_with_secret, contoso_emulator, default_oid, sign_in_as
 
 GITHUB_SUBJECT = "repo:contoso/hsm-access:ref:refs/heads/main"
 PIPELINES_SUBJECT = "sc://contoso/hsm/hsm-access"
@@ -29,10 +28,7 @@ FAST = {"HSMSYNC_HSM_RATE": "1000", "HSMSYNC_ARM_RATE": "1000"}
 
 @pytest.fixture
 def emulated(tmp_path: Path) -> Iterator[tuple[Path, Emulator]]:
-    shutil.copy(CONTOSO / "empty-state.json", tmp_path / "emulated.json")
-    shutil.copy(CONTOSO / "hsmsync.yaml", tmp_path / "hsmsync.yaml")
-    with start_emulator(tmp_path / "emulated.json", workdir=tmp_path / "emu") as emulator:
-        emulator.write_endpoints(tmp_path / "endpoints.json")
+    with contoso_emulator(tmp_path) as emulator:
         yield tmp_path, emulator
 
 
@@ -135,13 +131,18 @@ def _closed_port() -> int:
         return int(s.getsockname()[1])
 
 
-def test_nothing_works_one_short_error_listing_what_was_tried(
-    emulated: tuple[Path, Emulator], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    directory, _ = emulated
+@pytest.fixture
+def no_local_identity(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A managed-identity endpoint that refuses connections, and no `az` on PATH."""
     monkeypatch.setenv("IDENTITY_ENDPOINT", f"https://127.0.0.1:{_closed_port()}/msi/token")
     monkeypatch.setenv("IDENTITY_HEADER", "x")
-    monkeypatch.setenv("PATH", str(tmp_path / "no-az"))  # no `az` either
+    monkeypatch.setenv("PATH", str(tmp_path / "no-az"))
+
+
+def test_nothing_works_one_short_error_listing_what_was_tried(
+    emulated: tuple[Path, Emulator], no_local_identity: None
+) -> None:
+    directory, _ = emulated
     result = _plan(directory, {})
     assert result.exit_code == 1
     lines = result.stderr.splitlines()
@@ -211,12 +212,9 @@ def test_no_sdk_warnings_reach_the_terminal(emulated: tuple[Path, Emulator], tmp
 
 
 def test_a_github_job_without_id_token_permission_is_told_so(
-    emulated: tuple[Path, Emulator], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    emulated: tuple[Path, Emulator], no_local_identity: None
 ) -> None:
     directory, _ = emulated
-    monkeypatch.setenv("IDENTITY_ENDPOINT", f"https://127.0.0.1:{_closed_port()}/msi/token")
-    monkeypatch.setenv("IDENTITY_HEADER", "x")
-    monkeypatch.setenv("PATH", str(tmp_path / "no-az"))
     result = _plan(directory, {"GITHUB_ACTIONS": "true", "AZURE_CLIENT_ID": str(uuid.uuid4())})
     assert result.exit_code == 1
     assert (
