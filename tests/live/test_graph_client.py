@@ -11,6 +11,7 @@ import pytest
 
 from hsmsync.backends.azure.graph import GRAPH_SCOPE, GraphDirectory, lookup_path, odata_string, open_graph
 from hsmsync.backends.azure.hosts import HostRule
+from hsmsync.backends.azure.signin import SignInError
 from hsmsync.backends.statefile import write_state_file
 from hsmsync.core.errors import BackendError, StateError
 from hsmsync.core.state import DirectoryObject, LiveState
@@ -77,12 +78,19 @@ def test_lookups_against_the_emulator(emu: Emulator) -> None:
     assert set(credential.requests) == {(GRAPH_SCOPE,)}
 
 
-def test_open_graph_from_the_endpoints_file(emu: Emulator, tmp_path: Path) -> None:
+def test_open_graph_from_the_endpoints_file(emu: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     emu.write_endpoints(tmp_path / "endpoints.json")
     env = sign_in_as(emu, ME)  # Graph signs in at the emulator's token service like the backend
     with open_graph(endpoints=tmp_path / "endpoints.json", environ=env) as graph:
         assert graph.base_url == emu.arm_url
         assert [m.id for m in graph.find(NameQuery("k", "Group", "name", "Twins")).matches] == list(TWINS)
+    # --auth wins over HSMSYNC_AUTH (client-secret here): az is not on this PATH.
+    monkeypatch.setenv("PATH", str(tmp_path / "no-az"))
+    with (
+        open_graph(endpoints=tmp_path / "endpoints.json", environ=env, auth="azure-cli") as graph,
+        pytest.raises(SignInError, match=r"\(--auth azure-cli\); tried:\n  - azure-cli: "),
+    ):
+        graph.find(NameQuery("k", "Group", "name", "Twins"))
     endpoints = json.loads((tmp_path / "endpoints.json").read_text())
     del endpoints["graph"]
     (tmp_path / "endpoints.json").write_text(json.dumps(endpoints))

@@ -124,7 +124,9 @@ def _graph_names(
         args.endpoints if args.endpoints is None or args.endpoints.is_absolute() else env.cwd / args.endpoints
     )
     try:
-        with open_graph(endpoints=endpoints, environ=env.environ, allow_hosts=args.allow_host) as graph:
+        with open_graph(
+            endpoints=endpoints, environ=env.environ, allow_hosts=args.allow_host, auth=args.auth
+        ) as graph:
             return graph.get_by_ids(wanted), []
     except (BackendError, HsmsyncError) as exc:
         return (), [f"principals not named: {exc}"]

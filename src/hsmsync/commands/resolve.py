@@ -93,6 +93,7 @@ def _directory(args: argparse.Namespace, env: Environment) -> Directory:
         endpoints=_abs(args.endpoints, env) if args.endpoints else None,
         environ=env.environ,
         allow_hosts=args.allow_host,
+        auth=args.auth,
     )
 
 

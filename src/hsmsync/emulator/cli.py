@@ -83,7 +83,7 @@ def _serve(
             stdout.write(f"  hsm {name}: {url}\n")
         stdout.write(f"  arm:   {emulator.arm_url}\n")
         stdout.write(f"  graph: {emulator.arm_url}\n")
-        stdout.write(f"  sign-in (AZURE_AUTHORITY_HOST): {emulator.authority_url}\n")
+        stdout.write(f"  token service: {emulator.authority_url} (signs in the state's `sign_in`)\n")
         stdout.write(f"  tenant: {emulator.tenant_id}\n")
         stdout.write(f"  trust this CA certificate: {emulator.ca_cert_path}\n")
         if endpoints_out is not None:
