@@ -15,6 +15,7 @@ import pytest
 from hsmsync.emulator import start_emulator
 from tests.conftest import CONTOSO
 from tests.e2e.test_guard_on_emulator import ADMIN_AND_KEYS, PIPELINE, Run, manifest
+from tests.signin import sign_in_as
 
 
 @pytest.fixture
@@ -26,8 +27,9 @@ def fresh(tmp_path: Path) -> Iterator[Run]:
     hsm["role_assignments"] = [a for a in hsm["role_assignments"] if a["scope"] == "/"]
     (tmp_path / "emulated.json").write_text(json.dumps(state))
     emulator: Any
-    with start_emulator(tmp_path / "emulated.json", identity_oid=PIPELINE) as emulator:
+    with start_emulator(tmp_path / "emulated.json") as emulator:
         emulator.write_endpoints(tmp_path / "endpoints.json")
+        sign_in_as(emulator, PIPELINE)
         yield Run(tmp_path)
 
 

@@ -14,6 +14,7 @@ import pytest
 
 from hsmsync.emulator import start_emulator
 from tests.conftest import CONTOSO, CliResult, run_cli
+from tests.signin import sign_in_as
 
 PIPELINE = "7c9e1a3b-5d7f-4b9d-8e2a-6c8e0a2c4e99"  # initial administrator of empty-state.json
 FAST = {"HSMSYNC_RETRY_BACKOFF": "0.01", "HSMSYNC_HSM_RATE": "1000", "HSMSYNC_ARM_RATE": "1000"}
@@ -73,8 +74,9 @@ class Run:
 def run(tmp_path: Path) -> Iterator[Run]:
     shutil.copy(CONTOSO / "empty-state.json", tmp_path / "emulated.json")
     emulator: Any
-    with start_emulator(tmp_path / "emulated.json", identity_oid=PIPELINE) as emulator:
+    with start_emulator(tmp_path / "emulated.json") as emulator:
         emulator.write_endpoints(tmp_path / "endpoints.json")
+        sign_in_as(emulator, PIPELINE)
         yield Run(tmp_path)
 
 
@@ -163,8 +165,9 @@ def test_rights_held_through_a_group_come_from_graph_when_the_token_lacks_groups
         + "  group:\n    members: [platform]\n    data: [{hsm: contoso, role: Managed HSM Administrator, scope: /}]\n"
     )
     emulator: Any
-    with start_emulator(tmp_path / "emulated.json", identity_oid=PIPELINE) as emulator:
+    with start_emulator(tmp_path / "emulated.json") as emulator:
         emulator.write_endpoints(tmp_path / "endpoints.json")
+        sign_in_as(emulator, PIPELINE)
         run = Run(tmp_path)
         # The emulator, like Entra ID, honours the membership the token does not list.
         applied = run.apply(group_admin)

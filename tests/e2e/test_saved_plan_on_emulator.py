@@ -11,6 +11,7 @@ from typing import Any
 from hsmsync.emulator import start_emulator
 from tests.conftest import CONTOSO, run_cli
 from tests.e2e.test_guard_on_emulator import ADMIN_AND_KEYS, FAST, PIPELINE, manifest
+from tests.signin import sign_in_as
 
 ADMINISTRATOR = "a290e904-7015-4bba-90c8-60543313cdb4"
 ATTACKER = "66666666-6666-4666-8666-666666666666"
@@ -22,8 +23,9 @@ def test_forged_and_foreign_plans_are_refused_and_an_honest_one_applies(tmp_path
     (tmp_path / "hsmsync.yaml").write_text(manifest(ADMIN_AND_KEYS))
     live = ("--live", "--endpoints", "endpoints.json")
     emulator: Any
-    with start_emulator(tmp_path / "emulated.json", identity_oid=PIPELINE) as emulator:
+    with start_emulator(tmp_path / "emulated.json") as emulator:
         emulator.write_endpoints(tmp_path / "endpoints.json")
+        sign_in_as(emulator, PIPELINE)
 
         def cli(*args: str) -> Any:
             return run_cli(*args, cwd=tmp_path, environ=FAST)

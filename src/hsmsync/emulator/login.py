@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import threading
 import time
 import uuid
 from typing import Any
@@ -74,7 +75,12 @@ class LoginService:
         self.authority = authority
         self.ci = ci
         self.identity_header = uuid.uuid4().hex  # the managed-identity endpoint's shared secret
-        self.token_requests = 0  # answered token requests (tests check credentials cache tokens)
+        self.token_requests = 0  # token requests received (tests compare with OIDC tokens used)
+        self._count_lock = threading.Lock()
+
+    def _count(self) -> None:
+        with self._count_lock:
+            self.token_requests += 1
 
     def __call__(self, request: Request) -> Response:
         headers = {"Content-Type": "application/json; charset=utf-8", "Cache-Control": "no-store"}
@@ -161,7 +167,7 @@ class LoginService:
     def _grant(self, form: dict[str, str]) -> str:
         grant = form.get("grant_type", "")
         resource = self._resource(form.get("scope", ""))
-        self.token_requests += 1
+        self._count()
         if grant == "password":
             return self._password(form, resource)
         if grant != "client_credentials":
@@ -262,7 +268,7 @@ class LoginService:
             resource = self._resource(request.param("resource") or "")
         except LoginError as exc:
             return Response(400, {"statusCode": 400, "message": exc.description})
-        self.token_requests += 1
+        self._count()
         token = self.authority.issue(object_id=app.object_id, resource=resource, app_id=app.client_id)
         expires_on = int(time.time()) + LIFETIME
         body = {

@@ -196,13 +196,13 @@ class AzureBackend:
         from hsmsync.backends.azure.graph import GRAPH_SCOPE, GRAPH_URL, GraphDirectory
 
         base = self.settings.graph_url
-        if base is None and (self.settings.hosts.minted or self.settings.arm_base_url):
+        if base is None and (self.settings.hosts.emulator or self.settings.arm_base_url):
             return ()  # an endpoints file without a Graph URL: no token goes to a host it does not name
         base = base or GRAPH_URL
         graph = GraphDirectory(
             self.clients.credential,
             base_url=base,
-            scope=GRAPH_SCOPE if self.settings.hosts.minted or base == GRAPH_URL else f"{base}/.default",
+            scope=GRAPH_SCOPE if self.settings.hosts.emulator or base == GRAPH_URL else f"{base}/.default",
             connection_verify=self.settings.connection_verify,
             retry=self.settings.retry.client_kwargs(),
             hosts=self.settings.hosts,  # the same host rule as every other call

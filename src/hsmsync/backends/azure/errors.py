@@ -240,7 +240,11 @@ def to_backend_error(exc: AzureError, attempt: Attempt) -> BackendError:
             status=status,
         )
     if isinstance(exc, ClientAuthenticationError):
-        return BackendError(f"could not get an access token for {what}: {redact(_text(exc))}")
+        # E.g. a challenge from this host asked for a token of another tenant, which the credential
+        # refuses to get: name the host that asked.
+        return BackendError(
+            f"could not get an access token for {what}, asked by {attempt.host}: {redact(_text(exc))}"
+        )
     if isinstance(exc, NoAnswerError):  # already names the host and the deadline
         return BackendError(f"{what}: {_text(exc)}")
     if isinstance(exc, ServiceRequestError | ServiceResponseError):

@@ -21,8 +21,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -242,17 +241,13 @@ BUILDERS: dict[str, Callable[[SignInOptions], Any]] = {
 }
 
 
-@contextmanager
-def _quiet_identity_logs() -> Iterator[None]:
-    """azure-identity logs each failed attempt as a warning (printed to stderr by Python's last
-    resort handler): the one SignInError says it all."""
+def _quiet_identity_warnings() -> None:
+    """azure-identity logs each failed attempt as a warning, which Python's last-resort handler
+    prints to stderr (several lines, once per client): hsmsync's own error says it all, once.
+    Left alone when the logger was configured on purpose."""
     logger = logging.getLogger("azure.identity")
-    level = logger.level
-    logger.setLevel(logging.CRITICAL)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
+    if logger.level == logging.NOTSET:
+        logger.setLevel(logging.ERROR)
 
 
 def _short(exc: BaseException) -> str:
@@ -279,6 +274,7 @@ class SignIn:
     raised again at once (one error, however many clients ask)."""
 
     def __init__(self, options: SignInOptions) -> None:
+        _quiet_identity_warnings()
         self.options = options
         self._lock = threading.Lock()
         self._credential: Any = None
@@ -291,17 +287,16 @@ class SignIn:
 
     def _sign_in(self, scopes: tuple[str, ...], options: TokenRequestOptions | None) -> AccessTokenInfo:
         tried: list[str] = []
-        with _quiet_identity_logs():
-            for method in self.methods():
-                try:
-                    credential = BUILDERS[method](self.options)
-                    info = _token_info(credential, scopes, options)
-                except Exception as exc:  # noqa: BLE001 - every failure is reported in the one error
-                    tried.append(f"  - {method}: {_reason(method, exc)}")
-                    continue
-                self._credential, self.method = credential, method
-                self.claims = token_claims(info.token) or {}
-                return info
+        for method in self.methods():
+            try:
+                credential = BUILDERS[method](self.options)
+                info = _token_info(credential, scopes, options)
+            except Exception as exc:  # noqa: BLE001 - every failure is reported in the one error
+                tried.append(f"  - {method}: {_reason(method, exc)}")
+                continue
+            self._credential, self.method = credential, method
+            self.claims = token_claims(info.token) or {}
+            return info
         how = f"--auth {self.options.auth}" if self.options.auth != "auto" else "--auth auto"
         self._failure = SignInError(
             f"could not sign in to Azure ({how}); tried:\n" + "\n".join(tried) + "\n"
