@@ -66,6 +66,23 @@ def test_github_actions_oidc_fresh_token_for_every_entra_request(emulated: tuple
     assert len(set(job.issued)) == len(job.issued)
 
 
+def test_github_actions_request_token_is_checked(emulated: tuple[Path, Emulator]) -> None:
+    directory, emu = emulated
+    app = _app(emu, federated_credentials=(FederatedCredential(issuer=GITHUB_ISSUER, subject=GITHUB_SUBJECT),))
+    job = emu.ci.github_job(GITHUB_SUBJECT)
+    env = {
+        "GITHUB_ACTIONS": "true",
+        "ACTIONS_ID_TOKEN_REQUEST_URL": job.url,
+        "ACTIONS_ID_TOKEN_REQUEST_TOKEN": "stale-request-token",
+        "AZURE_CLIENT_ID": app.client_id,
+        "AZURE_TENANT_ID": emu.tenant_id,
+    }
+    result = _plan(directory, env)
+    assert result.exit_code == 1
+    assert "  - github: the GitHub Actions OIDC endpoint answered 401" in result.stderr
+    assert "stale-request-token" not in result.stderr and job.issued == []
+
+
 def test_github_actions_subject_must_match_the_federated_credential(emulated: tuple[Path, Emulator]) -> None:
     directory, emu = emulated
     app = _app(emu, federated_credentials=(FederatedCredential(issuer=GITHUB_ISSUER, subject=GITHUB_SUBJECT),))

@@ -18,7 +18,6 @@ from hsmsync.core.errors import BackendError
 from hsmsync.core.plan import Action, Change, Kind, Plane
 from hsmsync.emulator import parse_faults
 from tests.conftest import run_cli
-from tests.signin import with_sign_in
 from tests.live.conftest import (
     ADMIN,
     APP,
@@ -30,6 +29,7 @@ from tests.live.conftest import (
     endpoints_for,
     request,
 )
+from tests.signin import with_sign_in
 
 FEW_RETRIES = {**FAST_ENV, "HSMSYNC_RETRY_TOTAL": "1"}
 EXPECTED = {

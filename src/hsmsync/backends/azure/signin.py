@@ -24,6 +24,7 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from hsmsync.backends.auth_methods import AUTH_METHODS, ENV_AUTH, auth_method
 from hsmsync.backends.azure.caller import token_claims
@@ -106,7 +107,7 @@ class GithubOidcToken:
     each time Entra is asked (they live minutes; a cached one would expire in long runs)."""
 
     def __init__(self, url: str, request_token: str, verify: bool | str, timeouts: TimeoutSettings) -> None:
-        self._url = url + ("&" if "?" in url else "?") + f"audience={FEDERATION_AUDIENCE}"
+        self._url = url + ("&" if "?" in url else "?") + f"audience={quote(FEDERATION_AUDIENCE, safe='')}"
         self._request_token = request_token
         self._verify = verify
         self._timeouts = timeouts
@@ -254,8 +255,7 @@ def _short(exc: BaseException) -> str:
     text = str(getattr(exc, "message", None) or exc or type(exc).__name__)
     for line in text.splitlines():
         line = line.strip()
-        if line and not line.startswith("Attempted credentials") and line != "Authentication failed:":
-            line = line.removeprefix("Authentication failed: ")
+        if line:
             return redact(line if len(line) <= 240 else line[:237] + "...")
     return type(exc).__name__
 
@@ -288,18 +288,19 @@ class SignIn:
     def _sign_in(self, scopes: tuple[str, ...], options: TokenRequestOptions | None) -> AccessTokenInfo:
         tried: list[str] = []
         for method in self.methods():
+            credential = None
             try:
                 credential = BUILDERS[method](self.options)
                 info = _token_info(credential, scopes, options)
             except Exception as exc:  # noqa: BLE001 - every failure is reported in the one error
                 tried.append(f"  - {method}: {_reason(method, exc)}")
+                _close(credential)
                 continue
             self._credential, self.method = credential, method
             self.claims = token_claims(info.token) or {}
             return info
-        how = f"--auth {self.options.auth}" if self.options.auth != "auto" else "--auth auto"
         self._failure = SignInError(
-            f"could not sign in to Azure ({how}); tried:\n" + "\n".join(tried) + "\n"
+            f"could not sign in to Azure (--auth {self.options.auth}); tried:\n" + "\n".join(tried) + "\n"
             "Choose the method with --auth or HSMSYNC_AUTH "
             f"({', '.join(AUTH_METHODS[1:])}); see README, 'Sign-in'."
         )
@@ -338,9 +339,13 @@ class SignIn:
         return f"{who} (object {oid}) in tenant {tid}, signed in with {self.method}"
 
     def close(self) -> None:
-        close = getattr(self._credential, "close", None)
-        if callable(close):
-            close()
+        _close(self._credential)
+
+
+def _close(credential: Any) -> None:
+    close = getattr(credential, "close", None)
+    if callable(close):
+        close()
 
 
 def _token_info(
