@@ -77,9 +77,7 @@ def _write_full_key_state(directory: Path) -> None:
 
 def _plan_apply_replan(directory: Path) -> list[dict[str, Any]]:
     """On the emulator through the live backend: the plan's changes; apply succeeds, then no changes."""
-    with start_emulator(
-        directory / "state.json", faults=parse_faults("throttle=0"), identity_oid=ADMIN
-    ) as emu:
+    with start_emulator(directory / "state.json", faults=parse_faults("throttle=0")) as emu:
         endpoints_for(emu, directory / "endpoints.json")
         live = ("--live", "--endpoints", "endpoints.json")
         plan = run_cli("plan", *live, "--format", "json", cwd=directory)
@@ -109,9 +107,7 @@ def test_swap_on_a_full_key_applies_delete_first(tmp_path: Path):
 def test_a_swap_that_cannot_fit_is_refused_at_plan_time(tmp_path: Path):
     _write_full_key_state(tmp_path)
     (tmp_path / "hsmsync.yaml").write_text(_manifest(range(11)))  # 11 at one key
-    with start_emulator(
-        tmp_path / "state.json", faults=parse_faults("throttle=0"), identity_oid=ADMIN
-    ) as emu:
+    with start_emulator(tmp_path / "state.json", faults=parse_faults("throttle=0")) as emu:
         endpoints_for(emu, tmp_path / "endpoints.json")
         plan = run_cli("plan", "--live", "--endpoints", "endpoints.json", cwd=tmp_path)
     assert plan.exit_code == 1

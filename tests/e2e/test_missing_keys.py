@@ -5,15 +5,14 @@ discovery listed the keys: otherwise nothing is guessed."""
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from hsmsync.emulator import start_emulator
 from tests.conftest import CONTOSO, run_cli
 from tests.e2e.test_live_cli import MINIMAL
+from tests.signin import contoso_emulator, sign_in_as
 
 TYPO = "/keys/app-signinng"
 HINT = "scope /keys/app-signinng names no existing key; did you mean app-signing?"
@@ -65,10 +64,8 @@ def test_an_existing_key_in_another_case_is_no_warning(contoso: Path):
 
 @pytest.fixture
 def emulated(tmp_path: Path) -> Iterator[Path]:
-    shutil.copy(CONTOSO / "empty-state.json", tmp_path / "emulated.json")
-    shutil.copy(CONTOSO / "hsmsync.yaml", tmp_path / "hsmsync.yaml")
-    with start_emulator(tmp_path / "emulated.json") as emulator:
-        emulator.write_endpoints(tmp_path / "endpoints.json")
+    with contoso_emulator(tmp_path) as emulator:
+        sign_in_as(emulator)
         yield tmp_path
 
 
