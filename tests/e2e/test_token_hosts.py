@@ -370,3 +370,79 @@ def test_every_request_is_checked_right_before_it_is_sent() -> None:
         with pytest.raises(AssertionError, match="sent"):
             real.run(HttpRequest("GET", allowed))
     assert len(sent) == 3
+
+
+# Finding 11: the check and the transport must read a URL's host the same way. urllib3 (which
+# requests, azure-core's transport, parses with) reads `https://evil.example\.managedhsm.azure.net`
+# as host evil.example; `urlsplit` read a *.managedhsm.azure.net host and let the token go.
+HOSTILE_URLS = (
+    "https://evil.example\\.managedhsm.azure.net/keys",  # backslash: urllib3 connects to evil.example
+    "https://evil.example@contoso.managedhsm.azure.net/keys",  # userinfo
+    "https://contoso.managedhsm.azure.net\t/keys",  # a control character
+    "https://contoso%2emanagedhsm.azure.net/keys",  # percent-encoding in the host
+    "https://contoso.managedhsm.azure.net /keys",  # whitespace
+)
+
+
+def _guarded_pipeline(rule: Any, recorder: Recorder) -> Any:
+    """A pipeline as the clients build it (the host check, then the bearer token), over the real
+    requests transport, so what the check lets through really is sent (to the recorder)."""
+    from azure.core.pipeline import Pipeline
+    from azure.core.pipeline.policies import BearerTokenCredentialPolicy
+    from azure.core.pipeline.transport import RequestsTransport
+
+    from hsmsync.backends.azure.hosts import HostGuardPolicy
+
+    policies = [HostGuardPolicy(rule), BearerTokenCredentialPolicy(RealLikeCredential(), "https://x/.default")]
+    return Pipeline(RequestsTransport(connection_verify=str(recorder.cert)), policies=policies)
+
+
+@pytest.mark.parametrize("url", HOSTILE_URLS)
+def test_a_url_the_transport_reads_differently_gets_no_real_token(url: str, recorder: Recorder) -> None:
+    from azure.core.rest import HttpRequest
+
+    from hsmsync.backends.azure.hosts import HostRule
+    from hsmsync.core.errors import BackendError
+
+    pipeline = _guarded_pipeline(HostRule.for_real_credentials(), recorder)
+    with pytest.raises(BackendError, match="refusing to send any token to"):
+        pipeline.run(HttpRequest("GET", url))
+    assert recorder.requests == [], "the request left hsmsync"
+
+
+def test_userinfo_before_a_loopback_host_gets_no_minted_token(recorder: Recorder) -> None:
+    from azure.core.rest import HttpRequest
+
+    from hsmsync.backends.azure.hosts import HostRule
+    from hsmsync.core.errors import BackendError
+
+    pipeline = _guarded_pipeline(HostRule(minted=True), recorder)
+    url = f"https://evil.example.com@127.0.0.2:{recorder.port}/keys"
+    with pytest.raises(BackendError, match=r"it carries userinfo \(user@host\)"):
+        pipeline.run(HttpRequest("GET", url))
+    assert recorder.requests == []
+
+
+def test_an_endpoints_url_with_a_backslash_is_refused_naming_the_field(
+    emulated: tuple[Path, Emulator], recorder: Recorder, real_credential: None
+) -> None:
+    directory, _ = emulated
+    _edit_endpoints(directory, identity=None, hsms={"contoso": "https://evil.example\\.managedhsm.azure.net"})
+    result = _plan(directory)
+    assert recorder.requests == []
+    assert result.exit_code == 1, result.stderr
+    assert "endpoints field 'hsms.contoso': 'https://evil.example\\\\.managedhsm.azure.net' is refused: it " in (
+        result.stderr
+    )
+
+
+def test_an_emulator_url_with_userinfo_is_refused_naming_the_field(
+    emulated: tuple[Path, Emulator], recorder: Recorder
+) -> None:
+    directory, emulator = emulated
+    port = emulator.hsm_urls["contoso"].rsplit(":", 1)[1]
+    _edit_endpoints(directory, hsms={"contoso": f"https://evil.example.com@127.0.0.1:{port}"})
+    result = _plan(directory)
+    assert result.exit_code == 1, result.stderr
+    assert "endpoints field 'hsms.contoso'" in result.stderr
+    assert "it carries userinfo (user@host)" in result.stderr

@@ -26,7 +26,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from hsmsync.backends.azure.hosts import HostRule, Resolver, is_loopback_host, resolve_addresses, url_host
+from hsmsync.backends.azure.hosts import (
+    HostRule,
+    Resolver,
+    is_loopback_host,
+    resolve_addresses,
+    url_host,
+    url_problem,
+)
 from hsmsync.backends.azure.settings import AzureSettings, RetrySettings
 from hsmsync.core.errors import StateError
 from hsmsync.core.ids import is_guid
@@ -66,6 +73,9 @@ class _Reader:
     def url(self, field: str, value: Any) -> str:
         if not isinstance(value, str) or not value:
             raise self.fail(field, "must be an https:// URL")
+        problem = url_problem(value)  # the check every request passes, applied as the file is read
+        if problem is not None:
+            raise self.fail(field, f"{value!r} is refused: {problem}")
         parts = urlsplit(value)
         if parts.scheme != "https" or not parts.hostname:
             raise self.fail(field, f"'{value}' is not an https:// URL (the Azure SDKs require TLS)")

@@ -11,11 +11,19 @@
 `HostGuardPolicy` sits in every pipeline after the redirect and retry policies (a per-retry
 policy), so it sees every attempt, retries and redirects included, and refuses a request to any
 other host before it reaches the authentication policy or the transport.
+
+The host is the one urllib3's `parse_url` finds: the parser of the transport (requests) that
+sends the request, so the check and the connection cannot disagree about where a URL goes
+(`https://evil.com\\.managedhsm.azure.net` is evil.com to urllib3). A URL whose host is not plain
+is refused outright: userinfo (`user@host`), a backslash, whitespace or a control character
+anywhere, percent-encoding or non-ASCII in the authority, or a host that is neither a strict DNS
+name nor an IP literal.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import re
 import socket
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -24,6 +32,8 @@ from urllib.parse import urlsplit
 
 from azure.core.pipeline import PipelineRequest, PipelineResponse
 from azure.core.pipeline.policies import HTTPPolicy
+from urllib3.exceptions import LocationParseError
+from urllib3.util import parse_url
 
 from hsmsync.core.errors import BackendError
 
@@ -67,8 +77,57 @@ def resolve_addresses(host: str) -> list[str]:
     return [str(info[4][0]) for info in socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)]
 
 
+_DNS_LABEL = r"(?!-)[a-z0-9-]{1,63}(?<!-)"
+_DNS_NAME = re.compile(rf"{_DNS_LABEL}(?:\.{_DNS_LABEL})*\.?")
+
+
+def url_problem(url: str) -> str | None:
+    """Why `url`'s host cannot be vouched for (None: it can): see the module docstring."""
+    if any(ch == "\\" or ch.isspace() or not ch.isprintable() for ch in url):
+        return "it contains a backslash, whitespace or a control character"
+    _scheme, sep, rest = url.partition("://")
+    authority = re.split(r"[/?#]", rest, maxsplit=1)[0]
+    if not sep or not authority:
+        return "it has no scheme:// and host"
+    if "@" in authority:
+        return "it carries userinfo (user@host)"
+    if "%" in authority or not authority.isascii():
+        return "its host is percent-encoded or not ASCII"
+    try:
+        host = (parse_url(url).host or "").lower()
+        other_reading = urlsplit(url).hostname or ""
+    except (LocationParseError, ValueError):
+        return "it cannot be parsed"
+    if not _is_plain_host(host):
+        return f"'{host}' is not a host name or an IP address"
+    if other_reading != host.strip("[]"):  # belt and braces: both parsers agree
+        return "URL parsers disagree about its host"
+    return None
+
+
+def _is_plain_host(host: str) -> bool:
+    if host.startswith("[") and host.endswith("]"):
+        return _is_ip(host[1:-1], ipaddress.IPv6Address)
+    if _is_ip(host, ipaddress.IPv4Address):
+        return True
+    # A DNS name whose last label is not all digits (`127.1`, `2130706433` are not names).
+    return bool(_DNS_NAME.fullmatch(host)) and not host.rstrip(".").rsplit(".", 1)[-1].isdigit()
+
+
+def _is_ip(text: str, kind: type[ipaddress.IPv4Address] | type[ipaddress.IPv6Address]) -> bool:
+    try:
+        kind(text)
+    except ValueError:
+        return False
+    return True
+
+
 def url_host(url: str) -> str:
-    return (urlsplit(url).hostname or "").lower().rstrip(".")
+    """The host a request to `url` goes to (urllib3's reading; IPv6 without brackets); "" when
+    `url_problem` finds one."""
+    if url_problem(url) is not None:
+        return ""
+    return (parse_url(url).host or "").lower().strip("[]").rstrip(".")
 
 
 def is_loopback_host(host: str, *, resolve: Resolver = resolve_addresses) -> bool:
@@ -127,6 +186,9 @@ class HostRule:
 
     def refusal(self, url: str, what: str) -> str | None:
         """None when `url` may receive this run's tokens, else why not (naming `what` and the URL)."""
+        malformed = url_problem(url)
+        if malformed is not None:
+            return f"{what}: refusing to send any token to {url!r}: {malformed}"
         host = url_host(url)
         if self.permits(host):
             return None
@@ -163,5 +225,6 @@ class HostGuardPolicy(HTTPPolicy[Any, Any]):
 
     def send(self, request: PipelineRequest[Any]) -> PipelineResponse[Any, Any]:
         url = request.http_request.url
-        self._rule.check(url, f"{request.http_request.method} {_origin(url)}{urlsplit(url).path}")
+        where = "" if url_problem(url) else f" {_origin(url)}{urlsplit(url).path}"
+        self._rule.check(url, f"{request.http_request.method}{where}")
         return self.next.send(request)
