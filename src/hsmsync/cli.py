@@ -29,6 +29,7 @@ from hsmsync.commands import (
     ci,
 )
 from hsmsync.commands.resolve import COMMANDS as RESOLVE_COMMANDS
+from hsmsync.commands.review import principal_id_of
 from hsmsync.commands.resolve import add_parsers as add_resolve_parsers
 from hsmsync.core.access_delta import access_delta, state_after_plan
 from hsmsync.core.applier_rights import rights_to_keep
@@ -192,6 +193,7 @@ def _compute_plan(
     if loaded is None:
         shown = _manifest_file(args)
         loaded = load_manifest(_path(shown, env), display=shown)
+    _resolve_callers(args, loaded)
     backend = _backend(args, env)
     request = read_request_for(loaded.desired)
     live = _read_or_way_out(args, backend, request, loaded.desired)
@@ -211,6 +213,7 @@ def _read_or_way_out(
 def _bootstrap(args: argparse.Namespace, env: Environment) -> None:
     shown = _manifest_file(args)
     loaded = load_manifest(_path(shown, env), display=shown)
+    _resolve_callers(args, loaded)
     backend = _backend(args, env)
     human = env.stderr if args.format == "json" else env.stdout  # stdout carries only the JSON
     run_bootstrap(
@@ -234,8 +237,26 @@ def _confirmed(args: argparse.Namespace, env: Environment, question: str, out: T
     return env.stdin.readline().strip() == "yes"
 
 
+def _resolve_callers(args: argparse.Namespace, loaded: LoadedManifest) -> None:
+    """`--caller`/`--caller-group` to object ids: each a GUID or a key of `principals`. Anything
+    else is a usage error: read as no caller, it would switch off the guard for the applier's rights."""
+
+    def object_id(option: str, value: str) -> str:
+        try:
+            return principal_id_of(loaded, value)
+        except HsmsyncError as exc:
+            raise HsmsyncError(f"{option}: {exc}") from None
+
+    if args.caller_group and args.caller is None:
+        raise HsmsyncError("--caller-group names the groups of --caller; give --caller too")
+    if args.caller is not None:
+        args.caller = object_id("--caller", args.caller)
+    args.caller_group = [object_id("--caller-group", group) for group in args.caller_group]
+
+
 def _caller(args: argparse.Namespace, backend: StateBackend) -> Caller | None:
-    return Caller(args.caller.lower(), tuple(args.caller_group)) if args.caller else backend.caller()
+    """The applying identity: `--caller` (resolved by `_resolve_callers`), else the backend's."""
+    return Caller(args.caller, tuple(args.caller_group)) if args.caller is not None else backend.caller()
 
 
 def _binding(args: argparse.Namespace, env: Environment, loaded: LoadedManifest) -> PlanBinding:

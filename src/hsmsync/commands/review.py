@@ -258,7 +258,8 @@ def _whocan_vault(args: argparse.Namespace, env: Environment, loaded: LoadedMani
     return _answer_whocan(args, env, question, desired_paths, live_paths)
 
 
-def _principal_id(loaded: LoadedManifest, reference: str) -> str:
+def principal_id_of(loaded: LoadedManifest, reference: str) -> str:
+    """The object id `reference` names: a key of `principals`, or a GUID (any case)."""
     declared = loaded.manifest.principals
     if reference in declared and declared[reference].id:
         return str(declared[reference].id)
@@ -276,7 +277,7 @@ def _named(e: Explanation, loaded: LoadedManifest) -> Explanation:
 
 def cmd_explain(args: argparse.Namespace, env: Environment) -> int:
     loaded = _load(args, env)
-    principal_id = _principal_id(loaded, args.principal)
+    principal_id = principal_id_of(loaded, args.principal)
     declared = grants_from_desired(loaded.desired)
     declared_policies = policies_from_desired(loaded.desired)
     would_be = _named(explain(declared, principal_id, None, policies=declared_policies), loaded)
