@@ -56,6 +56,7 @@ from hsmsync.render.progress import Progress, error_line, feedback
 from hsmsync.render.results import render_apply_json, render_apply_result
 from hsmsync.saved_plan import (
     PlanBinding,
+    backend_text,
     check_binding,
     check_not_stale,
     check_same_plan,
@@ -82,7 +83,7 @@ def _add_source_args(p: argparse.ArgumentParser) -> None:
         "--file",
         type=Path,
         default=None,
-        help="manifest (default: hsmsync.yaml; for `apply PLAN`, the manifest the plan was made from)",
+        help="manifest (default: hsmsync.yaml; `apply PLAN` too: never a path from the plan file)",
     )
     src = p.add_mutually_exclusive_group()
     src.add_argument("--state", type=Path, help="plan against a fake state file instead of Azure")
@@ -343,10 +344,10 @@ def cmd_apply(args: argparse.Namespace, env: Environment) -> int:
         raise HsmsyncError("--bootstrap works from the manifest; it cannot be used with a saved plan")
     if args.bootstrap:
         _bootstrap(args, env)
-    planned = _verified_saved_plan(args, env) if args.plan_file else _compute_plan(args, env)
-    backend, plan = planned.backend, planned.plan
     # With --format json, stdout holds only the JSON document: the plan and the prompt go to stderr.
     human = env.stderr if args.format == "json" else env.stdout
+    planned = _verified_saved_plan(args, env, human) if args.plan_file else _compute_plan(args, env)
+    backend, plan = planned.backend, planned.plan
     human.write(PLAN_RENDERERS["text"](PlanReview(plan), backend.describe()))
     if plan.is_empty:
         if args.format == "json":
@@ -379,16 +380,23 @@ def cmd_apply(args: argparse.Namespace, env: Environment) -> int:
     return ExitStatus.OK if result.ok else ExitStatus.ERROR
 
 
-def _verified_saved_plan(args: argparse.Namespace, env: Environment) -> _Planned:
-    """The plan recomputed from the manifest and live state, when the saved plan equals it."""
+def _verified_saved_plan(args: argparse.Namespace, env: Environment, out: TextIO) -> _Planned:
+    """The plan recomputed from the manifest and live state, when the saved plan equals it. The
+    manifest is `-f` (default hsmsync.yaml), never a path the plan file names: the file is input a
+    pull request can edit, and the pipeline decides what it applies."""
     saved = load_saved_plan(_path(args.plan_file, env), args.plan_file)
-    shown = args.file if args.file is not None else Path(saved.document.manifest.path)
+    shown = _manifest_file(args)
     loaded = load_manifest(_path(shown, env), display=shown)
     request = read_request_for(loaded.desired)
-    check_binding(saved, _binding(args, env, loaded), request)  # before any backend is opened
+    binding = _binding(args, env, loaded)
+    check_binding(saved, binding, request)  # before any backend is opened
     planned = _compute_plan(args, env, loaded)
     check_not_stale(saved, planned.live)
     check_same_plan(saved, planned.plan, str(shown))
+    out.write(
+        f"{args.plan_file}: verified against manifest {shown} ({loaded.digest[:19]}) and "
+        f"{backend_text(binding.backend)}\n"
+    )
     return planned
 
 

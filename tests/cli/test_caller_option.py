@@ -72,7 +72,9 @@ def test_caller_groups_without_a_caller_are_an_error(drops_own_admin: Path) -> N
 
 def test_apply_checks_the_caller_before_opening_the_backend(drops_own_admin: Path) -> None:
     before = (drops_own_admin / "state.json").read_text()
-    result = run_cli("apply", "--state", "state.json", "--auto-approve", "--caller", "pipline", cwd=drops_own_admin)
+    result = run_cli(
+        "apply", "--state", "state.json", "--auto-approve", "--caller", "pipline", cwd=drops_own_admin
+    )
     assert result.exit_code == 1
     assert "error: --caller: unknown principal 'pipline'" in result.stderr
     assert (drops_own_admin / "state.json").read_text() == before

@@ -101,8 +101,45 @@ def test_a_plan_from_another_manifest_is_refused(contoso: Path):
     assert result.exit_code == 1
     assert "it was made from manifest other.yaml (sha256:" in result.stderr
     assert "but hsmsync.yaml is different (sha256:" in result.stderr
-    # Without -f, the manifest the plan names is used: then it applies.
-    assert _apply(contoso, "plan.json", "--state", "state.json").exit_code == 0
+    # Given with -f, the manifest it was made from applies.
+    assert _apply(contoso, "plan.json", "--state", "state.json", "-f", "other.yaml").exit_code == 0
+
+
+def test_without_f_apply_plan_uses_hsmsync_yaml_not_the_manifest_the_plan_names(contoso: Path):
+    # Finding 10: a plan made from a pull request's manifest is not applied by a pipeline that
+    # runs `apply PLAN` next to the reviewed hsmsync.yaml.
+    (contoso / "pr").mkdir()
+    evil = (
+        (contoso / "hsmsync.yaml")
+        .read_text()
+        .replace("role: Crypto User, scope: /}", "role: Managed HSM Administrator, scope: /}")
+    )
+    (contoso / "pr" / "evil.yaml").write_text(evil)
+    _plan(contoso, "-f", "pr/evil.yaml")
+    result = _apply(contoso, "plan.json", "--state", "state.json")
+    assert result.exit_code == 1
+    assert "it was made from manifest pr/evil.yaml (sha256:" in result.stderr
+    assert "but hsmsync.yaml is different (sha256:" in result.stderr
+
+
+def test_apply_plan_never_opens_a_path_from_the_plan_file(contoso: Path):
+    data = _plan(contoso)
+    data["manifest"]["path"] = str(contoso / "nowhere" / "evil.yaml")  # absolute, outside, absent
+    _write(contoso, data)
+    result = _apply(contoso, "plan.json", "--state", "state.json")
+    assert result.exit_code == 0, result.stderr
+    assert "evil.yaml" not in result.stdout + result.stderr
+
+
+def test_apply_plan_says_what_it_verified_the_plan_against(contoso: Path):
+    data = _plan(contoso)
+    result = _apply(contoso, "plan.json", "--state", "state.json")
+    assert result.exit_code == 0, result.stderr
+    short = data["manifest"]["sha256"][:19]  # sha256: and 12 hex digits
+    assert (
+        f"plan.json: verified against manifest hsmsync.yaml ({short}) and the fake state file "
+        f"{(contoso / 'state.json').resolve()}\n" in result.stdout
+    )
 
 
 def test_a_plan_for_another_manifest_and_state_file_is_refused(contoso: Path):
