@@ -68,6 +68,12 @@ def load_saved_plan(path: Path, display: Path) -> SavedPlan:
     except (OSError, UnicodeDecodeError) as exc:
         raise HsmsyncError(f"{display}: cannot read saved plan: {exc}") from None
     document = parse_saved_plan(text, display)
+    # `show` renders the snapshot and `apply` compares it: an edited one is refused by both, here.
+    if fingerprint(document.live_snapshot) != document.live_fingerprint:
+        raise HsmsyncError(
+            f"{display}: the live snapshot in this saved plan does not match the fingerprint it was saved "
+            "with: the file was edited after `hsmsync plan --out`; make the plan again"
+        )
     try:
         plan = plan_from_dict(json.loads(text))
     except HsmsyncError as exc:
@@ -130,15 +136,11 @@ def _where(target: dict[str, str] | None) -> str:
 
 
 def check_not_stale(saved: SavedPlan, now: LiveState) -> None:
-    """Raise when live state no longer is what the plan was computed against."""
+    """Raise when live state no longer is what the plan was computed against (the snapshot itself
+    was checked against the fingerprint when the file was loaded)."""
     doc = saved.document
     if fingerprint(now) == doc.live_fingerprint:
         return
-    if fingerprint(doc.live_snapshot) != doc.live_fingerprint:
-        raise HsmsyncError(
-            f"{saved.display}: the plan's live snapshot does not match its fingerprint (the file was "
-            "edited); it was not applied. Run `hsmsync plan` again."
-        )
     listing = "\n".join(f"  - {line}" for line in describe_differences(doc.live_snapshot, now))
     raise HsmsyncError(
         "the saved plan is stale: live state changed since it was made, so it was not applied.\n"

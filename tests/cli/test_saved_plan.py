@@ -203,6 +203,20 @@ def test_a_delete_of_an_unmanaged_assignment_is_refused_when_the_hsm_does_not_pr
     assert "is not in the plan computed from hsmsync.yaml" in result.stderr
 
 
+def test_an_edited_snapshot_is_refused_by_apply_as_by_show(contoso: Path):
+    # Finding 13c: live state unchanged, the snapshot emptied, the fingerprint left as it was.
+    data = _plan(contoso)
+    data["live_snapshot"]["hsms"]["contoso"]["role_assignments"] = []
+    _write(contoso, data)
+    for argv in (("apply", "plan.json", "--state", "state.json", "--auto-approve"), ("show", "plan.json")):
+        result = run_cli(*argv, cwd=contoso)
+        assert result.exit_code == 1, argv
+        assert (
+            "plan.json: the live snapshot in this saved plan does not match the fingerprint it was saved "
+            "with: the file was edited" in result.stderr
+        ), argv
+
+
 def test_an_honest_plan_applies_and_the_stale_check_stays(contoso: Path):
     _plan(contoso)
     applied = _apply(contoso, "plan.json", "--state", "state.json")
@@ -230,7 +244,7 @@ def test_a_forged_snapshot_and_fingerprint_cannot_hide_a_forged_change(contoso: 
     _write(contoso, data)
     result = _apply(contoso, "plan.json", "--state", "state.json")
     assert result.exit_code == 1
-    assert "refusing to apply" in result.stderr or "does not match its fingerprint" in result.stderr
+    assert "refusing to apply" in result.stderr or "does not match the fingerprint" in result.stderr
 
 
 @pytest.mark.parametrize(

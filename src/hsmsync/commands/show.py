@@ -15,7 +15,6 @@ from pathlib import Path
 from hsmsync.core.access_delta import plan_access_delta
 from hsmsync.core.desired import PrincipalInfo
 from hsmsync.core.errors import HsmsyncError
-from hsmsync.core.fingerprint import fingerprint
 from hsmsync.core.plan import Plan
 from hsmsync.core.review import PlanReview
 from hsmsync.environment import Environment
@@ -53,14 +52,10 @@ def _principals(plan: Plan) -> dict[str, PrincipalInfo]:
 
 def cmd_show(args: argparse.Namespace, env: Environment) -> int:
     path: Path = args.plan_file
-    # The loader `apply PLAN` uses: every field validated, errors name the file and the field.
+    # The loader `apply PLAN` uses: every field validated, errors name the file and the field, the
+    # live snapshot checked against the fingerprint it was saved with.
     saved = load_saved_plan(path if path.is_absolute() else env.cwd / path, path)
     plan, snapshot = saved.plan, saved.document.live_snapshot
-    if fingerprint(snapshot) != saved.document.live_fingerprint:
-        raise HsmsyncError(
-            f"{path}: the live snapshot in this saved plan does not match the fingerprint it was saved "
-            "with: the file was edited after `hsmsync plan --out`; make the plan again"
-        )
     try:
         review = PlanReview(plan, access=plan_access_delta(snapshot, plan, _principals(plan)))
     except ValueError as exc:  # a change that cannot apply to its own snapshot (e.g. a bad object id)
