@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from enum import IntEnum
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from hsmsync import __version__
 from hsmsync.applier import ApplyResult, ChangeStatus, apply_plan, backend_workers
@@ -107,8 +107,26 @@ def _add_source_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("-v", "--verbose", action="count", default=0, help="log every API call (-vv: debug)")
 
 
+class _Parser(argparse.ArgumentParser):
+    """No abbreviated options (`--auto` is not `--auto-approve`); subparsers are of this class too."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, allow_abbrev=False, **kwargs)
+
+
+def _port(text: str) -> int:
+    """A TCP port (0: any free one), checked while parsing: a usage error, not a failed bind."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a port number") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a port number (0-65535)")
+    return port
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="hsmsync", description="Manage Managed HSM access as code.")
+    parser = _Parser(prog="hsmsync", description="Manage Managed HSM access as code.")
     parser.add_argument("--version", action="version", version=f"hsmsync {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of unexpected errors")
     parser.add_argument(
@@ -165,7 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("emulator", help="serve a state file as a local Managed HSM + ARM emulator")
     p.add_argument("--state", type=Path, required=True)
-    p.add_argument("--port", type=int, default=0)
+    p.add_argument("--port", type=_port, default=0, help="0-65535 (default 0: any free port)")
     p.add_argument("--endpoints-out", type=Path)
     p.add_argument("--faults", help="e.g. latency=20ms,429=0.1,500=0.05,drop=0.02,seed=7,throttle=5")
     add_review_parsers(sub)

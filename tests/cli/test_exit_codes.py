@@ -46,3 +46,36 @@ def test_help_and_version_exit_0(tmp_path: Path, argv: tuple[str, ...]):
 def test_changes_still_exit_2_with_detailed_exitcode(contoso: Path):
     result = run_cli("plan", "--state", "state.json", "--detailed-exitcode", "-q", cwd=contoso)
     assert result.exit_code == 2, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (("plan", "--stat", "state.json"), "unrecognized arguments: --stat"),
+        (("apply", "--state", "state.json", "--auto"), "unrecognized arguments: --auto"),
+        (("apply", "--state", "state.json", "--auto-app"), "unrecognized arguments: --auto-app"),
+        (("--deb", "plan", "--state", "state.json"), "unrecognized arguments: --deb"),
+    ],
+)
+def test_abbreviated_options_are_not_accepted(contoso: Path, argv: tuple[str, ...], says: str):
+    # Finding 16: argparse used to read `--auto` as `--auto-approve`.
+    before = (contoso / "state.json").read_text()
+    result = run_cli(*argv, cwd=contoso)
+    assert result.exit_code == 1
+    assert says in result.stderr
+    assert (contoso / "state.json").read_text() == before
+
+
+@pytest.mark.parametrize(
+    ("port", "says"),
+    [
+        ("99999", "99999 is not a port number (0-65535)"),
+        ("-1", "-1 is not"),
+        ("http", "'http' is not a port number"),
+    ],
+)
+def test_an_emulator_port_out_of_range_is_a_usage_error(contoso: Path, port: str, says: str):
+    # Finding 7: it used to fail at bind() with exit 3 (OverflowError).
+    result = run_cli("emulator", "--state", "state.json", "--port", port, cwd=contoso)
+    assert result.exit_code == 1
+    assert f"argument --port: {says}" in result.stderr
