@@ -92,6 +92,21 @@ CASES = [
     ),
     ("wrong-version", HEAD.replace("version: 1", "version: 2"), 1, "version", "'2' is not allowed"),
     ("missing-version", HEAD.replace("version: 1\n", ""), 1, "version", "required field is missing"),
+    # Finding 14: lax validation read these as 1.
+    (
+        "version-true",
+        HEAD.replace("version: 1", "version: true"),
+        1,
+        "version",
+        "must be the integer 1, not True",
+    ),
+    (
+        "version-float",
+        HEAD.replace("version: 1", "version: 1.0"),
+        1,
+        "version",
+        "must be the integer 1, not 1.0",
+    ),
     (
         "unknown-data-action",
         HEAD + "roles:\n  r:\n    hsm: h1\n    name: R\n    data_actions: [keys/sgn/action]\n",

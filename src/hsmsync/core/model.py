@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, model_validator
 
 from hsmsync.core.ids import GUID_PATTERN
 from hsmsync.core.names import NAME_PATTERN, NAME_RULE, check_name, check_text
@@ -298,6 +298,13 @@ class LintOptions(_Strict):
     )
 
 
+def _integer_not_bool_or_float(value: object) -> object:
+    # Lax validation reads YAML `true` and `1.0` as 1: the version is the integer 1 exactly.
+    if isinstance(value, bool | float):
+        raise ValueError(f"must be the integer 1, not {value!r}")
+    return value
+
+
 class Manifest(_Strict):
     """hsmsync manifest: who may do what on which Managed HSM, on both planes."""
 
@@ -308,7 +315,7 @@ class Manifest(_Strict):
         json_schema_extra={"$schema": "https://json-schema.org/draft/2020-12/schema"},
     )
 
-    version: Literal[1]
+    version: Annotated[Literal[1], BeforeValidator(_integer_not_bool_or_float)]
     principals: dict[Key, Principal] = Field(default_factory=dict)
     hsms: dict[Key, Hsm] = Field(default_factory=dict)
     roles: dict[Key, CustomRole] = Field(default_factory=dict)
