@@ -97,6 +97,7 @@ def test_show_refuses_a_malformed_or_tampered_plan(contoso: Path, edit, says: st
 
 def _contract(doc: dict, kind: str) -> None:
     assert doc["format_version"] == 1 and doc["hsmsync_version"] == __version__ and doc["kind"] == kind
+    assert list(doc)[:3] == ["format_version", "hsmsync_version", "kind"]  # the document starts with them
     jsonschema.Draft202012Validator(output_schema(kind)).validate(doc)
 
 
@@ -110,6 +111,29 @@ def test_json_outputs_carry_the_contract_and_validate_against_their_schemas(cont
     _contract(json.loads(drift.stdout), "drift")
     lint = run_cli("lint", "--format", "json", cwd=contoso)
     _contract(json.loads(lint.stdout), "lint")
+
+
+JSON_COMMANDS = {
+    "plan": ("plan", "--state", "state.json"),
+    "drift": ("drift", "--state", "state.json"),
+    "lint": ("lint",),
+    "validate": ("validate",),
+    "apply": ("apply", "--state", "state.json", "--auto-approve"),
+    "whocan": ("whocan", "--hsm", "contoso", "sign"),
+    "explain": ("explain", "app-vm"),
+    "show": ("show", "p.json"),
+}
+
+
+@pytest.mark.parametrize("command", sorted(JSON_COMMANDS))
+def test_every_json_document_starts_with_the_envelope(contoso: Path, command: str):
+    # Finding 13b: keys were sorted at the top level too, so documents started with e.g. `access_delta`.
+    assert run_cli("plan", "--state", "state.json", "--out", "p.json", cwd=contoso).exit_code == 0
+    result = run_cli(*JSON_COMMANDS[command], "--format", "json", cwd=contoso)
+    assert result.stdout.startswith('{\n  "format_version": 1,\n  "hsmsync_version": '), result.stderr
+    doc = json.loads(result.stdout)
+    assert list(doc)[:3] == ["format_version", "hsmsync_version", "kind"]
+    assert doc["kind"] == ("plan" if command == "show" else command)
 
 
 def test_hostile_outputs_validate_too(tmp_path: Path):

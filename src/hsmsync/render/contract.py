@@ -27,6 +27,17 @@ def _plain(value: Any) -> Any:
     raise TypeError(f"not JSON: {type(value).__name__}")
 
 
+def _sorted(value: Any) -> Any:
+    """Objects with their keys sorted, at every depth (stable text for diffing)."""
+    if isinstance(value, dict):
+        return {key: _sorted(value[key]) for key in sorted(value)}
+    if isinstance(value, list | tuple):
+        return [_sorted(item) for item in value]
+    return value
+
+
 def document(kind: str, body: dict[str, Any]) -> str:
-    """`body` under the envelope, as sorted, indented JSON."""
-    return json.dumps({**envelope(kind), **body}, indent=2, sort_keys=True, default=_plain) + "\n"
+    """`body` under the envelope, as indented JSON: the envelope's fields first (a reader sees the
+    format first), then the body's, every object's keys sorted."""
+    data = {**envelope(kind), **_sorted(body)}
+    return json.dumps(data, indent=2, default=_plain) + "\n"

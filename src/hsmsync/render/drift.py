@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
 from hsmsync.core.drift import DriftReport, FlaggedUnmanaged
 from hsmsync.core.plan import Change, Kind, UnmanagedItem
-from hsmsync.render.contract import envelope
+from hsmsync.render.contract import document
 from hsmsync.render.escape import fence_ticks, md, visible
 from hsmsync.render.labels import SYMBOL, change_details, principal_label, subject
 
@@ -14,8 +12,7 @@ MAX_LINES = 50
 
 
 def render_json(report: DriftReport, header: str) -> str:
-    data = {**envelope("drift"), **report.to_dict(), "backend": header}
-    return json.dumps(data, indent=2, sort_keys=True) + "\n"
+    return document("drift", {**report.to_dict(), "backend": header})
 
 
 def _status(report: DriftReport) -> str:

@@ -3,18 +3,15 @@
 
 from __future__ import annotations
 
-import json
-
 from hsmsync.core.review import PlanReview
-from hsmsync.render.contract import envelope
+from hsmsync.render.contract import document
 from hsmsync.render.lint_json import finding_dict, lint_summary
 
 
 def render_plan(review: PlanReview, header: str = "") -> str:
     findings = review.lint_findings()
     suppressed = len(review.lint.suppressed) if review.lint is not None else 0
-    data = {
-        **envelope("plan"),
+    body = {
         **review.plan.to_dict(),
         "backend": header,
         "access_delta": [g.to_dict() for g in review.access_groups()],
@@ -23,4 +20,4 @@ def render_plan(review: PlanReview, header: str = "") -> str:
             "findings": [finding_dict(f) for f in findings],
         },
     }
-    return json.dumps(data, indent=2, sort_keys=True) + "\n"
+    return document("plan", body)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -10,7 +9,7 @@ from typing import Any
 from hsmsync.core.errors import Problem
 from hsmsync.core.lint import RULES, Finding, LintReport
 from hsmsync.core.lint_findings import Loc
-from hsmsync.render.contract import envelope
+from hsmsync.render.contract import document
 
 LineOf = Callable[[Loc], int]
 
@@ -45,8 +44,7 @@ def lint_summary(findings: Sequence[Finding], suppressed: int) -> dict[str, int]
 
 
 def render_lint(report: LintReport, path: str, line_of: LineOf) -> str:
-    data = {
-        **envelope("lint"),
+    body = {
         "version": 1,
         "file": path,
         "exit_code": report.exit_code,
@@ -56,4 +54,4 @@ def render_lint(report: LintReport, path: str, line_of: LineOf) -> str:
             {**_finding(s.finding, line_of), "justification": s.justification} for s in report.suppressed
         ],
     }
-    return json.dumps(data, indent=2, sort_keys=True) + "\n"
+    return document("lint", body)
