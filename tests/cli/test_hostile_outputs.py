@@ -22,6 +22,8 @@ from tests.conftest import run_cli
 
 HOSTILE = Path(__file__).parent / "hostile"
 _MENTION = re.compile(r"(?<![\w`])@[A-Za-z0-9]")
+# What GitHub's autolink extension links in text: a URL scheme's `://`, or `www.`, before a host.
+_AUTOLINK = re.compile(r"(?:https?|ftp)://\w|(?<![\w.])www\.\w", re.IGNORECASE)
 _INVISIBLE = re.compile(
     "[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b\u200c\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]"
 )
@@ -94,7 +96,9 @@ def test_markdown_plan_keeps_its_structure_and_mentions_nobody(hostile: Path):
     md = MarkdownIt("commonmark", {"html": True}).enable("table")
     texts = [c.content for t in md.parse(result.stdout) for c in (t.children or ()) if c.type == "text"]
     assert not any(_MENTION.search(t) for t in texts)
+    assert not any(_AUTOLINK.search(t) for t in texts)  # GitHub would link bare URLs in text
     assert "APPROVED" in result.stdout  # shown, as text
+    assert "https:\u200d//evil.example/x www.\u200devil.example" in result.stdout  # shown, not linked
 
 
 def test_html_plan_keeps_its_structure(hostile: Path):

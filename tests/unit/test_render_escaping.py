@@ -16,7 +16,7 @@ from hsmsync.core.plan import Action, Change, FieldChange, Kind, Plan, Plane, Un
 from hsmsync.core.results import ApplyResult, ChangeResult, ChangeStatus
 from hsmsync.core.review import PlanReview
 from hsmsync.render import drift, html, markdown, text
-from hsmsync.render.escape import md, visible
+from hsmsync.render.escape import md, md_html, visible
 from hsmsync.render.results import render_apply_result
 from tests.cli.test_hostile_outputs import html_structure, markdown_structure
 
@@ -198,6 +198,16 @@ def test_text_and_drift_keep_one_line_per_item(words: list[str], header: str):
 
 def test_visible_shows_what_would_be_invisible_and_keeps_the_rest():
     assert visible("a\nb\u202ec\x1b[0m\u200bé日本") == "a\\nb\\u202ec\\u001b[0m\\u200bé日本"
+
+
+def test_md_and_md_html_neutralise_autolinks():
+    # Finding 15: GitHub links bare `https://...` and `www....` in text, escaped or not.
+    text = "see https://evil.example/x, HTTP://a.b and www.evil.example or WWW.x.y"
+    for escape in (md, md_html):
+        shown = escape(text)
+        assert "://" not in shown and "www.e" not in shown and "WWW.x" not in shown
+        assert "https:\u200d//evil.example/x" in shown and "www.\u200devil.example" in shown
+        assert shown.replace("\u200d", "") == text  # only a zero-width joiner added: it reads the same
 
 
 def test_md_neutralises_markup_and_mentions():

@@ -9,8 +9,10 @@ row, a list item, a `<details>` block, a diff line, a terminal line).
   visible escapes (`\\n`, `\\u202e`); everything else is kept. For plain text and the start of
   every other escape.
 - `md`: `visible`, then every Markdown metacharacter backslash-escaped, `<>&` as entities and
-  `@` followed by a zero-width joiner (no @mention, no link, no emphasis, no HTML).
-- `md_html`: for text inside raw HTML in Markdown (`<summary>`): HTML-escaped, no @mention.
+  a zero-width joiner after `@`, after the `:` of `://` and after `www.` (no @mention, no link,
+  no autolink, no emphasis, no HTML).
+- `md_html`: for text inside raw HTML in Markdown (`<summary>`): HTML-escaped, no @mention, no
+  autolink.
 - `html`: `visible`, then `html.escape(quote=True)` (safe in text and attribute values).
 - `md_code`: `md` inside `<code>` (for scopes and permission lists).
 - `fence_ticks`: a code fence longer than any run of backticks in the lines it encloses.
@@ -34,6 +36,9 @@ _MD_SPECIAL = frozenset("\\`*_[]|~$#")
 _MD_ENTITY = {"<": "&lt;", ">": "&gt;", "&": "&amp;", '"': "&quot;"}
 _LEADING_ORDERED = re.compile(r"^(\d{1,9})([.)])")
 ZWJ = "\u200d"  # after '@': GitHub links `@name` only when a name character follows the '@'
+# GitHub links bare `https://host`, `www.host` (and `ftp://`) in text; a backslash does not stop
+# it (the autolinker reads the text after escapes), a ZWJ where the host would start does.
+_AUTOLINK_START = re.compile(r"(?<=:)(?=//)|(?<=www\.)", re.IGNORECASE)
 
 
 def _escape_char(ch: str) -> str:
@@ -74,7 +79,7 @@ def md(text: str, *, starts_block: bool = False) -> str:
             out.append("\\" + ch)
         else:
             out.append(ch)
-    escaped = "".join(out)
+    escaped = _no_autolink("".join(out))
     # Two trailing spaces at the end of a line are a hard line break: keep them, as entities.
     body = escaped.rstrip(" ")
     return body + "&#32;" * (len(escaped) - len(body))
@@ -91,7 +96,11 @@ def md_code(text: str) -> str:
 
 def md_html(text: str) -> str:
     """Untrusted text inside raw HTML of a Markdown document (a `<summary>`)."""
-    return html(text).replace("@", "@" + ZWJ)
+    return _no_autolink(html(text).replace("@", "@" + ZWJ))
+
+
+def _no_autolink(text: str) -> str:
+    return _AUTOLINK_START.sub(ZWJ, text)
 
 
 def html(text: str) -> str:
