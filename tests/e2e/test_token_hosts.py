@@ -410,13 +410,13 @@ def test_a_url_the_transport_reads_differently_gets_no_real_token(url: str, reco
     assert recorder.requests == [], "the request left hsmsync"
 
 
-def test_userinfo_before_a_loopback_host_gets_no_minted_token(recorder: Recorder) -> None:
+def test_userinfo_before_a_loopback_host_gets_no_emulator_token(recorder: Recorder) -> None:
     from azure.core.rest import HttpRequest
 
     from hsmsync.backends.azure.hosts import HostRule
     from hsmsync.core.errors import BackendError
 
-    pipeline = _guarded_pipeline(HostRule(minted=True), recorder)
+    pipeline = _guarded_pipeline(HostRule(emulator=True), recorder)
     url = f"https://evil.example.com@127.0.0.2:{recorder.port}/keys"
     with pytest.raises(BackendError, match=r"it carries userinfo \(user@host\)"):
         pipeline.run(HttpRequest("GET", url))
@@ -427,7 +427,14 @@ def test_an_endpoints_url_with_a_backslash_is_refused_naming_the_field(
     emulated: tuple[Path, Emulator], recorder: Recorder, real_credential: None
 ) -> None:
     directory, _ = emulated
-    _edit_endpoints(directory, identity=None, hsms={"contoso": "https://evil.example\\.managedhsm.azure.net"})
+    _edit_endpoints(
+        directory,
+        emulator=False,
+        authority=None,
+        hsms={"contoso": "https://evil.example\\.managedhsm.azure.net"},
+        arm="https://management.azure.com",
+        graph="https://graph.microsoft.com",
+    )
     result = _plan(directory)
     assert recorder.requests == []
     assert result.exit_code == 1, result.stderr
@@ -446,3 +453,17 @@ def test_an_emulator_url_with_userinfo_is_refused_naming_the_field(
     assert result.exit_code == 1, result.stderr
     assert "endpoints field 'hsms.contoso'" in result.stderr
     assert "it carries userinfo (user@host)" in result.stderr
+
+
+def test_an_authority_with_a_backslash_is_refused_before_any_sign_in(
+    emulated: tuple[Path, Emulator], recorder: Recorder
+) -> None:
+    # The authority receives the client secret: the same parse decides where it goes.
+    directory, emulator = emulated
+    port = emulator.authority_url.rsplit(":", 1)[1]
+    _edit_endpoints(directory, authority=f"https://evil.example\\@127.0.0.1:{port}")
+    env = {"AZURE_TENANT_ID": emulator.tenant_id, "AZURE_CLIENT_ID": str(uuid.uuid4()), "AZURE_CLIENT_SECRET": "s"}
+    result = run_cli("plan", "--live", "--endpoints", "endpoints.json", cwd=directory, environ=env)
+    assert recorder.requests == []
+    assert result.exit_code == 1, result.stderr
+    assert "endpoints field 'authority'" in result.stderr and "is refused: it contains a backslash" in result.stderr
