@@ -29,8 +29,8 @@ from hsmsync.commands import (
     ci,
 )
 from hsmsync.commands.resolve import COMMANDS as RESOLVE_COMMANDS
-from hsmsync.commands.review import principal_id_of
 from hsmsync.commands.resolve import add_parsers as add_resolve_parsers
+from hsmsync.commands.review import principal_id_of
 from hsmsync.core.access_delta import access_delta, state_after_plan
 from hsmsync.core.applier_rights import rights_to_keep
 from hsmsync.core.catalog import builtin_data_roles, definition_to_rest, management_roles
