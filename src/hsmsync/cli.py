@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from enum import IntEnum
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
 from hsmsync import __version__
 from hsmsync.applier import ApplyResult, ChangeStatus, apply_plan, backend_workers
@@ -107,13 +107,6 @@ def _add_source_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("-v", "--verbose", action="count", default=0, help="log every API call (-vv: debug)")
 
 
-class _Parser(argparse.ArgumentParser):
-    """No abbreviated options (`--auto` is not `--auto-approve`); subparsers are of this class too."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, allow_abbrev=False, **kwargs)
-
-
 def _port(text: str) -> int:
     """A TCP port (0: any free one), checked while parsing: a usage error, not a failed bind."""
     try:
@@ -126,7 +119,10 @@ def _port(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="hsmsync", description="Manage Managed HSM access as code.")
+    # No abbreviated options anywhere: `--auto` must not be read as `--auto-approve`.
+    parser = argparse.ArgumentParser(
+        prog="hsmsync", description="Manage Managed HSM access as code.", allow_abbrev=False
+    )
     parser.add_argument("--version", action="version", version=f"hsmsync {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of unexpected errors")
     parser.add_argument(
@@ -190,6 +186,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_resolve_parsers(sub)
     add_export_parsers(sub)
     add_show_parsers(sub)
+    for command_parser in sub.choices.values():
+        command_parser.allow_abbrev = False
     return parser
 
 
