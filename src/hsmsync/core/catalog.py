@@ -9,12 +9,10 @@ from __future__ import annotations
 import difflib
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from typing import Any
 
-from hsmsync.core.ids import is_guid
 from hsmsync.core.state import ArmRoleDefinition, Permission, RoleDefinition
 
 DATA_ACTION_PREFIX = "Microsoft.KeyVault/managedHsm/"
@@ -98,12 +96,6 @@ def management_role_map(custom: Iterable[ArmRoleDefinition] = ()) -> dict[str, R
     return roles
 
 
-@dataclass(frozen=True, slots=True)
-class RoleMatch:
-    role_id: str
-    role_name: str
-
-
 class RoleIndex:
     """Resolves a role reference against one catalog (a plane, or one HSM's definitions)."""
 
@@ -127,10 +119,7 @@ class RoleIndex:
         self._by_key.setdefault(name.strip().lower(), role)
 
     def resolve(self, reference: str) -> RoleDefinition | None:
-        key = reference.strip().lower()
-        if is_guid(key):
-            return self._by_key.get(key)
-        return self._by_key.get(key)
+        return self._by_key.get(reference.strip().lower())
 
     def suggestions(self, reference: str, n: int = 3) -> list[str]:
         lowered = {name.lower(): name for name in self._names}
@@ -143,9 +132,3 @@ class RoleIndex:
     def names(self) -> list[str]:
         return list(self._names)
 
-
-def role_display_name(role_id: str, roles: Iterable[RoleDefinition]) -> str:
-    for role in roles:
-        if role.name == role_id.lower():
-            return role.role_name or role.name
-    return role_id

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from itertools import groupby
 
-from hsmsync.core.access import AccessDelta, AccessPath, ExplainedGrant, Explanation
+from hsmsync.core.access import AccessPath, ExplainedGrant, Explanation
 from hsmsync.core.plan import Plane
 from hsmsync.render.escape import visible as v
 
@@ -55,8 +55,3 @@ def render_explain(explanation: Explanation, heading: str = "") -> str:
         out.append(f"{unneeded} grant{'s' if unneeded != 1 else ''} not needed by its team.")
     return "\n".join(out) + "\n"
 
-
-def render_access_delta(delta: AccessDelta) -> str:
-    if delta.is_empty:
-        return "No sensitive capability changes hands.\n"
-    return "".join(f"- {v(s)}\n" for s in delta.sentences())

@@ -55,7 +55,6 @@ _FOREIGN_CHALLENGE = re.compile(r"challenge resource '([^']*)' does not match th
 _CHALLENGE_PART = re.compile(r'(authorization(?:_uri)?|resource|scope)="([^"]*)"', re.IGNORECASE)
 
 # Codes an SDK call can report that hsmsync treats specially.
-ASSIGNMENT_EXISTS_CODES = frozenset({"roleassignmentexists", "matchingroleassignmentexists"})
 PRINCIPAL_NOT_FOUND = "principalnotfound"
 
 
@@ -132,7 +131,7 @@ def service_ids(exc: HttpResponseError, message: str) -> str:
     return f" [{', '.join(parts)}]" if parts else ""
 
 
-def missing_permission(code: str | None, message: str, plane: str) -> str | None:
+def missing_permission(message: str, plane: str) -> str | None:
     """The action a 403 says the caller lacks, if the service message names it."""
     if plane == "data":
         found = _DATA_ACTION.search(message)
@@ -210,7 +209,7 @@ def to_backend_error(exc: AzureError, attempt: Attempt) -> BackendError:
         code, message = service_error(exc)
         ids = service_ids(exc, message)
         if status == 403:
-            action = missing_permission(code, message, attempt.plane)
+            action = missing_permission(message, attempt.plane)
             need = f"it needs '{action}'" if action else "it lacks the permission for this call"
             scope_hint = " on the HSM" if attempt.plane == "data" else ""
             return BackendError(
