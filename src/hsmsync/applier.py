@@ -26,6 +26,7 @@ from hsmsync.backends.base import Outcome, StateBackend
 from hsmsync.core.errors import HsmsyncError
 from hsmsync.core.plan import PHASES, Change, Plan
 from hsmsync.core.results import INTERRUPTED_IN_FLIGHT, ApplyResult, ChangeResult, ChangeStatus
+from hsmsync.core.target import Target
 from hsmsync.core.vault_permissions import permission_model_refusal, switches_permission_model
 
 
@@ -135,7 +136,7 @@ def stages(changes: Sequence[Change]) -> list[list[list[int]]]:
     last = max(PHASES.values())
     out: list[list[list[int]]] = []
     for final in (False, True):
-        lanes: dict[str, list[int]] = {}
+        lanes: dict[Target, list[int]] = {}
         for i, change in enumerate(changes):
             if (change.phase >= last) is final:
                 lanes.setdefault(change.target, []).append(i)

@@ -40,7 +40,7 @@ def read_or_way_out(
     try:
         return backend.read_state(request)
     except BackendError as exc:
-        if exc.denied is None or exc.denied.target not in desired.hsms:
+        if exc.denied is None or exc.denied.target.is_arm or exc.denied.target.name not in desired.hsms:
             raise
         who = caller()
         ids = who.ids if who else frozenset()
@@ -68,7 +68,7 @@ def run_bootstrap(
     if grant is None:
         raise needed
     # Read that HSM as far as the applier can (its principals' assignments), to plan the grant.
-    live = backend.read_state(replace(request, full_discovery=request.full_discovery - {denied.target}))
+    live = backend.read_state(replace(request, full_discovery=request.full_discovery - {denied.target.name}))
     plan = bootstrap_plan(plan_changes(desired, live), grant)
     if plan.is_empty:
         raise HsmsyncError(f"{needed}\nThat grant is already live, yet the call is denied.")

@@ -160,21 +160,21 @@ def change_label(c: Change) -> str:
 
 
 def _canonical(changes: Iterable[Change]) -> list[str]:
-    return [json.dumps(c.to_dict(), sort_keys=True) for c in changes]
+    return [json.dumps(c.to_dict(order), sort_keys=True) for order, c in enumerate(changes, start=1)]
 
 
 def check_same_plan(saved: SavedPlan, computed: Plan, manifest: str) -> None:
     """Refuse unless the saved plan is exactly the one computed from the manifest and live state."""
     mine, theirs = _canonical(computed.changes), _canonical(saved.plan.changes)
     problems = [
-        f"change #{c.order} in the plan file: {change_label(c)} is not in the plan computed from {manifest}"
-        for c, text in zip(saved.plan.changes, theirs, strict=True)
+        f"change #{order} in the plan file: {change_label(c)} is not in the plan computed from {manifest}"
+        for (order, c), text in zip(saved.plan.numbered(), theirs, strict=True)
         if text not in mine
     ]
     problems += [
-        f"change #{c.order} of the plan computed from {manifest}: {change_label(c)} is missing from the "
+        f"change #{order} of the plan computed from {manifest}: {change_label(c)} is missing from the "
         "plan file"
-        for c, text in zip(computed.changes, mine, strict=True)
+        for (order, c), text in zip(computed.numbered(), mine, strict=True)
         if text not in theirs
     ]
     if not problems and mine != theirs:

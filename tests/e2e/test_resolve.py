@@ -16,6 +16,7 @@ from hsmsync.backends.azure import AzureBackend, settings_from_endpoints
 from hsmsync.backends.base import Outcome
 from hsmsync.core.errors import BackendError
 from hsmsync.core.plan import Action, Change, Kind, Plane
+from hsmsync.core.target import ARM
 from hsmsync.emulator import start_emulator
 from tests.conftest import CONTOSO, run_cli
 from tests.signin import sign_in_as, with_sign_in
@@ -249,7 +250,7 @@ def test_backend_retries_principal_not_found_then_reports_it(emulated: Path) -> 
         action=Action.CREATE,
         kind=Kind.ROLE_ASSIGNMENT,
         plane=Plane.MANAGEMENT,
-        target="arm",
+        target=ARM,
         scope=RG,
         name="0d6b7c1e-1111-4222-8333-944444444444",
         role="Managed HSM Contributor",

@@ -70,7 +70,8 @@ def request(
         arm_scopes=(HSM_RID,),
         principal_ids=principals,
         key_scopes={HSM: ("k1",)},
-        full_discovery=frozenset({HSM} if full else ()) | frozenset({"arm"} if arm_full else ()),
+        full_discovery=frozenset({HSM} if full else ()),
+        arm_full_discovery=arm_full,
     )
 
 

@@ -16,6 +16,7 @@ from hsmsync.core.errors import BackendError
 from hsmsync.core.ids import deterministic_name
 from hsmsync.core.plan import Action, Change, Kind, Plane
 from hsmsync.core.state import LiveState, RoleDefinition
+from hsmsync.core.target import ARM, Target
 from tests.signin import with_sign_in
 
 from .conftest import (
@@ -45,7 +46,7 @@ def data_assignment(action: Action, scope: str, role: str, principal: str, name:
         action=action,
         kind=Kind.ROLE_ASSIGNMENT,
         plane=Plane.DATA,
-        target=HSM,
+        target=Target.hsm(HSM),
         scope=scope,
         name=name or deterministic_name("data", HSM, scope, role, principal),
         role=role,
@@ -68,7 +69,7 @@ def role_definition(action: Action, data_actions: tuple[str, ...] = ()) -> Chang
         action=action,
         kind=Kind.ROLE_DEFINITION,
         plane=Plane.DATA,
-        target=HSM,
+        target=Target.hsm(HSM),
         scope="/",
         name=CUSTOM,
         role="Key Rotator",
@@ -84,7 +85,7 @@ def arm_assignment(action: Action, principal: str = APP, principal_type: str = "
         action=action,
         kind=Kind.ROLE_ASSIGNMENT,
         plane=Plane.MANAGEMENT,
-        target="arm",
+        target=ARM,
         scope=HSM_RID,
         name=deterministic_name("management", HSM_RID, CONTRIBUTOR, principal),
         role="Managed HSM contributor",

@@ -13,6 +13,7 @@ from hsmsync.backends.azure.settings import AzureSettings
 from hsmsync.backends.base import Outcome
 from hsmsync.core.errors import BackendError
 from hsmsync.core.plan import Action, Change, Kind, Plane
+from hsmsync.core.target import ARM
 
 from .test_helpers import OID, SUB, http_error
 
@@ -65,7 +66,7 @@ def _change() -> Change:
         action=Action.CREATE,
         kind=Kind.ROLE_ASSIGNMENT,
         plane=Plane.MANAGEMENT,
-        target="arm",
+        target=ARM,
         scope=SCOPE,
         name="0d6b7c1e-1111-4222-8333-944444444444",
         role="Managed HSM Contributor",

@@ -25,6 +25,7 @@ from hsmsync.core.state import (
     Permission,
     VaultState,
 )
+from hsmsync.core.target import ARM, Target
 from hsmsync.emulator import parse_faults, start_emulator
 from tests.signin import with_sign_in
 
@@ -79,13 +80,19 @@ def _request(**kwargs: Any) -> ReadRequest:
     )
 
 
+def _target(text: str) -> Target:
+    if text == "arm":
+        return ARM
+    return Target.vault(text.removeprefix("vault:")) if text.startswith("vault:") else Target.hsm(text)
+
+
 def _change(kind: Kind, action: Action, target: str, scope: str, name: str, payload: Any) -> Change:
     return Change(
         id=f"test:{kind}:{name}",
         action=action,
         kind=kind,
         plane=Plane.MANAGEMENT,
-        target=target,
+        target=_target(target),
         scope=scope,
         name=name,
         role="",

@@ -16,6 +16,7 @@ import pytest
 from hsmsync.backends.azure import AzureBackend, make_azure_backend
 from hsmsync.core.errors import BackendError
 from hsmsync.core.plan import Action, Change, Kind, Plane
+from hsmsync.core.target import ARM, Target
 from hsmsync.emulator import parse_faults
 from tests.conftest import run_cli
 from tests.live.conftest import (
@@ -50,7 +51,7 @@ def _data_change(action: Action) -> Change:
         action=action,
         kind=Kind.ROLE_ASSIGNMENT,
         plane=Plane.DATA,
-        target=HSM,
+        target=Target.hsm(HSM),
         scope="/keys/k1",
         name="00000000-0000-4000-8000-00000000c001",
         role="Crypto User",
@@ -67,7 +68,7 @@ def _arm_change() -> Change:
         action=Action.DELETE,
         kind=Kind.ROLE_ASSIGNMENT,
         plane=Plane.MANAGEMENT,
-        target="arm",
+        target=ARM,
         scope=HSM_RID,
         name="00000000-0000-4000-8000-00000000b001",
         role="Contributor",

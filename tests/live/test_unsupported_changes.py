@@ -15,6 +15,7 @@ from hsmsync.backends.statefile import read_state_file, write_state_file
 from hsmsync.core.errors import BackendError
 from hsmsync.core.plan import Action, Change, Kind, Plane
 from hsmsync.core.state import DiagnosticSetting, LiveState
+from hsmsync.core.target import Target
 from tests.live.conftest import ADMIN, ADMINISTRATOR, HSM, HSM_RID, initial_state
 from tests.live.conftest import request as read_request
 
@@ -23,7 +24,7 @@ EXISTING = Change(
     action=Action.UPDATE,
     kind=Kind.ROLE_ASSIGNMENT,
     plane=Plane.DATA,
-    target=HSM,
+    target=Target.hsm(HSM),
     scope="/",
     name="00000000-0000-4000-8000-00000000a001",  # the Administrator assignment of ADMIN
     role="Managed HSM Administrator",

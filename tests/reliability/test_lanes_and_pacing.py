@@ -10,12 +10,14 @@ from hsmsync.backends.azure.pacing import TokenBucket
 from hsmsync.backends.base import Outcome
 from hsmsync.core.errors import BackendError
 from hsmsync.core.plan import PHASES, Action, Change, Kind, Plan, Plane
+from hsmsync.core.target import ARM, Target
 
 
 def _change(target: str, n: int, action: Action = Action.CREATE, kind: Kind = Kind.ROLE_ASSIGNMENT) -> Change:
     plane = Plane.DATA if target.startswith("hsm") else Plane.MANAGEMENT
     return Change(
-        id=f"{target}:{n}:{action}", action=action, kind=kind, plane=plane, target=target,
+        id=f"{target}:{n}:{action}", action=action, kind=kind, plane=plane,
+        target=Target.hsm(target) if plane is Plane.DATA else ARM,
         scope="/", name=str(n), role="r", role_id="r", reason="test",
     )
 
@@ -60,7 +62,7 @@ def test_lanes_run_at_once_and_keep_their_order() -> None:
     result = apply_plan(plan, backend, workers=8)
     assert result.ok and backend.peak > 1
     for target in ("hsm0", "hsm1", "hsm2", "arm"):
-        expected = [c.id for c in plan.changes if c.target == target]
+        expected = [c.id for c in plan.changes if c.target.key == target]
         assert [i for i in backend.order if i.startswith(f"{target}:")] == expected
     assert [r.change for r in result.results] == list(plan.changes)  # reported in plan order
 

@@ -9,6 +9,7 @@ from hsmsync.core.guard import Caller, check_lockout
 from hsmsync.core.plan import Action, Change, Kind, Plan, Plane
 from hsmsync.core.planner import plan_changes
 from hsmsync.core.state import ArmRoleAssignment, ArmRoleDefinition
+from hsmsync.core.target import Target
 
 from .builders import ADMIN, ALICE, AUDITOR, BOB, RG, TEAM, assignment, live, manifest
 
@@ -46,7 +47,7 @@ def test_a_per_key_assigner_does_not_count():
 def test_plan_that_removes_the_appliers_own_right_mid_apply_is_refused():
     state = live(assignment(1, "/", ADMIN, ALICE), assignment(2, "/", AUDITOR, BOB))
     plan = plan_changes(manifest(teams=ADMINS), state)
-    deletes = [(c.order, c.principal_id) for c in plan.changes if c.action is Action.DELETE]
+    deletes = [(order, c.principal_id) for order, c in plan.numbered() if c.action is Action.DELETE]
     assert deletes[0][1] == ALICE  # Administrator sorts before Crypto Auditor
     problems = check_lockout(plan, state, caller=Caller(ALICE))
     assert problems == [
@@ -67,13 +68,12 @@ def test_deleting_a_builtin_role_definition_is_refused():
         action=Action.DELETE,
         kind=Kind.ROLE_DEFINITION,
         plane=Plane.DATA,
-        target="h1",
+        target=Target.hsm("h1"),
         scope="/",
         name=ADMIN,
         role="Managed HSM Administrator",
         role_id=ADMIN,
         reason="hand-edited",
-        order=1,
     )
     problems = check_lockout(Plan(changes=(change,)), live())
     assert "built-in roles are never deleted" in problems[0]
@@ -134,10 +134,10 @@ def test_the_applier_keeps_its_azure_rights_through_a_custom_role():
     teams = {"ops": {"members": ["team"], "management": [{"role": "Owner", "scope": RG}]}}
     desired = manifest(teams=teams, mgmt_prune=True)
     plan = plan_changes(desired, state)
-    [gone] = [c for c in plan.changes if c.action is Action.DELETE]
+    [(gone, _)] = [(order, c) for order, c in plan.numbered() if c.action is Action.DELETE]
     problems = check_lockout(plan, state, caller=Caller(ALICE), keep=rights_to_keep(desired))
     assert (
-        f"Azure RBAC: change #{gone.order} (delete role assignment {ASSIGNER.role_name}) would take from the "
+        f"Azure RBAC: change #{gone} (delete role assignment {ASSIGNER.role_name}) would take from the "
         f"applying identity Microsoft.Authorization/roleAssignments/write at '{RG}' (it holds it through "
         "Contoso Access Admin), which it needs to manage Azure role assignments" in problems
     )

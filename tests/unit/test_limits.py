@@ -73,10 +73,10 @@ def _live(members: range, scope: str = "/keys/k", **extra: Any) -> LiveState:
 def _apply_in_order(live: LiveState, plan: Plan, limit: int = 10) -> LiveState:
     """The plan's order, with the service's per-key limit checked after every change."""
     state = live
-    for change in plan.changes:
+    for order, change in plan.numbered():
         state, _ = apply_to_state(state, change)
         at_key = [a for a in state.hsms["h1"].role_assignments if a.scope == "/keys/k"]
-        assert len(at_key) <= limit, f"over the limit after change {change.order}: {change.id}"
+        assert len(at_key) <= limit, f"over the limit after change {order}: {change.id}"
     return state
 
 

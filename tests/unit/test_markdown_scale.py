@@ -18,6 +18,7 @@ from hsmsync.core.lint import LintReport
 from hsmsync.core.lint_findings import Finding, Severity
 from hsmsync.core.plan import Action, Change, Kind, Plan, Plane, UnmanagedItem
 from hsmsync.core.review import PlanReview
+from hsmsync.core.target import Target
 from hsmsync.render.markdown import MAX_CHARS, render_plan
 from tests.cli.test_golden import _check
 from tests.cli.test_hostile_outputs import markdown_structure
@@ -33,7 +34,7 @@ def _change(i: int, hsm: str) -> Change:
         action=Action.CREATE if i % 3 else Action.DELETE,
         kind=Kind.ROLE_ASSIGNMENT,
         plane=Plane.DATA,
-        target=hsm,
+        target=Target.hsm(hsm),
         scope=f"/keys/key-{i}" + ("\n<!--" if hostile else ""),
         name=f"{i:08x}-0000-4000-8000-000000000000",
         role=HOSTILE if hostile else "Managed HSM Crypto User",
@@ -42,14 +43,13 @@ def _change(i: int, hsm: str) -> Change:
         principal=f"app-{i % 50}" + (" @org/admins" if hostile else ""),
         principal_id=f"{i:08x}-1111-4000-8000-000000000000",
         risks=("can use keys (sign)",) if i % 5 == 0 else (),
-        order=i,
     )
 
 
 def big_review(per_hsm: int = 400) -> PlanReview:
     changes = tuple(_change(n * per_hsm + i, hsm) for n, hsm in enumerate(HSMS) for i in range(per_hsm))
     unmanaged = tuple(
-        UnmanagedItem(Plane.DATA, hsm, "/", f"u{i}", HOSTILE, "r", f"{i:08x}-2222-4000-8000-000000000000", None, "kept")
+        UnmanagedItem(Plane.DATA, Target.hsm(hsm), "/", f"u{i}", HOSTILE, "r", f"{i:08x}-2222-4000-8000-000000000000", None, "kept")
         for i, hsm in enumerate(HSMS * 10)
     )
     plan = Plan(changes, unmanaged, warnings=(f"{HOSTILE} warning",), refusals=())

@@ -10,6 +10,7 @@ from hsmsync.core.access_delta import state_after_plan
 from hsmsync.core.guard import Caller, check_lockout
 from hsmsync.core.plan import Action, Change, Kind, Plan, Plane
 from hsmsync.core.state import DataRoleAssignment, HsmState, LiveState
+from hsmsync.core.target import Target
 
 from .builders import ADMIN, ALICE, CRYPTO_USER
 
@@ -22,14 +23,13 @@ def _creates(n: int) -> Plan:
                 action=Action.CREATE,
                 kind=Kind.ROLE_ASSIGNMENT,
                 plane=Plane.DATA,
-                target="h1",
+                target=Target.hsm("h1"),
                 scope="/",
                 name=str(uuid.UUID(int=i + 1)),
                 role="Managed HSM Crypto User",
                 role_id=CRYPTO_USER,
                 reason="declared",
                 principal_id=str(uuid.UUID(int=10**9 + i)),
-                order=i + 1,
             )
             for i in range(n)
         )

@@ -182,7 +182,7 @@ class TestOrderAndIdempotence:
         )
         phases = [c.phase for c in plan.changes]
         assert phases == sorted(phases)
-        assert [c.order for c in plan.changes] == list(range(1, len(plan.changes) + 1))
+        assert [c["order"] for c in plan.to_dict()["changes"]] == list(range(1, len(plan.changes) + 1))
         assert {c.phase for c in plan.changes} == {1, 2, 3, 4}
 
     def test_applying_the_plan_then_replanning_gives_nothing(self):

@@ -15,6 +15,7 @@ from hsmsync.core.drift import DriftReport, FailOn
 from hsmsync.core.plan import Action, Change, FieldChange, Kind, Plan, Plane, UnmanagedItem
 from hsmsync.core.results import ApplyResult, ChangeResult, ChangeStatus
 from hsmsync.core.review import PlanReview
+from hsmsync.core.target import ARM, Target
 from hsmsync.render import drift, html, markdown, text
 from hsmsync.render.escape import md, md_html, visible
 from hsmsync.render.results import render_apply_result
@@ -88,7 +89,7 @@ def _plan(words: list[str]) -> PlanReview:
             Action.CREATE,
             Kind.ROLE_ASSIGNMENT,
             Plane.DATA,
-            "a" + next(w),
+            Target.hsm("a" + next(w)),
             next(w),
             "n",
             next(w),
@@ -104,7 +105,7 @@ def _plan(words: list[str]) -> PlanReview:
             Action.DELETE,
             Kind.ROLE_DEFINITION,
             Plane.DATA,
-            "b" + next(w),
+            Target.hsm("b" + next(w)),
             "/",
             "n",
             next(w),
@@ -118,7 +119,7 @@ def _plan(words: list[str]) -> PlanReview:
             Action.UPDATE,
             Kind.SETTING,
             Plane.MANAGEMENT,
-            next(w),
+            Target.hsm(next(w)),
             next(w),
             "n",
             next(w),
@@ -131,7 +132,7 @@ def _plan(words: list[str]) -> PlanReview:
             Action.CREATE,
             Kind.ROLE_ASSIGNMENT,
             Plane.MANAGEMENT,
-            "arm",
+            ARM,
             next(w),
             "n",
             next(w),
@@ -142,7 +143,9 @@ def _plan(words: list[str]) -> PlanReview:
             risks=("r" + next(w),),
         ),
     )
-    unmanaged = (UnmanagedItem(Plane.DATA, next(w), next(w), "n", next(w), "r", next(w), None, next(w)),)
+    unmanaged = (
+        UnmanagedItem(Plane.DATA, Target.hsm(next(w)), next(w), "n", next(w), "r", next(w), None, next(w)),
+    )
     plan = Plan(changes, unmanaged, warnings=("w" + next(w),), refusals=("r" + next(w),), notes=(next(w),))
     # access sentences embed HSM names, scopes and principal names too
     gain = CapabilityChange(

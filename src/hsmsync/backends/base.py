@@ -43,6 +43,8 @@ class ReadRequest:
     # Also keep the ARM assignments inherited from above `arm_scopes` (at their own scopes): an
     # export declares every assignment that reaches its HSMs and vaults.
     arm_inherited: bool = False
+    # Every principal's ARM assignments at `arm_scopes`, not only the manifest's (management prune).
+    arm_full_discovery: bool = False
 
 
 def _same(a: str, b: str) -> bool:

@@ -79,9 +79,8 @@ def read_request_for(desired: DesiredState) -> ReadRequest:
         principal_ids=tuple(sorted(desired.principals)),
         key_scopes={h.name: desired.key_names(h.name) for h in desired.hsms.values()},
         # Pruning must see every assignment, not only those of the manifest's principals.
-        full_discovery=frozenset(
-            [h.name for h in desired.hsms.values() if h.prune] + (["arm"] if desired.management_prune else [])
-        ),
+        full_discovery=frozenset(h.name for h in desired.hsms.values() if h.prune),
+        arm_full_discovery=desired.management_prune,
         vaults=tuple(VaultRef(v.name, v.url, v.resource_id) for v in desired.vaults.values()),
         arm_role_scopes=tuple(dict.fromkeys(s for r in desired.arm_roles for s in r.assignable_scopes)),
     )

@@ -87,7 +87,8 @@ def _live_request(m: Manifest) -> ReadRequest:
         arm_scopes=_arm_scopes([h.resource_id for h in hsms] + [v.resource_id for v in vaults], declared),
         principal_ids=(),
         key_scopes={},
-        full_discovery=frozenset([*(h.name for h in hsms), "arm"]),
+        full_discovery=frozenset(h.name for h in hsms),
+        arm_full_discovery=True,
         vaults=vaults,
         arm_inherited=True,
     )

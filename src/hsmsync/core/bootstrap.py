@@ -19,6 +19,7 @@ from hsmsync.core.grants import effective_data_actions, grants_from_desired
 from hsmsync.core.plan import Action, Kind, Plan, Plane
 from hsmsync.core.scopes import data_scope_covers
 from hsmsync.core.state import RoleDefinition
+from hsmsync.core.target import Target
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +42,7 @@ def granting_assignment(
         g
         for g in grants_from_desired(desired)
         if g.plane is Plane.DATA
-        and g.target == denied.target
+        and g.target == denied.target.name
         and g.principal_id in caller_ids
         and data_scope_covers(g.scope, denied.scope)
         and wanted in g.short_actions
@@ -60,7 +61,7 @@ def bootstrap_plan(plan: Plan, grant: BootstrapGrant) -> Plan:
         c
         for c in plan.changes
         if c.plane is Plane.DATA
-        and c.target == grant.hsm
+        and c.target == Target.hsm(grant.hsm)
         and c.action is not Action.DELETE
         and (
             (c.kind is Kind.ROLE_DEFINITION and c.name == grant.role_id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from hsmsync.core.plan import Plane
 from hsmsync.core.scopes import arm_scope_key
@@ -15,7 +16,15 @@ from hsmsync.core.state import (
     RoleDefinition,
 )
 
-AssignmentKey = tuple[str, str, str, str, str]  # plane, target, scope, role id, principal id
+
+class AssignmentKey(NamedTuple):
+    """The natural key assignments are matched by (see `assignment_key`)."""
+
+    plane: str
+    target: str  # the HSM's name for the data plane, "arm" for the management plane
+    scope: str  # normalised: lower-cased, ARM scopes in their canonical form
+    role_id: str
+    principal_id: str
 
 
 def assignment_key(plane: Plane, target: str, scope: str, role_id: str, principal_id: str) -> AssignmentKey:
@@ -24,7 +33,7 @@ def assignment_key(plane: Plane, target: str, scope: str, role_id: str, principa
     GUIDs arrive lower-cased (the models normalise them); scopes compare case-insensitively.
     """
     norm_scope = arm_scope_key(scope) if plane is Plane.MANAGEMENT else scope.lower()
-    return (plane.value, target, norm_scope, role_id, principal_id)
+    return AssignmentKey(plane.value, target, norm_scope, role_id, principal_id)
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,7 +37,7 @@ def flag_unmanaged(plan: Plan, findings: Iterable[Finding]) -> tuple[FlaggedUnma
     errors = [f for f in findings if f.severity is Severity.ERROR and f.about]
     out = []
     for u in plan.unmanaged:
-        key = assignment_key(u.plane, u.target, u.scope, u.role_id, u.principal_id)
+        key = assignment_key(u.plane, u.target.key, u.scope, u.role_id, u.principal_id)
         hits = tuple(f for f in errors if key in f.about)
         if hits:
             out.append(FlaggedUnmanaged(u, hits))

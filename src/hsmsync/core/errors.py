@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from hsmsync.core.target import Target
+
 
 class HsmsyncError(Exception):
     """An expected failure with a user-facing message (exit code 1)."""
@@ -43,10 +45,10 @@ class StateError(HsmsyncError):
 
 @dataclass(frozen=True, slots=True)
 class Denied:
-    """What a permission-denied call needed: the action, on which HSM ("arm" for ARM), at which scope."""
+    """What a permission-denied call needed: the action, on which HSM (or ARM), at which scope."""
 
     action: str
-    target: str
+    target: Target
     scope: str
 
 

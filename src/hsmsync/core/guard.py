@@ -23,6 +23,7 @@ from hsmsync.core.plan import Action, Change, Kind, Plan, Plane
 from hsmsync.core.scopes import arm_scope_key, data_scope_covers
 from hsmsync.core.state import ArmRoleAssignment, DataRoleAssignment, LiveState, RoleDefinition
 from hsmsync.core.state_edits import apply_all
+from hsmsync.core.target import Target
 
 WRITE_ASSIGNMENTS = DATA_ACTION_PREFIX + "roleAssignments/write/action"
 ARM_WRITE_ASSIGNMENTS = "Microsoft.Authorization/roleAssignments/write"
@@ -91,7 +92,7 @@ def check_lockout(
         after = apply_all(live, plan.changes, new_hsms=True)
     managed_before = _managed_at_root(grants_from_live(live, {}))
     managed_after = _managed_at_root(grants_from_live(after, {}))
-    for hsm in sorted({c.target for c in plan.changes if c.plane is Plane.DATA}):
+    for hsm in sorted({c.target.name for c in plan.changes if c.plane is Plane.DATA}):
         if hsm in managed_before and hsm not in managed_after:
             problems.append(
                 f"{hsm}: after this plan nobody could manage role assignments at '/' "
@@ -115,9 +116,9 @@ def check_lockout(
 def _builtin_deletes(plan: Plan) -> list[str]:
     builtin = {r.name for r in builtin_data_roles()}
     return [
-        f"{c.target}: change #{c.order} deletes the built-in role {c.role} ({c.role_id}); "
+        f"{c.target}: change #{order} deletes the built-in role {c.role} ({c.role_id}); "
         "built-in roles are never deleted"
-        for c in plan.changes
+        for order, c in plan.numbered()
         if c.kind is Kind.ROLE_DEFINITION and c.action is Action.DELETE and c.role_id in builtin
     ]
 
@@ -181,13 +182,13 @@ def _needed(change: Change) -> Right:
     noun = "roleDefinitions" if change.kind is Kind.ROLE_DEFINITION else "roleAssignments"
     verb = "delete" if change.action is Action.DELETE else "write"
     scope = change.scope if change.kind is Kind.ROLE_ASSIGNMENT else "/"
-    return Right(Plane.DATA, change.target, f"{DATA_ACTION_PREFIX}{noun}/{verb}/action", scope, "")
+    return Right(Plane.DATA, change.target.name, f"{DATA_ACTION_PREFIX}{noun}/{verb}/action", scope, "")
 
 
 def _edit_view(view: _CallerView, change: Change, mine: frozenset[str]) -> bool:
     """Follow one data-plane change in the caller's view; True when it touched the caller."""
     if change.kind is Kind.ROLE_ASSIGNMENT and change.principal_id in mine:
-        own = view.data.setdefault(change.target, {})
+        own = view.data.setdefault(change.target.name, {})
         if change.action is Action.DELETE:
             return own.pop(change.name, None) is not None
         assert change.principal_id is not None
@@ -199,12 +200,14 @@ def _edit_view(view: _CallerView, change: Change, mine: frozenset[str]) -> bool:
         )
         return True
     if change.kind is Kind.ROLE_DEFINITION:
-        roles = view.roles.setdefault(change.target, {})
+        roles = view.roles.setdefault(change.target.name, {})
         if change.action is Action.DELETE:
             roles.pop(change.name, None)
         elif change.definition is not None:
             roles[change.name] = change.definition
-        return any(a.role_definition_id == change.name for a in view.data.get(change.target, {}).values())
+        return any(
+            a.role_definition_id == change.name for a in view.data.get(change.target.name, {}).values()
+        )
     return False
 
 
@@ -212,7 +215,7 @@ def _mid_apply_problems(plan: Plan, live: LiveState, mine: frozenset[str]) -> li
     """A change that needs a right an earlier change of the same plan took from the caller."""
     start, now = _CallerView.of(live, mine), _CallerView.of(live, mine)
     lost_at: list[tuple[int, dict[str, DataRoleAssignment], dict[str, RoleDefinition]]] = []
-    for change in plan.changes:
+    for order, change in plan.numbered():
         if change.plane is not Plane.DATA or change.kind not in (Kind.ROLE_ASSIGNMENT, Kind.ROLE_DEFINITION):
             continue
         need = _needed(change)
@@ -223,26 +226,26 @@ def _mid_apply_problems(plan: Plan, live: LiveState, mine: frozenset[str]) -> li
                     for order, own, roles in lost_at
                     if not _CallerView(data={need.target: own}, roles={need.target: roles}).through(need)
                 ),
-                change.order,
+                order,
             )
             return [
                 f"{change.target}: change #{lost_by} removes the applying identity's own {need.short} at "
-                f"'{need.scope}', so change #{change.order} could not be applied"
+                f"'{need.scope}', so change #{order} could not be applied"
             ]
         if _edit_view(now, change, mine):
-            own = dict(now.data.get(change.target, {}))
-            lost_at.append((change.order, own, dict(now.roles.get(change.target, {}))))
+            own = dict(now.data.get(change.target.name, {}))
+            lost_at.append((order, own, dict(now.roles.get(change.target.name, {}))))
     return []
 
 
-def _culprits(plan: Plan, right: Right, through: list[_Through]) -> list[Change]:
+def _culprits(plan: Plan, right: Right, through: list[_Through]) -> list[tuple[int, Change]]:
     names = {t.assignment for t in through}
     role_ids = {t.role_id for t in through}
     return [
-        c
-        for c in plan.changes
+        (order, c)
+        for order, c in plan.numbered()
         if c.plane is right.plane
-        and (c.plane is Plane.MANAGEMENT or c.target == right.target)
+        and (c.plane is Plane.MANAGEMENT or c.target == Target.hsm(right.target))
         and (
             (c.kind is Kind.ROLE_ASSIGNMENT and c.action is Action.DELETE and c.name in names)
             or (c.kind is Kind.ROLE_DEFINITION and c.name in role_ids)
@@ -261,7 +264,7 @@ def _kept_rights_problems(
         roles = ", ".join(sorted({t.role_name for t in held}))
         by = _culprits(plan, right, held)
         which = ", ".join(
-            f"#{c.order} ({c.action.value} {c.kind.value.replace('_', ' ')} {c.role})" for c in by
+            f"#{order} ({c.action.value} {c.kind.value.replace('_', ' ')} {c.role})" for order, c in by
         )
         where = right.target if right.plane is Plane.DATA else "Azure RBAC"
         problems.append(

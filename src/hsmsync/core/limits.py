@@ -60,12 +60,12 @@ def limit_key(change: Change) -> LimitKey | None:
     """What a change's create or delete counts against, if anything."""
     if change.kind is Kind.ROLE_ASSIGNMENT:
         if change.plane is Plane.DATA:
-            return _assignment_key(change.target, change.scope)
+            return _assignment_key(change.target.name, change.scope)
         return _subscription_key(change.scope)
     if change.kind is Kind.ROLE_DEFINITION and change.plane is Plane.DATA:
-        return ("roles", change.target)
+        return ("roles", change.target.name)
     if change.kind is Kind.ACCESS_POLICY:
-        return ("vault", change.target.removeprefix("vault:"))
+        return ("vault", change.target.name)
     return None
 
 

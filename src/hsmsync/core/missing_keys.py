@@ -24,7 +24,7 @@ def missing_key_warnings(desired: DesiredState, live: LiveState, changes: Iterab
     """One line per declared key scope whose key the HSM does not have, with close names, and
     how many assignments `changes` delete at those close keys (often the one the typo replaces)."""
     deletes: Counter[tuple[str, str]] = Counter(
-        (c.target, c.scope.lower())
+        (c.target.name, c.scope.lower())
         for c in changes
         if c.plane is Plane.DATA and c.kind is Kind.ROLE_ASSIGNMENT and c.action is Action.DELETE
     )

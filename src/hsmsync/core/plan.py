@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -14,6 +15,7 @@ from hsmsync.core.state import (
     HsmSettingsPatch,
     RoleDefinition,
 )
+from hsmsync.core.target import Target
 
 
 class Action(StrEnum):
@@ -69,7 +71,7 @@ class Change:
     action: Action
     kind: Kind
     plane: Plane
-    target: str
+    target: Target
     scope: str
     name: str
     role: str
@@ -84,20 +86,20 @@ class Change:
     added_data_actions: tuple[str, ...] = ()
     removed_data_actions: tuple[str, ...] = ()
     risks: tuple[str, ...] = ()
-    order: int = 0
 
     @property
     def phase(self) -> int:
         return PHASES[(self.action, self.kind)]
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, order: int) -> dict[str, Any]:
+        """The change as the plan JSON writes it; `order` is its 1-based position in its plan."""
         out: dict[str, Any] = {
             "id": self.id,
-            "order": self.order,
+            "order": order,
             "action": self.action.value,
             "kind": self.kind.value,
             "plane": self.plane.value,
-            "target": self.target,
+            "target": self.target.key,
             "scope": self.scope,
             "name": self.name,
             "role": self.role,
@@ -125,7 +127,7 @@ class UnmanagedItem:
     """Something live that the manifest does not declare and that this plan leaves alone."""
 
     plane: Plane
-    target: str
+    target: Target
     scope: str
     name: str
     role: str
@@ -137,7 +139,7 @@ class UnmanagedItem:
     def to_dict(self) -> dict[str, Any]:
         return {
             "plane": self.plane.value,
-            "target": self.target,
+            "target": self.target.key,
             "scope": self.scope,
             "name": self.name,
             "role": self.role,
@@ -161,6 +163,10 @@ class Plan:
     def is_empty(self) -> bool:
         return not self.changes
 
+    def numbered(self) -> Iterator[tuple[int, Change]]:
+        """(order, change): a change's order is its 1-based position in the plan, nothing else."""
+        return enumerate(self.changes, start=1)
+
     def summary(self) -> dict[str, int]:
         counts = Counter(c.action.value for c in self.changes)
         return {
@@ -179,6 +185,6 @@ class Plan:
             "notes": list(self.notes),
             "warnings": list(self.warnings),
             "refusals": list(self.refusals),
-            "changes": [c.to_dict() for c in self.changes],
+            "changes": [c.to_dict(order) for order, c in self.numbered()],
             "unmanaged": [u.to_dict() for u in self.unmanaged],
         }

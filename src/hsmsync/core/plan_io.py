@@ -13,6 +13,7 @@ from hsmsync.core.state import (
     HsmSettingsPatch,
     RoleDefinition,
 )
+from hsmsync.core.target import Target, TargetKind, parse_target
 
 
 def _payload(kind: Kind, plane: Plane, data: Any) -> Payload | None:
@@ -32,14 +33,24 @@ def _payload(kind: Kind, plane: Plane, data: Any) -> Payload | None:
     return model.model_validate(data)
 
 
-def _change(d: dict[str, Any]) -> Change:
+def _target(kind: Kind, plane: Plane, text: str) -> Target:
+    """The kind of a change says what its target is (`arm` alone could be an HSM's name)."""
+    if kind in (Kind.ROLE_ASSIGNMENT, Kind.ROLE_DEFINITION):
+        return parse_target(text, TargetKind.ARM if plane is Plane.MANAGEMENT else TargetKind.HSM)
+    if kind is Kind.ACCESS_POLICY or (kind is Kind.SETTING and text.startswith("vault:")):
+        return parse_target(text, TargetKind.VAULT)
+    return parse_target(text, TargetKind.HSM)
+
+
+def _change(order: int, d: dict[str, Any]) -> Change:
+    if int(d["order"]) != order:
+        raise ValueError(f"change {d['id']} says order {d['order']} but is change #{order} of the plan")
     return Change(
         id=d["id"],
-        order=int(d["order"]),
         action=Action(d["action"]),
         kind=Kind(d["kind"]),
         plane=Plane(d["plane"]),
-        target=d["target"],
+        target=_target(Kind(d["kind"]), Plane(d["plane"]), d["target"]),
         scope=d["scope"],
         name=d["name"],
         role=d["role"],
@@ -57,15 +68,19 @@ def _change(d: dict[str, Any]) -> Change:
     )
 
 
+def _unmanaged(u: dict[str, Any]) -> UnmanagedItem:
+    plane = Plane(u["plane"])
+    target = parse_target(u["target"], TargetKind.ARM if plane is Plane.MANAGEMENT else TargetKind.HSM)
+    return UnmanagedItem(**{**u, "plane": plane, "target": target})
+
+
 def plan_from_dict(data: Any) -> Plan:
     try:
         if not isinstance(data, dict) or data.get("version") != 1:
             raise ValueError("not an hsmsync plan (version 1)")
         return Plan(
-            changes=tuple(_change(c) for c in data["changes"]),
-            unmanaged=tuple(
-                UnmanagedItem(**{**u, "plane": Plane(u["plane"])}) for u in data.get("unmanaged", [])
-            ),
+            changes=tuple(_change(i, c) for i, c in enumerate(data["changes"], start=1)),
+            unmanaged=tuple(_unmanaged(u) for u in data.get("unmanaged", [])),
             warnings=tuple(data.get("warnings", [])),
             notes=tuple(data.get("notes", [])),
             live_fingerprint=str(data.get("live_fingerprint", "")),

@@ -23,6 +23,7 @@ from hsmsync.core.state import (
     HsmState,
     LiveState,
 )
+from hsmsync.core.target import ARM
 from hsmsync.core.vault_permissions import switches_permission_model
 
 T = TypeVar("T")
@@ -117,7 +118,7 @@ class StateEditor:
             return self._arm_role(change)
         if change.plane is Plane.MANAGEMENT and change.kind is Kind.ROLE_ASSIGNMENT:
             return self._arm_assignment(change)
-        hsm = self._hsm(change.target)
+        hsm = self._hsm(change.target.name)
         if change.kind is Kind.SETTING:
             assert isinstance(change.payload, HsmSettingsPatch)
             settings = change.payload.applied_to(hsm.settings)  # unmanaged fields keep their values
@@ -149,7 +150,9 @@ class StateEditor:
     @staticmethod
     def _data_assignment(hsm: _HsmEdits, change: Change) -> EditOutcome:
         assert change.principal_id is not None
-        key = assignment_key(Plane.DATA, change.target, change.scope, change.role_id, change.principal_id)
+        key = assignment_key(
+            Plane.DATA, change.target.name, change.scope, change.role_id, change.principal_id
+        )
         if change.action is Action.CREATE:
             if hsm.by_key[key] > 0:
                 return EditOutcome.ALREADY_DONE
@@ -169,7 +172,9 @@ class StateEditor:
         if gone is None:
             return EditOutcome.ALREADY_DONE
         hsm.by_key[
-            assignment_key(Plane.DATA, change.target, gone.scope, gone.role_definition_id, gone.principal_id)
+            assignment_key(
+                Plane.DATA, change.target.name, gone.scope, gone.role_definition_id, gone.principal_id
+            )
         ] -= 1
         return EditOutcome.DONE
 
@@ -206,7 +211,7 @@ class StateEditor:
         return _replace_last(self._arm_roles, change.name, change.payload)
 
     def _access_policy(self, change: Change) -> EditOutcome:
-        name = change.target.removeprefix("vault:")
+        name = change.target.name
         policies = self._policies.get(name)
         if policies is None:
             vault = self._base.vaults.get(name)
@@ -237,4 +242,4 @@ class StateEditor:
 
 
 def _arm_key(a: ArmRoleAssignment) -> AssignmentKey:
-    return assignment_key(Plane.MANAGEMENT, "arm", a.scope, a.role_definition_id, a.principal_id)
+    return assignment_key(Plane.MANAGEMENT, ARM.key, a.scope, a.role_definition_id, a.principal_id)

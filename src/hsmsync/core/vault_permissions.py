@@ -84,7 +84,7 @@ def switches_permission_model(change: Change) -> bool:
 
 
 def permission_model_refusal(change: Change) -> str:
-    vault = change.target.removeprefix("vault:")
+    vault = change.target.name
     return (
         f"hsmsync does not switch the permission model of vault {vault}: switch it yourself once "
         "the access it needs is in place (az keyvault update --enable-rbac-authorization), "

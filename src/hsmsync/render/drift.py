@@ -26,14 +26,16 @@ def _status(report: DriftReport) -> str:
 def _line(item: Change | UnmanagedItem) -> str:
     """One line per item: names are made `visible`, so none can start a line of its own. A
     changed definition, policy or setting says which field or permission differs."""
-    where = visible(item.target) if item.target != "arm" else "Azure RBAC"
+    where = visible(item.target.where)
     risks = item.risks if isinstance(item, Change) else ()
     risk = f" (risk: {visible('; '.join(risks))})" if risks else ""
     if isinstance(item, Change) and item.kind is not Kind.ROLE_ASSIGNMENT:
         details = "; ".join(change_details(item))
-        return f"{SYMBOL[item.action.value]} {where}: {visible(subject(item))}" + (
-            f": {visible(details)}" if details else ""
-        ) + risk
+        return (
+            f"{SYMBOL[item.action.value]} {where}: {visible(subject(item))}"
+            + (f": {visible(details)}" if details else "")
+            + risk
+        )
     mark = SYMBOL[item.action.value] if isinstance(item, Change) else "?"
     who, role, scope = (visible(x) for x in (principal_label(item), item.role, item.scope))
     return f"{mark} {where}: {role} -> {who} at {scope}{risk}"

@@ -94,7 +94,7 @@ def render_plan(review: PlanReview, header: str = "") -> str:
         out.append("<tr><th>where</th><th>role</th><th>principal</th><th>scope</th><th>why kept</th></tr>")
         for u in plan.unmanaged[:MAX_ROWS]:
             out.append(
-                f"<tr><td>{escape(u.target)}</td><td>{escape(u.role)}</td><td>{escape(principal_label(u))}</td>"
+                f"<tr><td>{escape(u.target.key)}</td><td>{escape(u.role)}</td><td>{escape(principal_label(u))}</td>"
                 f"<td><code>{escape(u.scope)}</code></td><td>{escape(u.reason)}</td></tr>"
             )
         out.append("</table>")

@@ -7,6 +7,7 @@ from itertools import groupby
 
 from hsmsync.core.plan import Action, Change, FieldChange, Kind, Plane, UnmanagedItem
 from hsmsync.core.state import ArmRoleDefinition, Permission
+from hsmsync.core.target import TargetKind
 
 SYMBOL = {"create": "+", "update": "~", "delete": "-"}
 
@@ -21,17 +22,17 @@ def section_of(change: Change) -> tuple[int, str]:
     """The heading a change is listed under, with its rank among headings."""
     if change.plane is Plane.DATA:
         return (0, f"HSM {change.target} (data plane)")
-    if change.target.startswith("vault:") and change.kind is Kind.SETTING:
-        return (2, f"Key Vault {change.target.removeprefix('vault:')} (permission model)")
+    if change.target.kind is TargetKind.VAULT and change.kind is Kind.SETTING:
+        return (2, f"Key Vault {change.target.name} (permission model)")
     if change.kind in (Kind.SETTING, Kind.DIAGNOSTIC_SETTING):
         return (1, f"HSM {change.target} (resource settings and logging)")
     if change.kind is Kind.ACCESS_POLICY:
-        return (2, f"Key Vault {change.target.removeprefix('vault:')} (access policies)")
+        return (2, f"Key Vault {change.target.name} (access policies)")
     return (3, "Azure RBAC (management plane)")
 
 
 def sectioned(changes: Iterable[Change]) -> Iterator[tuple[str, list[Change]]]:
-    ordered = sorted(changes, key=lambda c: (section_of(c), c.order))
+    ordered = sorted(changes, key=section_of)  # stable: plan order within a section
     for (_, title), group in groupby(ordered, key=section_of):
         yield title, list(group)
 

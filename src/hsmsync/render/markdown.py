@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from hsmsync.core.access_delta import AccessGroup
 from hsmsync.core.plan import Change, Kind, Plane, UnmanagedItem
 from hsmsync.core.review import PlanReview
+from hsmsync.core.target import Target
 from hsmsync.render.budget import BudgetedLines, cost
 from hsmsync.render.escape import md, md_code, md_html
 from hsmsync.render.labels import SYMBOL, change_details, principal_label, sectioned, summary_line
@@ -56,8 +57,8 @@ def _unmanaged_row(u: UnmanagedItem) -> str:
     return f"| {_where(u.target)} | {md(u.role)} | {who} | {md_code(u.scope)} | {md(u.reason)} |"
 
 
-def _where(target: str) -> str:
-    return "Azure RBAC" if target == "arm" else md(target)
+def _where(target: Target) -> str:
+    return "Azure RBAC" if target.is_arm else md(target.key)
 
 
 def _risk_item(c: Change) -> str:

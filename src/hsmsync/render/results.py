@@ -20,7 +20,7 @@ def render_apply_result(result: ApplyResult) -> str:
     for r in result.results:
         c = r.change
         who = f" -> {v(principal_label(c))}" if c.principal_id else ""
-        what = f"{c.action.value} {c.kind.value} {v(c.target)} {v(c.scope)}: {v(c.role)}{who}"
+        what = f"{c.action.value} {c.kind.value} {v(c.target.key)} {v(c.scope)}: {v(c.role)}{who}"
         out.append(f"  [{_MARK[r.status]}] {what}")
         if r.error:  # the service's message: untrusted too
             out.append(f"      error: {v(r.error)}")
@@ -31,8 +31,7 @@ def render_apply_result(result: ApplyResult) -> str:
     counts = f"{applied} applied, {already} already so, {failed} failed, {skipped} not attempted"
     if result.interrupted:
         out.append(
-            f"Apply interrupted: {counts}. What was applied stays applied; "
-            "plan again to see what is left."
+            f"Apply interrupted: {counts}. What was applied stays applied; plan again to see what is left."
         )
     elif result.ok:
         out.append(f"Apply complete: {applied} applied, {already} already so.")
@@ -53,8 +52,8 @@ def render_apply_json(result: ApplyResult, header: str) -> str:
             "ok": result.ok,
             "summary": {status.value: result.count(status) for status in ChangeStatus},
             "results": [
-                {"status": r.status.value, "error": r.error, "change": r.change.to_dict()}
-                for r in result.results
+                {"status": r.status.value, "error": r.error, "change": r.change.to_dict(order)}
+                for order, r in enumerate(result.results, start=1)
             ],
         },
     )

@@ -52,7 +52,7 @@ def render_plan(review: PlanReview, header: str = "") -> str:
         out.append("")
         out.append("Unmanaged (live, not in the manifest, left alone):")
         for u in plan.unmanaged:
-            where = v(u.target) if u.target != "arm" else "Azure RBAC"
+            where = v(u.target.where)
             out.append(f"  ? {where}: {v(u.role)} -> {v(principal_label(u))} at {v(u.scope)}")
             out.append(f"      why kept: {v(u.reason)}")
     return "\n".join(out) + "\n"

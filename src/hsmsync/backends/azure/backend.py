@@ -14,6 +14,7 @@ from hsmsync.backends.azure.clients import ClientFactory
 from hsmsync.backends.azure.dataplane import DataPlane, Discovery
 from hsmsync.backends.azure.ids import parse_arm_scope, parse_managed_hsm_id
 from hsmsync.backends.azure.management import ManagementPlane
+from hsmsync.backends.azure.pacing import ARM_BUCKET
 from hsmsync.backends.azure.resources import ResourcePlane
 from hsmsync.backends.azure.settings import AzureSettings
 from hsmsync.backends.azure.signin import SignInError
@@ -23,10 +24,8 @@ from hsmsync.core.errors import BackendError, StateError
 from hsmsync.core.guard import Caller
 from hsmsync.core.plan import Change, Plane
 from hsmsync.core.state import ArmState, HsmState, LiveState
+from hsmsync.core.target import ARM, Target
 
-# In `ReadRequest.full_discovery`, this name asks for every principal's ARM assignments at the
-# manifest's ARM scopes (management prune); otherwise only the manifest's principals are read.
-ARM = "arm"
 _UNKNOWN = object()
 
 
@@ -66,7 +65,7 @@ class AzureBackend:
         self._notes: list[str] = []
         self._caller: Caller | None | object = _UNKNOWN
         self._lock = threading.Lock()
-        self._already_done: dict[str, int] = {}  # by change target
+        self._already_done: dict[Target, int] = {}  # by change target
         self.progress: DiscoveryReporter | None = None
 
     @property
@@ -107,12 +106,12 @@ class AzureBackend:
         assignments = self.management.read(
             request.arm_scopes,
             request.principal_ids,
-            all_principals=ARM in request.full_discovery,
+            all_principals=request.arm_full_discovery,
             inherited=request.arm_inherited,
             progress=lambda: self._progress_hook(0, 1),
         )
         counts: dict[str, int] = {}
-        if ARM in request.full_discovery:  # pruning ARM: its deletes may have to make room first
+        if request.arm_full_discovery:  # pruning ARM: its deletes may have to make room first
             subs = {parse_arm_scope(s).subscription_id for s in request.arm_scopes}
             counts = self.management.count_by_subscription(sorted(s for s in subs if s))
         return ArmState(role_assignments=assignments, subscription_assignment_counts=counts)
@@ -229,7 +228,7 @@ class AzureBackend:
             return self.resources.apply(change)
         if change.plane is Plane.MANAGEMENT:
             return self.management.apply(change)
-        url = self.clients.hsm_url(change.target, self._urls.get(change.target))
+        url = self.clients.hsm_url(change.target.name, self._urls.get(change.target.name))
         if not url:
             raise BackendError(
                 f"change {change.id}: HSM '{change.target}' has no known URL (read live state first, "
@@ -240,18 +239,21 @@ class AzureBackend:
     def other_writers(self) -> list[str]:
         """Signs that someone else changed the same HSMs or ARM while this run did (one line each):
         429s although hsmsync paces itself below the limits, planned changes found already made."""
-        hosts = {urlsplit(url).netloc.lower(): name for name, url in self._urls.items()}
-        throttled = {hosts.get(key, key): n for key, n in self.clients.pacer.throttled.items()}
+        hosts = {urlsplit(url).netloc.lower(): Target.hsm(name) for name, url in self._urls.items()}
+        throttled = {
+            ARM if key == ARM_BUCKET else hosts.get(key, Target.hsm(key)): n
+            for key, n in self.clients.pacer.throttled.items()
+        }
         with self._lock:
             already = dict(self._already_done)
         notes = []
-        for target in sorted(set(throttled) | set(already)):
+        for target in sorted(set(throttled) | set(already), key=lambda t: t.key):
             signs = []
             if throttled.get(target):
                 signs.append(f"{throttled[target]} calls throttled although hsmsync paces itself")
             if already.get(target):
                 signs.append(f"{already[target]} planned changes were already made by someone else")
-            what = "ARM" if target == ARM else f"'{target}'"
+            what = "ARM" if target.is_arm else f"'{target}'"
             notes.append(
                 f"another writer is changing {what} at the same time ({'; '.join(signs)}); "
                 "re-run `hsmsync plan` after it finishes to check the result"

@@ -304,7 +304,7 @@ class DataPlane:
         return Attempt(
             verb,
             "data",
-            change.target,
+            change.target.name,
             change.scope,
             url=url,
             role_id=change.role_id,

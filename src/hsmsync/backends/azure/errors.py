@@ -29,6 +29,7 @@ from azure.core.exceptions import (
 
 from hsmsync.backends.azure.pacing import NoAnswerError
 from hsmsync.core.errors import BackendError, Denied
+from hsmsync.core.target import ARM, Target
 
 _JWT = re.compile(r"eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*")
 _BEARER = re.compile(r"(?i)(bearer\s+)[^\s,\"']+")
@@ -131,6 +132,10 @@ def service_ids(exc: HttpResponseError, message: str) -> str:
     return f" [{', '.join(parts)}]" if parts else ""
 
 
+def _denied_target(attempt: Attempt) -> Target:
+    return Target.hsm(attempt.target) if attempt.plane == "data" else ARM
+
+
 def missing_permission(message: str, plane: str) -> str | None:
     """The action a 403 says the caller lacks, if the service message names it."""
     if plane == "data":
@@ -217,7 +222,7 @@ def to_backend_error(exc: AzureError, attempt: Attempt) -> BackendError:
                 f"{need}{scope_hint}. Service said: {code or status}: {_ACTIVITY.sub('', message)}{ids}",
                 code=code,
                 status=status,
-                denied=Denied(action, attempt.target, attempt.scope) if action else None,
+                denied=Denied(action, _denied_target(attempt), attempt.scope) if action else None,
             )
         if status == 429:
             return BackendError(

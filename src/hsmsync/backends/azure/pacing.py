@@ -35,6 +35,7 @@ API_LOG = logging.getLogger("hsmsync.api")
 DEFAULT_HSM_RATE = 5.0  # the service's documented RBAC limit per HSM
 DEFAULT_ARM_RATE = 10.0  # ARM's write refill rate per principal and region (reads allow more)
 _RBAC_PATH = "/providers/microsoft.authorization/"
+ARM_BUCKET = "arm"  # the key of ARM's bucket; HSM buckets are keyed by host
 
 
 class TokenBucket:
@@ -130,7 +131,7 @@ class PacingPolicy(HTTPPolicy[Any, Any]):
 
     def _bucket_key(self, url: str) -> str | None:
         if self._arm:
-            return "arm"
+            return ARM_BUCKET
         parts = urlsplit(url)
         if _RBAC_PATH not in parts.path.lower():
             return None  # key listing: not an RBAC operation

@@ -62,7 +62,7 @@ class ResourceClients:
         return Attempt(
             verb,
             "management",
-            change.target,
+            change.target.key,
             change.scope,
             url=self.clients.arm_url,
             principal_id=change.principal_id,
