@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Protocol
 
 from hsmsync.core.errors import StateError
 from hsmsync.core.guard import Caller
 from hsmsync.core.plan import Change
+from hsmsync.core.results import Outcome as Outcome  # the core's one Outcome, re-exported for backends
 from hsmsync.core.state import LiveState
 
 
@@ -84,11 +84,6 @@ def check_targets(request: ReadRequest, live: LiveState, source: str) -> LiveSta
             "Correct the manifest (a typo plans against the wrong resource, or none)."
         )
     return live
-
-
-class Outcome(StrEnum):
-    DONE = "done"
-    ALREADY_DONE = "already_done"  # e.g. the assignment existed, or the delete found nothing
 
 
 class StateBackend(Protocol):

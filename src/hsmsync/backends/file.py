@@ -42,4 +42,4 @@ class FileStateBackend:
             new_state, outcome = apply_to_state(state, change)
             if new_state is not state:
                 write_state_file(self.path, new_state)
-        return Outcome(outcome.value)
+        return outcome

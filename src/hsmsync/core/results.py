@@ -8,6 +8,13 @@ from enum import StrEnum
 from hsmsync.core.plan import Change
 
 
+class Outcome(StrEnum):
+    """What applying one change did, as a backend (or the state editor) reports it."""
+
+    DONE = "done"
+    ALREADY_DONE = "already_done"  # e.g. the assignment existed, or the delete found nothing
+
+
 class ChangeStatus(StrEnum):
     APPLIED = "applied"
     ALREADY_DONE = "already_done"

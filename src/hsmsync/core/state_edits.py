@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
-from enum import StrEnum
 from typing import TypeVar
 
 from hsmsync.core.desired import AssignmentKey, assignment_key
 from hsmsync.core.errors import BackendError
 from hsmsync.core.plan import Action, Change, Kind, Plane
+from hsmsync.core.results import Outcome
 from hsmsync.core.state import (
     AccessPolicy,
     ArmRoleAssignment,
@@ -29,12 +29,7 @@ from hsmsync.core.vault_permissions import switches_permission_model
 T = TypeVar("T")
 
 
-class EditOutcome(StrEnum):
-    DONE = "done"
-    ALREADY_DONE = "already_done"
-
-
-def apply_to_state(state: LiveState, change: Change) -> tuple[LiveState, EditOutcome]:
+def apply_to_state(state: LiveState, change: Change) -> tuple[LiveState, Outcome]:
     """Returns the new state (the same object when nothing changed) and the outcome."""
     editor = StateEditor(state)
     outcome = editor.apply(change)
@@ -77,17 +72,17 @@ class _HsmEdits:
         )
 
 
-def _replace_last(items: dict[str, T], name: str, item: T) -> EditOutcome:
+def _replace_last(items: dict[str, T], name: str, item: T) -> Outcome:
     """Create or update `name`: an updated item moves to the end, as a service listing shows it."""
     if items.get(name) == item:
-        return EditOutcome.ALREADY_DONE
+        return Outcome.ALREADY_DONE
     items.pop(name, None)
     items[name] = item
-    return EditOutcome.DONE
+    return Outcome.DONE
 
 
-def _remove(items: dict[str, T], name: str) -> EditOutcome:
-    return EditOutcome.DONE if items.pop(name, None) is not None else EditOutcome.ALREADY_DONE
+def _remove(items: dict[str, T], name: str) -> Outcome:
+    return Outcome.DONE if items.pop(name, None) is not None else Outcome.ALREADY_DONE
 
 
 class StateEditor:
@@ -104,16 +99,16 @@ class StateEditor:
         self._arm_roles: dict[str, ArmRoleDefinition] | None = None
         self.changed = False
 
-    def apply(self, change: Change) -> EditOutcome:
+    def apply(self, change: Change) -> Outcome:
         outcome = self._apply(change)
-        self.changed = self.changed or outcome is EditOutcome.DONE
+        self.changed = self.changed or outcome is Outcome.DONE
         return outcome
 
-    def _apply(self, change: Change) -> EditOutcome:
+    def _apply(self, change: Change) -> Outcome:
         if change.kind is Kind.ACCESS_POLICY:
             return self._access_policy(change)
         if switches_permission_model(change):
-            return EditOutcome.ALREADY_DONE  # reported, never made: the vault keeps its model
+            return Outcome.ALREADY_DONE  # reported, never made: the vault keeps its model
         if change.plane is Plane.MANAGEMENT and change.kind is Kind.ROLE_DEFINITION:
             return self._arm_role(change)
         if change.plane is Plane.MANAGEMENT and change.kind is Kind.ROLE_ASSIGNMENT:
@@ -123,9 +118,9 @@ class StateEditor:
             assert isinstance(change.payload, HsmSettingsPatch)
             settings = change.payload.applied_to(hsm.settings)  # unmanaged fields keep their values
             if settings == hsm.settings:
-                return EditOutcome.ALREADY_DONE
+                return Outcome.ALREADY_DONE
             hsm.settings = settings
-            return EditOutcome.DONE
+            return Outcome.DONE
         if change.kind is Kind.DIAGNOSTIC_SETTING:
             assert isinstance(change.payload, DiagnosticSetting)
             return _replace_last(hsm.diagnostics, change.payload.name, change.payload)
@@ -148,14 +143,14 @@ class StateEditor:
         return edits
 
     @staticmethod
-    def _data_assignment(hsm: _HsmEdits, change: Change) -> EditOutcome:
+    def _data_assignment(hsm: _HsmEdits, change: Change) -> Outcome:
         assert change.principal_id is not None
         key = assignment_key(
             Plane.DATA, change.target.name, change.scope, change.role_id, change.principal_id
         )
         if change.action is Action.CREATE:
             if hsm.by_key[key] > 0:
-                return EditOutcome.ALREADY_DONE
+                return Outcome.ALREADY_DONE
             if change.name in hsm.assignments:
                 raise BackendError(
                     f"{change.target}: role assignment {change.name} already exists with other content"
@@ -167,18 +162,18 @@ class StateEditor:
                 principal_id=change.principal_id,
             )
             hsm.by_key[key] += 1
-            return EditOutcome.DONE
+            return Outcome.DONE
         gone = hsm.assignments.pop(change.name, None)
         if gone is None:
-            return EditOutcome.ALREADY_DONE
+            return Outcome.ALREADY_DONE
         hsm.by_key[
             assignment_key(
                 Plane.DATA, change.target.name, gone.scope, gone.role_definition_id, gone.principal_id
             )
         ] -= 1
-        return EditOutcome.DONE
+        return Outcome.DONE
 
-    def _arm_assignment(self, change: Change) -> EditOutcome:
+    def _arm_assignment(self, change: Change) -> Outcome:
         assert change.principal_id is not None
         if self._arm_assignments is None:
             self._arm_assignments = {a.name: a for a in self._base.arm.role_assignments}
@@ -192,17 +187,17 @@ class StateEditor:
                 principal_type=change.principal_type or "User",
             )
             if self._arm_keys[_arm_key(new)] > 0:
-                return EditOutcome.ALREADY_DONE
+                return Outcome.ALREADY_DONE
             self._arm_assignments[new.name] = new
             self._arm_keys[_arm_key(new)] += 1
-            return EditOutcome.DONE
+            return Outcome.DONE
         gone = self._arm_assignments.pop(change.name, None)
         if gone is None:
-            return EditOutcome.ALREADY_DONE
+            return Outcome.ALREADY_DONE
         self._arm_keys[_arm_key(gone)] -= 1
-        return EditOutcome.DONE
+        return Outcome.DONE
 
-    def _arm_role(self, change: Change) -> EditOutcome:
+    def _arm_role(self, change: Change) -> Outcome:
         if self._arm_roles is None:
             self._arm_roles = {r.name: r for r in self._base.arm.role_definitions}
         if change.action is Action.DELETE:
@@ -210,7 +205,7 @@ class StateEditor:
         assert isinstance(change.payload, ArmRoleDefinition)
         return _replace_last(self._arm_roles, change.name, change.payload)
 
-    def _access_policy(self, change: Change) -> EditOutcome:
+    def _access_policy(self, change: Change) -> Outcome:
         name = change.target.name
         policies = self._policies.get(name)
         if policies is None:

@@ -157,10 +157,6 @@ class DataPlane:
 
     # -- plumbing ---------------------------------------------------------------------------------
 
-    @staticmethod
-    def _call(attempt: Attempt, fn: Callable[[], T]) -> T:
-        return call_sdk(attempt, fn)
-
     def _client(self, url: str) -> KeyVaultAccessControlClient:
         return self.clients.access_control(url)
 
@@ -184,7 +180,7 @@ class DataPlane:
             return Attempt(verb, "data", name, scope, url=url)
 
         progress(2, 0)  # role definitions and keys; the assignment lists follow once keys are known
-        definitions = self._call(at("list role definitions"), lambda: list(client.list_role_definitions("/")))
+        definitions = call_sdk(at("list role definitions"), lambda: list(client.list_role_definitions("/")))
         progress(0, 1)
         keys, keys_complete, note = self._list_keys(name, url, full=full, principals=len(principal_ids))
         progress(0, 1)
@@ -201,7 +197,7 @@ class DataPlane:
             progress(len(scopes), 0)
 
             def list_scope(scope: str) -> list[KeyVaultRoleAssignment]:
-                found = self._call(at("list role assignments", scope), partial(_list_at, client, scope))
+                found = call_sdk(at("list role assignments", scope), partial(_list_at, client, scope))
                 progress(0, 1)
                 if scope in _HSM_WIDE_SCOPES:
                     return found
@@ -215,7 +211,7 @@ class DataPlane:
             progress(len(principal_ids), 0)
 
             def list_principal(pid: str) -> list[KeyVaultRoleAssignment]:
-                found = self._call(
+                found = call_sdk(
                     Attempt(
                         "list role assignments of principal", "data", name, "/", url=url, principal_id=pid
                     ),
@@ -333,7 +329,7 @@ class DataPlane:
         self, change: Change, url: str, attempt: Attempt, exc: HttpResponseError
     ) -> Outcome:
         """The name is taken: ALREADY_DONE if it holds the same role for the same principal."""
-        existing = self._call(
+        existing = call_sdk(
             self._attempt(f"read existing role assignment {change.name}", change, url),
             lambda: self._client(url).get_role_assignment(change.scope, change.name),
         )
@@ -381,7 +377,7 @@ class DataPlane:
             KeyVaultPermission(**{f: list(getattr(block, f)) for f in PERMISSION_LISTS})
             for block in desired.permissions
         ]
-        self._call(
+        call_sdk(
             attempt,
             lambda: client.set_role_definition(
                 "/",

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TypeVar
 from urllib.parse import urlsplit
 
@@ -161,6 +161,11 @@ def call_sdk(attempt: Attempt, fn: Callable[[], T]) -> T:
     """fn(), with SDK failures and replies of the wrong shape turned into BackendErrors."""
     with sdk_errors(attempt):
         return fn()
+
+
+def call_arm(arm_url: str, attempt: Attempt, fn: Callable[[], T]) -> T:
+    """`call_sdk` for an ARM call: its errors name the ARM endpoint when the attempt names no URL."""
+    return call_sdk(replace(attempt, url=attempt.url or arm_url), fn)
 
 
 def unexpected_reply(exc: BaseException, attempt: Attempt) -> BackendError:

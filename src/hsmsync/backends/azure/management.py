@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
 from functools import partial
 from typing import TYPE_CHECKING, TypeVar
 
@@ -16,7 +15,7 @@ from hsmsync.backends.azure.errors import (
     PRINCIPAL_NOT_FOUND,
     REPLY_ERRORS,
     Attempt,
-    call_sdk,
+    call_arm,
     error_code,
     sdk_errors,
     to_backend_error,
@@ -65,9 +64,6 @@ class ManagementPlane:
         self._sleep = sleep
         self._clock = clock
 
-    def _call(self, attempt: Attempt, fn: Callable[[], T]) -> T:
-        return call_sdk(replace(attempt, url=attempt.url or self.clients.arm_url), fn)
-
     def read(
         self,
         scopes: Sequence[str],
@@ -93,7 +89,8 @@ class ManagementPlane:
         def list_one(item: tuple[str, ArmScope]) -> list[RoleAssignment]:
             requested, parsed = item
             client = self.clients.authorization(parsed.subscription_id)
-            listed = self._call(
+            listed = call_arm(
+                self.clients.arm_url,
                 Attempt("list role assignments", "management", "arm", requested),
                 partial(_list_at_scope, client, parsed.scope),
             )
@@ -135,7 +132,8 @@ class ManagementPlane:
         counts: dict[str, int] = {}
         for sub in subscriptions:
             client = self.clients.authorization(sub)
-            listed = self._call(
+            listed = call_arm(
+                self.clients.arm_url,
                 Attempt("count role assignments", "management", "arm", f"/subscriptions/{sub}"),
                 partial(_list_subscription, client),
             )
@@ -224,7 +222,8 @@ class ManagementPlane:
     def _delete(self, change: Change) -> Outcome:
         parsed = parse_arm_scope(change.scope)
         client = self.clients.authorization(parsed.subscription_id)
-        result = self._call(
+        result = call_arm(
+            self.clients.arm_url,
             self._attempt(f"delete role assignment {change.name}", change),
             lambda: client.role_assignments.delete(parsed.scope, change.name),
         )

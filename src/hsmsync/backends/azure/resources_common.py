@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeVar
 
 from hsmsync.backends.azure.clients import ClientFactory
-from hsmsync.backends.azure.errors import Attempt, call_sdk
+from hsmsync.backends.azure.errors import Attempt
 from hsmsync.backends.azure.ids import ManagedHsmId, parse_managed_hsm_id
 from hsmsync.core.errors import BackendError
 from hsmsync.core.plan import Change
@@ -54,9 +53,6 @@ class ResourceClients:
 
         client: MonitorManagementClient = self.clients._cached("monitor", subscription_id.lower(), build)  # noqa: SLF001
         return client
-
-    def _call(self, attempt: Attempt, fn: Callable[[], T]) -> T:
-        return call_sdk(replace(attempt, url=attempt.url or self.clients.arm_url), fn)
 
     def _attempt(self, verb: str, change: Change) -> Attempt:
         return Attempt(

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from azure.core.exceptions import ResourceNotFoundError
 
-from hsmsync.backends.azure.errors import REPLY_ERRORS, Attempt, sdk_errors
+from hsmsync.backends.azure.errors import REPLY_ERRORS, Attempt, call_arm, sdk_errors
 from hsmsync.backends.azure.ids import ManagedHsmId, enum_text
 from hsmsync.backends.azure.resources_common import ResourceClients, ResourceReading
 from hsmsync.backends.base import HsmRef, Outcome
@@ -70,12 +70,14 @@ class HsmResources(ResourceClients):
 
     def _read_hsm(self, ref: HsmRef, parsed: ManagedHsmId, out: ResourceReading) -> None:
         client = self._keyvault(parsed.subscription_id)
-        hsm = self._call(
+        hsm = call_arm(
+            self.clients.arm_url,
             Attempt("read Managed HSM settings", "management", ref.name, ref.resource_id),
             lambda: client.managed_hsms.get(parsed.resource_group, parsed.name),
         )
         monitor = self._monitor(parsed.subscription_id)
-        listed = self._call(
+        listed = call_arm(
+            self.clients.arm_url,
             Attempt("list diagnostic settings", "management", ref.name, ref.resource_id),
             lambda: list(monitor.diagnostic_settings.list(ref.resource_id)),
         )
@@ -106,7 +108,8 @@ class HsmResources(ResourceClients):
         parsed = self._hsm_id(change)
         client = self._keyvault(parsed.subscription_id)
         current = settings_from_sdk(
-            self._call(
+            call_arm(
+                self.clients.arm_url,
                 self._attempt("read Managed HSM settings", change),
                 lambda: client.managed_hsms.get(parsed.resource_group, parsed.name),
             )
@@ -131,7 +134,8 @@ class HsmResources(ResourceClients):
         if not props:
             return Outcome.ALREADY_DONE
         fields = ", ".join(sorted(props))
-        self._call(
+        call_arm(
+            self.clients.arm_url,
             self._attempt(f"update Managed HSM settings ({fields})", change),
             lambda: client.managed_hsms.begin_update(
                 parsed.resource_group, parsed.name, ManagedHsm(properties=ManagedHsmProperties(**props))
@@ -153,7 +157,8 @@ class HsmResources(ResourceClients):
         if change.action is Action.DELETE:
             if current is None:
                 return Outcome.ALREADY_DONE
-            self._call(
+            call_arm(
+                self.clients.arm_url,
                 self._attempt(f"delete diagnostic setting {change.name}", change),
                 lambda: client.diagnostic_settings.delete(change.scope, change.name),
             )
@@ -170,7 +175,8 @@ class HsmResources(ResourceClients):
             event_hub_name=wanted.event_hub_name,
             logs=[LogSettings(category=c, enabled=True) for c in wanted.categories],
         )
-        self._call(
+        call_arm(
+            self.clients.arm_url,
             self._attempt(f"write diagnostic setting {change.name}", change),
             lambda: client.diagnostic_settings.create_or_update(change.scope, wanted.name, body),
         )

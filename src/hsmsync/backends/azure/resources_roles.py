@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from azure.core.exceptions import ResourceNotFoundError
 
-from hsmsync.backends.azure.errors import REPLY_ERRORS, Attempt, sdk_errors
+from hsmsync.backends.azure.errors import REPLY_ERRORS, Attempt, call_arm, sdk_errors
 from hsmsync.backends.azure.ids import enum_text, parse_arm_scope
 from hsmsync.backends.azure.resources_common import ResourceClients
 from hsmsync.backends.base import Outcome
@@ -52,7 +52,8 @@ class RoleResources(ResourceClients):
                 parsed = parse_arm_scope(scope)
             except ValueError as exc:
                 raise StateError(str(exc)) from exc
-            listed = self._call(
+            listed = call_arm(
+                self.clients.arm_url,
                 Attempt("list custom Azure roles", "management", "arm", scope),
                 partial(self._list_custom_roles, parsed.subscription_id, parsed.scope),
             )
@@ -86,7 +87,8 @@ class RoleResources(ResourceClients):
         if change.action is Action.DELETE:
             if current is None:
                 return Outcome.ALREADY_DONE
-            deleted = self._call(
+            deleted = call_arm(
+                self.clients.arm_url,
                 self._attempt(f"delete custom Azure role {change.name} ({change.role})", change),
                 lambda: client.role_definitions.delete(scope, change.name),
             )
@@ -106,7 +108,8 @@ class RoleResources(ResourceClients):
             assignable_scopes=list(role.assignable_scopes),
         )
         verb = "create" if current is None else "update"
-        self._call(
+        call_arm(
+            self.clients.arm_url,
             self._attempt(f"{verb} custom Azure role {change.name} ({role.role_name})", change),
             lambda: client.role_definitions.create_or_update(scope, role.name, body),
         )

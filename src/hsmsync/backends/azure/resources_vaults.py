@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from azure.core.exceptions import ResourceNotFoundError
 
-from hsmsync.backends.azure.errors import REPLY_ERRORS, Attempt, sdk_errors
+from hsmsync.backends.azure.errors import REPLY_ERRORS, Attempt, call_arm, sdk_errors
 from hsmsync.backends.azure.ids import enum_text
 from hsmsync.backends.azure.resources_common import ResourceClients, ResourceReading
 from hsmsync.backends.base import Outcome, VaultRef
@@ -121,7 +121,8 @@ class VaultResources(ResourceClients):
         if parsed is None:
             raise BackendError(f"change {change.id}: '{change.scope}' is not a Key Vault resource id")
         client = self._keyvault(parsed.subscription_id)
-        vault = self._call(
+        vault = call_arm(
+            self.clients.arm_url,
             self._attempt("read vault access policies", change),
             lambda: client.vaults.get(parsed.resource_group, parsed.name),
         )
@@ -157,7 +158,8 @@ class VaultResources(ResourceClients):
             params = VaultAccessPolicyParameters(
                 properties=VaultAccessPolicyProperties(access_policies=[entry])
             )
-            self._call(
+            call_arm(
+                self.clients.arm_url,
                 self._attempt(
                     f"{kind} access-policy permissions of {object_id} on vault {parsed.name}", change
                 ),
