@@ -3,37 +3,26 @@
 from __future__ import annotations
 
 import hashlib
+import json
+from typing import Any
 
 from hsmsync.core.state import ArmRoleAssignment, DataRoleAssignment, LiveState
 
 
 def fingerprint(state: LiveState) -> str:
-    """A digest of everything hsmsync reads; listing order carries no meaning, so items are sorted."""
-    h = hashlib.sha256()
-    for name in sorted(state.hsms):
-        hsm = state.hsms[name]
-        admins = ",".join(sorted(hsm.initial_admin_object_ids))
-        keys = ",".join(sorted(hsm.keys or ()))
-        h.update(f"hsm|{name}|{hsm.url}|{hsm.resource_id}|{admins}|{keys}\n".encode())
-        for a in sorted(hsm.role_assignments, key=lambda a: a.name):
-            h.update(f"ra|{a.name}|{a.scope}|{a.role_definition_id}|{a.principal_id}\n".encode())
-        for r in sorted((*hsm.role_definitions, *(hsm.builtin_role_definitions or ())), key=lambda r: r.name):
-            h.update(f"rd|{r.model_dump_json()}\n".encode())
-        h.update(f"settings|{hsm.settings.model_dump_json()}\n".encode())
-        for d in sorted(hsm.diagnostic_settings, key=lambda d: d.name):
-            h.update(f"diag|{d.model_dump_json()}\n".encode())
-    for name in sorted(state.vaults):
-        vault = state.vaults[name]
-        h.update(f"vault|{name}|{vault.resource_id}|{vault.enable_rbac_authorization}\n".encode())
-        for p in sorted(vault.access_policies, key=lambda p: p.object_id):
-            h.update(f"ap|{p.model_dump_json()}\n".encode())
-    for ard in sorted(state.arm.role_definitions, key=lambda r: r.name):
-        h.update(f"armrd|{ard.model_dump_json()}\n".encode())
-    for b in sorted(state.arm.role_assignments, key=lambda a: a.name):
-        h.update(
-            f"arm|{b.name}|{b.scope}|{b.role_definition_id}|{b.principal_id}|{b.principal_type}\n".encode()
-        )
-    return "sha256:" + h.hexdigest()
+    """A digest of the whole live state model, so no field (one added later too) escapes the stale
+    check. Listing order carries no meaning, so every list is sorted first."""
+    canonical = json.dumps(_canonical(state.model_dump(mode="json")), sort_keys=True, separators=(",", ":"))
+    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _canonical(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _canonical(v) for k, v in value.items()}
+    if isinstance(value, list):
+        items = [_canonical(v) for v in value]
+        return sorted(items, key=lambda v: json.dumps(v, sort_keys=True))
+    return value
 
 
 def _what(a: DataRoleAssignment | ArmRoleAssignment) -> str:
