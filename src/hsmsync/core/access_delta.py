@@ -12,7 +12,7 @@ from hsmsync.core.grants import Grant, grants_from_live
 from hsmsync.core.plan import Plan, Plane
 from hsmsync.core.scopes import data_scope_covers
 from hsmsync.core.state import LiveState
-from hsmsync.core.state_edits import apply_all
+from hsmsync.core.state_edits import state_after_plan as state_after_plan  # re-exported
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,12 +201,6 @@ def _not_reported_above(changed_at: dict[str, Held], scope: str) -> Held:
     for parent in _parents(scope):
         shown = _minus(shown, changed_at.get(parent, {}))
     return shown
-
-
-def state_after_plan(live: LiveState, plan: Plan) -> LiveState:
-    """The live state a plan leaves behind, by the same edit semantics the fake backend uses."""
-    # an HSM live state has not seen yet starts empty (the plan creates everything on it)
-    return apply_all(live, plan.changes, new_hsms=True)
 
 
 def plan_access_delta(live: LiveState, plan: Plan, principals: Mapping[str, PrincipalInfo]) -> AccessDelta:

@@ -22,7 +22,7 @@ from hsmsync.core.grants import Grant, grants_from_live, hsm_roles
 from hsmsync.core.plan import Action, Change, Kind, Plan, Plane
 from hsmsync.core.scopes import arm_scope_key, data_scope_covers
 from hsmsync.core.state import ArmRoleAssignment, DataRoleAssignment, LiveState, RoleDefinition
-from hsmsync.core.state_edits import apply_all
+from hsmsync.core.state_edits import state_after_plan
 from hsmsync.core.target import Target
 
 WRITE_ASSIGNMENTS = DATA_ACTION_PREFIX + "roleAssignments/write/action"
@@ -89,7 +89,7 @@ def check_lockout(
     plan and apply again; `after`: the state the plan leaves (computed when not given)."""
     problems = _builtin_deletes(plan)
     if after is None:
-        after = apply_all(live, plan.changes, new_hsms=True)
+        after = state_after_plan(live, plan)
     managed_before = _managed_at_root(grants_from_live(live, {}))
     managed_after = _managed_at_root(grants_from_live(after, {}))
     for hsm in sorted({c.target.name for c in plan.changes if c.plane is Plane.DATA}):

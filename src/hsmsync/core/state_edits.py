@@ -6,12 +6,11 @@ Idempotent like the services: creating what exists, or deleting what is gone, is
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
 from typing import TypeVar
 
 from hsmsync.core.desired import AssignmentKey, assignment_key
 from hsmsync.core.errors import BackendError
-from hsmsync.core.plan import Action, Change, Kind, Plane
+from hsmsync.core.plan import Action, Change, Kind, Plan, Plane
 from hsmsync.core.results import Outcome
 from hsmsync.core.state import (
     AccessPolicy,
@@ -36,15 +35,15 @@ def apply_to_state(state: LiveState, change: Change) -> tuple[LiveState, Outcome
     return (editor.state() if editor.changed else state), outcome
 
 
-def apply_all(state: LiveState, changes: Iterable[Change], *, new_hsms: bool = False) -> LiveState:
-    """The state after every change, in one pass (linear in the state plus the changes).
-
-    `new_hsms`: an HSM the state does not hold yet starts empty instead of being an error.
-    """
-    editor = StateEditor(state, new_hsms=new_hsms)
-    for change in changes:
+def state_after_plan(live: LiveState, plan: Plan) -> LiveState:
+    """The live state a plan leaves behind, in one pass (linear in the state plus the changes), by
+    the edit semantics the fake backend uses: the one simulator the lockout guard, the access
+    delta and lint share. An HSM live state has not seen yet starts empty (the plan creates
+    everything on it)."""
+    editor = StateEditor(live, new_hsms=True)
+    for change in plan.changes:
         editor.apply(change)
-    return editor.state() if editor.changed else state
+    return editor.state() if editor.changed else live
 
 
 class _HsmEdits:
