@@ -27,7 +27,9 @@ def test_dead_code_is_gone(module: str, name: str) -> None:
 def test_missing_permission_reads_only_the_message() -> None:
     assert list(inspect.signature(azure_errors.missing_permission).parameters) == ["message", "plane"]
     message = "Caller is not authorized: Microsoft.KeyVault/managedHsm/keys/sign/action denied"
-    assert azure_errors.missing_permission(message, "data") == "Microsoft.KeyVault/managedHsm/keys/sign/action"
+    assert (
+        azure_errors.missing_permission(message, "data") == "Microsoft.KeyVault/managedHsm/keys/sign/action"
+    )
 
 
 def test_role_index_resolves_names_and_guids_alike() -> None:
@@ -37,3 +39,29 @@ def test_role_index_resolves_names_and_guids_alike() -> None:
     assert index.resolve("crypto user") is role
     assert index.resolve("Managed HSM Crypto User") is role
     assert index.resolve("nobody") is None
+
+
+def test_one_rest_shape_for_role_definitions_of_both_planes() -> None:
+    from hsmsync.core.catalog import definition_from_rest, definition_to_rest
+    from hsmsync.core.state import ArmRoleDefinition, Permission
+    from hsmsync.emulator.arm_custom_roles import custom_role_json
+    from hsmsync.emulator.rbac import definition_json
+
+    block = Permission(actions=("Microsoft.KeyVault/managedHSMs/read",))
+    arm_role = ArmRoleDefinition(
+        name="3fd1c7f2-0000-4000-8000-000000000001",
+        role_name="Reader",
+        permissions=(block,),
+        assignable_scopes=("/",),
+    )
+    served = custom_role_json(arm_role, "/subscriptions/s")
+    assert served["properties"].pop("createdOn") and served["properties"].pop("updatedOn")
+    assert (
+        served["properties"].pop("createdBy", "x") is None
+        and served["properties"].pop("updatedBy", "x") is None
+    )
+    assert served == definition_to_rest(arm_role, id_prefix=served["id"].removesuffix(arm_role.name))
+    data_role = RoleDefinition(
+        name="3fd1c7f2-0000-4000-8000-000000000002", role_name="Mine", permissions=(block,)
+    )
+    assert definition_from_rest(definition_json(data_role)) == data_role

@@ -57,8 +57,16 @@ def definition_from_rest(item: Mapping[str, Any]) -> RoleDefinition:
     )
 
 
-def definition_to_rest(role: RoleDefinition, *, id_prefix: str) -> dict[str, Any]:
-    """The REST shape of a role definition (what `hsmsync roles --format json` prints)."""
+def definition_to_rest(
+    role: RoleDefinition | ArmRoleDefinition,
+    *,
+    id_prefix: str,
+    role_type: str | None = None,
+    **more_properties: Any,
+) -> dict[str, Any]:
+    """The REST shape of a role definition, data plane or ARM: what `hsmsync roles --format json`
+    prints and what the emulator serves (`role_type` defaults to the role's own; the emulator
+    adds the service's timestamps through `more_properties`)."""
     return {
         "id": f"{id_prefix}{role.name}",
         "name": role.name,
@@ -66,9 +74,10 @@ def definition_to_rest(role: RoleDefinition, *, id_prefix: str) -> dict[str, Any
         "properties": {
             "roleName": role.role_name,
             "description": role.description,
-            "type": role.role_type,
+            "type": role_type or (role.role_type if isinstance(role, RoleDefinition) else "CustomRole"),
             "assignableScopes": list(role.assignable_scopes),
             "permissions": [permission_to_rest(p) for p in role.permissions],
+            **more_properties,
         },
     }
 
@@ -131,4 +140,3 @@ class RoleIndex:
     @property
     def names(self) -> list[str]:
         return list(self._names)
-

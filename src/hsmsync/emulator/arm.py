@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import unquote
 
-from hsmsync.core.catalog import management_roles, permission_to_rest
+from hsmsync.core.catalog import definition_to_rest, management_roles
 from hsmsync.core.ids import is_guid
 from hsmsync.core.limits import SUBSCRIPTION_ASSIGNMENT_LIMIT
 from hsmsync.core.state import ArmRoleAssignment, HsmState, LiveState, RoleDefinition
@@ -77,22 +77,15 @@ def assignment_json(a: ArmRoleAssignment) -> dict[str, Any]:
 
 
 def definition_json(role: RoleDefinition, scope: str) -> dict[str, Any]:
-    return {
-        "id": definition_prefix(scope) + role.name,
-        "name": role.name,
-        "type": "Microsoft.Authorization/roleDefinitions",
-        "properties": {
-            "roleName": role.role_name,
-            "type": "BuiltInRole",
-            "description": role.description,
-            "assignableScopes": list(role.assignable_scopes),
-            "permissions": [permission_to_rest(p) for p in role.permissions],
-            "createdOn": _TIMESTAMP,
-            "updatedOn": _TIMESTAMP,
-            "createdBy": None,
-            "updatedBy": None,
-        },
-    }
+    return definition_to_rest(
+        role,
+        id_prefix=definition_prefix(scope),
+        role_type="BuiltInRole",
+        createdOn=_TIMESTAMP,
+        updatedOn=_TIMESTAMP,
+        createdBy=None,
+        updatedBy=None,
+    )
 
 
 def hsm_json(name: str, hsm: HsmState, tenant_id: str) -> dict[str, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from hsmsync.core.catalog import management_roles, permission_from_rest, permission_to_rest
+from hsmsync.core.catalog import definition_to_rest, management_roles, permission_from_rest
 from hsmsync.core.ids import is_guid
 from hsmsync.core.state import ArmRoleDefinition, LiveState
 from hsmsync.emulator.arm_common import ArmResourceBase, at_or_above, json_body, properties_of, str_list
@@ -25,22 +25,15 @@ def definition_prefix(scope: str) -> str:
 
 
 def custom_role_json(role: ArmRoleDefinition, scope: str) -> dict[str, Any]:
-    return {
-        "id": f"{definition_prefix(scope)}{role.name}",
-        "name": role.name,
-        "type": "Microsoft.Authorization/roleDefinitions",
-        "properties": {
-            "roleName": role.role_name,
-            "type": "CustomRole",
-            "description": role.description,
-            "assignableScopes": list(role.assignable_scopes),
-            "permissions": [permission_to_rest(p) for p in role.permissions],
-            "createdOn": "2024-01-01T00:00:00.0000000Z",
-            "updatedOn": "2024-01-01T00:00:00.0000000Z",
-            "createdBy": None,
-            "updatedBy": None,
-        },
-    }
+    return definition_to_rest(
+        role,
+        id_prefix=definition_prefix(scope),
+        role_type="CustomRole",
+        createdOn="2024-01-01T00:00:00.0000000Z",
+        updatedOn="2024-01-01T00:00:00.0000000Z",
+        createdBy=None,
+        updatedBy=None,
+    )
 
 
 class CustomRoleRoutes(ArmResourceBase):

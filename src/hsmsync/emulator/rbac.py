@@ -10,7 +10,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from hsmsync.core.capabilities import permits
-from hsmsync.core.catalog import builtin_data_roles, permission_from_rest
+from hsmsync.core.catalog import builtin_data_roles, definition_to_rest, permission_from_rest
 from hsmsync.core.ids import is_guid
 from hsmsync.core.limits import CUSTOM_ROLE_LIMIT, HSM_SCOPE_ASSIGNMENT_LIMIT, KEY_SCOPE_ASSIGNMENT_LIMIT
 from hsmsync.core.state import DataRoleAssignment, HsmState, Permission, RoleDefinition
@@ -96,28 +96,7 @@ def _is_builtin_name(hsm: HsmState, name: str) -> bool:
 
 
 def definition_json(role: RoleDefinition) -> dict[str, Any]:
-    # Each block as the service returns it (its key order); blocks are never merged.
-    permissions = [
-        {
-            "actions": list(p.actions),
-            "dataActions": list(p.data_actions),
-            "notActions": list(p.not_actions),
-            "notDataActions": list(p.not_data_actions),
-        }
-        for p in role.permissions
-    ]
-    return {
-        "id": DEFINITION_ID_PREFIX + role.name,
-        "name": role.name,
-        "properties": {
-            "assignableScopes": list(role.assignable_scopes),
-            "description": role.description,
-            "permissions": permissions,
-            "roleName": role.role_name,
-            "type": role.role_type,
-        },
-        "type": "Microsoft.Authorization/roleDefinitions",
-    }
+    return definition_to_rest(role, id_prefix=DEFINITION_ID_PREFIX)
 
 
 def assignment_json(a: DataRoleAssignment) -> dict[str, Any]:
