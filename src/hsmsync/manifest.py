@@ -15,12 +15,12 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from hsmsync.core.compile import compile_manifest
 from hsmsync.core.desired import DesiredState
 from hsmsync.core.errors import ManifestError, Problem
 from hsmsync.core.ids import GUID_PATTERN
 from hsmsync.core.model import Manifest
 from hsmsync.core.names import NAME_KEYED, collisions
-from hsmsync.core.resolve import resolve_manifest
 from hsmsync.manifest_yaml import Positions, decode_manifest, parse_yaml, read_manifest_bytes
 
 Loc = tuple[str | int, ...]
@@ -157,7 +157,7 @@ def parse_manifest(text: str, path: Path) -> LoadedManifest:
     """Parse manifest text; raises ManifestError whose message names file, line and field."""
     manifest, pos = parse_structure(text, path)
     try:
-        desired = resolve_manifest(manifest)
+        desired = compile_manifest(manifest)
     except ManifestError as exc:
         raise ManifestError(exc.problems, render_problems(path, exc.problems, pos)) from None
     return LoadedManifest(path=path, manifest=manifest, desired=desired, positions=pos)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from hsmsync.core.compile import compile_manifest
 from hsmsync.core.desired import DesiredState
 from hsmsync.core.model import Manifest
-from hsmsync.core.resolve import resolve_manifest
 
 SUB = "11111111-2222-3333-4444-555555555555"
 RG = f"/subscriptions/{SUB}/resourceGroups/rg"
@@ -47,7 +47,7 @@ def build(
         "lint": {"suppress": suppress or []},
     }
     manifest = Manifest.model_validate(doc)
-    return manifest, resolve_manifest(manifest)
+    return manifest, compile_manifest(manifest)
 
 
 def custom_role(

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from hsmsync.core.compile import compile_manifest
 from hsmsync.core.lint import lint
 from hsmsync.core.model import Manifest
-from hsmsync.core.resolve import resolve_manifest
 from hsmsync.core.state import DiagnosticSetting, HsmSettings, HsmState, LiveState, VaultState
 from tests.review.builders import RG, hsm, pid
 
@@ -44,7 +44,7 @@ def _doc(
 
 def _hits(doc: dict[str, Any], rule: str, live: LiveState | None = None) -> list[str]:
     manifest = Manifest.model_validate(doc)
-    return [f.message for f in lint(manifest, resolve_manifest(manifest), live).findings if f.rule_id == rule]
+    return [f.message for f in lint(manifest, compile_manifest(manifest), live).findings if f.rule_id == rule]
 
 
 def test_hsm005_contributor_on_an_access_policy_vault_fires():

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from hsmsync.core.compile import compile_manifest
 from hsmsync.core.desired import DesiredState
 from hsmsync.core.model import Manifest
-from hsmsync.core.resolve import resolve_manifest
 from hsmsync.core.state import DataRoleAssignment, HsmState, LiveState, RoleDefinition
 
 SUB = "11111111-2222-3333-4444-555555555555"
@@ -35,7 +35,7 @@ def manifest(
         "teams": teams or {},
         "management": {"prune": mgmt_prune},
     }
-    return resolve_manifest(Manifest.model_validate(doc))
+    return compile_manifest(Manifest.model_validate(doc))
 
 
 def assignment(name_suffix: int, scope: str, role: str, principal: str) -> DataRoleAssignment:

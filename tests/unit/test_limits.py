@@ -6,11 +6,11 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from hsmsync.core.compile import compile_manifest
 from hsmsync.core.guard import Caller, check_lockout
 from hsmsync.core.model import Manifest
 from hsmsync.core.plan import Action, Kind, Plan
 from hsmsync.core.planner import plan_changes
-from hsmsync.core.resolve import resolve_manifest
 from hsmsync.core.state import (
     AccessPolicy,
     DataRoleAssignment,
@@ -44,7 +44,7 @@ def _desired(members: range, scope: str = "/keys/k", extra: dict[str, Any] | Non
         },
         **(extra or {}),
     }
-    return resolve_manifest(Manifest.model_validate(doc))
+    return compile_manifest(Manifest.model_validate(doc))
 
 
 def _live(members: range, scope: str = "/keys/k", **extra: Any) -> LiveState:
@@ -168,7 +168,7 @@ def test_vault_access_policies_at_the_limit_are_swapped_delete_first():
             "access_policies": {k: {"keys": ["get"]} for k in principals},
         }
     }
-    desired = resolve_manifest(
+    desired = compile_manifest(
         Manifest.model_validate(
             {
                 "version": 1,

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from hsmsync.core.compile import compile_manifest
 from hsmsync.core.model import Manifest
 from hsmsync.core.plan import Kind
 from hsmsync.core.planner import plan_changes
-from hsmsync.core.resolve import resolve_manifest
 from hsmsync.core.state import HsmSettings, HsmState, LiveState, NetworkAcls
 from hsmsync.core.state_edits import apply_to_state
 
@@ -23,7 +23,7 @@ LOCKED_DOWN = HsmSettings(
 
 def _desired(settings: dict[str, Any]):
     doc = {"version": 1, "hsms": {"h1": {"url": URL, "resource_id": RID, "settings": settings}}}
-    return resolve_manifest(Manifest.model_validate(doc))
+    return compile_manifest(Manifest.model_validate(doc))
 
 
 def _plan(settings: dict[str, Any], live_settings: HsmSettings = LOCKED_DOWN):

@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from hsmsync.core.access import effective_data_actions, explain, grants_from_live, who_can
 from hsmsync.core.capabilities import permits
+from hsmsync.core.compile import compile_manifest
 from hsmsync.core.errors import ManifestError
 from hsmsync.core.export import export_manifest
 from hsmsync.core.guard import check_lockout
@@ -21,7 +22,6 @@ from hsmsync.core.model import Manifest
 from hsmsync.core.plan import Action, Kind
 from hsmsync.core.plan_io import plan_from_dict
 from hsmsync.core.planner import plan_changes
-from hsmsync.core.resolve import resolve_manifest
 from hsmsync.core.state import (
     ArmRoleAssignment,
     ArmRoleDefinition,
@@ -141,7 +141,7 @@ class TestManifest:
         with pytest.raises(ValidationError, match="exactly one permission block"):
             Manifest.model_validate(doc)
         doc["arm_roles"]["r"]["permissions"] = [{"actions": ["*/read"], "not_actions": ["x/read"]}]
-        (arm,) = resolve_manifest(Manifest.model_validate(doc)).arm_roles
+        (arm,) = compile_manifest(Manifest.model_validate(doc)).arm_roles
         assert arm.permissions == (Permission(actions=("*/read",), not_actions=("x/read",)),)
 
 
@@ -238,7 +238,7 @@ class TestReviews:
             "teams": {"t": {"members": ["bob"], "data": [{"hsm": "h1", "role": "s", "scope": "/keys"}]}},
         }
         m = Manifest.model_validate(doc)
-        hits = [f for f in lint(m, resolve_manifest(m)).findings if f.rule_id == "HSM003"]
+        hits = [f for f in lint(m, compile_manifest(m)).findings if f.rule_id == "HSM003"]
         assert [f.target for f in hits] == ["bob"]
 
     def test_vault_write_is_judged_block_by_block_for_custom_azure_roles(self) -> None:
@@ -268,7 +268,7 @@ class TestReviews:
                 vaults={"v1": VaultState(url="https://v1.vault.azure.net", resource_id=vault_rid)},
                 arm={"role_assignments": (assign,), "role_definitions": (custom,)},
             )
-            findings = lint(m, resolve_manifest(m), live=state).findings
+            findings = lint(m, compile_manifest(m), live=state).findings
             return [f.target for f in findings if f.rule_id == "HSM005"]
 
         assert hsm005(reader) == []
@@ -289,5 +289,5 @@ class TestExport:
             {"data_actions": [P + "keys/*"], "not_data_actions": [SIGN]},
             {"data_actions": [SIGN]},
         ]
-        desired = resolve_manifest(Manifest.model_validate(doc))
+        desired = compile_manifest(Manifest.model_validate(doc))
         assert desired.hsms["h1"].custom_roles[0].permissions == SIGNER.permissions

@@ -214,14 +214,14 @@ def test_contributor_means_the_azure_role_not_managed_hsm_contributor_shortened(
     from hsmsync.core.catalog import RoleIndex, management_roles
 
     index = RoleIndex(management_roles())
-    assert index.resolve("Contributor").name == "b24988ac-6180-42e0-ab88-20f7382dd24c"
-    assert index.resolve("contributor").name == "b24988ac-6180-42e0-ab88-20f7382dd24c"
-    assert index.resolve("Managed HSM Contributor").name == "18500a29-7fe2-46b2-a342-b16a415e101d"
+    assert index.find("Contributor").name == "b24988ac-6180-42e0-ab88-20f7382dd24c"
+    assert index.find("contributor").name == "b24988ac-6180-42e0-ab88-20f7382dd24c"
+    assert index.find("Managed HSM Contributor").name == "18500a29-7fe2-46b2-a342-b16a415e101d"
 
 
 def test_undeclared_custom_azure_roles_are_pruned_only_with_prune_roles():
+    from hsmsync.core.compile import compile_manifest
     from hsmsync.core.model import Manifest
-    from hsmsync.core.resolve import resolve_manifest
     from hsmsync.core.state import ArmRoleDefinition, LiveState
 
     other_team = ArmRoleDefinition(
@@ -231,7 +231,7 @@ def test_undeclared_custom_azure_roles_are_pruned_only_with_prune_roles():
 
     def plan(**management: bool):
         doc = {"version": 1, "management": management}
-        return plan_changes(resolve_manifest(Manifest.model_validate(doc)), live_state)
+        return plan_changes(compile_manifest(Manifest.model_validate(doc)), live_state)
 
     assert plan(prune=True).is_empty
     (change,) = plan(prune=True, prune_roles=True).changes

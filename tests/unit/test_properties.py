@@ -9,12 +9,12 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from hsmsync.core.compile import compile_manifest
 from hsmsync.core.desired import assignment_key
 from hsmsync.core.errors import ManifestError
 from hsmsync.core.model import Manifest
 from hsmsync.core.plan import Plane
 from hsmsync.core.planner import plan_changes
-from hsmsync.core.resolve import resolve_manifest
 from hsmsync.core.state import ArmRoleAssignment, DataRoleAssignment, HsmState, LiveState
 from hsmsync.core.state_edits import apply_to_state
 from hsmsync.manifest import parse_manifest
@@ -55,7 +55,7 @@ def manifests(draw):
         "teams": teams,
         "management": {"prune": draw(st.booleans())},
     }
-    return resolve_manifest(Manifest.model_validate(doc))
+    return compile_manifest(Manifest.model_validate(doc))
 
 
 @st.composite

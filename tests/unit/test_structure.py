@@ -35,10 +35,10 @@ def test_missing_permission_reads_only_the_message() -> None:
 def test_role_index_resolves_names_and_guids_alike() -> None:
     role = RoleDefinition(name="21dbd100-6940-42c2-9190-5d6cb909625b", role_name="Managed HSM Crypto User")
     index = RoleIndex([role])
-    assert index.resolve(" 21DBD100-6940-42C2-9190-5D6CB909625B ") is role
-    assert index.resolve("crypto user") is role
-    assert index.resolve("Managed HSM Crypto User") is role
-    assert index.resolve("nobody") is None
+    assert index.find(" 21DBD100-6940-42C2-9190-5D6CB909625B ") is role
+    assert index.find("crypto user") is role
+    assert index.find("Managed HSM Crypto User") is role
+    assert index.find("nobody") is None
 
 
 def test_one_rest_shape_for_role_definitions_of_both_planes() -> None:

@@ -8,13 +8,13 @@ import pytest
 
 from hsmsync.applier import stages
 from hsmsync.backends.registry import read_request_for
+from hsmsync.core.compile import compile_manifest
 from hsmsync.core.desired import DesiredState
 from hsmsync.core.errors import HsmsyncError
 from hsmsync.core.model import Manifest
 from hsmsync.core.plan import Kind, Plane
 from hsmsync.core.plan_io import plan_from_dict
 from hsmsync.core.planner import plan_changes
-from hsmsync.core.resolve import resolve_manifest
 from hsmsync.core.review import PlanReview
 from hsmsync.core.state import ArmRoleAssignment, DataRoleAssignment, HsmState, LiveState
 from hsmsync.core.target import ARM, Target, TargetKind
@@ -43,7 +43,7 @@ def _desired(*, prune: bool, mgmt_prune: bool = False, settings: bool = False) -
         },
         "management": {"prune": mgmt_prune},
     }
-    return resolve_manifest(Manifest.model_validate(doc))
+    return compile_manifest(Manifest.model_validate(doc))
 
 
 def _live() -> LiveState:

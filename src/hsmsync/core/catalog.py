@@ -127,7 +127,8 @@ class RoleIndex:
     def _add(self, name: str, role: RoleDefinition) -> None:
         self._by_key.setdefault(name.strip().lower(), role)
 
-    def resolve(self, reference: str) -> RoleDefinition | None:
+    def find(self, reference: str) -> RoleDefinition | None:
+        """The role a manifest's reference (a name, a short name, an alias or a GUID) names."""
         return self._by_key.get(reference.strip().lower())
 
     def suggestions(self, reference: str, n: int = 3) -> list[str]:

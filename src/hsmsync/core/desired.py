@@ -1,4 +1,4 @@
-"""Desired state: the manifest resolved to GUIDs, ready to diff against live state."""
+"""Desired state: the manifest compiled to GUIDs, ready to diff against live state."""
 
 from __future__ import annotations
 

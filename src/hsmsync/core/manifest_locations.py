@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from hsmsync.core.compile import custom_role_guid
 from hsmsync.core.desired import AssignmentKey, DesiredState
 from hsmsync.core.lint_findings import Loc
 from hsmsync.core.model import Manifest
-from hsmsync.core.resolve import custom_role_guid
 
 
 def assignment_locations(desired: DesiredState) -> dict[AssignmentKey, Loc]:

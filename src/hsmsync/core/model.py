@@ -1,7 +1,7 @@
 """The manifest (`hsmsync.yaml`) as pydantic v2 models: the product's interface.
 
 Structural rules live here (types, unknown fields, GUID format, scope syntax); rules that need
-the whole document (does this role exist, is this principal declared) live in `resolve.py`.
+the whole document (does this role exist, is this principal declared) live in `compile.py`.
 """
 
 from __future__ import annotations

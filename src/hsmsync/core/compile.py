@@ -1,4 +1,6 @@
-"""Resolve a structurally valid manifest to desired state, collecting every semantic problem."""
+"""Compile a structurally valid manifest into desired state (GUIDs, scopes, grants), collecting every
+semantic problem. ("resolve" is left for principal-name resolution, `hsmsync resolve`.)
+"""
 
 from __future__ import annotations
 
@@ -49,7 +51,7 @@ def custom_role_guid(hsm: str, key: str, pinned: str | None) -> str:
     return pinned or deterministic_name("roledef", hsm, key)
 
 
-class _Resolver:
+class _Compiler:
     def __init__(self, manifest: Manifest) -> None:
         self.m = manifest
         self.problems: list[Problem] = []
@@ -296,7 +298,7 @@ class _Resolver:
                 self.problem(loc, f"duplicate assignment of '{a.role}' at '{a.scope}'")
                 continue
             seen.add(entry)
-            mrole = mgmt_index.resolve(a.role)
+            mrole = mgmt_index.find(a.role)
             if mrole is None:
                 self.problem((*loc, "role"), _unknown_role(a.role, mgmt_index))
                 continue
@@ -308,7 +310,7 @@ class _Resolver:
         if reference in custom:
             return custom[reference]
         index = RoleIndex([*builtin_data_roles(), *custom.values()])
-        role = index.resolve(reference)
+        role = index.find(reference)
         if role is None:
             other = [k for k, r in self.m.roles.items() if k == reference and r.hsm != hsm]
             if other:
@@ -374,9 +376,9 @@ def _unknown_role(reference: str, index: RoleIndex, extra: list[str] | None = No
     return f"unknown role '{reference}'{hint}"
 
 
-def resolve_manifest(manifest: Manifest) -> DesiredState:
+def compile_manifest(manifest: Manifest) -> DesiredState:
     """Manifest -> desired state; raises ManifestError listing every semantic problem."""
-    return _Resolver(manifest).run()
+    return _Compiler(manifest).run()
 
 
-__all__ = ["DATA_ACTION_PREFIX", "custom_role_guid", "resolve_manifest"]
+__all__ = ["DATA_ACTION_PREFIX", "custom_role_guid", "compile_manifest"]
