@@ -65,3 +65,12 @@ def test_one_rest_shape_for_role_definitions_of_both_planes() -> None:
         name="3fd1c7f2-0000-4000-8000-000000000002", role_name="Mine", permissions=(block,)
     )
     assert definition_from_rest(definition_json(data_role)) == data_role
+
+
+def test_one_guid_type_for_manifest_and_state() -> None:
+    from hsmsync.core import ids, model, state
+
+    assert model.Guid is ids.Guid and state.Guid is ids.Guid
+    upper = "AAAAAAAA-0000-0000-0000-000000000001"
+    assert state.AccessPolicy(object_id=upper).object_id == upper.lower()
+    assert state.DirectoryObject(id=upper, type="User", display_name="a").id == upper.lower()

@@ -4,8 +4,17 @@ from __future__ import annotations
 
 import re
 import uuid
+from typing import Annotated
+
+from pydantic import Field, StringConstraints
 
 GUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+# The one GUID type of the manifest and state models: validated, and lower-cased so ids compare.
+Guid = Annotated[
+    str,
+    StringConstraints(pattern=GUID_PATTERN, strip_whitespace=True, to_lower=True),
+    Field(description="A GUID, e.g. 00000000-0000-0000-0000-000000000000"),
+]
 _GUID_RE = re.compile(GUID_PATTERN)
 
 # Fixed namespace for uuid5 names: changing it would rename everything hsmsync ever created.

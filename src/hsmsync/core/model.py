@@ -18,15 +18,10 @@ from pydantic import (
     model_validator,
 )
 
-from hsmsync.core.ids import GUID_PATTERN
+from hsmsync.core.ids import Guid
 from hsmsync.core.names import NAME_PATTERN, NAME_RULE, check_name, check_text
 from hsmsync.core.scopes import check_arm_resource_id, check_arm_scope, check_data_scope
 
-Guid = Annotated[
-    str,
-    StringConstraints(pattern=GUID_PATTERN, strip_whitespace=True, to_lower=True),
-    Field(description="A GUID, e.g. 00000000-0000-0000-0000-000000000000"),
-]
 Name = Annotated[str, StringConstraints(min_length=1, strip_whitespace=True)]
 # The keys of principals, hsms, roles, arm_roles, vaults, teams and the references to them (core/names.py).
 Key = Annotated[

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from hsmsync.core.ids import GUID_PATTERN
+from hsmsync.core.ids import Guid
 
 PrincipalType = Literal["User", "Group", "ServicePrincipal"]
-Guid = str
 
 
 class _Frozen(BaseModel):
@@ -52,7 +51,7 @@ def _blocks_from_flat(data: Any) -> Any:
 class RoleDefinition(_Frozen):
     """A Managed HSM role definition (built-in or custom), in the data plane's terms."""
 
-    name: Guid = Field(pattern=GUID_PATTERN, description="The definition's GUID (its REST name).")
+    name: Guid = Field(description="The definition's GUID (its REST name).")
     role_name: str = ""
     description: str = ""
     role_type: Literal["AKVBuiltInRole", "CustomRole"] = "CustomRole"
@@ -63,11 +62,6 @@ class RoleDefinition(_Frozen):
 
     _flat = model_validator(mode="before")(_blocks_from_flat)
 
-    @field_validator("name")
-    @classmethod
-    def _lower(cls, v: str) -> str:
-        return v.lower()
-
     @property
     def is_builtin(self) -> bool:
         return self.role_type == "AKVBuiltInRole"
@@ -76,30 +70,20 @@ class RoleDefinition(_Frozen):
 class DataRoleAssignment(_Frozen):
     """A Managed HSM local-RBAC role assignment."""
 
-    name: Guid = Field(pattern=GUID_PATTERN)
+    name: Guid
     scope: str = Field(description="'/', '/keys' or '/keys/<key-name>'")
-    role_definition_id: Guid = Field(pattern=GUID_PATTERN)
-    principal_id: Guid = Field(pattern=GUID_PATTERN)
-
-    @field_validator("name", "role_definition_id", "principal_id")
-    @classmethod
-    def _lower(cls, v: str) -> str:
-        return v.lower()
+    role_definition_id: Guid
+    principal_id: Guid
 
 
 class ArmRoleAssignment(_Frozen):
     """An Azure RBAC (management-plane) role assignment at an ARM scope."""
 
-    name: Guid = Field(pattern=GUID_PATTERN)
+    name: Guid
     scope: str
-    role_definition_id: Guid = Field(pattern=GUID_PATTERN)
-    principal_id: Guid = Field(pattern=GUID_PATTERN)
+    role_definition_id: Guid
+    principal_id: Guid
     principal_type: PrincipalType = "User"
-
-    @field_validator("name", "role_definition_id", "principal_id")
-    @classmethod
-    def _lower(cls, v: str) -> str:
-        return v.lower()
 
 
 class NetworkAcls(_Frozen):
@@ -160,7 +144,7 @@ class HsmState(_Frozen):
 
     url: str
     resource_id: str = ""
-    initial_admin_object_ids: tuple[Guid, ...] = ()
+    initial_admin_object_ids: tuple[str, ...] = ()
     role_definitions: tuple[RoleDefinition, ...] = Field(
         default=(),
         description="Custom role definitions. Built-in roles come from the catalog unless "
@@ -178,7 +162,7 @@ class HsmState(_Frozen):
 class ArmRoleDefinition(_Frozen):
     """A custom Azure role (management plane)."""
 
-    name: Guid = Field(pattern=GUID_PATTERN)
+    name: Guid
     role_name: str
     description: str = ""
     permissions: tuple[Permission, ...] = Field(
@@ -187,11 +171,6 @@ class ArmRoleDefinition(_Frozen):
     assignable_scopes: tuple[str, ...] = ()
 
     _flat = model_validator(mode="before")(_blocks_from_flat)
-
-    @field_validator("name")
-    @classmethod
-    def _lower(cls, v: str) -> str:
-        return v.lower()
 
 
 class ArmState(_Frozen):
@@ -212,16 +191,11 @@ class ArmState(_Frozen):
 class AccessPolicy(_Frozen):
     """One Key Vault access-policy entry: an object id and its permission lists (lower-cased)."""
 
-    object_id: Guid = Field(pattern=GUID_PATTERN)
+    object_id: Guid
     keys: tuple[str, ...] = ()
     secrets: tuple[str, ...] = ()
     certificates: tuple[str, ...] = ()
     storage: tuple[str, ...] = ()
-
-    @field_validator("object_id")
-    @classmethod
-    def _lower(cls, v: str) -> str:
-        return v.lower()
 
 
 class VaultState(_Frozen):
@@ -237,11 +211,11 @@ class VaultState(_Frozen):
 class DirectoryObject(_Frozen):
     """An Entra ID object the emulator's minimal Graph serves (and PrincipalNotFound checks)."""
 
-    id: Guid = Field(pattern=GUID_PATTERN)
+    id: Guid
     type: PrincipalType
     display_name: str
     user_principal_name: str | None = None
-    member_of: tuple[Guid, ...] = Field(
+    member_of: tuple[str, ...] = Field(
         default=(), description="Groups it is a direct member of (Graph's memberOf; the emulator "
         "also honours them for tokens without a `groups` claim)"
     )
