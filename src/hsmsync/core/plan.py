@@ -98,14 +98,7 @@ class Change:
             "order": order,
             "action": self.action.value,
             "kind": self.kind.value,
-            "plane": self.plane.value,
-            "target": self.target.key,
-            "scope": self.scope,
-            "name": self.name,
-            "role": self.role,
-            "role_id": self.role_id,
-            "principal": self.principal,
-            "principal_id": self.principal_id,
+            **_where_and_who(self),
             "principal_type": self.principal_type,
             "reason": self.reason,
             "risks": list(self.risks),
@@ -137,17 +130,21 @@ class UnmanagedItem:
     reason: str
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "plane": self.plane.value,
-            "target": self.target.key,
-            "scope": self.scope,
-            "name": self.name,
-            "role": self.role,
-            "role_id": self.role_id,
-            "principal": self.principal,
-            "principal_id": self.principal_id,
-            "reason": self.reason,
-        }
+        return {**_where_and_who(self), "reason": self.reason}
+
+
+def _where_and_who(item: Change | UnmanagedItem) -> dict[str, Any]:
+    """The plan JSON fields a change and an unmanaged item share, in the plan JSON's order."""
+    return {
+        "plane": item.plane.value,
+        "target": item.target.key,
+        "scope": item.scope,
+        "name": item.name,
+        "role": item.role,
+        "role_id": item.role_id,
+        "principal": item.principal,
+        "principal_id": item.principal_id,
+    }
 
 
 @dataclass(frozen=True, slots=True)

@@ -152,19 +152,24 @@ def _undeclared_data_assignments(
             )
 
 
-def _delete_role_definition(hsm: str, role_id: str, live_role: RoleDefinition) -> Change:
+def _role_definition(hsm: str, action: Action, role_id: str, role_name: str, reason: str) -> Change:
     return Change(
         id=f"data:{hsm}:role_definition:{role_id}",
-        action=Action.DELETE,
+        action=action,
         kind=Kind.ROLE_DEFINITION,
         plane=Plane.DATA,
         target=Target.hsm(hsm),
         scope="/",
         name=role_id,
-        role=live_role.role_name or role_id,
+        role=role_name,
         role_id=role_id,
-        reason="custom role not declared in the manifest; HSM has prune: true",
+        reason=reason,
     )
+
+
+def _delete_role_definition(hsm: str, role_id: str, live_role: RoleDefinition) -> Change:
+    reason = "custom role not declared in the manifest; HSM has prune: true"
+    return _role_definition(hsm, Action.DELETE, role_id, live_role.role_name or role_id, reason)
 
 
 def _duplicate_role_name_warnings(hsm: DesiredHsm, live_hsm: HsmState) -> Iterator[str]:
@@ -184,17 +189,10 @@ def _duplicate_role_name_warnings(hsm: DesiredHsm, live_hsm: HsmState) -> Iterat
 def _role_definition_change(
     hsm: str, role: RoleDefinition, live_role: RoleDefinition | None
 ) -> Iterator[Change]:
-    base = Change(
-        id=f"data:{hsm}:role_definition:{role.name}",
-        action=Action.CREATE,
-        kind=Kind.ROLE_DEFINITION,
-        plane=Plane.DATA,
-        target=Target.hsm(hsm),
-        scope="/",
-        name=role.name,
-        role=role.role_name,
-        role_id=role.name,
-        reason="custom role declared in the manifest",
+    base = replace(
+        _role_definition(
+            hsm, Action.CREATE, role.name, role.role_name, "custom role declared in the manifest"
+        ),
         definition=role,
         added_data_actions=granted_data_actions(role),
     )
