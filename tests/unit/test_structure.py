@@ -74,3 +74,26 @@ def test_one_guid_type_for_manifest_and_state() -> None:
     upper = "AAAAAAAA-0000-0000-0000-000000000001"
     assert state.AccessPolicy(object_id=upper).object_id == upper.lower()
     assert state.DirectoryObject(id=upper, type="User", display_name="a").id == upper.lower()
+
+
+def test_every_kind_has_its_module_in_the_registry() -> None:
+    from hsmsync.core.kinds import KINDS
+    from hsmsync.core.plan import Kind
+
+    assert set(KINDS) == set(Kind)
+    for kind, module in KINDS.items():
+        assert module.__name__ == f"hsmsync.core.kinds.{kind.value}"  # type: ignore[attr-defined]
+
+
+def test_state_edits_and_saved_plans_switch_on_no_kind() -> None:
+    """The per-kind semantics live in core/kinds, reached through the registry."""
+    from pathlib import Path
+
+    import hsmsync.core.plan_io
+    import hsmsync.core.state_edits
+    import hsmsync.render.labels
+
+    for module in (hsmsync.core.state_edits, hsmsync.core.plan_io):
+        assert " Kind." not in Path(str(module.__file__)).read_text()
+    labels = Path(str(hsmsync.render.labels.__file__)).read_text()
+    assert "def section_of" in labels and " Kind." not in labels.split("def section_of")[1].split("\ndef ")[0]

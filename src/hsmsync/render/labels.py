@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from itertools import groupby
 
+from hsmsync.core.kinds import kind_of
 from hsmsync.core.plan import Action, Change, FieldChange, Kind, Plane, UnmanagedItem
 from hsmsync.core.state import ArmRoleDefinition, Permission
-from hsmsync.core.target import TargetKind
 
 SYMBOL = {"create": "+", "update": "~", "delete": "-"}
 
@@ -19,16 +19,8 @@ def principal_label(change: Change | UnmanagedItem) -> str:
 
 
 def section_of(change: Change) -> tuple[int, str]:
-    """The heading a change is listed under, with its rank among headings."""
-    if change.plane is Plane.DATA:
-        return (0, f"HSM {change.target} (data plane)")
-    if change.target.kind is TargetKind.VAULT and change.kind is Kind.SETTING:
-        return (2, f"Key Vault {change.target.name} (permission model)")
-    if change.kind in (Kind.SETTING, Kind.DIAGNOSTIC_SETTING):
-        return (1, f"HSM {change.target} (resource settings and logging)")
-    if change.kind is Kind.ACCESS_POLICY:
-        return (2, f"Key Vault {change.target.name} (access policies)")
-    return (3, "Azure RBAC (management plane)")
+    """The heading a change is listed under, with its rank among headings (its kind says)."""
+    return kind_of(change).section(change)
 
 
 def sectioned(changes: Iterable[Change]) -> Iterator[tuple[str, list[Change]]]:

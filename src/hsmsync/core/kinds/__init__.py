@@ -1,0 +1,50 @@
+"""One module per resource kind, behind one interface, registered in `KINDS`.
+
+Each module says, for its kind: what its changes land on (a saved plan's target and payload are
+read back by it), how a change edits a LiveState value (the semantics the state-file backend, the
+lockout guard, the access delta and lint share), and where a renderer lists it. Adding a kind
+is a module here, a line in `KINDS`, a planner function and its backend adapter.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Protocol
+
+from hsmsync.core.kinds import access_policy, diagnostic_setting, role_assignment, role_definition, setting
+from hsmsync.core.plan import Change, Kind, Payload, Plane
+from hsmsync.core.results import Outcome
+from hsmsync.core.target import TargetKind
+
+if TYPE_CHECKING:
+    from hsmsync.core.state_edits import StateEditor
+
+
+class ResourceKind(Protocol):
+    def target_kind(self, plane: Plane, text: str) -> TargetKind:
+        """What a change of this kind lands on, from its plan-JSON target text."""
+        ...
+
+    def read_payload(self, plane: Plane, data: Any) -> Payload | None:
+        """A saved plan's `payload` of this kind (ValueError when it carries none or a bad one)."""
+        ...
+
+    def edit(self, editor: StateEditor, change: Change) -> Outcome:
+        """Apply one change to the state being edited, idempotently like the service."""
+        ...
+
+    def section(self, change: Change) -> tuple[int, str]:
+        """The heading a renderer lists the change under, with the heading's rank."""
+        ...
+
+
+KINDS: dict[Kind, ResourceKind] = {
+    Kind.ROLE_DEFINITION: role_definition,
+    Kind.ROLE_ASSIGNMENT: role_assignment,
+    Kind.ACCESS_POLICY: access_policy,
+    Kind.SETTING: setting,
+    Kind.DIAGNOSTIC_SETTING: diagnostic_setting,
+}
+
+
+def kind_of(change: Change) -> ResourceKind:
+    return KINDS[change.kind]

@@ -1,0 +1,82 @@
+"""Role assignments: Managed HSM local RBAC (data plane) and Azure RBAC (management plane)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from hsmsync.core.desired import assignment_key
+from hsmsync.core.errors import BackendError
+from hsmsync.core.kinds._edits import no_payload
+from hsmsync.core.plan import Action, Change, Plane
+from hsmsync.core.results import Outcome
+from hsmsync.core.state import ArmRoleAssignment, DataRoleAssignment
+from hsmsync.core.target import TargetKind
+
+if TYPE_CHECKING:
+    from hsmsync.core.state_edits import StateEditor
+
+
+def target_kind(plane: Plane, text: str) -> TargetKind:
+    return TargetKind.ARM if plane is Plane.MANAGEMENT else TargetKind.HSM
+
+
+def read_payload(plane: Plane, data: Any) -> None:
+    no_payload("role_assignment", data)
+
+
+def section(change: Change) -> tuple[int, str]:
+    if change.plane is Plane.DATA:
+        return (0, f"HSM {change.target} (data plane)")
+    return (3, "Azure RBAC (management plane)")
+
+
+def edit(editor: StateEditor, change: Change) -> Outcome:
+    assert change.principal_id is not None
+    if change.plane is Plane.MANAGEMENT:
+        return _edit_arm(editor, change, change.principal_id)
+    hsm = editor.hsm(change.target.name)
+    key = assignment_key(Plane.DATA, change.target.name, change.scope, change.role_id, change.principal_id)
+    if change.action is Action.CREATE:
+        if hsm.by_key[key] > 0:
+            return Outcome.ALREADY_DONE
+        if change.name in hsm.assignments:
+            raise BackendError(
+                f"{change.target}: role assignment {change.name} already exists with other content"
+            )
+        hsm.assignments[change.name] = DataRoleAssignment(
+            name=change.name,
+            scope=change.scope,
+            role_definition_id=change.role_id,
+            principal_id=change.principal_id,
+        )
+        hsm.by_key[key] += 1
+        return Outcome.DONE
+    gone = hsm.assignments.pop(change.name, None)
+    if gone is None:
+        return Outcome.ALREADY_DONE
+    hsm.by_key[
+        assignment_key(Plane.DATA, change.target.name, gone.scope, gone.role_definition_id, gone.principal_id)
+    ] -= 1
+    return Outcome.DONE
+
+
+def _edit_arm(editor: StateEditor, change: Change, principal_id: str) -> Outcome:
+    arm = editor.arm_assignments()
+    if change.action is Action.CREATE:
+        new = ArmRoleAssignment(
+            name=change.name,
+            scope=change.scope,
+            role_definition_id=change.role_id,
+            principal_id=principal_id,
+            principal_type=change.principal_type or "User",
+        )
+        if arm.by_key[arm.key(new)] > 0:
+            return Outcome.ALREADY_DONE
+        arm.by_name[new.name] = new
+        arm.by_key[arm.key(new)] += 1
+        return Outcome.DONE
+    gone = arm.by_name.pop(change.name, None)
+    if gone is None:
+        return Outcome.ALREADY_DONE
+    arm.by_key[arm.key(gone)] -= 1
+    return Outcome.DONE
