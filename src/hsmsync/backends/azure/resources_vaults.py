@@ -23,6 +23,7 @@ from hsmsync.core.state import AccessPolicy, VaultState
 from hsmsync.core.vault_permissions import PERMISSIONS
 
 if TYPE_CHECKING:
+    from azure.mgmt.keyvault import KeyVaultManagementClient
     from azure.mgmt.keyvault.models import AccessPolicyEntry
 
 _VAULT_ID = re.compile(
@@ -110,13 +111,6 @@ class VaultResources(ResourceClients):
             raise StateError(f"vault '{ref.name}': unreadable access policies: {exc}") from exc
 
     def _apply_access_policy(self, change: Change) -> Outcome:
-        from azure.mgmt.keyvault.models import (
-            AccessPolicyEntry,
-            Permissions,
-            VaultAccessPolicyParameters,
-            VaultAccessPolicyProperties,
-        )
-
         parsed = parse_vault_id(change.scope)
         if parsed is None:
             raise BackendError(f"change {change.id}: '{change.scope}' is not a Key Vault resource id")
@@ -126,61 +120,76 @@ class VaultResources(ResourceClients):
             self._attempt("read vault access policies", change),
             lambda: client.vaults.get(parsed.resource_group, parsed.name),
         )
-        tenant = str(vault.properties.tenant_id)
-        object_id = change.name.lower()
+        entry = _PolicyEntry(change, client, parsed, str(vault.properties.tenant_id), change.name.lower())
         entries = [
             policy_from_sdk(e)
             for e in vault.properties.access_policies or ()
-            if not e.application_id and str(e.object_id).lower() == object_id
+            if not e.application_id and str(e.object_id).lower() == entry.object_id
         ]
         current = _union(*entries) if entries else None
         if change.action is Action.DELETE:
-            wanted = AccessPolicy(object_id=object_id)
+            wanted = AccessPolicy(object_id=entry.object_id)
         else:
             if not isinstance(change.payload, AccessPolicy):
                 raise BackendError(f"change {change.id}: an access-policy change needs the wanted entry")
             wanted = change.payload
         missing = _difference(wanted, current)
         extra = _difference(current, wanted) if current is not None else None
-
-        def send(kind: str, policy: AccessPolicy) -> None:
-            perms = _sdk_permissions(policy)
-            entry = AccessPolicyEntry(
-                tenant_id=tenant,
-                object_id=object_id,
-                permissions=Permissions(
-                    keys_property=perms.get("keys", []),
-                    secrets=perms.get("secrets", []),
-                    certificates=perms.get("certificates", []),
-                    storage=perms.get("storage", []),
-                ),
-            )
-            params = VaultAccessPolicyParameters(
-                properties=VaultAccessPolicyProperties(access_policies=[entry])
-            )
-            call_arm(
-                self.clients.arm_url,
-                self._attempt(
-                    f"{kind} access-policy permissions of {object_id} on vault {parsed.name}", change
-                ),
-                lambda: client.vaults.update_access_policy(parsed.resource_group, parsed.name, kind, params),
-            )
-
-        done = False
+        sent: list[tuple[str, AccessPolicy]] = []
         # Add before remove: the principal never loses, even for a moment, a permission it keeps.
         if current is None and change.action is not Action.DELETE:
-            send("add", wanted)  # creates the entry (even one with no permissions)
-            done = True
+            sent.append(("add", wanted))  # creates the entry (even one with no permissions)
         elif missing is not None and _any(missing):
-            send("add", missing)
-            done = True
+            sent.append(("add", missing))
         if change.action is Action.DELETE and current is not None:
-            send("remove", current)  # every permission it has: the service drops the entry
-            done = True
+            sent.append(("remove", current))  # every permission it has: the service drops the entry
         elif extra is not None and _any(extra):
-            send("remove", extra)
-            done = True
-        return Outcome.DONE if done else Outcome.ALREADY_DONE
+            sent.append(("remove", extra))
+        for kind, policy in sent:
+            self._update_access_policy(entry, kind, policy)
+        return Outcome.DONE if sent else Outcome.ALREADY_DONE
+
+    def _update_access_policy(self, entry: _PolicyEntry, kind: str, policy: AccessPolicy) -> None:
+        from azure.mgmt.keyvault.models import (
+            AccessPolicyEntry,
+            Permissions,
+            VaultAccessPolicyParameters,
+            VaultAccessPolicyProperties,
+        )
+
+        perms = _sdk_permissions(policy)
+        sdk_entry = AccessPolicyEntry(
+            tenant_id=entry.tenant,
+            object_id=entry.object_id,
+            permissions=Permissions(
+                keys_property=perms.get("keys", []),
+                secrets=perms.get("secrets", []),
+                certificates=perms.get("certificates", []),
+                storage=perms.get("storage", []),
+            ),
+        )
+        params = VaultAccessPolicyParameters(
+            properties=VaultAccessPolicyProperties(access_policies=[sdk_entry])
+        )
+        vault = entry.vault
+        call_arm(
+            self.clients.arm_url,
+            self._attempt(
+                f"{kind} access-policy permissions of {entry.object_id} on vault {vault.name}", entry.change
+            ),
+            lambda: entry.client.vaults.update_access_policy(vault.resource_group, vault.name, kind, params),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _PolicyEntry:
+    """The access-policy entry one change edits: whose, on which vault, through which client."""
+
+    change: Change
+    client: KeyVaultManagementClient
+    vault: VaultId
+    tenant: str
+    object_id: str
 
 
 def _union(*policies: AccessPolicy) -> AccessPolicy:
