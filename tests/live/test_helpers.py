@@ -18,7 +18,7 @@ from azure.core.exceptions import (
 from azure.keyvault.administration import KeyVaultRoleScope
 
 from hsmsync.backends.azure import make_azure_backend
-from hsmsync.backends.azure.dataplane import Discovery, DiscoveryMode, choose_mode
+from hsmsync.backends.azure.discovery import Discovery, DiscoveryMode, choose_mode
 from hsmsync.backends.azure.endpoints import read_endpoints, settings_from_endpoints
 from hsmsync.backends.azure.errors import Attempt, error_code, redact, to_backend_error
 from hsmsync.backends.azure.factory import retry_from_environ, timeouts_from_environ

@@ -11,7 +11,8 @@ from urllib.parse import urlsplit
 
 from hsmsync.backends.azure.caller import ARM_SCOPE, caller_from_token, lists_groups, token_claims
 from hsmsync.backends.azure.clients import ClientFactory
-from hsmsync.backends.azure.dataplane import DataPlane, Discovery
+from hsmsync.backends.azure.dataplane import DataPlane
+from hsmsync.backends.azure.discovery import Discovery
 from hsmsync.backends.azure.ids import parse_arm_scope, parse_managed_hsm_id
 from hsmsync.backends.azure.management import ManagementPlane
 from hsmsync.backends.azure.pacing import ARM_BUCKET

@@ -12,14 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from enum import StrEnum
+from dataclasses import replace
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 
 from hsmsync.backends.azure.clients import ClientFactory
+from hsmsync.backends.azure.discovery import Discovery, DiscoveryMode, choose_mode
 from hsmsync.backends.azure.errors import (
     REPLY_ERRORS,
     Attempt,
@@ -45,33 +45,6 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 _HSM_WIDE_SCOPES = ("/", "/keys")
-
-
-class DiscoveryMode(StrEnum):
-    FULL = "full discovery"
-    PRINCIPALS = "principal discovery"
-
-
-@dataclass(frozen=True, slots=True)
-class Discovery:
-    """How one HSM was read, for `describe()`."""
-
-    hsm: str
-    mode: DiscoveryMode
-    principals: int
-    keys: int | None  # None: not (completely) listed
-    note: str = ""
-
-    def describe(self) -> str:
-        if self.mode is DiscoveryMode.FULL:
-            detail = f"{self.keys} key{'' if self.keys == 1 else 's'}"
-        else:
-            detail = f"{self.principals} principal{'' if self.principals == 1 else 's'}"
-            if self.keys is not None:
-                detail += f", {self.keys} key{'' if self.keys == 1 else 's'}"
-        if self.note:
-            detail += f"; {self.note}"
-        return f"{self.hsm}: {self.mode.value} ({detail})"
 
 
 class _Gone(HttpResponseError):
@@ -114,15 +87,6 @@ def _same(scope: str | None, wanted: str) -> bool:
     return scope_text(scope or "/").lower() == wanted
 
 
-def choose_mode(*, full: bool, principals: int, keys_seen: int | None, keys_complete: bool) -> DiscoveryMode:
-    """FULL when required; else whichever needs fewer list calls (PRINCIPALS: P, FULL: K + 2)."""
-    if full:
-        return DiscoveryMode.FULL
-    if keys_seen is None or not keys_complete:
-        return DiscoveryMode.PRINCIPALS
-    return DiscoveryMode.PRINCIPALS if principals < keys_seen + 2 else DiscoveryMode.FULL
-
-
 def _list_at(
     client: KeyVaultAccessControlClient, scope: str, odata_filter: str | None = None
 ) -> list[KeyVaultRoleAssignment]:
@@ -136,6 +100,7 @@ def _no_progress(total: int, done: int) -> None:
 
 
 Progress = Callable[[int, int], None]
+_At = Callable[..., Attempt]  # (verb, scope="/") -> the Attempt of one call on this HSM
 
 
 class DataPlane:
@@ -190,37 +155,12 @@ class DataPlane:
             keys_seen=None if keys is None else len(keys),
             keys_complete=keys_complete,
         )
-        raw: list[KeyVaultRoleAssignment] = []
         if mode is DiscoveryMode.FULL:
             assert keys is not None
             scopes = [*_HSM_WIDE_SCOPES, *(f"/keys/{k}" for k in sorted({*keys, *key_names}))]
-            progress(len(scopes), 0)
-
-            def list_scope(scope: str) -> list[KeyVaultRoleAssignment]:
-                found = call_sdk(at("list role assignments", scope), partial(_list_at, client, scope))
-                progress(0, 1)
-                if scope in _HSM_WIDE_SCOPES:
-                    return found
-                # A key scope's list repeats the HSM-wide ones (found above): keep only its own,
-                # so a fleet's discovery holds each assignment once.
-                wanted = scope.lower()
-                return [a for a in found if a.properties and _same(a.properties.scope, wanted)]
-
-            raw.extend(self._map(list_scope, scopes))
+            raw = self._list_by_scope(client, at, scopes, progress)
         else:
-            progress(len(principal_ids), 0)
-
-            def list_principal(pid: str) -> list[KeyVaultRoleAssignment]:
-                found = call_sdk(
-                    Attempt(
-                        "list role assignments of principal", "data", name, "/", url=url, principal_id=pid
-                    ),
-                    partial(_list_at, client, "/", f"principalId eq '{pid}'"),
-                )
-                progress(0, 1)
-                return [a for a in found if a.properties and (a.properties.principal_id or "").lower() == pid]
-
-            raw.extend(self._map(list_principal, principal_ids))
+            raw = self._list_by_principal(client, at, principal_ids, progress)
         state = HsmState(
             url=url,
             role_definitions=self._definitions(name, definitions, builtin=False),
@@ -230,6 +170,38 @@ class DataPlane:
         )
         complete_keys = len(keys) if keys is not None and keys_complete else None
         return state, Discovery(name, mode, len(principal_ids), complete_keys, note)
+
+    def _list_by_scope(
+        self, client: KeyVaultAccessControlClient, at: _At, scopes: list[str], progress: Progress
+    ) -> list[KeyVaultRoleAssignment]:
+        """FULL discovery: every assignment at every scope, each once."""
+        progress(len(scopes), 0)
+
+        def list_scope(scope: str) -> list[KeyVaultRoleAssignment]:
+            found = call_sdk(at("list role assignments", scope), partial(_list_at, client, scope))
+            progress(0, 1)
+            if scope in _HSM_WIDE_SCOPES:
+                return found
+            # A key scope's list repeats the HSM-wide ones (found above): keep only its own,
+            # so a fleet's discovery holds each assignment once.
+            wanted = scope.lower()
+            return [a for a in found if a.properties and _same(a.properties.scope, wanted)]
+
+        return self._map(list_scope, scopes)
+
+    def _list_by_principal(
+        self, client: KeyVaultAccessControlClient, at: _At, principal_ids: list[str], progress: Progress
+    ) -> list[KeyVaultRoleAssignment]:
+        """PRINCIPALS discovery: the assignments of the manifest's principals only."""
+        progress(len(principal_ids), 0)
+
+        def list_principal(pid: str) -> list[KeyVaultRoleAssignment]:
+            attempt = replace(at("list role assignments of principal"), principal_id=pid)
+            found = call_sdk(attempt, partial(_list_at, client, "/", f"principalId eq '{pid}'"))
+            progress(0, 1)
+            return [a for a in found if a.properties and (a.properties.principal_id or "").lower() == pid]
+
+        return self._map(list_principal, principal_ids)
 
     def _list_keys(
         self, name: str, url: str, *, full: bool, principals: int

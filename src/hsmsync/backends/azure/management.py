@@ -50,6 +50,20 @@ def _list_subscription(client: AuthorizationManagementClient) -> list[RoleAssign
     return list(client.role_assignments.list_for_subscription())
 
 
+def _assignment_from_sdk(ra: RoleAssignment, requested: str, *, exact: bool) -> ArmRoleAssignment:
+    """One listed assignment; one inherited from above keeps its own scope."""
+    try:
+        return ArmRoleAssignment(
+            name=str(ra.name),
+            scope=requested if exact else "/" + "/".join(p for p in (ra.scope or "").split("/") if p),
+            role_definition_id=role_guid(ra.role_definition_id or ""),
+            principal_id=str(ra.principal_id),
+            principal_type=arm_principal_type(ra.principal_type),
+        )
+    except REPLY_ERRORS as exc:
+        raise StateError(f"ARM scope '{requested}': unreadable role assignment {ra.name!r}: {exc}") from exc
+
+
 class ManagementPlane:
     """Reads ARM role assignments at the manifest's scopes and applies ARM changes."""
 
@@ -110,20 +124,7 @@ class ManagementPlane:
                     continue
                 if not all_principals and (ra.principal_id or "").lower() not in wanted:
                     continue
-                try:
-                    item = ArmRoleAssignment(
-                        name=str(ra.name),
-                        scope=requested
-                        if exact
-                        else "/" + "/".join(p for p in (ra.scope or "").split("/") if p),
-                        role_definition_id=role_guid(ra.role_definition_id or ""),
-                        principal_id=str(ra.principal_id),
-                        principal_type=arm_principal_type(ra.principal_type),
-                    )
-                except REPLY_ERRORS as exc:
-                    raise StateError(
-                        f"ARM scope '{requested}': unreadable role assignment {ra.name!r}: {exc}"
-                    ) from exc
+                item = _assignment_from_sdk(ra, requested, exact=exact)
                 found.setdefault(item.name, item)
         return tuple(sorted(found.values(), key=lambda a: (arm_scope_key(a.scope), a.name)))
 
