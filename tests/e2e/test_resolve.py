@@ -15,9 +15,10 @@ import pytest
 from hsmsync.backends.azure import AzureBackend, settings_from_endpoints
 from hsmsync.backends.base import Outcome
 from hsmsync.core.errors import BackendError
-from hsmsync.core.plan import Action, Change, Kind, Plane
+from hsmsync.core.plan import Action, Kind, Plane
 from hsmsync.core.target import ARM
 from hsmsync.emulator import start_emulator
+from tests.changes import flat_change
 from tests.conftest import CONTOSO, run_cli
 from tests.signin import sign_in_as, with_sign_in
 
@@ -245,7 +246,7 @@ def test_backend_retries_principal_not_found_then_reports_it(emulated: Path) -> 
     settings = settings_from_endpoints(
         emulated / "endpoints.json", principal_wait_seconds=0.5, auth="client-secret", environ=with_sign_in()
     )
-    change = Change(
+    change = flat_change(
         id="c1",
         action=Action.CREATE,
         kind=Kind.ROLE_ASSIGNMENT,

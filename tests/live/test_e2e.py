@@ -17,6 +17,7 @@ from hsmsync.core.ids import deterministic_name
 from hsmsync.core.plan import Action, Change, Kind, Plane
 from hsmsync.core.state import LiveState, RoleDefinition
 from hsmsync.core.target import ARM, Target
+from tests.changes import flat_change
 from tests.signin import with_sign_in
 
 from .conftest import (
@@ -41,7 +42,7 @@ CUSTOM = "7c5f8c2e-1d7a-4a53-9d0e-3f1f8d3c2a11"
 
 
 def data_assignment(action: Action, scope: str, role: str, principal: str, name: str | None = None) -> Change:
-    return Change(
+    return flat_change(
         id=f"data:{HSM}:{scope}:{role}:{principal}",
         action=action,
         kind=Kind.ROLE_ASSIGNMENT,
@@ -64,7 +65,7 @@ def role_definition(action: Action, data_actions: tuple[str, ...] = ()) -> Chang
         description="rotates keys",
         data_actions=data_actions,
     )
-    return Change(
+    return flat_change(
         id=f"data:{HSM}:role_definition:{CUSTOM}",
         action=action,
         kind=Kind.ROLE_DEFINITION,
@@ -80,7 +81,7 @@ def role_definition(action: Action, data_actions: tuple[str, ...] = ()) -> Chang
 
 
 def arm_assignment(action: Action, principal: str = APP, principal_type: str = "ServicePrincipal") -> Change:
-    return Change(
+    return flat_change(
         id=f"arm:{principal}",
         action=action,
         kind=Kind.ROLE_ASSIGNMENT,

@@ -14,6 +14,7 @@ from hsmsync.backends.base import Outcome
 from hsmsync.core.errors import BackendError
 from hsmsync.core.plan import Action, Change, Kind, Plane
 from hsmsync.core.target import ARM
+from tests.changes import flat_change
 
 from .test_helpers import OID, SUB, http_error
 
@@ -61,7 +62,7 @@ class FakeClock:
 
 
 def _change() -> Change:
-    return Change(
+    return flat_change(
         id="c1",
         action=Action.CREATE,
         kind=Kind.ROLE_ASSIGNMENT,

@@ -27,6 +27,7 @@ from hsmsync.core.state import (
 )
 from hsmsync.core.target import ARM, Target
 from hsmsync.emulator import parse_faults, start_emulator
+from tests.changes import flat_change
 from tests.signin import with_sign_in
 
 from .conftest import (
@@ -87,7 +88,7 @@ def _target(text: str) -> Target:
 
 
 def _change(kind: Kind, action: Action, target: str, scope: str, name: str, payload: Any) -> Change:
-    return Change(
+    return flat_change(
         id=f"test:{kind}:{name}",
         action=action,
         kind=kind,

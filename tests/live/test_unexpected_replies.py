@@ -18,6 +18,7 @@ from hsmsync.core.errors import BackendError
 from hsmsync.core.plan import Action, Change, Kind, Plane
 from hsmsync.core.target import ARM, Target
 from hsmsync.emulator import parse_faults
+from tests.changes import flat_change
 from tests.conftest import run_cli
 from tests.live.conftest import (
     ADMIN,
@@ -46,7 +47,7 @@ def _backend(emulator: Any, tmp_path: Path) -> AzureBackend:
 
 
 def _data_change(action: Action) -> Change:
-    return Change(
+    return flat_change(
         id="c1",
         action=action,
         kind=Kind.ROLE_ASSIGNMENT,
@@ -63,7 +64,7 @@ def _data_change(action: Action) -> Change:
 
 
 def _arm_change() -> Change:
-    return Change(
+    return flat_change(
         id="c2",
         action=Action.DELETE,
         kind=Kind.ROLE_ASSIGNMENT,

@@ -3,7 +3,6 @@ nothing (an `update` of an assignment ran as a delete on the file and as a creat
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,13 +12,14 @@ import pytest
 from hsmsync.backends.file import FileStateBackend
 from hsmsync.backends.statefile import read_state_file, write_state_file
 from hsmsync.core.errors import BackendError
-from hsmsync.core.plan import Action, Change, Kind, Plane
+from hsmsync.core.plan import Action, Kind, Plane
 from hsmsync.core.state import DiagnosticSetting, LiveState
 from hsmsync.core.target import Target
+from tests.changes import flat_change
 from tests.live.conftest import ADMIN, ADMINISTRATOR, HSM, HSM_RID, initial_state
 from tests.live.conftest import request as read_request
 
-EXISTING = Change(
+_ASSIGNMENT: dict[str, Any] = dict(
     id="c1",
     action=Action.UPDATE,
     kind=Kind.ROLE_ASSIGNMENT,
@@ -33,29 +33,32 @@ EXISTING = Change(
     principal="admin",
     principal_id=ADMIN,
 )
+EXISTING = flat_change(**_ASSIGNMENT)
 CASES = {
     "update an assignment": (
         EXISTING,
         "cannot update a role assignment (a role assignment is only ever created or deleted)",
     ),
     "no principal": (
-        dataclasses.replace(EXISTING, action=Action.CREATE, principal_id=None),
+        flat_change(**{**_ASSIGNMENT, "action": Action.CREATE, "principal_id": None}),
         "create role assignment without a principal id",
     ),
     "delete a diagnostic setting": (
-        dataclasses.replace(
-            EXISTING,
-            action=Action.DELETE,
-            kind=Kind.DIAGNOSTIC_SETTING,
-            plane=Plane.MANAGEMENT,
-            scope=HSM_RID,
-            name="diag",
-            payload=DiagnosticSetting(name="diag", categories=("AuditEvent",), workspace_id="/w"),
+        flat_change(
+            **{
+                **_ASSIGNMENT,
+                "action": Action.DELETE,
+                "kind": Kind.DIAGNOSTIC_SETTING,
+                "plane": Plane.MANAGEMENT,
+                "scope": HSM_RID,
+                "name": "diag",
+                "payload": DiagnosticSetting(name="diag", categories=("AuditEvent",), workspace_id="/w"),
+            }
         ),
         "cannot delete a diagnostic setting (a diagnostic setting is only ever created or updated)",
     ),
     "role definition without its definition": (
-        dataclasses.replace(EXISTING, action=Action.CREATE, kind=Kind.ROLE_DEFINITION),
+        flat_change(**{**_ASSIGNMENT, "action": Action.CREATE, "kind": Kind.ROLE_DEFINITION}),
         "create role definition without the role definition",
     ),
 }

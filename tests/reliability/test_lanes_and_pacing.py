@@ -11,11 +11,12 @@ from hsmsync.backends.base import Outcome
 from hsmsync.core.errors import BackendError
 from hsmsync.core.plan import PHASES, Action, Change, Kind, Plan, Plane
 from hsmsync.core.target import ARM, Target
+from tests.changes import flat_change
 
 
 def _change(target: str, n: int, action: Action = Action.CREATE, kind: Kind = Kind.ROLE_ASSIGNMENT) -> Change:
     plane = Plane.DATA if target.startswith("hsm") else Plane.MANAGEMENT
-    return Change(
+    return flat_change(
         id=f"{target}:{n}:{action}", action=action, kind=kind, plane=plane,
         target=Target.hsm(target) if plane is Plane.DATA else ARM,
         scope="/", name=str(n), role="r", role_id="r", reason="test",

@@ -6,10 +6,11 @@ from dataclasses import replace
 
 from hsmsync.core.applier_rights import rights_to_keep
 from hsmsync.core.guard import Caller, check_lockout
-from hsmsync.core.plan import Action, Change, Kind, Plan, Plane
+from hsmsync.core.plan import Action, Kind, Plan, Plane
 from hsmsync.core.planner import plan_changes
 from hsmsync.core.state import ArmRoleAssignment, ArmRoleDefinition
 from hsmsync.core.target import Target
+from tests.changes import flat_change
 
 from .builders import ADMIN, ALICE, AUDITOR, BOB, RG, TEAM, assignment, live, manifest
 
@@ -63,7 +64,7 @@ def test_applier_acting_through_a_group_keeps_its_right():
 
 
 def test_deleting_a_builtin_role_definition_is_refused():
-    change = Change(
+    change = flat_change(
         id="x",
         action=Action.DELETE,
         kind=Kind.ROLE_DEFINITION,

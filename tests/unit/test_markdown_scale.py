@@ -20,6 +20,7 @@ from hsmsync.core.plan import Action, Change, Kind, Plan, Plane, UnmanagedItem
 from hsmsync.core.review import PlanReview
 from hsmsync.core.target import Target
 from hsmsync.render.markdown import MAX_CHARS, render_plan
+from tests.changes import flat_change
 from tests.cli.test_golden import _check
 from tests.cli.test_hostile_outputs import markdown_structure
 
@@ -29,7 +30,7 @@ HSMS = [f"hsm{i:02d}" for i in range(12)]
 
 def _change(i: int, hsm: str) -> Change:
     hostile = i % 7 == 0
-    return Change(
+    return flat_change(
         id=f"data:{hsm}:role_assignment:{i}",
         action=Action.CREATE if i % 3 else Action.DELETE,
         kind=Kind.ROLE_ASSIGNMENT,

@@ -8,9 +8,10 @@ import uuid
 
 from hsmsync.core.access_delta import state_after_plan
 from hsmsync.core.guard import Caller, check_lockout
-from hsmsync.core.plan import Action, Change, Kind, Plan, Plane
+from hsmsync.core.plan import Action, Kind, Plan, Plane
 from hsmsync.core.state import DataRoleAssignment, HsmState, LiveState
 from hsmsync.core.target import Target
+from tests.changes import flat_change
 
 from .builders import ADMIN, ALICE, CRYPTO_USER
 
@@ -18,7 +19,7 @@ from .builders import ADMIN, ALICE, CRYPTO_USER
 def _creates(n: int) -> Plan:
     return Plan(
         tuple(
-            Change(
+            flat_change(
                 id=str(i),
                 action=Action.CREATE,
                 kind=Kind.ROLE_ASSIGNMENT,

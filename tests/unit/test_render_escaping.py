@@ -12,13 +12,14 @@ from hypothesis import strategies as st
 from hsmsync.core.access_delta import AccessDelta, CapabilityChange
 from hsmsync.core.capabilities import Capability
 from hsmsync.core.drift import DriftReport, FailOn
-from hsmsync.core.plan import Action, Change, FieldChange, Kind, Plan, Plane, UnmanagedItem
+from hsmsync.core.plan import Action, FieldChange, Kind, Plan, Plane, UnmanagedItem
 from hsmsync.core.results import ApplyResult, ChangeResult, ChangeStatus
 from hsmsync.core.review import PlanReview
 from hsmsync.core.target import ARM, Target
 from hsmsync.render import drift, html, markdown, text
 from hsmsync.render.escape import md, md_html, visible
 from hsmsync.render.results import render_apply_result
+from tests.changes import flat_change
 from tests.cli.test_hostile_outputs import html_structure, markdown_structure
 
 PIECES = [
@@ -84,7 +85,7 @@ def _plan(words: list[str]) -> PlanReview:
     w = iter(words)
     # Targets decide the sections; distinct prefixes keep their number that of the plain plan.
     changes = (
-        Change(
+        flat_change(
             "1",
             Action.CREATE,
             Kind.ROLE_ASSIGNMENT,
@@ -100,7 +101,7 @@ def _plan(words: list[str]) -> PlanReview:
             principal_type="Group",
             risks=("r" + next(w),),
         ),
-        Change(
+        flat_change(
             "2",
             Action.DELETE,
             Kind.ROLE_DEFINITION,
@@ -114,7 +115,7 @@ def _plan(words: list[str]) -> PlanReview:
             added_data_actions=(next(w),),
             removed_data_actions=(next(w),),
         ),
-        Change(
+        flat_change(
             "3",
             Action.UPDATE,
             Kind.SETTING,
@@ -127,7 +128,7 @@ def _plan(words: list[str]) -> PlanReview:
             next(w),
             field_changes=(FieldChange(next(w), next(w), next(w)),),
         ),
-        Change(
+        flat_change(
             "4",
             Action.CREATE,
             Kind.ROLE_ASSIGNMENT,

@@ -97,3 +97,25 @@ def test_state_edits_and_saved_plans_switch_on_no_kind() -> None:
         assert " Kind." not in Path(str(module.__file__)).read_text()
     labels = Path(str(hsmsync.render.labels.__file__)).read_text()
     assert "def section_of" in labels and " Kind." not in labels.split("def section_of")[1].split("\ndef ")[0]
+
+
+def test_a_change_is_its_kinds_subject_on_a_target() -> None:
+    import dataclasses
+
+    from hsmsync.core.plan import Change, SettingsSubject
+
+    assert [f.name for f in dataclasses.fields(Change)] == [
+        "id",
+        "action",
+        "target",
+        "reason",
+        "subject",
+        "risks",
+    ]
+    # the plan JSON's shared record is what the kind writes, not a placeholder the planner fills in
+    assert "name" not in {f.name for f in dataclasses.fields(SettingsSubject)}
+    assert (SettingsSubject.name, SettingsSubject.role, SettingsSubject.role_id) == (
+        "properties",
+        "HSM settings",
+        "",
+    )

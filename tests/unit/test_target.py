@@ -130,3 +130,12 @@ def test_a_target_of_the_wrong_kind_is_refused() -> None:
     for text, kind in (("h1", TargetKind.ARM), ("h1", TargetKind.VAULT), ("vault:kv1", TargetKind.HSM)):
         with pytest.raises(ValueError, match="target"):
             parse_target(text, kind)
+
+
+def test_a_saved_plan_may_not_rename_what_a_kind_writes() -> None:
+    live = LiveState(hsms={"arm": HsmState(url=ARM_HSM_URL, resource_id=ARM_HSM_RID)})
+    data = plan_changes(_desired(prune=False, settings=True), live).to_dict()
+    [setting] = [c for c in data["changes"] if c["kind"] == "setting"]
+    setting["role"] = "something else"
+    with pytest.raises(HsmsyncError, match="role"):
+        plan_from_dict(data)

@@ -6,7 +6,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, ClassVar
 
 from hsmsync.core.state import (
     AccessPolicy,
@@ -63,29 +63,185 @@ class FieldChange:
     new: Any
 
 
-@dataclass(frozen=True, slots=True)
-class Change:
-    """One create/update/delete: a role definition or assignment, an access policy, a setting."""
+PERMISSION_MODEL_FIELD = "permission_model"  # a vault's access policies vs Azure RBAC
 
-    id: str
-    action: Action
-    kind: Kind
+
+# What a change is about, one type per kind: only the fields that kind has. The class attributes
+# (not fields) are what that kind writes in the plan JSON's shared record (`name`, `role`, ...).
+
+
+@dataclass(frozen=True, slots=True)
+class RoleAssignmentSubject:
     plane: Plane
-    target: Target
     scope: str
-    name: str
-    role: str
+    name: str  # the assignment's GUID
+    role: str  # the role's display name
     role_id: str
-    reason: str
-    principal: str | None = None
-    principal_id: str | None = None
-    principal_type: str | None = None
-    definition: RoleDefinition | None = None
-    payload: Payload | None = None  # the desired object, for the kinds beyond data-plane RBAC
+    principal: str | None  # the manifest's key for the principal, when declared
+    principal_id: str
+    principal_type: str | None
+    kind = Kind.ROLE_ASSIGNMENT
+    definition = payload = None
+    field_changes: ClassVar[tuple[FieldChange, ...]] = ()
+    added_data_actions: ClassVar[tuple[str, ...]] = ()
+    removed_data_actions: ClassVar[tuple[str, ...]] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class RoleDefinitionSubject:
+    plane: Plane
+    scope: str  # "/" on an HSM; the first assignable scope of a custom Azure role
+    role_id: str
+    role: str
+    definition: RoleDefinition | None = None  # an HSM's custom role (not on a delete)
+    payload: ArmRoleDefinition | None = None  # a custom Azure role
     field_changes: tuple[FieldChange, ...] = ()
     added_data_actions: tuple[str, ...] = ()
     removed_data_actions: tuple[str, ...] = ()
+    kind = Kind.ROLE_DEFINITION
+    principal = principal_id = principal_type = None
+
+    @property
+    def name(self) -> str:
+        return self.role_id
+
+
+@dataclass(frozen=True, slots=True)
+class AccessPolicySubject:
+    scope: str  # the vault's resource id
+    principal_id: str  # the entry's object id
+    principal: str | None
+    principal_type: str | None
+    payload: AccessPolicy
+    field_changes: tuple[FieldChange, ...] = ()
+    kind, plane, role, role_id = Kind.ACCESS_POLICY, Plane.MANAGEMENT, "access policy", ""
+    definition = None
+    added_data_actions: ClassVar[tuple[str, ...]] = ()
+    removed_data_actions: ClassVar[tuple[str, ...]] = ()
+
+    @property
+    def name(self) -> str:
+        return self.principal_id
+
+
+@dataclass(frozen=True, slots=True)
+class SettingsSubject:
+    scope: str  # the HSM's resource id
+    payload: HsmSettingsPatch
+    field_changes: tuple[FieldChange, ...]
+    kind, plane, name, role, role_id = Kind.SETTING, Plane.MANAGEMENT, "properties", "HSM settings", ""
+    definition = principal = principal_id = principal_type = None
+    added_data_actions: ClassVar[tuple[str, ...]] = ()
+    removed_data_actions: ClassVar[tuple[str, ...]] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class PermissionModelSubject:
+    scope: str  # the vault's resource id
+    field_changes: tuple[FieldChange, ...]
+    kind, plane, name, role, role_id = (
+        Kind.SETTING,
+        Plane.MANAGEMENT,
+        PERMISSION_MODEL_FIELD,
+        "vault permission model",
+        "",
+    )
+    definition = payload = principal = principal_id = principal_type = None
+    added_data_actions: ClassVar[tuple[str, ...]] = ()
+    removed_data_actions: ClassVar[tuple[str, ...]] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class DiagnosticSettingSubject:
+    scope: str  # the HSM's resource id
+    payload: DiagnosticSetting
+    field_changes: tuple[FieldChange, ...] = ()
+    kind, plane, role, role_id = Kind.DIAGNOSTIC_SETTING, Plane.MANAGEMENT, "audit logging", ""
+    definition = principal = principal_id = principal_type = None
+    added_data_actions: ClassVar[tuple[str, ...]] = ()
+    removed_data_actions: ClassVar[tuple[str, ...]] = ()
+
+    @property
+    def name(self) -> str:
+        return self.payload.name
+
+
+Subject = (
+    RoleAssignmentSubject
+    | RoleDefinitionSubject
+    | AccessPolicySubject
+    | SettingsSubject
+    | PermissionModelSubject
+    | DiagnosticSettingSubject
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One create/update/delete of one subject (its kind's own record) on one target."""
+
+    id: str
+    action: Action
+    target: Target
+    reason: str
+    subject: Subject
     risks: tuple[str, ...] = ()
+
+    @property
+    def kind(self) -> Kind:
+        return self.subject.kind
+
+    @property
+    def plane(self) -> Plane:
+        return self.subject.plane
+
+    @property
+    def scope(self) -> str:
+        return self.subject.scope
+
+    @property
+    def name(self) -> str:
+        return self.subject.name
+
+    @property
+    def role(self) -> str:
+        return self.subject.role
+
+    @property
+    def role_id(self) -> str:
+        return self.subject.role_id
+
+    @property
+    def principal(self) -> str | None:
+        return self.subject.principal
+
+    @property
+    def principal_id(self) -> str | None:
+        return self.subject.principal_id
+
+    @property
+    def principal_type(self) -> str | None:
+        return self.subject.principal_type
+
+    @property
+    def definition(self) -> RoleDefinition | None:
+        return self.subject.definition
+
+    @property
+    def payload(self) -> Payload | None:
+        return self.subject.payload
+
+    @property
+    def field_changes(self) -> tuple[FieldChange, ...]:
+        return self.subject.field_changes
+
+    @property
+    def added_data_actions(self) -> tuple[str, ...]:
+        return self.subject.added_data_actions
+
+    @property
+    def removed_data_actions(self) -> tuple[str, ...]:
+        return self.subject.removed_data_actions
 
     @property
     def phase(self) -> int:

@@ -8,34 +8,31 @@ from typing import Any
 
 from hsmsync.core.errors import HsmsyncError
 from hsmsync.core.kinds import KINDS
-from hsmsync.core.plan import Action, Change, FieldChange, Kind, Plan, Plane, UnmanagedItem
-from hsmsync.core.state import RoleDefinition
+from hsmsync.core.plan import Action, Change, Kind, Plan, Plane, UnmanagedItem
 from hsmsync.core.target import TargetKind, parse_target
+
+_SHARED = ("name", "role", "role_id", "principal", "principal_id", "principal_type")
 
 
 def _change(order: int, d: dict[str, Any]) -> Change:
     kind, plane = KINDS[Kind(d["kind"])], Plane(d["plane"])
     if int(d["order"]) != order:
         raise ValueError(f"change {d['id']} says order {d['order']} but is change #{order} of the plan")
+    target = parse_target(d["target"], kind.target_kind(plane, d["target"]))
+    subject = kind.read_subject(plane, target, d)
+    # What the kind writes in the shared record must be what the file says (it may be hand-edited).
+    for field in ("plane", *_SHARED):
+        written = getattr(subject, field)
+        if (written.value if field == "plane" else written) != d.get(field):
+            raise ValueError(
+                f"change {d['id']}: a {d['kind']} change has {field} {written!r}, not {d.get(field)!r}"
+            )
     return Change(
         id=d["id"],
         action=Action(d["action"]),
-        kind=Kind(d["kind"]),
-        plane=plane,
-        target=parse_target(d["target"], kind.target_kind(plane, d["target"])),
-        scope=d["scope"],
-        name=d["name"],
-        role=d["role"],
-        role_id=d["role_id"],
+        target=target,
         reason=d["reason"],
-        principal=d.get("principal"),
-        principal_id=d.get("principal_id"),
-        principal_type=d.get("principal_type"),
-        definition=RoleDefinition.model_validate(d["definition"]) if d.get("definition") else None,
-        payload=kind.read_payload(plane, d.get("payload")),
-        field_changes=tuple(FieldChange(f["path"], f["old"], f["new"]) for f in d.get("field_changes", [])),
-        added_data_actions=tuple(d.get("added_data_actions", [])),
-        removed_data_actions=tuple(d.get("removed_data_actions", [])),
+        subject=subject,
         risks=tuple(d.get("risks", [])),
     )
 

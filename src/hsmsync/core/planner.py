@@ -17,7 +17,17 @@ from hsmsync.core.desired import (
 from hsmsync.core.ids import deterministic_name
 from hsmsync.core.limits import fit_limits
 from hsmsync.core.missing_keys import missing_key_warnings
-from hsmsync.core.plan import Action, Change, FieldChange, Kind, Plan, Plane, UnmanagedItem
+from hsmsync.core.plan import (
+    Action,
+    Change,
+    FieldChange,
+    Kind,
+    Plan,
+    Plane,
+    RoleAssignmentSubject,
+    RoleDefinitionSubject,
+    UnmanagedItem,
+)
 from hsmsync.core.planner_resources import plan_resources
 from hsmsync.core.risk import RiskContext, change_risks
 from hsmsync.core.roledefs import diff_role_definition, granted_data_actions
@@ -152,24 +162,20 @@ def _undeclared_data_assignments(
             )
 
 
-def _role_definition(hsm: str, action: Action, role_id: str, role_name: str, reason: str) -> Change:
+def _role_definition(hsm: str, action: Action, reason: str, subject: RoleDefinitionSubject) -> Change:
     return Change(
-        id=f"data:{hsm}:role_definition:{role_id}",
+        id=f"data:{hsm}:role_definition:{subject.role_id}",
         action=action,
-        kind=Kind.ROLE_DEFINITION,
-        plane=Plane.DATA,
         target=Target.hsm(hsm),
-        scope="/",
-        name=role_id,
-        role=role_name,
-        role_id=role_id,
         reason=reason,
+        subject=subject,
     )
 
 
 def _delete_role_definition(hsm: str, role_id: str, live_role: RoleDefinition) -> Change:
     reason = "custom role not declared in the manifest; HSM has prune: true"
-    return _role_definition(hsm, Action.DELETE, role_id, live_role.role_name or role_id, reason)
+    subject = RoleDefinitionSubject(Plane.DATA, "/", role_id, live_role.role_name or role_id)
+    return _role_definition(hsm, Action.DELETE, reason, subject)
 
 
 def _duplicate_role_name_warnings(hsm: DesiredHsm, live_hsm: HsmState) -> Iterator[str]:
@@ -189,13 +195,15 @@ def _duplicate_role_name_warnings(hsm: DesiredHsm, live_hsm: HsmState) -> Iterat
 def _role_definition_change(
     hsm: str, role: RoleDefinition, live_role: RoleDefinition | None
 ) -> Iterator[Change]:
-    base = replace(
-        _role_definition(
-            hsm, Action.CREATE, role.name, role.role_name, "custom role declared in the manifest"
-        ),
+    subject = RoleDefinitionSubject(
+        Plane.DATA,
+        "/",
+        role.name,
+        role.role_name,
         definition=role,
         added_data_actions=granted_data_actions(role),
     )
+    base = _role_definition(hsm, Action.CREATE, "custom role declared in the manifest", subject)
     if live_role is None:
         yield base
         return
@@ -207,9 +215,9 @@ def _role_definition_change(
         base,
         action=Action.UPDATE,
         reason="custom role differs from the manifest: " + ", ".join(f.path for f in fields),
-        field_changes=fields,
-        added_data_actions=added,
-        removed_data_actions=removed,
+        subject=replace(
+            subject, field_changes=fields, added_data_actions=added, removed_data_actions=removed
+        ),
     )
 
 
@@ -218,17 +226,18 @@ def _create_assignment(a: DesiredAssignment) -> Change:
     return Change(
         id=_change_id(target, a.key),
         action=Action.CREATE,
-        kind=Kind.ROLE_ASSIGNMENT,
-        plane=a.plane,
         target=target,
-        scope=a.scope,
-        name=deterministic_name(*a.key),
-        role=a.role,
-        role_id=a.role_id,
-        principal=a.principal.key,
-        principal_id=a.principal.id,
-        principal_type=a.principal.type,
         reason="declared by " + ", ".join(a.sources),
+        subject=RoleAssignmentSubject(
+            plane=a.plane,
+            scope=a.scope,
+            name=deterministic_name(*a.key),
+            role=a.role,
+            role_id=a.role_id,
+            principal=a.principal.key,
+            principal_id=a.principal.id,
+            principal_type=a.principal.type,
+        ),
     )
 
 
@@ -252,17 +261,18 @@ def _undeclared(u: _Undeclared, *, prune: bool, reason: str) -> Change | Unmanag
         return Change(
             id=_change_id(u.target, u.key),
             action=Action.DELETE,
-            kind=Kind.ROLE_ASSIGNMENT,
-            plane=plane,
             target=u.target,
-            scope=u.live.scope,
-            name=u.live.name,
-            role=u.role_name,
-            role_id=u.live.role_definition_id,
-            principal=principal,
-            principal_id=u.live.principal_id,
-            principal_type=u.principal_type,
             reason=reason,
+            subject=RoleAssignmentSubject(
+                plane=plane,
+                scope=u.live.scope,
+                name=u.live.name,
+                role=u.role_name,
+                role_id=u.live.role_definition_id,
+                principal=principal,
+                principal_id=u.live.principal_id,
+                principal_type=u.principal_type,
+            ),
         )
     return UnmanagedItem(
         plane=plane,

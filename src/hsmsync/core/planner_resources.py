@@ -13,7 +13,17 @@ from typing import Any
 from pydantic import BaseModel
 
 from hsmsync.core.desired import DesiredHsm, DesiredState, DesiredVault, PrincipalInfo
-from hsmsync.core.plan import Action, Change, FieldChange, Kind, Plane
+from hsmsync.core.plan import (
+    AccessPolicySubject,
+    Action,
+    Change,
+    DiagnosticSettingSubject,
+    FieldChange,
+    PermissionModelSubject,
+    Plane,
+    RoleDefinitionSubject,
+    SettingsSubject,
+)
 from hsmsync.core.roledefs import arm_role_changes
 from hsmsync.core.state import (
     AccessPolicy,
@@ -83,16 +93,9 @@ def _plan_settings(hsm: DesiredHsm, current: HsmSettings, out: ResourcePlan) -> 
         Change(
             id=f"management:{hsm.name}:setting",
             action=Action.UPDATE,
-            kind=Kind.SETTING,
-            plane=Plane.MANAGEMENT,
             target=Target.hsm(hsm.name),
-            scope=hsm.resource_id,
-            name="properties",
-            role="HSM settings",
-            role_id="",
             reason="settings differ from the manifest: " + ", ".join(f.path for f in fields),
-            payload=hsm.settings,
-            field_changes=tuple(fields),
+            subject=SettingsSubject(hsm.resource_id, hsm.settings, tuple(fields)),
         )
     )
 
@@ -144,18 +147,11 @@ def _plan_logging(
         Change(
             id=f"management:{hsm.name}:diagnostic_setting:{wanted.name}",
             action=Action.CREATE if have is None else Action.UPDATE,
-            kind=Kind.DIAGNOSTIC_SETTING,
-            plane=Plane.MANAGEMENT,
             target=Target.hsm(hsm.name),
-            scope=hsm.resource_id,
-            name=wanted.name,
-            role="audit logging",
-            role_id="",
             reason="logging declared in the manifest"
             if have is None
             else "logging differs from the manifest: " + ", ".join(f.path for f in fields),
-            payload=wanted,
-            field_changes=fields,
+            subject=DiagnosticSettingSubject(hsm.resource_id, wanted, fields),
         )
     )
 
@@ -198,15 +194,9 @@ def _plan_permission_model(vault: DesiredVault, live: VaultState, out: ResourceP
     change = Change(
         id=f"management:vault:{vault.name}:permission_model",
         action=Action.UPDATE,
-        kind=Kind.SETTING,
-        plane=Plane.MANAGEMENT,
         target=Target.vault(vault.name),
-        scope=vault.resource_id,
-        name=PERMISSION_MODEL_FIELD,
-        role="vault permission model",
-        role_id="",
         reason=f"the vault uses {have}, the manifest says rbac: {str(vault.rbac).lower()} ({consequence})",
-        field_changes=(FieldChange(PERMISSION_MODEL_FIELD, have, want),),
+        subject=PermissionModelSubject(vault.resource_id, (FieldChange(PERMISSION_MODEL_FIELD, have, want),)),
     )
     out.changes.append(change)
     out.warnings.append(f"vault {vault.name}: {change.reason}; {permission_model_refusal(change)}")
@@ -237,19 +227,16 @@ def _policy_change(
     return Change(
         id=f"management:vault:{vault.name}:access_policy:{policy.object_id}",
         action=action,
-        kind=Kind.ACCESS_POLICY,
-        plane=Plane.MANAGEMENT,
         target=Target.vault(vault.name),
-        scope=vault.resource_id,
-        name=policy.object_id,
-        role="access policy",
-        role_id="",
         reason=reason,
-        principal=info.key if info else None,
-        principal_id=policy.object_id,
-        principal_type=info.type if info else None,
-        payload=policy,
-        field_changes=fields,
+        subject=AccessPolicySubject(
+            scope=vault.resource_id,
+            principal_id=policy.object_id,
+            principal=info.key if info else None,
+            principal_type=info.type if info else None,
+            payload=policy,
+            field_changes=fields,
+        ),
     )
 
 
@@ -280,14 +267,14 @@ def _arm_role_change(role: ArmRoleDefinition, action: Action, fields: tuple[Fiel
     return Change(
         id=f"management:arm:role_definition:{role.name}",
         action=action,
-        kind=Kind.ROLE_DEFINITION,
-        plane=Plane.MANAGEMENT,
         target=ARM,
-        scope=role.assignable_scopes[0] if role.assignable_scopes else "/",
-        name=role.name,
-        role=role.role_name,
-        role_id=role.name,
         reason=reason,
-        payload=role,
-        field_changes=fields,
+        subject=RoleDefinitionSubject(
+            plane=Plane.MANAGEMENT,
+            scope=role.assignable_scopes[0] if role.assignable_scopes else "/",
+            role_id=role.name,
+            role=role.role_name,
+            payload=role,
+            field_changes=fields,
+        ),
     )

@@ -8,12 +8,13 @@ is a module here, a line in `KINDS`, a planner function and its backend adapter.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 from hsmsync.core.kinds import access_policy, diagnostic_setting, role_assignment, role_definition, setting
-from hsmsync.core.plan import Change, Kind, Payload, Plane
+from hsmsync.core.plan import Change, Kind, Plane, Subject
 from hsmsync.core.results import Outcome
-from hsmsync.core.target import TargetKind
+from hsmsync.core.target import Target, TargetKind
 
 if TYPE_CHECKING:
     from hsmsync.core.state_edits import StateEditor
@@ -24,8 +25,8 @@ class ResourceKind(Protocol):
         """What a change of this kind lands on, from its plan-JSON target text."""
         ...
 
-    def read_payload(self, plane: Plane, data: Any) -> Payload | None:
-        """A saved plan's `payload` of this kind (ValueError when it carries none or a bad one)."""
+    def read_subject(self, plane: Plane, target: Target, d: Mapping[str, Any]) -> Subject:
+        """A saved plan's change of this kind, its subject (ValueError for fields it never has)."""
         ...
 
     def edit(self, editor: StateEditor, change: Change) -> Outcome:

@@ -1,9 +1,12 @@
-"""Edits of one indexed collection, shared by the kinds: idempotent like the services."""
+"""What the kinds share: edits of one indexed collection (idempotent like the services), and
+reading a saved plan's optional change fields."""
 
 from __future__ import annotations
 
-from typing import TypeVar
+from collections.abc import Mapping
+from typing import Any, TypeVar
 
+from hsmsync.core.plan import FieldChange
 from hsmsync.core.results import Outcome
 
 T = TypeVar("T")
@@ -22,6 +25,28 @@ def remove(items: dict[str, T], name: str) -> Outcome:
     return Outcome.DONE if items.pop(name, None) is not None else Outcome.ALREADY_DONE
 
 
+_OPTIONAL = ("definition", "payload", "field_changes", "added_data_actions", "removed_data_actions")
+
+
 def no_payload(kind: str, data: object) -> None:
     if data is not None:
         raise ValueError(f"a {kind} change carries no payload")
+
+
+def only(d: Mapping[str, Any], kind: str, *allowed: str) -> None:
+    """Refuse optional fields this kind never writes (a plan file may be hand-edited)."""
+    extra = [k for k in _OPTIONAL if k in d and k not in allowed]
+    if "payload" in extra:
+        no_payload(kind, d["payload"])
+    if extra:
+        raise ValueError(f"a {kind} change carries no {extra[0]}")
+
+
+def field_changes(d: Mapping[str, Any]) -> tuple[FieldChange, ...]:
+    return tuple(FieldChange(f["path"], f["old"], f["new"]) for f in d.get("field_changes", []))
+
+
+def required(data: Any, kind: str, what: str) -> Any:
+    if data is None:
+        raise ValueError(f"a {kind} change needs its {what} as `payload`")
+    return data

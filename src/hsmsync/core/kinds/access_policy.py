@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from hsmsync.core.kinds._edits import remove, replace_last
-from hsmsync.core.plan import Action, Change, Plane
+from hsmsync.core.kinds._edits import field_changes, only, remove, replace_last, required
+from hsmsync.core.plan import AccessPolicySubject, Action, Change, Plane
 from hsmsync.core.results import Outcome
 from hsmsync.core.state import AccessPolicy
-from hsmsync.core.target import TargetKind
+from hsmsync.core.target import Target, TargetKind
 
 if TYPE_CHECKING:
     from hsmsync.core.state_edits import StateEditor
@@ -18,8 +19,12 @@ def target_kind(plane: Plane, text: str) -> TargetKind:
     return TargetKind.VAULT
 
 
-def read_payload(plane: Plane, data: Any) -> AccessPolicy | None:
-    return None if data is None else AccessPolicy.model_validate(data)
+def read_subject(plane: Plane, target: Target, d: Mapping[str, Any]) -> AccessPolicySubject:
+    only(d, "access_policy", "payload", "field_changes")
+    payload = AccessPolicy.model_validate(required(d.get("payload"), "access_policy", "entry"))
+    return AccessPolicySubject(
+        d["scope"], d["principal_id"], d.get("principal"), d.get("principal_type"), payload, field_changes(d)
+    )
 
 
 def section(change: Change) -> tuple[int, str]:

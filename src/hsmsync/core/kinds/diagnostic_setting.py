@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from hsmsync.core.kinds._edits import replace_last
-from hsmsync.core.plan import Change, Plane
+from hsmsync.core.kinds._edits import field_changes, only, replace_last, required
+from hsmsync.core.plan import Change, DiagnosticSettingSubject, Plane
 from hsmsync.core.results import Outcome
 from hsmsync.core.state import DiagnosticSetting
-from hsmsync.core.target import TargetKind
+from hsmsync.core.target import Target, TargetKind
 
 if TYPE_CHECKING:
     from hsmsync.core.state_edits import StateEditor
@@ -18,8 +19,10 @@ def target_kind(plane: Plane, text: str) -> TargetKind:
     return TargetKind.HSM
 
 
-def read_payload(plane: Plane, data: Any) -> DiagnosticSetting | None:
-    return None if data is None else DiagnosticSetting.model_validate(data)
+def read_subject(plane: Plane, target: Target, d: Mapping[str, Any]) -> DiagnosticSettingSubject:
+    only(d, "diagnostic_setting", "payload", "field_changes")
+    payload = DiagnosticSetting.model_validate(required(d.get("payload"), "diagnostic_setting", "setting"))
+    return DiagnosticSettingSubject(d["scope"], payload, field_changes(d))
 
 
 def section(change: Change) -> tuple[int, str]:

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from hsmsync.core.desired import assignment_key
 from hsmsync.core.errors import BackendError
-from hsmsync.core.kinds._edits import no_payload
-from hsmsync.core.plan import Action, Change, Plane
+from hsmsync.core.kinds._edits import only
+from hsmsync.core.plan import Action, Change, Plane, RoleAssignmentSubject
 from hsmsync.core.results import Outcome
 from hsmsync.core.state import ArmRoleAssignment, DataRoleAssignment
-from hsmsync.core.target import TargetKind
+from hsmsync.core.target import Target, TargetKind
 
 if TYPE_CHECKING:
     from hsmsync.core.state_edits import StateEditor
@@ -20,8 +21,20 @@ def target_kind(plane: Plane, text: str) -> TargetKind:
     return TargetKind.ARM if plane is Plane.MANAGEMENT else TargetKind.HSM
 
 
-def read_payload(plane: Plane, data: Any) -> None:
-    no_payload("role_assignment", data)
+def read_subject(plane: Plane, target: Target, d: Mapping[str, Any]) -> RoleAssignmentSubject:
+    only(d, "role_assignment")
+    if not isinstance(d.get("principal_id"), str):
+        raise ValueError("a role_assignment change needs its principal_id")
+    return RoleAssignmentSubject(
+        plane,
+        d["scope"],
+        d["name"],
+        d["role"],
+        d["role_id"],
+        d["principal"],
+        d["principal_id"],
+        d["principal_type"],
+    )
 
 
 def section(change: Change) -> tuple[int, str]:

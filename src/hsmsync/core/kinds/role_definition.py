@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from hsmsync.core.kinds._edits import no_payload, remove, replace_last
-from hsmsync.core.plan import Action, Change, Plane
+from hsmsync.core.kinds._edits import field_changes, only, remove, replace_last
+from hsmsync.core.plan import Action, Change, Plane, RoleDefinitionSubject
 from hsmsync.core.results import Outcome
-from hsmsync.core.state import ArmRoleDefinition
-from hsmsync.core.target import TargetKind
+from hsmsync.core.state import ArmRoleDefinition, RoleDefinition
+from hsmsync.core.target import Target, TargetKind
 
 if TYPE_CHECKING:
     from hsmsync.core.state_edits import StateEditor
@@ -18,11 +19,24 @@ def target_kind(plane: Plane, text: str) -> TargetKind:
     return TargetKind.ARM if plane is Plane.MANAGEMENT else TargetKind.HSM
 
 
-def read_payload(plane: Plane, data: Any) -> ArmRoleDefinition | None:
-    if plane is Plane.DATA or data is None:
-        no_payload("role_definition", data)  # a data-plane role travels as `definition`
-        return None
-    return ArmRoleDefinition.model_validate(data)
+def read_subject(plane: Plane, target: Target, d: Mapping[str, Any]) -> RoleDefinitionSubject:
+    if plane is Plane.DATA:  # an HSM's custom role travels as `definition`
+        only(
+            d, "role_definition", "definition", "field_changes", "added_data_actions", "removed_data_actions"
+        )
+    else:
+        only(d, "role_definition", "payload", "field_changes")
+    return RoleDefinitionSubject(
+        plane,
+        d["scope"],
+        d["role_id"],
+        d["role"],
+        definition=RoleDefinition.model_validate(d["definition"]) if d.get("definition") else None,
+        payload=ArmRoleDefinition.model_validate(d["payload"]) if d.get("payload") is not None else None,
+        field_changes=field_changes(d),
+        added_data_actions=tuple(d.get("added_data_actions", [])),
+        removed_data_actions=tuple(d.get("removed_data_actions", [])),
+    )
 
 
 def section(change: Change) -> tuple[int, str]:

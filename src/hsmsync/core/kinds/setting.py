@@ -3,12 +3,14 @@ as drift, never switched: see core/vault_permissions.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from hsmsync.core.plan import Change, Plane
+from hsmsync.core.kinds._edits import field_changes, only, required
+from hsmsync.core.plan import Change, PermissionModelSubject, Plane, SettingsSubject
 from hsmsync.core.results import Outcome
 from hsmsync.core.state import HsmSettingsPatch
-from hsmsync.core.target import TargetKind
+from hsmsync.core.target import Target, TargetKind
 
 if TYPE_CHECKING:
     from hsmsync.core.state_edits import StateEditor
@@ -20,8 +22,15 @@ def target_kind(plane: Plane, text: str) -> TargetKind:
     return TargetKind.VAULT if text.startswith(_VAULT_PREFIX) else TargetKind.HSM
 
 
-def read_payload(plane: Plane, data: Any) -> HsmSettingsPatch | None:
-    return None if data is None else HsmSettingsPatch.model_validate(data)
+def read_subject(
+    plane: Plane, target: Target, d: Mapping[str, Any]
+) -> SettingsSubject | PermissionModelSubject:
+    if target.kind is TargetKind.VAULT:
+        only(d, "setting", "field_changes")
+        return PermissionModelSubject(d["scope"], field_changes(d))
+    only(d, "setting", "payload", "field_changes")
+    payload = HsmSettingsPatch.model_validate(required(d.get("payload"), "setting", "settings"))
+    return SettingsSubject(d["scope"], payload, field_changes(d))
 
 
 def section(change: Change) -> tuple[int, str]:
