@@ -245,8 +245,8 @@ class FederatedCredential(_Frozen):
 class SignInApplication(_Frozen):
     """An application (service principal) that can sign in to the emulator's token service."""
 
-    client_id: Guid = Field(pattern=GUID_PATTERN, description="The application (client) id")
-    object_id: Guid = Field(pattern=GUID_PATTERN, description="The service principal's object id")
+    client_id: Guid = Field(description="The application (client) id")
+    object_id: Guid = Field(description="The service principal's object id")
     display_name: str = ""
     client_secret_sha256: tuple[str, ...] = Field(
         default=(), description="SHA-256 (hex) of each client secret it accepts"
@@ -256,24 +256,14 @@ class SignInApplication(_Frozen):
         default=False, description="served by the managed-identity endpoint (the first one without client_id)"
     )
 
-    @field_validator("client_id", "object_id")
-    @classmethod
-    def _lower(cls, v: str) -> str:
-        return v.lower()
-
 
 class SignInUser(_Frozen):
     """A user who can sign in (password grant, the emulator's stand-in for `az login`)."""
 
-    object_id: Guid = Field(pattern=GUID_PATTERN)
+    object_id: Guid
     user_principal_name: str
     password_sha256: str = Field(description="SHA-256 (hex) of the password")
-    groups: tuple[Guid, ...] = Field(default=(), description="group object ids (the token's groups claim)")
-
-    @field_validator("object_id")
-    @classmethod
-    def _lower(cls, v: str) -> str:
-        return v.lower()
+    groups: tuple[str, ...] = Field(default=(), description="group object ids (the token's groups claim)")
 
 
 class SignInDirectory(_Frozen):
