@@ -1,9 +1,15 @@
 """One module per resource kind, behind one interface, registered in `KINDS`.
 
-Each module says, for its kind: what its changes land on (a saved plan's target and payload are
-read back by it), how a change edits a LiveState value (the semantics the state-file backend, the
-lockout guard, the access delta and lint share), and where a renderer lists it. Adding a kind
-is a module here, a line in `KINDS`, a planner function and its backend adapter.
+Each module says, for its kind: what its changes land on, how a saved plan's change of that kind
+reads back (its subject), how a change edits a LiveState value (the semantics the state-file
+backend, the lockout guard, the access delta and lint share), and where a renderer lists it.
+
+Adding a resource kind:
+1. its subject (the fields a change of it carries) in core/plan.py, and a `Kind` member;
+2. its module here (target_kind, read_subject, edit, section) and its line in `KINDS`;
+3. a planner function yielding its changes (core/planner_resources.py), and its `PHASES` entry;
+4. its backend adapter (backends/azure/resources*.py; the state-file backend needs nothing);
+5. tests: planner, saved-plan round trip, file backend, and the live backend against the emulator.
 """
 
 from __future__ import annotations
