@@ -5,7 +5,8 @@ from __future__ import annotations
 import difflib
 
 from hsmsync.core.limits import ACCESS_POLICY_LIMIT
-from hsmsync.core.plan import Change, Kind
+from hsmsync.core.plan import PERMISSION_MODEL_FIELD as PERMISSION_MODEL_FIELD  # re-exported
+from hsmsync.core.plan import Change, PermissionModelSubject
 
 # azure-mgmt-keyvault's KeyPermissions, SecretPermissions, CertificatePermissions, StoragePermissions.
 PERMISSIONS: dict[str, tuple[str, ...]] = {
@@ -70,9 +71,9 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
 MAX_ACCESS_POLICIES = ACCESS_POLICY_LIMIT
 
 # A vault whose live permission model differs from the manifest's `rbac` is drift that hsmsync
-# reports as an `update` of this field but never makes: switching the model changes who has access
-# at once (every access policy stops, or starts, counting), so it is left to a deliberate migration.
-PERMISSION_MODEL_FIELD = "permission_model"
+# reports as an `update` of PERMISSION_MODEL_FIELD but never makes: switching the model changes who
+# has access at once (every access policy stops, or starts, counting), so it is left to a
+# deliberate migration.
 
 
 def permission_model_name(rbac: bool) -> str:
@@ -80,7 +81,7 @@ def permission_model_name(rbac: bool) -> str:
 
 
 def switches_permission_model(change: Change) -> bool:
-    return change.kind is Kind.SETTING and any(f.path == PERMISSION_MODEL_FIELD for f in change.field_changes)
+    return isinstance(change.subject, PermissionModelSubject)
 
 
 def permission_model_refusal(change: Change) -> str:
