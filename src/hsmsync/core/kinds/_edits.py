@@ -6,8 +6,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
-from hsmsync.core.plan import FieldChange
+from hsmsync.core.plan import Change, FieldChange, Plane
 from hsmsync.core.results import Outcome
+from hsmsync.core.target import TargetKind
 
 T = TypeVar("T")
 
@@ -50,3 +51,14 @@ def required(data: Any, kind: str, what: str) -> Any:
     if data is None:
         raise ValueError(f"a {kind} change needs its {what} as `payload`")
     return data
+
+
+def rbac_target_kind(plane: Plane, text: str) -> TargetKind:
+    """Role assignments and definitions: an HSM's on the data plane, Azure RBAC's on management."""
+    return TargetKind.ARM if plane is Plane.MANAGEMENT else TargetKind.HSM
+
+
+def rbac_section(change: Change) -> tuple[int, str]:
+    if change.plane is Plane.DATA:
+        return (0, f"HSM {change.target} (data plane)")
+    return (3, "Azure RBAC (management plane)")

@@ -7,18 +7,17 @@ from typing import TYPE_CHECKING, Any
 
 from hsmsync.core.desired import assignment_key
 from hsmsync.core.errors import BackendError
-from hsmsync.core.kinds._edits import only
+from hsmsync.core.kinds._edits import only, rbac_section, rbac_target_kind
 from hsmsync.core.plan import Action, Change, Plane, RoleAssignmentSubject
 from hsmsync.core.results import Outcome
 from hsmsync.core.state import ArmRoleAssignment, DataRoleAssignment
-from hsmsync.core.target import Target, TargetKind
+from hsmsync.core.target import Target
 
 if TYPE_CHECKING:
     from hsmsync.core.state_edits import StateEditor
 
 
-def target_kind(plane: Plane, text: str) -> TargetKind:
-    return TargetKind.ARM if plane is Plane.MANAGEMENT else TargetKind.HSM
+target_kind = rbac_target_kind
 
 
 def read_subject(plane: Plane, target: Target, d: Mapping[str, Any]) -> RoleAssignmentSubject:
@@ -31,16 +30,13 @@ def read_subject(plane: Plane, target: Target, d: Mapping[str, Any]) -> RoleAssi
         d["name"],
         d["role"],
         d["role_id"],
-        d["principal"],
+        d.get("principal"),
         d["principal_id"],
-        d["principal_type"],
+        d.get("principal_type"),
     )
 
 
-def section(change: Change) -> tuple[int, str]:
-    if change.plane is Plane.DATA:
-        return (0, f"HSM {change.target} (data plane)")
-    return (3, "Azure RBAC (management plane)")
+section = rbac_section
 
 
 def edit(editor: StateEditor, change: Change) -> Outcome:

@@ -5,18 +5,24 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from hsmsync.core.kinds._edits import field_changes, only, remove, replace_last
+from hsmsync.core.kinds._edits import (
+    field_changes,
+    only,
+    rbac_section,
+    rbac_target_kind,
+    remove,
+    replace_last,
+)
 from hsmsync.core.plan import Action, Change, Plane, RoleDefinitionSubject
 from hsmsync.core.results import Outcome
 from hsmsync.core.state import ArmRoleDefinition, RoleDefinition
-from hsmsync.core.target import Target, TargetKind
+from hsmsync.core.target import Target
 
 if TYPE_CHECKING:
     from hsmsync.core.state_edits import StateEditor
 
 
-def target_kind(plane: Plane, text: str) -> TargetKind:
-    return TargetKind.ARM if plane is Plane.MANAGEMENT else TargetKind.HSM
+target_kind = rbac_target_kind
 
 
 def read_subject(plane: Plane, target: Target, d: Mapping[str, Any]) -> RoleDefinitionSubject:
@@ -39,10 +45,7 @@ def read_subject(plane: Plane, target: Target, d: Mapping[str, Any]) -> RoleDefi
     )
 
 
-def section(change: Change) -> tuple[int, str]:
-    if change.plane is Plane.DATA:
-        return (0, f"HSM {change.target} (data plane)")
-    return (3, "Azure RBAC (management plane)")
+section = rbac_section
 
 
 def edit(editor: StateEditor, change: Change) -> Outcome:
