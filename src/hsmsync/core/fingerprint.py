@@ -68,6 +68,23 @@ def describe_differences(before: LiveState, after: LiveState) -> list[str]:
             out.append(f"{name}: diagnostic settings changed")
     if before.arm.role_definitions != after.arm.role_definitions:
         out.append("Azure RBAC: custom role definitions changed")
+    out += _other_differences(before, after)
     if not out and fingerprint(before) != fingerprint(after):
         out.append("other recorded properties changed")
+    return out
+
+
+def _other_differences(before: LiveState, after: LiveState) -> list[str]:
+    """What the lines above do not name: the tenant, HSMs and vaults appearing or going, a
+    vault's own properties (its URL, tenant, permission model)."""
+    out = [] if before.tenant_id == after.tenant_id else ["the tenant id changed"]
+    for what, b_names, a_names in (("HSM", before.hsms, after.hsms), ("vault", before.vaults, after.vaults)):
+        out += [f"{what} {n} appeared" for n in sorted(a_names.keys() - b_names.keys())]
+        out += [f"{what} {n} disappeared" for n in sorted(b_names.keys() - a_names.keys())]
+    for name in sorted(before.vaults.keys() & after.vaults.keys()):
+        b, a = (
+            v.model_copy(update={"access_policies": ()}) for v in (before.vaults[name], after.vaults[name])
+        )
+        if b != a:
+            out.append(f"vault {name}: its properties changed (URL, tenant or permission model)")
     return out
