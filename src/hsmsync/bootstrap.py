@@ -43,7 +43,7 @@ def read_or_way_out(
         if exc.denied is None or exc.denied.target.is_arm or exc.denied.target.name not in desired.hsms:
             raise
         who = caller()
-        ids = who.ids if who else frozenset()
+        ids = who.data_ids if who else frozenset()
         hint = way_out(desired, ids, who.object_id if who else None, exc.denied)
         raise BootstrapNeeded(f"{exc}\n{hint}", exc.denied) from None
 
@@ -64,7 +64,7 @@ def run_bootstrap(
     except BootstrapNeeded as exc:
         needed, denied = exc, exc.denied
     who = caller()
-    grant = granting_assignment(desired, who.ids, denied) if who else None
+    grant = granting_assignment(desired, who.data_ids, denied) if who else None
     if grant is None:
         raise needed
     # Read that HSM as far as the applier can (its principals' assignments), to plan the grant.

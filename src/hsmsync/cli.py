@@ -269,11 +269,17 @@ def _resolve_callers(args: argparse.Namespace, loaded: LoadedManifest) -> None:
     if args.caller is not None:
         args.caller = object_id("--caller", args.caller)
     args.caller_group = [object_id("--caller-group", group) for group in args.caller_group]
+    # A service principal's groups count in Azure RBAC only (the HSM data plane ignores them).
+    declared = loaded.desired.principals.get(args.caller) if args.caller is not None else None
+    args.caller_is_app = declared is not None and declared.type == "ServicePrincipal"
 
 
 def _caller(args: argparse.Namespace, backend: StateBackend) -> Caller | None:
     """The applying identity: `--caller` (resolved by `_resolve_callers`), else the backend's."""
-    return Caller(args.caller, tuple(args.caller_group)) if args.caller is not None else backend.caller()
+    if args.caller is None:
+        return backend.caller()
+    groups = tuple(args.caller_group)
+    return Caller(args.caller, arm_only_group_ids=groups) if args.caller_is_app else Caller(args.caller, groups)
 
 
 def _binding(args: argparse.Namespace, env: Environment, loaded: LoadedManifest) -> PlanBinding:

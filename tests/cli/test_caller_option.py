@@ -59,7 +59,20 @@ def test_caller_groups_are_checked_the_same_way(drops_own_admin: Path) -> None:
     assert code == 1
     assert "error: --caller-group: unknown principal 'secuirty-team'" in stderr
     assert "did you mean" in stderr or "security-team" in stderr
-    # Resolved: through the security team (Administrator at / in the manifest) it keeps its rights.
+    # Resolved. The pipeline is a service principal: the HSM data plane does not honour its groups,
+    # so the security team's Administrator is no right of its own, and losing its own is refused.
+    code, stderr = _plan(drops_own_admin, "--caller", "pipeline", "--caller-group", "security-team")
+    assert code == 1
+    assert "would take from the applying identity roleAssignments/write/action at '/'" in stderr
+
+
+def test_a_users_groups_keep_its_data_plane_rights(drops_own_admin: Path) -> None:
+    # The same applier declared as a user: through the security team (Administrator at / in the
+    # manifest) it keeps its rights, because a user's groups count on the data plane.
+    manifest = drops_own_admin / "hsmsync.yaml"
+    sp = "pipeline:       {type: ServicePrincipal,"
+    assert sp in manifest.read_text()
+    manifest.write_text(manifest.read_text().replace(sp, "pipeline:       {type: User,"))
     code, stderr = _plan(drops_own_admin, "--caller", "pipeline", "--caller-group", "security-team")
     assert code == 0, stderr
 

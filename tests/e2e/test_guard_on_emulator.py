@@ -144,32 +144,91 @@ def test_removing_its_own_administrator_is_refused(run: Run):
     )
 
 
-PLATFORM = "5a5a5a5a-1111-4222-8333-444444444444"  # a group the pipeline is in; its token does not say so
+PLATFORM = "5a5a5a5a-1111-4222-8333-444444444444"  # a group the applier is in
+ALICE = "a11ce000-2222-4333-8444-555555555555"  # a user applier
+GROUP_ADMIN = "  group:\n    members: [platform]\n    data: [{hsm: contoso, role: Managed HSM Administrator, scope: /}]\n"
 
 
-def test_rights_held_through_a_group_come_from_graph_when_the_token_lacks_groups(tmp_path: Path):
+def _with_platform(text: str) -> str:
+    """`text` with the platform group declared (a team granting it Administrator is GROUP_ADMIN)."""
+    return text.replace(
+        "  pipeline: {type: ServicePrincipal",
+        f"  platform: {{type: Group, id: {PLATFORM}}}\n  pipeline: {{type: ServicePrincipal",
+    )
+
+
+def _state_with_platform(tmp_path: Path, *, member: str, admin_via_group_only: bool) -> None:
+    """Contoso's fresh HSM with `member` in the platform group (in the directory), and the
+    pipeline's rights moved to the group (or, with `admin_via_group_only=False`, its Administrator
+    copied to it)."""
     state = json.loads((CONTOSO / "empty-state.json").read_text())
     state["directory"] += [{"id": PLATFORM, "type": "Group", "display_name": "platform"}]
     for o in state["directory"]:
-        if o["id"] == PIPELINE:
+        if o["id"] == member:
             o["member_of"] = [PLATFORM]
-    hsm = state["hsms"]["contoso"]
-    # The pipeline holds Administrator only through the platform group.
-    hsm["role_assignments"][0]["principal_id"] = PLATFORM
+    assignments = state["hsms"]["contoso"]["role_assignments"]
+    via_group = {**assignments[0], "name": "e0c1d2a3-0000-4000-8000-0000000000aa", "principal_id": PLATFORM}
+    if admin_via_group_only:  # and its key listing too
+        assignments[:] = [via_group, {**assignments[1], "principal_id": PLATFORM}]
+    else:
+        assignments.append(via_group)
     (tmp_path / "emulated.json").write_text(json.dumps(state))
-    group_admin = (
-        manifest("[{hsm: contoso, role: Crypto Auditor, scope: /keys}]").replace(
-            "  pipeline: {type: ServicePrincipal",
-            f"  platform: {{type: Group, id: {PLATFORM}}}\n  pipeline: {{type: ServicePrincipal",
-        )
-        + "  group:\n    members: [platform]\n    data: [{hsm: contoso, role: Managed HSM Administrator, scope: /}]\n"
-    )
+
+
+def test_a_service_principals_group_gives_it_no_data_plane_rights(tmp_path: Path):
+    # The Managed HSM data plane does not honour a service principal's group membership (Managed
+    # HSM role-management doc, note), even where the directory (and ARM) know of it.
+    _state_with_platform(tmp_path, member=PIPELINE, admin_via_group_only=True)
+    group_admin = _with_platform(manifest("[{hsm: contoso, role: Crypto Auditor, scope: /keys}]")) + GROUP_ADMIN
+    emulator: Any
+    with start_emulator(tmp_path / "emulated.json") as emulator:
+        emulator.write_endpoints(tmp_path / "endpoints.json")
+        sign_in_as(emulator, PIPELINE)
+        denied = Run(tmp_path).apply(group_admin)
+        assert denied.exit_code == 1
+        assert "not authorized" in denied.stderr and "roleDefinitions/read/action" in denied.stderr
+        # Nor does the way out count the group's Administrator as the pipeline's own.
+        assert "The manifest grants the applying identity (7c9e1a3b" in denied.stderr
+        assert "no role with roledefinitions/read/action" in denied.stderr
+
+
+def test_the_guard_does_not_count_a_service_principals_group_on_the_data_plane(tmp_path: Path):
+    # Administrator directly and through the group: dropping the direct one leaves the pipeline
+    # nothing on the data plane, so the guard refuses; forced through, it really is locked out.
+    _state_with_platform(tmp_path, member=PIPELINE, admin_via_group_only=False)
+    both = _with_platform(manifest(ADMIN_AND_KEYS)) + GROUP_ADMIN
+    group_only = _with_platform(manifest("[{hsm: contoso, role: Crypto Auditor, scope: /keys}]")) + GROUP_ADMIN
     emulator: Any
     with start_emulator(tmp_path / "emulated.json") as emulator:
         emulator.write_endpoints(tmp_path / "endpoints.json")
         sign_in_as(emulator, PIPELINE)
         run = Run(tmp_path)
-        # The emulator, like Entra ID, honours the membership the token does not list.
+        applied = run.apply(both)
+        assert applied.exit_code == 0, applied.stdout + applied.stderr
+        refused = run.apply(group_only)
+        assert refused.exit_code == 1
+        assert (
+            "roleAssignments/write/action at '/' (it holds it through Managed HSM Administrator)"
+            in refused.stderr
+        )
+        forced = run.apply(group_only, "--allow-lockout")
+        assert forced.exit_code == 0, forced.stdout + forced.stderr
+        after = run("plan")
+        assert after.exit_code == 1 and "roleDefinitions/read/action" in after.stderr
+
+
+def test_a_users_groups_in_its_token_count_and_the_guard_protects_them(tmp_path: Path):
+    # A user whose token lists the platform group holds Administrator only through it: it can
+    # manage the HSM, and the guard refuses to take the group's Administrator away.
+    _state_with_platform(tmp_path, member=ALICE, admin_via_group_only=True)
+    group_admin = _with_platform(manifest("[]")) + GROUP_ADMIN.replace(
+        "scope: /}]", "scope: /}, {hsm: contoso, role: Crypto Auditor, scope: /keys}]"
+    )
+    emulator: Any
+    with start_emulator(tmp_path / "emulated.json") as emulator:
+        emulator.write_endpoints(tmp_path / "endpoints.json")
+        sign_in_as(emulator, ALICE, groups=[PLATFORM], bin_dir=tmp_path / "bin")
+        run = Run(tmp_path)
         applied = run.apply(group_admin)
         assert applied.exit_code == 0, applied.stdout + applied.stderr
         without_group = group_admin.replace("members: [platform]", "members: [security]")

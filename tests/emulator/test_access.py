@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
+from email.message import Message
 from pathlib import Path
 
 import pytest
 from azure.core.exceptions import HttpResponseError
 from azure.keyvault.administration import KeyVaultPermission
 
-from hsmsync.emulator import Emulator, decode_claims
+from hsmsync.core.state import DirectoryObject
+from hsmsync.emulator import Emulator, FaultConfig, decode_claims
+from hsmsync.emulator.faults import FaultInjector
+from hsmsync.emulator.pipeline import Gateway, Operation
+from hsmsync.emulator.server import Request, Response
 
 from .conftest import (
     AUDITOR,
@@ -150,3 +156,61 @@ def test_each_permission_block_is_evaluated_on_its_own(emu: Emulator, state_file
     with pytest.raises(HttpResponseError) as exc:
         key_client(emu, OTHER).get_key("k1")
     assert exc.value.status_code == 403 and "keys/read/action on /keys/k1" in exc.value.error.message
+
+
+def _in_group_by_directory(emu: Emulator, member: str) -> None:
+    """`member` is in GROUP according to the directory only (its tokens carry no `groups`)."""
+    directory = (
+        DirectoryObject(id=GROUP, type="Group", display_name="platform"),
+        DirectoryObject(id=member, type="ServicePrincipal", display_name="pipeline", member_of=(GROUP,)),
+    )
+    emu.store.update(lambda state: (state.model_copy(update={"directory": directory}), None))
+
+
+def test_a_service_principals_group_membership_is_not_honoured_on_the_data_plane(emu: Emulator) -> None:
+    # Managed HSM role-management doc, note: service-principal group membership is not honoured
+    # for data-plane access; a user's groups (its token's `groups` claim) are.
+    _in_group_by_directory(emu, OTHER)
+    acl(emu).create_role_assignment("/", DEF_PREFIX + POLICY_ADMIN, GROUP)
+    with pytest.raises(HttpResponseError) as exc:
+        acl(emu, OTHER).create_role_assignment("/", DEF_PREFIX + BACKUP_USER, str(uuid.uuid4()))
+    assert (exc.value.status_code, exc.value.error.code) == (403, "AccessDenied")
+    acl(emu, OTHER, groups=(GROUP,)).create_role_assignment("/", DEF_PREFIX + BACKUP_USER, str(uuid.uuid4()))
+
+
+class _Recorder:
+    """A service that allows everything and records whose rights each request was checked with."""
+
+    def __init__(self) -> None:
+        self.principals: list[frozenset[str]] = []
+
+    def resolve(self, request: Request) -> Operation:
+        return Operation(lambda: Response(200, {}), action="read", scope="/")
+
+    def is_allowed(self, principals: frozenset[str], action: str, scope: str) -> bool:
+        self.principals.append(principals)
+        return True
+
+
+@pytest.mark.parametrize("data_plane", [True, False])
+def test_directory_membership_counts_on_arm_only(emu: Emulator, data_plane: bool) -> None:
+    service = _Recorder()
+    audience = frozenset({"aud"})
+    gateway = Gateway(
+        service,
+        data_plane=data_plane,
+        authority=emu.authority,
+        audiences=lambda _: audience,
+        injector=FaultInjector(FaultConfig(throttle=0)),
+        bucket=lambda: None,
+        log=[],
+        log_lock=threading.Lock(),
+        memberships=lambda oid: frozenset({GROUP}),
+    )
+    token = emu.authority.issue(object_id=OTHER, resource="aud")
+    headers = Message()
+    headers["Authorization"] = f"Bearer {token}"
+    answer = gateway(Request("GET", "/x", {}, headers, b"", "https://127.0.0.1"))
+    assert answer.status == 200
+    # A token without `groups`: the directory's membership on ARM (and Graph), none on the data plane.
+    assert service.principals == [frozenset({OTHER}) if data_plane else frozenset({OTHER, GROUP})]

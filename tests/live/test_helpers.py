@@ -392,3 +392,21 @@ def test_factory_with_endpoints(tmp_path: Path) -> None:
     )
     assert backend.settings.principal_wait_seconds == 1.0
     assert backend.describe() == "live (Azure SDK, emulator)"
+
+
+def _unsigned(claims: dict[str, Any]) -> str:
+    import base64
+
+    payload = base64.urlsafe_b64encode(json.dumps(claims).encode()).decode().rstrip("=")
+    return f"e30.{payload}.sig"
+
+
+def test_a_tokens_groups_count_on_the_data_plane_for_users_only() -> None:
+    from hsmsync.backends.azure.caller import caller_from_token
+
+    oid, group = "7C9E1A3B-5D7F-4B9D-8E2A-6C8E0A2C4E99", "5a5a5a5a-1111-4222-8333-444444444444"
+    user = caller_from_token(_unsigned({"oid": oid, "groups": [group], "idtyp": "user"}))
+    assert user is not None and user.data_ids == user.arm_ids == {oid.lower(), group}
+    # An application's token may list groups too; the HSM data plane still ignores them.
+    app = caller_from_token(_unsigned({"oid": oid, "groups": [group], "idtyp": "app", "appid": "x"}))
+    assert app is not None and app.data_ids == {oid.lower()} and app.arm_ids == {oid.lower(), group}

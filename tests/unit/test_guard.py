@@ -158,3 +158,30 @@ def test_the_guard_names_the_right_role_and_scope_for_data_plane_rights():
         "list keys (it prunes)" in p
         for p in problems
     ), problems
+
+
+def test_a_service_principals_groups_do_not_keep_its_data_plane_rights():
+    # Alice holds Administrator directly and through the team; the plan drops the direct one. The
+    # HSM data plane honours a user's groups but not a service principal's (Managed HSM
+    # role-management doc, note): as a user she keeps her rights, as an application she loses them.
+    state = live(assignment(1, "/", ADMIN, ALICE), assignment(2, "/", ADMIN, TEAM))
+    desired = manifest(teams=ADMINS)
+    plan = plan_changes(desired, state)
+    assert [c.principal_id for c in plan.changes if c.action is Action.DELETE] == [ALICE]
+    keep = rights_to_keep(desired)
+    assert check_lockout(plan, state, caller=Caller(ALICE, (TEAM,)), keep=keep) == []
+    problems = check_lockout(plan, state, caller=Caller(ALICE, arm_only_group_ids=(TEAM,)), keep=keep)
+    assert any("would take from the applying identity roleAssignments/write/action at '/'" in p for p in problems)
+
+
+def test_a_service_principals_groups_count_in_azure_rbac():
+    # Azure RBAC honours group membership for every principal: the team's custom role is the
+    # application's own, and the guard keeps it.
+    state = live(arm=(_arm(1, OWNER, BOB), _arm(2, ASSIGNER.name, TEAM)))
+    state = state.model_copy(update={"arm": state.arm.model_copy(update={"role_definitions": (ASSIGNER,)})})
+    teams = {"ops": {"members": ["bob"], "management": [{"role": "Owner", "scope": RG}]}}
+    desired = manifest(teams=teams, mgmt_prune=True)
+    plan = plan_changes(desired, state)
+    problems = check_lockout(plan, state, caller=Caller(ALICE, arm_only_group_ids=(TEAM,)), keep=rights_to_keep(desired))
+    assert any("Microsoft.Authorization/roleAssignments/write" in p and "Contoso Access Admin" in p for p in problems)
+    assert Caller(ALICE, arm_only_group_ids=(TEAM,)).data_ids == {ALICE}

@@ -31,14 +31,27 @@ ARM_WRITE_ASSIGNMENTS = "Microsoft.Authorization/roleAssignments/write"
 
 @dataclass(frozen=True, slots=True)
 class Caller:
-    """The identity applying the plan: its object id and the groups it is a member of."""
+    """The identity applying the plan: its object id and its groups, by where they count.
+
+    The Managed HSM data plane honours a user's groups but not a service principal's (Managed HSM
+    role-management doc, note); Azure RBAC honours both. So `group_ids` are the groups that count
+    everywhere (a user's: its token's `groups` claim), `arm_only_group_ids` those that count in
+    Azure RBAC only (a service principal's, found in Microsoft Graph).
+    """
 
     object_id: str
     group_ids: tuple[str, ...] = ()
+    arm_only_group_ids: tuple[str, ...] = ()
 
     @property
-    def ids(self) -> frozenset[str]:
+    def data_ids(self) -> frozenset[str]:
+        """Whose data-plane assignments give the caller rights: itself and its user groups."""
         return frozenset({self.object_id.lower(), *(g.lower() for g in self.group_ids)})
+
+    @property
+    def arm_ids(self) -> frozenset[str]:
+        """Whose Azure role assignments give the caller rights: itself and all its groups."""
+        return self.data_ids | {g.lower() for g in self.arm_only_group_ids}
 
 
 def role_allows(role: RoleDefinition, action: str, *, plane: Plane) -> bool:
@@ -106,9 +119,9 @@ def check_lockout(
             "HSM resources (Microsoft.Authorization/roleAssignments/write)"
         )
     if caller is not None:
-        problems += _mid_apply_problems(plan, live, caller.ids)
+        problems += _mid_apply_problems(plan, live, caller)
         problems += _kept_rights_problems(
-            plan, _CallerView.of(live, caller.ids), _CallerView.of(after, caller.ids), keep
+            plan, _CallerView.of(live, caller), _CallerView.of(after, caller), keep
         )
     return problems
 
@@ -142,14 +155,16 @@ class _CallerView:
     arm_roles: Mapping[str, RoleDefinition] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, state: LiveState, mine: frozenset[str]) -> _CallerView:
+    def of(cls, state: LiveState, caller: Caller) -> _CallerView:
+        # Its own assignments on each plane: a service principal's groups count in Azure RBAC only.
+        mine, arm_mine = caller.data_ids, caller.arm_ids
         return cls(
             data={
                 name: {a.name: a for a in h.role_assignments if a.principal_id in mine}
                 for name, h in state.hsms.items()
             },
             roles={name: hsm_roles(h) for name, h in state.hsms.items()},
-            arm=tuple(a for a in state.arm.role_assignments if a.principal_id in mine),
+            arm=tuple(a for a in state.arm.role_assignments if a.principal_id in arm_mine),
             arm_roles=management_role_map(state.arm.role_definitions),
         )
 
@@ -211,9 +226,9 @@ def _edit_view(view: _CallerView, change: Change, mine: frozenset[str]) -> bool:
     return False
 
 
-def _mid_apply_problems(plan: Plan, live: LiveState, mine: frozenset[str]) -> list[str]:
+def _mid_apply_problems(plan: Plan, live: LiveState, caller: Caller) -> list[str]:
     """A change that needs a right an earlier change of the same plan took from the caller."""
-    start, now = _CallerView.of(live, mine), _CallerView.of(live, mine)
+    start, now, mine = _CallerView.of(live, caller), _CallerView.of(live, caller), caller.data_ids
     lost_at: list[tuple[int, dict[str, DataRoleAssignment], dict[str, RoleDefinition]]] = []
     for order, change in plan.numbered():
         if change.plane is not Plane.DATA or change.kind not in (Kind.ROLE_ASSIGNMENT, Kind.ROLE_DEFINITION):

@@ -217,7 +217,8 @@ class DirectoryObject(_Frozen):
     user_principal_name: str | None = None
     member_of: tuple[str, ...] = Field(
         default=(), description="Groups it is a direct member of (Graph's memberOf; the emulator "
-        "also honours them for tokens without a `groups` claim)"
+        "also honours them on ARM and Graph for tokens without a `groups` claim; the HSM data plane "
+        "ignores a service principal's groups)"
     )
 
 

@@ -155,7 +155,7 @@ class Gateway:
         return ApiError(401, self._ARM_CODES[kind], reason, {"WWW-Authenticate": challenge})
 
     def _principals(self, request: Request) -> frozenset[str] | Response:
-        """The caller's object id and (users only) groups, from a token the authority signed for
+        """The caller's object id and the groups that count here, from a token the authority signed for
         this service's audience, this tenant, and still valid; 401 otherwise."""
         auth = request.headers.get("Authorization")
         if not auth:
@@ -176,8 +176,10 @@ class Gateway:
         oid = claims.get("oid")
         groups = claims.get("groups")
         if groups is None and isinstance(oid, str):
-            # Without a `groups` claim the service resolves membership itself (the directory's).
-            groups = sorted(self._memberships(oid))
+            # Without a `groups` claim (service principals, managed identities) ARM and Graph resolve
+            # membership from the directory; the Managed HSM data plane does not honour a service
+            # principal's groups at all (ASSUMPTIONS.md, "Group membership").
+            groups = [] if self._data_plane else sorted(self._memberships(oid))
         if not isinstance(oid, str) or not oid:
             raise self._unauthorized("The access token has no 'oid' claim.", "malformed")
         if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):

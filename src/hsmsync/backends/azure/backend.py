@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol
 from urllib.parse import urlsplit
 
-from hsmsync.backends.azure.caller import ARM_SCOPE, caller_from_token, lists_groups, token_claims
+from hsmsync.backends.azure.caller import ARM_SCOPE, caller_from_token, is_user_token, lists_groups, token_claims
 from hsmsync.backends.azure.clients import ClientFactory
 from hsmsync.backends.azure.dataplane import DataPlane
 from hsmsync.backends.azure.discovery import Discovery
@@ -186,7 +186,12 @@ class AzureBackend:
                 claims = token_claims(token)
                 if isinstance(self._caller, Caller) and claims is not None and not lists_groups(claims):
                     groups = self._member_groups(self._caller.object_id)
-                    self._caller = Caller(self._caller.object_id, groups)
+                    # A user's groups count on the HSM data plane too (its token just had too
+                    # many to list); a service principal's count in Azure RBAC only.
+                    if is_user_token(claims):
+                        self._caller = Caller(self._caller.object_id, groups)
+                    else:
+                        self._caller = Caller(self._caller.object_id, arm_only_group_ids=groups)
         return self._caller if isinstance(self._caller, Caller) else None
 
     def _member_groups(self, object_id: str) -> tuple[str, ...]:

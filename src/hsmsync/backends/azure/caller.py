@@ -2,7 +2,8 @@
 
 The token is only decoded, never verified or printed: hsmsync uses it to tell the lockout guard
 whose rights must survive the apply. A token without an `oid` claim gives no caller; a token that
-does not list the groups has them looked up in Microsoft Graph (see AzureBackend.caller).
+does not list the groups has them looked up in Microsoft Graph (see AzureBackend.caller). A
+user's groups count on both planes; a service principal's in Azure RBAC only (see guard.Caller).
 """
 
 from __future__ import annotations
@@ -36,6 +37,11 @@ def lists_groups(claims: dict[str, Any]) -> bool:
     return isinstance(claims.get("groups"), list) and not (isinstance(overage, dict) and "groups" in overage)
 
 
+def is_user_token(claims: dict[str, Any]) -> bool:
+    """Was the token issued to a user (not to a service principal or managed identity)?"""
+    return claims.get("idtyp") == "user" or "upn" in claims or "scp" in claims
+
+
 def caller_from_token(token: str) -> Caller | None:
     claims = token_claims(token)
     oid = claims.get("oid") if claims is not None else None
@@ -44,4 +50,8 @@ def caller_from_token(token: str) -> Caller | None:
     assert claims is not None
     groups = claims.get("groups")
     group_ids = tuple(g for g in groups if isinstance(g, str)) if isinstance(groups, list) else ()
+    if not is_user_token(claims):
+        # An application's token may list groups (groupMembershipClaims), yet the HSM data plane
+        # does not honour a service principal's groups: they count in Azure RBAC only.
+        return Caller(oid.lower(), arm_only_group_ids=group_ids)
     return Caller(oid.lower(), group_ids)
