@@ -279,7 +279,9 @@ def _caller(args: argparse.Namespace, backend: StateBackend) -> Caller | None:
     if args.caller is None:
         return backend.caller()
     groups = tuple(args.caller_group)
-    return Caller(args.caller, arm_only_group_ids=groups) if args.caller_is_app else Caller(args.caller, groups)
+    if args.caller_is_app:
+        return Caller(args.caller, arm_only_group_ids=groups)
+    return Caller(args.caller, groups)
 
 
 def _binding(args: argparse.Namespace, env: Environment, loaded: LoadedManifest) -> PlanBinding:

@@ -9,7 +9,13 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol
 from urllib.parse import urlsplit
 
-from hsmsync.backends.azure.caller import ARM_SCOPE, caller_from_token, is_user_token, lists_groups, token_claims
+from hsmsync.backends.azure.caller import (
+    ARM_SCOPE,
+    caller_from_token,
+    is_user_token,
+    lists_groups,
+    token_claims,
+)
 from hsmsync.backends.azure.clients import ClientFactory
 from hsmsync.backends.azure.dataplane import DataPlane
 from hsmsync.backends.azure.discovery import Discovery
