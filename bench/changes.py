@@ -1,8 +1,8 @@
 """`hsmsync plan` time by number of changes: N principals, each getting one assignment on an empty
 HSM, planned against a state file in-process (manifest loading, planning, after-state, access
 delta, lint, the lockout guard with a caller, text rendering), then the stages one by one.
-Every stage grows linearly with N; reading the YAML manifest (pure-Python PyYAML, with line
-numbers for error messages) is most of the time.
+Every stage grows linearly with N; reading the YAML manifest (with line numbers for error
+messages, and the model validated) is the largest part.
 
 Run: `make bench` or `.venv/bin/python bench/changes.py [N ...]` (default 1000 4000 20000).
 """
@@ -40,7 +40,16 @@ URL = "https://h1.managedhsm.azure.net"
 ROLES = ("Crypto User", "Crypto Auditor", "Crypto Service Encryption User")
 
 
+PER_KEY = 10  # the service's limit of role assignments per key scope
+
+
+def _key(i: int) -> str:
+    return f"k{i // PER_KEY}"
+
+
 def write_inputs(directory: Path, n: int) -> None:
+    """N principals, each given one role at a key scope (at most PER_KEY per key, as the service
+    allows), on an HSM whose only assignment is the caller's Administrator at '/'."""
     lines = ["version: 1", "principals:", f"  pipeline: {{type: ServicePrincipal, id: {CALLER}}}"]
     lines += [f"  p{i}: {{type: ServicePrincipal, id: {uuid.UUID(int=i + 1)}}}" for i in range(n)]
     lines += ["hsms:", "  h1:", f"    url: {URL}", f"    resource_id: {RID}"]
@@ -50,7 +59,7 @@ def write_inputs(directory: Path, n: int) -> None:
         lines += [
             f"  t{i}:",
             f"    members: [p{i}]",
-            f"    data: [{{hsm: h1, role: {ROLES[i % 3]}, scope: /}}]",
+            f"    data: [{{hsm: h1, role: {ROLES[i % 3]}, scope: /keys/{_key(i)}}}]",
         ]
     (directory / "hsmsync.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
     admin = {
@@ -62,7 +71,12 @@ def write_inputs(directory: Path, n: int) -> None:
     state = {
         "version": 1,
         "hsms": {
-            "h1": {"url": "https://h1.managedhsm.azure.net", "resource_id": RID, "role_assignments": [admin]}
+            "h1": {
+                "url": "https://h1.managedhsm.azure.net",
+                "resource_id": RID,
+                "role_assignments": [admin],
+                "keys": sorted({_key(i) for i in range(n)}),
+            }
         },
     }
     (directory / "state.json").write_text(json.dumps(state), encoding="utf-8")

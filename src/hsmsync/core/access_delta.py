@@ -129,10 +129,23 @@ def _scope_order(scope: str) -> tuple[int, str]:
     return (0 if scope == "/" else 1 if scope.lower() == "/keys" else 2, scope.lower())
 
 
-def _held(grants: Sequence[Grant], hsm: str, scope: str, capability: Capability) -> Held:
-    held: Held = {}
+GrantIndex = dict[tuple[str, str], list[Grant]]  # (hsm, scope lower-cased) -> grants there
+
+
+def _index(grants: Sequence[Grant]) -> GrantIndex:
+    index: GrantIndex = {}
     for g in grants:
-        if g.target == hsm and data_scope_covers(g.scope, scope):
+        index.setdefault((g.target, g.scope.lower()), []).append(g)
+    return index
+
+
+def _held(index: GrantIndex, hsm: str, scope: str, capability: Capability) -> Held:
+    # Only grants at '/', '/keys' or the scope itself can cover it: looking those up keeps the
+    # delta linear in the number of grants (a scan per key scope made it quadratic).
+    candidates = (index.get((hsm, s), ()) for s in {"/", "/keys", scope.lower()})
+    held: Held = {}
+    for g in (g for grants in candidates for g in grants):
+        if data_scope_covers(g.scope, scope):
             actions = capability.held_in(g.short_actions)
             if actions:
                 held[g.principal_id] = held.get(g.principal_id, frozenset()) | actions
@@ -161,14 +174,15 @@ def access_delta(before: Sequence[Grant], after: Sequence[Grant]) -> AccessDelta
     scopes: dict[str, set[str]] = {}
     for g in (*old, *new):
         scopes.setdefault(g.target, set()).add(g.scope)
+    old_index, new_index = _index(old), _index(new)
     changes: list[CapabilityChange] = []
     for hsm in sorted(scopes):
         for capability in Capability:
             gained_at: dict[str, Held] = {}
             lost_at: dict[str, Held] = {}
             for scope in sorted(scopes[hsm], key=_scope_order):
-                was = _held(old, hsm, scope, capability)
-                now = _held(new, hsm, scope, capability)
+                was = _held(old_index, hsm, scope, capability)
+                now = _held(new_index, hsm, scope, capability)
                 gained_at[scope], lost_at[scope] = _minus(now, was), _minus(was, now)
                 shown_gain = _not_reported_above(gained_at, scope)
                 shown_loss = _not_reported_above(lost_at, scope)
