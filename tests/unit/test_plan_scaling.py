@@ -19,7 +19,9 @@ from tests.changes import flat_change
 from .builders import ADMIN, ALICE, CRYPTO_USER
 
 CRYPTO_USER_ACTIONS = next(
-    tuple(a for p in r.permissions for a in p.data_actions) for r in builtin_data_roles() if r.name == CRYPTO_USER
+    tuple(a for p in r.permissions for a in p.data_actions)
+    for r in builtin_data_roles()
+    if r.name == CRYPTO_USER
 )
 
 
