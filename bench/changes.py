@@ -19,7 +19,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from hsmsync.backends.statefile import read_state_file
 from hsmsync.cli import main
 from hsmsync.core.access_delta import access_delta, state_after_plan
 from hsmsync.core.applier_rights import rights_to_keep
@@ -29,6 +28,7 @@ from hsmsync.core.lint import lint
 from hsmsync.core.planner import plan_changes
 from hsmsync.environment import Environment
 from hsmsync.manifest import load_manifest
+from hsmsync_files.statefile import read_state_file
 
 T = TypeVar("T")
 

@@ -114,7 +114,7 @@ def main() -> None:
         _child(args.child)
         return
 
-    from hsmsync.emulator import parse_faults, start_emulator
+    from hsmsync_emulator import parse_faults, start_emulator
 
     fleet = Fleet(hsms=args.hsms, keys=args.keys, keyed=args.keyed, per_key=10,
                   missing=args.changes // 2, stray=args.changes - args.changes // 2)

@@ -25,8 +25,7 @@ from typing import Any
 from azure.core.credentials import AccessToken, AccessTokenInfo
 
 from hsmsync.core.state import LiveState, SignInApplication, SignInDirectory, SignInUser
-from hsmsync.emulator import Emulator, start_emulator
-from hsmsync.emulator.tokens import TokenAuthority, resource_of
+from hsmsync_emulator import Emulator, TokenAuthority, resource_of, start_emulator
 
 AZURE_CLI_CLIENT_ID = "04b07795-8ddb-461a-bbee-02f9e1bf7b46"
 CONTOSO = Path(__file__).resolve().parents[1] / "examples" / "contoso"

@@ -48,7 +48,6 @@ from hsmsync.core.planner import plan_changes
 from hsmsync.core.review import PlanReview
 from hsmsync.core.state import LiveState
 from hsmsync.environment import Environment, sigterm_as_interrupt
-from hsmsync.files import write_output_file
 from hsmsync.manifest import LoadedManifest, load_manifest
 from hsmsync.render import PLAN_RENDERERS, render_review
 from hsmsync.render import drift as drift_render
@@ -64,6 +63,7 @@ from hsmsync.saved_plan import (
     saved_plan_json,
 )
 from hsmsync.saved_plan_file import SavedBackend
+from hsmsync_files.textfiles import write_output_file
 
 DEFAULT_MANIFEST = Path("hsmsync.yaml")
 
@@ -480,7 +480,7 @@ def cmd_schema(args: argparse.Namespace, env: Environment) -> int:
 
 
 def cmd_emulator(args: argparse.Namespace, env: Environment) -> int:
-    from hsmsync.emulator import run_emulator_cli
+    from hsmsync_emulator import run_emulator_cli
 
     return run_emulator_cli(_path(args.state, env), args.port, args.endpoints_out, args.faults, env.stdout)
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from hsmsync.backends.statefile import write_state_file
+from hsmsync_files.statefile import write_state_file
 from tests.conftest import CONTOSO, REPO, run_cli
 from tests.reliability.fleet import Fleet
 
@@ -82,7 +82,7 @@ def test_apply_keeps_the_state_files_mode(contoso: Path, mode: int) -> None:
 
 
 def test_a_new_file_gets_the_umask_mode_and_a_symlink_stays_a_symlink(tmp_path: Path) -> None:
-    from hsmsync.files import replace_atomically
+    from hsmsync_files.textfiles import replace_atomically
 
     old = os.umask(0o022)
     try:

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from hsmsync.emulator import start_emulator
+from hsmsync_emulator import start_emulator
 from tests.conftest import CONTOSO
 from tests.e2e.test_guard_on_emulator import ADMIN_AND_KEYS, PIPELINE, Run, manifest
 from tests.signin import sign_in_as

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from hsmsync.emulator import Emulator, parse_faults
+from hsmsync_emulator import Emulator, parse_faults
 from tests.conftest import CliResult, run_cli
 from tests.signin import contoso_emulator, sign_in_as
 

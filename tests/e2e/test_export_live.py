@@ -11,8 +11,8 @@ import yaml
 
 from hsmsync.core.plan import Plane
 from hsmsync.core.scopes import arm_scope_key
-from hsmsync.emulator import Emulator, start_emulator
 from hsmsync.manifest import load_manifest
+from hsmsync_emulator import Emulator, start_emulator
 from tests.conftest import CONTOSO, run_cli
 from tests.signin import sign_in_as
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from hsmsync.emulator import start_emulator
+from hsmsync_emulator import start_emulator
 from tests.conftest import CONTOSO, CliResult, run_cli
 from tests.signin import sign_in_as
 

@@ -9,9 +9,9 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from hsmsync.backends.statefile import read_state_file, write_state_file
 from hsmsync.core.state import ArmRoleAssignment, DataRoleAssignment
-from hsmsync.emulator import parse_faults, start_emulator
+from hsmsync_emulator import parse_faults, start_emulator
+from hsmsync_files.statefile import read_state_file, write_state_file
 from tests.conftest import run_cli
 from tests.live.conftest import (
     ADMIN,

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from hsmsync.emulator import Emulator, FaultConfig, start_emulator
+from hsmsync_emulator import Emulator, FaultConfig, start_emulator
 from tests.conftest import CONTOSO, CliResult, run_cli
 from tests.signin import sign_in_as
 

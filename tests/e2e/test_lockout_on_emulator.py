@@ -7,7 +7,7 @@ import json
 import shutil
 from pathlib import Path
 
-from hsmsync.emulator import start_emulator
+from hsmsync_emulator import start_emulator
 from tests.conftest import CONTOSO, run_cli
 from tests.signin import sign_in_as
 

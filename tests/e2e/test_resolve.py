@@ -17,7 +17,7 @@ from hsmsync.backends.base import Outcome
 from hsmsync.core.errors import BackendError
 from hsmsync.core.plan import Action, Kind, Plane
 from hsmsync.core.target import ARM
-from hsmsync.emulator import start_emulator
+from hsmsync_emulator import start_emulator
 from tests.changes import flat_change
 from tests.conftest import CONTOSO, run_cli
 from tests.signin import sign_in_as, with_sign_in

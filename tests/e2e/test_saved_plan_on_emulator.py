@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from hsmsync.emulator import start_emulator
+from hsmsync_emulator import start_emulator
 from tests.conftest import CONTOSO, run_cli
 from tests.e2e.test_guard_on_emulator import ADMIN_AND_KEYS, FAST, PIPELINE, manifest
 from tests.signin import sign_in_as

@@ -31,7 +31,7 @@ from cryptography.x509.oid import NameOID
 
 from hsmsync.backends.azure.endpoints import settings_from_endpoints
 from hsmsync.core.errors import StateError
-from hsmsync.emulator import Emulator, start_emulator
+from hsmsync_emulator import Emulator, start_emulator
 from tests.conftest import CONTOSO, run_cli
 
 PUBLIC_NAMES = (

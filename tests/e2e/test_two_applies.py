@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from hsmsync.emulator import Emulator, parse_faults, start_emulator
+from hsmsync_emulator import Emulator, parse_faults, start_emulator
 from tests.conftest import CONTOSO, CliResult, run_cli
 from tests.signin import sign_in_as
 

@@ -16,9 +16,9 @@ import requests
 from azure.keyvault.administration import KeyVaultAccessControlClient
 from azure.keyvault.keys import KeyClient
 
-from hsmsync.backends.statefile import read_state_file, write_state_file
 from hsmsync.core.state import DataRoleAssignment, HsmState, LiveState
-from hsmsync.emulator import Emulator, FaultConfig, start_emulator
+from hsmsync_emulator import Emulator, FaultConfig, start_emulator
+from hsmsync_files.statefile import read_state_file, write_state_file
 from tests.signin import EmulatorCredential, token_for
 
 TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"

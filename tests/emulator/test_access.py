@@ -12,10 +12,10 @@ from azure.core.exceptions import HttpResponseError
 from azure.keyvault.administration import KeyVaultPermission
 
 from hsmsync.core.state import DirectoryObject
-from hsmsync.emulator import Emulator, FaultConfig, decode_claims
-from hsmsync.emulator.faults import FaultInjector
-from hsmsync.emulator.pipeline import Gateway, Operation
-from hsmsync.emulator.server import Request, Response
+from hsmsync_emulator import Emulator, FaultConfig, decode_claims
+from hsmsync_emulator.faults import FaultInjector
+from hsmsync_emulator.pipeline import Gateway, Operation
+from hsmsync_emulator.server import Request, Response
 
 from .conftest import (
     AUDITOR,

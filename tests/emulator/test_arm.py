@@ -16,9 +16,9 @@ from azure.mgmt.authorization import AuthorizationManagementClient
 from azure.mgmt.authorization.models import RoleAssignmentCreateParameters
 from azure.mgmt.keyvault import KeyVaultManagementClient
 
-from hsmsync.backends.statefile import write_state_file
 from hsmsync.core.state import ArmRoleAssignment
-from hsmsync.emulator import Emulator
+from hsmsync_emulator import Emulator
+from hsmsync_files.statefile import write_state_file
 from tests.signin import EmulatorCredential
 
 from .conftest import ADMIN, HSM_RESOURCE_ID, OTHER, SUB, TENANT, raw, saved

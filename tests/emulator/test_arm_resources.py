@@ -24,9 +24,9 @@ from azure.mgmt.keyvault.models import (
 from azure.mgmt.monitor import MonitorManagementClient
 from azure.mgmt.monitor.v2021_05_01_preview.models import DiagnosticSettingsResource, LogSettings
 
-from hsmsync.backends.statefile import write_state_file
 from hsmsync.core.state import AccessPolicy, VaultState
-from hsmsync.emulator import Emulator
+from hsmsync_emulator import Emulator
+from hsmsync_files.statefile import write_state_file
 from tests.signin import EmulatorCredential
 
 from .conftest import ADMIN, AUDITOR, HSM_RESOURCE_ID, KEY_USER, OTHER, SUB, TENANT, base_state, saved

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 
-from hsmsync.emulator import Emulator, FaultConfig
+from hsmsync_emulator import Emulator, FaultConfig
 from tests.signin import token_for
 
 from .conftest import (

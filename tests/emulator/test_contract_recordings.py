@@ -18,11 +18,11 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from hsmsync.backends.statefile import write_state_file
 from hsmsync.core.catalog import definition_from_rest
 from hsmsync.core.ids import is_guid
 from hsmsync.core.state import DataRoleAssignment, HsmState, LiveState
-from hsmsync.emulator import Emulator, FaultConfig, start_emulator
+from hsmsync_emulator import Emulator, FaultConfig, start_emulator
+from hsmsync_files.statefile import write_state_file
 from tests.signin import token_for
 
 from .conftest import send_raw

@@ -9,10 +9,10 @@ import pytest
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.keyvault.administration import KeyVaultPermission
 
-from hsmsync.backends.statefile import write_state_file
 from hsmsync.core.catalog import builtin_data_roles
 from hsmsync.core.state import RoleDefinition
-from hsmsync.emulator import Emulator
+from hsmsync_emulator import Emulator
+from hsmsync_files.statefile import write_state_file
 
 from .conftest import ADMINISTRATOR, DEF_PREFIX, OTHER, StartEmulator, acl, raw, saved
 

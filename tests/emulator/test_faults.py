@@ -8,7 +8,7 @@ import uuid
 import pytest
 import requests
 
-from hsmsync.emulator import FaultConfig, parse_faults
+from hsmsync_emulator import FaultConfig, parse_faults
 
 from .conftest import BACKUP_USER, DEF_PREFIX, StartEmulator, acl, raw
 

@@ -10,9 +10,9 @@ from azure.core.exceptions import HttpResponseError
 from azure.mgmt.authorization import AuthorizationManagementClient
 from azure.mgmt.authorization.models import RoleAssignmentCreateParameters
 
-from hsmsync.backends.statefile import write_state_file
 from hsmsync.core.state import DirectoryObject
-from hsmsync.emulator import Emulator
+from hsmsync_emulator import Emulator
+from hsmsync_files.statefile import write_state_file
 from tests.signin import EmulatorCredential
 
 from .conftest import ADMIN, HSM_RESOURCE_ID, OTHER, SUB, TENANT, StartEmulator, base_state, raw, saved

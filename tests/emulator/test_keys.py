@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from azure.core.exceptions import ResourceNotFoundError
 
-from hsmsync.emulator import Emulator, FaultConfig
+from hsmsync_emulator import Emulator, FaultConfig
 
 from .conftest import StartEmulator, key_client, saved
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from hsmsync.core.errors import HsmsyncError
-from hsmsync.emulator import run_emulator_cli, start_emulator
+from hsmsync_emulator import run_emulator_cli, start_emulator
 from tests.conftest import REPO
 
 from .conftest import acl

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 
-from hsmsync.backends.statefile import write_state_file
 from hsmsync.core.errors import HsmsyncError, StateError
 from hsmsync.core.state import DataRoleAssignment
-from hsmsync.emulator import Emulator, run_emulator_cli, start_emulator
+from hsmsync_emulator import Emulator, run_emulator_cli, start_emulator
+from hsmsync_files.statefile import write_state_file
 
 from .conftest import BACKUP_USER, OTHER, TENANT, StartEmulator, acl, raw, saved
 

@@ -14,8 +14,7 @@ import requests
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from hsmsync.core.state import FederatedCredential, SignInApplication
-from hsmsync.emulator import Emulator
-from hsmsync.emulator.tokens import GITHUB_ISSUER, TokenAuthority
+from hsmsync_emulator import GITHUB_ISSUER, Emulator, TokenAuthority
 from tests.signin import add_sign_in, sha256, token_for
 
 from .conftest import ADMIN, raw

@@ -10,9 +10,9 @@ import pytest
 
 from hsmsync.backends.azure import AzureBackend, make_azure_backend
 from hsmsync.backends.base import HsmRef, ReadRequest
-from hsmsync.backends.statefile import write_state_file
 from hsmsync.core.state import ArmRoleAssignment, ArmState, DataRoleAssignment, HsmState, LiveState
-from hsmsync.emulator import parse_faults, start_emulator
+from hsmsync_emulator import parse_faults, start_emulator
+from hsmsync_files.statefile import write_state_file
 from tests.signin import sign_in_as, with_sign_in
 
 TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"

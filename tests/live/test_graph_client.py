@@ -12,12 +12,11 @@ import pytest
 from hsmsync.backends.azure.graph import GRAPH_SCOPE, GraphDirectory, lookup_path, odata_string, open_graph
 from hsmsync.backends.azure.hosts import HostRule
 from hsmsync.backends.azure.signin import SignInError
-from hsmsync.backends.statefile import write_state_file
 from hsmsync.core.errors import BackendError, StateError
 from hsmsync.core.state import DirectoryObject, LiveState
-from hsmsync.emulator import Emulator, start_emulator
-from hsmsync.emulator.tokens import TokenAuthority
 from hsmsync.principal_names import NameQuery
+from hsmsync_emulator import Emulator, TokenAuthority, start_emulator
+from hsmsync_files.statefile import write_state_file
 from tests.signin import EmulatorCredential, sign_in_as
 
 TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"

@@ -12,7 +12,6 @@ import pytest
 
 from hsmsync.backends.azure import AzureBackend, make_azure_backend
 from hsmsync.backends.base import HsmRef, Outcome, ReadRequest, VaultRef
-from hsmsync.backends.statefile import write_state_file
 from hsmsync.core.errors import BackendError, StateError
 from hsmsync.core.plan import Action, Change, Kind, Plane
 from hsmsync.core.state import (
@@ -26,7 +25,8 @@ from hsmsync.core.state import (
     VaultState,
 )
 from hsmsync.core.target import ARM, Target
-from hsmsync.emulator import parse_faults, start_emulator
+from hsmsync_emulator import parse_faults, start_emulator
+from hsmsync_files.statefile import write_state_file
 from tests.changes import flat_change
 from tests.signin import with_sign_in
 

@@ -17,7 +17,7 @@ from hsmsync.backends.azure import AzureBackend, make_azure_backend
 from hsmsync.core.errors import BackendError
 from hsmsync.core.plan import Action, Change, Kind, Plane
 from hsmsync.core.target import ARM, Target
-from hsmsync.emulator import parse_faults
+from hsmsync_emulator import parse_faults
 from tests.changes import flat_change
 from tests.conftest import run_cli
 from tests.live.conftest import (

@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 
 from hsmsync.backends.file import FileStateBackend
-from hsmsync.backends.statefile import read_state_file, write_state_file
 from hsmsync.core.errors import BackendError
 from hsmsync.core.plan import Action, Kind, Plane
 from hsmsync.core.state import DiagnosticSetting, LiveState
 from hsmsync.core.target import Target
+from hsmsync_files.statefile import read_state_file, write_state_file
 from tests.changes import flat_change
 from tests.live.conftest import ADMIN, ADMINISTRATOR, HSM, HSM_RID, initial_state
 from tests.live.conftest import request as read_request

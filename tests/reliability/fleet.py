@@ -14,8 +14,8 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from hsmsync.backends.statefile import write_state_file
 from hsmsync.core.state import ArmState, DataRoleAssignment, HsmState, LiveState
+from hsmsync_files.statefile import write_state_file
 
 TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 SUB = "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee"

@@ -19,8 +19,8 @@ from hsmsync.backends.azure import make_azure_backend
 from hsmsync.backends.registry import read_request_for
 from hsmsync.core.planner import plan_changes
 from hsmsync.core.state import LiveState, SignInApplication
-from hsmsync.emulator import Emulator, parse_faults, start_emulator
 from hsmsync.manifest import load_manifest
+from hsmsync_emulator import Emulator, parse_faults, start_emulator
 from tests.conftest import run_cli
 from tests.reliability.fleet import RUNNER, Fleet, natural_keys
 from tests.signin import add_sign_in, sha256, sign_in_as, with_sign_in

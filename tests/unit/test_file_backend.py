@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from hsmsync.backends.file import FileStateBackend
-from hsmsync.backends.statefile import read_state_file, write_state_file
 from hsmsync.core.errors import StateError
 from hsmsync.core.state import LiveState
+from hsmsync_files.statefile import read_state_file, write_state_file
 from tests.conftest import CONTOSO
 
 

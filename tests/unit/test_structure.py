@@ -44,8 +44,8 @@ def test_role_index_resolves_names_and_guids_alike() -> None:
 def test_one_rest_shape_for_role_definitions_of_both_planes() -> None:
     from hsmsync.core.catalog import definition_from_rest, definition_to_rest
     from hsmsync.core.state import ArmRoleDefinition, Permission
-    from hsmsync.emulator.arm_custom_roles import custom_role_json
-    from hsmsync.emulator.rbac import definition_json
+    from hsmsync_emulator.arm_custom_roles import custom_role_json
+    from hsmsync_emulator.rbac import definition_json
 
     block = Permission(actions=("Microsoft.KeyVault/managedHSMs/read",))
     arm_role = ArmRoleDefinition(

@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from hsmsync.backends.base import Outcome, ReadRequest, check_targets
-from hsmsync.backends.statefile import locked, read_state_file, write_state_file
 from hsmsync.core.change_check import check_applicable
 from hsmsync.core.errors import StateError
 from hsmsync.core.guard import Caller
 from hsmsync.core.plan import Change
 from hsmsync.core.state import LiveState
 from hsmsync.core.state_edits import apply_to_state
+from hsmsync_files.statefile import locked, read_state_file, write_state_file
 
 
 class FileStateBackend:

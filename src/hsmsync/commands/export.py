@@ -26,9 +26,9 @@ from hsmsync.core.model import Manifest
 from hsmsync.core.scopes import normalize_arm_scope
 from hsmsync.core.state import DirectoryObject, LiveState
 from hsmsync.environment import Environment
-from hsmsync.files import write_output_file
 from hsmsync.manifest import load_manifest
 from hsmsync.render.escape import visible
+from hsmsync_files.textfiles import write_output_file
 
 Handler = Callable[[argparse.Namespace, Environment], int]
 HEADER = "# yaml-language-server: $schema=https://hsmsync.dev/schemas/hsmsync.schema.json\n"

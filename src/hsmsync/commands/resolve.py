@@ -18,11 +18,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hsmsync.backends.registry import add_allow_host_option
-from hsmsync.backends.statefile import read_state_file
 from hsmsync.core.errors import HsmsyncError, StateError
 from hsmsync.core.model import Manifest
 from hsmsync.environment import Environment
-from hsmsync.files import replace_atomically
 from hsmsync.manifest import parse_structure
 from hsmsync.manifest_yaml import decode_manifest, read_manifest_bytes
 from hsmsync.principal_names import (
@@ -34,6 +32,8 @@ from hsmsync.principal_names import (
     directory_entries,
     name_queries,
 )
+from hsmsync_files.statefile import read_state_file
+from hsmsync_files.textfiles import replace_atomically
 
 if TYPE_CHECKING:
     from hsmsync.manifest_edit import ManifestDocument

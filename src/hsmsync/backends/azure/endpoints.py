@@ -37,7 +37,7 @@ from hsmsync.backends.azure.hosts import (
 from hsmsync.backends.azure.settings import AzureSettings, RetrySettings
 from hsmsync.core.errors import StateError
 from hsmsync.core.ids import is_guid
-from hsmsync.files import read_regular_text
+from hsmsync_files.textfiles import read_regular_text
 
 _KNOWN_FIELDS = frozenset({"emulator", "tenant_id", "hsms", "arm", "graph", "authority", "ca_cert"})
 

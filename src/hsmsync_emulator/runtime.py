@@ -13,18 +13,18 @@ from types import TracebackType
 from typing import Any
 
 from hsmsync.core.state import LiveState, transitive_groups
-from hsmsync.emulator.arm import ArmService
-from hsmsync.emulator.certs import make_certificate
-from hsmsync.emulator.ci_oidc import SimulatedCi
-from hsmsync.emulator.dataplane import HsmService
-from hsmsync.emulator.faults import FaultConfig, FaultInjector, TokenBucket
-from hsmsync.emulator.graph import GRAPH_PREFIX, GraphService
-from hsmsync.emulator.login import MSI_PATH, LoginService
-from hsmsync.emulator.pipeline import Gateway, RequestLog
-from hsmsync.emulator.server import Listener, Request, server_context
-from hsmsync.emulator.store import Store
-from hsmsync.emulator.tokens import ARM_RESOURCE, AUDIENCES, GRAPH_RESOURCE, HSM_RESOURCE, TokenAuthority
-from hsmsync.files import write_output_file
+from hsmsync_emulator.arm import ArmService
+from hsmsync_emulator.certs import make_certificate
+from hsmsync_emulator.ci_oidc import SimulatedCi
+from hsmsync_emulator.dataplane import HsmService
+from hsmsync_emulator.faults import FaultConfig, FaultInjector, TokenBucket
+from hsmsync_emulator.graph import GRAPH_PREFIX, GraphService
+from hsmsync_emulator.login import MSI_PATH, LoginService
+from hsmsync_emulator.pipeline import Gateway, RequestLog
+from hsmsync_emulator.server import Listener, Request, server_context
+from hsmsync_emulator.store import Store
+from hsmsync_emulator.tokens import ARM_RESOURCE, AUDIENCES, GRAPH_RESOURCE, HSM_RESOURCE, TokenAuthority
+from hsmsync_files.textfiles import write_output_file
 
 
 def _arm_or_graph_audience(request: Request) -> frozenset[str]:

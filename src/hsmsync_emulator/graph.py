@@ -16,10 +16,10 @@ from typing import Any
 from urllib.parse import quote
 
 from hsmsync.core.state import DirectoryObject, LiveState, transitive_groups
-from hsmsync.emulator.errors import ApiError
-from hsmsync.emulator.pipeline import Operation, Service
-from hsmsync.emulator.server import Request, Response
-from hsmsync.emulator.store import Store
+from hsmsync_emulator.errors import ApiError
+from hsmsync_emulator.pipeline import Operation, Service
+from hsmsync_emulator.server import Request, Response
+from hsmsync_emulator.store import Store
 
 GRAPH_PREFIX = "/v1.0/"
 _COLLECTIONS = {"users": "User", "groups": "Group", "serviceprincipals": "ServicePrincipal"}

@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import quote
 
-from hsmsync.emulator.errors import ApiError
-from hsmsync.emulator.faults import Fault, FaultInjector, TokenBucket, retry_after_headers
-from hsmsync.emulator.server import Request, Response
-from hsmsync.emulator.tokens import HSM_RESOURCE, TokenAuthority, TokenRejected
+from hsmsync_emulator.errors import ApiError
+from hsmsync_emulator.faults import Fault, FaultInjector, TokenBucket, retry_after_headers
+from hsmsync_emulator.server import Request, Response
+from hsmsync_emulator.tokens import HSM_RESOURCE, TokenAuthority, TokenRejected
 
 INJECTED_RETRY_MS = 10
 RequestLog = list[tuple[str, str, int]]

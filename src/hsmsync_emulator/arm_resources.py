@@ -16,26 +16,26 @@ from typing import Any
 from urllib.parse import unquote
 
 from hsmsync.core.state import HsmState
-from hsmsync.emulator.arm_common import T, clean_path, json_body
-from hsmsync.emulator.arm_custom_roles import (
+from hsmsync_emulator.arm_common import T, clean_path, json_body
+from hsmsync_emulator.arm_custom_roles import (
     SUBSCRIPTION,
     CustomRoleRoutes,
     custom_role_json,
     definition_prefix,
 )
-from hsmsync.emulator.arm_diagnostics import (
+from hsmsync_emulator.arm_diagnostics import (
     DIAGNOSTIC_PATH,
     HSM_CATEGORY_GROUPS,
     HSM_LOG_CATEGORIES,
     DiagnosticRoutes,
     diagnostic_json,
 )
-from hsmsync.emulator.arm_hsm_settings import HSM_PATH, HsmSettingsRoutes, hsm_settings_json
-from hsmsync.emulator.arm_vaults import MAX_ACCESS_POLICIES, VAULT_PATH, VaultRoutes, vault_json
-from hsmsync.emulator.errors import ApiError
-from hsmsync.emulator.pipeline import Operation
-from hsmsync.emulator.server import Request
-from hsmsync.emulator.store import Store
+from hsmsync_emulator.arm_hsm_settings import HSM_PATH, HsmSettingsRoutes, hsm_settings_json
+from hsmsync_emulator.arm_vaults import MAX_ACCESS_POLICIES, VAULT_PATH, VaultRoutes, vault_json
+from hsmsync_emulator.errors import ApiError
+from hsmsync_emulator.pipeline import Operation
+from hsmsync_emulator.server import Request
+from hsmsync_emulator.store import Store
 
 __all__ = [
     "HSM_CATEGORY_GROUPS",

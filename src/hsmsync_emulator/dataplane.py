@@ -8,11 +8,11 @@ from typing import Any, TypeVar
 from urllib.parse import unquote
 
 from hsmsync.core.state import HsmState, LiveState
-from hsmsync.emulator import keys, rbac
-from hsmsync.emulator.errors import ApiError
-from hsmsync.emulator.pipeline import Operation, paged
-from hsmsync.emulator.server import Request, Response
-from hsmsync.emulator.store import Store
+from hsmsync_emulator import keys, rbac
+from hsmsync_emulator.errors import ApiError
+from hsmsync_emulator.pipeline import Operation, paged
+from hsmsync_emulator.server import Request, Response
+from hsmsync_emulator.store import Store
 
 T = TypeVar("T")
 _AUTHZ = re.compile(r"/providers/Microsoft\.Authorization/", re.IGNORECASE)

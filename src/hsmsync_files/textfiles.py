@@ -1,4 +1,5 @@
-"""Files hsmsync reads and replaces: regular files only, replaced atomically, nothing left behind.
+"""Files hsmsync and its emulator read and replace: regular files only, replaced atomically,
+nothing left behind.
 
 Reading opens without blocking and checks the file type on the open descriptor, so a FIFO or a
 device named as a state file is refused instead of hanging, and invalid UTF-8 is a clear error.

@@ -6,9 +6,9 @@ import re
 from typing import Any
 
 from hsmsync.core.state import HsmSettings, LiveState, NetworkAcls
-from hsmsync.emulator.arm_common import ArmResourceBase, properties_of
-from hsmsync.emulator.errors import ApiError
-from hsmsync.emulator.server import Response
+from hsmsync_emulator.arm_common import ArmResourceBase, properties_of
+from hsmsync_emulator.errors import ApiError
+from hsmsync_emulator.server import Response
 
 HSM_PATH = re.compile(
     r"^/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)/providers/Microsoft\.KeyVault/managedHSMs"

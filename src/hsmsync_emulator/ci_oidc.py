@@ -20,8 +20,8 @@ import time
 import uuid
 from dataclasses import dataclass, field
 
-from hsmsync.emulator.server import Request, Response
-from hsmsync.emulator.tokens import (
+from hsmsync_emulator.server import Request, Response
+from hsmsync_emulator.tokens import (
     FEDERATION_AUDIENCE,
     GITHUB_ISSUER,
     PIPELINES_ISSUER,

@@ -12,18 +12,18 @@ from hsmsync.core.catalog import definition_to_rest, management_roles
 from hsmsync.core.ids import is_guid
 from hsmsync.core.limits import SUBSCRIPTION_ASSIGNMENT_LIMIT
 from hsmsync.core.state import ArmRoleAssignment, HsmState, LiveState, RoleDefinition
-from hsmsync.emulator.arm_resources import (
+from hsmsync_emulator.arm_resources import (
     HSM_PATH,
     ArmResources,
     custom_role_json,
     definition_prefix,
     hsm_settings_json,
 )
-from hsmsync.emulator.errors import ApiError
-from hsmsync.emulator.graph import check_principal
-from hsmsync.emulator.pipeline import Operation, paged
-from hsmsync.emulator.server import Request, Response
-from hsmsync.emulator.store import Store
+from hsmsync_emulator.errors import ApiError
+from hsmsync_emulator.graph import check_principal
+from hsmsync_emulator.pipeline import Operation, paged
+from hsmsync_emulator.server import Request, Response
+from hsmsync_emulator.store import Store
 
 T = TypeVar("T")
 _AUTHZ = re.compile(

@@ -11,8 +11,8 @@ from types import FrameType
 from typing import TextIO
 
 from hsmsync.core.errors import HsmsyncError
-from hsmsync.emulator.faults import FaultConfig, parse_faults
-from hsmsync.emulator.runtime import start_emulator
+from hsmsync_emulator.faults import FaultConfig, parse_faults
+from hsmsync_emulator.runtime import start_emulator
 
 
 class FaultSpecError(HsmsyncError, ValueError):

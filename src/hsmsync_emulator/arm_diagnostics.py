@@ -6,10 +6,10 @@ import re
 from typing import Any
 
 from hsmsync.core.state import DiagnosticSetting, HsmState, LiveState
-from hsmsync.emulator.arm_common import ArmResourceBase, json_body, properties_of
-from hsmsync.emulator.errors import ApiError
-from hsmsync.emulator.pipeline import Operation
-from hsmsync.emulator.server import Request, Response
+from hsmsync_emulator.arm_common import ArmResourceBase, json_body, properties_of
+from hsmsync_emulator.errors import ApiError
+from hsmsync_emulator.pipeline import Operation
+from hsmsync_emulator.server import Request, Response
 
 DIAGNOSTIC_PATH = re.compile(
     r"^(?P<resource>.+?)/providers/Microsoft\.Insights/diagnosticSettings(?:/(?P<name>[^/]+))?/?$",

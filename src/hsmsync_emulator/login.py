@@ -25,10 +25,10 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from hsmsync.core.state import SignInApplication, SignInDirectory
-from hsmsync.emulator.ci_oidc import SimulatedCi
-from hsmsync.emulator.server import Request, Response
-from hsmsync.emulator.store import Store
-from hsmsync.emulator.tokens import (
+from hsmsync_emulator.ci_oidc import SimulatedCi
+from hsmsync_emulator.server import Request, Response
+from hsmsync_emulator.store import Store
+from hsmsync_emulator.tokens import (
     AUDIENCES,
     LIFETIME,
     TokenAuthority,

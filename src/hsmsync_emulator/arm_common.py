@@ -8,9 +8,9 @@ from typing import Any, TypeVar
 from urllib.parse import unquote
 
 from hsmsync.core.state import HsmState, LiveState
-from hsmsync.emulator.errors import ApiError
-from hsmsync.emulator.server import Request
-from hsmsync.emulator.store import Store
+from hsmsync_emulator.errors import ApiError
+from hsmsync_emulator.server import Request
+from hsmsync_emulator.store import Store
 
 T = TypeVar("T")
 

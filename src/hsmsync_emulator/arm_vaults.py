@@ -11,9 +11,9 @@ from hsmsync.core.ids import is_guid
 from hsmsync.core.limits import ACCESS_POLICY_LIMIT
 from hsmsync.core.state import AccessPolicy, LiveState, VaultState
 from hsmsync.core.vault_permissions import PERMISSIONS
-from hsmsync.emulator.arm_common import ArmResourceBase, properties_of, scope_key, str_list
-from hsmsync.emulator.errors import ApiError
-from hsmsync.emulator.server import Response
+from hsmsync_emulator.arm_common import ArmResourceBase, properties_of, scope_key, str_list
+from hsmsync_emulator.errors import ApiError
+from hsmsync_emulator.server import Response
 
 VAULT_PATH = re.compile(
     r"^(?P<id>/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)/providers/Microsoft\.KeyVault"

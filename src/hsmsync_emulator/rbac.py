@@ -14,7 +14,7 @@ from hsmsync.core.catalog import builtin_data_roles, definition_to_rest, permiss
 from hsmsync.core.ids import is_guid
 from hsmsync.core.limits import CUSTOM_ROLE_LIMIT, HSM_SCOPE_ASSIGNMENT_LIMIT, KEY_SCOPE_ASSIGNMENT_LIMIT
 from hsmsync.core.state import DataRoleAssignment, HsmState, Permission, RoleDefinition
-from hsmsync.emulator.errors import ApiError
+from hsmsync_emulator.errors import ApiError
 
 DEFINITION_ID_PREFIX = "Microsoft.KeyVault/providers/Microsoft.Authorization/roleDefinitions/"
 ASSIGNMENT_ID_PREFIX = "/providers/Microsoft.Authorization/roleAssignments/"

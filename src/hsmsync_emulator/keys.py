@@ -13,7 +13,7 @@ import uuid
 from typing import Any
 
 from hsmsync.core.state import HsmState
-from hsmsync.emulator.errors import ApiError
+from hsmsync_emulator.errors import ApiError
 
 _KEY_NAME = re.compile(r"^[0-9A-Za-z-]{1,127}$")
 _NAMESPACE = uuid.UUID("0c3b8f57-2f52-4f55-9a2f-8f0f8a3c6d21")

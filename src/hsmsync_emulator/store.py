@@ -13,8 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from hsmsync.backends.statefile import locked, read_state_file, write_state_file
 from hsmsync.core.state import LiveState
+from hsmsync_files.statefile import locked, read_state_file, write_state_file
 
 T = TypeVar("T")
 

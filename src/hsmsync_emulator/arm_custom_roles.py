@@ -8,10 +8,10 @@ from typing import Any
 from hsmsync.core.catalog import definition_to_rest, management_roles, permission_from_rest
 from hsmsync.core.ids import is_guid
 from hsmsync.core.state import ArmRoleDefinition, LiveState
-from hsmsync.emulator.arm_common import ArmResourceBase, at_or_above, json_body, properties_of, str_list
-from hsmsync.emulator.errors import ApiError
-from hsmsync.emulator.pipeline import Operation
-from hsmsync.emulator.server import Request, Response
+from hsmsync_emulator.arm_common import ArmResourceBase, at_or_above, json_body, properties_of, str_list
+from hsmsync_emulator.errors import ApiError
+from hsmsync_emulator.pipeline import Operation
+from hsmsync_emulator.server import Request, Response
 
 SUBSCRIPTION = re.compile(r"^/subscriptions/([^/]+)", re.IGNORECASE)
 _MG = re.compile(r"^/providers/Microsoft\.Management/managementGroups/[^/]+", re.IGNORECASE)

@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from hsmsync.core.errors import StateError
 from hsmsync.core.state import LiveState
-from hsmsync.files import read_regular_text, remove_stale_temps, replace_atomically
+from hsmsync_files.textfiles import read_regular_text, remove_stale_temps, replace_atomically
 
 
 def _lock_path(path: Path) -> Path:
