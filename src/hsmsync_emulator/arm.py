@@ -8,10 +8,12 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import unquote
 
-from hsmsync.core.catalog import definition_to_rest, management_roles
+from hsmsync.core.catalog import management_roles
 from hsmsync.core.ids import is_guid
 from hsmsync.core.limits import SUBSCRIPTION_ASSIGNMENT_LIMIT
 from hsmsync.core.state import ArmRoleAssignment, HsmState, LiveState, RoleDefinition
+from hsmsync_emulator.arm_common import ARM_TIMESTAMP, at_or_above, clean_path, scope_key
+from hsmsync_emulator.arm_custom_roles import arm_definition_json
 from hsmsync_emulator.arm_resources import (
     HSM_PATH,
     ArmResources,
@@ -36,21 +38,7 @@ _HSM_LIST = re.compile(
     re.IGNORECASE,
 )
 _ACTIVATED = "Your HSM has been activated and can be used for cryptographic operations."
-_TIMESTAMP = "2024-01-01T00:00:00.0000000Z"
 _PRINCIPAL_TYPES = ("User", "Group", "ServicePrincipal")
-
-
-def clean_scope(raw: str) -> str:
-    return "/" + "/".join(p for p in unquote(raw).split("/") if p)
-
-
-def _key(scope: str) -> str:
-    return clean_scope(scope).rstrip("/").lower()
-
-
-def at_or_above(assigned: str, requested: str) -> bool:
-    a, r = _key(assigned), _key(requested)
-    return a == "" or a == r or r.startswith(a + "/")
 
 
 def assignment_json(a: ArmRoleAssignment) -> dict[str, Any]:
@@ -63,8 +51,8 @@ def assignment_json(a: ArmRoleAssignment) -> dict[str, Any]:
             "scope": a.scope,
             "condition": None,
             "conditionVersion": None,
-            "createdOn": _TIMESTAMP,
-            "updatedOn": _TIMESTAMP,
+            "createdOn": ARM_TIMESTAMP,
+            "updatedOn": ARM_TIMESTAMP,
             "createdBy": None,
             "updatedBy": None,
             "delegatedManagedIdentityResourceId": None,
@@ -77,15 +65,7 @@ def assignment_json(a: ArmRoleAssignment) -> dict[str, Any]:
 
 
 def definition_json(role: RoleDefinition, scope: str) -> dict[str, Any]:
-    return definition_to_rest(
-        role,
-        id_prefix=definition_prefix(scope),
-        role_type="BuiltInRole",
-        createdOn=_TIMESTAMP,
-        updatedOn=_TIMESTAMP,
-        createdBy=None,
-        updatedBy=None,
-    )
+    return arm_definition_json(role, scope, "BuiltInRole")
 
 
 def hsm_json(name: str, hsm: HsmState, tenant_id: str) -> dict[str, Any]:
@@ -186,7 +166,7 @@ class ArmService:
         if (resource := self._resources.resolve(request)) is not None:
             return resource
         if m := _AUTHZ.match(path):
-            scope = clean_scope(m.group("scope"))
+            scope = clean_path(m.group("scope"))
             name = unquote(m.group("name") or "")
             if m.group("kind").lower() == "roleassignments":
                 return self._assignments(request, scope, name)
@@ -203,9 +183,9 @@ class ArmService:
 
     def _get_hsm(self, path: str, rg: str, name: str) -> Response:
         state = self._store.read()
-        wanted = clean_scope(path).lower()
+        wanted = clean_path(path).lower()
         for key, hsm in state.hsms.items():
-            if hsm.resource_id and clean_scope(hsm.resource_id).lower() == wanted:
+            if hsm.resource_id and clean_path(hsm.resource_id).lower() == wanted:
                 return Response(200, hsm_json(key, hsm, state.tenant_id))
         raise ApiError(
             404,
@@ -220,7 +200,7 @@ class ArmService:
         items = [
             hsm_json(key, hsm, state.tenant_id)
             for key, hsm in state.hsms.items()
-            if hsm.resource_id and clean_scope(hsm.resource_id).lower().startswith(prefix.lower())
+            if hsm.resource_id and clean_path(hsm.resource_id).lower().startswith(prefix.lower())
         ]
         return paged(items, request, self._page_size(), token="$skipToken")
 
@@ -253,7 +233,7 @@ class ArmService:
             (
                 a
                 for a in self._store.read().arm.role_assignments
-                if a.name == n and _key(a.scope) == _key(scope)
+                if a.name == n and scope_key(a.scope) == scope_key(scope)
             ),
             None,
         )
@@ -319,7 +299,7 @@ class ArmService:
                 same_target = (
                     a.role_definition_id == new.role_definition_id
                     and a.principal_id == new.principal_id
-                    and _key(a.scope) == _key(scope)
+                    and scope_key(a.scope) == scope_key(scope)
                 )
                 if a.name == new.name:
                     if same_target:
@@ -341,7 +321,7 @@ class ArmService:
             current: tuple[ArmRoleAssignment, ...],
         ) -> tuple[tuple[ArmRoleAssignment, ...], ArmRoleAssignment | None]:
             n = name.lower()
-            found = next((a for a in current if a.name == n and _key(a.scope) == _key(scope)), None)
+            found = next((a for a in current if a.name == n and scope_key(a.scope) == scope_key(scope)), None)
             if found is None:
                 return current, None
             return tuple(a for a in current if a is not found), found

@@ -14,6 +14,8 @@ from hsmsync_emulator.store import Store
 
 T = TypeVar("T")
 
+ARM_TIMESTAMP = "2024-01-01T00:00:00.0000000Z"  # every ARM object's createdOn / updatedOn
+
 
 def clean_path(raw: str) -> str:
     return "/" + "/".join(p for p in unquote(raw).split("/") if p)

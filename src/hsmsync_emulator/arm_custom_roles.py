@@ -7,8 +7,15 @@ from typing import Any
 
 from hsmsync.core.catalog import definition_to_rest, management_roles, permission_from_rest
 from hsmsync.core.ids import is_guid
-from hsmsync.core.state import ArmRoleDefinition, LiveState
-from hsmsync_emulator.arm_common import ArmResourceBase, at_or_above, json_body, properties_of, str_list
+from hsmsync.core.state import ArmRoleDefinition, LiveState, RoleDefinition
+from hsmsync_emulator.arm_common import (
+    ARM_TIMESTAMP,
+    ArmResourceBase,
+    at_or_above,
+    json_body,
+    properties_of,
+    str_list,
+)
 from hsmsync_emulator.errors import ApiError
 from hsmsync_emulator.pipeline import Operation
 from hsmsync_emulator.server import Request, Response
@@ -24,16 +31,23 @@ def definition_prefix(scope: str) -> str:
     return f"{sub}/providers/Microsoft.Authorization/roleDefinitions/"
 
 
-def custom_role_json(role: ArmRoleDefinition, scope: str) -> dict[str, Any]:
+def arm_definition_json(
+    role: RoleDefinition | ArmRoleDefinition, scope: str, role_type: str
+) -> dict[str, Any]:
+    """A role definition as ARM serves it: the core's REST shape plus ARM's audit fields."""
     return definition_to_rest(
         role,
         id_prefix=definition_prefix(scope),
-        role_type="CustomRole",
-        createdOn="2024-01-01T00:00:00.0000000Z",
-        updatedOn="2024-01-01T00:00:00.0000000Z",
+        role_type=role_type,
+        createdOn=ARM_TIMESTAMP,
+        updatedOn=ARM_TIMESTAMP,
         createdBy=None,
         updatedBy=None,
     )
+
+
+def custom_role_json(role: ArmRoleDefinition, scope: str) -> dict[str, Any]:
+    return arm_definition_json(role, scope, "CustomRole")
 
 
 class CustomRoleRoutes(ArmResourceBase):
