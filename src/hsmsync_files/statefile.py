@@ -1,4 +1,5 @@
-"""The fake state file: JSON in the `LiveState` shape, written atomically under a file lock.
+"""The state file (the file backend's and the emulator's): JSON in the `LiveState` shape, written
+atomically under a file lock.
 
 Only writers lock (`locked`): a write replaces the file by an atomic rename, so a reader always
 sees one complete state and needs no lock. Reading commands therefore create nothing, not even a
