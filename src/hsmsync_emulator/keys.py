@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import re
 import uuid
 from typing import Any
 
+from hsmsync.core.scopes import KEY_NAME
 from hsmsync.core.state import HsmState
 from hsmsync_emulator.errors import ApiError
 
-_KEY_NAME = re.compile(r"^[0-9A-Za-z-]{1,127}$")
 _NAMESPACE = uuid.UUID("0c3b8f57-2f52-4f55-9a2f-8f0f8a3c6d21")
 _CREATED = 1_700_000_000
 _OPS = {
@@ -39,7 +38,7 @@ def _stream(seed: str, size: int) -> bytes:
 
 
 def check_key_name(name: str) -> None:
-    if not _KEY_NAME.match(name):
+    if not KEY_NAME.match(name):
         raise ApiError(400, "BadParameter", f"The key name '{name}' is invalid (letters, digits and '-')")
 
 

@@ -13,6 +13,7 @@ from hsmsync.core.capabilities import permits
 from hsmsync.core.catalog import builtin_data_roles, definition_to_rest, permission_from_rest
 from hsmsync.core.ids import is_guid
 from hsmsync.core.limits import CUSTOM_ROLE_LIMIT, HSM_SCOPE_ASSIGNMENT_LIMIT, KEY_SCOPE_ASSIGNMENT_LIMIT
+from hsmsync.core.scopes import KEY_NAME
 from hsmsync.core.state import DataRoleAssignment, HsmState, Permission, RoleDefinition
 from hsmsync_emulator.errors import ApiError
 
@@ -26,7 +27,6 @@ MAX_HSM_SCOPE_ASSIGNMENTS = HSM_SCOPE_ASSIGNMENT_LIMIT
 MAX_KEY_SCOPE_ASSIGNMENTS = KEY_SCOPE_ASSIGNMENT_LIMIT
 
 HSM_WIDE = ("/", "/keys")
-_KEY_NAME = re.compile(r"^[0-9A-Za-z-]{1,127}$")
 BUILTIN_MESSAGE = "Cannot re-use the name/GUID matching that of a built-in role. Please use a unique role ID."
 
 
@@ -49,7 +49,7 @@ def parse_scope(raw: str) -> str:
         )
     if len(parts) == 1:
         return "/keys"
-    if not _KEY_NAME.match(parts[1]):
+    if not KEY_NAME.match(parts[1]):
         raise ApiError(400, "Invalidkeyidentifier", "Invalid key identifier")
     return f"/keys/{parts[1]}"
 

@@ -12,7 +12,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-_KEY_NAME = re.compile(r"^[0-9A-Za-z-]{1,127}$")
+KEY_NAME = re.compile(r"^[0-9A-Za-z-]{1,127}$")  # the service's rule for a key's name (the emulator's too)
 _ARM_SCOPE = re.compile(
     r"(?ix)^/(?:"
     r"providers/Microsoft\.Management/managementGroups/[^/]+"
@@ -33,7 +33,7 @@ def _data_scope_error(scope: str) -> str | None:
         return None
     if scope.startswith("/keys/"):
         key = scope[len("/keys/") :]
-        if _KEY_NAME.match(key):
+        if KEY_NAME.match(key):
             return None
         if key and key == key.strip() and "/" not in key:
             return f"'{key}' is not a valid key name (letters, digits and '-', at most 127)"
@@ -43,7 +43,7 @@ def _data_scope_error(scope: str) -> str | None:
     canonical = "/" if not parts else None
     if parts and parts[0].lower() == "keys" and len(parts) <= 2:
         canonical = "/" + "/".join(["keys", *parts[1:]])
-    if canonical is None or (len(parts) == 2 and not _KEY_NAME.match(parts[1])):
+    if canonical is None or (len(parts) == 2 and not KEY_NAME.match(parts[1])):
         return f"'{scope}' is not a Managed HSM scope (use {_DATA_SCOPES})"
     if canonical == "/keys" and scope.rstrip().endswith("/"):
         return (
@@ -70,7 +70,7 @@ def normalize_data_scope(scope: str) -> str:
         raise ValueError(f"'{scope}' is not a Managed HSM scope (use '/', '/keys' or '/keys/<key>')")
     if len(parts) == 1:
         return "/keys"
-    if not _KEY_NAME.match(parts[1]):
+    if not KEY_NAME.match(parts[1]):
         raise ValueError(f"'{parts[1]}' is not a valid key name (letters, digits and '-')")
     return f"/keys/{parts[1]}"
 
