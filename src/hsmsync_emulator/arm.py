@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import unquote
 
@@ -22,6 +21,7 @@ from hsmsync_emulator.arm_resources import (
     hsm_settings_json,
 )
 from hsmsync_emulator.errors import ApiError
+from hsmsync_emulator.filters import AssignmentFilter, filter_terms, parse_assignment_filter, role_name_term
 from hsmsync_emulator.graph import check_principal
 from hsmsync_emulator.pipeline import Operation, paged
 from hsmsync_emulator.server import Request, Response
@@ -94,31 +94,16 @@ def hsm_json(name: str, hsm: HsmState, tenant_id: str) -> dict[str, Any]:
     }
 
 
-@dataclass(frozen=True, slots=True)
-class ArmFilter:
-    at_scope: bool = False
-    principal_id: str | None = None
-
-
-_AND = re.compile(r"\s+and\s+", re.IGNORECASE)
-_AT_SCOPE = re.compile(r"^atScope\(\)$", re.IGNORECASE)
 _PRINCIPAL = re.compile(r"^(?:principalId\s+eq\s+'([^']*)'|assignedTo\('([^']*)'\))$", re.IGNORECASE)
-_ROLE_NAME = re.compile(r"^roleName\s+eq\s+'(.*)'$", re.IGNORECASE)
 _TYPE = re.compile(r"^type\s+eq\s+'(.*)'$", re.IGNORECASE)
 
 
-def parse_filter(text: str | None) -> ArmFilter:
-    if not text or not text.strip():
-        return ArmFilter()
-    at_scope, principal = False, None
-    for part in _AND.split(text.strip()):
-        if _AT_SCOPE.match(part):
-            at_scope = True
-        elif m := _PRINCIPAL.match(part):
-            principal = (m.group(1) or m.group(2) or "").lower()
-        else:
-            raise ApiError(400, "InvalidFilterInQueryString", f"The filter '{text}' is not supported.")
-    return ArmFilter(at_scope, principal)
+def _unsupported_filter(text: str) -> ApiError:
+    return ApiError(400, "InvalidFilterInQueryString", f"The filter '{text}' is not supported.")
+
+
+def parse_filter(text: str | None) -> AssignmentFilter:
+    return parse_assignment_filter(text, _PRINCIPAL, _unsupported_filter)
 
 
 def _subscription(scope: str) -> str | None:
@@ -244,7 +229,7 @@ class ArmService:
             raise ApiError(404, "RoleAssignmentNotFound", f"The role assignment '{name}' is not found.")
         return Response(200, assignment_json(found))
 
-    def _list(self, request: Request, scope: str, flt: ArmFilter) -> Response:
+    def _list(self, request: Request, scope: str, flt: AssignmentFilter) -> Response:
         items = []
         for a in self._store.read().arm.role_assignments:
             if flt.principal_id is not None and a.principal_id != flt.principal_id:
@@ -358,17 +343,15 @@ class ArmService:
         roles = list(management_roles())
         below = bool(flt) and re.search(r"atScopeAndBelow\(\)", flt or "", re.IGNORECASE) is not None
         customs = self._resources.custom_roles_at(scope, below=below)
-        if flt and flt.strip():
-            for part in _AND.split(flt.strip()):
-                if m := _ROLE_NAME.match(part):
-                    wanted = m.group(1).replace("''", "'").lower()
-                    roles = [r for r in roles if r.role_name.lower() == wanted]
-                    customs = [r for r in customs if r.role_name.lower() == wanted]
-                elif m := _TYPE.match(part):
-                    kind = m.group(1).lower()
-                    roles = roles if kind == "builtinrole" else []
-                    customs = customs if kind == "customrole" else []
-                elif not re.match(r"^atScope(AndBelow)?\(\)$", part, re.IGNORECASE):
-                    raise ApiError(400, "InvalidFilterInQueryString", f"The filter '{flt}' is not supported.")
+        for part in filter_terms(flt):
+            if (wanted := role_name_term(part)) is not None:
+                roles = [r for r in roles if r.role_name.lower() == wanted]
+                customs = [r for r in customs if r.role_name.lower() == wanted]
+            elif m := _TYPE.match(part):
+                kind = m.group(1).lower()
+                roles = roles if kind == "builtinrole" else []
+                customs = customs if kind == "customrole" else []
+            elif not re.match(r"^atScope(AndBelow)?\(\)$", part, re.IGNORECASE):
+                raise _unsupported_filter(flt or "")
         items = [definition_json(r, scope) for r in roles] + [custom_role_json(r, scope) for r in customs]
         return paged(items, request, self._page_size(), token="$skipToken")

@@ -75,7 +75,7 @@ class HsmService:
     def _assignments(self, request: Request, scope: str, name: str) -> Operation:
         m = request.method
         if m == "GET" and not name:
-            flt = rbac.parse_assignment_filter(request.param("$filter"))
+            flt = rbac.parse_data_filter(request.param("$filter"))
 
             def list_() -> Response:
                 items = rbac.list_assignments(self._hsm(), scope, flt)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 
@@ -16,6 +15,13 @@ from hsmsync.core.limits import CUSTOM_ROLE_LIMIT, HSM_SCOPE_ASSIGNMENT_LIMIT, K
 from hsmsync.core.scopes import KEY_NAME
 from hsmsync.core.state import DataRoleAssignment, HsmState, Permission, RoleDefinition
 from hsmsync_emulator.errors import ApiError
+from hsmsync_emulator.filters import (
+    PRINCIPAL_EQ,
+    AssignmentFilter,
+    filter_terms,
+    parse_assignment_filter,
+    role_name_term,
+)
 
 DEFINITION_ID_PREFIX = "Microsoft.KeyVault/providers/Microsoft.Authorization/roleDefinitions/"
 ASSIGNMENT_ID_PREFIX = "/providers/Microsoft.Authorization/roleAssignments/"
@@ -201,34 +207,13 @@ def delete_assignment(hsm: HsmState, scope: str, name: str) -> tuple[HsmState, D
     return hsm.model_copy(update={"role_assignments": kept}), found
 
 
-@dataclass(frozen=True, slots=True)
-class AssignmentFilter:
-    at_scope: bool = False
-    principal_id: str | None = None
+def _unsupported_filter(text: str) -> ApiError:
+    supported = "atScope(), principalId eq '<id>'"
+    return ApiError(400, "BadParameter", f"Unsupported $filter '{text}' (supported: {supported})")
 
 
-_AT_SCOPE = re.compile(r"^atScope\(\)$", re.IGNORECASE)
-_PRINCIPAL = re.compile(r"^principalId\s+eq\s+'([^']*)'$", re.IGNORECASE)
-_AND = re.compile(r"\s+and\s+", re.IGNORECASE)
-
-
-def parse_assignment_filter(text: str | None) -> AssignmentFilter:
-    if text is None or not text.strip():
-        return AssignmentFilter()
-    at_scope = False
-    principal: str | None = None
-    for part in _AND.split(text.strip()):
-        if _AT_SCOPE.match(part):
-            at_scope = True
-        elif m := _PRINCIPAL.match(part):
-            principal = m.group(1).lower()
-        else:
-            raise ApiError(
-                400,
-                "BadParameter",
-                f"Unsupported $filter '{text}' (supported: atScope(), principalId eq '<id>')",
-            )
-    return AssignmentFilter(at_scope=at_scope, principal_id=principal)
+def parse_data_filter(text: str | None) -> AssignmentFilter:
+    return parse_assignment_filter(text, PRINCIPAL_EQ, _unsupported_filter)
 
 
 def _hsm_level_visible(assigned: str, requested: str) -> bool:
@@ -344,19 +329,15 @@ def delete_definition(hsm: HsmState, scope: str, name: str) -> tuple[HsmState, R
     return hsm.model_copy(update={"role_definitions": kept}), found
 
 
-_ROLE_NAME = re.compile(r"^roleName\s+eq\s+'(.*)'$", re.IGNORECASE)
 _SCOPE_FN = re.compile(r"^(atScope|atScopeAndBelow)\(\)$", re.IGNORECASE)
 
 
 def list_definitions(hsm: HsmState, flt: str | None) -> list[RoleDefinition]:
     roles = all_roles(hsm)
-    if flt is None or not flt.strip():
-        return roles
-    for part in _AND.split(flt.strip()):
+    for part in filter_terms(flt):
         if _SCOPE_FN.match(part):
             continue
-        if m := _ROLE_NAME.match(part):
-            wanted = m.group(1).replace("''", "'").lower()
+        if (wanted := role_name_term(part)) is not None:
             roles = [r for r in roles if r.role_name.lower() == wanted]
             continue
         raise ApiError(

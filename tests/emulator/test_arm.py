@@ -100,6 +100,24 @@ def test_list_filters(emu: Emulator) -> None:
     assert names(f"/subscriptions/{SUB}", f"assignedTo('{OTHER}')") == {at_rg}
 
 
+def test_filters_arm_does_not_support_are_refused_as_arm_refuses_them(emu: Emulator) -> None:
+    for path in (
+        f"{HSM_RESOURCE_ID}/providers/Microsoft.Authorization/roleAssignments?$filter=principalName eq 'x'",
+        f"{HSM_RESOURCE_ID}/providers/Microsoft.Authorization/roleDefinitions?$filter=roleType eq 'x'",
+    ):
+        r = raw(emu, "GET", path + "&api-version=2022-04-01", hsm=None)
+        assert (r.status_code, r.json()["error"]["code"]) == (400, "InvalidFilterInQueryString"), path
+        assert r.json()["error"]["message"].startswith(f"The filter '{path.split('=', 1)[1]}' is not supported.")
+    both = "roleName eq 'Managed HSM Contributor' and type eq 'BuiltInRole'"
+    r = raw(
+        emu,
+        "GET",
+        f"{HSM_RESOURCE_ID}/providers/Microsoft.Authorization/roleDefinitions?$filter={both}&api-version=2022-04-01",
+        hsm=None,
+    )
+    assert r.status_code == 200 and [d["name"] for d in r.json()["value"]] == [MHSM_CONTRIBUTOR]
+
+
 def test_role_definitions(emu: Emulator) -> None:
     client = authz(emu)
     role = client.role_definitions.get(HSM_RESOURCE_ID, MHSM_CONTRIBUTOR)
