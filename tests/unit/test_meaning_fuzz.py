@@ -23,6 +23,7 @@ import os
 import re
 import tempfile
 import unicodedata
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -377,8 +378,18 @@ def _check_refused(result: Any, why: str) -> None:
     assert re.search(r"hsmsync\.yaml:\d+: ", result.stderr), result.stderr
 
 
+# Managed HSM's documented limit of role assignments at one key's scope ('/keys/<name>').
+ASSIGNMENTS_PER_KEY = 10
+
+
 def _check_meaning(data: dict[str, Any], cwd: Path) -> None:
     plan = run_cli("plan", "--state", "s.json", "--format", "json", "-q", cwd=cwd)
+    per_key = Counter((hsm, scope) for plane, hsm, scope, _, _ in _meaning(data) if scope.startswith("/keys/"))
+    if any(n > ASSIGNMENTS_PER_KEY for n in per_key.values()):
+        # More than the service takes: refused before anything is sent, never half applied.
+        assert plan.exit_code == 1 and "the limit per key is 10" in plan.stderr, plan.stderr
+        event("refused: over the per-key assignment limit")
+        return
     assert plan.exit_code == 0, plan.stderr
     changes = json.loads(plan.stdout)["changes"]
     shown = _shown(changes, data)
