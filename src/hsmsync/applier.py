@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol
 
-from hsmsync.backends.base import Outcome, StateBackend
+from hsmsync.backends.base import ChangeApplier, Outcome
 from hsmsync.core.errors import HsmsyncError
 from hsmsync.core.plan import PHASES, Change, Plan
 from hsmsync.core.results import INTERRUPTED_IN_FLIGHT, ApplyResult, ChangeResult, ChangeStatus
@@ -64,13 +64,7 @@ class _Quiet:
             self.inner.change_finished(result)
 
 
-def backend_workers(backend: object) -> int:
-    """How many lanes a backend can serve at once (`workers` attribute; 1 when it has none)."""
-    workers = getattr(backend, "workers", 1)
-    return workers if isinstance(workers, int) and workers > 0 else 1
-
-
-def _apply_one(backend: StateBackend, change: Change) -> tuple[ChangeResult, str | None]:
+def _apply_one(backend: ChangeApplier, change: Change) -> tuple[ChangeResult, str | None]:
     """The change's result, and the traceback when an unexpected error (a bug) failed it."""
     if switches_permission_model(change):  # reported drift that no backend is asked to make
         return ChangeResult(change, ChangeStatus.FAILED, permission_model_refusal(change)), None
@@ -86,7 +80,7 @@ def _apply_one(backend: StateBackend, change: Change) -> tuple[ChangeResult, str
 
 
 def apply_plan(
-    plan: Plan, backend: StateBackend, *, reporter: ApplyReporter | None = None, workers: int = 1
+    plan: Plan, backend: ChangeApplier, *, reporter: ApplyReporter | None = None, workers: int = 1
 ) -> ApplyResult:
     """Apply the plan's changes. Idempotent: what is already so counts as done.
 
@@ -98,7 +92,7 @@ def apply_plan(
     return _Parallel(plan.changes, backend, reporter, workers).run()
 
 
-def _apply_serial(changes: Sequence[Change], backend: StateBackend, reporter: ApplyReporter) -> ApplyResult:
+def _apply_serial(changes: Sequence[Change], backend: ChangeApplier, reporter: ApplyReporter) -> ApplyResult:
     results: list[ChangeResult] = []
     unexpected: str | None = None
     in_flight: Change | None = None
@@ -147,7 +141,7 @@ def stages(changes: Sequence[Change]) -> list[list[list[int]]]:
 
 class _Parallel:
     def __init__(
-        self, changes: Sequence[Change], backend: StateBackend, reporter: ApplyReporter, workers: int
+        self, changes: Sequence[Change], backend: ChangeApplier, reporter: ApplyReporter, workers: int
     ) -> None:
         self.changes = changes
         self.backend = backend
@@ -237,6 +231,5 @@ __all__ = [
     "ChangeStatus",
     "Reporter",
     "apply_plan",
-    "backend_workers",
     "stages",
 ]

@@ -79,6 +79,10 @@ class Directory(Protocol):
 
     def find(self, query: NameQuery) -> Found: ...
 
+    def close(self) -> None:
+        """Release what the lookups held (Graph's HTTP session)."""
+        ...
+
 
 def _kind(principal_type: PrincipalType) -> str:
     return {"User": "user", "Group": "group", "ServicePrincipal": "service principal"}[principal_type]
@@ -169,6 +173,9 @@ class StateDirectory:
 
     def __init__(self, entries: Iterable[DirectoryEntry]) -> None:
         self.entries = tuple(entries)
+
+    def close(self) -> None:
+        """A list in memory holds nothing open."""
 
     def find(self, query: NameQuery) -> Found:
         same_type = [e for e in self.entries if e.type == query.type]

@@ -28,9 +28,8 @@ def _refuse(*_a: object, **_k: object) -> None:
 def _cut_off(monkeypatch: pytest.MonkeyPatch) -> None:
     """Any backend or socket use fails the test: `show` needs neither."""
     monkeypatch.setattr(socket.socket, "connect", _refuse)
-    for name in ("hsmsync.backends.registry.open_backend", "hsmsync.backends.registry.open_backend_for"):
-        monkeypatch.setattr(name, _refuse)
-    monkeypatch.setattr("hsmsync.cli.open_backend_for", _refuse)
+    monkeypatch.setattr("hsmsync.backends.registry.open_backend", _refuse)
+    monkeypatch.setattr("hsmsync.workflow.open_backend", _refuse)
 
 
 @pytest.fixture

@@ -1,8 +1,8 @@
-"""The lint/whocan/explain handlers through their own parsers, in-process, on the Contoso example."""
+"""The lint/whocan/explain commands' `run`, called directly (errors raise, as `main` sees them), on
+the Contoso example."""
 
 from __future__ import annotations
 
-import argparse
 import io
 import json
 import shutil
@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from hsmsync.commands import REVIEW_COMMANDS, add_review_parsers
+from hsmsync.cli import build_parser
+from hsmsync.cli.commands import COMMANDS
+from hsmsync.cli.context import Context
 from hsmsync.core.errors import HsmsyncError
 from hsmsync.environment import Environment
 
@@ -32,14 +34,12 @@ def workdir(tmp_path: Path) -> Path:
 
 
 def run(cwd: Path, *argv: str) -> Ran:
-    parser = argparse.ArgumentParser(prog="hsmsync")
-    add_review_parsers(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(list(argv))
+    args = build_parser().parse_args(list(argv))
     out = io.StringIO()
     env = Environment(
         stdout=out, stderr=io.StringIO(), stdin=io.StringIO(), stdin_isatty=False, environ={}, cwd=cwd
     )
-    return Ran(REVIEW_COMMANDS[args.command](args, env), out.getvalue())
+    return Ran(COMMANDS[args.command].run(args, Context(env)), out.getvalue())
 
 
 def test_lint_on_contoso_warns_twice_and_exits_0(workdir: Path) -> None:

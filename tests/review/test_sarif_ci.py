@@ -10,7 +10,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from hsmsync.commands.ci import workflow_annotations
+from hsmsync.cli.ci import workflow_annotations
 from tests.conftest import run_cli
 
 SCHEMA = json.loads(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, Self
 
 from hsmsync.core.errors import StateError
 from hsmsync.core.guard import Caller
@@ -86,7 +86,36 @@ def check_targets(request: ReadRequest, live: LiveState, source: str) -> LiveSta
     return live
 
 
-class StateBackend(Protocol):
+class DiscoveryReporter(Protocol):
+    """Discovery progress hooks (called from worker threads; implementations must be thread-safe)."""
+
+    def discovery_started(self, hsms: int) -> None: ...
+
+    def discovery_progress(self, total: int, done: int) -> None:
+        """`total` more list calls became known; `done` more were made."""
+        ...
+
+    def discovery_finished(self) -> None: ...
+
+
+class ChangeApplier(Protocol):
+    """What the applier needs of a backend: one change at a time."""
+
+    def apply_change(self, change: Change) -> Outcome:
+        """Apply one change idempotently; raise BackendError on failure."""
+        ...
+
+
+class StateBackend(ChangeApplier, Protocol):
+    """Everything a command uses of a backend. A backend is a context manager: leaving the block
+    closes what it holds (SDK clients and their transports). Discovery progress is given when the
+    backend is opened (`registry.open_backend(progress=...)`)."""
+
+    @property
+    def workers(self) -> int:
+        """How many HSMs, vaults and ARM scopes the applier may work on at once (at least 1)."""
+        ...
+
     def describe(self) -> str:
         """One line for the plan header: which backend, which discovery mode."""
         ...
@@ -97,6 +126,12 @@ class StateBackend(Protocol):
         """The identity that applies changes, when the backend can tell (for the lockout guard)."""
         ...
 
-    def apply_change(self, change: Change) -> Outcome:
-        """Apply one change idempotently; raise BackendError on failure."""
+    def other_writers(self) -> list[str]:
+        """Signs, one line each, that someone else changed the same resources during this run."""
         ...
+
+    def close(self) -> None: ...
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(self, *exc: object) -> None: ...

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Self
 
 from hsmsync.backends.base import Outcome, ReadRequest, check_targets
 from hsmsync.core.change_check import check_applicable
@@ -18,6 +19,10 @@ class FileStateBackend:
     def __init__(self, path: Path, *, display: Path | None = None) -> None:
         self.path = path
         self.display = display or path
+
+    @property
+    def workers(self) -> int:
+        return 1  # one file, one lock: changes are applied in plan order
 
     def describe(self) -> str:
         return f"fake state file {self.display}"
@@ -43,3 +48,15 @@ class FileStateBackend:
             if new_state is not state:
                 write_state_file(self.path, new_state)
         return outcome
+
+    def other_writers(self) -> list[str]:
+        return []  # writes hold the file's lock; nobody else writes between them
+
+    def close(self) -> None:
+        """Nothing is held open between calls."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -2,37 +2,13 @@
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from hsmsync.backends.base import HsmRef, ReadRequest, StateBackend, VaultRef
+from hsmsync.backends.base import DiscoveryReporter, HsmRef, ReadRequest, StateBackend, VaultRef
 from hsmsync.backends.file import FileStateBackend
 from hsmsync.core.desired import DesiredState
 from hsmsync.core.errors import HsmsyncError
-
-
-def add_allow_host_option(parser: argparse.ArgumentParser) -> None:
-    """The live backend's options: `--auth METHOD` (how to sign in) and `--allow-host HOST` (a
-    host outside the known Azure clouds that may receive real tokens).
-
-    `--allow-host` only ever from the command line: a manifest or endpoints file (which a pull
-    request can edit) cannot widen where tokens go."""
-    from hsmsync.backends.auth_methods import AUTH_METHODS
-
-    parser.add_argument(
-        "--auth",
-        choices=AUTH_METHODS,
-        help="how to sign in to Azure (default: $HSMSYNC_AUTH, else auto: detect GitHub Actions, Azure "
-        "Pipelines, workload identity, a client secret; else managed identity, then az login)",
-    )
-    parser.add_argument(
-        "--allow-host",
-        metavar="HOST",
-        action="append",
-        default=[],
-        help="also send Azure credentials to this host (e.g. a private endpoint); repeatable",
-    )
 
 
 def open_backend(
@@ -43,8 +19,10 @@ def open_backend(
     cwd: Path,
     allow_hosts: Iterable[str] = (),
     auth: str | None = None,
+    progress: DiscoveryReporter | None = None,
 ) -> StateBackend:
-    """`state`/`endpoints` as the user typed them; relative paths are taken from `cwd`."""
+    """`state`/`endpoints` as the user typed them; relative paths are taken from `cwd`. The caller
+    closes the backend (`with open_backend(...) as backend:`)."""
     if state is not None:
         if endpoints is not None:
             raise HsmsyncError("--state and --endpoints exclude each other (the fake backend reads a file)")
@@ -54,19 +32,11 @@ def open_backend(
     except ImportError as exc:  # pragma: no cover - only when the install is broken
         raise HsmsyncError(f"the live backend is unavailable: {exc}") from None
     return make_azure_backend(
-        endpoints=cwd / endpoints if endpoints else None, environ=environ, allow_hosts=allow_hosts, auth=auth
-    )
-
-
-def open_backend_for(args: argparse.Namespace, *, environ: Mapping[str, str], cwd: Path) -> StateBackend:
-    """`open_backend` from a command's `--state`, `--endpoints` and `--allow-host` arguments."""
-    return open_backend(
-        state=args.state,
-        endpoints=args.endpoints,
+        endpoints=cwd / endpoints if endpoints else None,
         environ=environ,
-        cwd=cwd,
-        allow_hosts=args.allow_host,
-        auth=getattr(args, "auth", None),
+        allow_hosts=allow_hosts,
+        auth=auth,
+        progress=progress,
     )
 
 

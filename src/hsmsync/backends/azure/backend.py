@@ -6,7 +6,6 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Protocol
 from urllib.parse import urlsplit
 
 from hsmsync.backends.azure.caller import (
@@ -25,7 +24,7 @@ from hsmsync.backends.azure.pacing import ARM_BUCKET
 from hsmsync.backends.azure.resources import ResourcePlane
 from hsmsync.backends.azure.settings import AzureSettings
 from hsmsync.backends.azure.signin import SignInError
-from hsmsync.backends.base import HsmRef, Outcome, ReadRequest, check_targets
+from hsmsync.backends.base import DiscoveryReporter, HsmRef, Outcome, ReadRequest, check_targets
 from hsmsync.core.change_check import check_applicable
 from hsmsync.core.errors import BackendError, StateError
 from hsmsync.core.guard import Caller
@@ -34,18 +33,6 @@ from hsmsync.core.state import ArmState, HsmState, LiveState
 from hsmsync.core.target import ARM, Target
 
 _UNKNOWN = object()
-
-
-class DiscoveryReporter(Protocol):
-    """Discovery progress hooks (called from worker threads; implementations must be thread-safe)."""
-
-    def discovery_started(self, hsms: int) -> None: ...
-
-    def discovery_progress(self, total: int, done: int) -> None:
-        """`total` more list calls became known; `done` more were made."""
-        ...
-
-    def discovery_finished(self) -> None: ...
 
 
 class AzureBackend:
@@ -61,6 +48,7 @@ class AzureBackend:
         *,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
+        progress: DiscoveryReporter | None = None,
     ) -> None:
         self.settings = settings
         self.clients = ClientFactory(settings)
@@ -73,7 +61,7 @@ class AzureBackend:
         self._caller: Caller | None | object = _UNKNOWN
         self._lock = threading.Lock()
         self._already_done: dict[Target, int] = {}  # by change target
-        self.progress: DiscoveryReporter | None = None
+        self.progress = progress
 
     @property
     def workers(self) -> int:

@@ -11,6 +11,7 @@ from hsmsync.backends.azure.backend import AzureBackend
 from hsmsync.backends.azure.endpoints import settings_from_endpoints
 from hsmsync.backends.azure.hosts import HostRule
 from hsmsync.backends.azure.settings import AzureSettings, PacingSettings, RetrySettings, TimeoutSettings
+from hsmsync.backends.base import DiscoveryReporter
 from hsmsync.core.errors import HsmsyncError
 
 # Optional tuning; sign-in reads its own variables (signin.py).
@@ -88,12 +89,13 @@ def make_azure_backend(
     environ: Mapping[str, str],
     allow_hosts: Iterable[str] = (),
     auth: str | None = None,
+    progress: DiscoveryReporter | None = None,
 ) -> AzureBackend:
     """The live backend: real Azure or, with an endpoints file, the services that file names (e.g.
     the local emulator). Signs in with `auth` (`--auth`; None: HSMSYNC_AUTH, else auto).
 
     allow_hosts: hosts (from `--allow-host`) that may receive real tokens besides the known Azure
-    clouds' hosts."""
+    clouds' hosts. progress: told how discovery advances."""
     method = auth_method(auth, environ)
     retry = retry_from_environ(environ)
     wait = _number(environ, ENV_PRINCIPAL_WAIT, integer=False)
@@ -107,7 +109,7 @@ def make_azure_backend(
             auth=method,
             environ=environ,
         )
-        return AzureBackend(replace(settings, pacing=pacing, timeouts=timeouts))
+        return AzureBackend(replace(settings, pacing=pacing, timeouts=timeouts), progress=progress)
     settings = AzureSettings(
         retry=retry,
         hosts=HostRule.for_real_credentials(allow_hosts),
@@ -116,4 +118,6 @@ def make_azure_backend(
         auth=method,
         environ=dict(environ),
     )
-    return AzureBackend(settings if wait is None else replace(settings, principal_wait_seconds=wait))
+    if wait is not None:
+        settings = replace(settings, principal_wait_seconds=wait)
+    return AzureBackend(settings, progress=progress)

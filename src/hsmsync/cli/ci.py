@@ -92,9 +92,9 @@ def manifest_annotations(exc: ManifestError, env: Environment) -> str:
     return workflow_annotations(items)
 
 
-def validate_json(paths: Sequence[Path], env: Environment) -> int:
-    """`validate --format json`: each manifest valid (with its counts) or its located errors; exit 1
-    if any is invalid."""
+def validate_json(paths: Sequence[Path], env: Environment) -> bool:
+    """`validate --format json`: each manifest valid (with its counts) or its located errors;
+    whether every one is valid."""
     files: list[dict[str, Any]] = []
     for path in paths:
         try:
@@ -109,4 +109,4 @@ def validate_json(paths: Sequence[Path], env: Environment) -> int:
         files.append({"file": str(path), "valid": True, **counts})
     valid = all(f["valid"] for f in files)
     env.stdout.write(document("validate", {"valid": valid, "files": files}))
-    return 0 if valid else 1
+    return valid

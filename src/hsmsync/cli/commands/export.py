@@ -12,13 +12,15 @@ directory.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import yaml
 
-from hsmsync.backends.base import HsmRef, ReadRequest, VaultRef
-from hsmsync.backends.registry import add_allow_host_option, open_backend_for
+from hsmsync.backends.base import HsmRef, ReadRequest, StateBackend, VaultRef
+from hsmsync.cli.context import Context
+from hsmsync.cli.options import add_manifest, add_source, manifest_of, source_of
+from hsmsync.cli.status import ExitStatus
 from hsmsync.core.desired import PrincipalInfo
 from hsmsync.core.errors import BackendError, HsmsyncError
 from hsmsync.core.export import export_manifest
@@ -26,29 +28,22 @@ from hsmsync.core.model import Manifest
 from hsmsync.core.scopes import normalize_arm_scope
 from hsmsync.core.state import DirectoryObject, LiveState
 from hsmsync.environment import Environment
-from hsmsync.manifest import load_manifest
 from hsmsync.render.escape import visible
+from hsmsync.workflow import DEFAULT_MANIFEST, absolute, load, opened_backend
 from hsmsync_files.textfiles import write_output_file
 
-Handler = Callable[[argparse.Namespace, Environment], int]
 HEADER = "# yaml-language-server: $schema=https://hsmsync.dev/schemas/hsmsync.schema.json\n"
-DEFAULT_MANIFEST = Path("hsmsync.yaml")
 
 
-def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("export", help="write a manifest that declares what exists")
-    src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--state", type=Path, help="export a fake state file")
-    src.add_argument("--live", action="store_true", help="export from Azure: the HSMs and vaults of -f")
-    p.add_argument(
-        "-f",
-        "--file",
-        type=Path,
-        help="manifest: with --live names the HSMs and vaults (default hsmsync.yaml); with either, "
+    add_source(p, "export a fake state file", "export from Azure: the HSMs and vaults of -f", required=True)
+    add_manifest(
+        p,
+        "manifest: with --live names the HSMs and vaults (default hsmsync.yaml); with either, "
         "its principals' keys, types and names are used",
+        default=None,
     )
-    p.add_argument("--endpoints", type=Path, help="endpoints file of a local emulator (with --live)")
-    add_allow_host_option(p)
     p.add_argument("--hsm", action="append", metavar="NAME", help="only this HSM (repeatable)")
     p.add_argument("-o", "--output", type=Path, help="write here instead of standard output")
 
@@ -72,10 +67,9 @@ def _arm_scopes(resource_ids: Iterable[str], declared: Iterable[str]) -> tuple[s
 
 
 def _manifest(args: argparse.Namespace, env: Environment) -> Manifest | None:
-    path: Path | None = args.file if args.file is not None else (DEFAULT_MANIFEST if args.live else None)
-    if path is None:
+    if args.file is None and not args.live:
         return None
-    return load_manifest(path if path.is_absolute() else env.cwd / path, display=path).manifest
+    return load(manifest_of(args), env).manifest
 
 
 def _live_request(m: Manifest) -> ReadRequest:
@@ -121,9 +115,7 @@ def _graph_names(
         return (), []
     from hsmsync.backends.azure.graph import open_graph
 
-    endpoints = (
-        args.endpoints if args.endpoints is None or args.endpoints.is_absolute() else env.cwd / args.endpoints
-    )
+    endpoints = absolute(args.endpoints, env) if args.endpoints is not None else None
     try:
         with open_graph(
             endpoints=endpoints, environ=env.environ, allow_hosts=args.allow_host, auth=args.auth
@@ -133,36 +125,38 @@ def _graph_names(
         return (), [f"principals not named: {exc}"]
 
 
-def cmd_export(args: argparse.Namespace, env: Environment) -> int:
-    backend = open_backend_for(args, environ=env.environ, cwd=env.cwd)
-    manifest = _manifest(args, env)
-    known = _principals(manifest)
-    directory: tuple[DirectoryObject, ...] = ()
-    graph_notes: list[str] = []
-    if args.state:
-        live: LiveState = backend.read_state(ReadRequest((), (), (), {}))
-    else:
-        assert manifest is not None
-        try:
-            request = _live_request(manifest)
-        except ValueError as exc:  # a resource id or scope that is not an ARM scope
-            raise HsmsyncError(f"{args.file or DEFAULT_MANIFEST}: {exc}") from None
-        live = backend.read_state(request)
-        directory, graph_notes = _graph_names(args, env, _object_ids(live), known)
+def run(args: argparse.Namespace, ctx: Context) -> ExitStatus:
+    env = ctx.env
+    with opened_backend(source_of(args), env) as backend:
+        manifest = _manifest(args, env)
+        live, directory, graph_notes = _read(args, env, backend, manifest)
+        source = backend.describe()
     try:
-        export = export_manifest(live, hsms=args.hsm, directory=directory, principals=known)
+        export = export_manifest(live, hsms=args.hsm, directory=directory, principals=_principals(manifest))
     except ValueError as exc:
         raise HsmsyncError(str(exc)) from None
     # Notes and the source carry names from Azure: `visible` keeps each on its comment line.
     notes = "".join(f"# note: {visible(n)}\n" for n in [*graph_notes, *export.notes])
-    text = HEADER + f"# exported by hsmsync from {visible(backend.describe())}\n" + notes
+    text = HEADER + f"# exported by hsmsync from {visible(source)}\n" + notes
     text += yaml.safe_dump(export.document, sort_keys=False, default_flow_style=False, width=120)
     if args.output:
-        path = args.output if args.output.is_absolute() else env.cwd / args.output
-        write_output_file(path, text, "the exported manifest", display=args.output)
+        write_output_file(absolute(args.output, env), text, "the exported manifest", display=args.output)
     else:
         env.stdout.write(text)
-    return 0
+    return ExitStatus.OK
 
 
-COMMANDS: dict[str, Handler] = {"export": cmd_export}
+def _read(
+    args: argparse.Namespace, env: Environment, backend: StateBackend, manifest: Manifest | None
+) -> tuple[LiveState, tuple[DirectoryObject, ...], list[str]]:
+    """Live state, and Microsoft Graph's names for its principals (with --live)."""
+    if args.state:
+        return backend.read_state(ReadRequest((), (), (), {})), (), []
+    assert manifest is not None
+    try:
+        request = _live_request(manifest)
+    except ValueError as exc:  # a resource id or scope that is not an ARM scope
+        raise HsmsyncError(f"{args.file or DEFAULT_MANIFEST}: {exc}") from None
+    live = backend.read_state(request)
+    directory, graph_notes = _graph_names(args, env, _object_ids(live), _principals(manifest))
+    return live, directory, graph_notes

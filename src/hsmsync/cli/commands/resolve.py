@@ -13,13 +13,15 @@ from __future__ import annotations
 
 import argparse
 import codecs
-from collections.abc import Callable, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from hsmsync.backends.registry import add_allow_host_option
+from hsmsync.cli.context import Context
+from hsmsync.cli.options import add_manifest, add_source
+from hsmsync.cli.status import ExitStatus
 from hsmsync.core.errors import HsmsyncError, StateError
-from hsmsync.core.model import Manifest
+from hsmsync.core.model import Manifest, Principal
 from hsmsync.environment import Environment
 from hsmsync.manifest import parse_structure
 from hsmsync.manifest_yaml import decode_manifest, read_manifest_bytes
@@ -32,34 +34,27 @@ from hsmsync.principal_names import (
     directory_entries,
     name_queries,
 )
+from hsmsync.workflow import absolute
 from hsmsync_files.statefile import read_state_file
 from hsmsync_files.textfiles import replace_atomically
 
 if TYPE_CHECKING:
     from hsmsync.manifest_edit import ManifestDocument
 
-Handler = Callable[[argparse.Namespace, Environment], int]
 
-
-def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "resolve", help="look up principals given by name or UPN and write their ids into the manifest"
     )
-    p.add_argument(
-        "-f", "--file", type=Path, default=Path("hsmsync.yaml"), help="manifest (default: hsmsync.yaml)"
+    add_manifest(p, "manifest (default: hsmsync.yaml)")
+    add_source(
+        p,
+        "look names up in this fake state file's `directory`",
+        "look names up in Microsoft Graph (the default)",
     )
-    src = p.add_mutually_exclusive_group()
-    src.add_argument("--state", type=Path, help="look names up in this fake state file's `directory`")
-    src.add_argument("--live", action="store_true", help="look names up in Microsoft Graph (the default)")
-    p.add_argument("--endpoints", type=Path, help="endpoints file of a local emulator (with --live)")
-    add_allow_host_option(p)
     p.add_argument(
         "--check", action="store_true", help="look nothing up, write nothing: exit 1 if a principal has no id"
     )
-
-
-def _abs(path: Path, env: Environment) -> Path:
-    return path if path.is_absolute() else env.cwd / path
 
 
 def _read(path: Path, display: Path) -> tuple[str, str]:
@@ -83,14 +78,14 @@ def _directory(args: argparse.Namespace, env: Environment) -> Directory:
     if args.state is not None:
         if args.endpoints is not None:
             raise HsmsyncError("--state and --endpoints exclude each other (the fake backend reads a file)")
-        state = read_state_file(_abs(args.state, env))
+        state = read_state_file(absolute(args.state, env))
         if state.directory is None:
             raise StateError(f"{args.state}: the state file has no `directory` to look names up in")
         return StateDirectory(directory_entries(state.directory))
     from hsmsync.backends.azure.graph import open_graph
 
     return open_graph(
-        endpoints=_abs(args.endpoints, env) if args.endpoints else None,
+        endpoints=absolute(args.endpoints, env) if args.endpoints else None,
         environ=env.environ,
         allow_hosts=args.allow_host,
         auth=args.auth,
@@ -104,9 +99,9 @@ def _report(env: Environment, display: Path, doc: ManifestDocument, problems: Se
         env.stderr.write(f"{display}:{doc.line_of(p.key, p.field)}: {field}: {p.message}\n")
 
 
-def cmd_resolve(args: argparse.Namespace, env: Environment) -> int:
-    display: Path = args.file
-    path = _abs(display, env)
+def run(args: argparse.Namespace, ctx: Context) -> ExitStatus:
+    env, display = ctx.env, args.file
+    path = absolute(display, env)
     stored, text = _read(path, display)
     manifest = _structure(text, display)
     from hsmsync.manifest_edit import ManifestDocument  # ruamel.yaml: only this command pays its import
@@ -116,20 +111,10 @@ def cmd_resolve(args: argparse.Namespace, env: Environment) -> int:
     unpinned = [key for key, p in principals.items() if p.id is None]
 
     if args.check:
-        if not unpinned:
-            env.stdout.write(f"{display}: all {len(principals)} principals have ids\n")
-            return 0
-        queries, problems = name_queries(principals)
-        why = {q.key: f"has no id yet ({q.field} '{q.value}'); run `hsmsync resolve`" for q in queries}
-        why.update({p.key: f"has no id; {p.message}" for p in problems})
-        for key in unpinned:
-            env.stderr.write(f"{display}:{doc.line_of(key)}: principals.{key}: {why[key]}\n")
-        env.stderr.write(f"{len(unpinned)} of {len(principals)} principals not pinned\n")
-        return 1
-
+        return _check(env, display, doc, principals, unpinned)
     if not unpinned:
         env.stdout.write(f"{display}: nothing to resolve, all {len(principals)} principals have ids\n")
-        return 0
+        return ExitStatus.OK
     queries, problems = name_queries(principals)
     found: dict[str, Found] = {}
     if queries:
@@ -138,9 +123,7 @@ def cmd_resolve(args: argparse.Namespace, env: Environment) -> int:
             for q in queries:
                 found[q.key] = directory.find(q)
         finally:
-            close = getattr(directory, "close", None)
-            if callable(close):
-                close()
+            directory.close()
     pinned = {key: p.id for key, p in principals.items() if p.id is not None}
     resolution = decide(queries, found, pinned)
     all_problems = [*problems, *resolution.problems]
@@ -149,7 +132,7 @@ def cmd_resolve(args: argparse.Namespace, env: Environment) -> int:
         env.stderr.write(
             f"{display}: not changed ({len(all_problems)} of {len(unpinned)} principals unresolved)\n"
         )
-        return 1
+        return ExitStatus.ERROR
     replace_atomically(path, doc.with_ids(resolution.ids).encode("utf-8"))
     width = max(len(k) for k in resolution.ids)
     env.stdout.write(f"{display}: pinned {len(resolution.ids)} principal ids\n")
@@ -157,7 +140,24 @@ def cmd_resolve(args: argparse.Namespace, env: Environment) -> int:
     for key, object_id in resolution.ids.items():
         q = by_key[key]
         env.stdout.write(f"  {key:<{width}}  {object_id}  ({q.type} {q.field} '{q.value}')\n")
-    return 0
+    return ExitStatus.OK
 
 
-COMMANDS: dict[str, Handler] = {"resolve": cmd_resolve}
+def _check(
+    env: Environment,
+    display: Path,
+    doc: ManifestDocument,
+    principals: Mapping[str, Principal],
+    unpinned: list[str],
+) -> ExitStatus:
+    """`--check`: look nothing up, write nothing; exit 1 when a principal has no id yet."""
+    if not unpinned:
+        env.stdout.write(f"{display}: all {len(principals)} principals have ids\n")
+        return ExitStatus.OK
+    queries, problems = name_queries(principals)
+    why = {q.key: f"has no id yet ({q.field} '{q.value}'); run `hsmsync resolve`" for q in queries}
+    why.update({p.key: f"has no id; {p.message}" for p in problems})
+    for key in unpinned:
+        env.stderr.write(f"{display}:{doc.line_of(key)}: principals.{key}: {why[key]}\n")
+    env.stderr.write(f"{len(unpinned)} of {len(principals)} principals not pinned\n")
+    return ExitStatus.ERROR

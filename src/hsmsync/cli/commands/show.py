@@ -9,34 +9,25 @@ it is refused, like any malformed plan file (exit 1, naming the file).
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
 from pathlib import Path
 
+from hsmsync.cli.context import Context
+from hsmsync.cli.options import add_format, add_full_plan_url
+from hsmsync.cli.status import ExitStatus
 from hsmsync.core.access_delta import plan_access_delta
 from hsmsync.core.desired import PrincipalInfo
 from hsmsync.core.errors import HsmsyncError
 from hsmsync.core.plan import Plan
 from hsmsync.core.review import PlanReview
-from hsmsync.environment import Environment
 from hsmsync.render import PLAN_RENDERERS, render_review
 from hsmsync.saved_plan import backend_text, load_saved_plan
-
-Handler = Callable[[argparse.Namespace, Environment], int]
-
-
-def add_full_plan_url(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--full-plan-url",
-        metavar="URL",
-        default="",
-        help="markdown: where the full plan is (e.g. the CI run's artifacts), named in a capped comment",
-    )
+from hsmsync.workflow import absolute
 
 
-def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("show", help="re-render a saved plan (plan --out) without reading live state")
     p.add_argument("plan_file", type=Path, help="a plan saved by `hsmsync plan --out`")
-    p.add_argument("--format", choices=sorted(PLAN_RENDERERS), default="text")
+    add_format(p, sorted(PLAN_RENDERERS))
     add_full_plan_url(p)
 
 
@@ -50,11 +41,11 @@ def _principals(plan: Plan) -> dict[str, PrincipalInfo]:
     return out
 
 
-def cmd_show(args: argparse.Namespace, env: Environment) -> int:
-    path: Path = args.plan_file
+def run(args: argparse.Namespace, ctx: Context) -> ExitStatus:
+    env, path = ctx.env, args.plan_file
     # The loader `apply PLAN` uses: every field validated, errors name the file and the field, the
     # live snapshot checked against the fingerprint it was saved with.
-    saved = load_saved_plan(path if path.is_absolute() else env.cwd / path, path)
+    saved = load_saved_plan(absolute(path, env), path)
     plan, snapshot = saved.plan, saved.document.live_snapshot
     try:
         review = PlanReview(plan, access=plan_access_delta(snapshot, plan, _principals(plan)))
@@ -62,7 +53,4 @@ def cmd_show(args: argparse.Namespace, env: Environment) -> int:
         raise HsmsyncError(f"{path}: saved plan is malformed: {exc}") from None
     header = f"saved plan {path}, made against {backend_text(saved.document.backend)}"
     env.stdout.write(render_review(args.format, review, header, full_plan_url=args.full_plan_url))
-    return 0
-
-
-COMMANDS: dict[str, Handler] = {"show": cmd_show}
+    return ExitStatus.OK

@@ -1,0 +1,123 @@
+"""`hsmsync apply [PLAN]`: make live state match the manifest (or exactly a saved plan)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import TextIO
+
+from hsmsync.applier import apply_plan
+from hsmsync.backends.base import StateBackend
+from hsmsync.bootstrap import run_bootstrap
+from hsmsync.cli.context import Context
+from hsmsync.cli.options import add_format, add_planning, guard_of, manifest_of, source_of
+from hsmsync.cli.status import ExitStatus
+from hsmsync.core.errors import HsmsyncError
+from hsmsync.core.results import ApplyResult
+from hsmsync.core.review import PlanReview
+from hsmsync.environment import Environment
+from hsmsync.render import PLAN_RENDERERS
+from hsmsync.render.results import render_apply_json, render_apply_result
+from hsmsync.workflow import (
+    Planned,
+    caller_of,
+    check_saved_plan,
+    guard,
+    load,
+    opened_backend,
+    plan_against,
+    replan_saved,
+)
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("apply", help="make live state match the manifest")
+    add_planning(p)
+    p.add_argument("plan_file", nargs="?", type=Path, help="a plan saved by `plan --out`")
+    p.add_argument("--auto-approve", action="store_true", help="do not ask for confirmation")
+    p.add_argument(
+        "--bootstrap",
+        action="store_true",
+        help="when discovery is denied, first apply the manifest's grant that gives the applier the right",
+    )
+    add_format(p, ["text", "json"], "json: the results as JSON on stdout")
+
+
+def confirmed(args: argparse.Namespace, env: Environment, question: str, out: TextIO) -> bool:
+    """`out`: where the question goes (stderr when stdout carries JSON)."""
+    if args.auto_approve:
+        return True
+    if not env.stdin_isatty:
+        raise HsmsyncError("refusing to apply without confirmation: not on a terminal (use --auto-approve)")
+    out.write(f"\n{question} Only 'yes' is accepted: ")
+    out.flush()
+    return env.stdin.readline().strip() == "yes"
+
+
+def _human(args: argparse.Namespace, env: Environment) -> TextIO:
+    """Where the plan, the prompt and notes go: with --format json stdout holds only the JSON."""
+    return env.stderr if args.format == "json" else env.stdout
+
+
+def _bootstrap(args: argparse.Namespace, ctx: Context) -> None:
+    env, options = ctx.env, guard_of(args)
+    loaded = load(manifest_of(args), env)
+    human = _human(args, env)
+    with opened_backend(source_of(args), env, ctx.progress) as backend:
+        run_bootstrap(
+            loaded.desired,
+            backend,
+            caller=lambda: caller_of(options, backend),
+            confirmed=lambda: confirmed(args, env, "Apply this bootstrap grant?", human),
+            out=human,
+        )
+
+
+def run(args: argparse.Namespace, ctx: Context) -> ExitStatus:
+    if args.bootstrap and args.plan_file:
+        raise HsmsyncError("--bootstrap works from the manifest; it cannot be used with a saved plan")
+    if args.bootstrap:
+        _bootstrap(args, ctx)
+    env, source, options = ctx.env, source_of(args), guard_of(args)
+    # A saved plan is checked against its manifest and this backend before any backend is opened.
+    saved = check_saved_plan(args.plan_file, args.file, source, env) if args.plan_file else None
+    loaded = saved.loaded if saved is not None else load(manifest_of(args), env)
+    with opened_backend(source, env, ctx.progress) as backend:
+        planned = replan_saved(saved, backend, options) if saved else plan_against(loaded, backend, options)
+        return _apply(args, ctx, planned, backend)
+
+
+def _apply(args: argparse.Namespace, ctx: Context, planned: Planned, backend: StateBackend) -> ExitStatus:
+    env, plan, human = ctx.env, planned.plan, _human(args, ctx.env)
+    human.write(PLAN_RENDERERS["text"](PlanReview(plan), backend.describe()))
+    if plan.is_empty:
+        if args.format == "json":
+            env.stdout.write(render_apply_json(ApplyResult(()), backend.describe()))
+        return ExitStatus.OK
+    guard(planned, guard_of(args))
+    if not confirmed(args, env, "Apply these changes?", human):
+        human.write("Apply cancelled; nothing was changed.\n")
+        return ExitStatus.ERROR
+    if ctx.progress is not None:
+        ctx.progress.apply_started(len(plan.changes))
+    result = apply_plan(plan, backend, reporter=ctx.progress, workers=backend.workers)
+    if ctx.progress is not None:
+        ctx.progress.apply_finished()
+    if args.format == "json":
+        env.stdout.write(render_apply_json(result, backend.describe()))
+    else:
+        env.stdout.write("\n" + render_apply_result(result))
+    for note in backend.other_writers():
+        env.stderr.write(f"warning: {note}\n")
+    return _status(result, ctx)
+
+
+def _status(result: ApplyResult, ctx: Context) -> ExitStatus:
+    if result.unexpected is not None:
+        ctx.env.stderr.write("unexpected error during apply: the report above says which change it failed\n")
+        ctx.traceback_hint(result.unexpected)
+        return ExitStatus.UNEXPECTED
+    if result.interrupted:
+        ctx.env.stderr.write("interrupted\n")
+        return ExitStatus.INTERRUPTED
+    return ExitStatus.OK if result.ok else ExitStatus.ERROR

@@ -1,0 +1,50 @@
+"""`hsmsync drift`: report whether live state moved away from the manifest."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from hsmsync.cli.context import Context
+from hsmsync.cli.options import add_format, add_planning, guard_of, manifest_of, source_of
+from hsmsync.cli.status import ExitStatus
+from hsmsync.core.access_delta import state_after_plan
+from hsmsync.core.drift import DriftReport, FailOn, flag_unmanaged
+from hsmsync.render import drift as drift_render
+from hsmsync.workflow import absolute, lint_after, load, opened_backend, plan_against
+from hsmsync_files.textfiles import write_output_file
+
+RENDERERS = {
+    "text": drift_render.render_text,
+    "json": drift_render.render_json,
+    "markdown": drift_render.render_markdown,
+}
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("drift", help="report whether live state moved away from the manifest")
+    add_planning(p)
+    add_format(p, RENDERERS)
+    p.add_argument("--report", type=Path, help="also write the JSON report to this file")
+    p.add_argument(
+        "--fail-on",
+        choices=[f.value for f in FailOn],
+        default=FailOn.DRIFT.value,
+        help="exit 2 on: drift (default), unmanaged assignments, or any of both",
+    )
+
+
+def run(args: argparse.Namespace, ctx: Context) -> ExitStatus:
+    env = ctx.env
+    loaded = load(manifest_of(args), env)
+    with opened_backend(source_of(args), env, ctx.progress) as backend:
+        planned = plan_against(loaded, backend, guard_of(args))
+        header = backend.describe()
+    after = state_after_plan(planned.live, planned.plan)  # lint sees what apply would leave
+    findings = lint_after(planned, after).findings
+    report = DriftReport(planned.plan, FailOn(args.fail_on), flag_unmanaged(planned.plan, findings))
+    env.stdout.write(RENDERERS[args.format](report, header))
+    if args.report:
+        report_json = drift_render.render_json(report, header)
+        write_output_file(absolute(args.report, env), report_json, "the drift report", display=args.report)
+    return ExitStatus.CHANGES if report.failed else ExitStatus.OK

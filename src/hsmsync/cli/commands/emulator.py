@@ -1,0 +1,26 @@
+"""`hsmsync emulator`: serve a state file as a local Managed HSM + ARM emulator."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from hsmsync.cli.context import Context
+from hsmsync.cli.status import ExitStatus
+from hsmsync.workflow import absolute
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("emulator", help="serve a state file as a local Managed HSM + ARM emulator")
+    p.add_argument("--state", type=Path, required=True)
+    p.add_argument("--port", type=int, default=0)
+    p.add_argument("--endpoints-out", type=Path)
+    p.add_argument("--faults", help="e.g. latency=20ms,429=0.1,500=0.05,drop=0.02,seed=7,throttle=5")
+
+
+def run(args: argparse.Namespace, ctx: Context) -> ExitStatus:
+    from hsmsync_emulator import run_emulator_cli  # the emulator's modules load only for this command
+
+    env = ctx.env
+    code = run_emulator_cli(absolute(args.state, env), args.port, args.endpoints_out, args.faults, env.stdout)
+    return ExitStatus(code)

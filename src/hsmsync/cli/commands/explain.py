@@ -1,0 +1,68 @@
+"""`hsmsync explain PRINCIPAL`: what one principal can do on both planes, and why."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import replace
+
+from hsmsync.cli.commands._review import IS_NOW, WOULD_BE, add_review_options, did_you_mean
+from hsmsync.cli.context import Context
+from hsmsync.cli.options import add_format, source_of
+from hsmsync.cli.status import ExitStatus
+from hsmsync.core.access import Explanation, explain, grants_from_desired, grants_from_live
+from hsmsync.core.errors import HsmsyncError
+from hsmsync.core.ids import is_guid
+from hsmsync.core.vault_access import policies_from_desired, policies_from_live
+from hsmsync.manifest import LoadedManifest
+from hsmsync.render import access_json
+from hsmsync.render.access_text import render_explain
+from hsmsync.workflow import load, read_live
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("explain", help="what one principal can do on both planes, and why")
+    add_review_options(p)
+    add_format(p, ["text", "json"])
+    p.add_argument("principal", help="the principal's key in the manifest, or its object id")
+
+
+def _principal_id(loaded: LoadedManifest, reference: str) -> str:
+    declared = loaded.manifest.principals
+    if reference in declared and declared[reference].id:
+        return str(declared[reference].id)
+    if is_guid(reference):
+        return reference.lower()
+    hint = did_you_mean(reference, declared)
+    raise HsmsyncError(f"unknown principal '{reference}' (give a key of `principals` or an object id){hint}")
+
+
+def _named(e: Explanation, loaded: LoadedManifest) -> Explanation:
+    # A principal without grants still has a name and a type if the manifest declares it.
+    info = loaded.desired.principals.get(e.principal_id)
+    return replace(e, principal=info.key, principal_type=info.type) if info else e
+
+
+def run(args: argparse.Namespace, ctx: Context) -> ExitStatus:
+    env = ctx.env
+    loaded = load(args.file, env)
+    principal_id = _principal_id(loaded, args.principal)
+    declared = grants_from_desired(loaded.desired)
+    declared_policies = policies_from_desired(loaded.desired)
+    would_be = _named(explain(declared, principal_id, None, policies=declared_policies), loaded)
+    live = read_live(source_of(args), env, loaded)
+    is_now = None
+    if live is not None:
+        held = grants_from_live(live, loaded.desired.principals)
+        policies = policies_from_live(live, loaded.desired.principals)
+        explained = explain(
+            held, principal_id, declared, policies=policies, declared_policies=declared_policies
+        )
+        is_now = _named(explained, loaded)
+    if args.format == "json":
+        env.stdout.write(access_json.render_explain(would_be, is_now))
+    elif is_now is None:
+        env.stdout.write(render_explain(would_be))
+    else:
+        env.stdout.write(render_explain(would_be, WOULD_BE))
+        env.stdout.write("\n" + render_explain(is_now, IS_NOW))
+    return ExitStatus.OK

@@ -1,0 +1,119 @@
+"""Options shared by several commands, each declared once here, and the typed records the
+workflow takes instead of the argparse namespace."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Iterable
+from pathlib import Path
+
+from hsmsync.backends.auth_methods import AUTH_METHODS
+from hsmsync.workflow import DEFAULT_MANIFEST, GuardOptions, Source
+
+PLAN_SOURCE_HELP = (
+    "plan against a fake state file instead of Azure",
+    "plan against Azure (the default without --state)",
+)
+REVIEW_SOURCE_HELP = ("also read live state from this fake state file", "also read live state from Azure")
+
+
+def add_manifest(
+    p: argparse.ArgumentParser, help_text: str, *, default: Path | None = DEFAULT_MANIFEST
+) -> None:
+    """`-f/--file`; `default=None` when the command finds the manifest some other way."""
+    p.add_argument("-f", "--file", type=Path, default=default, help=help_text)
+
+
+def add_source(
+    p: argparse.ArgumentParser, state_help: str, live_help: str, *, required: bool = False
+) -> None:
+    """Where live state comes from: `--state PATH` | `--live [--endpoints FILE]`, `--auth`,
+    `--allow-host`."""
+    src = p.add_mutually_exclusive_group(required=required)
+    src.add_argument("--state", type=Path, help=state_help)
+    src.add_argument("--live", action="store_true", help=live_help)
+    p.add_argument("--endpoints", type=Path, help="endpoints file of a local emulator (with --live)")
+    _add_live_options(p)
+
+
+def add_guard(p: argparse.ArgumentParser) -> None:
+    """The lockout guard's and the reference check's options (commands that plan)."""
+    p.add_argument(
+        "--allow-lockout",
+        action="store_true",
+        help="apply even if nobody (or not the applying identity) could manage access afterwards",
+    )
+    p.add_argument(
+        "--strict",
+        action="store_true",
+        help="what would be a warning about the manifest's references (a per-key scope naming no "
+        "existing key) is an error",
+    )
+    p.add_argument("--caller", metavar="OBJECT_ID", help="the applying identity, for the lockout guard")
+    p.add_argument("--caller-group", metavar="OBJECT_ID", action="append", default=[], help="its groups")
+
+
+def add_feedback(p: argparse.ArgumentParser) -> None:
+    """`-q` and `-v` (the defaults, for commands without them, are set on the main parser)."""
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    p.add_argument("-v", "--verbose", action="count", default=0, help="log every API call (-vv: debug)")
+
+
+def add_planning(p: argparse.ArgumentParser) -> None:
+    """What `plan`, `apply` and `drift` share: manifest, source, guard and feedback options."""
+    add_manifest(
+        p,
+        "manifest (default: hsmsync.yaml; for `apply PLAN`, the manifest the plan was made from)",
+        default=None,
+    )
+    add_source(p, *PLAN_SOURCE_HELP)
+    add_guard(p)
+    add_feedback(p)
+
+
+def add_format(p: argparse.ArgumentParser, choices: Iterable[str], help_text: str | None = None) -> None:
+    p.add_argument("--format", choices=list(choices), default="text", help=help_text)
+
+
+def add_full_plan_url(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--full-plan-url",
+        metavar="URL",
+        default="",
+        help="markdown: where the full plan is (e.g. the CI run's artifacts), named in a capped comment",
+    )
+
+
+def manifest_of(args: argparse.Namespace) -> Path:
+    """`-f`, else hsmsync.yaml."""
+    file: Path | None = args.file
+    return file if file is not None else DEFAULT_MANIFEST
+
+
+def source_of(args: argparse.Namespace) -> Source:
+    return Source(args.state, args.live, args.endpoints, tuple(args.allow_host), args.auth)
+
+
+def guard_of(args: argparse.Namespace) -> GuardOptions:
+    return GuardOptions(args.caller, tuple(args.caller_group), args.allow_lockout, args.strict)
+
+
+def _add_live_options(parser: argparse.ArgumentParser) -> None:
+    """The live backend's options: `--auth METHOD` (how to sign in) and `--allow-host HOST` (a
+    host outside the known Azure clouds that may receive real tokens).
+
+    `--allow-host` only ever from the command line: a manifest or endpoints file (which a pull
+    request can edit) cannot widen where tokens go."""
+    parser.add_argument(
+        "--auth",
+        choices=AUTH_METHODS,
+        help="how to sign in to Azure (default: $HSMSYNC_AUTH, else auto: detect GitHub Actions, Azure "
+        "Pipelines, workload identity, a client secret; else managed identity, then az login)",
+    )
+    parser.add_argument(
+        "--allow-host",
+        metavar="HOST",
+        action="append",
+        default=[],
+        help="also send Azure credentials to this host (e.g. a private endpoint); repeatable",
+    )

@@ -1,0 +1,219 @@
+"""The one flow every command that reads live state follows:
+
+    load the manifest → open a backend → read live state → plan (pure) → review (access delta,
+    lint, the guard's inputs)
+
+Commands call these steps and render what they return; nothing here parses arguments or writes
+to a stream. Options arrive as small typed records (`Source`, `GuardOptions`), and the progress
+reporter is passed in explicitly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from hsmsync.backends.base import DiscoveryReporter, ReadRequest, StateBackend
+from hsmsync.backends.registry import open_backend, read_request_for
+from hsmsync.bootstrap import read_or_way_out
+from hsmsync.core.access_delta import access_delta, state_after_plan
+from hsmsync.core.applier_rights import rights_to_keep
+from hsmsync.core.errors import HsmsyncError
+from hsmsync.core.fingerprint import fingerprint
+from hsmsync.core.grants import grants_from_live
+from hsmsync.core.guard import Caller, check_lockout
+from hsmsync.core.lint import LintReport, lint
+from hsmsync.core.missing_keys import missing_key_warnings
+from hsmsync.core.plan import Plan
+from hsmsync.core.planner import plan_changes
+from hsmsync.core.review import PlanReview
+from hsmsync.core.state import LiveState
+from hsmsync.environment import Environment
+from hsmsync.manifest import LoadedManifest, load_manifest
+from hsmsync.saved_plan import (
+    PlanBinding,
+    SavedPlan,
+    check_binding,
+    check_not_stale,
+    check_same_plan,
+    load_saved_plan,
+)
+from hsmsync.saved_plan_file import SavedBackend
+
+DEFAULT_MANIFEST = Path("hsmsync.yaml")
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where live state comes from, as the user typed it (relative paths from the working dir)."""
+
+    state: Path | None = None
+    live: bool = False
+    endpoints: Path | None = None
+    allow_hosts: tuple[str, ...] = ()
+    auth: str | None = None  # --auth: how to sign in (None: $HSMSYNC_AUTH, else auto)
+
+    @property
+    def given(self) -> bool:
+        """`--state` or `--live`: commands that can answer from the manifest alone read live state
+        only then."""
+        return self.state is not None or self.live
+
+
+@dataclass(frozen=True)
+class GuardOptions:
+    """Who applies, and what the user accepts: the lockout guard's and `--strict`'s inputs."""
+
+    caller: str | None = None
+    caller_groups: tuple[str, ...] = ()
+    allow_lockout: bool = False
+    strict: bool = False
+
+
+@dataclass(frozen=True)
+class Planned:
+    loaded: LoadedManifest
+    backend: StateBackend
+    request: ReadRequest
+    live: LiveState
+    plan: Plan
+
+
+def absolute(path: Path, env: Environment) -> Path:
+    return path if path.is_absolute() else env.cwd / path
+
+
+def load(shown: Path, env: Environment) -> LoadedManifest:
+    """The manifest at `shown` (as the user typed it; errors name it so)."""
+    return load_manifest(absolute(shown, env), display=shown)
+
+
+@contextmanager
+def opened_backend(
+    source: Source, env: Environment, progress: DiscoveryReporter | None = None
+) -> Iterator[StateBackend]:
+    """The backend `source` names, closed (its SDK clients and transports) when the block ends."""
+    backend = open_backend(
+        state=source.state,
+        endpoints=source.endpoints,
+        environ=env.environ,
+        cwd=env.cwd,
+        allow_hosts=source.allow_hosts,
+        auth=source.auth,
+        progress=progress,
+    )
+    with backend:
+        yield backend
+
+
+def caller_of(options: GuardOptions, backend: StateBackend) -> Caller | None:
+    """`--caller` (with its groups), else the identity the backend applies as."""
+    if options.caller:
+        return Caller(options.caller.lower(), options.caller_groups)
+    return backend.caller()
+
+
+def plan_against(loaded: LoadedManifest, backend: StateBackend, options: GuardOptions) -> Planned:
+    """Read what the manifest covers and plan it (with the live state's fingerprint)."""
+    request = read_request_for(loaded.desired)
+    live = read_or_way_out(backend, request, loaded.desired, lambda: caller_of(options, backend))
+    plan = replace(plan_changes(loaded.desired, live), live_fingerprint=fingerprint(live))
+    if options.strict and (dangling := missing_key_warnings(loaded.desired, live, plan.changes)):
+        listing = "\n".join(f"  - {d}" for d in dangling)
+        raise HsmsyncError(f"--strict: the manifest refers to what does not exist:\n{listing}")
+    return Planned(loaded, backend, request, live, plan)
+
+
+@dataclass(frozen=True)
+class Reviewed:
+    """A plan with what a reviewer reads beside it; `after`: live state as apply would leave it."""
+
+    review: PlanReview
+    after: LiveState
+
+
+def review(planned: Planned) -> Reviewed:
+    """The access delta and the lint findings of the state the plan would leave."""
+    desired = planned.loaded.desired
+    after = state_after_plan(planned.live, planned.plan)  # shared by the access delta and lint
+    delta = access_delta(
+        grants_from_live(planned.live, desired.principals), grants_from_live(after, desired.principals)
+    )
+    findings = lint_after(planned, after)
+    return Reviewed(PlanReview(planned.plan, access=delta, lint=findings), after)
+
+
+def lint_after(planned: Planned, after: LiveState) -> LintReport:
+    return lint(planned.loaded.manifest, planned.loaded.desired, planned.live, after=after)
+
+
+def guard(planned: Planned, options: GuardOptions, after: LiveState | None = None) -> None:
+    """Refuse what the service would refuse, and what would lock anyone out; `planned.live` is
+    always state this process read itself."""
+    plan = planned.plan
+    if plan.refusals:
+        listing = "\n".join(f"  - {r}" for r in plan.refusals)
+        raise HsmsyncError(f"the service would refuse this plan:\n{listing}\nChange the manifest to match.")
+    keep = rights_to_keep(planned.loaded.desired)
+    caller = caller_of(options, planned.backend)
+    problems = check_lockout(plan, planned.live, caller=caller, keep=keep, after=after)
+    if problems and not options.allow_lockout:
+        listing = "\n".join(f"  - {p}" for p in problems)
+        raise HsmsyncError(
+            f"plan refused by the lockout guard:\n{listing}\n"
+            "Declare who keeps these rights in the manifest, or pass --allow-lockout if you mean it."
+        )
+
+
+def binding(source: Source, env: Environment, loaded: LoadedManifest) -> PlanBinding:
+    """What a saved plan is bound to: this manifest's bytes and this backend (resolved paths)."""
+    if source.state is not None:
+        backend = SavedBackend(kind="state file", state_file=str(absolute(source.state, env).resolve()))
+    else:
+        endpoints = str(absolute(source.endpoints, env).resolve()) if source.endpoints else None
+        backend = SavedBackend(kind="live", endpoints=endpoints)
+    return PlanBinding(str(loaded.path), loaded.digest, backend)
+
+
+@dataclass(frozen=True)
+class SavedPlanCheck:
+    """A saved plan's manifest, checked against this backend's binding before any backend opens."""
+
+    saved: SavedPlan
+    loaded: LoadedManifest
+    shown: Path
+
+
+def check_saved_plan(
+    plan_file: Path, manifest: Path | None, source: Source, env: Environment
+) -> SavedPlanCheck:
+    """The saved plan's manifest (`manifest`, else the one it names), bound to this backend."""
+    saved = load_saved_plan(absolute(plan_file, env), plan_file)
+    shown = manifest if manifest is not None else Path(saved.document.manifest.path)
+    loaded = load(shown, env)
+    check_binding(saved, binding(source, env, loaded), read_request_for(loaded.desired))
+    return SavedPlanCheck(saved, loaded, shown)
+
+
+def replan_saved(checked: SavedPlanCheck, backend: StateBackend, options: GuardOptions) -> Planned:
+    """The plan recomputed from the manifest and live state, when the saved plan equals it."""
+    planned = plan_against(checked.loaded, backend, options)
+    check_not_stale(checked.saved, planned.live)
+    check_same_plan(checked.saved, planned.plan, str(checked.shown))
+    return planned
+
+
+def read_live(
+    source: Source, env: Environment, loaded: LoadedManifest, *, full: str | None = None
+) -> LiveState | None:
+    """Live state when `source` asks for it (else None); `full` names an HSM whose every
+    assignment and key to read."""
+    if not source.given:
+        return None
+    request = read_request_for(loaded.desired)
+    if full is not None:
+        request = replace(request, full_discovery=request.full_discovery | {full})
+    with opened_backend(source, env) as backend:
+        return backend.read_state(request)
