@@ -5,16 +5,27 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
-from hsmsync.cli.progress import Progress
+from hsmsync.applier import ApplyReporter
+from hsmsync.backends.base import DiscoveryReporter
 from hsmsync.cli.status import ExitStatus
 from hsmsync.environment import Environment
+
+
+class Reporter(DiscoveryReporter, ApplyReporter, Protocol):
+    """What the commands tell about the two long phases, discovery and apply (`progress.Progress`
+    shows it on stderr)."""
+
+    def apply_started(self, total: int) -> None: ...
+
+    def apply_finished(self) -> None: ...
 
 
 @dataclass(frozen=True)
 class Context:
     env: Environment
-    progress: Progress | None = None  # None: nothing reports progress (tests, quiet embedding)
+    progress: Reporter | None = None  # None: nothing reports progress (tests, embedding)
     debug: bool = False  # --debug: show tracebacks of unexpected errors
 
     def traceback_hint(self, trace: str) -> None:
