@@ -7,6 +7,7 @@ import html as htmllib
 import json
 import socket
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 import pytest
@@ -14,6 +15,7 @@ import pytest
 from hsmsync import __version__
 from hsmsync.core.plan import Action, Kind
 from hsmsync.core.plan_io import plan_from_dict
+from hsmsync.core.state import ArmRoleDefinition, RoleDefinition
 from hsmsync.output_schemas import output_schema
 from hsmsync.render.escape import md, visible
 from hsmsync.render.labels import change_details, subject
@@ -94,7 +96,7 @@ def test_show_refuses_a_malformed_or_tampered_plan(contoso: Path, edit, says: st
     assert "Traceback" not in result.stderr and result.stdout == ""
 
 
-def _contract(doc: dict, kind: str) -> None:
+def _contract(doc: dict[str, Any], kind: str) -> None:
     assert doc["format_version"] == 1 and doc["hsmsync_version"] == __version__ and doc["kind"] == kind
     assert list(doc)[:3] == ["format_version", "hsmsync_version", "kind"]  # the document starts with them
     jsonschema.Draft202012Validator(output_schema(kind)).validate(doc)
@@ -172,6 +174,7 @@ def test_every_renderer_shows_the_same_facts(contoso: Path, state: str):
         if c.kind is Kind.ROLE_DEFINITION and c.action is Action.CREATE:
             assert change_details(c), f"{subject(c)} shows no actions"
             role = c.payload or c.definition
+            assert isinstance(role, RoleDefinition | ArmRoleDefinition), c.id
             listed = json.dumps([d for d in data["changes"] if d["id"] == c.id])
             for block in role.permissions:
                 assert all(a in listed for a in (*block.actions, *block.data_actions))

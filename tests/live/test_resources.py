@@ -220,7 +220,7 @@ def test_custom_azure_role_lifecycle(backend: AzureBackend) -> None:
         name=ROLE,
         role_name="Deployer",
         description="deploys",
-        actions=("Microsoft.Compute/*/read",),
+        permissions=(Permission(actions=("Microsoft.Compute/*/read",)),),
         assignable_scopes=(f"/subscriptions/{SUB}",),
     )
 

@@ -21,7 +21,7 @@ from hsmsync.core.access import (
 )
 from hsmsync.core.errors import HsmsyncError
 from hsmsync.core.planner import plan_changes
-from hsmsync.core.state import DataRoleAssignment, HsmState, LiveState, RoleDefinition
+from hsmsync.core.state import DataRoleAssignment, HsmState, LiveState, Permission, RoleDefinition
 from hsmsync.manifest import LoadedManifest, load_manifest
 from tests.review.builders import build, custom_role, data, pid
 
@@ -37,6 +37,13 @@ def contoso() -> LoadedManifest:
 @pytest.fixture(scope="module")
 def tutorial() -> LiveState:
     return LiveState.model_validate(json.loads((CONTOSO / "live-as-tutorial.json").read_text()))
+
+
+def _id(loaded: LoadedManifest, key: str) -> str:
+    """A principal's object id (the manifest pins every id)."""
+    principal_id = loaded.manifest.principals[key].id
+    assert principal_id is not None
+    return str(principal_id)
 
 
 class TestResolveAction:
@@ -73,8 +80,12 @@ class TestEffectiveActions:
     def test_wildcards_minus_not_actions_case_insensitive(self) -> None:
         role = RoleDefinition(
             name="00000000-0000-0000-0000-0000000000aa",
-            data_actions=(P.upper() + "KEYS/*",),
-            not_data_actions=(P + "keys/export/action", P + "keys/deletedKeys/*"),
+            permissions=(
+                Permission(
+                    data_actions=(P.upper() + "KEYS/*",),
+                    not_data_actions=(P + "keys/export/action", P + "keys/deletedKeys/*"),
+                ),
+            ),
         )
         short = {a.removeprefix(P) for a in effective_data_actions(role)}
         assert {"keys/sign/action", "keys/create", "keys/rotate/action"} <= short
@@ -134,14 +145,14 @@ class TestExplain:
     ) -> None:
         declared = grants_from_desired(contoso.desired)
         held = grants_from_live(tutorial, contoso.desired.principals)
-        e = explain(held, contoso.manifest.principals["app-vm"].id, declared)
+        e = explain(held, _id(contoso, "app-vm"), declared)
         [item] = e.grants
         assert e.principal == "app-vm" and item.grant.role_name == "Managed HSM Crypto Auditor"
         assert item.unneeded == ("not declared by the manifest",)
 
     def test_declared_access_on_both_planes_is_needed(self, contoso: LoadedManifest) -> None:
         grants = grants_from_desired(contoso.desired)
-        e = explain(grants, contoso.manifest.principals["security-team"].id, grants)
+        e = explain(grants, _id(contoso, "security-team"), grants)
         assert [(i.grant.plane.value, i.grant.role_name) for i in e.grants] == [
             ("data", "Managed HSM Administrator"),
             ("management", "Managed HSM Contributor"),

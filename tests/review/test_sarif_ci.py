@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 import pytest
@@ -44,7 +45,7 @@ def repo(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def _sarif(repo: Path, *extra: str) -> tuple[dict, int]:
+def _sarif(repo: Path, *extra: str) -> tuple[dict[str, Any], int]:
     result = run_cli("lint", "-f", "deploy/hsmsync.yaml", "--format", "sarif", *extra, cwd=repo)
     log = json.loads(result.stdout)
     jsonschema.validate(log, SCHEMA)
@@ -72,7 +73,7 @@ def test_fingerprints_are_stable_across_runs_and_reordering(repo: Path):
     (repo / "deploy" / "hsmsync.yaml").write_text("version: 1\n" + TEAMS + HSM + PRINCIPALS)
     moved, _ = _sarif(repo)
 
-    def prints(log: dict) -> dict[str, int]:
+    def prints(log: dict[str, Any]) -> dict[str, int]:
         return {
             r["partialFingerprints"]["hsmsync/v1"]: r["locations"][0]["physicalLocation"]["region"]["startLine"]
             for r in log["runs"][0]["results"]

@@ -45,7 +45,7 @@ def _plan(tmp_path: Path) -> tuple[Plan, FileStateBackend]:
 @pytest.mark.parametrize("workers", [1, 4])
 def test_an_unexpected_exception_fails_its_change_and_the_report_is_complete(tmp_path: Path, workers: int):
     plan, backend = _plan(tmp_path)
-    result = apply_plan(plan, Breaks(backend, 3, KeyError("properties")), workers=workers)  # type: ignore[arg-type]
+    result = apply_plan(plan, Breaks(backend, 3, KeyError("properties")), workers=workers)
     assert len(result.results) == len(plan.changes)
     failed = [r for r in result.results if r.status is ChangeStatus.FAILED]
     assert len(failed) == 1
@@ -57,7 +57,7 @@ def test_an_unexpected_exception_fails_its_change_and_the_report_is_complete(tmp
 
 def test_ctrl_c_during_a_change_reports_it_as_possibly_applied_and_the_rest_not_attempted(tmp_path: Path):
     plan, backend = _plan(tmp_path)
-    result = apply_plan(plan, Breaks(backend, 3, KeyboardInterrupt()))  # type: ignore[arg-type]
+    result = apply_plan(plan, Breaks(backend, 3, KeyboardInterrupt()))
     statuses = [r.status for r in result.results]
     assert statuses[:2] == [ChangeStatus.APPLIED] * 2
     assert statuses[2] is ChangeStatus.FAILED and "may or may not have taken effect" in (result.results[2].error or "")
@@ -86,7 +86,7 @@ class InterruptsMain:
 def test_ctrl_c_with_parallel_lanes_lets_calls_in_flight_finish_and_reports(tmp_path: Path):
     plan, backend = _plan(tmp_path)
     interrupting = InterruptsMain(backend)
-    result = apply_plan(plan, interrupting, workers=4)  # type: ignore[arg-type]
+    result = apply_plan(plan, interrupting, workers=4)
     assert result.interrupted
     assert len(result.results) == len(plan.changes)
     # Every call that was made is reported as made, the interrupting one included.

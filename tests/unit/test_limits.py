@@ -16,6 +16,7 @@ from hsmsync.core.state import (
     DataRoleAssignment,
     HsmState,
     LiveState,
+    Permission,
     RoleDefinition,
     VaultState,
 )
@@ -136,7 +137,7 @@ def test_custom_roles_at_the_limit_are_swapped_delete_first():
         RoleDefinition(
             name=str(uuid.uuid5(uuid.NAMESPACE_URL, f"role-{i}")),
             role_name=f"old {i}",
-            data_actions=("Microsoft.KeyVault/managedHsm/keys/read/action",),
+            permissions=(Permission(data_actions=("Microsoft.KeyVault/managedHsm/keys/read/action",)),),
         )
         for i in range(50)
     )

@@ -103,10 +103,10 @@ def test_a_12_hsm_plan_of_4800_changes_fits_a_comment_and_matches_golden():
     assert closing.endswith("The full plan: <https://ci.example/run/1>.")
     # the counts add up: shown + left out = all
     shown_rows = sum(1 for line in lines if line.startswith("| `"))
-    left_out = int(re.search(r"([\d,]+) changes? in the details", closing).group(1).replace(",", ""))
+    left_out = _count(r"([\d,]+) changes? in the details", closing)
     assert shown_rows + left_out == 4800
     risky_shown = sum(1 for line in lines if line.startswith("- `"))
-    risky_left = int(re.search(r"([\d,]+) high-risk changes?", closing).group(1).replace(",", ""))
+    risky_left = _count(r"([\d,]+) high-risk changes?", closing)
     assert risky_shown + risky_left == sum(1 for c in review.plan.changes if c.risks)
 
 
@@ -139,3 +139,10 @@ def test_the_closing_note_links_a_plain_url_only_and_a_long_header_cannot_eat_th
     closing = text.splitlines()[-1]
     assert "<script>" not in closing and "&lt;script&gt;" in closing  # shown as text, not a link
     assert markdown_structure(text)["inline:link_open:"] == 0
+
+
+def _count(pattern: str, text: str) -> int:
+    """The number (with thousands separators) the pattern's group captures in `text`."""
+    found = re.search(pattern, text)
+    assert found is not None, pattern
+    return int(found.group(1).replace(",", ""))

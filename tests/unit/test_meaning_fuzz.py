@@ -249,8 +249,8 @@ def spoil(doc: Doc, kind: int, pick: int) -> None:
         team["data"].append({"hsm": _lookalike(hsm, pick), "role": "Crypto User", "scope": "/"})
     elif kind == 8:  # a custom Azure role that takes a built-in's name (by key or by name)
         builtin = MGMT_REFS[pick % len(MGMT_REFS)][0]
-        role = {"name": builtin, "actions": ["a/b"], "assignable_scopes": [SUB]}
-        d["arm_roles"] = {"owner": {**role, "name": "Mine"}} if pick % 2 else {"mine": role}
+        arm_role = {"name": builtin, "actions": ["a/b"], "assignable_scopes": [SUB]}
+        d["arm_roles"] = {"owner": {**arm_role, "name": "Mine"}} if pick % 2 else {"mine": arm_role}
     else:  # an access policy for a lookalike of a principal
         policies = {_lookalike(first, pick): {"keys": ["get"]}}
         d["vaults"] = {"v": {"url": VAULT_URL, "resource_id": VAULT_RID, "access_policies": policies}}
@@ -297,7 +297,7 @@ def _data_role(data: dict[str, Any], hsm: str, ref: str) -> str:
     by_name = {n.casefold(): g for n, g in DATA_REFS} | {n.casefold(): f"custom:{n}" for n in custom.values()}
     if ref.casefold() not in by_name:
         raise Unresolvable(ref)
-    return by_name[ref.casefold()]
+    return str(by_name[ref.casefold()])
 
 
 def _mgmt_role(data: dict[str, Any], ref: str) -> str:
@@ -307,7 +307,7 @@ def _mgmt_role(data: dict[str, Any], ref: str) -> str:
     by_name |= {n.casefold(): f"custom:{n}" for n in custom.values()}
     if ref.casefold() not in by_name:
         raise Unresolvable(ref)
-    return by_name[ref.casefold()]
+    return str(by_name[ref.casefold()])
 
 
 def _meaning(data: dict[str, Any]) -> set[tuple[str, ...]]:
@@ -326,7 +326,7 @@ def _meaning(data: dict[str, Any]) -> set[tuple[str, ...]]:
 
 
 def _policies_meant(data: dict[str, Any]) -> set[tuple[str, ...]]:
-    out = set()
+    out: set[tuple[str, ...]] = set()
     for name, vault in (data.get("vaults") or {}).items():
         for key, perms in (vault.get("access_policies") or {}).items():
             keys = ",".join(sorted(p.casefold() for p in perms.get("keys", [])))
@@ -345,7 +345,7 @@ def _shown(changes: list[dict[str, Any]], data: dict[str, Any]) -> set[tuple[str
     """The assignments the JSON plan displays, each checked to name its principal and role truly."""
     customs = {c["role_id"]: c["role"] for c in changes if c["kind"] == "role_definition"}
     names = {**BUILTIN_DATA, **BUILTIN_MGMT, **customs}
-    shown = set()
+    shown: set[tuple[str, ...]] = set()
     for c in changes:
         if c["kind"] != "role_assignment":
             continue
@@ -359,7 +359,7 @@ def _shown(changes: list[dict[str, Any]], data: dict[str, Any]) -> set[tuple[str
 
 def _sent(state: dict[str, Any]) -> set[tuple[str, ...]]:
     """What the file backend received, in the same terms."""
-    sent = set()
+    sent: set[tuple[str, ...]] = set()
     for name, hsm in state["hsms"].items():
         customs = {r["name"]: r["role_name"] for r in hsm.get("role_definitions", [])}
         for a in hsm.get("role_assignments", []):

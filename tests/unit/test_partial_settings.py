@@ -62,7 +62,7 @@ def test_applying_a_partial_setting_keeps_the_siblings():
 
 
 def test_each_widening_of_network_exposure_is_high_risk():
-    cases = {
+    cases: dict[str, tuple[dict[str, Any], str]] = {
         "public_network_access": ({"public_network_access": "Enabled"}, "opens public network access"),
         "default_action": ({"network_acls": {"default_action": "Allow"}}, "default to Allow"),
         "bypass": ({"network_acls": {"bypass": "AzureServices"}}, "bypass the network rules"),

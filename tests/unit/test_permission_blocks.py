@@ -7,6 +7,8 @@ from that block's dataActions, and the role allows what any block allows. Mergin
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 import yaml
 from pydantic import ValidationError
@@ -128,7 +130,7 @@ class TestManifest:
         assert ("roles", "signer", "permissions", 1, "data_actions", 0) in [p.loc for p in exc.value.problems]
 
     def test_a_custom_azure_role_takes_one_block(self) -> None:
-        doc = {
+        doc: dict[str, Any] = {
             "version": 1,
             "arm_roles": {
                 "r": {

@@ -85,7 +85,7 @@ def live_states(draw):
 
 
 def _keys(state: LiveState) -> set[tuple[str, ...]]:
-    keys = {
+    keys: set[tuple[str, ...]] = {
         assignment_key(Plane.DATA, "h", a.scope, a.role_definition_id, a.principal_id)
         for a in state.hsms["h"].role_assignments
     }
