@@ -1,11 +1,12 @@
 # The two commands: `make demo` and `make test`. Both create .venv and install on first use.
+# `make test-fast`: the unit, review and CLI tests without the emulator (seconds; for every save).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_DIR := out/demo
 
-.PHONY: demo test lint typecheck schemas bench clean
+.PHONY: demo test test-fast lint format typecheck schemas bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,12 +19,21 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 	$(BIN)/pytest
 
+test-fast: $(STAMP)
+	$(BIN)/pytest -m "not emulator and not slow" tests/unit tests/review tests/cli
+
 lint: $(STAMP)
 	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
+
+format: $(STAMP)
+	$(BIN)/ruff format src tests
+	$(BIN)/ruff check --fix src tests
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

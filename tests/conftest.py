@@ -18,6 +18,17 @@ from tests.signin import with_sign_in
 
 REPO = Path(__file__).resolve().parents[1]
 CONTOSO = REPO / "examples" / "contoso"
+# Folders whose every test starts the local emulator (real HTTPS, the real Azure SDK clients).
+EMULATOR_FOLDERS = ("emulator", "live", "e2e", "reliability")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """`emulator` on every test of an emulator folder: `make test-fast` deselects them."""
+    tests = Path(__file__).parent
+    for item in items:
+        folder = item.path.relative_to(tests).parts[0]
+        if folder in EMULATOR_FOLDERS:
+            item.add_marker(pytest.mark.emulator)
 
 
 @dataclass

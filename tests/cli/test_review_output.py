@@ -226,6 +226,7 @@ def test_whocan_and_explain_take_format_json(contoso: Path):
     assert policy == {"keys": ["sign"], "secrets": ["get"], "certificates": [], "storage": []}
 
 
+@pytest.mark.slow
 def test_a_12_hsm_fleet_plan_comment_stays_under_the_budget(tmp_path: Path):
     """The real path (manifest -> plan -> markdown) for a fleet whose full plan is far over it."""
     from tests.reliability.fleet import Fleet

@@ -83,6 +83,7 @@ def test_every_command_returns_an_exit_status(
     assert returned is status
 
 
+@pytest.mark.emulator
 def test_the_reporter_is_passed_explicitly_and_not_in_the_namespace(tmp_path: Path) -> None:
     shutil.copy(CONTOSO / "empty-state.json", tmp_path / "emulated.json")
     shutil.copy(CONTOSO / "hsmsync.yaml", tmp_path / "hsmsync.yaml")

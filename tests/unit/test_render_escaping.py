@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -167,6 +168,7 @@ def _plain(n: int) -> list[str]:
     return [f"w{i}" for i in range(n)]
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(st.lists(hostile_text, min_size=FIELDS, max_size=FIELDS), hostile_text.map(lambda t: "h" + t))
 def test_markdown_structure_does_not_depend_on_the_names(words: list[str], header: str):
@@ -176,6 +178,7 @@ def test_markdown_structure_does_not_depend_on_the_names(words: list[str], heade
     assert not re.search(r"@[A-Za-z0-9]", hostile)  # an '@' is always followed by a zero-width joiner
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(st.lists(hostile_text, min_size=FIELDS, max_size=FIELDS), hostile_text.map(lambda t: "h" + t))
 def test_html_structure_does_not_depend_on_the_names(words: list[str], header: str):
@@ -184,6 +187,7 @@ def test_html_structure_does_not_depend_on_the_names(words: list[str], header: s
     assert html_structure(hostile) == html_structure(plain)
 
 
+@pytest.mark.slow
 @settings(max_examples=200, deadline=None)
 @given(st.lists(hostile_text, min_size=FIELDS, max_size=FIELDS), hostile_text.map(lambda t: "h" + t))
 def test_text_and_drift_keep_one_line_per_item(words: list[str], header: str):
