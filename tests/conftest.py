@@ -70,3 +70,12 @@ def contoso(tmp_path: Path) -> Path:
         shutil.copy(CONTOSO / name, tmp_path / name)
     shutil.copy(CONTOSO / "empty-state.json", tmp_path / "state.json")
     return tmp_path
+
+
+@pytest.fixture
+def emulated_contoso(tmp_path: Path) -> Iterator[Path]:
+    """A folder with the Contoso manifest and `endpoints.json` of a running emulator serving the
+    empty state, signed in as its initial administrator (`--live --endpoints endpoints.json`)."""
+    with signin.contoso_emulator(tmp_path) as emulator:
+        signin.sign_in_as(emulator)
+        yield tmp_path

@@ -5,7 +5,6 @@ workers they serve."""
 from __future__ import annotations
 
 import io
-import shutil
 from pathlib import Path
 
 import pytest
@@ -16,9 +15,7 @@ from hsmsync.cli.commands import COMMANDS
 from hsmsync.cli.context import Context
 from hsmsync.core.plan import Change
 from hsmsync.core.results import ChangeResult
-from hsmsync.emulator import start_emulator
 from hsmsync.environment import Environment
-from tests.conftest import CONTOSO
 
 
 class Recorder:
@@ -84,15 +81,11 @@ def test_every_command_returns_an_exit_status(
 
 
 @pytest.mark.emulator
-def test_the_reporter_is_passed_explicitly_and_not_in_the_namespace(tmp_path: Path) -> None:
-    shutil.copy(CONTOSO / "empty-state.json", tmp_path / "emulated.json")
-    shutil.copy(CONTOSO / "hsmsync.yaml", tmp_path / "hsmsync.yaml")
+def test_the_reporter_is_passed_explicitly_and_not_in_the_namespace(emulated_contoso: Path) -> None:
     recorder = Recorder()
-    with start_emulator(tmp_path / "emulated.json") as emulator:
-        emulator.write_endpoints(tmp_path / "endpoints.json")
-        argv = ["apply", "--live", "--endpoints", "endpoints.json", "--auto-approve"]
-        args = build_parser().parse_args(argv)
-        status = COMMANDS["apply"].run(args, Context(_env(tmp_path), recorder))
+    argv = ["apply", "--live", "--endpoints", "endpoints.json", "--auto-approve"]
+    args = build_parser().parse_args(argv)
+    status = COMMANDS["apply"].run(args, Context(_env(emulated_contoso), recorder))
     assert status is ExitStatus.OK
     assert not hasattr(args, "progress")
     for hook in ("discovery_started", "discovery_finished", "apply_started", "change_finished"):

@@ -4,25 +4,13 @@ process, e.g. a CI runner calling `main` several times)."""
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from azure.core.pipeline.transport import RequestsTransport
 
-from hsmsync.emulator import start_emulator
-from tests.conftest import CONTOSO, run_cli
-
-
-@pytest.fixture
-def emulated(tmp_path: Path) -> Iterator[Path]:
-    shutil.copy(CONTOSO / "empty-state.json", tmp_path / "emulated.json")
-    shutil.copy(CONTOSO / "hsmsync.yaml", tmp_path / "hsmsync.yaml")
-    with start_emulator(tmp_path / "emulated.json") as emulator:
-        emulator.write_endpoints(tmp_path / "endpoints.json")
-        yield tmp_path
+from tests.conftest import run_cli
 
 
 @pytest.fixture
@@ -55,20 +43,20 @@ def _still_open(transports: list[Any]) -> list[Any]:
     ],
 )
 def test_a_live_command_closes_every_client_it_opened(
-    emulated: Path, opened: list[RequestsTransport], argv: tuple[str, ...]
+    emulated_contoso: Path, opened: list[RequestsTransport], argv: tuple[str, ...]
 ) -> None:
-    ran = run_cli(*argv, "--live", "--endpoints", "endpoints.json", cwd=emulated)
+    ran = run_cli(*argv, "--live", "--endpoints", "endpoints.json", cwd=emulated_contoso)
     assert ran.exit_code in (0, 2), ran.stderr
     assert opened, "the command made no SDK call: the test would prove nothing"
     assert _still_open(opened) == []
 
 
 def test_a_failing_live_command_closes_its_clients_too(
-    emulated: Path, opened: list[RequestsTransport]
+    emulated_contoso: Path, opened: list[RequestsTransport]
 ) -> None:
-    (emulated / "hsmsync.yaml").write_text(
-        (emulated / "hsmsync.yaml").read_text().replace("contosomhsm", "elsewhere")
+    (emulated_contoso / "hsmsync.yaml").write_text(
+        (emulated_contoso / "hsmsync.yaml").read_text().replace("contosomhsm", "elsewhere")
     )
-    ran = run_cli("plan", "--live", "--endpoints", "endpoints.json", cwd=emulated)
+    ran = run_cli("plan", "--live", "--endpoints", "endpoints.json", cwd=emulated_contoso)
     assert ran.exit_code == 1, ran.stderr
     assert opened and _still_open(opened) == []
