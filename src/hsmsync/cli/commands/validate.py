@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from hsmsync.cli import ci
 from hsmsync.cli.context import Context
-from hsmsync.cli.options import add_format
+from hsmsync.cli.options import add_format, add_manifest
 from hsmsync.cli.status import ExitStatus
 from hsmsync.workflow import load
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("validate", help="check the manifest and exit")
-    p.add_argument("-f", "--file", type=Path, default=Path("hsmsync.yaml"))
+    add_manifest(p, "manifest (default: hsmsync.yaml)")
     add_format(p, ["text", "json"])
 
 
