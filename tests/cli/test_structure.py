@@ -16,6 +16,7 @@ from hsmsync.cli.context import Context
 from hsmsync.core.plan import Change
 from hsmsync.core.results import ChangeResult
 from hsmsync.environment import Environment
+from tests.signin import with_sign_in
 
 
 class Recorder:
@@ -52,7 +53,7 @@ def _env(cwd: Path) -> Environment:
         stderr=io.StringIO(),
         stdin=io.StringIO(),
         stdin_isatty=False,
-        environ={},
+        environ=with_sign_in(),  # signed in to the emulator when the test started one
         cwd=cwd,
     )
 

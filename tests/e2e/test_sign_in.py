@@ -32,7 +32,7 @@ def emulated(tmp_path: Path) -> Iterator[tuple[Path, Emulator]]:
 
 
 def _app(emu: Emulator, **kwargs: object) -> SignInApplication:
-    app = SignInApplication(client_id=str(uuid.uuid4()), object_id=default_oid(emu), **kwargs)  # type: ignore[arg-type]
+    app = SignInApplication(client_id=str(uuid.uuid4()), object_id=default_oid(emu), **kwargs)
     add_sign_in(emu, applications=[app])
     return app
 

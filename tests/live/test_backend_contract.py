@@ -17,6 +17,7 @@ from hsmsync.backends.base import Outcome, StateBackend
 from hsmsync.backends.registry import open_backend
 from hsmsync.backends.statefile import write_state_file
 from hsmsync.core.plan import Action
+from tests.signin import with_sign_in
 
 from .conftest import (
     ADMIN,
@@ -45,7 +46,8 @@ def contract_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator
     emulator: Any
     with emulator_for(tmp_path, faults="throttle=0") as emulator:
         endpoints = endpoints_for(emulator, tmp_path / "endpoints.json")
-        with open_backend(state=None, endpoints=endpoints, environ=FAST_ENV, cwd=tmp_path) as backend:
+        environ = with_sign_in(FAST_ENV)
+        with open_backend(state=None, endpoints=endpoints, environ=environ, cwd=tmp_path) as backend:
             yield backend
 
 
