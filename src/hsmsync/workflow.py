@@ -32,9 +32,11 @@ from hsmsync.core.review import PlanReview
 from hsmsync.core.state import LiveState
 from hsmsync.environment import Environment
 from hsmsync.manifest import LoadedManifest, load_manifest
+from hsmsync.references import principal_id_of
 from hsmsync.saved_plan import (
     PlanBinding,
     SavedPlan,
+    backend_text,
     check_binding,
     check_not_stale,
     check_same_plan,
@@ -79,6 +81,7 @@ class Planned:
     request: ReadRequest
     live: LiveState
     plan: Plan
+    options: GuardOptions  # with the callers resolved to object ids
 
 
 def absolute(path: Path, env: Environment) -> Path:
@@ -108,22 +111,40 @@ def opened_backend(
         yield backend
 
 
+def resolve_callers(options: GuardOptions, loaded: LoadedManifest) -> GuardOptions:
+    """`--caller`/`--caller-group` as object ids: each a GUID or a key of `principals`. Anything
+    else is a usage error: read as no caller, it would switch off the guard for the applier's rights."""
+
+    def object_id(option: str, value: str) -> str:
+        try:
+            return principal_id_of(loaded, value)
+        except HsmsyncError as exc:
+            raise HsmsyncError(f"{option}: {exc}") from None
+
+    if options.caller_groups and options.caller is None:
+        raise HsmsyncError("--caller-group names the groups of --caller; give --caller too")
+    caller = object_id("--caller", options.caller) if options.caller is not None else None
+    groups = tuple(object_id("--caller-group", group) for group in options.caller_groups)
+    return replace(options, caller=caller, caller_groups=groups)
+
+
 def caller_of(options: GuardOptions, backend: StateBackend) -> Caller | None:
-    """`--caller` (with its groups), else the identity the backend applies as."""
-    if options.caller:
-        return Caller(options.caller.lower(), options.caller_groups)
+    """The applying identity: `--caller` (resolved by `resolve_callers`), else the backend's."""
+    if options.caller is not None:
+        return Caller(options.caller, options.caller_groups)
     return backend.caller()
 
 
 def plan_against(loaded: LoadedManifest, backend: StateBackend, options: GuardOptions) -> Planned:
     """Read what the manifest covers and plan it (with the live state's fingerprint)."""
+    options = resolve_callers(options, loaded)
     request = read_request_for(loaded.desired)
     live = read_or_way_out(backend, request, loaded.desired, lambda: caller_of(options, backend))
     plan = replace(plan_changes(loaded.desired, live), live_fingerprint=fingerprint(live))
     if options.strict and (dangling := missing_key_warnings(loaded.desired, live, plan.changes)):
         listing = "\n".join(f"  - {d}" for d in dangling)
         raise HsmsyncError(f"--strict: the manifest refers to what does not exist:\n{listing}")
-    return Planned(loaded, backend, request, live, plan)
+    return Planned(loaded, backend, request, live, plan, options)
 
 
 @dataclass(frozen=True)
@@ -149,7 +170,7 @@ def lint_after(planned: Planned, after: LiveState) -> LintReport:
     return lint(planned.loaded.manifest, planned.loaded.desired, planned.live, after=after)
 
 
-def guard(planned: Planned, options: GuardOptions, after: LiveState | None = None) -> None:
+def guard(planned: Planned, after: LiveState | None = None) -> None:
     """Refuse what the service would refuse, and what would lock anyone out; `planned.live` is
     always state this process read itself."""
     plan = planned.plan
@@ -157,9 +178,9 @@ def guard(planned: Planned, options: GuardOptions, after: LiveState | None = Non
         listing = "\n".join(f"  - {r}" for r in plan.refusals)
         raise HsmsyncError(f"the service would refuse this plan:\n{listing}\nChange the manifest to match.")
     keep = rights_to_keep(planned.loaded.desired)
-    caller = caller_of(options, planned.backend)
+    caller = caller_of(planned.options, planned.backend)
     problems = check_lockout(plan, planned.live, caller=caller, keep=keep, after=after)
-    if problems and not options.allow_lockout:
+    if problems and not planned.options.allow_lockout:
         listing = "\n".join(f"  - {p}" for p in problems)
         raise HsmsyncError(
             f"plan refused by the lockout guard:\n{listing}\n"
@@ -179,22 +200,30 @@ def binding(source: Source, env: Environment, loaded: LoadedManifest) -> PlanBin
 
 @dataclass(frozen=True)
 class SavedPlanCheck:
-    """A saved plan's manifest, checked against this backend's binding before any backend opens."""
+    """A saved plan and the manifest given for it, checked against this backend's binding before
+    any backend opens."""
 
     saved: SavedPlan
     loaded: LoadedManifest
     shown: Path
+    binding: PlanBinding
+
+    def verified(self, plan_file: Path) -> str:
+        """The line that says what the saved plan was verified against."""
+        return (
+            f"{plan_file}: verified against manifest {self.shown} ({self.loaded.digest[:19]}) and "
+            f"{backend_text(self.binding.backend)}\n"
+        )
 
 
-def check_saved_plan(
-    plan_file: Path, manifest: Path | None, source: Source, env: Environment
-) -> SavedPlanCheck:
-    """The saved plan's manifest (`manifest`, else the one it names), bound to this backend."""
+def check_saved_plan(plan_file: Path, manifest: Path, source: Source, env: Environment) -> SavedPlanCheck:
+    """The saved plan, bound to `manifest` (`-f`, never a path the plan file names: the file is
+    input a pull request can edit, and the pipeline decides what it applies) and this backend."""
     saved = load_saved_plan(absolute(plan_file, env), plan_file)
-    shown = manifest if manifest is not None else Path(saved.document.manifest.path)
-    loaded = load(shown, env)
-    check_binding(saved, binding(source, env, loaded), read_request_for(loaded.desired))
-    return SavedPlanCheck(saved, loaded, shown)
+    loaded = load(manifest, env)
+    bound = binding(source, env, loaded)
+    check_binding(saved, bound, read_request_for(loaded.desired))
+    return SavedPlanCheck(saved, loaded, manifest, bound)
 
 
 def replan_saved(checked: SavedPlanCheck, backend: StateBackend, options: GuardOptions) -> Planned:

@@ -63,7 +63,7 @@ def add_planning(p: argparse.ArgumentParser) -> None:
     """What `plan`, `apply` and `drift` share: manifest, source, guard and feedback options."""
     add_manifest(
         p,
-        "manifest (default: hsmsync.yaml; for `apply PLAN`, the manifest the plan was made from)",
+        "manifest (default: hsmsync.yaml; `apply PLAN` too: never a path from the plan file)",
         default=None,
     )
     add_source(p, *PLAN_SOURCE_HELP)

@@ -10,7 +10,10 @@ from hsmsync.cli.commands import COMMANDS
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="hsmsync", description="Manage Managed HSM access as code.")
+    # No abbreviated options anywhere: `--auto` must not be read as `--auto-approve`.
+    parser = argparse.ArgumentParser(
+        prog="hsmsync", description="Manage Managed HSM access as code.", allow_abbrev=False
+    )
     parser.add_argument("--version", action="version", version=f"hsmsync {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of unexpected errors")
     parser.add_argument(
@@ -24,4 +27,6 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for command in COMMANDS.values():
         command.add_parser(sub)
+    for command_parser in sub.choices.values():
+        command_parser.allow_abbrev = False
     return parser

@@ -8,8 +8,6 @@ read live state (what is), naming principals from the manifest.
 from __future__ import annotations
 
 import argparse
-import difflib
-from collections.abc import Iterable
 
 from hsmsync.cli.options import REVIEW_SOURCE_HELP, add_manifest, add_source
 
@@ -20,8 +18,3 @@ IS_NOW = "In live state (what is):"
 def add_review_options(p: argparse.ArgumentParser) -> None:
     add_manifest(p, "manifest (default: hsmsync.yaml)")
     add_source(p, *REVIEW_SOURCE_HELP)
-
-
-def did_you_mean(word: str, names: Iterable[str]) -> str:
-    close = difflib.get_close_matches(word, sorted(names), n=3, cutoff=0.5)
-    return f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""

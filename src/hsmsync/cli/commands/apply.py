@@ -27,6 +27,7 @@ from hsmsync.workflow import (
     opened_backend,
     plan_against,
     replan_saved,
+    resolve_callers,
 )
 
 
@@ -60,8 +61,9 @@ def _human(args: argparse.Namespace, env: Environment) -> TextIO:
 
 
 def _bootstrap(args: argparse.Namespace, ctx: Context) -> None:
-    env, options = ctx.env, guard_of(args)
+    env = ctx.env
     loaded = load(manifest_of(args), env)
+    options = resolve_callers(guard_of(args), loaded)
     human = _human(args, env)
     with opened_backend(source_of(args), env, ctx.progress) as backend:
         run_bootstrap(
@@ -79,11 +81,15 @@ def run(args: argparse.Namespace, ctx: Context) -> ExitStatus:
     if args.bootstrap:
         _bootstrap(args, ctx)
     env, source, options = ctx.env, source_of(args), guard_of(args)
-    # A saved plan is checked against its manifest and this backend before any backend is opened.
-    saved = check_saved_plan(args.plan_file, args.file, source, env) if args.plan_file else None
+    # A saved plan is checked against the manifest and this backend before any backend is opened.
+    saved = check_saved_plan(args.plan_file, manifest_of(args), source, env) if args.plan_file else None
     loaded = saved.loaded if saved is not None else load(manifest_of(args), env)
     with opened_backend(source, env, ctx.progress) as backend:
-        planned = replan_saved(saved, backend, options) if saved else plan_against(loaded, backend, options)
+        if saved is None:
+            planned = plan_against(loaded, backend, options)
+        else:
+            planned = replan_saved(saved, backend, options)
+            _human(args, env).write(saved.verified(args.plan_file))
         return _apply(args, ctx, planned, backend)
 
 
@@ -94,7 +100,7 @@ def _apply(args: argparse.Namespace, ctx: Context, planned: Planned, backend: St
         if args.format == "json":
             env.stdout.write(render_apply_json(ApplyResult(()), backend.describe()))
         return ExitStatus.OK
-    guard(planned, guard_of(args))
+    guard(planned)
     if not confirmed(args, env, "Apply these changes?", human):
         human.write("Apply cancelled; nothing was changed.\n")
         return ExitStatus.ERROR

@@ -13,9 +13,20 @@ from hsmsync.workflow import absolute
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("emulator", help="serve a state file as a local Managed HSM + ARM emulator")
     p.add_argument("--state", type=Path, required=True)
-    p.add_argument("--port", type=int, default=0)
+    p.add_argument("--port", type=_port, default=0, help="0-65535 (default 0: any free port)")
     p.add_argument("--endpoints-out", type=Path)
     p.add_argument("--faults", help="e.g. latency=20ms,429=0.1,500=0.05,drop=0.02,seed=7,throttle=5")
+
+
+def _port(text: str) -> int:
+    """A TCP port (0: any free one), checked while parsing: a usage error, not a failed bind."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a port number") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a port number (0-65535)")
+    return port
 
 
 def run(args: argparse.Namespace, ctx: Context) -> ExitStatus:

@@ -5,15 +5,14 @@ from __future__ import annotations
 import argparse
 from dataclasses import replace
 
-from hsmsync.cli.commands._review import IS_NOW, WOULD_BE, add_review_options, did_you_mean
+from hsmsync.cli.commands._review import IS_NOW, WOULD_BE, add_review_options
 from hsmsync.cli.context import Context
 from hsmsync.cli.options import add_format, source_of
 from hsmsync.cli.status import ExitStatus
 from hsmsync.core.access import Explanation, explain, grants_from_desired, grants_from_live
-from hsmsync.core.errors import HsmsyncError
-from hsmsync.core.ids import is_guid
 from hsmsync.core.vault_access import policies_from_desired, policies_from_live
 from hsmsync.manifest import LoadedManifest
+from hsmsync.references import principal_id_of
 from hsmsync.render import access_json
 from hsmsync.render.access_text import render_explain
 from hsmsync.workflow import load, read_live
@@ -26,16 +25,6 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("principal", help="the principal's key in the manifest, or its object id")
 
 
-def _principal_id(loaded: LoadedManifest, reference: str) -> str:
-    declared = loaded.manifest.principals
-    if reference in declared and declared[reference].id:
-        return str(declared[reference].id)
-    if is_guid(reference):
-        return reference.lower()
-    hint = did_you_mean(reference, declared)
-    raise HsmsyncError(f"unknown principal '{reference}' (give a key of `principals` or an object id){hint}")
-
-
 def _named(e: Explanation, loaded: LoadedManifest) -> Explanation:
     # A principal without grants still has a name and a type if the manifest declares it.
     info = loaded.desired.principals.get(e.principal_id)
@@ -45,7 +34,7 @@ def _named(e: Explanation, loaded: LoadedManifest) -> Explanation:
 def run(args: argparse.Namespace, ctx: Context) -> ExitStatus:
     env = ctx.env
     loaded = load(args.file, env)
-    principal_id = _principal_id(loaded, args.principal)
+    principal_id = principal_id_of(loaded, args.principal)
     declared = grants_from_desired(loaded.desired)
     declared_policies = policies_from_desired(loaded.desired)
     would_be = _named(explain(declared, principal_id, None, policies=declared_policies), loaded)

@@ -33,7 +33,7 @@ def run(args: argparse.Namespace, ctx: Context) -> ExitStatus:
         env.stdout.write(
             render_review(args.format, reviewed.review, header, full_plan_url=args.full_plan_url)
         )
-        guard(planned, options, reviewed.after)
+        guard(planned, reviewed.after)
     if args.out:
         text = saved_plan_json(planned.plan, planned.request, planned.live, binding(source, env, loaded))
         write_output_file(absolute(args.out, env), text, "the plan", display=args.out)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from hsmsync.cli.commands._review import IS_NOW, WOULD_BE, add_review_options, did_you_mean
+from hsmsync.cli.commands._review import IS_NOW, WOULD_BE, add_review_options
 from hsmsync.cli.context import Context
 from hsmsync.cli.options import add_format, source_of
 from hsmsync.cli.status import ExitStatus
@@ -18,6 +18,7 @@ from hsmsync.core.vault_access import policies_from_desired, policies_from_live,
 from hsmsync.core.whocan import who_can_on_vault
 from hsmsync.environment import Environment
 from hsmsync.manifest import LoadedManifest
+from hsmsync.references import did_you_mean
 from hsmsync.render import access_json
 from hsmsync.render.access_text import render_whocan
 from hsmsync.workflow import load, read_live
