@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import TextIO
 
 from hsmsync.applier import apply_plan
-from hsmsync.backends.base import StateBackend
 from hsmsync.bootstrap import run_bootstrap
 from hsmsync.cli.context import Context
 from hsmsync.cli.options import add_format, add_planning, guard_of, manifest_of, source_of
@@ -90,11 +89,11 @@ def run(args: argparse.Namespace, ctx: Context) -> ExitStatus:
         else:
             planned = replan_saved(saved, backend, options)
             _human(args, env).write(saved.verified(args.plan_file))
-        return _apply(args, ctx, planned, backend)
+        return _apply(args, ctx, planned)
 
 
-def _apply(args: argparse.Namespace, ctx: Context, planned: Planned, backend: StateBackend) -> ExitStatus:
-    env, plan, human = ctx.env, planned.plan, _human(args, ctx.env)
+def _apply(args: argparse.Namespace, ctx: Context, planned: Planned) -> ExitStatus:
+    env, plan, backend, human = ctx.env, planned.plan, planned.backend, _human(args, ctx.env)
     human.write(PLAN_RENDERERS["text"](PlanReview(plan), backend.describe()))
     if plan.is_empty:
         if args.format == "json":
