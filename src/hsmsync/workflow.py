@@ -70,6 +70,7 @@ class GuardOptions:
 
     caller: str | None = None
     caller_groups: tuple[str, ...] = ()
+    caller_is_app: bool = False  # the manifest declares --caller a service principal
     allow_lockout: bool = False
     strict: bool = False
 
@@ -125,14 +126,18 @@ def resolve_callers(options: GuardOptions, loaded: LoadedManifest) -> GuardOptio
         raise HsmsyncError("--caller-group names the groups of --caller; give --caller too")
     caller = object_id("--caller", options.caller) if options.caller is not None else None
     groups = tuple(object_id("--caller-group", group) for group in options.caller_groups)
-    return replace(options, caller=caller, caller_groups=groups)
+    declared = loaded.desired.principals.get(caller) if caller is not None else None
+    is_app = declared is not None and declared.type == "ServicePrincipal"
+    return replace(options, caller=caller, caller_groups=groups, caller_is_app=is_app)
 
 
 def caller_of(options: GuardOptions, backend: StateBackend) -> Caller | None:
     """The applying identity: `--caller` (resolved by `resolve_callers`), else the backend's."""
-    if options.caller is not None:
-        return Caller(options.caller, options.caller_groups)
-    return backend.caller()
+    if options.caller is None:
+        return backend.caller()
+    if options.caller_is_app:  # a service principal's groups count in Azure RBAC only, not on the HSM
+        return Caller(options.caller, arm_only_group_ids=options.caller_groups)
+    return Caller(options.caller, options.caller_groups)
 
 
 def plan_against(loaded: LoadedManifest, backend: StateBackend, options: GuardOptions) -> Planned:

@@ -15,7 +15,7 @@ from hsmsync.backends.base import Outcome
 from hsmsync.core.errors import BackendError
 from hsmsync.core.ids import deterministic_name
 from hsmsync.core.plan import Action, Change, Kind, Plane
-from hsmsync.core.state import LiveState, RoleDefinition
+from hsmsync.core.state import LiveState, Permission, RoleDefinition
 from hsmsync.core.target import ARM, Target
 from tests.changes import flat_change
 from tests.signin import with_sign_in
@@ -63,7 +63,7 @@ def role_definition(action: Action, data_actions: tuple[str, ...] = ()) -> Chang
         name=CUSTOM,
         role_name="Key Rotator",
         description="rotates keys",
-        data_actions=data_actions,
+        permissions=(Permission(data_actions=data_actions),),
     )
     return flat_change(
         id=f"data:{HSM}:role_definition:{CUSTOM}",

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from hsmsync.core.compile import compile_manifest
 from hsmsync.core.desired import DesiredState
 from hsmsync.core.model import Manifest
-from hsmsync.core.state import DataRoleAssignment, HsmState, LiveState, RoleDefinition
+from hsmsync.core.state import (
+    ArmRoleAssignment,
+    ArmState,
+    DataRoleAssignment,
+    HsmState,
+    LiveState,
+    RoleDefinition,
+)
 
 SUB = "11111111-2222-3333-4444-555555555555"
 RG = f"/subscriptions/{SUB}/resourceGroups/rg"
@@ -21,7 +30,7 @@ RID = f"{RG}/providers/Microsoft.KeyVault/managedHSMs/h1"
 
 
 def manifest(
-    *, prune: bool = True, teams: dict | None = None, roles: dict | None = None, mgmt_prune: bool = False
+    *, prune: bool = True, teams: dict[str, Any] | None = None, roles: dict[str, Any] | None = None, mgmt_prune: bool = False
 ) -> DesiredState:
     doc = {
         "version": 1,
@@ -48,7 +57,7 @@ def assignment(name_suffix: int, scope: str, role: str, principal: str) -> DataR
 
 
 def live(
-    *assignments: DataRoleAssignment, roles: tuple[RoleDefinition, ...] = (), arm: tuple = ()
+    *assignments: DataRoleAssignment, roles: tuple[RoleDefinition, ...] = (), arm: tuple[ArmRoleAssignment, ...] = ()
 ) -> LiveState:
     hsm = HsmState(
         url=URL,
@@ -57,4 +66,4 @@ def live(
         role_assignments=assignments,
         role_definitions=roles,
     )
-    return LiveState(hsms={"h1": hsm}, arm={"role_assignments": arm})
+    return LiveState(hsms={"h1": hsm}, arm=ArmState(role_assignments=arm))

@@ -8,7 +8,7 @@ from hsmsync.core.applier_rights import rights_to_keep
 from hsmsync.core.guard import Caller, check_lockout
 from hsmsync.core.plan import Action, Kind, Plan, Plane
 from hsmsync.core.planner import plan_changes
-from hsmsync.core.state import ArmRoleAssignment, ArmRoleDefinition
+from hsmsync.core.state import ArmRoleAssignment, ArmRoleDefinition, Permission
 from hsmsync.core.target import Target
 from tests.changes import flat_change
 
@@ -100,7 +100,9 @@ def test_removing_the_last_azure_owner_of_the_hsm_resource_is_refused():
 ASSIGNER = ArmRoleDefinition(
     name="0f0f0f0f-0000-4000-8000-00000000c001",
     role_name="Contoso Access Admin",
-    actions=("Microsoft.Authorization/roleAssignments/*", "Microsoft.KeyVault/managedHSMs/read"),
+    permissions=(
+        Permission(actions=("Microsoft.Authorization/roleAssignments/*", "Microsoft.KeyVault/managedHSMs/read")),
+    ),
 )
 OWNER = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hsmsync.core.ids import deterministic_name
 from hsmsync.core.plan import Action, Kind, Plane
 from hsmsync.core.planner import plan_changes
-from hsmsync.core.state import ArmRoleAssignment, RoleDefinition
+from hsmsync.core.state import ArmRoleAssignment, Permission, RoleDefinition
 from hsmsync.core.state_edits import apply_to_state
 
 from .builders import (
@@ -137,9 +137,13 @@ class TestRoleDefinitions:
         old = RoleDefinition(
             name=role_id,
             role_name="Rotator",
-            data_actions=(
-                "Microsoft.KeyVault/managedHsm/keys/read/action",
-                "Microsoft.KeyVault/managedHsm/keys/delete",
+            permissions=(
+                Permission(
+                    data_actions=(
+                        "Microsoft.KeyVault/managedHsm/keys/read/action",
+                        "Microsoft.KeyVault/managedHsm/keys/delete",
+                    )
+                ),
             ),
         )
         plan = plan_changes(desired, live(roles=(old,)))
@@ -214,9 +218,14 @@ def test_contributor_means_the_azure_role_not_managed_hsm_contributor_shortened(
     from hsmsync.core.catalog import RoleIndex, management_roles
 
     index = RoleIndex(management_roles())
-    assert index.find("Contributor").name == "b24988ac-6180-42e0-ab88-20f7382dd24c"
-    assert index.find("contributor").name == "b24988ac-6180-42e0-ab88-20f7382dd24c"
-    assert index.find("Managed HSM Contributor").name == "18500a29-7fe2-46b2-a342-b16a415e101d"
+
+    def name_of(reference: str) -> str | None:
+        role = index.find(reference)
+        return role.name if role is not None else None
+
+    assert name_of("Contributor") == "b24988ac-6180-42e0-ab88-20f7382dd24c"
+    assert name_of("contributor") == "b24988ac-6180-42e0-ab88-20f7382dd24c"
+    assert name_of("Managed HSM Contributor") == "18500a29-7fe2-46b2-a342-b16a415e101d"
 
 
 def test_undeclared_custom_azure_roles_are_pruned_only_with_prune_roles():
