@@ -66,7 +66,9 @@ class EmulatorCredential:
         return None
 
 
-def token_for(emu: Emulator, oid: str, groups: Sequence[str] = (), resource: str = "https://managedhsm.azure.net") -> str:
+def token_for(
+    emu: Emulator, oid: str, groups: Sequence[str] = (), resource: str = "https://managedhsm.azure.net"
+) -> str:
     return emu.authority.issue(object_id=oid, resource=resource, groups=tuple(groups) or None)
 
 
@@ -74,7 +76,9 @@ def sha256(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def add_sign_in(emu: Emulator, *, applications: Sequence[SignInApplication] = (), users: Sequence[SignInUser] = ()) -> None:
+def add_sign_in(
+    emu: Emulator, *, applications: Sequence[SignInApplication] = (), users: Sequence[SignInUser] = ()
+) -> None:
     """Add applications and users to the running emulator's `sign_in` (persisted to its state file)."""
 
     def change(state: LiveState) -> tuple[LiveState, None]:
@@ -89,7 +93,12 @@ def add_sign_in(emu: Emulator, *, applications: Sequence[SignInApplication] = ()
 def app_with_secret(emu: Emulator, oid: str) -> dict[str, str]:
     """A new application signing in as `oid` with a client secret: its environment."""
     client_id, secret = str(uuid.uuid4()), secrets.token_urlsafe(16)
-    add_sign_in(emu, applications=[SignInApplication(client_id=client_id, object_id=oid, client_secret_sha256=(sha256(secret),))])
+    add_sign_in(
+        emu,
+        applications=[
+            SignInApplication(client_id=client_id, object_id=oid, client_secret_sha256=(sha256(secret),))
+        ],
+    )
     return {
         "AZURE_TENANT_ID": emu.tenant_id,
         "AZURE_CLIENT_ID": client_id,
@@ -127,7 +136,14 @@ def user_with_az_login(emu: Emulator, oid: str, groups: Sequence[str], bin_dir: 
     """A user `oid` in `groups`, signed in with `az login`: writes a stand-in `az` into `bin_dir`
     (put it first on PATH) and returns the environment for `--auth azure-cli`."""
     upn, password = f"user-{oid[:8]}@contoso.example", secrets.token_urlsafe(12)
-    add_sign_in(emu, users=[SignInUser(object_id=oid, user_principal_name=upn, password_sha256=sha256(password), groups=tuple(groups))])
+    add_sign_in(
+        emu,
+        users=[
+            SignInUser(
+                object_id=oid, user_principal_name=upn, password_sha256=sha256(password), groups=tuple(groups)
+            )
+        ],
+    )
     bin_dir.mkdir(parents=True, exist_ok=True)
     script = bin_dir / "az"
     script.write_text(
@@ -142,7 +158,11 @@ def user_with_az_login(emu: Emulator, oid: str, groups: Sequence[str], bin_dir: 
         )
     )
     script.chmod(0o755)
-    return {"AZURE_TENANT_ID": emu.tenant_id, "HSMSYNC_AUTH": "azure-cli", "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
+    return {
+        "AZURE_TENANT_ID": emu.tenant_id,
+        "HSMSYNC_AUTH": "azure-cli",
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
 
 
 # The current test's sign-in environment: `run_cli` merges it under the test's own `environ`
@@ -163,7 +183,9 @@ def default_oid(emu: Emulator) -> str:
     return "00000000-0000-0000-0000-000000000000"
 
 
-def sign_in_as(emu: Emulator, oid: str | None = None, groups: Sequence[str] = (), *, bin_dir: Path | None = None) -> dict[str, str]:
+def sign_in_as(
+    emu: Emulator, oid: str | None = None, groups: Sequence[str] = (), *, bin_dir: Path | None = None
+) -> dict[str, str]:
     """hsmsync (run_cli, with_sign_in) signs in as `oid` from now on in this test: an application
     with a client secret, or with `groups` a user through `az login` (stand-in `az` in bin_dir)."""
     oid = oid or default_oid(emu)

@@ -199,4 +199,7 @@ def test_principal_without_id_is_reported_once_with_the_resolve_hint(tmp_path: P
     assert "undeclared" not in result.stderr
 
 
-HEADER_NO_ID = HEAD.replace("ops: {type: Group, id: 6d1c8a57-2f0e-4b7a-9a43-3c5e1f0b7a11}", "ops: {type: Group, name: Ops, upn: ops@x}")
+HEADER_NO_ID = HEAD.replace(
+    "ops: {type: Group, id: 6d1c8a57-2f0e-4b7a-9a43-3c5e1f0b7a11}",
+    "ops: {type: Group, name: Ops, upn: ops@x}",
+)

@@ -28,7 +28,11 @@ def test_plan_apply_replan_converges(contoso: Path):
 def test_tutorial_state_plan_corrects_the_vm_identity(contoso: Path):
     result = run_cli("plan", "--state", "live-as-tutorial.json", "--format", "json", cwd=contoso)
     changes = json.loads(result.stdout)["changes"]
-    vm = [(c["action"], c["role_id"]) for c in changes if c["principal_id"] == VM and c["kind"] == "role_assignment"]
+    vm = [
+        (c["action"], c["role_id"])
+        for c in changes
+        if c["principal_id"] == VM and c["kind"] == "role_assignment"
+    ]
     assert vm == [("create", CRYPTO_USER), ("delete", AUDITOR)]
 
 

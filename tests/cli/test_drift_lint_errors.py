@@ -52,7 +52,7 @@ def test_a_suppressed_finding_does_not_make_drift(contoso: Path):
     manifest = contoso / "hsmsync.yaml"
     manifest.write_text(
         manifest.read_text()
-        + "lint:\n  suppress:\n    - {rule: HSM005, target: security-team, justification: \"break-glass owner, reviewed\"}\n"
+        + 'lint:\n  suppress:\n    - {rule: HSM005, target: security-team, justification: "break-glass owner, reviewed"}\n'
     )
     assert run_cli("drift", "--state", "state.json", cwd=contoso).exit_code == 0
 

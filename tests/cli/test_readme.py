@@ -10,4 +10,3 @@ def test_the_demo_paragraph_says_the_tutorial_mismatch_once():
     readme = (REPO / "README.md").read_text()
     assert readme.count("managed identity *Crypto Auditor* where") == 1
     assert "; Those commands give" not in readme
-

@@ -41,7 +41,9 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.parametrize("fmt", ["text", "json", "markdown", "html"])
 def test_show_renders_a_saved_plan_as_plan_did_without_any_backend(contoso: Path, fmt: str):
-    plan = run_cli("plan", "--state", "live-as-tutorial.json", "--format", fmt, "--out", "p.json", cwd=contoso)
+    plan = run_cli(
+        "plan", "--state", "live-as-tutorial.json", "--format", fmt, "--out", "p.json", cwd=contoso
+    )
     assert plan.exit_code == 0, plan.stderr
     (contoso / "live-as-tutorial.json").unlink()  # nothing left to read live state from
     with pytest.MonkeyPatch.context() as monkeypatch:
@@ -50,7 +52,12 @@ def test_show_renders_a_saved_plan_as_plan_did_without_any_backend(contoso: Path
     assert shown.exit_code == 0, shown.stderr
     # the same plan, access delta and details; only the header (and lint, which needs the
     # manifest) differ
-    header = {"text": "hsmsync plan against", "json": '"backend"', "markdown": "Against:", "html": "<p>Against:"}
+    header = {
+        "text": "hsmsync plan against",
+        "json": '"backend"',
+        "markdown": "Against:",
+        "html": "<p>Against:",
+    }
     if fmt == "json":
         a, b = json.loads(plan.stdout), json.loads(shown.stdout)
         for key in ("changes", "unmanaged", "summary", "access_delta", "warnings", "live_fingerprint"):
@@ -62,7 +69,9 @@ def test_show_renders_a_saved_plan_as_plan_did_without_any_backend(contoso: Path
 
 
 def test_show_never_opens_a_backend(contoso: Path, no_network: None):
-    Path(contoso / "p.json").write_text((REPO / "tests" / "golden" / "contoso-live-as-tutorial.plan.json").read_text())
+    Path(contoso / "p.json").write_text(
+        (REPO / "tests" / "golden" / "contoso-live-as-tutorial.plan.json").read_text()
+    )
     # a plan JSON that is not a saved plan (no snapshot) is a clear error, not a backend call
     result = run_cli("show", "p.json", cwd=contoso)
     assert result.exit_code == 1
@@ -106,7 +115,9 @@ def _contract(doc: dict[str, Any], kind: str) -> None:
 def test_json_outputs_carry_the_contract_and_validate_against_their_schemas(contoso: Path, state: str):
     plan = json.loads(run_cli("plan", "--state", state, "--format", "json", cwd=contoso).stdout)
     _contract(plan, "plan")
-    assert plan["access_delta"] and all({"principals", "ability", "places"} <= g.keys() for g in plan["access_delta"])
+    assert plan["access_delta"] and all(
+        {"principals", "ability", "places"} <= g.keys() for g in plan["access_delta"]
+    )
     assert plan["lint"]["findings"][0]["rule"] == "HSM003" and plan["lint"]["summary"]["warning"] == 2
     drift = run_cli("drift", "--state", state, "--format", "json", cwd=contoso)
     _contract(json.loads(drift.stdout), "drift")
@@ -140,7 +151,9 @@ def test_every_json_document_starts_with_the_envelope(contoso: Path, command: st
 def test_hostile_outputs_validate_too(tmp_path: Path):
     for f in HOSTILE.iterdir():
         (tmp_path / f.name).write_bytes(f.read_bytes())
-    _contract(json.loads(run_cli("plan", "--state", "live.json", "--format", "json", cwd=tmp_path).stdout), "plan")
+    _contract(
+        json.loads(run_cli("plan", "--state", "live.json", "--format", "json", cwd=tmp_path).stdout), "plan"
+    )
     drift = run_cli("drift", "--state", "live.json", "--format", "json", cwd=tmp_path).stdout
     _contract(json.loads(drift), "drift")
 
@@ -148,7 +161,9 @@ def test_hostile_outputs_validate_too(tmp_path: Path):
 def test_published_output_schemas_are_current():
     for kind in ("plan", "drift", "lint"):
         on_disk = json.loads((REPO / "schemas" / f"{kind}.schema.json").read_text())
-        assert on_disk == output_schema(kind), f"schemas/{kind}.schema.json is out of date: run `make schemas`"
+        assert on_disk == output_schema(kind), (
+            f"schemas/{kind}.schema.json is out of date: run `make schemas`"
+        )
 
 
 @pytest.mark.parametrize("state", ["empty-state.json", "live-as-tutorial.json"])
@@ -184,7 +199,9 @@ def test_every_renderer_shows_the_same_facts(contoso: Path, state: str):
 def test_drift_names_the_field_that_differs(contoso: Path):
     for fmt in ("text", "markdown"):
         out = run_cli("drift", "--state", "live-as-tutorial.json", "--format", fmt, cwd=contoso).stdout
-        assert "~ contoso: HSM settings: purge_protection: False -> True; public_network_access: Enabled" in out
+        assert (
+            "~ contoso: HSM settings: purge_protection: False -> True; public_network_access: Enabled" in out
+        )
         assert "+ contoso: role definition 'Contoso Key Rotator'" in out
 
 
@@ -192,12 +209,16 @@ def test_validate_takes_format_json(contoso: Path):
     ok = run_cli("validate", "--format", "json", cwd=contoso)
     doc = json.loads(ok.stdout)
     assert ok.exit_code == 0 and doc["kind"] == "validate" and doc["valid"] is True
-    assert doc["files"] == [{"file": "hsmsync.yaml", "valid": True, "principals": 7, "hsms": 1, "assignments": 9}]
+    assert doc["files"] == [
+        {"file": "hsmsync.yaml", "valid": True, "principals": 7, "hsms": 1, "assignments": 9}
+    ]
     (contoso / "bad.yaml").write_text("version: 1\nbogus: 2\n")
     bad = run_cli("validate", "-f", "bad.yaml", "--format", "json", cwd=contoso)
     doc = json.loads(bad.stdout)
     assert bad.exit_code == 1 and doc["valid"] is False and doc["format_version"] == 1
-    assert doc["files"][0]["errors"] == [{"file": "bad.yaml", "line": 2, "message": "bogus: unknown field 'bogus'"}]
+    assert doc["files"][0]["errors"] == [
+        {"file": "bad.yaml", "line": 2, "message": "bogus: unknown field 'bogus'"}
+    ]
 
 
 def test_apply_takes_format_json_and_keeps_stdout_for_it(contoso: Path):
@@ -220,7 +241,11 @@ def test_whocan_and_explain_take_format_json(contoso: Path):
     doc = json.loads(run_cli("explain", "app-vm", "--format", "json", cwd=contoso).stdout)
     assert doc["kind"] == "explain" and doc["is_now"] is None
     grant = doc["would_be"]["grants"][0]
-    assert grant["role"] == "Managed HSM Crypto User" and grant["scope"] == "/" and grant["via"] == "team application"
+    assert (
+        grant["role"] == "Managed HSM Crypto User"
+        and grant["scope"] == "/"
+        and grant["via"] == "team application"
+    )
     assert "Microsoft.KeyVault/managedHsm/keys/sign/action" in grant["data_actions"]
     policy = doc["would_be"]["policies"][0]["permissions"]
     assert policy == {"keys": ["sign"], "secrets": ["get"], "certificates": [], "storage": []}

@@ -191,7 +191,9 @@ OUTPUTS = [
 
 
 @pytest.mark.parametrize("argv", OUTPUTS, ids=[a[0] for a in OUTPUTS])
-@pytest.mark.parametrize(("where", "why"), [("no/such/dir/out", "No such file or directory"), ("adir", "Is a directory")])
+@pytest.mark.parametrize(
+    ("where", "why"), [("no/such/dir/out", "No such file or directory"), ("adir", "Is a directory")]
+)
 def test_an_output_file_that_cannot_be_written_is_a_clear_error(
     contoso: Path, argv: tuple[str, ...], where: str, why: str
 ) -> None:

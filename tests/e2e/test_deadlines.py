@@ -133,7 +133,12 @@ def test_an_endpoint_that_never_answers_after_the_handshake(
 def test_retries_stop_at_the_calls_total_deadline(emulated: tuple[Path, Emulator]) -> None:
     directory, emulator = emulated
     emulator.set_faults(parse_faults("503=1,throttle=0"))  # every call fails; each retry waits longer
-    environ = {**FAST, "HSMSYNC_RETRY_TOTAL": "100", "HSMSYNC_RETRY_BACKOFF": "0.2", "HSMSYNC_CALL_TIMEOUT": "2"}
+    environ = {
+        **FAST,
+        "HSMSYNC_RETRY_TOTAL": "100",
+        "HSMSYNC_RETRY_BACKOFF": "0.2",
+        "HSMSYNC_CALL_TIMEOUT": "2",
+    }
     result, took = _plan_with_deadline(directory, 30, environ)
     assert result is not None, "plan is still retrying"
     assert result.exit_code == 1, result.stderr

@@ -179,7 +179,9 @@ def test_a_service_principals_group_gives_it_no_data_plane_rights(tmp_path: Path
     # The Managed HSM data plane does not honour a service principal's group membership (Managed
     # HSM role-management doc, note), even where the directory (and ARM) know of it.
     _state_with_platform(tmp_path, member=PIPELINE, admin_via_group_only=True)
-    group_admin = _with_platform(manifest("[{hsm: contoso, role: Crypto Auditor, scope: /keys}]")) + GROUP_ADMIN
+    group_admin = (
+        _with_platform(manifest("[{hsm: contoso, role: Crypto Auditor, scope: /keys}]")) + GROUP_ADMIN
+    )
     emulator: Any
     with start_emulator(tmp_path / "emulated.json") as emulator:
         emulator.write_endpoints(tmp_path / "endpoints.json")
@@ -197,7 +199,9 @@ def test_the_guard_does_not_count_a_service_principals_group_on_the_data_plane(t
     # nothing on the data plane, so the guard refuses; forced through, it really is locked out.
     _state_with_platform(tmp_path, member=PIPELINE, admin_via_group_only=False)
     both = _with_platform(manifest(ADMIN_AND_KEYS)) + GROUP_ADMIN
-    group_only = _with_platform(manifest("[{hsm: contoso, role: Crypto Auditor, scope: /keys}]")) + GROUP_ADMIN
+    group_only = (
+        _with_platform(manifest("[{hsm: contoso, role: Crypto Auditor, scope: /keys}]")) + GROUP_ADMIN
+    )
     emulator: Any
     with start_emulator(tmp_path / "emulated.json") as emulator:
         emulator.write_endpoints(tmp_path / "endpoints.json")

@@ -68,7 +68,9 @@ def test_plan_apply_replan_on_both_planes(emulated: Path):
     assert [a["principal_type"] for a in state["arm"]["role_assignments"]] == ["Group", "Group"]
     assert hsm["settings"]["purge_protection"] is True
     assert hsm["settings"]["public_network_access"] == "Disabled"
-    assert [(d["name"], d["categories"]) for d in hsm["diagnostic_settings"]] == [("MHSM-Diagnostics", ["AuditEvent"])]
+    assert [(d["name"], d["categories"]) for d in hsm["diagnostic_settings"]] == [
+        ("MHSM-Diagnostics", ["AuditEvent"])
+    ]
     assert len(state["vaults"]["contoso-kv"]["access_policies"]) == 3
     assert [r["role_name"] for r in state["arm"]["role_definitions"]] == ["Contoso App Devops"]
 
@@ -111,7 +113,9 @@ def test_apply_converges_under_injected_429_and_500(tmp_path: Path):
 def test_caller_without_role_assignment_write_gets_a_clear_permission_error(tmp_path: Path):
     with _start(tmp_path, "live-as-tutorial.json") as emulator:
         (tmp_path / "hsmsync.yaml").write_text(MINIMAL)
-        _act_as(emulator, tmp_path, "11111111-2222-4333-8444-555555555555", [AUDITORS])  # Crypto Auditor: reads only
+        _act_as(
+            emulator, tmp_path, "11111111-2222-4333-8444-555555555555", [AUDITORS]
+        )  # Crypto Auditor: reads only
         assert run_cli(*_live("plan"), cwd=tmp_path).exit_code == 0
         result = run_cli(*_live("apply", "--auto-approve"), cwd=tmp_path)
         assert result.exit_code == 1
@@ -179,7 +183,9 @@ def test_log_format_json_gives_one_json_object_per_stderr_line(emulated: Path):
 
 
 def test_log_format_json_errors_are_json_too(tmp_path: Path):
-    result = run_cli("--log-format", "json", "plan", "--state", "missing.json", "-f", "nope.yaml", cwd=tmp_path)
+    result = run_cli(
+        "--log-format", "json", "plan", "--state", "missing.json", "-f", "nope.yaml", cwd=tmp_path
+    )
     assert result.exit_code == 1
     (record,) = [json.loads(line) for line in result.stderr.splitlines()]
     assert record["level"] == "error" and record["message"].startswith("nope.yaml: manifest not found")

@@ -38,7 +38,9 @@ def _app(emu: Emulator, **kwargs: object) -> SignInApplication:
 
 
 def _plan(directory: Path, environ: dict[str, str], *extra: str) -> CliResult:
-    return run_cli("plan", "--live", "--endpoints", "endpoints.json", *extra, cwd=directory, environ={**FAST, **environ})
+    return run_cli(
+        "plan", "--live", "--endpoints", "endpoints.json", *extra, cwd=directory, environ={**FAST, **environ}
+    )
 
 
 def _header(emu: Emulator, method: str, app: str) -> str:
@@ -67,7 +69,9 @@ def test_github_actions_oidc_fresh_token_for_every_entra_request(emulated: tuple
 
 def test_github_actions_request_token_is_checked(emulated: tuple[Path, Emulator]) -> None:
     directory, emu = emulated
-    app = _app(emu, federated_credentials=(FederatedCredential(issuer=GITHUB_ISSUER, subject=GITHUB_SUBJECT),))
+    app = _app(
+        emu, federated_credentials=(FederatedCredential(issuer=GITHUB_ISSUER, subject=GITHUB_SUBJECT),)
+    )
     job = emu.ci.github_job(GITHUB_SUBJECT)
     env = {
         "GITHUB_ACTIONS": "true",
@@ -84,7 +88,9 @@ def test_github_actions_request_token_is_checked(emulated: tuple[Path, Emulator]
 
 def test_github_actions_subject_must_match_the_federated_credential(emulated: tuple[Path, Emulator]) -> None:
     directory, emu = emulated
-    app = _app(emu, federated_credentials=(FederatedCredential(issuer=GITHUB_ISSUER, subject=GITHUB_SUBJECT),))
+    app = _app(
+        emu, federated_credentials=(FederatedCredential(issuer=GITHUB_ISSUER, subject=GITHUB_SUBJECT),)
+    )
     job = emu.ci.github_job("repo:contoso/hsm-access:pull_request")
     env = {
         "ACTIONS_ID_TOKEN_REQUEST_URL": job.url,
@@ -95,13 +101,20 @@ def test_github_actions_subject_must_match_the_federated_credential(emulated: tu
     result = _plan(directory, env, "--auth", "github")
     assert result.exit_code == 1
     assert "error: could not sign in to Azure (--auth github); tried:\n  - github: " in result.stderr
-    assert "AADSTS700213: No matching federated identity record found for presented assertion subject" in result.stderr
+    assert (
+        "AADSTS700213: No matching federated identity record found for presented assertion subject"
+        in result.stderr
+    )
     assert len(result.stderr.splitlines()) <= 4, result.stderr
 
 
-def test_azure_pipelines_service_connection(emulated: tuple[Path, Emulator], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_azure_pipelines_service_connection(
+    emulated: tuple[Path, Emulator], monkeypatch: pytest.MonkeyPatch
+) -> None:
     directory, emu = emulated
-    app = _app(emu, federated_credentials=(FederatedCredential(issuer=PIPELINES_ISSUER, subject=PIPELINES_SUBJECT),))
+    app = _app(
+        emu, federated_credentials=(FederatedCredential(issuer=PIPELINES_ISSUER, subject=PIPELINES_SUBJECT),)
+    )
     job = emu.ci.pipelines_job(PIPELINES_SUBJECT, CONNECTION_ID)
     # AzurePipelinesCredential reads SYSTEM_OIDCREQUESTURI from the process environment itself.
     monkeypatch.setenv("SYSTEM_OIDCREQUESTURI", job.url)
@@ -127,7 +140,10 @@ def test_client_secret(emulated: tuple[Path, Emulator]) -> None:
     assert _header(emu, "client-secret", env["AZURE_CLIENT_ID"]) in result.stdout
     wrong = _plan(directory, {**env, "AZURE_CLIENT_SECRET": "not-it"})
     assert wrong.exit_code == 1
-    assert "  - client-secret: " in wrong.stderr and "AADSTS7000215: Invalid client secret provided." in wrong.stderr
+    assert (
+        "  - client-secret: " in wrong.stderr
+        and "AADSTS7000215: Invalid client secret provided." in wrong.stderr
+    )
     assert "not-it" not in wrong.stderr
 
 
@@ -183,10 +199,21 @@ def test_kubernetes_workload_identity_token_file(emulated: tuple[Path, Emulator]
     app = _app(emu, federated_credentials=(FederatedCredential(issuer=GITHUB_ISSUER, subject=subject),))
     now = int(time.time())
     # The kubelet writes the projected service-account token; here an issuer the emulator trusts signs it.
-    claims = {"iss": GITHUB_ISSUER, "sub": subject, "aud": FEDERATION_AUDIENCE, "iat": now, "nbf": now, "exp": now + 600}
+    claims = {
+        "iss": GITHUB_ISSUER,
+        "sub": subject,
+        "aud": FEDERATION_AUDIENCE,
+        "iat": now,
+        "nbf": now,
+        "exp": now + 600,
+    }
     token_file = tmp_path / "azure-identity-token"
     token_file.write_text(emu.ci.keys[GITHUB_ISSUER].sign(claims))
-    env = {"AZURE_FEDERATED_TOKEN_FILE": str(token_file), "AZURE_CLIENT_ID": app.client_id, "AZURE_TENANT_ID": emu.tenant_id}
+    env = {
+        "AZURE_FEDERATED_TOKEN_FILE": str(token_file),
+        "AZURE_CLIENT_ID": app.client_id,
+        "AZURE_TENANT_ID": emu.tenant_id,
+    }
     result = _plan(directory, env)
     assert result.exit_code == 0, result.stderr
     assert _header(emu, "workload-identity", app.client_id) in result.stdout
@@ -199,8 +226,9 @@ def test_developer_az_login_names_the_user(emulated: tuple[Path, Emulator], tmp_
     result = _plan(directory, {})
     assert result.exit_code == 0, result.stderr
     upn = f"user-{default_oid(emu)[:8]}@contoso.example"
-    assert f"as user {upn} (object {default_oid(emu)}) in tenant {emu.tenant_id}, signed in with azure-cli:" in (
-        result.stdout
+    assert (
+        f"as user {upn} (object {default_oid(emu)}) in tenant {emu.tenant_id}, signed in with azure-cli:"
+        in (result.stdout)
     )
 
 

@@ -170,9 +170,7 @@ class RealLikeCredential:
 
 @pytest.fixture
 def real_credential(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(
-        "hsmsync.backends.azure.clients.sign_in_for", lambda settings: RealLikeCredential()
-    )
+    monkeypatch.setattr("hsmsync.backends.azure.clients.sign_in_for", lambda settings: RealLikeCredential())
 
 
 @pytest.fixture
@@ -245,7 +243,11 @@ def test_emulator_authority_must_be_loopback(
     directory, emulator = emulated
     port = emulator.authority_url.rsplit(":", 1)[1]
     _edit_endpoints(directory, authority=f"https://evil.example:{port}")
-    env = {"AZURE_TENANT_ID": emulator.tenant_id, "AZURE_CLIENT_ID": str(uuid.uuid4()), "AZURE_CLIENT_SECRET": "s"}
+    env = {
+        "AZURE_TENANT_ID": emulator.tenant_id,
+        "AZURE_CLIENT_ID": str(uuid.uuid4()),
+        "AZURE_CLIENT_SECRET": "s",
+    }
     result = run_cli("plan", "--live", "--endpoints", "endpoints.json", cwd=directory, environ=env)
     assert recorder.requests == []
     assert result.exit_code == 1, result.stderr
@@ -267,7 +269,9 @@ def test_non_emulator_file_cannot_send_the_arm_token_to_its_host(
     result = _plan(directory)
     assert "evil.example" not in recorder.hosts_with_token()
     assert result.exit_code == 1, result.stderr
-    assert "endpoints field 'arm': refusing to send Azure credentials to https://evil.example" in result.stderr
+    assert (
+        "endpoints field 'arm': refusing to send Azure credentials to https://evil.example" in result.stderr
+    )
 
 
 def test_allow_host_on_the_command_line_lets_real_tokens_go_there(
@@ -301,7 +305,9 @@ def test_a_manifest_url_outside_azure_gets_no_real_token(
     result = run_cli("plan", "--live", cwd=tmp_path)
     assert "contoso.evil.example" not in recorder.hosts_with_token()
     assert result.exit_code == 1, result.stderr
-    assert "HSM 'contoso': refusing to send Azure credentials to https://contoso.evil.example" in result.stderr
+    assert (
+        "HSM 'contoso': refusing to send Azure credentials to https://contoso.evil.example" in result.stderr
+    )
 
 
 def test_real_credentials_keep_the_challenge_resource_check(tmp_path: Path) -> None:
@@ -366,7 +372,11 @@ def test_every_request_is_checked_right_before_it_is_sent() -> None:
     with pytest.raises(BackendError, match="--allow-host vault.example"):
         real.run(HttpRequest("GET", "https://vault.example/keys"))
     assert sent == []
-    for allowed in ("https://x.managedhsm.azure.net/", "https://management.usgovcloudapi.net/", "https://kv.corp/"):
+    for allowed in (
+        "https://x.managedhsm.azure.net/",
+        "https://management.usgovcloudapi.net/",
+        "https://kv.corp/",
+    ):
         with pytest.raises(AssertionError, match="sent"):
             real.run(HttpRequest("GET", allowed))
     assert len(sent) == 3
@@ -393,7 +403,10 @@ def _guarded_pipeline(rule: Any, recorder: Recorder) -> Any:
 
     from hsmsync.backends.azure.hosts import HostGuardPolicy
 
-    policies = [HostGuardPolicy(rule), BearerTokenCredentialPolicy(RealLikeCredential(), "https://x/.default")]
+    policies = [
+        HostGuardPolicy(rule),
+        BearerTokenCredentialPolicy(RealLikeCredential(), "https://x/.default"),
+    ]
     return Pipeline(RequestsTransport(connection_verify=str(recorder.cert)), policies=policies)
 
 
@@ -438,8 +451,9 @@ def test_an_endpoints_url_with_a_backslash_is_refused_naming_the_field(
     result = _plan(directory)
     assert recorder.requests == []
     assert result.exit_code == 1, result.stderr
-    assert "endpoints field 'hsms.contoso': 'https://evil.example\\\\.managedhsm.azure.net' is refused: it " in (
-        result.stderr
+    assert (
+        "endpoints field 'hsms.contoso': 'https://evil.example\\\\.managedhsm.azure.net' is refused: it "
+        in (result.stderr)
     )
 
 
@@ -462,8 +476,15 @@ def test_an_authority_with_a_backslash_is_refused_before_any_sign_in(
     directory, emulator = emulated
     port = emulator.authority_url.rsplit(":", 1)[1]
     _edit_endpoints(directory, authority=f"https://evil.example\\@127.0.0.1:{port}")
-    env = {"AZURE_TENANT_ID": emulator.tenant_id, "AZURE_CLIENT_ID": str(uuid.uuid4()), "AZURE_CLIENT_SECRET": "s"}
+    env = {
+        "AZURE_TENANT_ID": emulator.tenant_id,
+        "AZURE_CLIENT_ID": str(uuid.uuid4()),
+        "AZURE_CLIENT_SECRET": "s",
+    }
     result = run_cli("plan", "--live", "--endpoints", "endpoints.json", cwd=directory, environ=env)
     assert recorder.requests == []
     assert result.exit_code == 1, result.stderr
-    assert "endpoints field 'authority'" in result.stderr and "is refused: it contains a backslash" in result.stderr
+    assert (
+        "endpoints field 'authority'" in result.stderr
+        and "is refused: it contains a backslash" in result.stderr
+    )

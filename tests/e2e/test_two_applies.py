@@ -91,6 +91,12 @@ def test_two_applies_at_once_converge_and_the_loser_names_the_other_writer(
     again = _apply(directory, patient)
     assert again.exit_code == 0, again.stdout + again.stderr
     plan = run_cli(
-        "plan", "--live", "--endpoints", "endpoints.json", "--detailed-exitcode", cwd=directory, environ=patient
+        "plan",
+        "--live",
+        "--endpoints",
+        "endpoints.json",
+        "--detailed-exitcode",
+        cwd=directory,
+        environ=patient,
     )
     assert plan.exit_code == 0, plan.stdout + plan.stderr

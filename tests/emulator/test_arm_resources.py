@@ -78,8 +78,13 @@ def test_hsm_settings_are_read_and_patched(emu: Emulator, state_file: Path) -> N
     client = keyvault(emu)
     hsm = client.managed_hsms.get("AppRG", "Hsm1")
     assert hsm is not None and hsm.properties is not None
-    assert (hsm.properties.enable_purge_protection, hsm.properties.public_network_access) == (False, "Enabled")
-    acls = MHSMNetworkRuleSet(default_action="Deny", bypass="None", ip_rules=[MHSMIPRule(value="10.0.0.0/24")])
+    assert (hsm.properties.enable_purge_protection, hsm.properties.public_network_access) == (
+        False,
+        "Enabled",
+    )
+    acls = MHSMNetworkRuleSet(
+        default_action="Deny", bypass="None", ip_rules=[MHSMIPRule(value="10.0.0.0/24")]
+    )
     poller = client.managed_hsms.begin_update(
         "AppRG",
         "Hsm1",
@@ -127,7 +132,9 @@ def test_diagnostic_settings_crud_on_the_hsm(emu: Emulator, state_file: Path) ->
     assert (created.name, created.storage_account_id) == ("audit", STORAGE)
     assert [(log.category, log.enabled) for log in created.logs] == [("AuditEvent", True)]
     stored = saved(state_file).hsms["hsm1"].diagnostic_settings
-    assert [(d.name, d.categories, d.storage_account_id) for d in stored] == [("audit", ("AuditEvent",), STORAGE)]
+    assert [(d.name, d.categories, d.storage_account_id) for d in stored] == [
+        ("audit", ("AuditEvent",), STORAGE)
+    ]
     got = client.diagnostic_settings.get(HSM_RESOURCE_ID, "audit")
     assert got.logs[0].category == "AuditEvent"
     assert [d.name for d in client.diagnostic_settings.list(HSM_RESOURCE_ID)] == ["audit"]
@@ -149,7 +156,9 @@ def test_diagnostic_settings_validation(emu: Emulator) -> None:
     nowhere = DiagnosticSettingsResource(logs=[LogSettings(category="AuditEvent", enabled=True)])
     with pytest.raises(HttpResponseError, match="At least one storage account"):
         client.diagnostic_settings.create_or_update(HSM_RESOURCE_ID, "x", nowhere)
-    wrong = DiagnosticSettingsResource(storage_account_id=STORAGE, logs=[LogSettings(category="Nope", enabled=True)])
+    wrong = DiagnosticSettingsResource(
+        storage_account_id=STORAGE, logs=[LogSettings(category="Nope", enabled=True)]
+    )
     with pytest.raises(HttpResponseError, match="Category 'Nope' is not supported"):
         client.diagnostic_settings.create_or_update(HSM_RESOURCE_ID, "x", wrong)
     with pytest.raises(ResourceNotFoundError):
@@ -167,7 +176,9 @@ def _entry(object_id: str, tenant: str = TENANT, **lists: list[str]) -> AccessPo
 
 
 def _update(client: KeyVaultManagementClient, kind: str, *entries: AccessPolicyEntry) -> None:
-    params = VaultAccessPolicyParameters(properties=VaultAccessPolicyProperties(access_policies=list(entries)))
+    params = VaultAccessPolicyParameters(
+        properties=VaultAccessPolicyProperties(access_policies=list(entries))
+    )
     client.vaults.update_access_policy("AppRG", "Vault1", kind, params)
 
 
@@ -220,7 +231,9 @@ def test_access_policy_validation_and_limit(emu: Emulator, state_file: Path) -> 
 # ---------------------------------------------------------------------------- custom Azure roles
 
 
-def _role(name: str = "App Deployer", actions: tuple[str, ...] = ("Microsoft.Compute/*/read",)) -> RoleDefinition:
+def _role(
+    name: str = "App Deployer", actions: tuple[str, ...] = ("Microsoft.Compute/*/read",)
+) -> RoleDefinition:
     return RoleDefinition(
         role_name=name,
         description="deploys the app",
@@ -235,11 +248,17 @@ def test_custom_azure_role_lifecycle(emu: Emulator, state_file: Path) -> None:
     created = client.role_definitions.create_or_update(SUB_SCOPE, ROLE, _role())
     assert (created.name, created.role_type) == (ROLE, "CustomRole")
     [stored] = saved(state_file).arm.role_definitions
-    assert (stored.name, stored.role_name, stored.permissions[0].actions) == (ROLE, "App Deployer", ("Microsoft.Compute/*/read",))
+    assert (stored.name, stored.role_name, stored.permissions[0].actions) == (
+        ROLE,
+        "App Deployer",
+        ("Microsoft.Compute/*/read",),
+    )
     rg = f"{SUB_SCOPE}/resourceGroups/AppRG"
     customs = list(client.role_definitions.list(rg, filter="type eq 'CustomRole'"))
     assert [r.name for r in customs] == [ROLE]
-    assert all(r.role_type == "BuiltInRole" for r in client.role_definitions.list(rg, filter="type eq 'BuiltInRole'"))
+    assert all(
+        r.role_type == "BuiltInRole" for r in client.role_definitions.list(rg, filter="type eq 'BuiltInRole'")
+    )
     assert ROLE in {r.name for r in client.role_definitions.list(rg)}
     assert client.role_definitions.get(SUB_SCOPE, ROLE).permissions[0].actions == ["Microsoft.Compute/*/read"]
     client.role_definitions.create_or_update(SUB_SCOPE, ROLE, _role(actions=("Microsoft.Compute/*",)))
@@ -267,5 +286,7 @@ def test_custom_role_with_assignments_cannot_be_deleted(emu: Emulator) -> None:
         client.role_definitions.delete(SUB_SCOPE, ROLE)
     assert busy.value.status_code == 409
     with pytest.raises(HttpResponseError) as builtin:
-        client.role_definitions.create_or_update(SUB_SCOPE, "18500a29-7fe2-46b2-a342-b16a415e101d", _role("x"))
+        client.role_definitions.create_or_update(
+            SUB_SCOPE, "18500a29-7fe2-46b2-a342-b16a415e101d", _role("x")
+        )
     assert builtin.value.status_code == 403

@@ -35,6 +35,8 @@ FILES = sorted(p for p in RECORDINGS.glob("*.json") if not p.name.startswith("sp
 def test_the_recordings_are_in_the_repository() -> None:
     # A missing fixture must fail loudly, never turn the contract tests into zero tests.
     assert len(FILES) == 14, f"expected 14 recordings in {RECORDINGS}, found {len(FILES)}"
+
+
 TENANT = "12345678-1234-1234-1234-123456789012"
 CALLER = "5ca11e45-0000-4000-8000-000000000001"
 CALLER_ASSIGNMENTS = ("5ca11e45-0000-4000-8000-0000000000a1", "5ca11e45-0000-4000-8000-0000000000a2")

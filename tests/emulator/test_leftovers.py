@@ -34,7 +34,16 @@ def test_a_terminated_emulator_removes_its_temp_folder(state_file: Path, tmp_pat
     endpoints = tmp_path / "endpoints.json"
     env = {**os.environ, "TMPDIR": str(temp), "PYTHONPATH": str(REPO / "src")}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "hsmsync", "emulator", "--state", str(state_file), "--endpoints-out", str(endpoints)],
+        [
+            sys.executable,
+            "-m",
+            "hsmsync",
+            "emulator",
+            "--state",
+            str(state_file),
+            "--endpoints-out",
+            str(endpoints),
+        ],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

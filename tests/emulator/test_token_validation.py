@@ -24,7 +24,9 @@ ARM = "https://management.azure.com"
 GRAPH = "https://graph.microsoft.com"
 OTHER_TENANT = "3f1d2c4b-0000-4000-8000-0000000000aa"
 ASSIGNMENTS = "/providers/Microsoft.Authorization/roleAssignments"
-ARM_PATH = "/subscriptions/2f6c8e0a-4b1d-4c3e-9f5a-7b9d1e3f5a77/providers/Microsoft.Authorization/roleAssignments"
+ARM_PATH = (
+    "/subscriptions/2f6c8e0a-4b1d-4c3e-9f5a-7b9d1e3f5a77/providers/Microsoft.Authorization/roleAssignments"
+)
 
 
 def _claims(emu: Emulator, **over: Any) -> dict[str, Any]:
@@ -97,7 +99,12 @@ def test_token_signed_by_an_unknown_key_is_401(emu: Emulator) -> None:
     unknown_kid = jwt.encode(_claims(emu), key, algorithm="RS256", headers={"kid": "someone-else"})
     assert "did not publish" in _rejected(emu, unknown_kid).json()["error"]["message"]
     # HS256 with the public key as the secret (algorithm confusion) is not accepted either.
-    confused = jwt.encode(_claims(emu), "a-shared-secret-of-at-least-32-bytes!", algorithm="HS256", headers={"kid": emu.authority.key.kid})
+    confused = jwt.encode(
+        _claims(emu),
+        "a-shared-secret-of-at-least-32-bytes!",
+        algorithm="HS256",
+        headers={"kid": emu.authority.key.kid},
+    )
     _rejected(emu, confused)
 
 
@@ -115,15 +122,24 @@ def test_discovery_and_keys_verify_issued_tokens(emu: Emulator) -> None:
     config = requests.get(f"{base}/v2.0/.well-known/openid-configuration", verify=verify, timeout=10).json()
     assert config["token_endpoint"] == _token_url(emu)
     keys = requests.get(config["jwks_uri"], verify=verify, timeout=10).json()["keys"]
-    add_sign_in(emu, applications=[SignInApplication(client_id=ADMIN, object_id=ADMIN, client_secret_sha256=(sha256("pw"),))])
-    answer = _post(emu, grant_type="client_credentials", client_id=ADMIN, client_secret="pw", scope=f"{HSM}/.default")
+    add_sign_in(
+        emu,
+        applications=[
+            SignInApplication(client_id=ADMIN, object_id=ADMIN, client_secret_sha256=(sha256("pw"),))
+        ],
+    )
+    answer = _post(
+        emu, grant_type="client_credentials", client_id=ADMIN, client_secret="pw", scope=f"{HSM}/.default"
+    )
     assert answer.status_code == 200, answer.text
     token = answer.json()["access_token"]
     public = jwt.PyJWK(keys[0]).key
     claims = jwt.decode(token, public, algorithms=["RS256"], audience=HSM)
     assert (claims["oid"], claims["appid"], claims["tid"]) == (ADMIN, ADMIN, emu.tenant_id)
     assert "groups" not in claims  # service principals' tokens carry no groups
-    wrong = _post(emu, grant_type="client_credentials", client_id=ADMIN, client_secret="nope", scope=f"{HSM}/.default")
+    wrong = _post(
+        emu, grant_type="client_credentials", client_id=ADMIN, client_secret="nope", scope=f"{HSM}/.default"
+    )
     assert wrong.status_code == 401 and wrong.json()["error_description"].startswith("AADSTS7000215")
     other = requests.get(
         f"{emu.authority_url}/{OTHER_TENANT}/v2.0/.well-known/openid-configuration", verify=verify, timeout=10
@@ -143,14 +159,21 @@ def test_client_assertions_must_match_a_federated_credential(
     emu: Emulator, issuer_key: str, subject: str, audience: str, code: str
 ) -> None:
     federated = FederatedCredential(issuer=GITHUB_ISSUER, subject="repo:contoso/hsm:ref:refs/heads/main")
-    add_sign_in(emu, applications=[SignInApplication(client_id=ADMIN, object_id=ADMIN, federated_credentials=(federated,))])
+    add_sign_in(
+        emu,
+        applications=[
+            SignInApplication(client_id=ADMIN, object_id=ADMIN, federated_credentials=(federated,))
+        ],
+    )
     now = int(time.time())
     claims = {"iss": GITHUB_ISSUER, "sub": subject, "aud": audience, "iat": now, "nbf": now, "exp": now + 300}
     if issuer_key == "github":
         assertion = emu.ci.keys[GITHUB_ISSUER].sign(claims)
     else:  # GitHub's issuer name, someone else's key
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        assertion = jwt.encode(claims, key, algorithm="RS256", headers={"kid": emu.ci.keys[GITHUB_ISSUER].kid})
+        assertion = jwt.encode(
+            claims, key, algorithm="RS256", headers={"kid": emu.ci.keys[GITHUB_ISSUER].kid}
+        )
     answer = _post(
         emu,
         grant_type="client_credentials",

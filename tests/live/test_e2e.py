@@ -123,9 +123,7 @@ def test_full_discovery_reads_everything(backend: AzureBackend) -> None:
 def test_principal_discovery_queries_only_known_principals(backend: AzureBackend) -> None:
     live = backend.read_state(request(full=False))
     assert backend.describe().startswith("live (Azure SDK, emulator) as app ")
-    assert (
-        f", signed in with client-secret: {HSM}: principal discovery (3 principals" in backend.describe()
-    )
+    assert f", signed in with client-secret: {HSM}: principal discovery (3 principals" in backend.describe()
     assert ("/", ADMINISTRATOR, ADMIN) in keyed(live)
     assert all(a.principal_id != OUTSIDER for a in live.hsms[HSM].role_assignments)
 
@@ -253,7 +251,9 @@ def test_faults_converge_through_retries(tmp_path: Path) -> None:
     started = time.monotonic()
     with emulator_for(tmp_path, faults="429=0.2,500=0.1,seed=3,throttle=0") as emu:
         env = {**FAST_ENV, "HSMSYNC_RETRY_TOTAL": "10"}
-        with make_azure_backend(endpoints=endpoints_for(emu, tmp_path / "e.json"), environ=with_sign_in(env)) as b:
+        with make_azure_backend(
+            endpoints=endpoints_for(emu, tmp_path / "e.json"), environ=with_sign_in(env)
+        ) as b:
             b.read_state(request())
             changes = [data_assignment(Action.CREATE, f"/keys/k{i}", CRYPTO_USER, APP) for i in (1, 2, 3)]
             changes.append(data_assignment(Action.CREATE, "/", CRYPTO_USER, GROUP))

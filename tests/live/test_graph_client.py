@@ -77,7 +77,9 @@ def test_lookups_against_the_emulator(emu: Emulator) -> None:
     assert set(credential.requests) == {(GRAPH_SCOPE,)}
 
 
-def test_open_graph_from_the_endpoints_file(emu: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_open_graph_from_the_endpoints_file(
+    emu: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     emu.write_endpoints(tmp_path / "endpoints.json")
     env = sign_in_as(emu, ME)  # Graph signs in at the emulator's token service like the backend
     with open_graph(endpoints=tmp_path / "endpoints.json", environ=env) as graph:
@@ -135,7 +137,9 @@ class _Client:
 
 
 def _scripted(answers: list[_Answer]) -> tuple[GraphDirectory, _Client]:
-    graph = GraphDirectory(EmulatorCredential(TokenAuthority(TENANT), ME), base_url="https://graph.example.test")
+    graph = GraphDirectory(
+        EmulatorCredential(TokenAuthority(TENANT), ME), base_url="https://graph.example.test"
+    )
     client = _Client(answers)
     graph._client = client  # type: ignore[assignment]
     return graph, client

@@ -293,7 +293,9 @@ def test_loopback(url: str, loopback: bool) -> None:
 
 def test_emulator_refused_for_remote_urls(tmp_path: Path) -> None:
     path = _endpoints(tmp_path, hsms={"contoso": "https://contoso.managedhsm.azure.net"})
-    with pytest.raises(StateError, match=r"endpoints.json: endpoints field 'hsms.contoso': .*loopback.*contoso"):
+    with pytest.raises(
+        StateError, match=r"endpoints.json: endpoints field 'hsms.contoso': .*loopback.*contoso"
+    ):
         settings_from_endpoints(path)
     path = _endpoints(tmp_path, authority="https://login.microsoftonline.com")
     with pytest.raises(StateError, match=r"endpoints field 'authority': .*loopback"):
@@ -321,11 +323,18 @@ def test_remote_endpoints_sign_in_at_known_entra_hosts_only(tmp_path: Path) -> N
     path = _endpoints(tmp_path, **remote, authority=None)
     settings = settings_from_endpoints(path)
     assert settings.credential is None and settings.verify_challenge_resource is True
-    assert settings_from_endpoints(_endpoints(tmp_path, **remote, authority="https://login.microsoftonline.us"))
+    assert settings_from_endpoints(
+        _endpoints(tmp_path, **remote, authority="https://login.microsoftonline.us")
+    )
     evil = _endpoints(tmp_path, **remote, authority="https://login.evil.example")
-    with pytest.raises(StateError, match="'authority': refusing to sign in at .*--allow-host login.evil.example"):
+    with pytest.raises(
+        StateError, match="'authority': refusing to sign in at .*--allow-host login.evil.example"
+    ):
         settings_from_endpoints(evil)
-    assert settings_from_endpoints(evil, allow_hosts=["login.evil.example"]).authority == "https://login.evil.example"
+    assert (
+        settings_from_endpoints(evil, allow_hosts=["login.evil.example"]).authority
+        == "https://login.evil.example"
+    )
 
 
 @pytest.mark.parametrize(

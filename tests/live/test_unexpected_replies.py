@@ -135,7 +135,9 @@ def test_a_challenge_for_another_resource_is_refused_clearly(emulator: Any, tmp_
     emulator.clear_log()
     with AzureBackend(settings) as strict, pytest.raises(BackendError) as caught:
         strict.read_state(request())
-    hsm_calls = [s for _, path, s in emulator.request_log if path.startswith("/providers/Microsoft.Authorization")]
+    hsm_calls = [
+        s for _, path, s in emulator.request_log if path.startswith("/providers/Microsoft.Authorization")
+    ]
     assert hsm_calls and set(hsm_calls) == {401}  # only the unauthenticated probe: no token went out
     message = str(caught.value)
     assert f"{emulator.hsm_urls[HSM]} asked for a token for 'managedhsm.azure.net'" in message

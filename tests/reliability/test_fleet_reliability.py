@@ -95,7 +95,9 @@ def _hsmsync(tmp_path: Path, *args: str, rate: str = "40") -> subprocess.Popen[s
 
 
 def _writes(emu: Emulator) -> int:
-    return sum(1 for method, _, status in list(emu.request_log) if method in ("PUT", "DELETE") and status < 300)
+    return sum(
+        1 for method, _, status in list(emu.request_log) if method in ("PUT", "DELETE") and status < 300
+    )
 
 
 KILL_FLEET = Fleet(hsms=2, keys=6, keyed=3, per_key=4, wide=10, missing=30, stray=10, prune_every=1)

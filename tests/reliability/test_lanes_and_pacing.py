@@ -17,9 +17,16 @@ from tests.changes import flat_change
 def _change(target: str, n: int, action: Action = Action.CREATE, kind: Kind = Kind.ROLE_ASSIGNMENT) -> Change:
     plane = Plane.DATA if target.startswith("hsm") else Plane.MANAGEMENT
     return flat_change(
-        id=f"{target}:{n}:{action}", action=action, kind=kind, plane=plane,
+        id=f"{target}:{n}:{action}",
+        action=action,
+        kind=kind,
+        plane=plane,
         target=Target.hsm(target) if plane is Plane.DATA else ARM,
-        scope="/", name=str(n), role="r", role_id="r", reason="test",
+        scope="/",
+        name=str(n),
+        role="r",
+        role_id="r",
+        reason="test",
     )
 
 

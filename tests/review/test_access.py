@@ -265,7 +265,9 @@ class TestGroupedAccessDelta:
         people = {"a": "ServicePrincipal", "b": "ServicePrincipal", "c": "Group"}
         keys = ["k1", "k2", "k3"]
         _, before = build(people, {"ops": (["c"], [data("Policy Administrator", "/")])}, hsms=("h1", "h2"))
-        grants = [data("Crypto User", f"/keys/{k}") for k in keys] + [data("Crypto User", "/keys/k1", on="h2")]
+        grants = [data("Crypto User", f"/keys/{k}") for k in keys] + [
+            data("Crypto User", "/keys/k1", on="h2")
+        ]
         _, after = build(people, {"app": (["a", "b"], grants)}, hsms=("h1", "h2"))
         delta = access_delta(grants_from_desired(before), grants_from_desired(after))
         review = PlanReview(Plan(()), access=delta)
@@ -295,7 +297,10 @@ class TestGroupedAccessDelta:
         _, before = build(people, {})
         _, after = build(
             people,
-            {"x": (["a"], [data("Crypto User", "/keys/k1")]), "y": (["b"], [data("Crypto User", "/keys/k2")])},
+            {
+                "x": (["a"], [data("Crypto User", "/keys/k1")]),
+                "y": (["b"], [data("Crypto User", "/keys/k2")]),
+            },
         )
         groups = access_delta(grants_from_desired(before), grants_from_desired(after)).grouped()
         use = [(g.principals, g.places) for g in groups if g.capability is Capability.USE_KEYS]

@@ -15,7 +15,20 @@ def rule_hits(manifest_and_desired: tuple[Manifest, DesiredState], rule: str) ->
 
 class TestRegistry:
     def test_rule_ids_are_the_published_ones(self) -> None:
-        assert sorted(RULES) == ["HSM000", "HSM001", "HSM002", "HSM003", "HSM004", "HSM005", "HSM006", "HSM007", "HSM008", "HSM009", "HSM010", "HSM011"]
+        assert sorted(RULES) == [
+            "HSM000",
+            "HSM001",
+            "HSM002",
+            "HSM003",
+            "HSM004",
+            "HSM005",
+            "HSM006",
+            "HSM007",
+            "HSM008",
+            "HSM009",
+            "HSM010",
+            "HSM011",
+        ]
 
     def test_every_rule_has_a_rationale_and_a_fix(self) -> None:
         for rule in RULES.values():

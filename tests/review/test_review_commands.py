@@ -132,7 +132,9 @@ def test_explain_by_key_with_state_flags_undeclared_live_access(workdir: Path) -
 
 def test_explain_by_object_id_and_a_principal_without_access(workdir: Path) -> None:
     out = run(workdir, "explain", "0F4E2B9C-7A1D-4C36-8E55-9B2D6A4C1E22").out
-    assert out.startswith("devops (Group, 0f4e2b9c-7a1d-4c36-8e55-9b2d6a4c1e22)\n  management plane (Azure RBAC):\n")
+    assert out.startswith(
+        "devops (Group, 0f4e2b9c-7a1d-4c36-8e55-9b2d6a4c1e22)\n  management plane (Azure RBAC):\n"
+    )
     assert "Microsoft.KeyVault/vaults/deploy/action" in out and "data plane" not in out
 
 

@@ -75,7 +75,9 @@ def test_fingerprints_are_stable_across_runs_and_reordering(repo: Path):
 
     def prints(log: dict[str, Any]) -> dict[str, int]:
         return {
-            r["partialFingerprints"]["hsmsync/v1"]: r["locations"][0]["physicalLocation"]["region"]["startLine"]
+            r["partialFingerprints"]["hsmsync/v1"]: r["locations"][0]["physicalLocation"]["region"][
+                "startLine"
+            ]
             for r in log["runs"][0]["results"]
         }
 

@@ -30,7 +30,11 @@ RID = f"{RG}/providers/Microsoft.KeyVault/managedHSMs/h1"
 
 
 def manifest(
-    *, prune: bool = True, teams: dict[str, Any] | None = None, roles: dict[str, Any] | None = None, mgmt_prune: bool = False
+    *,
+    prune: bool = True,
+    teams: dict[str, Any] | None = None,
+    roles: dict[str, Any] | None = None,
+    mgmt_prune: bool = False,
 ) -> DesiredState:
     doc = {
         "version": 1,
@@ -57,7 +61,9 @@ def assignment(name_suffix: int, scope: str, role: str, principal: str) -> DataR
 
 
 def live(
-    *assignments: DataRoleAssignment, roles: tuple[RoleDefinition, ...] = (), arm: tuple[ArmRoleAssignment, ...] = ()
+    *assignments: DataRoleAssignment,
+    roles: tuple[RoleDefinition, ...] = (),
+    arm: tuple[ArmRoleAssignment, ...] = (),
 ) -> LiveState:
     hsm = HsmState(
         url=URL,

@@ -60,7 +60,9 @@ def test_ctrl_c_during_a_change_reports_it_as_possibly_applied_and_the_rest_not_
     result = apply_plan(plan, Breaks(backend, 3, KeyboardInterrupt()))
     statuses = [r.status for r in result.results]
     assert statuses[:2] == [ChangeStatus.APPLIED] * 2
-    assert statuses[2] is ChangeStatus.FAILED and "may or may not have taken effect" in (result.results[2].error or "")
+    assert statuses[2] is ChangeStatus.FAILED and "may or may not have taken effect" in (
+        result.results[2].error or ""
+    )
     assert set(statuses[3:]) == {ChangeStatus.NOT_ATTEMPTED}
     assert result.interrupted
 

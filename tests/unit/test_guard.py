@@ -101,7 +101,9 @@ ASSIGNER = ArmRoleDefinition(
     name="0f0f0f0f-0000-4000-8000-00000000c001",
     role_name="Contoso Access Admin",
     permissions=(
-        Permission(actions=("Microsoft.Authorization/roleAssignments/*", "Microsoft.KeyVault/managedHSMs/read")),
+        Permission(
+            actions=("Microsoft.Authorization/roleAssignments/*", "Microsoft.KeyVault/managedHSMs/read")
+        ),
     ),
 )
 OWNER = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635"
@@ -173,7 +175,9 @@ def test_a_service_principals_groups_do_not_keep_its_data_plane_rights():
     keep = rights_to_keep(desired)
     assert check_lockout(plan, state, caller=Caller(ALICE, (TEAM,)), keep=keep) == []
     problems = check_lockout(plan, state, caller=Caller(ALICE, arm_only_group_ids=(TEAM,)), keep=keep)
-    assert any("would take from the applying identity roleAssignments/write/action at '/'" in p for p in problems)
+    assert any(
+        "would take from the applying identity roleAssignments/write/action at '/'" in p for p in problems
+    )
 
 
 def test_a_service_principals_groups_count_in_azure_rbac():
@@ -184,6 +188,10 @@ def test_a_service_principals_groups_count_in_azure_rbac():
     teams = {"ops": {"members": ["bob"], "management": [{"role": "Owner", "scope": RG}]}}
     desired = manifest(teams=teams, mgmt_prune=True)
     plan = plan_changes(desired, state)
-    problems = check_lockout(plan, state, caller=Caller(ALICE, arm_only_group_ids=(TEAM,)), keep=rights_to_keep(desired))
-    assert any("Microsoft.Authorization/roleAssignments/write" in p and "Contoso Access Admin" in p for p in problems)
+    problems = check_lockout(
+        plan, state, caller=Caller(ALICE, arm_only_group_ids=(TEAM,)), keep=rights_to_keep(desired)
+    )
+    assert any(
+        "Microsoft.Authorization/roleAssignments/write" in p and "Contoso Access Admin" in p for p in problems
+    )
     assert Caller(ALICE, arm_only_group_ids=(TEAM,)).data_ids == {ALICE}

@@ -50,19 +50,38 @@ def _change(i: int, hsm: str) -> Change:
 def big_review(per_hsm: int = 400) -> PlanReview:
     changes = tuple(_change(n * per_hsm + i, hsm) for n, hsm in enumerate(HSMS) for i in range(per_hsm))
     unmanaged = tuple(
-        UnmanagedItem(Plane.DATA, Target.hsm(hsm), "/", f"u{i}", HOSTILE, "r", f"{i:08x}-2222-4000-8000-000000000000", None, "kept")
+        UnmanagedItem(
+            Plane.DATA,
+            Target.hsm(hsm),
+            "/",
+            f"u{i}",
+            HOSTILE,
+            "r",
+            f"{i:08x}-2222-4000-8000-000000000000",
+            None,
+            "kept",
+        )
         for i, hsm in enumerate(HSMS * 10)
     )
     plan = Plan(changes, unmanaged, warnings=(f"{HOSTILE} warning",), refusals=())
     access = AccessDelta(
         tuple(
-            CapabilityChange(hsm, f"/keys/key-{i}", Capability.USE_KEYS, frozenset({"keys/sign/action"}), (f"app-{i}", HOSTILE), ())
+            CapabilityChange(
+                hsm,
+                f"/keys/key-{i}",
+                Capability.USE_KEYS,
+                frozenset({"keys/sign/action"}),
+                (f"app-{i}", HOSTILE),
+                (),
+            )
             for hsm in HSMS
             for i in range(60)
         )
     )
     findings = tuple(
-        Finding("HSM003", Severity.WARNING, f"app-{i}", f"{HOSTILE} holds a key-use role at /", "assign per key")
+        Finding(
+            "HSM003", Severity.WARNING, f"app-{i}", f"{HOSTILE} holds a key-use role at /", "assign per key"
+        )
         for i in range(80)
     )
     return PlanReview(plan, access=access, lint=LintReport(findings))
@@ -118,7 +137,9 @@ def test_every_capped_line_is_a_whole_line_of_the_full_plan():
         text = render_plan(review, "h", limit=limit)
         assert len(text) <= limit
         _balanced(text)
-        own = {line for line in text.splitlines() if "more (see the full plan)" in line or "Not shown" in line}
+        own = {
+            line for line in text.splitlines() if "more (see the full plan)" in line or "Not shown" in line
+        }
         assert set(text.splitlines()) - own - {"---"} <= full_lines
 
 

@@ -134,6 +134,7 @@ HOSTILE_SNIPPETS = [
 
 pytestmark = pytest.mark.slow  # hypothesis over whole manifests: seconds per test
 
+
 @dataclass
 class Doc:
     data: dict[str, Any]

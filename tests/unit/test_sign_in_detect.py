@@ -19,7 +19,10 @@ PIPELINES = {"SYSTEM_OIDCREQUESTURI": "https://dev.azure.com/x", "AZURE_SERVICE_
         ({**ACTIONS, "AZURE_CLIENT_SECRET": "s"}, ["github"]),
         ({"GITHUB_ACTIONS": "true"}, ["github", "managed-identity", "azure-cli"]),
         (PIPELINES, ["azure-pipelines"]),
-        ({"SYSTEM_OIDCREQUESTURI": "https://dev.azure.com/x", "TF_BUILD": "True"}, ["azure-pipelines", "managed-identity", "azure-cli"]),
+        (
+            {"SYSTEM_OIDCREQUESTURI": "https://dev.azure.com/x", "TF_BUILD": "True"},
+            ["azure-pipelines", "managed-identity", "azure-cli"],
+        ),
         ({"AZURE_FEDERATED_TOKEN_FILE": "/var/run/token"}, ["workload-identity"]),
         ({"AZURE_CLIENT_SECRET": "s"}, ["client-secret"]),
         ({"AZURE_CLIENT_CERTIFICATE_PATH": "/c.pem"}, ["client-secret"]),

@@ -216,9 +216,10 @@ class DirectoryObject(_Frozen):
     display_name: str
     user_principal_name: str | None = None
     member_of: tuple[str, ...] = Field(
-        default=(), description="Groups it is a direct member of (Graph's memberOf; the emulator "
+        default=(),
+        description="Groups it is a direct member of (Graph's memberOf; the emulator "
         "also honours them on ARM and Graph for tokens without a `groups` claim; the HSM data plane "
-        "ignores a service principal's groups)"
+        "ignores a service principal's groups)",
     )
 
 

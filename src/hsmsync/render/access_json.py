@@ -12,9 +12,7 @@ from hsmsync.core.explain import ExplainedPolicy
 from hsmsync.render.contract import document
 
 
-def render_whocan(
-    question: str, would_be: Sequence[AccessPath], is_now: Sequence[AccessPath] | None
-) -> str:
+def render_whocan(question: str, would_be: Sequence[AccessPath], is_now: Sequence[AccessPath] | None) -> str:
     """`is_now` is None when live state was not read."""
     return document(
         "whocan",

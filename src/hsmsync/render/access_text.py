@@ -19,9 +19,7 @@ def render_whocan(paths: Sequence[AccessPath], question: str, heading: str = "")
     n = len({p.principal_id for p in paths})
     out.append(f"{n} principal{'s' if n != 1 else ''} can {v(question)}:")
     for p in paths:
-        out.append(
-            f"  {v(p.principal)} ({v(p.principal_type)})  via {v(p.via)}  {v(p.role)} at {v(p.scope)}"
-        )
+        out.append(f"  {v(p.principal)} ({v(p.principal_type)})  via {v(p.via)}  {v(p.role)} at {v(p.scope)}")
     return "\n".join(out) + "\n"
 
 
@@ -54,4 +52,3 @@ def render_explain(explanation: Explanation, heading: str = "") -> str:
     if unneeded:
         out.append(f"{unneeded} grant{'s' if unneeded != 1 else ''} not needed by its team.")
     return "\n".join(out) + "\n"
-
