@@ -47,7 +47,7 @@ from hsmsync.saved_plan_file import SavedBackend
 DEFAULT_MANIFEST = Path("hsmsync.yaml")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Source:
     """Where live state comes from, as the user typed it (relative paths from the working dir)."""
 
@@ -64,15 +64,15 @@ class Source:
         return self.state is not None or self.live
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)  # by name: several flags of one type must not swap
 class GuardOptions:
     """Who applies, and what the user accepts: the lockout guard's and `--strict`'s inputs."""
 
     caller: str | None = None
     caller_groups: tuple[str, ...] = ()
-    caller_is_app: bool = False  # the manifest declares --caller a service principal
     allow_lockout: bool = False
     strict: bool = False
+    caller_is_app: bool = False  # the manifest declares --caller a service principal
 
 
 @dataclass(frozen=True)

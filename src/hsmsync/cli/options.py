@@ -91,11 +91,22 @@ def manifest_of(args: argparse.Namespace) -> Path:
 
 
 def source_of(args: argparse.Namespace) -> Source:
-    return Source(args.state, args.live, args.endpoints, tuple(args.allow_host), args.auth)
+    return Source(
+        state=args.state,
+        live=args.live,
+        endpoints=args.endpoints,
+        allow_hosts=tuple(args.allow_host),
+        auth=args.auth,
+    )
 
 
 def guard_of(args: argparse.Namespace) -> GuardOptions:
-    return GuardOptions(args.caller, tuple(args.caller_group), args.allow_lockout, args.strict)
+    return GuardOptions(
+        caller=args.caller,
+        caller_groups=tuple(args.caller_group),
+        allow_lockout=args.allow_lockout,
+        strict=args.strict,
+    )
 
 
 def _add_live_options(parser: argparse.ArgumentParser) -> None:
