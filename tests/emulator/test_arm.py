@@ -107,7 +107,9 @@ def test_filters_arm_does_not_support_are_refused_as_arm_refuses_them(emu: Emula
     ):
         r = raw(emu, "GET", path + "&api-version=2022-04-01", hsm=None)
         assert (r.status_code, r.json()["error"]["code"]) == (400, "InvalidFilterInQueryString"), path
-        assert r.json()["error"]["message"].startswith(f"The filter '{path.split('=', 1)[1]}' is not supported.")
+        assert r.json()["error"]["message"].startswith(
+            f"The filter '{path.split('=', 1)[1]}' is not supported."
+        )
     both = "roleName eq 'Managed HSM Contributor' and type eq 'BuiltInRole'"
     r = raw(
         emu,

@@ -27,7 +27,9 @@ def test_the_emulator_loads_of_hsmsync_only_the_core_and_the_shared_files() -> N
     loaded = _modules_loaded_by("import hsmsync_emulator")
     assert "hsmsync_emulator.runtime" in loaded
     product = [m for m in loaded if m == "hsmsync" or m.startswith("hsmsync.")]
-    beyond_core = [m for m in product if m not in ("hsmsync", "hsmsync.core") and not m.startswith("hsmsync.core.")]
+    beyond_core = [
+        m for m in product if m not in ("hsmsync", "hsmsync.core") and not m.startswith("hsmsync.core.")
+    ]
     assert product and beyond_core == []
 
 

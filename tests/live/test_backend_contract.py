@@ -15,8 +15,8 @@ import pytest
 
 from hsmsync.backends.base import Outcome, StateBackend
 from hsmsync.backends.registry import open_backend
-from hsmsync.backends.statefile import write_state_file
 from hsmsync.core.plan import Action
+from hsmsync_files.statefile import write_state_file
 from tests.signin import with_sign_in
 
 from .conftest import (

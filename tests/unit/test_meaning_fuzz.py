@@ -387,7 +387,9 @@ ASSIGNMENTS_PER_KEY = 10
 
 def _check_meaning(data: dict[str, Any], cwd: Path) -> None:
     plan = run_cli("plan", "--state", "s.json", "--format", "json", "-q", cwd=cwd)
-    per_key = Counter((hsm, scope) for plane, hsm, scope, _, _ in _meaning(data) if scope.startswith("/keys/"))
+    per_key = Counter(
+        (hsm, scope) for plane, hsm, scope, _, _ in _meaning(data) if scope.startswith("/keys/")
+    )
     if any(n > ASSIGNMENTS_PER_KEY for n in per_key.values()):
         # More than the service takes: refused before anything is sent, never half applied.
         assert plan.exit_code == 1 and "the limit per key is 10" in plan.stderr, plan.stderr
