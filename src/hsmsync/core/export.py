@@ -62,66 +62,80 @@ def export_manifest(
     if unknown:
         raise ValueError(f"no such HSM: {', '.join(unknown)}; known: {', '.join(sorted(live.hsms))}")
     known = {d.id: d for d in (*(live.directory or ()), *directory)}
-    notes: list[str] = []
-    entries: dict[str, set[Entry]] = {}
-    types: dict[str, str] = {}
+    out = _Collected()
     doc: dict[str, Any] = {"version": 1, "principals": {}, "hsms": {}, "roles": {}}
-
     role_keys = _Names()
-    custom_refs: dict[tuple[str, str], str] = {}
     for name in selected:
-        hsm = live.hsms[name]
-        doc["hsms"][name] = _hsm_doc(hsm)
-        for role in sorted(hsm.role_definitions, key=lambda r: (r.role_name.lower(), r.name)):
-            key = role_keys.unique(_slug(role.role_name or role.name))
-            custom_refs[(name, role.name)] = key
-            doc["roles"][key] = {
-                "hsm": name,
-                "name": role.role_name,
-                "description": role.description,
-                "id": role.name,
-                **_permissions_doc(role.permissions, ("data_actions", "not_data_actions")),
-            }
-        builtin = {r.name: r.role_name for r in (hsm.builtin_role_definitions or builtin_data_roles())}
-        for a in hsm.role_assignments:
-            ref = custom_refs.get((name, a.role_definition_id)) or builtin.get(a.role_definition_id)
-            if ref is None:
-                gone = a.role_definition_id
-                notes.append(
-                    f"{name}: assignment {a.name} uses role {gone}, which no longer exists; left out"
-                )
-                continue
-            entries.setdefault(a.principal_id, set()).add(("data", name, ref, a.scope))
+        _export_hsm(name, live.hsms[name], doc, role_keys, out)
+    _export_arm_assignments(live, _arm_roles_doc(live, doc, role_keys), out)
 
-    arm_roles = _arm_roles_doc(live, doc, role_keys)
-    mgmt_names = {guid: r.role_name for guid, r in management_role_map().items()}
-    builtin_mgmt = {r.name for r in management_roles()}
-    for arm in live.arm.role_assignments:
-        rid = arm.role_definition_id
-        if arm.scope.strip("/") == "":
-            notes.append(
-                f"Azure RBAC assignment {arm.name} ({arm.principal_id}) is at the tenant root '/', "
-                "which a manifest cannot declare; left out"
-            )
-            continue
-        ref = arm_roles.get(rid) or (mgmt_names[rid] if rid in builtin_mgmt else rid)
-        entries.setdefault(arm.principal_id, set()).add(("management", "arm", ref, arm.scope))
-        types[arm.principal_id] = arm.principal_type
-
-    vault_ids: set[str] = set()
-    for vault in live.vaults.values():
-        vault_ids.update(p.object_id for p in vault.access_policies)
+    vault_ids = {p.object_id for vault in live.vaults.values() for p in vault.access_policies}
     keys = _principals_doc(
-        doc, sorted(set(entries) | vault_ids), _Known(principals or {}, known, types), notes
+        doc, sorted(set(out.entries) | vault_ids), _Known(principals or {}, known, out.types), out.notes
     )
-    doc["teams"] = _teams_doc(entries, keys)
+    doc["teams"] = _teams_doc(out.entries, keys)
     if live.vaults:
         doc["vaults"] = {name: _vault_doc(v, keys) for name, v in sorted(live.vaults.items())}
     doc["management"] = {"prune": False}
     for section in ("roles", "arm_roles"):
         if not doc.get(section):
             doc.pop(section, None)
-    return Export(doc, notes)
+    return Export(doc, out.notes)
+
+
+Entries = dict[str, set[Entry]]  # principal id -> what it holds
+
+
+@dataclass
+class _Collected:
+    """What the export gathers as it reads live state."""
+
+    entries: Entries = field(default_factory=dict)
+    types: dict[str, str] = field(default_factory=dict)  # principal id -> type ARM reports
+    notes: list[str] = field(default_factory=list)
+
+
+def _export_hsm(name: str, hsm: HsmState, doc: dict[str, Any], role_keys: _Names, out: _Collected) -> None:
+    """One HSM's document, its custom roles, and its assignments into `entries`."""
+    doc["hsms"][name] = _hsm_doc(hsm)
+    custom_refs: dict[str, str] = {}
+    for role in sorted(hsm.role_definitions, key=lambda r: (r.role_name.lower(), r.name)):
+        key = role_keys.unique(_slug(role.role_name or role.name))
+        custom_refs[role.name] = key
+        doc["roles"][key] = {
+            "hsm": name,
+            "name": role.role_name,
+            "description": role.description,
+            "id": role.name,
+            **_permissions_doc(role.permissions, ("data_actions", "not_data_actions")),
+        }
+    builtin = {r.name: r.role_name for r in (hsm.builtin_role_definitions or builtin_data_roles())}
+    for a in hsm.role_assignments:
+        ref = custom_refs.get(a.role_definition_id) or builtin.get(a.role_definition_id)
+        if ref is None:
+            gone = a.role_definition_id
+            out.notes.append(
+                f"{name}: assignment {a.name} uses role {gone}, which no longer exists; left out"
+            )
+            continue
+        out.entries.setdefault(a.principal_id, set()).add(("data", name, ref, a.scope))
+
+
+def _export_arm_assignments(live: LiveState, arm_roles: Mapping[str, str], out: _Collected) -> None:
+    """Every Azure role assignment read, by role name (custom roles by their key)."""
+    mgmt_names = {guid: r.role_name for guid, r in management_role_map().items()}
+    builtin_mgmt = {r.name for r in management_roles()}
+    for arm in live.arm.role_assignments:
+        rid = arm.role_definition_id
+        if arm.scope.strip("/") == "":
+            out.notes.append(
+                f"Azure RBAC assignment {arm.name} ({arm.principal_id}) is at the tenant root '/', "
+                "which a manifest cannot declare; left out"
+            )
+            continue
+        ref = arm_roles.get(rid) or (mgmt_names[rid] if rid in builtin_mgmt else rid)
+        out.entries.setdefault(arm.principal_id, set()).add(("management", "arm", ref, arm.scope))
+        out.types[arm.principal_id] = arm.principal_type
 
 
 def _hsm_doc(hsm: HsmState) -> dict[str, Any]:
