@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_DIR := out/demo
 
-.PHONY: demo test test-fast lint format typecheck schemas bench clean
+.PHONY: demo test test-fast test-lowest test-pythons lint format typecheck schemas bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,8 +18,8 @@ demo: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" examples/contoso/demo.sh $(DEMO_DIR)
 
 test: $(STAMP)
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests action
+	$(BIN)/ruff format --check src tests action
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 	$(BIN)/pytest
@@ -27,13 +27,37 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(BIN)/pytest -m "not emulator and not slow" tests/unit tests/review tests/cli
 
+# The suite on the lowest versions pyproject allows for every direct dependency (uv's
+# lowest-direct resolution), in a separate venv. Slow (installs, then the whole suite): not in `test`.
+LOWEST := .venv-lowest
+test-lowest: $(STAMP)
+	$(BIN)/python -m pip install --quiet uv
+	rm -rf $(LOWEST)
+	UV_PYTHON_DOWNLOADS=never $(BIN)/uv venv --quiet --python $(PYTHON) $(LOWEST)
+	$(BIN)/uv pip install --quiet --python $(LOWEST)/bin/python --resolution lowest-direct -e '.[dev]'
+	$(BIN)/uv pip list --python $(LOWEST)/bin/python
+	$(LOWEST)/bin/python -m pytest -p no:cacheprovider
+
+# The suite on each supported Python this machine has: python3.X on PATH, or pyenv's install of it.
+PYTHONS ?= 3.11 3.12 3.13
+test-pythons: $(STAMP)
+	$(BIN)/python -m pip install --quiet uv
+	set -e; for v in $(PYTHONS); do \
+	  py=$$(python$$v -c 'import sys; print(sys.executable)' 2>/dev/null || \
+	        ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/$$v.*/bin/python$$v 2>/dev/null | tail -1); \
+	  if [ -z "$$py" ]; then echo "python$$v: not installed here, skipped"; continue; fi; \
+	  UV_PYTHON_DOWNLOADS=never $(BIN)/uv venv --quiet --allow-existing --python "$$py" .venv-py$$v; \
+	  $(BIN)/uv pip install --quiet --python .venv-py$$v/bin/python -e '.[dev]'; \
+	  echo "== Python $$v ($$py)"; .venv-py$$v/bin/python -m pytest -p no:cacheprovider -q; \
+	done
+
 lint: $(STAMP)
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests action
+	$(BIN)/ruff format --check src tests action
 
 format: $(STAMP)
-	$(BIN)/ruff format src tests
-	$(BIN)/ruff check --fix src tests
+	$(BIN)/ruff format src tests action
+	$(BIN)/ruff check --fix src tests action
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -49,4 +73,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/changes.py
 
 clean:
-	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(LOWEST) .venv-py3.* out .pytest_cache .mypy_cache .ruff_cache

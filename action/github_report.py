@@ -85,7 +85,9 @@ def upsert_comment(gh: GitHub, pr: int, mark: str, body: str, author: str) -> Po
     return Posted("created", created["id"], created.get("html_url", ""))
 
 
-def sync_drift_issue(gh: GitHub, mark: str, title: str, body: str, drifted: bool, author: str) -> Posted | None:
+def sync_drift_issue(
+    gh: GitHub, mark: str, title: str, body: str, drifted: bool, author: str
+) -> Posted | None:
     """Open or update the one drift issue while drifted; close it once the drift is gone."""
     found = None
     for issue in gh.paginate(f"{gh.repo_path}/issues?state=open&labels={DRIFT_LABEL}&per_page=100"):
@@ -147,7 +149,8 @@ def run(argv: Sequence[str], environ: Mapping[str, str], transport: Transport = 
             if pr is None:
                 raise GitHubError("not a pull request event: no pull request to comment on (pass --pr)")
             mark = marker("plan", args.key)
-            posted: Posted | None = upsert_comment(gh, pr, mark, cap_body(mark, text, _run_url(environ)), args.author)
+            body = cap_body(mark, text, _run_url(environ))
+            posted: Posted | None = upsert_comment(gh, pr, mark, body, args.author)
         else:
             mark = marker("drift", args.key)
             title = args.title or f"hsmsync: drift in {args.key}"

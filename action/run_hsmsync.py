@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 COMMANDS = ("plan", "apply", "drift", "validate", "lint")
-DEFAULT_FORMAT = {"plan": "markdown", "drift": "markdown", "lint": "text", "validate": "text", "apply": "text"}
+DEFAULT_FORMAT = {"plan": "markdown", "drift": "markdown"}  # the others: text
 EXTENSION = {"markdown": "md", "text": "txt", "json": "json", "html": "html", "sarif": "sarif"}
 
 
@@ -45,7 +45,7 @@ def build_invocation(environ: Mapping[str, str], hsmsync: str = "hsmsync") -> In
     command = inp.get("command", "")
     if command not in COMMANDS:
         raise InputError(f"input `command` must be one of {', '.join(COMMANDS)}, got {command!r}")
-    fmt = inp.get("format") or DEFAULT_FORMAT[command]
+    fmt = inp.get("format") or DEFAULT_FORMAT.get(command, "text")
     out_dir = Path(inp.get("output_dir") or Path(environ.get("RUNNER_TEMP", ".")) / "hsmsync")
     out_dir.mkdir(parents=True, exist_ok=True)
     report = out_dir / f"{command}.{EXTENSION.get(fmt, 'txt')}"
@@ -110,7 +110,8 @@ def run(environ: Mapping[str, str], hsmsync: str = "hsmsync") -> int:
     sys.stdout.write(done.stdout)
     sys.stderr.write(done.stderr)
     comment = inv.report.with_name(f"{inv.argv[1]}-comment.md")
-    comment.write_text(report if inv.format == "markdown" or code not in (0, 2) else f"```\n{report}```\n", encoding="utf-8")
+    as_markdown = inv.format == "markdown" or code not in (0, 2)
+    comment.write_text(report if as_markdown else f"```\n{report}```\n", encoding="utf-8")
     outputs = {
         "exit-code": str(code),
         "comment-file": str(comment),

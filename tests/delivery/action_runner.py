@@ -87,11 +87,15 @@ def _parse_outputs(path: Path) -> dict[str, str]:
     return outputs
 
 
-def run_action(inputs: dict[str, str], *, workspace: Path, environ: dict[str, str], action_dir: Path = REPO) -> ActionRun:
+def run_action(
+    inputs: dict[str, str], *, workspace: Path, environ: dict[str, str], action_dir: Path = REPO
+) -> ActionRun:
     action = yaml.safe_load((action_dir / "action.yml").read_text())
     token = environ.get("ACTIONS_TEST_TOKEN", "")
     context: dict[str, Any] = {"github": {"token": token, "action_path": str(action_dir)}, "steps": {}}
-    defaults = {name: evaluate(str(spec.get("default", "")), context) for name, spec in action["inputs"].items()}
+    defaults = {
+        name: evaluate(str(spec.get("default", "")), context) for name, spec in action["inputs"].items()
+    }
     unknown = set(inputs) - set(defaults)
     assert not unknown, f"inputs not declared in action.yml: {unknown}"
     context["inputs"] = {**defaults, **inputs}
@@ -123,7 +127,9 @@ def run_action(inputs: dict[str, str], *, workspace: Path, environ: dict[str, st
         )
         outputs = _parse_outputs(output_file)
         context["steps"][step_id] = {"outputs": outputs}
-        steps.append(StepRun(step_id, step.get("name", ""), done.returncode, done.stdout, done.stderr, outputs))
+        steps.append(
+            StepRun(step_id, step.get("name", ""), done.returncode, done.stdout, done.stderr, outputs)
+        )
         if done.returncode != 0:
             break  # later steps run only on success, as in a composite Action
     outputs = {name: evaluate(str(spec["value"]), context) for name, spec in action["outputs"].items()}

@@ -125,7 +125,9 @@ def test_a_failed_plan_replaces_the_sticky_comment_and_fails_the_job(github: Fak
     assert "hsmsync.yaml" in comment["body"]
 
 
-def test_nightly_drift_opens_one_issue_updates_it_and_closes_it_when_fixed(github: FakeGitHub, workspace: Path):
+def test_nightly_drift_opens_one_issue_updates_it_and_closes_it_when_fixed(
+    github: FakeGitHub, workspace: Path
+):
     env = _env(github, workspace, "schedule")
     drift = {"command": "drift", "state": "live-as-tutorial.json"}
     first = run_action(drift, workspace=workspace, environ=env)
@@ -141,8 +143,14 @@ def test_nightly_drift_opens_one_issue_updates_it_and_closes_it_when_fixed(githu
 
     # Reality is fixed: the next night closes the issue instead of opening another.
     fixed = workspace / "live-as-tutorial.json"
-    saved = Path(run_action({"command": "plan", "state": fixed.name}, workspace=workspace, environ=env).outputs["plan-json"])
-    run_action({"command": "apply", "state": fixed.name, "plan": str(saved)}, workspace=workspace, environ=env)
+    saved = Path(
+        run_action({"command": "plan", "state": fixed.name}, workspace=workspace, environ=env).outputs[
+            "plan-json"
+        ]
+    )
+    run_action(
+        {"command": "apply", "state": fixed.name, "plan": str(saved)}, workspace=workspace, environ=env
+    )
     third = run_action(drift, workspace=workspace, environ=env)
     assert third.outputs["exit-code"] == "0", third.log
     assert len(github.issues) == 1 and github.issues[0]["state"] == "closed"
@@ -151,7 +159,9 @@ def test_nightly_drift_opens_one_issue_updates_it_and_closes_it_when_fixed(githu
 def test_validate_and_lint_run_without_posting(github: FakeGitHub, workspace: Path):
     env = _env(github, workspace, "pull_request", 7)
     shutil.copy(workspace / "hsmsync.yaml", workspace / "second.yaml")
-    valid = run_action({"command": "validate", "manifest": "hsmsync.yaml second.yaml"}, workspace=workspace, environ=env)
+    valid = run_action(
+        {"command": "validate", "manifest": "hsmsync.yaml second.yaml"}, workspace=workspace, environ=env
+    )
     assert not valid.failed and valid.outputs["exit-code"] == "0"
     assert "second.yaml: valid" in valid.log
     lint = run_action({"command": "lint", "format": "sarif"}, workspace=workspace, environ=env)

@@ -52,7 +52,9 @@ def _comment(i: int, login: str, body: str) -> dict[str, Any]:
 
 def test_marker_found_on_a_later_page_is_updated_not_duplicated():
     mark = github_report.marker("plan", "teams/a.yaml")
-    comments = [_comment(i, "someone", "hi") for i in range(5)] + [_comment(50, "github-actions[bot]", mark + "\nold")]
+    comments = [_comment(i, "someone", "hi") for i in range(5)] + [
+        _comment(50, "github-actions[bot]", mark + "\nold")
+    ]
     transport = FakeTransport(comments)
     posted = github_report.upsert_comment(_gh(transport), 3, mark, mark + "\nnew", "github-actions[bot]")
     assert posted.action == "updated"
@@ -116,10 +118,14 @@ def test_api_errors_never_show_the_token(tmp_path: Path):
     out, err = io.StringIO(), io.StringIO()
     environ = {"GITHUB_TOKEN": TOKEN, "GITHUB_REPOSITORY": "o/r", "GITHUB_API_URL": "https://api.test"}
     with redirect_stdout(out), redirect_stderr(err):
-        code = github_report.run(["comment", "--body-file", str(body), "--key", "m", "--pr", "1"], environ, echoing)
+        code = github_report.run(
+            ["comment", "--body-file", str(body), "--key", "m", "--pr", "1"], environ, echoing
+        )
     assert code == 1
     assert TOKEN not in out.getvalue() + err.getvalue()
-    assert err.getvalue().startswith("::error::GitHub API GET /repos/o/r/issues/1/comments?per_page=100 answered 403")
+    assert err.getvalue().startswith(
+        "::error::GitHub API GET /repos/o/r/issues/1/comments?per_page=100 answered 403"
+    )
 
 
 def test_no_pull_request_and_no_token_are_clear_errors(tmp_path: Path):
@@ -127,8 +133,13 @@ def test_no_pull_request_and_no_token_are_clear_errors(tmp_path: Path):
     body.write_text("plan")
     err = io.StringIO()
     with redirect_stderr(err):
-        no_pr = github_report.run(["comment", "--body-file", str(body), "--key", "m"], {"GITHUB_TOKEN": "t", "GITHUB_REPOSITORY": "o/r"})
-        no_token = github_report.run(["comment", "--body-file", str(body), "--key", "m", "--pr", "1"], {"GITHUB_REPOSITORY": "o/r"})
+        no_pr = github_report.run(
+            ["comment", "--body-file", str(body), "--key", "m"],
+            {"GITHUB_TOKEN": "t", "GITHUB_REPOSITORY": "o/r"},
+        )
+        no_token = github_report.run(
+            ["comment", "--body-file", str(body), "--key", "m", "--pr", "1"], {"GITHUB_REPOSITORY": "o/r"}
+        )
     assert (no_pr, no_token) == (1, 1)
     assert "not a pull request event" in err.getvalue()
     assert "no GitHub token" in err.getvalue()

@@ -23,7 +23,15 @@ OUR_ACTION = "your-org/hsmsync@"
 
 def check_jsonschema(schema: str, *files: Path) -> subprocess.CompletedProcess[str]:
     # The Azure Pipelines schema uses patterns that only the non-unicode regex engine accepts.
-    argv = [sys.executable, "-m", "check_jsonschema", "--builtin-schema", schema, "--regex-variant", "nonunicode"]
+    argv = [
+        sys.executable,
+        "-m",
+        "check_jsonschema",
+        "--builtin-schema",
+        schema,
+        "--regex-variant",
+        "nonunicode",
+    ]
     return subprocess.run([*argv, *map(str, files)], capture_output=True, text=True, timeout=120)
 
 
@@ -55,9 +63,18 @@ def test_action_and_workflows_and_azure_pipelines_pass_the_linter():
 @pytest.mark.parametrize(
     ("schema", "text"),
     [
-        ("vendor.github-actions", "name: x\ndescription: y\nruns:\n  using: composite\n  steps:\n    - run: echo\n"),
-        ("vendor.github-workflows", "on: push\npermissions:\n  id-token: admin\njobs:\n  a:\n    runs-on: x\n    steps: [{run: echo}]\n"),
-        ("vendor.azure-pipelines", "trigger: none\nstages:\n  - stage: A\n    jobs:\n      - job: x\n        stepz: [{script: echo}]\n"),
+        (
+            "vendor.github-actions",
+            "name: x\ndescription: y\nruns:\n  using: composite\n  steps:\n    - run: echo\n",
+        ),
+        (
+            "vendor.github-workflows",
+            "on: push\npermissions:\n  id-token: admin\njobs:\n  a:\n    runs-on: x\n    steps: [{run: echo}]\n",
+        ),
+        (
+            "vendor.azure-pipelines",
+            "trigger: none\nstages:\n  - stage: A\n    jobs:\n      - job: x\n        stepz: [{script: echo}]\n",
+        ),
     ],
     ids=["run step without shell", "unknown permission level", "misspelt steps"],
 )
@@ -68,7 +85,12 @@ def test_the_linter_rejects_a_broken_file(tmp_path: Path, schema: str, text: str
 
 
 def _our_steps(workflow: dict[str, Any]) -> list[dict[str, Any]]:
-    return [s for job in workflow["jobs"].values() for s in job.get("steps", []) if str(s.get("uses", "")).startswith(OUR_ACTION)]
+    return [
+        s
+        for job in workflow["jobs"].values()
+        for s in job.get("steps", [])
+        if str(s.get("uses", "")).startswith(OUR_ACTION)
+    ]
 
 
 @pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
@@ -128,7 +150,7 @@ def test_azure_pipeline_signs_in_through_the_service_connection_and_locks_the_ap
     (deployment,) = apply["jobs"]
     assert deployment["environment"] == "hsm-production"
     assert "refs/heads/main" in apply["condition"] and "PullRequest" in apply["condition"]
-    assert "plan.json\" --auto-approve" in text
+    assert 'plan.json" --auto-approve' in text
 
 
 def test_codeowners_lines_are_pattern_and_owners():

@@ -22,7 +22,12 @@ SEPARATION_OF_DUTIES = "      - {hsm: contoso, role: Crypto User, scope: /keys/a
 
 
 def _git(repo: Path, *args: str) -> None:
-    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args], cwd=repo, check=True, capture_output=True)
+    subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
+        cwd=repo,
+        check=True,
+        capture_output=True,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +37,9 @@ def pre_commit_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
-    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, check=True, capture_output=True, text=True).stdout.strip()
+    head = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=REPO, check=True, capture_output=True, text=True
+    ).stdout.strip()
     (tmp_path / ".pre-commit-config.yaml").write_text(
         f"repos:\n  - repo: {REPO}\n    rev: {head}\n    hooks:\n      - id: hsmsync-validate\n      - id: hsmsync-lint\n"
     )
@@ -52,7 +59,11 @@ def _run(repo: Path, home: Path, *hooks: str) -> subprocess.CompletedProcess[str
 
 
 def test_hooks_file_is_valid_for_pre_commit():
-    result = subprocess.run([*PRE_COMMIT, "validate-manifest", str(REPO / ".pre-commit-hooks.yaml")], capture_output=True, text=True)
+    result = subprocess.run(
+        [*PRE_COMMIT, "validate-manifest", str(REPO / ".pre-commit-hooks.yaml")],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -63,7 +74,9 @@ def test_validate_hook_checks_every_manifest_and_fails_on_a_broken_one(repo: Pat
     assert "teams/hsmsync-payments.yaml: valid (7 principals" in ok.stdout
     assert "notes.yaml" not in ok.stdout
 
-    (repo / "teams" / "hsmsync-broken.yaml").write_text("version: 1\nprincipals:\n  ops: {type: Group, id: nope}\n")
+    (repo / "teams" / "hsmsync-broken.yaml").write_text(
+        "version: 1\nprincipals:\n  ops: {type: Group, id: nope}\n"
+    )
     _git(repo, "add", ".")
     bad = _run(repo, pre_commit_home, "hsmsync-validate")
     assert bad.returncode == 1
