@@ -174,3 +174,12 @@ def test_targets_input_fails_clearly_while_hsmsync_has_no_target_option(github: 
     run = _plan(github, workspace, targets="hsm:contoso")
     assert run.failed and run.outputs["exit-code"] == "1"
     assert "input `targets` needs `hsmsync plan --target`" in run.log
+
+
+def test_an_api_error_fails_the_step_without_printing_the_token(github: FakeGitHub, workspace: Path):
+    github.echo_auth_in_errors = True  # an API (or proxy) that echoes the Authorization header back
+    run = _plan(github, workspace)  # _plan asserts the token is nowhere in the log
+    assert run.failed
+    (report,) = [s for s in run.steps if s.id == "report"]
+    assert report.exit_code == 1
+    assert "answered 403: Bad credentials (got Bearer ***)" in report.stderr
