@@ -33,7 +33,7 @@ LOWEST := .venv-lowest
 test-lowest: $(STAMP)
 	$(BIN)/python -m pip install --quiet uv
 	rm -rf $(LOWEST)
-	UV_PYTHON_DOWNLOADS=never $(BIN)/uv venv --quiet --python $(PYTHON) $(LOWEST)
+	UV_PYTHON_DOWNLOADS=never $(BIN)/uv venv --quiet --seed --python $(PYTHON) $(LOWEST)
 	$(BIN)/uv pip install --quiet --python $(LOWEST)/bin/python --resolution lowest-direct -e '.[dev]'
 	$(BIN)/uv pip list --python $(LOWEST)/bin/python
 	$(LOWEST)/bin/python -m pytest -p no:cacheprovider
@@ -46,9 +46,9 @@ test-pythons: $(STAMP)
 	  py=$$(python$$v -c 'import sys; print(sys.executable)' 2>/dev/null || \
 	        ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/$$v.*/bin/python$$v 2>/dev/null | tail -1); \
 	  if [ -z "$$py" ]; then echo "python$$v: not installed here, skipped"; continue; fi; \
-	  UV_PYTHON_DOWNLOADS=never $(BIN)/uv venv --quiet --allow-existing --python "$$py" .venv-py$$v; \
+	  UV_PYTHON_DOWNLOADS=never $(BIN)/uv venv --quiet --seed --allow-existing --python "$$py" .venv-py$$v; \
 	  $(BIN)/uv pip install --quiet --python .venv-py$$v/bin/python -e '.[dev]'; \
-	  echo "== Python $$v ($$py)"; .venv-py$$v/bin/python -m pytest -p no:cacheprovider -q; \
+	  echo "== Python $$v ($$py)"; .venv-py$$v/bin/python -m pytest -p no:cacheprovider; \
 	done
 
 lint: $(STAMP)
