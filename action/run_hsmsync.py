@@ -100,7 +100,7 @@ def run(environ: Mapping[str, str], hsmsync: str = "hsmsync") -> int:
         sys.stderr.write(f"::error::{exc}\n")
         _append(environ.get("GITHUB_OUTPUT"), "exit-code=1\n")
         return 1
-    sys.stdout.write(f"::group::{shlex.join(inv.argv)}\n::endgroup::\n")
+    sys.stdout.write(f"+ {shlex.join(inv.argv)}\n")
     done = subprocess.run(inv.argv, capture_output=True, text=True, stdin=subprocess.DEVNULL)
     code = done.returncode
     if code == 2 and not done.stdout:  # an argparse usage error also exits 2: never read it as changes
