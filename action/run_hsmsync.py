@@ -66,6 +66,9 @@ def build_invocation(environ: Mapping[str, str], hsmsync: str = "hsmsync") -> In
     if command == "plan":
         plan_json = out_dir / "plan.json"
         argv += ["--out", str(plan_json), "--detailed-exitcode"]
+        run_url = _run_url(environ)
+        if fmt == "markdown" and run_url and _supports(hsmsync, command, "--full-plan-url"):
+            argv += ["--full-plan-url", run_url]  # where a capped comment sends readers
     if command == "apply":
         if not inp.get("plan"):
             raise InputError("apply needs input `plan`: the saved plan reviewed on the pull request")
@@ -73,13 +76,25 @@ def build_invocation(environ: Mapping[str, str], hsmsync: str = "hsmsync") -> In
     return Invocation([*argv, *shlex.split(inp.get("args", ""))], report, plan_json, fmt)
 
 
+def _supports(hsmsync: str, command: str, option: str) -> bool:
+    """Whether the installed hsmsync has `option` (a pinned older version may not)."""
+    help_text = subprocess.run([hsmsync, command, "--help"], capture_output=True, text=True).stdout
+    return option in help_text
+
+
+def _run_url(environ: Mapping[str, str]) -> str:
+    """This workflow run's page, where the uploaded plan artifacts are."""
+    server, repo = environ.get("GITHUB_SERVER_URL", ""), environ.get("GITHUB_REPOSITORY", "")
+    run_id = environ.get("GITHUB_RUN_ID", "")
+    return f"{server}/{repo}/actions/runs/{run_id}" if server and repo and run_id else ""
+
+
 def _target_args(targets: str, command: str, hsmsync: str) -> list[str]:
     """`targets` is passed on as `--target` only where this hsmsync has that option."""
     names = targets.replace(",", " ").split()
     if not names:
         return []
-    help_text = subprocess.run([hsmsync, command, "--help"], capture_output=True, text=True).stdout
-    if "--target" not in help_text:
+    if not _supports(hsmsync, command, "--target"):
         raise InputError(
             f"input `targets` needs `hsmsync {command} --target`, which this hsmsync version does not have; "
             "split the fleet into one manifest per matrix job instead"

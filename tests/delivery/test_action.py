@@ -96,6 +96,8 @@ def test_plan_outputs_name_the_saved_plan_and_the_markdown(github: FakeGitHub, w
     markdown = Path(run.outputs["plan-markdown"]).read_text()
     assert markdown.startswith("#") or "|" in markdown
     assert Path(run.outputs["report"]) == Path(run.outputs["plan-markdown"])
+    # A capped comment points at this run, where the full plan artifact is.
+    assert "--full-plan-url https://github.example/contoso/hsm-access/actions/runs/4242" in run.log
 
 
 def test_apply_on_merge_uses_the_saved_plan_and_refuses_without_one(github: FakeGitHub, workspace: Path):
