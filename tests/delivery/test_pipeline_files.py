@@ -109,8 +109,12 @@ def test_workflows_use_only_declared_inputs_and_oidc_permissions(path: Path):
         assert permissions["pull-requests"] == "write"
     if "drift" in commands:
         assert permissions["issues"] == "write"
-    uses = [str(s.get("uses", "")) for job in workflow["jobs"].values() for s in job["steps"]]
-    assert any(u.startswith("azure/login@") for u in uses), "signs in with OIDC through azure/login"
+    # hsmsync signs in by itself from the job's OIDC token (README, "Sign-in"): ids, no secret.
+    assert workflow["env"] == {
+        "AZURE_CLIENT_ID": "${{ vars.AZURE_CLIENT_ID }}",
+        "AZURE_TENANT_ID": "${{ vars.AZURE_TENANT_ID }}",
+    }
+    assert "secrets." not in path.read_text()
 
 
 def _concurrency_of_applies(workflow: dict[str, Any]) -> list[dict[str, Any]]:
@@ -140,17 +144,40 @@ def test_fleet_runs_one_matrix_job_per_hsm():
         assert step["with"]["manifest"] == "hsm/${{ matrix.hsm }}.yaml"
 
 
-def test_azure_pipeline_signs_in_through_the_service_connection_and_locks_the_apply():
+def _hsmsync_steps(node: object) -> list[dict[str, Any]]:
+    """Every script step that runs hsmsync (not the one installing it), anywhere in a pipeline."""
+    if isinstance(node, list):
+        return [step for item in node for step in _hsmsync_steps(item)]
+    if not isinstance(node, dict):
+        return []
+    script = str(node.get("script", ""))
+    if re.search(r"^\s*hsmsync (plan|apply|drift)", script, re.MULTILINE):
+        return [node]
+    return [step for value in node.values() for step in _hsmsync_steps(value)]
+
+
+@pytest.mark.parametrize("path", AZURE, ids=lambda p: p.name)
+def test_azure_pipelines_sign_in_through_the_workload_identity_service_connection(path: Path):
+    steps = _hsmsync_steps(_load(path))
+    assert steps
+    for step in steps:
+        assert step["env"] == {
+            "SYSTEM_ACCESSTOKEN": "$(System.AccessToken)",
+            "AZURE_SERVICE_CONNECTION_ID": "$(serviceConnectionId)",
+            "AZURE_CLIENT_ID": "$(azureClientId)",
+            "AZURE_TENANT_ID": "$(azureTenantId)",
+        }
+
+
+def test_azure_pipeline_applies_the_saved_plan_on_main_with_a_lock():
     pipeline = _load(PIPELINES / "azure-pipelines" / "azure-pipelines.yml")
-    text = (PIPELINES / "azure-pipelines" / "azure-pipelines.yml").read_text()
-    tasks = re.findall(r"task: (\S+)", text)
-    assert tasks.count("AzureCLI@2") == 2 and "azureSubscription: $(serviceConnection)" in text
     apply = next(s for s in pipeline["stages"] if s["stage"] == "Apply")
     assert apply["lockBehavior"] == "sequential"
     (deployment,) = apply["jobs"]
     assert deployment["environment"] == "hsm-production"
     assert "refs/heads/main" in apply["condition"] and "PullRequest" in apply["condition"]
-    assert 'plan.json" --auto-approve' in text
+    (step,) = _hsmsync_steps(apply)
+    assert step["script"].endswith('"$(Pipeline.Workspace)/hsmsync-plan/plan.json" --auto-approve')
 
 
 def test_codeowners_lines_are_pattern_and_owners():
