@@ -27,6 +27,7 @@ PROVEN_MINIMUM = {
         "1.37",
         "AccessTokenInfo came in 1.31; before 1.37 a read timeout is not a ServiceResponseTimeoutError",
     ),
+    "azure-identity": ("1.17", "the Azure Pipelines sign-in needs AzurePipelinesCredential (1.17)"),
     "azure-mgmt-keyvault": ("13.0", "before 13.0 access-policy Permissions have no keys_property"),
     "pydantic": ("2.11", "older pydantic emits JSON Schemas that differ from those in schemas/"),
 }
