@@ -1,29 +1,43 @@
-"""`hsmsync validate`: check the manifest and exit."""
+"""`hsmsync validate`: check manifests (one or several, as a pre-commit hook passes them) and exit."""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from hsmsync.cli import ci
 from hsmsync.cli.context import Context
 from hsmsync.cli.options import add_format, add_manifest
+from hsmsync.cli.progress import error_line
 from hsmsync.cli.status import ExitStatus
-from hsmsync.workflow import load
+from hsmsync.core.errors import ManifestError
+from hsmsync.workflow import DEFAULT_MANIFEST, load
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("validate", help="check the manifest and exit")
-    add_manifest(p, "manifest (default: hsmsync.yaml)")
+    p = sub.add_parser("validate", help="check manifests and exit (exit 1 if any is invalid)")
+    add_manifest(p, f"manifest (default: {DEFAULT_MANIFEST})", default=None)
+    p.add_argument("files", nargs="*", type=Path, metavar="FILE", help="more manifests, each checked")
     add_format(p, ["text", "json"])
 
 
 def run(args: argparse.Namespace, ctx: Context) -> ExitStatus:
+    """Check each manifest on its own and report every one; exit 1 if any is invalid."""
     env = ctx.env
+    named = ([args.file] if args.file else []) + list(args.files) or [DEFAULT_MANIFEST]
     if args.format == "json":
-        return ExitStatus.OK if ci.validate_json([args.file], env) else ExitStatus.ERROR
-    d = load(args.file, env).desired
-    env.stdout.write(
-        f"{args.file}: valid ({len(d.principals)} principals, {len(d.hsms)} HSMs, "
-        f"{len(d.assignments)} assignments)\n"
-    )
-    return ExitStatus.OK
+        return ExitStatus.OK if ci.validate_json(named, env) else ExitStatus.ERROR
+    invalid = 0
+    for path in named:
+        try:
+            d = load(path, env).desired
+        except ManifestError as exc:  # reported as main() reports an error, then the next file
+            env.stderr.write(error_line(f"error: {exc}", args.log_format))
+            env.stderr.write(ci.manifest_annotations(exc, env))
+            invalid += 1
+            continue
+        env.stdout.write(
+            f"{path}: valid ({len(d.principals)} principals, {len(d.hsms)} HSMs, "
+            f"{len(d.assignments)} assignments)\n"
+        )
+    return ExitStatus.ERROR if invalid else ExitStatus.OK
