@@ -85,17 +85,25 @@ def upsert_comment(gh: GitHub, pr: int, mark: str, body: str, author: str) -> Po
     return Posted("created", created["id"], created.get("html_url", ""))
 
 
-def sync_drift_issue(
-    gh: GitHub, mark: str, title: str, body: str, drifted: bool, author: str
-) -> Posted | None:
+@dataclass(frozen=True)
+class DriftReport:
+    """What the drift issue should say, and whether there is drift at all."""
+
+    title: str
+    body: str
+    drifted: bool
+
+
+def sync_drift_issue(gh: GitHub, mark: str, report: DriftReport, author: str) -> Posted | None:
     """Open or update the one drift issue while drifted; close it once the drift is gone."""
+    title, body = report.title, report.body
     found = None
     for issue in gh.paginate(f"{gh.repo_path}/issues?state=open&labels={DRIFT_LABEL}&per_page=100"):
         if "pull_request" not in issue and _is_ours(issue, mark, author):
             found = issue
             break
     path = f"{gh.repo_path}/issues/{found['number']}" if found else f"{gh.repo_path}/issues"
-    if not drifted:
+    if not report.drifted:
         if found is None:
             return None
         closed = gh.call("PATCH", path, {"body": body, "state": "closed", "state_reason": "completed"})
@@ -155,7 +163,7 @@ def run(argv: Sequence[str], environ: Mapping[str, str], transport: Transport = 
             mark = marker("drift", args.key)
             title = args.title or f"hsmsync: drift in {args.key}"
             body = cap_body(mark, text, _run_url(environ))
-            posted = sync_drift_issue(gh, mark, title, body, args.drifted == "true", args.author)
+            posted = sync_drift_issue(gh, mark, DriftReport(title, body, args.drifted == "true"), args.author)
     except (GitHubError, OSError) as exc:
         sys.stderr.write(f"::error::{exc}\n")
         return 1

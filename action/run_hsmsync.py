@@ -62,18 +62,22 @@ def build_invocation(environ: Mapping[str, str], hsmsync: str = "hsmsync") -> In
     if inp.get("endpoints"):
         argv += ["--endpoints", inp["endpoints"]]
     argv += _target_args(inp.get("targets", ""), command, hsmsync)
-    plan_json = None
-    if command == "plan":
-        plan_json = out_dir / "plan.json"
-        argv += ["--out", str(plan_json), "--detailed-exitcode"]
-        run_url = _run_url(environ)
-        if fmt == "markdown" and run_url and _supports(hsmsync, command, "--full-plan-url"):
-            argv += ["--full-plan-url", run_url]  # where a capped comment sends readers
+    plan_json = out_dir / "plan.json" if command == "plan" else None
+    if plan_json is not None:
+        argv += _plan_args(plan_json, fmt, _run_url(environ), hsmsync)
     if command == "apply":
         if not inp.get("plan"):
             raise InputError("apply needs input `plan`: the saved plan reviewed on the pull request")
         argv += [inp["plan"], "--auto-approve"]
     return Invocation([*argv, *shlex.split(inp.get("args", ""))], report, plan_json, fmt)
+
+
+def _plan_args(plan_json: Path, fmt: str, run_url: str, hsmsync: str) -> list[str]:
+    """`plan` saves the plan for the apply job and reports changes as exit 2."""
+    args = ["--out", str(plan_json), "--detailed-exitcode"]
+    if fmt == "markdown" and run_url and _supports(hsmsync, "plan", "--full-plan-url"):
+        args += ["--full-plan-url", run_url]  # where a capped comment sends readers
+    return args
 
 
 def _supports(hsmsync: str, command: str, option: str) -> bool:
