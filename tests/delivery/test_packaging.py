@@ -58,7 +58,7 @@ def test_wheel_has_metadata_license_data_and_the_command(wheel: Path):
     assert meta["Version"] == hsmsync.__version__
     assert meta["License-Expression"] == "MIT"
     assert f"{info}/licenses/LICENSE" in names
-    assert "Programming Language :: Python :: 3.13" in meta.get_all("Classifier")
+    assert "Programming Language :: Python :: 3.13" in (meta.get_all("Classifier") or [])
     assert "hsmsync = hsmsync.cli:main" in entry_points
     assert "hsmsync/py.typed" in names
     assert any(re.fullmatch(r"hsmsync/data/[^/]+\.json", n) for n in names)

@@ -37,7 +37,7 @@ def check_jsonschema(schema: str, *files: Path) -> subprocess.CompletedProcess[s
 
 def _load(path: Path) -> dict[str, Any]:
     # YAML 1.1 reads GitHub's `on:` as True; take it back as the key it is.
-    data = yaml.safe_load(path.read_text())
+    data: dict[Any, Any] = yaml.safe_load(path.read_text())
     if True in data:
         data["on"] = data.pop(True)
     return data
@@ -117,8 +117,8 @@ def test_workflows_use_only_declared_inputs_and_oidc_permissions(path: Path):
     assert "secrets." not in path.read_text()
 
 
-def _concurrency_of_applies(workflow: dict[str, Any]) -> list[dict[str, Any]]:
-    found = []
+def _concurrency_of_applies(workflow: dict[str, Any]) -> list[dict[str, Any] | None]:
+    found: list[dict[str, Any] | None] = []
     for job in workflow["jobs"].values():
         if any(s["with"]["command"] == "apply" for s in _our_steps({"jobs": {"j": job}})):
             found.append(job.get("concurrency") or workflow.get("concurrency"))
