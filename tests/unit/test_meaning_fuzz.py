@@ -427,8 +427,10 @@ def _run(text: str, why: str | None, *, mutated: bool = False) -> None:
             return
         event("accepted: meaning checked")
         assert result.exit_code == 0, f"{result.stderr}\n{text!r}"
-        # an independent reading of the same text: PyYAML's own loader
-        data = yaml.safe_load(text)
+        # an independent reading of the same text: PyYAML's own loader, on the parser the product
+        # uses (libyaml's where PyYAML has it: it accepts a few inputs, e.g. a tab before ':',
+        # that the pure-Python parser refuses)
+        data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506
         (cwd / "s.json").write_text(_state(data))
         try:
             _meaning(data)

@@ -12,7 +12,8 @@ GUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0
 # The one GUID type of the manifest and state models: validated, and lower-cased so ids compare.
 Guid = Annotated[
     str,
-    StringConstraints(pattern=GUID_PATTERN, strip_whitespace=True, to_lower=True),
+    # Never trimmed: "<id>\u00a0" is not the id it looks like, so it is an error, not a silent edit.
+    StringConstraints(pattern=GUID_PATTERN, to_lower=True),
     Field(description="A GUID, e.g. 00000000-0000-0000-0000-000000000000"),
 ]
 _GUID_RE = re.compile(GUID_PATTERN)
