@@ -168,6 +168,16 @@ def test_duplicate_principal_id_names_the_first_holder(tmp_path: Path):
     )
 
 
+@pytest.mark.parametrize("padding", ["\u00a0", " ", "\u3000", "\t"])
+def test_an_id_with_whitespace_is_refused_not_trimmed(tmp_path: Path, padding: str):
+    # Trimmed, "<id>\u00a0" became another string than the manifest shows: refuse it instead.
+    guid = "8c2f4a6e-1b3d-4e5f-a7c9-0d2e4f6a8b44"
+    (tmp_path / "hsmsync.yaml").write_text(HEAD.replace(guid, f"'{guid}{padding}'"), encoding="utf-8")
+    result = run_cli("validate", cwd=tmp_path)
+    assert result.exit_code == 1, result.stdout
+    assert "hsmsync.yaml:4: principals.app.id:" in result.stderr and "is not a GUID" in result.stderr
+
+
 def test_all_problems_are_reported_at_once(tmp_path: Path):
     text = HEAD + "teams:\n  t:\n    members: [nobody]\n    data:\n      - {hsm: h9, role: Crypto User}\n"
     (tmp_path / "hsmsync.yaml").write_text(text)
