@@ -8,7 +8,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import typing
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,15 @@ from hsmsync.core.errors import ManifestError, Problem
 from hsmsync.core.ids import GUID_PATTERN
 from hsmsync.core.model import Manifest
 from hsmsync.core.names import NAME_KEYED, collisions
-from hsmsync.manifest_yaml import Positions, decode_manifest, parse_yaml, read_manifest_bytes
+from hsmsync.core.shard import parse_selection, select_desired, selection_texts
+from hsmsync.manifest_dir import read_manifest_dir
+from hsmsync.manifest_yaml import (
+    Positions,
+    decode_manifest,
+    parse_yaml,
+    read_manifest_bytes,
+    render_problems,
+)
 
 Loc = tuple[str | int, ...]
 
@@ -34,6 +42,7 @@ class LoadedManifest:
     # Line numbers by document path, so later stages (lint, SARIF) can point at a line too.
     positions: Positions = field(default_factory=Positions)
     digest: str = ""  # sha256 of the file's bytes: what a saved plan is bound to
+    targets: tuple[str, ...] = ()  # `--target`s it was narrowed to (see core/shard.py); () = all
 
 
 def _model_in(annotation: Any) -> type[BaseModel] | None:
@@ -98,13 +107,6 @@ def _validation_problems(exc: ValidationError) -> Iterator[Problem]:
         yield Problem(loc, _message(error), about_key="[key]" in error["loc"])
 
 
-def render_problems(path: Path, problems: list[Problem], pos: Positions) -> str:
-    lines = sorted(
-        ((p.about_key and pos.key_line(p.loc)) or pos.line_of(p.loc), p.field, p.message) for p in problems
-    )
-    return "\n".join(f"{path}:{line}: {field}: {message}" for line, field, message in lines)
-
-
 def _name_keyed(data: Any, pattern: tuple[str, ...], loc: Loc = ()) -> Iterator[tuple[Loc, dict[str, Any]]]:
     """The mappings at `pattern` ('*' is any key) in the plain document."""
     if not isinstance(data, dict):
@@ -117,6 +119,11 @@ def _name_keyed(data: Any, pattern: tuple[str, ...], loc: Loc = ()) -> Iterator[
         yield from _name_keyed(data[key], rest, (*loc, key))
 
 
+def _key_place(pos: Positions, loc: Loc) -> str:
+    file = pos.key_file(loc)
+    return f"{file}:{pos.key_line(loc)}" if file else f"line {pos.key_line(loc)}"
+
+
 def _name_collisions(data: Any, pos: Positions) -> list[Problem]:
     """Names that differ only by case, whitespace or invisible characters: duplicates, both lines named."""
     problems = []
@@ -126,8 +133,8 @@ def _name_collisions(data: Any, pos: Positions) -> list[Problem]:
                 problems.append(
                     Problem(
                         (*loc, name),
-                        f"duplicate name {name!r}: the same name as {earlier!r} at line "
-                        f"{pos.key_line((*loc, earlier))} (names are compared ignoring case, "
+                        f"duplicate name {name!r}: the same name as {earlier!r} at "
+                        f"{_key_place(pos, (*loc, earlier))} (names are compared ignoring case, "
                         "surrounding whitespace and invisible characters)",
                         about_key=True,
                     )
@@ -140,22 +147,24 @@ def parse_structure(text: str, path: Path) -> tuple[Manifest, Positions]:
     pos = Positions()
     problems: list[Problem] = []
     data = parse_yaml(text, path, pos, problems)
-    problems += _name_collisions(data, pos)
+    return _structure_of(data, problems, path, pos), pos
+
+
+def _structure_of(data: Any, problems: list[Problem], path: Path, pos: Positions) -> Manifest:
+    problems = problems + _name_collisions(data, pos)
     if problems:
         raise ManifestError(problems, render_problems(path, problems, pos))
     if not isinstance(data, dict):
         p = [Problem((), "the manifest must be a mapping with `version: 1` at the top")]
         raise ManifestError(p, render_problems(path, p, pos))
     try:
-        return Manifest.model_validate(data), pos
+        return Manifest.model_validate(data)
     except ValidationError as exc:
         problems = list(_validation_problems(exc))
         raise ManifestError(problems, render_problems(path, problems, pos)) from None
 
 
-def parse_manifest(text: str, path: Path) -> LoadedManifest:
-    """Parse manifest text; raises ManifestError whose message names file, line and field."""
-    manifest, pos = parse_structure(text, path)
+def _compiled(manifest: Manifest, path: Path, pos: Positions) -> LoadedManifest:
     try:
         desired = compile_manifest(manifest)
     except ManifestError as exc:
@@ -163,9 +172,29 @@ def parse_manifest(text: str, path: Path) -> LoadedManifest:
     return LoadedManifest(path=path, manifest=manifest, desired=desired, positions=pos)
 
 
+def parse_manifest(text: str, path: Path) -> LoadedManifest:
+    """Parse manifest text; raises ManifestError whose message names file, line and field."""
+    manifest, pos = parse_structure(text, path)
+    return _compiled(manifest, path, pos)
+
+
+def on_targets(loaded: LoadedManifest, texts: Sequence[str]) -> LoadedManifest:
+    """Narrowed to the `--target`s named (none: unchanged)."""
+    if not texts:
+        return loaded
+    selection = parse_selection(texts, loaded.desired)
+    desired = select_desired(loaded.desired, selection)
+    return replace(loaded, desired=desired, targets=tuple(selection_texts(selection)))
+
+
 def load_manifest(path: Path, *, display: Path | None = None) -> LoadedManifest:
-    """Read and parse; `display` is how errors name the file (as the user typed it)."""
+    """Read and parse a manifest file, or a directory of them (see manifest_dir); `display` is how
+    errors name the file (as the user typed it)."""
     shown = display or path
+    if path.is_dir():
+        merged = read_manifest_dir(path, shown)
+        loaded = _compiled(_structure_of(merged.data, [], shown, merged.positions), shown, merged.positions)
+        return replace(loaded, digest=merged.digest)
     raw = read_manifest_bytes(path, shown)
     digest = "sha256:" + hashlib.sha256(raw).hexdigest()
     return replace(parse_manifest(decode_manifest(raw, shown), shown), digest=digest)

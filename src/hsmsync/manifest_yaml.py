@@ -37,20 +37,42 @@ _FOREIGN_BOMS = (
 
 
 class Positions:
-    """Line numbers (1-based) of every key and value in the document, by path."""
+    """Line numbers (1-based) of every key and value in the document, by path; for a manifest
+    merged from a directory, also the file each one is in (`files`, set where it is not the one
+    the manifest is named by)."""
 
     def __init__(self) -> None:
         self.lines: dict[Loc, int] = {}
+        self.files: dict[Loc, str] = {}
 
-    def line_of(self, loc: Loc) -> int:
+    def _nearest(self, loc: Loc) -> Loc | None:
         for n in range(len(loc), -1, -1):
             if loc[:n] in self.lines:
-                return self.lines[loc[:n]]
-        return 1
+                return loc[:n]
+        return None
+
+    def line_of(self, loc: Loc) -> int:
+        nearest = self._nearest(loc)
+        return 1 if nearest is None else self.lines[nearest]
+
+    def file_of(self, loc: Loc) -> str | None:
+        """The file `line_of(loc)` is a line of, when the manifest spans several files."""
+        nearest = self._nearest(loc)
+        return None if nearest is None else self.files.get(nearest)
 
     def key_line(self, loc: Loc) -> int | None:
         """The line of the key at `loc` (None when there is none)."""
         return self.lines.get((*loc, "__key__"))
+
+    def key_file(self, loc: Loc) -> str | None:
+        return self.files.get((*loc, "__key__"))
+
+    def where(self, loc: Loc, *, about_key: bool = False) -> tuple[str | None, int]:
+        """(file or None for the manifest's own, line) of the key (when `about_key`) or value."""
+        key_line = self.key_line(loc) if about_key else None
+        if key_line is not None:
+            return self.key_file(loc), key_line
+        return self.file_of(loc), self.line_of(loc)
 
 
 def _refuse(display: Path | str, line: int, message: str) -> ManifestError:
@@ -191,5 +213,18 @@ def read_manifest_bytes(path: Path, display: Path | str) -> bytes:
         return path.read_bytes()
     except FileNotFoundError:
         raise ManifestError([], f"{display}: manifest not found (use -f/--file to name it)") from None
+    except IsADirectoryError:  # only `resolve` gets here: it edits one file in place
+        raise ManifestError(
+            [], f"{display}: is a directory; this command edits one manifest file: run it on each file"
+        ) from None
     except OSError as exc:
         raise ManifestError([], f"{display}: cannot read manifest: {exc.strerror or exc}") from None
+
+
+def render_problems(path: Path, problems: list[Problem], pos: Positions) -> str:
+    """`file:line: field: message`, sorted; the file is the one each line is in (see Positions)."""
+    located = []
+    for p in problems:
+        file, line = pos.where(p.loc, about_key=p.about_key)
+        located.append((file or str(path), line, p.field, p.message))
+    return "\n".join(f"{file}:{line}: {field}: {message}" for file, line, field, message in sorted(located))

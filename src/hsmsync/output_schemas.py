@@ -66,6 +66,7 @@ class FindingOut(_Out):
     fix: str
     field: str = Field(description="where in the manifest, e.g. principals.app-vm")
     line: int | None = Field(None, description="line in the manifest (lint output only)")
+    file: str | None = Field(None, description="the file the line is in, when -f names a directory (lint)")
 
 
 class SuppressedOut(FindingOut):

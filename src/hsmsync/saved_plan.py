@@ -9,7 +9,7 @@ file (e.g. in a pull request) can carry nothing the manifest does not say.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,7 @@ class PlanBinding:
     manifest_digest: str
     backend: SavedBackend
     tool_version: str = __version__
+    targets: tuple[str, ...] = ()  # `--target`s, sorted; () = the whole manifest
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +49,7 @@ def saved_plan_json(plan: Plan, request: ReadRequest, live: LiveState, binding: 
     data["tool_version"] = binding.tool_version
     data["manifest"] = {"path": binding.manifest_path, "sha256": binding.manifest_digest}
     data["backend"] = binding.backend.model_dump(mode="json")
+    data["targets"] = list(binding.targets)
     data["discovery"] = _discovery(request)
     data["live_snapshot"] = live.model_dump(mode="json")
     return json.dumps(data, indent=2, sort_keys=True) + "\n"
@@ -93,6 +95,11 @@ def check_binding(saved: SavedPlan, binding: PlanBinding, request: ReadRequest) 
             f"it was made from manifest {doc.manifest.path} ({doc.manifest.sha256}), "
             f"but {binding.manifest_path} is different ({binding.manifest_digest})"
         )
+    if tuple(doc.targets) != binding.targets:
+        problems.append(
+            f"it was made for {_targets_text(doc.targets)}, "
+            f"this apply is for {_targets_text(binding.targets)}"
+        )
     if doc.backend != binding.backend:
         problems.append(
             f"it was made against {backend_text(doc.backend)}, "
@@ -106,6 +113,10 @@ def check_binding(saved: SavedPlan, binding: PlanBinding, request: ReadRequest) 
             "Make the plan again from this manifest and backend (`hsmsync plan --out ...`), review it, "
             "then apply it."
         )
+
+
+def _targets_text(targets: Sequence[str]) -> str:
+    return "--target " + " --target ".join(targets) if targets else "every target (no --target)"
 
 
 def backend_text(b: SavedBackend) -> str:

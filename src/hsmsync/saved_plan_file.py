@@ -119,6 +119,7 @@ class SavedPlanDocument(_Strict):
     tool_version: str
     manifest: SavedManifest
     backend: SavedBackend
+    targets: list[str] = []  # the `--target`s it was made for; [] = every target
     discovery: SavedDiscovery
     live_fingerprint: str = Field(pattern=r"^sha256:[0-9a-f]{64}$")
     live_snapshot: LiveState

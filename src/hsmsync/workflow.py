@@ -10,7 +10,7 @@ reporter is passed in explicitly.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -31,7 +31,7 @@ from hsmsync.core.planner import plan_changes
 from hsmsync.core.review import PlanReview
 from hsmsync.core.state import LiveState
 from hsmsync.environment import Environment
-from hsmsync.manifest import LoadedManifest, load_manifest
+from hsmsync.manifest import LoadedManifest, load_manifest, on_targets
 from hsmsync.references import principal_id_of
 from hsmsync.saved_plan import (
     PlanBinding,
@@ -89,9 +89,16 @@ def absolute(path: Path, env: Environment) -> Path:
     return path if path.is_absolute() else env.cwd / path
 
 
-def load(shown: Path, env: Environment) -> LoadedManifest:
-    """The manifest at `shown` (as the user typed it; errors name it so)."""
-    return load_manifest(absolute(shown, env), display=shown)
+def load(shown: Path, env: Environment, targets: Sequence[str] = ()) -> LoadedManifest:
+    """The manifest at `shown` (a file or a directory of them, as the user typed it; errors name
+    it so), narrowed to `targets` (`--target`; none: all)."""
+    return on_targets(load_manifest(absolute(shown, env), display=shown), targets)
+
+
+def header_of(planned: Planned) -> str:
+    """What the output is about: the backend, and the `--target`s when the run is narrowed."""
+    targets = planned.loaded.targets
+    return planned.backend.describe() + (f" (only {', '.join(targets)})" if targets else "")
 
 
 @contextmanager
@@ -200,7 +207,7 @@ def binding(source: Source, env: Environment, loaded: LoadedManifest) -> PlanBin
     else:
         endpoints = str(absolute(source.endpoints, env).resolve()) if source.endpoints else None
         backend = SavedBackend(kind="live", endpoints=endpoints)
-    return PlanBinding(str(loaded.path), loaded.digest, backend)
+    return PlanBinding(str(loaded.path), loaded.digest, backend, targets=loaded.targets)
 
 
 @dataclass(frozen=True)
@@ -221,11 +228,14 @@ class SavedPlanCheck:
         )
 
 
-def check_saved_plan(plan_file: Path, manifest: Path, source: Source, env: Environment) -> SavedPlanCheck:
+def check_saved_plan(
+    plan_file: Path, manifest: Path, source: Source, env: Environment, targets: Sequence[str] = ()
+) -> SavedPlanCheck:
     """The saved plan, bound to `manifest` (`-f`, never a path the plan file names: the file is
-    input a pull request can edit, and the pipeline decides what it applies) and this backend."""
+    input a pull request can edit, and the pipeline decides what it applies), this backend and
+    these `--target`s."""
     saved = load_saved_plan(absolute(plan_file, env), plan_file)
-    loaded = load(manifest, env)
+    loaded = load(manifest, env, targets)
     bound = binding(source, env, loaded)
     check_binding(saved, bound, read_request_for(loaded.desired))
     return SavedPlanCheck(saved, loaded, manifest, bound)

@@ -6,6 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
+import jsonschema
 import pytest
 import yaml
 
@@ -99,3 +100,20 @@ def test_export_from_a_state_file_names_principals_from_the_manifest(contoso: Pa
     assert "is at the tenant root '/', which a manifest cannot declare; left out" in text
     plan = run_cli("plan", "-f", "x.yaml", "--state", "s.json", "--detailed-exitcode", cwd=contoso)
     assert plan.exit_code == 0, plan.stdout + plan.stderr
+
+
+def test_the_exported_schema_reference_resolves_next_to_the_file(tmp_path):
+    # Issue 12: export wrote `$schema=https://hsmsync.dev/...`, which nothing publishes. It now
+    # names a relative path, and the schema `hsmsync schema manifest` writes there validates it.
+    result = run_cli(
+        "export", "--state", str(CONTOSO / "live-as-tutorial.json"), "-o", "out.yaml", cwd=tmp_path
+    )
+    assert result.exit_code == 0, result.stderr
+    text = (tmp_path / "out.yaml").read_text()
+    first = text.splitlines()[0]
+    assert first == "# yaml-language-server: $schema=hsmsync.schema.json"
+    assert "hsmsync.dev" not in text
+    schema = run_cli("schema", "manifest", cwd=tmp_path).stdout
+    (tmp_path / "hsmsync.schema.json").write_text(schema)
+    reference = first.split("$schema=", 1)[1]
+    jsonschema.validate(yaml.safe_load(text), json.loads((tmp_path / reference).read_text()))

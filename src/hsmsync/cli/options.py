@@ -10,10 +10,14 @@ from pathlib import Path
 from hsmsync.backends.auth_methods import AUTH_METHODS
 from hsmsync.workflow import DEFAULT_MANIFEST, GuardOptions, Source
 
-PLAN_SOURCE_HELP = (
-    "plan against a fake state file instead of Azure",
-    "plan against Azure (the default without --state)",
-)
+PLAN_SOURCE_HELP = ("use a fake state file instead of Azure", "use Azure (the default without --state)")
+MANIFEST_HELP = "manifest file, or a directory of them (default: hsmsync.yaml)"
+# `--allow-lockout` per command that runs the lockout guard (drift changes nothing: it has none)
+_ALLOW_LOCKOUT_HELP = {
+    "plan": "show, save and exit 0/2 even if the plan would leave nobody (or not the applying identity) "
+    "able to manage access (apply must be given it too)",
+    "apply": "apply even if nobody (or not the applying identity) could manage access afterwards",
+}
 REVIEW_SOURCE_HELP = ("also read live state from this fake state file", "also read live state from Azure")
 
 
@@ -36,20 +40,22 @@ def add_source(
     _add_live_options(p)
 
 
-def add_guard(p: argparse.ArgumentParser) -> None:
-    """The lockout guard's and the reference check's options (commands that plan)."""
-    p.add_argument(
-        "--allow-lockout",
-        action="store_true",
-        help="apply even if nobody (or not the applying identity) could manage access afterwards",
-    )
+def add_guard(p: argparse.ArgumentParser, command: str) -> None:
+    """The lockout guard's and the reference check's options (commands that plan); help texts say
+    what each does for `command`."""
+    if command in _ALLOW_LOCKOUT_HELP:
+        p.add_argument("--allow-lockout", action="store_true", help=_ALLOW_LOCKOUT_HELP[command])
     p.add_argument(
         "--strict",
         action="store_true",
         help="what would be a warning about the manifest's references (a per-key scope naming no "
         "existing key) is an error",
     )
-    p.add_argument("--caller", metavar="OBJECT_ID", help="the applying identity, for the lockout guard")
+    p.add_argument(
+        "--caller",
+        metavar="OBJECT_ID",
+        help="the identity hsmsync runs as (object id or principals key; default: the signed-in one)",
+    )
     p.add_argument("--caller-group", metavar="OBJECT_ID", action="append", default=[], help="its groups")
 
 
@@ -59,16 +65,25 @@ def add_feedback(p: argparse.ArgumentParser) -> None:
     p.add_argument("-v", "--verbose", action="count", default=0, help="log every API call (-vv: debug)")
 
 
-def add_planning(p: argparse.ArgumentParser) -> None:
-    """What `plan`, `apply` and `drift` share: manifest, source, guard and feedback options."""
-    add_manifest(
-        p,
-        "manifest (default: hsmsync.yaml; `apply PLAN` too: never a path from the plan file)",
-        default=None,
-    )
+def add_planning(p: argparse.ArgumentParser, command: str) -> None:
+    """What `plan`, `apply` and `drift` share: manifest, source, guard, target and feedback options."""
+    with_plan = "; with PLAN, the manifest the saved plan is checked against (never a path from it)"
+    add_manifest(p, MANIFEST_HELP + (with_plan if command == "apply" else ""), default=None)
     add_source(p, *PLAN_SOURCE_HELP)
-    add_guard(p)
+    add_guard(p, command)
+    add_targets(p)
     add_feedback(p)
+
+
+def add_targets(p: argparse.ArgumentParser) -> None:
+    """`--target hsm:NAME|vault:NAME|arm` (see core/shard.py)."""
+    p.add_argument(
+        "--target",
+        action="append",
+        default=[],
+        metavar="hsm:NAME|vault:NAME|arm",
+        help="only this HSM, Key Vault or Azure RBAC (repeatable; default: all of them)",
+    )
 
 
 def add_format(p: argparse.ArgumentParser, choices: Iterable[str], help_text: str | None = None) -> None:
@@ -104,7 +119,7 @@ def guard_of(args: argparse.Namespace) -> GuardOptions:
     return GuardOptions(
         caller=args.caller,
         caller_groups=tuple(args.caller_group),
-        allow_lockout=args.allow_lockout,
+        allow_lockout=getattr(args, "allow_lockout", False),  # drift has none
         strict=args.strict,
     )
 

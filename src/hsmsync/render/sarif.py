@@ -72,10 +72,10 @@ def _result(f: Finding, uri: str, line_of: LineOf, index: dict[str, int]) -> dic
     }
 
 
-def _log(uri: str, root_uri: str, rules: list[Rule], results: list[dict[str, Any]]) -> str:
+def _log(uris: Sequence[str], root_uri: str, rules: list[Rule], results: list[dict[str, Any]]) -> str:
     run: dict[str, Any] = {
         "tool": {"driver": {"name": "hsmsync", "version": __version__, "rules": [_rule(r) for r in rules]}},
-        "artifacts": [{"location": {"uri": uri, "uriBaseId": "SRCROOT"}}],
+        "artifacts": [{"location": {"uri": uri, "uriBaseId": "SRCROOT"}} for uri in uris],
         "results": results,
     }
     if root_uri:
@@ -84,18 +84,29 @@ def _log(uri: str, root_uri: str, rules: list[Rule], results: list[dict[str, Any
     return json.dumps(log, indent=2) + "\n"
 
 
-def render_sarif(report: LintReport, path: str, line_of: LineOf, root_uri: str = "") -> str:
+def render_sarif(
+    report: LintReport,
+    path: str,
+    line_of: LineOf,
+    root_uri: str = "",
+    file_of: Callable[[Loc], str | None] | None = None,
+) -> str:
     """`path` is the manifest relative to the repository root (`root_uri`, a file: URI ending in
-    '/'); SARIF wants a URI, so slashes go forward."""
-    uri = path.replace("\\", "/")
+    '/'); SARIF wants a URI, so slashes go forward. `file_of`: for a manifest of several files,
+    the file (relative to the root) each location is in."""
+
+    def uri_of(f: Finding) -> str:
+        return ((file_of and file_of(f.location_path)) or path).replace("\\", "/")
+
     rules = sorted(RULES.values(), key=lambda r: r.id)
     index = {r.id: i for i, r in enumerate(rules)}
-    results = [_result(f, uri, line_of, index) for f in report.findings]
+    results = [_result(f, uri_of(f), line_of, index) for f in report.findings]
     for s in report.suppressed:
-        result = _result(s.finding, uri, line_of, index)
+        result = _result(s.finding, uri_of(s.finding), line_of, index)
         result["suppressions"] = [{"kind": "inSource", "justification": s.justification}]
         results.append(result)
-    return _log(uri, root_uri, rules, results)
+    uris = sorted({uri_of(f) for f in [*report.findings, *(s.finding for s in report.suppressed)]})
+    return _log(uris or [path.replace("\\", "/")], root_uri, rules, results)
 
 
 def render_invalid(errors: Sequence[tuple[str, int, str]], root_uri: str = "") -> str:
@@ -111,5 +122,5 @@ def render_invalid(errors: Sequence[tuple[str, int, str]], root_uri: str = "") -
         }
         for path, line, message in errors
     ]
-    uri = errors[0][0].replace("\\", "/") if errors else ""
-    return _log(uri, root_uri, [INVALID_MANIFEST], results)
+    uris = sorted({path.replace("\\", "/") for path, _, _ in errors}) or [""]
+    return _log(uris, root_uri, [INVALID_MANIFEST], results)

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import argparse
 
-from hsmsync.cli.options import REVIEW_SOURCE_HELP, add_manifest, add_source
+from hsmsync.cli.options import MANIFEST_HELP, REVIEW_SOURCE_HELP, add_manifest, add_source
 
 WOULD_BE = "According to the manifest (what would be):"
 IS_NOW = "In live state (what is):"
 
 
 def add_review_options(p: argparse.ArgumentParser) -> None:
-    add_manifest(p, "manifest (default: hsmsync.yaml)")
+    add_manifest(p, MANIFEST_HELP)
     add_source(p, *REVIEW_SOURCE_HELP)

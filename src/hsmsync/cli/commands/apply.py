@@ -22,6 +22,7 @@ from hsmsync.workflow import (
     caller_of,
     check_saved_plan,
     guard,
+    header_of,
     load,
     opened_backend,
     plan_against,
@@ -32,7 +33,7 @@ from hsmsync.workflow import (
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("apply", help="make live state match the manifest")
-    add_planning(p)
+    add_planning(p, "apply")
     p.add_argument("plan_file", nargs="?", type=Path, help="a plan saved by `plan --out`")
     p.add_argument("--auto-approve", action="store_true", help="do not ask for confirmation")
     p.add_argument(
@@ -61,7 +62,7 @@ def _human(args: argparse.Namespace, env: Environment) -> TextIO:
 
 def _bootstrap(args: argparse.Namespace, ctx: Context) -> None:
     env = ctx.env
-    loaded = load(manifest_of(args), env)
+    loaded = load(manifest_of(args), env, args.target)
     options = resolve_callers(guard_of(args), loaded)
     human = _human(args, env)
     with opened_backend(source_of(args), env, ctx.progress) as backend:
@@ -81,8 +82,9 @@ def run(args: argparse.Namespace, ctx: Context) -> ExitStatus:
         _bootstrap(args, ctx)
     env, source, options = ctx.env, source_of(args), guard_of(args)
     # A saved plan is checked against the manifest and this backend before any backend is opened.
-    saved = check_saved_plan(args.plan_file, manifest_of(args), source, env) if args.plan_file else None
-    loaded = saved.loaded if saved is not None else load(manifest_of(args), env)
+    manifest = manifest_of(args)
+    saved = check_saved_plan(args.plan_file, manifest, source, env, args.target) if args.plan_file else None
+    loaded = saved.loaded if saved is not None else load(manifest, env, args.target)
     with opened_backend(source, env, ctx.progress) as backend:
         if saved is None:
             planned = plan_against(loaded, backend, options)
@@ -94,7 +96,7 @@ def run(args: argparse.Namespace, ctx: Context) -> ExitStatus:
 
 def _apply(args: argparse.Namespace, ctx: Context, planned: Planned) -> ExitStatus:
     env, plan, backend, human = ctx.env, planned.plan, planned.backend, _human(args, ctx.env)
-    human.write(PLAN_RENDERERS["text"](PlanReview(plan), backend.describe()))
+    human.write(PLAN_RENDERERS["text"](PlanReview(plan), header_of(planned)))
     if plan.is_empty:
         if args.format == "json":
             env.stdout.write(render_apply_json(ApplyResult(()), backend.describe()))

@@ -11,7 +11,7 @@ from hsmsync.cli.status import ExitStatus
 from hsmsync.core.access_delta import state_after_plan
 from hsmsync.core.drift import DriftReport, FailOn, flag_unmanaged
 from hsmsync.render import drift as drift_render
-from hsmsync.workflow import absolute, lint_after, load, opened_backend, plan_against
+from hsmsync.workflow import absolute, header_of, lint_after, load, opened_backend, plan_against
 from hsmsync_files.textfiles import write_output_file
 
 RENDERERS = {
@@ -23,7 +23,7 @@ RENDERERS = {
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("drift", help="report whether live state moved away from the manifest")
-    add_planning(p)
+    add_planning(p, "drift")
     add_format(p, RENDERERS)
     p.add_argument("--report", type=Path, help="also write the JSON report to this file")
     p.add_argument(
@@ -36,10 +36,10 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 def run(args: argparse.Namespace, ctx: Context) -> ExitStatus:
     env = ctx.env
-    loaded = load(manifest_of(args), env)
+    loaded = load(manifest_of(args), env, args.target)
     with opened_backend(source_of(args), env, ctx.progress) as backend:
         planned = plan_against(loaded, backend, guard_of(args))
-        header = backend.describe()
+        header = header_of(planned)
     after = state_after_plan(planned.live, planned.plan)  # lint sees what apply would leave
     findings = lint_after(planned, after).findings
     report = DriftReport(planned.plan, FailOn(args.fail_on), flag_unmanaged(planned.plan, findings))

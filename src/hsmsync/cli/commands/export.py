@@ -19,20 +19,25 @@ import yaml
 
 from hsmsync.backends.base import HsmRef, ReadRequest, StateBackend, VaultRef
 from hsmsync.cli.context import Context
-from hsmsync.cli.options import add_manifest, add_source, manifest_of, source_of
+from hsmsync.cli.options import add_manifest, add_source, add_targets, manifest_of, source_of
 from hsmsync.cli.status import ExitStatus
 from hsmsync.core.desired import PrincipalInfo
 from hsmsync.core.errors import BackendError, HsmsyncError
 from hsmsync.core.export import export_manifest
 from hsmsync.core.model import Manifest
 from hsmsync.core.scopes import normalize_arm_scope
+from hsmsync.core.shard import parse_selection, select_live
 from hsmsync.core.state import DirectoryObject, LiveState
 from hsmsync.environment import Environment
 from hsmsync.render.escape import visible
 from hsmsync.workflow import DEFAULT_MANIFEST, absolute, load, opened_backend
 from hsmsync_files.textfiles import write_output_file
 
-HEADER = "# yaml-language-server: $schema=https://hsmsync.dev/schemas/hsmsync.schema.json\n"
+# A path relative to the exported file: no site publishes the schema, so it is written next to it.
+HEADER = (
+    "# yaml-language-server: $schema=hsmsync.schema.json\n"
+    "# (editor validation: `hsmsync schema manifest > hsmsync.schema.json` next to this file)\n"
+)
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -45,6 +50,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         default=None,
     )
     p.add_argument("--hsm", action="append", metavar="NAME", help="only this HSM (repeatable)")
+    add_targets(p)
     p.add_argument("-o", "--output", type=Path, help="write here instead of standard output")
 
 
@@ -131,6 +137,8 @@ def run(args: argparse.Namespace, ctx: Context) -> ExitStatus:
         manifest = _manifest(args, env)
         live, directory, graph_notes = _read(args, env, backend, manifest)
         source = backend.describe()
+    if args.target:
+        live = select_live(live, parse_selection(args.target, live))
     try:
         export = export_manifest(live, hsms=args.hsm, directory=directory, principals=_principals(manifest))
     except ValueError as exc:

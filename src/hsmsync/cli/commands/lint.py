@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,7 +14,9 @@ from hsmsync.cli.options import add_format, source_of
 from hsmsync.cli.status import ExitStatus
 from hsmsync.core.errors import ManifestError
 from hsmsync.core.lint import LintReport, lint
+from hsmsync.core.lint_findings import Loc
 from hsmsync.environment import Environment
+from hsmsync.manifest_yaml import Positions
 from hsmsync.render import lint_json, lint_text, sarif
 from hsmsync.render.lint_text import LineOf
 from hsmsync.workflow import absolute, load, read_live
@@ -47,18 +50,34 @@ def run(args: argparse.Namespace, ctx: Context) -> ExitStatus:
             raise  # the CLI reports it (and annotates it in GitHub Actions)
         return _invalid_as_sarif(args, env, exc, manifest)
     report = lint(loaded.manifest, loaded.desired, read_live(source_of(args), env, loaded))
-    line_of = loaded.positions.line_of
-    if args.format == "sarif":
-        root = ci.repo_root(manifest, _cwd_path(args.sarif_root, env))
-        uri = ci.relative_uri(manifest, root)
-        env.stdout.write(sarif.render_sarif(report, uri, line_of, root.as_uri() + "/"))
-    else:
-        env.stdout.write(RENDERERS[args.format](report, str(args.file), line_of))
-    if ci.in_github_actions(env.environ):  # paths relative to the repository root, where GitHub looks
-        shown = ci.relative_uri(manifest, ci.repo_root(manifest, _cwd_path(args.sarif_root, env)))
-        items = [(f.severity.value, shown, line_of(f.location_path), f.message) for f in report.findings]
-        env.stderr.write(ci.workflow_annotations(items))
+    _write(args, env, report, loaded.positions, manifest)
     return ExitStatus.OK if args.soft_fail else ExitStatus(report.exit_code)
+
+
+def _write(
+    args: argparse.Namespace, env: Environment, report: LintReport, pos: Positions, manifest: Path
+) -> None:
+    """The findings in `--format`, and in GitHub Actions as annotations; each names the file its
+    line is in (`pos.file_of`: a team's file when `-f` names a directory)."""
+    line_of, file_of = pos.line_of, pos.file_of
+    root = functools.cache(lambda: ci.repo_root(manifest, _cwd_path(args.sarif_root, env)))  # runs git
+
+    def root_relative(loc: Loc) -> str:  # paths relative to the repository root, where GitHub looks
+        file = file_of(loc)
+        return ci.relative_uri(env.cwd / file if file else manifest, root())
+
+    if args.format == "sarif":
+        uri = ci.relative_uri(manifest, root())
+        env.stdout.write(sarif.render_sarif(report, uri, line_of, root().as_uri() + "/", root_relative))
+    else:  # text or json
+        render = lint_json.render_lint if args.format == "json" else lint_text.render_lint
+        env.stdout.write(render(report, str(args.file), line_of, file_of))
+    if ci.in_github_actions(env.environ):
+        items = [
+            (f.severity.value, root_relative(f.location_path), line_of(f.location_path), f.message)
+            for f in report.findings
+        ]
+        env.stderr.write(ci.workflow_annotations(items))
 
 
 def _invalid_as_sarif(

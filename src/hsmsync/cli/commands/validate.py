@@ -7,7 +7,7 @@ from pathlib import Path
 
 from hsmsync.cli import ci
 from hsmsync.cli.context import Context
-from hsmsync.cli.options import add_format, add_manifest
+from hsmsync.cli.options import MANIFEST_HELP, add_format, add_manifest
 from hsmsync.cli.progress import error_line
 from hsmsync.cli.status import ExitStatus
 from hsmsync.core.errors import ManifestError
@@ -16,7 +16,7 @@ from hsmsync.workflow import DEFAULT_MANIFEST, load
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("validate", help="check manifests and exit (exit 1 if any is invalid)")
-    add_manifest(p, f"manifest (default: {DEFAULT_MANIFEST})", default=None)
+    add_manifest(p, MANIFEST_HELP, default=None)
     p.add_argument("files", nargs="*", type=Path, metavar="FILE", help="more manifests, each checked")
     add_format(p, ["text", "json"])
 
