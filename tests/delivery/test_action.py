@@ -172,10 +172,11 @@ def test_validate_and_lint_run_without_posting(github: FakeGitHub, workspace: Pa
     assert github.requests == []
 
 
-def test_targets_input_fails_clearly_while_hsmsync_has_no_target_option(github: FakeGitHub, workspace: Path):
+def test_targets_input_is_passed_on_as_target_options(github: FakeGitHub, workspace: Path):
+    # hsmsync now has `--target` (issue 12 §4): the input narrows the run instead of failing it.
     run = _plan(github, workspace, targets="hsm:contoso")
-    assert run.failed and run.outputs["exit-code"] == "1"
-    assert "input `targets` needs `hsmsync plan --target`" in run.log
+    assert not run.failed, run.log
+    assert "--target hsm:contoso" in run.log
 
 
 def test_an_api_error_fails_the_step_without_printing_the_token(github: FakeGitHub, workspace: Path):
