@@ -32,7 +32,7 @@ from cryptography.x509.oid import NameOID
 from hsmsync.backends.azure.endpoints import settings_from_endpoints
 from hsmsync.core.errors import StateError
 from hsmsync_emulator import Emulator, start_emulator
-from tests.conftest import CONTOSO, run_cli
+from tests.conftest import CONTOSO, CliResult, run_cli
 
 PUBLIC_NAMES = (
     "*.managedhsm.azure.net",
@@ -236,19 +236,23 @@ def test_emulator_file_cannot_name_a_remote_host(
     assert "https://evil.example" in result.stderr
 
 
-def test_emulator_authority_must_be_loopback(
-    emulated: tuple[Path, Emulator], recorder: Recorder, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # The authority receives the client secret or federated token: never a remote host for an emulator.
+def _plan_signing_in_at(emulated: tuple[Path, Emulator], authority: str) -> CliResult:
+    """`plan --live` with a client secret, the endpoints file naming `authority` (`{port}` is the
+    emulator's authority port) as where to sign in."""
     directory, emulator = emulated
     port = emulator.authority_url.rsplit(":", 1)[1]
-    _edit_endpoints(directory, authority=f"https://evil.example:{port}")
+    _edit_endpoints(directory, authority=authority.format(port=port))
     env = {
         "AZURE_TENANT_ID": emulator.tenant_id,
         "AZURE_CLIENT_ID": str(uuid.uuid4()),
         "AZURE_CLIENT_SECRET": "s",
     }
-    result = run_cli("plan", "--live", "--endpoints", "endpoints.json", cwd=directory, environ=env)
+    return run_cli("plan", "--live", "--endpoints", "endpoints.json", cwd=directory, environ=env)
+
+
+def test_emulator_authority_must_be_loopback(emulated: tuple[Path, Emulator], recorder: Recorder) -> None:
+    # The authority receives the client secret or federated token: never a remote host for an emulator.
+    result = _plan_signing_in_at(emulated, "https://evil.example:{port}")
     assert recorder.requests == []
     assert result.exit_code == 1, result.stderr
     assert "endpoints field 'authority': an emulator's URLs must be on loopback" in result.stderr
@@ -473,15 +477,7 @@ def test_an_authority_with_a_backslash_is_refused_before_any_sign_in(
     emulated: tuple[Path, Emulator], recorder: Recorder
 ) -> None:
     # The authority receives the client secret: the same parse decides where it goes.
-    directory, emulator = emulated
-    port = emulator.authority_url.rsplit(":", 1)[1]
-    _edit_endpoints(directory, authority=f"https://evil.example\\@127.0.0.1:{port}")
-    env = {
-        "AZURE_TENANT_ID": emulator.tenant_id,
-        "AZURE_CLIENT_ID": str(uuid.uuid4()),
-        "AZURE_CLIENT_SECRET": "s",
-    }
-    result = run_cli("plan", "--live", "--endpoints", "endpoints.json", cwd=directory, environ=env)
+    result = _plan_signing_in_at(emulated, "https://evil.example\\@127.0.0.1:{port}")
     assert recorder.requests == []
     assert result.exit_code == 1, result.stderr
     assert (
