@@ -57,8 +57,7 @@ def saved_plan_json(plan: Plan, request: ReadRequest, live: LiveState, binding: 
 
 def _discovery(request: ReadRequest) -> dict[str, Any]:
     """The read request as JSON, sets sorted, so the same request always writes the same text."""
-    out = asdict(request)
-    out["full_discovery"] = sorted(request.full_discovery)
+    out = {k: sorted(v) if isinstance(v, frozenset) else v for k, v in asdict(request).items()}
     out["key_scopes"] = {k: list(v) for k, v in sorted(request.key_scopes.items())}
     as_read: dict[str, Any] = json.loads(json.dumps(out))  # tuples -> lists, as read from the file
     return as_read

@@ -182,13 +182,18 @@ def lint_after(planned: Planned, after: LiveState) -> LintReport:
     return lint(planned.loaded.manifest, planned.loaded.desired, planned.live, after=after)
 
 
+def refuse_refused(plan: Plan) -> None:
+    """What the service would refuse stops an apply, even one with nothing else to do."""
+    if plan.refusals:
+        listing = "\n".join(f"  - {r}" for r in plan.refusals)
+        raise HsmsyncError(f"the service would refuse this plan:\n{listing}\nChange the manifest to match.")
+
+
 def guard(planned: Planned, after: LiveState | None = None) -> None:
     """Refuse what the service would refuse, and what would lock anyone out; `planned.live` is
     always state this process read itself."""
     plan = planned.plan
-    if plan.refusals:
-        listing = "\n".join(f"  - {r}" for r in plan.refusals)
-        raise HsmsyncError(f"the service would refuse this plan:\n{listing}\nChange the manifest to match.")
+    refuse_refused(plan)
     keep = rights_to_keep(planned.loaded.desired)
     caller = caller_of(planned.options, planned.backend)
     problems = check_lockout(plan, planned.live, caller=caller, keep=keep, after=after)

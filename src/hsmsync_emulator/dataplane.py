@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 from urllib.parse import unquote
 
 from hsmsync.core.state import HsmState, LiveState
-from hsmsync_emulator import keys, rbac
+from hsmsync_emulator import hsm_settings, keys, rbac
 from hsmsync_emulator.errors import ApiError
 from hsmsync_emulator.pipeline import Operation, paged
 from hsmsync_emulator.server import Request, Response
@@ -50,6 +50,13 @@ class HsmService:
 
         return self._store.update(apply)
 
+    # What the per-resource modules (hsm_settings.py) use.
+    def hsm(self) -> HsmState:
+        return self._hsm()
+
+    def change(self, change: Callable[[HsmState], tuple[HsmState, T]]) -> T:
+        return self._change(change)
+
     def is_allowed(self, principals: frozenset[str], action: str, scope: str) -> bool:
         return rbac.is_allowed(self._hsm(), principals, action, scope)
 
@@ -70,6 +77,8 @@ class HsmService:
         parts = [unquote(p) for p in request.path.split("/")[1:]]
         if parts and parts[0].lower() == "keys":
             return self._keys(request, parts[1:])
+        if parts and parts[0].lower() == "settings":
+            return hsm_settings.operation(self, request, parts[1:], lambda: _body(request))
         raise ApiError(404, "NotFound", f"No such operation: {request.method} {request.path}")
 
     def _assignments(self, request: Request, scope: str, name: str) -> Operation:

@@ -77,6 +77,9 @@ def write_state_file(path: Path, state: LiveState) -> None:
     data = state.model_dump(mode="json", exclude_defaults=False)
     if state.sign_in == type(state.sign_in)():
         del data["sign_in"]  # only emulator state files sign anyone in
+    for hsm in data.get("hsms", {}).values():
+        if hsm.get("data_settings", ()) is None:
+            del hsm["data_settings"]  # as a new HSM lists them: a file that never named them stays so
     text = json.dumps(data, indent=2, sort_keys=False) + "\n"
     remove_stale_temps(path)
     try:

@@ -45,6 +45,8 @@ class ReadRequest:
     arm_inherited: bool = False
     # Every principal's ARM assignments at `arm_scopes`, not only the manifest's (management prune).
     arm_full_discovery: bool = False
+    # HSMs whose data-plane settings the manifest manages (KeyVaultSettingsClient).
+    data_settings: frozenset[str] = frozenset()
 
 
 def _same(a: str, b: str) -> bool:

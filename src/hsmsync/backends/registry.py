@@ -51,6 +51,7 @@ def read_request_for(desired: DesiredState) -> ReadRequest:
         # Pruning must see every assignment, not only those of the manifest's principals.
         full_discovery=frozenset(h.name for h in desired.hsms.values() if h.prune),
         arm_full_discovery=desired.management_prune,
+        data_settings=frozenset(h.name for h in desired.hsms.values() if h.data_settings is not None),
         vaults=tuple(VaultRef(v.name, v.url, v.resource_id) for v in desired.vaults.values()),
         arm_role_scopes=tuple(dict.fromkeys(s for r in desired.arm_roles for s in r.assignable_scopes)),
     )

@@ -7,6 +7,7 @@ resources_*.py), per target the manifest manages:
   (roleAssignments/read) at '/', and write and delete assignments there (roleAssignments/write,
   /delete) to keep managing access; with custom roles, write and delete definitions too;
 - a pruning HSM (full discovery): list keys (keys/read at /keys), or the next plan fails;
+- an HSM with `data_settings`: settings/read and settings/write at '/';
 - ARM scopes with assignments: Microsoft.Authorization/roleAssignments/read|write|delete;
 - an HSM resource: Microsoft.KeyVault/managedHSMs/read (settings, initial administrators), /write
   when it manages settings, Microsoft.Insights/diagnosticSettings/read|write|delete with logging;
@@ -63,6 +64,11 @@ def rights_to_keep(desired: DesiredState) -> tuple[Right, ...]:
             out += [_data(hsm.name, a, "/", "to manage its custom roles") for a in _DEFINITIONS]
         if hsm.prune:
             out.append(_data(hsm.name, "keys/read/action", "/keys", "to list keys (it prunes)"))
+        if hsm.data_settings is not None:
+            out += [
+                _data(hsm.name, f"settings/{verb}/action", "/", "to manage its data-plane settings")
+                for verb in ("read", "write")
+            ]
         if hsm.resource_id:
             out.append(_arm("Microsoft.KeyVault/managedHSMs/read", hsm.resource_id, f"to read {hsm.name}"))
             if hsm.settings is not None:

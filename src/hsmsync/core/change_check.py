@@ -13,6 +13,7 @@ from hsmsync.core.plan import PHASES, Action, Change, Kind, Plane
 from hsmsync.core.state import (
     AccessPolicy,
     ArmRoleDefinition,
+    DataSetting,
     DiagnosticSetting,
     HsmSettingsPatch,
 )
@@ -21,6 +22,7 @@ _PAYLOADS: dict[Kind, type] = {
     Kind.ACCESS_POLICY: AccessPolicy,
     Kind.SETTING: HsmSettingsPatch,
     Kind.DIAGNOSTIC_SETTING: DiagnosticSetting,
+    Kind.DATA_SETTING: DataSetting,
 }
 
 

@@ -81,6 +81,7 @@ class _Compiler:
                 custom_roles=tuple(sorted(self.custom[name].values(), key=lambda r: r.name)),
                 settings=_settings(h.settings),
                 logging=self._logging(name, h.logging),
+                data_settings=None if h.data_settings is None else dict(sorted(h.data_settings.items())),
             )
             for name, h in self.m.hsms.items()
         }

@@ -72,6 +72,7 @@ class DesiredHsm:
     custom_roles: tuple[RoleDefinition, ...]
     settings: HsmSettingsPatch | None = None
     logging: DiagnosticSetting | None = None
+    data_settings: Mapping[str, bool] | None = None  # data-plane settings by the service's name
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    StrictBool,
     StringConstraints,
     model_validator,
 )
@@ -41,6 +42,10 @@ ArmScope = Annotated[
     AfterValidator(check_arm_scope),
     Field(description="ARM scope: management group, subscription, resource group or resource"),
 ]
+
+
+# A data-plane setting's name as the service spells it (AllowKeyManagementOperationsThroughARM).
+DataSettingName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9]{0,127}$")]
 
 
 class _Strict(BaseModel):
@@ -131,6 +136,11 @@ class Hsm(_Strict):
     )
     settings: HsmSettingsSpec | None = None
     logging: LoggingSpec | None = None
+    data_settings: dict[DataSettingName, StrictBool] | None = Field(
+        default=None,
+        description="The HSM's own data-plane settings (KeyVaultSettingsClient), by the service's "
+        "name, e.g. AllowKeyManagementOperationsThroughARM: false; settings left out are not managed",
+    )
 
 
 class DataPermissionBlock(_Strict):

@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 from hsmsync.core.state import (
     AccessPolicy,
     ArmRoleDefinition,
+    DataSetting,
     DiagnosticSetting,
     HsmSettingsPatch,
     RoleDefinition,
@@ -30,6 +31,7 @@ class Kind(StrEnum):
     ACCESS_POLICY = "access_policy"
     SETTING = "setting"
     DIAGNOSTIC_SETTING = "diagnostic_setting"
+    DATA_SETTING = "data_setting"
 
 
 class Plane(StrEnum):
@@ -50,10 +52,11 @@ PHASES: dict[tuple[Action, Kind], int] = {
     (Action.DELETE, Kind.ROLE_ASSIGNMENT): 3,
     (Action.DELETE, Kind.ACCESS_POLICY): 3,
     (Action.DELETE, Kind.ROLE_DEFINITION): 4,
+    (Action.UPDATE, Kind.DATA_SETTING): 5,
     (Action.UPDATE, Kind.SETTING): 5,
 }
 
-Payload = ArmRoleDefinition | AccessPolicy | DiagnosticSetting | HsmSettingsPatch
+Payload = ArmRoleDefinition | AccessPolicy | DiagnosticSetting | HsmSettingsPatch | DataSetting
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +169,23 @@ class DiagnosticSettingSubject:
         return self.payload.name
 
 
+@dataclass(frozen=True, slots=True)
+class DataSettingSubject:
+    """One Managed HSM data-plane setting (KeyVaultSettingsClient), set to the payload's value."""
+
+    scope: str  # '/': the settings belong to the whole HSM
+    payload: DataSetting
+    field_changes: tuple[FieldChange, ...] = ()
+    kind, plane, role, role_id = Kind.DATA_SETTING, Plane.DATA, "data-plane setting", ""
+    definition = principal = principal_id = principal_type = None
+    added_data_actions: ClassVar[tuple[str, ...]] = ()
+    removed_data_actions: ClassVar[tuple[str, ...]] = ()
+
+    @property
+    def name(self) -> str:
+        return self.payload.name
+
+
 Subject = (
     RoleAssignmentSubject
     | RoleDefinitionSubject
@@ -173,6 +193,7 @@ Subject = (
     | SettingsSubject
     | PermissionModelSubject
     | DiagnosticSettingSubject
+    | DataSettingSubject
 )
 
 

@@ -17,6 +17,7 @@ from hsmsync.core.plan import (
     AccessPolicySubject,
     Action,
     Change,
+    DataSettingSubject,
     DiagnosticSettingSubject,
     FieldChange,
     PermissionModelSubject,
@@ -26,8 +27,10 @@ from hsmsync.core.plan import (
 )
 from hsmsync.core.roledefs import arm_role_changes
 from hsmsync.core.state import (
+    DEFAULT_DATA_SETTINGS,
     AccessPolicy,
     ArmRoleDefinition,
+    DataSetting,
     DiagnosticSetting,
     HsmSettings,
     LiveState,
@@ -60,6 +63,9 @@ def plan_resources(desired: DesiredState, live: LiveState) -> ResourcePlan:
         if hsm.logging is not None:
             existing = {d.name: d for d in (live_hsm.diagnostic_settings if live_hsm else ())}
             _plan_logging(hsm, hsm.logging, existing.get(hsm.logging.name), out)
+        if hsm.data_settings is not None:
+            have = live_hsm.listed_data_settings if live_hsm else DEFAULT_DATA_SETTINGS
+            _plan_data_settings(hsm.name, hsm.data_settings, {d.name: d for d in have}, out)
     for name in sorted(desired.vaults):
         _plan_vault(desired.vaults[name], live.vaults.get(name), desired.principals, out)
     _plan_arm_roles(desired, live, out)
@@ -98,6 +104,35 @@ def _plan_settings(hsm: DesiredHsm, current: HsmSettings, out: ResourcePlan) -> 
             subject=SettingsSubject(hsm.resource_id, hsm.settings, tuple(fields)),
         )
     )
+
+
+def _plan_data_settings(
+    hsm: str, wanted: Mapping[str, bool], have: Mapping[str, DataSetting], out: ResourcePlan
+) -> None:
+    """One update per data-plane setting whose value differs; a name the HSM does not list is
+    refused (the service would answer 400), with the names it does list."""
+    for name, value in wanted.items():
+        current = have.get(name)
+        if current is None:
+            listed = ", ".join(sorted(have)) or "none"
+            out.refusals.append(f"{hsm}: the HSM has no data-plane setting '{name}' (it lists: {listed})")
+            continue
+        text = "true" if value else "false"
+        if current.value.lower() == text:
+            continue
+        out.changes.append(
+            Change(
+                id=f"data:{hsm}:data_setting:{name}",
+                action=Action.UPDATE,
+                target=Target.hsm(hsm),
+                reason=f"data-plane setting {name} is {current.value}, the manifest says {text}",
+                subject=DataSettingSubject(
+                    "/",
+                    DataSetting(name=name, value=text, type=current.type),
+                    (FieldChange(name, current.value, text),),
+                ),
+            )
+        )
 
 
 def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:

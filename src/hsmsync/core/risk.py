@@ -8,7 +8,7 @@ from hsmsync.core.capabilities import Capability, permits, short_actions
 from hsmsync.core.catalog import management_roles
 from hsmsync.core.grants import effective_data_actions
 from hsmsync.core.plan import Action, Change, FieldChange, Kind, Plane
-from hsmsync.core.state import AccessPolicy, ArmRoleDefinition, RoleDefinition
+from hsmsync.core.state import ARM_TRUST_SETTING, AccessPolicy, ArmRoleDefinition, RoleDefinition
 from hsmsync.core.vault_permissions import PERMISSION_MODEL_FIELD
 
 _FLAGGED = (
@@ -68,6 +68,8 @@ def _resource_risks(change: Change) -> tuple[str, ...]:
         return tuple(flags)
     if change.kind is Kind.SETTING:
         return _setting_risks(change.field_changes)
+    if change.kind is Kind.DATA_SETTING:
+        return _data_setting_risks(change.field_changes)
     if change.kind is Kind.ROLE_DEFINITION and isinstance(payload, ArmRoleDefinition):
         return ("role can assign Azure roles",) if _can_assign_azure_roles(payload) else ()
     return ()
@@ -96,10 +98,21 @@ def _setting_risks(fields: tuple[FieldChange, ...]) -> tuple[str, ...]:
     return tuple(flags)
 
 
+def _data_setting_risks(fields: tuple[FieldChange, ...]) -> tuple[str, ...]:
+    """Trusting ARM with the HSM's keys hands key management to everyone with the Azure RBAC
+    actions on the HSM resource (Owner, Contributor): the data plane's own RBAC no longer decides."""
+    return tuple(
+        "trusts Azure Resource Manager: holders of managedHSMs/keys/* write on the HSM resource "
+        "(e.g. Owner, Contributor) can then manage its keys"
+        for f in fields
+        if f.path == ARM_TRUST_SETTING and str(f.new).lower() == "true"
+    )
+
+
 def change_risks(change: Change, context: RiskContext) -> tuple[str, ...]:
     """Flags for one change, given the role definitions of its target."""
     if (
-        change.kind in (Kind.ACCESS_POLICY, Kind.SETTING, Kind.DIAGNOSTIC_SETTING)
+        change.kind in (Kind.ACCESS_POLICY, Kind.SETTING, Kind.DIAGNOSTIC_SETTING, Kind.DATA_SETTING)
         or change.payload is not None
     ):
         return _resource_risks(change)

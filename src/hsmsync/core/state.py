@@ -139,6 +139,22 @@ class DiagnosticSetting(_Frozen):
     event_hub_name: str | None = None
 
 
+ARM_TRUST_SETTING = "AllowKeyManagementOperationsThroughARM"
+
+
+class DataSetting(_Frozen):
+    """One of a Managed HSM's data-plane settings (GET {hsm}/settings): the value as the service
+    writes it ("true"/"false" for the only type it has, boolean)."""
+
+    name: str
+    value: str
+    type: Literal["boolean"] = "boolean"
+
+
+# What a new HSM lists: Azure Resource Manager is not trusted with the HSM's keys.
+DEFAULT_DATA_SETTINGS = (DataSetting(name=ARM_TRUST_SETTING, value="false"),)
+
+
 class HsmState(_Frozen):
     """One Managed HSM: identity, its creation-time administrators, its RBAC objects and keys."""
 
@@ -157,6 +173,15 @@ class HsmState(_Frozen):
     )
     settings: HsmSettings = Field(default_factory=HsmSettings)
     diagnostic_settings: tuple[DiagnosticSetting, ...] = ()
+    data_settings: tuple[DataSetting, ...] | None = Field(
+        default=None,
+        description="The HSM's data-plane settings; null or left out: as a new HSM lists them "
+        "(AllowKeyManagementOperationsThroughARM false)",
+    )
+
+    @property
+    def listed_data_settings(self) -> tuple[DataSetting, ...]:
+        return DEFAULT_DATA_SETTINGS if self.data_settings is None else self.data_settings
 
 
 class ArmRoleDefinition(_Frozen):

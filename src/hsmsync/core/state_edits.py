@@ -47,14 +47,21 @@ class HsmEdits:
         self.definitions = {r.name: r for r in hsm.role_definitions}
         self.settings = hsm.settings
         self.diagnostics = {d.name: d for d in hsm.diagnostic_settings}
+        self.data_settings = {d.name: d for d in hsm.listed_data_settings}
 
     def build(self) -> HsmState:
+        data_settings = tuple(self.data_settings.values())
+        if data_settings == self.hsm.listed_data_settings:
+            data_settings_or_none = self.hsm.data_settings  # a file that left them out still does
+        else:
+            data_settings_or_none = data_settings
         return self.hsm.model_copy(
             update={
                 "role_assignments": tuple(self.assignments.values()),
                 "role_definitions": tuple(self.definitions.values()),
                 "settings": self.settings,
                 "diagnostic_settings": tuple(self.diagnostics.values()),
+                "data_settings": data_settings_or_none,
             }
         )
 

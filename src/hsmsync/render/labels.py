@@ -74,6 +74,8 @@ def subject(c: Change) -> str:
         return f"access policy for {principal_label(c)}"
     if c.kind is Kind.DIAGNOSTIC_SETTING:
         return f"audit logging '{c.name}'"
+    if c.kind is Kind.DATA_SETTING:
+        return f"data-plane setting {c.name}"
     if c.kind is Kind.SETTING:
         return c.role  # what the settings belong to: "HSM settings", "vault permission model"
     who = principal_label(c) + (f" ({c.principal_type})" if c.principal_type else "")
@@ -97,7 +99,7 @@ def change_details(c: Change) -> list[str]:
     if c.kind is Kind.ACCESS_POLICY and c.action is Action.CREATE:
         lists = "; ".join(f"{f.path}: {', '.join(f.new)}" for f in c.field_changes if f.new)
         return [lists] if lists else []
-    if c.kind in (Kind.SETTING, Kind.DIAGNOSTIC_SETTING):
+    if c.kind in (Kind.SETTING, Kind.DIAGNOSTIC_SETTING, Kind.DATA_SETTING):
         return [field_change_text(f) for f in c.field_changes]
     return [list_delta_text(f) for f in c.field_changes]
 

@@ -42,6 +42,8 @@ def _what(c: Change) -> str:
         return "access policy"
     if c.kind is Kind.DIAGNOSTIC_SETTING:
         return f"audit logging <b>{md(c.name)}</b>"
+    if c.kind is Kind.DATA_SETTING:
+        return f"data-plane setting <b>{md(c.name)}</b>"
     return md(c.role)  # an assignment's role, or what settings belong to ("HSM settings", ...)
 
 

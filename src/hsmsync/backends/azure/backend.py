@@ -16,6 +16,7 @@ from hsmsync.backends.azure.caller import (
     token_claims,
 )
 from hsmsync.backends.azure.clients import ClientFactory
+from hsmsync.backends.azure.data_settings import read_data_settings, update_data_setting
 from hsmsync.backends.azure.dataplane import DataPlane
 from hsmsync.backends.azure.discovery import Discovery
 from hsmsync.backends.azure.ids import parse_arm_scope, parse_managed_hsm_id
@@ -28,8 +29,8 @@ from hsmsync.backends.base import DiscoveryReporter, HsmRef, Outcome, ReadReques
 from hsmsync.core.change_check import check_applicable
 from hsmsync.core.errors import BackendError, StateError
 from hsmsync.core.guard import Caller
-from hsmsync.core.plan import Change, Plane
-from hsmsync.core.state import ArmState, HsmState, LiveState
+from hsmsync.core.plan import Change, Kind, Plane
+from hsmsync.core.state import ArmState, DataSetting, HsmState, LiveState
 from hsmsync.core.target import ARM, Target
 
 _UNKNOWN = object()
@@ -93,7 +94,10 @@ class AzureBackend:
         if full and parse_managed_hsm_id(ref.resource_id) is None:
             # Pruning must know who the initial administrators are (read with the HSM's settings).
             note = f"{ref.name}: initial administrators unknown (no Managed HSM resource id)"
-        state = state.model_copy(update={"url": ref.url or url, "resource_id": ref.resource_id})
+        update: dict[str, object] = {"url": ref.url or url, "resource_id": ref.resource_id}
+        if ref.name in request.data_settings:
+            update["data_settings"] = read_data_settings(self.clients, ref.name, url)
+        state = state.model_copy(update=update)
         return state, discovery, note
 
     def _read_arm(self, request: ReadRequest) -> ArmState:
@@ -234,6 +238,9 @@ class AzureBackend:
                 f"change {change.id}: HSM '{change.target}' has no known URL (read live state first, "
                 "or give it in the endpoints file)"
             )
+        if change.kind is Kind.DATA_SETTING:
+            assert isinstance(change.payload, DataSetting)  # check_applicable made sure
+            return update_data_setting(self.clients, change.target.name, url, change.payload)
         return self.data.apply(change, url)
 
     def other_writers(self) -> list[str]:

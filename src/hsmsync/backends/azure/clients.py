@@ -13,7 +13,7 @@ from hsmsync.core.errors import StateError
 
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
-    from azure.keyvault.administration import KeyVaultAccessControlClient
+    from azure.keyvault.administration import KeyVaultAccessControlClient, KeyVaultSettingsClient
     from azure.keyvault.keys import KeyClient
     from azure.mgmt.authorization.v2022_04_01 import AuthorizationManagementClient
     from azure.mgmt.keyvault import KeyVaultManagementClient
@@ -110,6 +110,20 @@ class ClientFactory:
             )
 
         client: KeyClient = self._cached("keys", url, build)
+        return client
+
+    def hsm_settings(self, url: str) -> KeyVaultSettingsClient:
+        from azure.keyvault.administration import KeyVaultSettingsClient
+
+        def build() -> KeyVaultSettingsClient:
+            return KeyVaultSettingsClient(
+                url,
+                self.credential,
+                verify_challenge_resource=self.settings.verify_challenge_resource,
+                **self.common_kwargs(),
+            )
+
+        client: KeyVaultSettingsClient = self._cached("hsm_settings", url, build)
         return client
 
     def _arm_kwargs(self) -> dict[str, Any]:

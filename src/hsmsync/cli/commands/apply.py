@@ -26,6 +26,7 @@ from hsmsync.workflow import (
     load,
     opened_backend,
     plan_against,
+    refuse_refused,
     replan_saved,
     resolve_callers,
 )
@@ -97,6 +98,7 @@ def run(args: argparse.Namespace, ctx: Context) -> ExitStatus:
 def _apply(args: argparse.Namespace, ctx: Context, planned: Planned) -> ExitStatus:
     env, plan, backend, human = ctx.env, planned.plan, planned.backend, _human(args, ctx.env)
     human.write(PLAN_RENDERERS["text"](PlanReview(plan), header_of(planned)))
+    refuse_refused(plan)
     if plan.is_empty:
         if args.format == "json":
             env.stdout.write(render_apply_json(ApplyResult(()), backend.describe()))

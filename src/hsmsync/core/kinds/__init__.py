@@ -17,7 +17,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
-from hsmsync.core.kinds import access_policy, diagnostic_setting, role_assignment, role_definition, setting
+from hsmsync.core.kinds import (
+    access_policy,
+    data_setting,
+    diagnostic_setting,
+    role_assignment,
+    role_definition,
+    setting,
+)
 from hsmsync.core.plan import Change, Kind, Plane, Subject
 from hsmsync.core.results import Outcome
 from hsmsync.core.target import Target, TargetKind
@@ -50,6 +57,7 @@ KINDS: dict[Kind, ResourceKind] = {
     Kind.ACCESS_POLICY: access_policy,
     Kind.SETTING: setting,
     Kind.DIAGNOSTIC_SETTING: diagnostic_setting,
+    Kind.DATA_SETTING: data_setting,
 }
 
 
