@@ -54,7 +54,9 @@ def test_the_service_spelling_of_a_value_is_compared_without_case() -> None:
 def test_a_setting_the_hsm_does_not_list_is_refused_with_the_names_it_lists() -> None:
     plan = plan_changes(_desired({"SomethingNew": True}), _live())
     assert plan.changes == ()
-    assert plan.refusals == (f"h1: the HSM has no data-plane setting 'SomethingNew' (it lists: {ARM_TRUST_SETTING})",)
+    assert plan.refusals == (
+        f"h1: the HSM has no data-plane setting 'SomethingNew' (it lists: {ARM_TRUST_SETTING})",
+    )
 
 
 @pytest.mark.parametrize("value", ["true", 1, "yes", None])
