@@ -9,6 +9,7 @@ from hsmsync.core.plan import (
     AccessPolicySubject,
     Action,
     Change,
+    DataSettingSubject,
     DiagnosticSettingSubject,
     FieldChange,
     Kind,
@@ -19,7 +20,7 @@ from hsmsync.core.plan import (
     SettingsSubject,
     Subject,
 )
-from hsmsync.core.state import HsmSettingsPatch
+from hsmsync.core.state import DataSetting, HsmSettingsPatch
 from hsmsync.core.target import Target, TargetKind
 
 
@@ -69,6 +70,8 @@ def flat_change(
         subject = PermissionModelSubject(scope, field_changes)
     elif kind is Kind.SETTING:
         subject = SettingsSubject(scope, payload or HsmSettingsPatch(), field_changes)
+    elif kind is Kind.DATA_SETTING:
+        subject = DataSettingSubject(scope, payload or DataSetting(name=name, value="false"), field_changes)
     else:
         subject = DiagnosticSettingSubject(scope, payload, field_changes)
     return Change(id=id, action=action, target=target, reason=reason, subject=subject, risks=risks)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from hsmsync.core.state import ARM_TRUST_SETTING
+from hsmsync.core.state import ARM_TRUST_SETTING, HsmState
 from tests.conftest import CONTOSO, run_cli
 
 from .test_live_resources import Live, _hsm, live
@@ -18,7 +18,8 @@ __all__ = ["live"]  # the fixture, shared with the other resource tests
 
 
 def _arm_trust(live: Live) -> list[tuple[str, str]]:
-    return [(s["name"], s["value"]) for s in live.state()["hsms"]["contoso"]["data_settings"]]
+    hsm = HsmState.model_validate(live.state()["hsms"]["contoso"])
+    return [(s.name, s.value) for s in hsm.listed_data_settings]
 
 
 def test_trusting_arm_is_planned_high_risk_applied_and_turned_off_again(live: Live) -> None:
