@@ -10,7 +10,7 @@ reporter is passed in explicitly.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -25,6 +25,7 @@ from hsmsync.core.fingerprint import fingerprint
 from hsmsync.core.grants import grants_from_live
 from hsmsync.core.guard import Caller, check_lockout
 from hsmsync.core.lint import LintReport, lint
+from hsmsync.core.matrix import access_matrix
 from hsmsync.core.missing_keys import missing_key_warnings
 from hsmsync.core.plan import Plan
 from hsmsync.core.planner import plan_changes
@@ -171,11 +172,12 @@ def review(planned: Planned) -> Reviewed:
     """The access delta and the lint findings of the state the plan would leave."""
     desired = planned.loaded.desired
     after = state_after_plan(planned.live, planned.plan)  # shared by the access delta and lint
-    delta = access_delta(
-        grants_from_live(planned.live, desired.principals), grants_from_live(after, desired.principals)
-    )
+    before_grants = grants_from_live(planned.live, desired.principals)
+    after_grants = grants_from_live(after, desired.principals)
+    delta = access_delta(before_grants, after_grants)
     findings = lint_after(planned, after)
-    return Reviewed(PlanReview(planned.plan, access=delta, lint=findings), after)
+    matrix = access_matrix(before_grants, after_grants)
+    return Reviewed(PlanReview(planned.plan, access=delta, lint=findings, matrix=matrix), after)
 
 
 def lint_after(planned: Planned, after: LiveState) -> LintReport:
@@ -255,14 +257,19 @@ def replan_saved(checked: SavedPlanCheck, backend: StateBackend, options: GuardO
 
 
 def read_live(
-    source: Source, env: Environment, loaded: LoadedManifest, *, full: str | None = None
+    source: Source,
+    env: Environment,
+    loaded: LoadedManifest,
+    *,
+    fully: Iterable[str] = (),
+    key_details: bool = False,
 ) -> LiveState | None:
-    """Live state when `source` asks for it (else None); `full` names an HSM whose every
-    assignment and key to read."""
+    """Live state when `source` asks for it (else None); `fully` names HSMs whose every
+    assignment and key to read; `key_details`: every key of every HSM and vault with its
+    attributes (type, expiry, dates), for the key review and its lint rules."""
     if not source.given:
         return None
     request = read_request_for(loaded.desired)
-    if full is not None:
-        request = replace(request, full_discovery=request.full_discovery | {full})
+    request = replace(request, full_discovery=request.full_discovery | set(fully), key_details=key_details)
     with opened_backend(source, env) as backend:
         return backend.read_state(request)

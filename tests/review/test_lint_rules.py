@@ -28,6 +28,8 @@ class TestRegistry:
             "HSM009",
             "HSM010",
             "HSM011",
+            "HSM030",
+            "HSM031",
         ]
 
     def test_every_rule_has_a_rationale_and_a_fix(self) -> None:

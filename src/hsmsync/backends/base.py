@@ -47,6 +47,9 @@ class ReadRequest:
     arm_full_discovery: bool = False
     # HSMs whose data-plane settings the manifest manages (KeyVaultSettingsClient).
     data_settings: frozenset[str] = frozenset()
+    # Every key with its attributes (type, expiry, dates): `hsmsync keys` and lint's key rules.
+    # A live backend then lists each HSM's keys fully and reads each key's type.
+    key_details: bool = False
 
 
 def _same(a: str, b: str) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from pathlib import Path
 
 from hsmsync.backends.auth_methods import AUTH_METHODS
@@ -88,6 +89,34 @@ def add_targets(p: argparse.ArgumentParser) -> None:
 
 def add_format(p: argparse.ArgumentParser, choices: Iterable[str], help_text: str | None = None) -> None:
     p.add_argument("--format", choices=list(choices), default="text", help=help_text)
+
+
+def _aware_time(text: str) -> datetime:
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"'{text}' is not an ISO 8601 time (e.g. 2026-07-01T00:00:00Z)"
+        ) from None
+    if when.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"'{text}' has no time zone (add Z or an offset such as +02:00)")
+    return when
+
+
+def add_at(p: argparse.ArgumentParser) -> None:
+    """`--at TIME`: judge key expiry as of this time (an audit date) instead of now."""
+    p.add_argument(
+        "--at",
+        metavar="TIME",
+        type=_aware_time,
+        help="judge key expiry as of this ISO 8601 time with zone (default: now)",
+    )
+
+
+def now_of(args: argparse.Namespace) -> datetime:
+    """`--at`, else the clock: the one place the commands read the time."""
+    at: datetime | None = args.at
+    return at if at is not None else datetime.now(UTC)
 
 
 def add_full_plan_url(p: argparse.ArgumentParser) -> None:

@@ -102,6 +102,17 @@ class Capability(StrEnum):
         """Does a set of short, lower-cased data actions include this capability?"""
         return bool(self.held_in(actions))
 
+    @property
+    def actions(self) -> frozenset[str]:
+        """Every action of this capability the service names today, short and lower-cased."""
+        return _CAPABILITY_ACTIONS[self]
+
+    def verbs(self, actions: frozenset[str]) -> tuple[str, ...]:
+        """The verbs of the actions held of this capability, in reading order: (`wrap`, `unwrap`)."""
+        held = self.held_in(actions)
+        named = [verb for action, verb in _VERBS[self] if action in held]
+        return (*named, *sorted(a for a in held if a not in dict(_VERBS[self])))
+
     def describe(self, actions: frozenset[str]) -> str:
         """`use keys (wrap, unwrap)`: the capability with exactly the actions held of it."""
         verbs = _VERBS[self]

@@ -4,11 +4,13 @@ Managed HSM security baseline. Pure: the caller loads the manifest and reads liv
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 
 from hsmsync.core.access_delta import state_after_plan
 from hsmsync.core.desired import DesiredHsm, DesiredState
 from hsmsync.core.grants import grants_from_desired, grants_from_live
+from hsmsync.core.key_review import key_inventory
 from hsmsync.core.lint_findings import RULES, Finding, Loc, Rule, Severity
 from hsmsync.core.lint_rules import (
     CHECKS,
@@ -131,13 +133,20 @@ def lint(
     live: LiveState | None = None,
     *,
     after: LiveState | None = None,
+    now: datetime | None = None,
 ) -> LintReport:
     """Findings of every rule, sorted; suppressed ones kept apart with their justification.
 
     With `live`, the rules also see live access the manifest does not declare but apply would keep.
     `after` is that state when the caller already has it (`plan` does), so it is not planned twice.
+    With `live` and `now`, the keys' expiry is judged too (HSM030, HSM031); a plan changes no
+    key, so a plan's review leaves `now` out.
     """
     subject = _subject(manifest, desired, live, after)
+    if live is not None and now is not None:
+        days = manifest.lint.key_expiry_warning_days
+        keys = key_inventory(live, None, None, now=now, warning_days=days).entries
+        subject = replace(subject, keys=keys, key_warning_days=days)
     raw = sorted({f for check in CHECKS for f in check(subject)}, key=_order)
     suppressions = manifest.lint.suppress
     used: set[int] = set()

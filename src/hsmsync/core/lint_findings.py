@@ -148,4 +148,25 @@ _RULES = (
     ),
 )
 
-RULES: dict[str, Rule] = {r.id: r for r in _RULES}
+_KEY_RULES = (
+    Rule(
+        "HSM030",
+        "key-without-expiry",
+        Severity.WARNING,
+        "A key without an expiry date is used until someone remembers it; the Azure Policy built-in "
+        '"Azure Key Vault Managed HSM keys should have an expiration date" flags it.',
+        "Set an expiry date on the key (`az keyvault key set-attributes --expires`) or give it a "
+        "rotation policy with an expiry time.",
+    ),
+    Rule(
+        "HSM031",
+        "key-expiring",
+        Severity.WARNING,
+        "A key that expires soon (or has expired) stops encrypting and signing; the Azure Policy "
+        'built-in "Azure Key Vault Managed HSM Keys should have more than the specified number of '
+        'days before expiration" flags it. The window is `lint.key_expiry_warning_days`.',
+        "Rotate the key (or extend its expiry) before the date, and update what uses it.",
+    ),
+)
+
+RULES: dict[str, Rule] = {r.id: r for r in (*_RULES, *_KEY_RULES)}

@@ -17,6 +17,7 @@ from hsmsync.core.capabilities import (
 )
 from hsmsync.core.desired import AssignmentKey
 from hsmsync.core.grants import Grant, effective_data_actions
+from hsmsync.core.key_review import Expiry, KeyEntry
 from hsmsync.core.limits import (
     CUSTOM_ROLE_LIMIT,
     HSM_SCOPE_ASSIGNMENT_LIMIT,
@@ -80,6 +81,8 @@ class LintSubject:
     policy_vaults: tuple[PolicyVault, ...] = ()
     min_retention_days: int = 30
     vault_models: tuple[VaultModel, ...] = ()
+    keys: tuple[KeyEntry, ...] = ()  # with live state and a time to judge expiry by; else none
+    key_warning_days: int = 30
 
     def data_grants(self) -> list[Grant]:
         return [g for g in self.grants if g.plane is Plane.DATA]
@@ -270,6 +273,29 @@ def check_vault_permission_model(s: LintSubject) -> Iterator[Finding]:
             )
 
 
+def check_key_expiry(s: LintSubject) -> Iterator[Finding]:
+    """The Azure Policy built-ins' two key checks; a key listed by name only is not judged."""
+    for k in s.keys:
+        where: Loc = ("hsms" if k.owner_kind == "hsm" else "vaults", k.owner)
+        label = f"key {k.name} on {'HSM' if k.owner_kind == 'hsm' else 'vault'} {k.owner}"
+        target = f"{k.owner}/{k.name}"
+        if k.expiry is Expiry.NONE:
+            yield s.finding("HSM030", None, target, f"{label} has no expiry date", loc=where)
+        elif k.expiry is Expiry.EXPIRED and k.properties and k.properties.expires_on:
+            when = k.properties.expires_on.isoformat()
+            yield s.finding("HSM031", None, target, f"{label} expired on {when}", loc=where)
+        elif k.expiry is Expiry.EXPIRING and k.properties and k.properties.expires_on:
+            when = k.properties.expires_on.isoformat()
+            days = f"{k.days_left} day{'' if k.days_left == 1 else 's'}"
+            yield s.finding(
+                "HSM031",
+                None,
+                target,
+                f"{label} expires on {when}, in {days} (within {s.key_warning_days})",
+                loc=where,
+            )
+
+
 CHECKS: tuple[Callable[[LintSubject], Iterator[Finding]], ...] = (
     check_separation_of_duties,
     check_admin_to_user,
@@ -279,4 +305,5 @@ CHECKS: tuple[Callable[[LintSubject], Iterator[Finding]], ...] = (
     check_write_on_policy_vault,
     check_posture,
     check_vault_permission_model,
+    check_key_expiry,
 )

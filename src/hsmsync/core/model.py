@@ -309,6 +309,9 @@ class LintOptions(_Strict):
     min_soft_delete_retention_days: Annotated[int, Field(ge=7, le=90)] = Field(
         default=30, description="HSM008 fires below this many days"
     )
+    key_expiry_warning_days: Annotated[int, Field(ge=0, le=3650)] = Field(
+        default=30, description="HSM031 fires for keys expiring within this many days (or expired)"
+    )
 
 
 def _integer_not_bool_or_float(value: object) -> object:

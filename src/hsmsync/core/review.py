@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from hsmsync.core.access_delta import AccessDelta, AccessGroup
 from hsmsync.core.lint import LintReport
 from hsmsync.core.lint_findings import Finding
+from hsmsync.core.matrix import AccessMatrix
 from hsmsync.core.plan import Plan
 
 
@@ -15,6 +16,7 @@ class PlanReview:
     plan: Plan
     access: AccessDelta | None = None
     lint: LintReport | None = None
+    matrix: AccessMatrix | None = None  # principals x places x abilities, before -> after
 
     def lint_findings(self) -> list[Finding]:
         return sorted(self.lint.findings, key=lambda f: f.sort_key) if self.lint is not None else []

@@ -9,7 +9,15 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+    model_validator,
+)
 
 from hsmsync.core.ids import Guid
 
@@ -155,6 +163,25 @@ class DataSetting(_Frozen):
 DEFAULT_DATA_SETTINGS = (DataSetting(name=ARM_TRUST_SETTING, value="false"),)
 
 
+class KeyProperties(_Frozen):
+    """A key's attributes as the data plane lists them (KeyClient.list_properties_of_keys) plus
+    its type: what `hsmsync keys` shows and the key-expiry lint rules check. Optional in a state
+    file: a key without them is listed by name only."""
+
+    name: str
+    kty: str | None = Field(default=None, description="Key type, e.g. RSA-HSM, EC-HSM, oct-HSM")
+    enabled: bool = True
+    expires_on: AwareDatetime | None = Field(
+        default=None, description="Expiry (ISO 8601 with zone); none: never"
+    )
+    not_before: AwareDatetime | None = None
+    created_on: AwareDatetime | None = Field(
+        default=None, description="When the current version was created: its last rotation"
+    )
+    updated_on: AwareDatetime | None = None
+    exportable: bool | None = None
+
+
 class HsmState(_Frozen):
     """One Managed HSM: identity, its creation-time administrators, its RBAC objects and keys."""
 
@@ -171,6 +198,9 @@ class HsmState(_Frozen):
     keys: tuple[str, ...] | None = Field(
         default=(), description="Key names; null when the backend did not list them all (not known)"
     )
+    key_properties: tuple[KeyProperties, ...] = Field(
+        default=(), description="Attributes of keys named in `keys`, where known (optional)"
+    )
     settings: HsmSettings = Field(default_factory=HsmSettings)
     diagnostic_settings: tuple[DiagnosticSetting, ...] = ()
     data_settings: tuple[DataSetting, ...] | None = Field(
@@ -182,6 +212,24 @@ class HsmState(_Frozen):
     @property
     def listed_data_settings(self) -> tuple[DataSetting, ...]:
         return DEFAULT_DATA_SETTINGS if self.data_settings is None else self.data_settings
+
+    @model_serializer(mode="wrap")
+    def _without_unknown_key_properties(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # Optional and new: a state (file, fingerprint) that has none reads and hashes as before.
+        data: dict[str, Any] = handler(self)
+        if not self.key_properties:
+            data.pop("key_properties", None)
+        return data
+
+    @model_validator(mode="after")
+    def _properties_of_listed_keys(self) -> HsmState:
+        listed = {k.lower() for k in self.keys or ()}
+        stray = [
+            p.name for p in self.key_properties if self.keys is not None and p.name.lower() not in listed
+        ]
+        if stray:
+            raise ValueError(f"key_properties name keys not in `keys`: {', '.join(stray)}")
+        return self
 
 
 class ArmRoleDefinition(_Frozen):
@@ -231,6 +279,17 @@ class VaultState(_Frozen):
     tenant_id: str = "00000000-0000-0000-0000-000000000000"
     enable_rbac_authorization: bool = False
     access_policies: tuple[AccessPolicy, ...] = ()
+    keys: tuple[KeyProperties, ...] | None = Field(
+        default=None, description="The vault's keys and their attributes; null when not read"
+    )
+
+    @model_serializer(mode="wrap")
+    def _without_unread_keys(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # Optional and new: a state (file, fingerprint) that has none reads and hashes as before.
+        data: dict[str, Any] = handler(self)
+        if self.keys is None:
+            data.pop("keys", None)
+        return data
 
 
 class DirectoryObject(_Frozen):

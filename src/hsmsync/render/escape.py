@@ -16,6 +16,8 @@ row, a list item, a `<details>` block, a diff line, a terminal line).
 - `html`: `visible`, then `html.escape(quote=True)` (safe in text and attribute values).
 - `md_code`: `md` inside `<code>` (for scopes and permission lists).
 - `fence_ticks`: a code fence longer than any run of backticks in the lines it encloses.
+- `csv_cell`: `visible`, then a leading `=`, `+`, `-`, `@` (which a spreadsheet would run as a
+  formula) guarded by a `'`; the csv module quotes the rest.
 """
 
 from __future__ import annotations
@@ -106,6 +108,15 @@ def _no_autolink(text: str) -> str:
 def html(text: str) -> str:
     """Untrusted text for HTML: element content or a quoted attribute value."""
     return _html.escape(visible(text), quote=True)
+
+
+_FORMULA_START = tuple("=+-@")
+
+
+def csv_cell(text: str) -> str:
+    """Untrusted text for a CSV cell an auditor opens in a spreadsheet: never a formula."""
+    shown = visible(text)
+    return "'" + shown if shown.startswith(_FORMULA_START) else shown
 
 
 def fence_ticks(text: str, *, minimum: int = 3) -> str:

@@ -12,19 +12,11 @@ from hsmsync.core.access_delta import AccessGroup
 from hsmsync.core.plan import Change, Kind
 from hsmsync.core.review import PlanReview
 from hsmsync.render.escape import html as escape
+from hsmsync.render.html_page import STYLE
 from hsmsync.render.labels import SYMBOL, change_details, principal_label, sectioned, subject, summary_line
+from hsmsync.render.matrix import MATRIX_STYLE, matrix_section
 
 MAX_ROWS = 500
-_STYLE = """
-body{font:14px/1.45 system-ui,sans-serif;margin:2rem;color:#1f2328}
-h1{font-size:1.4rem} h2{font-size:1.1rem;margin-top:1.6rem}
-table{border-collapse:collapse;width:100%;margin:.4rem 0}
-th,td{border:1px solid #d0d7de;padding:.3rem .5rem;text-align:left;vertical-align:top}
-th{background:#f6f8fa} code{font-size:12px;word-break:break-all}
-td{overflow-wrap:anywhere}
-.create{color:#1a7f37} .delete{color:#cf222e} .update{color:#9a6700}
-.risk{background:#fff8c5} .refused{background:#ffebe9;padding:.5rem}
-"""
 
 
 def _what(c: Change) -> str:
@@ -61,7 +53,7 @@ def render_plan(review: PlanReview, header: str = "") -> str:
     out = [
         "<!doctype html>",
         '<html lang="en"><head><meta charset="utf-8"><title>hsmsync plan</title>',
-        f"<style>{_STYLE}</style></head><body>",
+        f"<style>{STYLE}{MATRIX_STYLE if review.matrix else ''}</style></head><body>",
         "<h1>hsmsync plan</h1>",
         f"<p>Against: {escape(header)}</p>" if header else "",
         "<p><strong>"
@@ -76,6 +68,8 @@ def render_plan(review: PlanReview, header: str = "") -> str:
     out += [f"<p>Warning: {escape(w)}</p>" for w in plan.warnings]
     if review.access_groups():
         out.append(_access_table(review.access_groups()))
+    if review.matrix is not None and review.matrix.changed_cells():
+        out.append(matrix_section(review.matrix, "Access matrix: before → after"))
     if review.lint_lines():
         items = "".join(f"<li>{escape(i)}</li>" for i in review.lint_lines())
         out.append(f"<h2>Lint</h2><ul>{items}</ul>")

@@ -10,7 +10,7 @@ from pathlib import Path
 from hsmsync.cli import ci
 from hsmsync.cli.commands._review import add_review_options
 from hsmsync.cli.context import Context
-from hsmsync.cli.options import add_format, source_of
+from hsmsync.cli.options import add_at, add_format, now_of, source_of
 from hsmsync.cli.status import ExitStatus
 from hsmsync.core.errors import ManifestError
 from hsmsync.core.lint import LintReport, lint
@@ -32,6 +32,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p = sub.add_parser("lint", help="check the manifest against the Managed HSM security baseline")
     add_review_options(p)
     add_format(p, sorted(RENDERERS))
+    add_at(p)
     p.add_argument("--soft-fail", action="store_true", help="exit 0 even with error findings (report only)")
     p.add_argument(
         "--sarif-root",
@@ -49,7 +50,8 @@ def run(args: argparse.Namespace, ctx: Context) -> ExitStatus:
         if args.format != "sarif":
             raise  # the CLI reports it (and annotates it in GitHub Actions)
         return _invalid_as_sarif(args, env, exc, manifest)
-    report = lint(loaded.manifest, loaded.desired, read_live(source_of(args), env, loaded))
+    live = read_live(source_of(args), env, loaded, key_details=True)
+    report = lint(loaded.manifest, loaded.desired, live, now=now_of(args))
     _write(args, env, report, loaded.positions, manifest)
     return ExitStatus.OK if args.soft_fail else ExitStatus(report.exit_code)
 

@@ -96,7 +96,7 @@ def run(args: argparse.Namespace, ctx: Context) -> ExitStatus:
     if is_vault:
         return _whocan_vault(args, env, loaded, target)
     # This HSM fully discovered: every principal's assignments and every key, not only the manifest's.
-    live = read_live(source_of(args), env, loaded, full=target)
+    live = read_live(source_of(args), env, loaded, fully=[target])
     if args.key is not None:
         _check_key(args, loaded, target, live)
     action = resolve_action(args.action)

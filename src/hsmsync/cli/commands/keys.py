@@ -1,0 +1,50 @@
+"""`hsmsync keys --state FILE | --live`: every key of the manifest's HSMs (and of its vaults, where
+their keys are known) with type, enabled, expiry, last rotation and who can use it, for auditors."""
+
+from __future__ import annotations
+
+import argparse
+
+from hsmsync.cli.commands._review import add_review_options
+from hsmsync.cli.context import Context
+from hsmsync.cli.options import add_at, add_format, now_of, source_of
+from hsmsync.cli.status import ExitStatus
+from hsmsync.core.errors import HsmsyncError
+from hsmsync.core.grants import grants_from_live
+from hsmsync.core.key_review import key_inventory
+from hsmsync.core.vault_access import policies_from_live
+from hsmsync.render import keys as render
+from hsmsync.workflow import load, read_live
+
+_RENDERERS = {"text": render.render_text, "markdown": render.render_markdown, "json": render.render_json}
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "keys",
+        help="each HSM's (and vault's) keys: type, enabled, expiry, last rotation, who can use each",
+    )
+    add_review_options(p)
+    add_at(p)
+    add_format(p, list(_RENDERERS))
+
+
+def run(args: argparse.Namespace, ctx: Context) -> ExitStatus:
+    env = ctx.env
+    loaded = load(args.file, env)
+    source = source_of(args)
+    if not source.given:
+        raise HsmsyncError("keys reads the keys from live state: give --state FILE or --live")
+    # Every assignment of every HSM: who can use a key includes principals the manifest does not name.
+    live = read_live(source, env, loaded, fully=loaded.desired.hsms, key_details=True)
+    assert live is not None
+    principals = loaded.desired.principals
+    inventory = key_inventory(
+        live,
+        grants_from_live(live, principals),
+        policies_from_live(live, principals),
+        now=now_of(args),
+        warning_days=loaded.manifest.lint.key_expiry_warning_days,
+    )
+    env.stdout.write(_RENDERERS[args.format](inventory))
+    return ExitStatus.OK

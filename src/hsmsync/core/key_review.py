@@ -1,0 +1,174 @@
+"""The key review auditors ask for: every key of each HSM (and vault) with its type, state,
+expiry, last rotation and who can use it. Pure: the caller passes live state, grants and `now`.
+
+"Who can use" is answered by the core's effective-access functions (`who_can` over the key's
+scope, `who_can_on_vault` for an access-policy vault), never re-derived here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from hsmsync.core.grants import Grant
+from hsmsync.core.state import KeyProperties, LiveState
+from hsmsync.core.vault_access import PolicyGrant
+from hsmsync.core.whocan import AccessPath, who_can, who_can_on_vault
+
+# The data actions that use a key's material (or hand it out), in the order an answer names them.
+HSM_KEY_USE = tuple(
+    (f"keys/{verb}/action", verb)
+    for verb in ("sign", "verify", "encrypt", "decrypt", "wrap", "unwrap", "export", "release")
+)
+# The access-policy permissions of the same meaning on a Key Vault.
+VAULT_KEY_USE = (
+    ("sign", "sign"),
+    ("verify", "verify"),
+    ("encrypt", "encrypt"),
+    ("decrypt", "decrypt"),
+    ("wrapkey", "wrap"),
+    ("unwrapkey", "unwrap"),
+    ("release", "release"),
+)
+DEFAULT_WARNING_DAYS = 30
+
+
+class Expiry(StrEnum):
+    """Where a key stands against its expiry date, as the Azure Policy built-ins judge it."""
+
+    NONE = "no expiry"
+    EXPIRED = "expired"
+    EXPIRING = "expiring"
+    OK = "ok"
+    UNKNOWN = "unknown"  # attributes not read (a state file with key names only)
+
+
+@dataclass(frozen=True, slots=True)
+class KeyUser:
+    """One principal that can use a key: the verbs it holds and the grants they come through."""
+
+    principal: str
+    principal_type: str
+    verbs: tuple[str, ...]
+    paths: tuple[str, ...]  # "Crypto User at / (team application)"
+
+
+@dataclass(frozen=True, slots=True)
+class KeyEntry:
+    owner_kind: str  # "hsm" | "vault"
+    owner: str
+    name: str
+    properties: KeyProperties | None  # None: only the name is known
+    expiry: Expiry
+    days_left: int | None  # whole days until expiry (negative once expired)
+    users: tuple[KeyUser, ...] | None  # None: not evaluated (a vault that uses Azure RBAC, or lint)
+
+    @property
+    def last_rotated(self) -> datetime | None:
+        """A rotation creates a new version: the current version's creation is the last rotation."""
+        return self.properties.created_on if self.properties else None
+
+
+@dataclass(frozen=True, slots=True)
+class KeyInventory:
+    now: datetime
+    warning_days: int
+    entries: tuple[KeyEntry, ...]
+    notes: tuple[str, ...]  # what could not be listed, and why
+
+
+def expiry_of(props: KeyProperties | None, now: datetime, warning_days: int) -> tuple[Expiry, int | None]:
+    if props is None:
+        return Expiry.UNKNOWN, None
+    if props.expires_on is None:
+        return Expiry.NONE, None
+    left = props.expires_on - now
+    days = left.days  # floor: 12 hours left is day 0, one second past expiry is day -1
+    if left.total_seconds() <= 0:
+        return Expiry.EXPIRED, days
+    return (Expiry.EXPIRING if left.total_seconds() <= warning_days * 86400 else Expiry.OK), days
+
+
+def _users(paths_by_verb: Sequence[tuple[str, list[AccessPath]]]) -> tuple[KeyUser, ...]:
+    verbs: dict[str, list[str]] = {}
+    how: dict[str, dict[str, None]] = {}
+    kinds: dict[str, str] = {}
+    for verb, paths in paths_by_verb:
+        for p in paths:
+            verbs.setdefault(p.principal, [])
+            if verb not in verbs[p.principal]:
+                verbs[p.principal].append(verb)
+            how.setdefault(p.principal, {})[f"{p.role} at {p.scope} ({p.via})"] = None
+            kinds[p.principal] = p.principal_type
+    return tuple(
+        KeyUser(name, kinds[name], tuple(verbs[name]), tuple(how[name]))
+        for name in sorted(verbs, key=str.lower)
+    )
+
+
+def _hsm_entries(
+    live: LiveState, grants: Sequence[Grant] | None, now: datetime, warning_days: int
+) -> tuple[list[KeyEntry], list[str]]:
+    entries: list[KeyEntry] = []
+    notes: list[str] = []
+    for hsm_name in sorted(live.hsms):
+        hsm = live.hsms[hsm_name]
+        if hsm.keys is None:
+            notes.append(f"HSM {hsm_name}: its keys could not be listed")
+            continue
+        props = {p.name.lower(): p for p in hsm.key_properties}
+        for key in sorted(hsm.keys, key=str.lower):
+            known = props.get(key.lower())
+            expiry, days = expiry_of(known, now, warning_days)
+            users = None
+            if grants is not None:
+                users = _users(
+                    [(verb, who_can(grants, hsm_name, action, key)) for action, verb in HSM_KEY_USE]
+                )
+            entries.append(KeyEntry("hsm", hsm_name, key, known, expiry, days, users))
+    return entries, notes
+
+
+def _vault_entries(
+    live: LiveState, policies: Sequence[PolicyGrant] | None, now: datetime, warning_days: int
+) -> tuple[list[KeyEntry], list[str]]:
+    entries: list[KeyEntry] = []
+    notes: list[str] = []
+    for vault_name in sorted(live.vaults):
+        vault = live.vaults[vault_name]
+        if vault.keys is None:
+            notes.append(f"vault {vault_name}: its keys were not read")
+            continue
+        if vault.enable_rbac_authorization:
+            notes.append(f"vault {vault_name} uses Azure RBAC: who can use its keys is not evaluated")
+        for props in sorted(vault.keys, key=lambda p: p.name.lower()):
+            expiry, days = expiry_of(props, now, warning_days)
+            users = None
+            if policies is not None and not vault.enable_rbac_authorization:
+                users = _users(
+                    [
+                        (verb, who_can_on_vault(policies, vault_name, "keys", perm))
+                        for perm, verb in VAULT_KEY_USE
+                    ]
+                )
+            entries.append(KeyEntry("vault", vault_name, props.name, props, expiry, days, users))
+    return entries, notes
+
+
+def key_inventory(
+    live: LiveState,
+    grants: Sequence[Grant] | None,
+    policies: Sequence[PolicyGrant] | None,
+    *,
+    now: datetime,
+    warning_days: int = DEFAULT_WARNING_DAYS,
+) -> KeyInventory:
+    """Every listed key of every HSM, then of every vault whose keys were read, by name.
+
+    Without grants (or policies) who can use each key is not evaluated (`users` is None): lint
+    asks only about expiry."""
+    hsm_entries, hsm_notes = _hsm_entries(live, grants, now, warning_days)
+    vault_entries, vault_notes = _vault_entries(live, policies, now, warning_days)
+    return KeyInventory(now, warning_days, (*hsm_entries, *vault_entries), (*hsm_notes, *vault_notes))
