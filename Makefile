@@ -5,6 +5,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_DIR := out/demo
+# The browser tests/browser drives (the access matrix in headless chromium): Debian's package.
+CHROMIUM := /usr/bin/chromium
 
 .PHONY: demo test test-fast test-lowest test-pythons lint format typecheck schemas bench clean
 
@@ -14,10 +16,16 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# Installed when missing (CI is a clean machine that reaches Debian's package registry); sudo
+# unless root. Without it the browser test fails, naming what is missing.
+$(CHROMIUM):
+	if [ "$$(id -u)" -eq 0 ]; then sudo=; else sudo=sudo; fi; \
+	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq chromium
+
 demo: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" examples/contoso/demo.sh $(DEMO_DIR)
 
-test: $(STAMP)
+test: $(STAMP) $(CHROMIUM)
 	$(BIN)/ruff check src tests action
 	$(BIN)/ruff format --check src tests action
 	$(BIN)/mypy
@@ -30,7 +38,7 @@ test-fast: $(STAMP)
 # The suite on the lowest versions pyproject allows for every direct dependency (uv's
 # lowest-direct resolution), in a separate venv. Slow (installs, then the whole suite): not in `test`.
 LOWEST := .venv-lowest
-test-lowest: $(STAMP)
+test-lowest: $(STAMP) $(CHROMIUM)
 	$(BIN)/python -m pip install --quiet uv
 	rm -rf $(LOWEST)
 	UV_PYTHON_DOWNLOADS=never $(BIN)/uv venv --quiet --seed --python $(PYTHON) $(LOWEST)
@@ -40,7 +48,7 @@ test-lowest: $(STAMP)
 
 # The suite on each supported Python this machine has: python3.X on PATH, or pyenv's install of it.
 PYTHONS ?= 3.11 3.12 3.13
-test-pythons: $(STAMP)
+test-pythons: $(STAMP) $(CHROMIUM)
 	$(BIN)/python -m pip install --quiet uv
 	set -e; for v in $(PYTHONS); do \
 	  py=$$(python$$v -c 'import sys; print(sys.executable)' 2>/dev/null || \

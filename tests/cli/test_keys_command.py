@@ -26,7 +26,9 @@ def _with_keys(contoso: Path, *, key_name: str = "app-signing") -> Path:
         },
         {"name": "storage-cmk", "kty": "RSA-HSM", "enabled": False, "created_on": "2025-01-01T00:00:00Z"},
     ]
-    state["vaults"]["contoso-kv"]["keys"] = [{"name": "kv-key", "kty": "RSA", "expires_on": "2027-12-01T00:00:00Z"}]
+    state["vaults"]["contoso-kv"]["keys"] = [
+        {"name": "kv-key", "kty": "RSA", "expires_on": "2027-12-01T00:00:00Z"}
+    ]
     path = contoso / "keys-state.json"
     path.write_text(json.dumps(state))
     return path
@@ -42,7 +44,9 @@ def test_keys_text_lists_each_key_with_expiry_rotation_and_users(contoso: Path) 
         "  app-signing  type EC-HSM  enabled  expires 2026-12-11 (in 10 days)  last rotated 2026-06-01  ! expiring"
         in lines
     )
-    assert "  storage-cmk  type RSA-HSM  disabled  expires none  last rotated 2025-01-01  ! no expiry" in lines
+    assert (
+        "  storage-cmk  type RSA-HSM  disabled  expires none  last rotated 2025-01-01  ! no expiry" in lines
+    )
     assert "  named-only  type -  -  expires -  last rotated -" in lines
     assert "  kv-key  type RSA  enabled  expires 2027-12-01 (in 365 days)  last rotated -" in lines
     # the live storage identity (Crypto Service Encryption User at /) reaches every key
@@ -89,5 +93,6 @@ def test_lint_reports_key_expiry_at_the_given_time(contoso: Path) -> None:
     assert "HSM030 key-without-expiry: key storage-cmk on HSM contoso has no expiry date" in before.stdout
     after = run_cli("lint", "--state", "keys-state.json", "--at", "2026-12-12T00:00:00Z", cwd=contoso)
     assert (
-        "HSM031 key-expiring: key app-signing on HSM contoso expired on 2026-12-11T00:00:00+00:00" in after.stdout
+        "HSM031 key-expiring: key app-signing on HSM contoso expired on 2026-12-11T00:00:00+00:00"
+        in after.stdout
     )

@@ -24,6 +24,7 @@ td.cell.kept{background:#ddf4ff} td.cell.gained{background:#dafbe1;color:#1a7f37
 td.cell.lost{background:#ffebe9;color:#cf222e;font-weight:600;text-decoration:line-through}
 td.cell.changed{background:#fff8c5}
 td.cell small,th small{display:block;font-weight:400;color:#57606a}
+span.legend{margin-right:1.2rem} span.legend span.cell{padding:0 .3rem}
 """
 
 

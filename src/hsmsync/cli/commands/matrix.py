@@ -44,7 +44,7 @@ def run(args: argparse.Namespace, ctx: Context) -> ExitStatus:
         keys = {name: tuple(after.hsms[name].keys or ()) for name in desired.hsms if name in after.hsms}
         before, now = grants_from_live(live, desired.principals), grants_from_live(after, desired.principals)
         matrix = access_matrix(before, now, keys)
-        header = f"{args.file}: live state -> after the plan"
+        header = f"{args.file}: live state → after the plan"
     env.stdout.write(
         render.render_html(matrix, header) if args.format == "html" else _RENDERERS[args.format](matrix)
     )
