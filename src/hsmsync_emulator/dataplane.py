@@ -165,7 +165,10 @@ class HsmService:
 
             def list_() -> Response:
                 size = min(wanted, self._page_size()) if wanted else self._page_size()
-                items = [keys.key_item(request.base_url, k) for k in self._hsm().keys or ()]
+                hsm = self._hsm()
+                items = [
+                    keys.key_item(request.base_url, k, keys.key_properties(hsm, k)) for k in hsm.keys or ()
+                ]
                 return paged(items, request, max(size, 1), null_next=True)
 
             return Operation(list_, read, "/keys")
@@ -186,11 +189,13 @@ class HsmService:
             version = parts[1] if len(parts) == 2 else ""
 
             def get() -> Response:
-                stored = keys.find_key(self._hsm(), name)
+                hsm = self._hsm()
+                stored = keys.find_key(hsm, name)
                 if stored is None or (version and version != keys.key_version(request.base_url, stored)):
                     raise keys.key_not_found(f"{name}/{version}" if version else name)
-                kty, params = self._created_keys.get(stored.lower(), ("RSA", {}))
-                return Response(200, keys.key_bundle(request.base_url, stored, kty, params))
+                props = keys.key_properties(hsm, stored)
+                kty, params = self._created_keys.get(stored.lower(), ((props and props.kty) or "RSA", {}))
+                return Response(200, keys.key_bundle(request.base_url, stored, kty, params, props))
 
             return Operation(get, read, scope)
         raise ApiError(405, "MethodNotAllowed", f"{m} {request.path} is not supported by the emulator")

@@ -1,7 +1,9 @@
 """A minimal Managed HSM keys API: enough for `KeyClient` to list, get and create keys.
 
-The state only records key names, so a key has one version (derived from its name) and its
-public material is generated deterministically; nothing can be signed or decrypted with it.
+The state records key names and, optionally, their attributes (`key_properties`: type, enabled,
+expiry, dates), which the listing and reads serve; a key without them gets fixed defaults. A key
+has one version (derived from its name) and its public material is generated deterministically;
+nothing can be signed or decrypted with it.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import uuid
 from typing import Any
 
 from hsmsync.core.scopes import KEY_NAME
-from hsmsync.core.state import HsmState
+from hsmsync.core.state import HsmState, KeyProperties
 from hsmsync_emulator.errors import ApiError
 
 _NAMESPACE = uuid.UUID("0c3b8f57-2f52-4f55-9a2f-8f0f8a3c6d21")
@@ -59,8 +61,13 @@ def key_version(base_url: str, name: str) -> str:
     return uuid.uuid5(_NAMESPACE, f"{base_url.lower()}|{name.lower()}").hex
 
 
-def _attributes() -> dict[str, Any]:
-    return {
+def key_properties(hsm: HsmState, name: str) -> KeyProperties | None:
+    return next((p for p in hsm.key_properties if p.name.lower() == name.lower()), None)
+
+
+def _attributes(props: KeyProperties | None = None) -> dict[str, Any]:
+    """The REST attributes (Unix times): the state's, where it records them."""
+    out: dict[str, Any] = {
         "created": _CREATED,
         "enabled": True,
         "exportable": False,
@@ -68,14 +75,32 @@ def _attributes() -> dict[str, Any]:
         "recoveryLevel": "CustomizedRecoverable+Purgeable",
         "updated": _CREATED,
     }
+    if props is None:
+        return out
+    out["enabled"] = props.enabled
+    if props.exportable is not None:
+        out["exportable"] = props.exportable
+    for field, when in (
+        ("created", props.created_on),
+        ("updated", props.updated_on or props.created_on),
+        ("exp", props.expires_on),
+        ("nbf", props.not_before),
+    ):
+        if when is not None:
+            out[field] = int(when.timestamp())
+    return out
 
 
-def key_item(base_url: str, name: str) -> dict[str, Any]:
-    return {"attributes": _attributes(), "kid": f"{base_url}/keys/{name}"}
+def key_item(base_url: str, name: str, props: KeyProperties | None = None) -> dict[str, Any]:
+    return {"attributes": _attributes(props), "kid": f"{base_url}/keys/{name}"}
 
 
 def key_bundle(
-    base_url: str, name: str, kty: str = "RSA-HSM", body: dict[str, Any] | None = None
+    base_url: str,
+    name: str,
+    kty: str = "RSA-HSM",
+    body: dict[str, Any] | None = None,
+    props: KeyProperties | None = None,
 ) -> dict[str, Any]:
     family = kty.removesuffix("-HSM")
     if family not in _OPS:
@@ -98,7 +123,7 @@ def key_bundle(
         key["crv"] = crv
         key["x"] = _b64url(_stream(f"x:{name}", width))
         key["y"] = _b64url(_stream(f"y:{name}", width))
-    bundle: dict[str, Any] = {"attributes": _attributes(), "key": key}
+    bundle: dict[str, Any] = {"attributes": _attributes(props), "key": key}
     tags = (body or {}).get("tags")
     if isinstance(tags, dict):
         bundle["tags"] = tags

@@ -20,6 +20,7 @@ from hsmsync.backends.azure.data_settings import read_data_settings, update_data
 from hsmsync.backends.azure.dataplane import DataPlane
 from hsmsync.backends.azure.discovery import Discovery
 from hsmsync.backends.azure.ids import parse_arm_scope, parse_managed_hsm_id
+from hsmsync.backends.azure.keys import read_key_details
 from hsmsync.backends.azure.management import ManagementPlane
 from hsmsync.backends.azure.pacing import ARM_BUCKET
 from hsmsync.backends.azure.resources import ResourcePlane
@@ -97,6 +98,9 @@ class AzureBackend:
         update: dict[str, object] = {"url": ref.url or url, "resource_id": ref.resource_id}
         if ref.name in request.data_settings:
             update["data_settings"] = read_data_settings(self.clients, ref.name, url)
+        if request.key_details:
+            details = read_key_details(self.clients, ref.name, url, self.data.map_keys)
+            update |= {"keys": tuple(p.name for p in details), "key_properties": details}
         state = state.model_copy(update=update)
         return state, discovery, note
 

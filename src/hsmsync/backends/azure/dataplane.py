@@ -109,7 +109,7 @@ class DataPlane:
     def __init__(self, clients: ClientFactory) -> None:
         self.clients = clients
 
-    def _map(self, fn: Callable[[str], list[T]], items: Sequence[str]) -> list[T]:
+    def map_keys(self, fn: Callable[[str], list[T]], items: Sequence[str]) -> list[T]:
         """fn over items, a few at once (the HSM's pacing bucket bounds the rate), in order."""
         workers = max(1, min(self.clients.settings.pacing.key_workers, len(items)))
         if workers == 1:
@@ -187,7 +187,7 @@ class DataPlane:
             wanted = scope.lower()
             return [a for a in found if a.properties and _same(a.properties.scope, wanted)]
 
-        return self._map(list_scope, scopes)
+        return self.map_keys(list_scope, scopes)
 
     def _list_by_principal(
         self, client: KeyVaultAccessControlClient, at: _At, principal_ids: list[str], progress: Progress
@@ -201,7 +201,7 @@ class DataPlane:
             progress(0, 1)
             return [a for a in found if a.properties and (a.properties.principal_id or "").lower() == pid]
 
-        return self._map(list_principal, principal_ids)
+        return self.map_keys(list_principal, principal_ids)
 
     def _list_keys(
         self, name: str, url: str, *, full: bool, principals: int
