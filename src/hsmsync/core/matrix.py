@@ -47,9 +47,10 @@ class Place:
 
     @property
     def label(self) -> str:
+        """`whole HSM`, `all keys`, `key app-signing` (the HSM is named by the table's heading)."""
         if self.scope in (HSM_WIDE, ALL_KEYS):
-            return f"{self.hsm} ({'whole HSM' if self.scope == HSM_WIDE else 'all keys'})"
-        return f"{self.hsm} key {self.scope[6:]}"
+            return "whole HSM" if self.scope == HSM_WIDE else "all keys"
+        return f"key {self.scope[6:]}"
 
 
 @dataclass(frozen=True, slots=True)
