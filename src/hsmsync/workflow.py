@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from hsmsync.backends.base import DiscoveryReporter, ReadRequest, StateBackend
+from hsmsync.backends.base import DiscoveryReporter, KeyDetail, ReadRequest, StateBackend
 from hsmsync.backends.registry import open_backend, read_request_for
 from hsmsync.bootstrap import read_or_way_out
 from hsmsync.core.access_delta import access_delta, state_after_plan
@@ -262,11 +262,11 @@ def read_live(
     loaded: LoadedManifest,
     *,
     fully: Iterable[str] = (),
-    key_details: bool = False,
+    key_details: KeyDetail = KeyDetail.NONE,
 ) -> LiveState | None:
     """Live state when `source` asks for it (else None); `fully` names HSMs whose every
-    assignment and key to read; `key_details`: every key of every HSM and vault with its
-    attributes (type, expiry, dates), for the key review and its lint rules."""
+    assignment and key to read; `key_details`: what to learn of every key beyond its name (its
+    attributes for lint's key rules; its type too for the key review)."""
     if not source.given:
         return None
     request = read_request_for(loaded.desired)

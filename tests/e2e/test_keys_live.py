@@ -69,3 +69,29 @@ def test_lint_live_flags_key_expiry(emulated_keys: Path) -> None:
         "HSM031 key-expiring: key app-signing on HSM contoso expires on 2026-12-21T00:00:00+00:00, in 20 days"
         in r.stdout
     )
+
+
+@pytest.fixture
+def keys_unreadable(emulated_keys: Path) -> Path:
+    """The pipeline without Crypto Auditor at /keys (Administrator reads no key), and an HSM that
+    does not prune (so discovery does not need to list keys)."""
+    state = json.loads((emulated_keys / "emulated.json").read_text())
+    hsm = state["hsms"]["contoso"]
+    hsm["role_assignments"] = [a for a in hsm["role_assignments"] if a["scope"] == "/"]
+    (emulated_keys / "emulated.json").write_text(json.dumps(state))
+    manifest = emulated_keys / "hsmsync.yaml"
+    manifest.write_text(manifest.read_text().replace("prune: true   #", "prune: false   #", 1))
+    return emulated_keys
+
+
+def test_lint_live_without_keys_read_still_lints(keys_unreadable: Path) -> None:
+    r = run_cli("lint", *LIVE, "--at", AT, cwd=keys_unreadable)
+    assert r.exit_code == 0, r.stderr
+    assert "HSM003 hsm-wide-key-use" in r.stdout  # the other rules ran as before
+    assert "HSM030" not in r.stdout and "HSM031" not in r.stdout  # keys not readable: not judged
+
+
+def test_keys_live_without_keys_read_says_so(keys_unreadable: Path) -> None:
+    r = run_cli("keys", *LIVE, "--at", AT, cwd=keys_unreadable)
+    assert r.exit_code == 1, r.stdout
+    assert "permission denied: list keys" in r.stderr and "keys/read/action" in r.stderr

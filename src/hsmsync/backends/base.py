@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Protocol, Self
 
 from hsmsync.core.errors import StateError
@@ -10,6 +11,14 @@ from hsmsync.core.guard import Caller
 from hsmsync.core.plan import Change
 from hsmsync.core.results import Outcome as Outcome  # the core's one Outcome, re-exported for backends
 from hsmsync.core.state import LiveState
+
+
+class KeyDetail(StrEnum):
+    """How much a read learns about each key beyond its name."""
+
+    NONE = "names"
+    ATTRIBUTES = "attributes"
+    TYPES = "attributes and type"
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,9 +56,9 @@ class ReadRequest:
     arm_full_discovery: bool = False
     # HSMs whose data-plane settings the manifest manages (KeyVaultSettingsClient).
     data_settings: frozenset[str] = frozenset()
-    # Every key with its attributes (type, expiry, dates): `hsmsync keys` and lint's key rules.
-    # A live backend then lists each HSM's keys fully and reads each key's type.
-    key_details: bool = False
+    # Every key with its attributes (expiry, dates): lint's key rules; with its type as well
+    # (one read per key on a live backend): `hsmsync keys`.
+    key_details: KeyDetail = KeyDetail.NONE
 
 
 def _same(a: str, b: str) -> bool:

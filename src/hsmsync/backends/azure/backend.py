@@ -26,7 +26,7 @@ from hsmsync.backends.azure.pacing import ARM_BUCKET
 from hsmsync.backends.azure.resources import ResourcePlane
 from hsmsync.backends.azure.settings import AzureSettings
 from hsmsync.backends.azure.signin import SignInError
-from hsmsync.backends.base import DiscoveryReporter, HsmRef, Outcome, ReadRequest, check_targets
+from hsmsync.backends.base import DiscoveryReporter, HsmRef, KeyDetail, Outcome, ReadRequest, check_targets
 from hsmsync.core.change_check import check_applicable
 from hsmsync.core.errors import BackendError, StateError
 from hsmsync.core.guard import Caller
@@ -98,9 +98,11 @@ class AzureBackend:
         update: dict[str, object] = {"url": ref.url or url, "resource_id": ref.resource_id}
         if ref.name in request.data_settings:
             update["data_settings"] = read_data_settings(self.clients, ref.name, url)
-        if request.key_details:
-            details = read_key_details(self.clients, ref.name, url, self.data.map_keys)
-            update |= {"keys": tuple(p.name for p in details), "key_properties": details}
+        if request.key_details is not KeyDetail.NONE:
+            types = request.key_details is KeyDetail.TYPES
+            details = read_key_details(self.clients, ref.name, url, self.data.map_keys, types=types)
+            if details is not None:  # else not readable: the keys stay as discovery found them
+                update |= {"keys": tuple(p.name for p in details), "key_properties": details}
         state = state.model_copy(update=update)
         return state, discovery, note
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 
+from hsmsync.backends.base import KeyDetail
 from hsmsync.cli.commands._review import add_review_options
 from hsmsync.cli.context import Context
 from hsmsync.cli.options import add_at, add_format, now_of, source_of
@@ -36,7 +37,7 @@ def run(args: argparse.Namespace, ctx: Context) -> ExitStatus:
     if not source.given:
         raise HsmsyncError("keys reads the keys from live state: give --state FILE or --live")
     # Every assignment of every HSM: who can use a key includes principals the manifest does not name.
-    live = read_live(source, env, loaded, fully=loaded.desired.hsms, key_details=True)
+    live = read_live(source, env, loaded, fully=loaded.desired.hsms, key_details=KeyDetail.TYPES)
     assert live is not None
     principals = loaded.desired.principals
     inventory = key_inventory(

@@ -7,6 +7,7 @@ import functools
 from collections.abc import Callable
 from pathlib import Path
 
+from hsmsync.backends.base import KeyDetail
 from hsmsync.cli import ci
 from hsmsync.cli.commands._review import add_review_options
 from hsmsync.cli.context import Context
@@ -50,7 +51,7 @@ def run(args: argparse.Namespace, ctx: Context) -> ExitStatus:
         if args.format != "sarif":
             raise  # the CLI reports it (and annotates it in GitHub Actions)
         return _invalid_as_sarif(args, env, exc, manifest)
-    live = read_live(source_of(args), env, loaded, key_details=True)
+    live = read_live(source_of(args), env, loaded, key_details=KeyDetail.ATTRIBUTES)
     report = lint(loaded.manifest, loaded.desired, live, now=now_of(args))
     _write(args, env, report, loaded.positions, manifest)
     return ExitStatus.OK if args.soft_fail else ExitStatus(report.exit_code)
