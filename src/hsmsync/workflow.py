@@ -176,7 +176,7 @@ def review(planned: Planned) -> Reviewed:
     after_grants = grants_from_live(after, desired.principals)
     delta = access_delta(before_grants, after_grants)
     findings = lint_after(planned, after)
-    matrix = access_matrix(before_grants, after_grants)
+    matrix = access_matrix(before_grants, after_grants).changed_rows()
     return Reviewed(PlanReview(planned.plan, access=delta, lint=findings, matrix=matrix), after)
 
 

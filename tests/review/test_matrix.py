@@ -120,3 +120,17 @@ def test_principal_ids_when_the_manifest_does_not_name_them() -> None:
     unnamed = tuple(replace(g, principal=None) for g in AFTER)
     [m] = access_matrix(None, unnamed).hsms
     assert {r.principal for r in m.rows} == {pid("ops"), pid("app")}
+
+
+def test_a_review_shows_only_the_principals_a_change_moves() -> None:
+    unchanged = _grants({"ops": (["ops"], [data("Managed HSM Administrator", "/")])})
+    moved = _grants(
+        {
+            "ops": (["ops"], [data("Managed HSM Administrator", "/")]),
+            "app": (["app"], [data("Crypto User", "/keys/signing")]),
+        }
+    )
+    [m] = access_matrix(unchanged, moved).changed_rows().hsms
+    assert [r.principal for r in m.rows] == ["app"]
+    assert {k[0] for k in m.cells} == {pid("app")}
+    assert access_matrix(moved, moved).changed_rows().hsms == ()

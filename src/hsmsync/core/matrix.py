@@ -14,9 +14,12 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from hsmsync.core.capabilities import Capability
-from hsmsync.core.grants import Grant
-from hsmsync.core.plan import Plane
+from hsmsync.core.desired import PrincipalInfo
+from hsmsync.core.grants import Grant, grants_from_live
+from hsmsync.core.plan import Plan, Plane
 from hsmsync.core.scopes import data_scope_covers
+from hsmsync.core.state import LiveState
+from hsmsync.core.state_edits import state_after_plan
 from hsmsync.core.whocan import AccessPath, who_can
 
 ABILITIES = tuple(Capability)
@@ -116,10 +119,17 @@ class AccessMatrix:
     def is_empty(self) -> bool:
         return not any(m.rows for m in self.hsms)
 
-    def changed_cells(self) -> int:
-        return sum(
-            1 for m in self.hsms for c in m.cells.values() if c.change not in (Change.KEPT, Change.NONE)
-        )
+    def changed_rows(self) -> AccessMatrix:
+        """Only the principals a change gains or loses something for (with all their cells), and
+        only the HSMs where that happens: what a plan's review shows."""
+        out = []
+        for m in self.hsms:
+            moved = {pid for (pid, _, _), c in m.cells.items() if c.change not in (Change.KEPT, Change.NONE)}
+            rows = tuple(r for r in m.rows if r.principal_id in moved)
+            if rows:
+                cells = {k: c for k, c in m.cells.items() if k[0] in moved}
+                out.append(HsmMatrix(m.hsm, m.places, rows, cells))
+        return AccessMatrix(tuple(out), self.compared)
 
 
 def _marker(path: AccessPath) -> tuple[str, ...]:
@@ -195,3 +205,9 @@ def access_matrix(
         ordered = tuple(sorted(rows.values(), key=lambda r: (r.principal.lower(), r.principal_id)))
         out.append(HsmMatrix(hsm, places, ordered, cells))
     return AccessMatrix(tuple(out), compared=before is not None)
+
+
+def plan_matrix(live: LiveState, plan: Plan, principals: Mapping[str, PrincipalInfo]) -> AccessMatrix:
+    """What `plan` changes in the matrix, applied to `live`: the principals it moves (a review)."""
+    before = grants_from_live(live, principals)
+    return access_matrix(before, grants_from_live(state_after_plan(live, plan), principals)).changed_rows()

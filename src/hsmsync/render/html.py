@@ -68,7 +68,7 @@ def render_plan(review: PlanReview, header: str = "") -> str:
     out += [f"<p>Warning: {escape(w)}</p>" for w in plan.warnings]
     if review.access_groups():
         out.append(_access_table(review.access_groups()))
-    if review.matrix is not None and review.matrix.changed_cells():
+    if review.matrix is not None and not review.matrix.is_empty:
         out.append(matrix_section(review.matrix, "Access matrix: before → after"))
     if review.lint_lines():
         items = "".join(f"<li>{escape(i)}</li>" for i in review.lint_lines())

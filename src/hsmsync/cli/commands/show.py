@@ -1,8 +1,8 @@
 """`hsmsync show PLAN`: re-render a saved plan (`plan --out`) in any plan format, offline.
 
 Nothing is read from Azure or a state file: the plan and the live snapshot it was made against
-come from the file, and the access delta is computed again from them (the same pure function
-`plan` uses). A file whose snapshot does not match the fingerprint it was saved with was edited:
+come from the file, and the access delta and matrix are computed again from them (the same pure
+functions `plan` uses). A file whose snapshot does not match the fingerprint it was saved with was edited:
 it is refused, like any malformed plan file (exit 1, naming the file).
 """
 
@@ -17,6 +17,7 @@ from hsmsync.cli.status import ExitStatus
 from hsmsync.core.access_delta import plan_access_delta
 from hsmsync.core.desired import PrincipalInfo
 from hsmsync.core.errors import HsmsyncError
+from hsmsync.core.matrix import plan_matrix
 from hsmsync.core.plan import Plan
 from hsmsync.core.review import PlanReview
 from hsmsync.render import PLAN_RENDERERS, render_review
@@ -48,7 +49,9 @@ def run(args: argparse.Namespace, ctx: Context) -> ExitStatus:
     saved = load_saved_plan(absolute(path, env), path)
     plan, snapshot = saved.plan, saved.document.live_snapshot
     try:
-        review = PlanReview(plan, access=plan_access_delta(snapshot, plan, _principals(plan)))
+        names = _principals(plan)
+        access, matrix = plan_access_delta(snapshot, plan, names), plan_matrix(snapshot, plan, names)
+        review = PlanReview(plan, access=access, matrix=matrix)
     except ValueError as exc:  # a change that cannot apply to its own snapshot (e.g. a bad object id)
         raise HsmsyncError(f"{path}: saved plan is malformed: {exc}") from None
     header = f"saved plan {path}, made against {backend_text(saved.document.backend)}"
