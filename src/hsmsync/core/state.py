@@ -7,6 +7,7 @@ Role-definition ids are stored as bare GUIDs; adapters translate to and from the
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import (
@@ -292,6 +293,16 @@ class VaultState(_Frozen):
         return data
 
 
+class PimMembership(_Frozen):
+    """A PIM for Groups membership (Graph's privilegedAccessGroup eligibility or assignment
+    schedule, accessId `member`): `eligible` grants nothing until activated; `active` is a
+    membership now, until `end` (none: permanent)."""
+
+    group: Guid = Field(description="The PIM-governed group's object id")
+    status: Literal["eligible", "active"]
+    end: datetime | None = Field(default=None, description="When the schedule ends (none: never)")
+
+
 class DirectoryObject(_Frozen):
     """An Entra ID object the emulator's minimal Graph serves (and PrincipalNotFound checks)."""
 
@@ -305,11 +316,21 @@ class DirectoryObject(_Frozen):
         "also honours them on ARM and Graph for tokens without a `groups` claim; the HSM data plane "
         "ignores a service principal's groups)",
     )
+    pim: tuple[PimMembership, ...] = Field(
+        default=(),
+        description="PIM for Groups memberships: eligible (granted once activated) or active "
+        "(a membership until its end)",
+    )
 
 
 def transitive_groups(directory: tuple[DirectoryObject, ...] | None, object_id: str) -> frozenset[str]:
     """Every group `object_id` is a member of, directly or through other groups (lower-cased)."""
-    parents = {o.id.lower(): {g.lower() for g in o.member_of} for o in directory or ()}
+    # An active PIM for Groups membership is a membership; an eligible one is not (until activated).
+    parents = {
+        o.id.lower(): {g.lower() for g in o.member_of}
+        | {p.group.lower() for p in o.pim if p.status == "active"}
+        for o in directory or ()
+    }
     found: set[str] = set()
     todo = list(parents.get(object_id.lower(), ()))
     while todo:
