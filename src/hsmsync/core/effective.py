@@ -20,7 +20,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from hsmsync.core.capabilities import ASSIGN_ROLES
+from hsmsync.core.capabilities import ASSIGN_ROLES, permits
 from hsmsync.core.data_actions import data_action_vocabulary
 from hsmsync.core.directory import Directory, Hop
 from hsmsync.core.grants import Grant
@@ -169,13 +169,35 @@ def obtainers(effective: Iterable[EffectiveGrant], hsm: str, scope: str | None) 
     ]
 
 
+_VAULT_WRITE = "Microsoft.KeyVault/vaults/write"
+
+
+def can_write_vault(g: Grant) -> bool:
+    """Does a management-plane grant allow writing a Key Vault (and so its access policies)?"""
+    return g.plane is Plane.MANAGEMENT and permits(g.permissions, _VAULT_WRITE, data=False)
+
+
+def arm_covers(scope: str, resource_id: str) -> bool:
+    rid, at = resource_id.rstrip("/").lower(), scope.rstrip("/").lower()
+    return rid == at or rid.startswith(at + "/")
+
+
+def vault_writers(effective: Iterable[EffectiveGrant], resource_id: str) -> list[EffectiveGrant]:
+    """Paths to writing the vault `resource_id` in Azure RBAC: on a vault that uses access
+    policies, each can grant itself data access (Key Vault access-policy docs)."""
+    return [e for e in effective if arm_covers(e.grant.scope, resource_id) and can_write_vault(e.grant)]
+
+
 __all__ = [
     "Abilities",
     "Ability",
     "EffectiveGrant",
     "Status",
     "abilities",
+    "arm_covers",
+    "can_write_vault",
     "every_data_action",
     "expand",
     "obtainers",
+    "vault_writers",
 ]

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from hsmsync.core.capabilities import ASSIGN_ROLES
 from hsmsync.core.catalog import DATA_ACTION_PREFIX
+from hsmsync.core.effective import EffectiveGrant, Status
 from hsmsync.core.grants import Grant
 from hsmsync.core.plan import Plane
 from hsmsync.core.scopes import arm_scope_key, data_scope_covers
@@ -17,6 +19,8 @@ class ExplainedGrant:
     grant: Grant
     summary: str  # the actions, grouped: "keys: read, sign; roleAssignments: read"
     unneeded: tuple[str, ...]  # why the principal's team does not need this grant; empty if it does
+    through: tuple[str, ...] = ()  # the group hops it reaches the principal through (member first)
+    status: str = Status.HOLDS.value  # holds | can once activated | not honoured
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +36,8 @@ class Explanation:
     principal_type: str
     grants: tuple[ExplainedGrant, ...]
     policies: tuple[ExplainedPolicy, ...] = ()  # Key Vault access policies
+    # Where it can assign itself any role (it holds roleAssignments/write there), with the grant
+    obtainable: tuple[str, ...] = ()
 
     @property
     def has_access(self) -> bool:
@@ -119,4 +125,35 @@ def explain(
         principal_type=named.principal_type if named else "Unknown",
         grants=tuple(explained),
         policies=tuple(ExplainedPolicy(p, policy_notes(p, known)) for p in mine),
+    )
+
+
+def with_group_grants(e: Explanation, effective: Sequence[EffectiveGrant]) -> Explanation:
+    """`e` plus the grants that reach the principal through groups (`effective.expand`), each
+    with its path and status, and where it can obtain any role (roleAssignments/write)."""
+    extra = [
+        ExplainedGrant(x.grant, summarize_actions(x.grant), (), tuple(h.describe() for h in x.hops), x.status)
+        for x in sorted(
+            (x for x in effective if x.principal_id.lower() == e.principal_id and x.hops),
+            key=lambda x: x.path(),
+        )
+    ]
+    grants = (*e.grants, *extra)
+    obtainable = tuple(
+        f"every data action at {x.grant.scope} on {x.grant.target}, through {x.grant.role_name}"
+        + (f" ({' -> '.join(x.through)})" if x.through else "")
+        + (", once activated" if x.status != Status.HOLDS.value else "")
+        for x in grants
+        if x.grant.plane is Plane.DATA
+        and x.grant.short_actions & ASSIGN_ROLES
+        and x.status != Status.NOT_HONOURED.value
+    )
+    member = next((x for x in effective if x.principal_id.lower() == e.principal_id and x.hops), None)
+    named = e.principal_type == "Unknown" and member is not None
+    return replace(
+        e,
+        grants=grants,
+        obtainable=obtainable,
+        principal=member.principal if named and member else e.principal,
+        principal_type=member.principal_type if named and member else e.principal_type,
     )

@@ -13,9 +13,9 @@ from hsmsync.core.capabilities import (
     HSM_WIDE_KEY_USE,
     MANAGE_ROLE_DEFINITIONS,
     PURGE_KEYS,
-    permits,
 )
 from hsmsync.core.desired import AssignmentKey
+from hsmsync.core.effective import arm_covers, can_write_vault
 from hsmsync.core.grants import Grant, effective_data_actions
 from hsmsync.core.key_review import Expiry, KeyEntry
 from hsmsync.core.limits import (
@@ -216,20 +216,10 @@ def _limit_finding(s: LintSubject, hsm: str, what: str, count: int, limit: int) 
         )
 
 
-_VAULT_WRITE = "Microsoft.KeyVault/vaults/write"
-
-
-def _can_write_vault(g: Grant) -> bool:
-    return permits(g.permissions, _VAULT_WRITE, data=False)
-
-
 def check_write_on_policy_vault(s: LintSubject) -> Iterator[Finding]:
     for vault in s.policy_vaults:
-        rid = vault.resource_id.lower()
         for g in s.grants:
-            scope = g.scope.rstrip("/").lower()
-            covers = rid == scope or rid.startswith(scope + "/")
-            if g.plane is Plane.MANAGEMENT and covers and _can_write_vault(g):
+            if arm_covers(g.scope, vault.resource_id) and can_write_vault(g):
                 yield s.finding(
                     "HSM005",
                     g,

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from hsmsync.core.capabilities import short_action
+from hsmsync.core.effective import EffectiveGrant, Status, obtainers, vault_writers
 from hsmsync.core.grants import Grant
 from hsmsync.core.plan import Plane
 from hsmsync.core.scopes import data_scope_covers
@@ -24,6 +25,67 @@ class AccessPath:
     role: str
     scope: str
     hsm: str
+    through: tuple[str, ...] = ()  # group hops, the member's own group first; empty: assigned directly
+    status: str = Status.HOLDS.value  # holds | can once activated | not honoured | can obtain
+
+
+@dataclass(frozen=True, slots=True)
+class WhoCan:
+    """Two lists: who holds the action (with paths through groups, PIM-eligible ones and those
+    Azure does not honour marked), and who can obtain it by granting itself a role."""
+
+    holds: list[AccessPath]
+    can_obtain: list[AccessPath]
+
+
+def _path(e: EffectiveGrant, status: str | None = None) -> AccessPath:
+    g = e.grant
+    return AccessPath(
+        via=g.via,
+        principal=e.principal,
+        principal_id=e.principal_id,
+        principal_type=e.principal_type,
+        role=g.role_name,
+        scope=g.scope,
+        hsm=g.target,
+        through=tuple(h.describe() for h in e.hops),
+        status=status or e.status.value,
+    )
+
+
+def _sorted(paths: Iterable[AccessPath]) -> list[AccessPath]:
+    rank = {s.value: i for i, s in enumerate(Status)}
+    return sorted(
+        set(paths),
+        key=lambda p: (rank.get(p.status, 9), p.principal.lower(), p.role.lower(), p.scope, p.through, p.via),
+    )
+
+
+OBTAIN = "can obtain (holds roleAssignments/write there: can assign itself any role)"
+
+
+def who_can_effective(effective: Iterable[EffectiveGrant], hsm: str, action: str, key: str | None) -> WhoCan:
+    """`who_can` over grants followed through groups (`effective.expand`), plus who can obtain
+    the action: every holder of roleAssignments/write at a scope covering the key (any scope
+    without `key`) that does not already hold it."""
+    wanted = short_action(action)
+    requested = f"/keys/{key}" if key else None
+    listed = list(effective)
+    holds = [
+        _path(e)
+        for e in listed
+        if e.grant.plane is Plane.DATA
+        and e.grant.target == hsm
+        and wanted in e.grant.short_actions
+        and (requested is None or data_scope_covers(e.grant.scope, requested))
+    ]
+    holding = {p.principal_id for p in holds if p.status == Status.HOLDS.value}
+    obtain = [
+        _path(e, OBTAIN if e.status is Status.HOLDS else f"{OBTAIN}, once activated")
+        for e in obtainers(listed, hsm, requested)
+        if e.principal_id not in holding
+    ]
+    return WhoCan(_sorted(holds), _sorted(obtain))
 
 
 def who_can(grants: Iterable[Grant], hsm: str, action: str, key: str | None) -> list[AccessPath]:
@@ -52,6 +114,20 @@ def who_can(grants: Iterable[Grant], hsm: str, action: str, key: str | None) -> 
         and (requested is None or data_scope_covers(g.scope, requested))
     }
     return sorted(paths, key=lambda p: (p.principal.lower(), p.role.lower(), p.scope, p.via))
+
+
+def vault_obtainers(effective: Iterable[EffectiveGrant], resource_id: str) -> list[AccessPath]:
+    """Who can write the vault in Azure RBAC (`vaults/write`), so can set itself an access policy
+    that grants any permission: the paths, through groups too (Azure RBAC honours every group)."""
+    return _sorted(
+        _path(e, "can obtain (can write the vault: can set itself an access policy)")
+        for e in vault_writers(effective, resource_id)
+        if e.status is not Status.ONCE_ACTIVATED
+    ) + _sorted(
+        _path(e, "can obtain once activated (can write the vault: can set itself an access policy)")
+        for e in vault_writers(effective, resource_id)
+        if e.status is Status.ONCE_ACTIVATED
+    )
 
 
 def who_can_on_vault(

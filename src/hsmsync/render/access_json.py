@@ -3,23 +3,26 @@ when live state was read, what is."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
 
-from hsmsync.core.access import AccessPath, ExplainedGrant, Explanation
+from hsmsync.core.access import ExplainedGrant, Explanation
 from hsmsync.core.explain import ExplainedPolicy
+from hsmsync.core.whocan import WhoCan
 from hsmsync.render.contract import document
 
 
-def render_whocan(question: str, would_be: Sequence[AccessPath], is_now: Sequence[AccessPath] | None) -> str:
-    """`is_now` is None when live state was not read."""
+def render_whocan(question: str, would_be: WhoCan, is_now: WhoCan | None) -> str:
+    """`is_now` is None when live state was not read. `would_be`/`is_now` list who holds the action
+    (each path with its `status` and group hops `through`); `*_can_obtain` who can grant it itself."""
     return document(
         "whocan",
         {
             "question": question,
-            "would_be": [asdict(p) for p in would_be],
-            "is_now": None if is_now is None else [asdict(p) for p in is_now],
+            "would_be": [asdict(p) for p in would_be.holds],
+            "would_be_can_obtain": [asdict(p) for p in would_be.can_obtain],
+            "is_now": None if is_now is None else [asdict(p) for p in is_now.holds],
+            "is_now_can_obtain": None if is_now is None else [asdict(p) for p in is_now.can_obtain],
         },
     )
 
@@ -37,6 +40,8 @@ def _grant(item: ExplainedGrant) -> dict[str, Any]:
         "data_actions": sorted(g.data_actions),
         "actions": list(g.actions),
         "not_needed": list(item.unneeded),
+        "through": list(item.through),
+        "status": item.status,
     }
 
 
@@ -60,6 +65,7 @@ def _explanation(e: Explanation) -> dict[str, Any]:
         "has_access": e.has_access,
         "grants": [_grant(g) for g in e.grants],
         "policies": [_policy(p) for p in e.policies],
+        "can_obtain": list(e.obtainable),
     }
 
 

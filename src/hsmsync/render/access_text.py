@@ -2,24 +2,47 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from itertools import groupby
 
 from hsmsync.core.access import AccessPath, ExplainedGrant, Explanation
 from hsmsync.core.plan import Plane
+from hsmsync.core.whocan import WhoCan
 from hsmsync.render.escape import visible as v
 
 
-def render_whocan(paths: Sequence[AccessPath], question: str, heading: str = "") -> str:
-    """`question` reads like "keys/sign/action on contoso, key app-signing"."""
+def _line(p: AccessPath) -> str:
+    line = f"  {v(p.principal)} ({v(p.principal_type)})  via {v(p.via)}  {v(p.role)} at {v(p.scope)}"
+    if p.through:
+        line += f"  through {' -> '.join(v(h) for h in p.through)}"
+    return line
+
+
+def render_whocan(answer: WhoCan, question: str, heading: str = "") -> str:
+    """`question` reads like "keys/sign/action on contoso, key app-signing". Three lists: who
+    can (in force now), who can once a PIM-eligible membership is activated, who Azure does not
+    honour (a service principal through a group, on the HSM data plane); then who can obtain."""
     out = [heading] if heading else []
-    if not paths:
+    by_status: dict[str, list[AccessPath]] = {}
+    for p in answer.holds:
+        by_status.setdefault(p.status, []).append(p)
+    holds = by_status.pop("holds", [])
+    if not holds:
         out.append(f"Nobody can {v(question)}.")
-        return "\n".join(out) + "\n"
-    n = len({p.principal_id for p in paths})
-    out.append(f"{n} principal{'s' if n != 1 else ''} can {v(question)}:")
-    for p in paths:
-        out.append(f"  {v(p.principal)} ({v(p.principal_type)})  via {v(p.via)}  {v(p.role)} at {v(p.scope)}")
+    else:
+        n = len({p.principal_id for p in holds})
+        out.append(f"{n} principal{'s' if n != 1 else ''} can {v(question)}:")
+        out.extend(_line(p) for p in holds)
+    titles = {
+        "can once activated": "Can once a PIM-eligible group membership is activated (not now):",
+        "not honoured": "Not honoured by the HSM data plane (a service principal's group membership):",
+    }
+    for status, paths in by_status.items():
+        out.append(titles.get(status, f"{status}:"))
+        out.extend(_line(p) for p in paths)
+    if answer.can_obtain:
+        n = len({p.principal_id for p in answer.can_obtain})
+        out.append(f"{n} more can obtain it by granting themselves a role:")
+        out.extend(f"{_line(p)}  [{v(p.status)}]" for p in answer.can_obtain)
     return "\n".join(out) + "\n"
 
 
@@ -40,6 +63,10 @@ def render_explain(explanation: Explanation, heading: str = "") -> str:
         for item in items:
             g = item.grant
             out.append(f"    {v(g.role_name)} at {v(g.scope)}  via {v(g.via)}")
+            if item.through:
+                out.append(f"      through {' -> '.join(v(h) for h in item.through)}")
+            if item.status != "holds":
+                out.append(f"      ! {v(item.status)}")
             out.append(f"      can: {v(item.summary)}")
             out.extend(f"      ! not needed: {v(reason)}" for reason in item.unneeded)
     for explained in e.policies:
@@ -48,6 +75,7 @@ def render_explain(explanation: Explanation, heading: str = "") -> str:
         out.append(f"    access policy  via {v(p.via)}")
         out.append(f"      can: {v(p.summary())}")
         out.extend(f"      ! {v(note)}" for note in explained.notes)
+    out.extend(f"  can obtain: {v(o)}" for o in e.obtainable)
     unneeded = sum(1 for item in e.grants if item.unneeded)
     if unneeded:
         out.append(f"{unneeded} grant{'s' if unneeded != 1 else ''} not needed by its team.")

@@ -10,6 +10,9 @@ from hsmsync.cli.context import Context
 from hsmsync.cli.options import add_format, source_of
 from hsmsync.cli.status import ExitStatus
 from hsmsync.core.access import Explanation, explain, grants_from_desired, grants_from_live
+from hsmsync.core.directory import Directory
+from hsmsync.core.effective import expand
+from hsmsync.core.explain import with_group_grants
 from hsmsync.core.vault_access import policies_from_desired, policies_from_live
 from hsmsync.manifest import LoadedManifest
 from hsmsync.references import principal_id_of
@@ -37,8 +40,12 @@ def run(args: argparse.Namespace, ctx: Context) -> ExitStatus:
     principal_id = principal_id_of(loaded, args.principal)
     declared = grants_from_desired(loaded.desired)
     declared_policies = policies_from_desired(loaded.desired)
-    would_be = _named(explain(declared, principal_id, None, policies=declared_policies), loaded)
     live = read_live(source_of(args), env, loaded)
+    # Grants to groups reach their members: the directory comes with live state.
+    directory = Directory.of(live.directory) if live is not None and live.directory is not None else None
+    names = {object_id: info.key for object_id, info in loaded.desired.principals.items()}
+    would_be = explain(declared, principal_id, None, policies=declared_policies)
+    would_be = _named(with_group_grants(would_be, expand(declared, directory, names)), loaded)
     is_now = None
     if live is not None:
         held = grants_from_live(live, loaded.desired.principals)
@@ -46,7 +53,7 @@ def run(args: argparse.Namespace, ctx: Context) -> ExitStatus:
         explained = explain(
             held, principal_id, declared, policies=policies, declared_policies=declared_policies
         )
-        is_now = _named(explained, loaded)
+        is_now = _named(with_group_grants(explained, expand(held, directory, names)), loaded)
     if args.format == "json":
         env.stdout.write(access_json.render_explain(would_be, is_now))
     elif is_now is None:

@@ -9,13 +9,15 @@ from hsmsync.cli.commands._review import IS_NOW, WOULD_BE, add_review_options
 from hsmsync.cli.context import Context
 from hsmsync.cli.options import add_format, source_of
 from hsmsync.cli.status import ExitStatus
-from hsmsync.core.access import AccessPath, grants_from_desired, grants_from_live, resolve_action, who_can
+from hsmsync.core.access import grants_from_desired, grants_from_live, resolve_action
 from hsmsync.core.catalog import DATA_ACTION_PREFIX
+from hsmsync.core.directory import Directory
+from hsmsync.core.effective import expand
 from hsmsync.core.errors import HsmsyncError
 from hsmsync.core.scopes import normalize_data_scope
 from hsmsync.core.state import LiveState
 from hsmsync.core.vault_access import policies_from_desired, policies_from_live, resolve_vault_permission
-from hsmsync.core.whocan import who_can_on_vault
+from hsmsync.core.whocan import WhoCan, vault_obtainers, who_can_effective, who_can_on_vault
 from hsmsync.environment import Environment
 from hsmsync.manifest import LoadedManifest
 from hsmsync.references import did_you_mean
@@ -102,19 +104,32 @@ def run(args: argparse.Namespace, ctx: Context) -> ExitStatus:
     action = resolve_action(args.action)
     question = action.removeprefix(DATA_ACTION_PREFIX) + f" on {target}"
     question += f", key {args.key}" if args.key else " (any key or scope)"
-    desired_paths = who_can(grants_from_desired(loaded.desired), target, action, args.key)
-    live_paths = None
+    # Group members come from the directory live state holds (the state file's, or Graph's).
+    directory = _directory(live)
+    names = _names(loaded)
+    desired = expand(grants_from_desired(loaded.desired), directory, names)
+    would_be = who_can_effective(desired, target, action, args.key)
+    is_now = None
     if live is not None:
-        live_paths = who_can(grants_from_live(live, loaded.desired.principals), target, action, args.key)
-    return _answer_whocan(args, env, question, desired_paths, live_paths)
+        held = expand(grants_from_live(live, loaded.desired.principals), directory, names)
+        is_now = who_can_effective(held, target, action, args.key)
+    return _answer_whocan(args, env, question, would_be, is_now)
+
+
+def _directory(live: LiveState | None) -> Directory | None:
+    return Directory.of(live.directory) if live is not None and live.directory is not None else None
+
+
+def _names(loaded: LoadedManifest) -> dict[str, str]:
+    return {object_id: info.key for object_id, info in loaded.desired.principals.items()}
 
 
 def _answer_whocan(
     args: argparse.Namespace,
     env: Environment,
     question: str,
-    would_be: list[AccessPath],
-    is_now: list[AccessPath] | None,
+    would_be: WhoCan,
+    is_now: WhoCan | None,
 ) -> ExitStatus:
     if args.format == "json":
         env.stdout.write(access_json.render_whocan(question, would_be, is_now))
@@ -141,9 +156,14 @@ def _whocan_vault(
             f"vault '{vault}' uses Azure RBAC: Azure ignores its access policies, and whocan does not "
             "evaluate Azure RBAC data actions; use `hsmsync explain PRINCIPAL` for one principal"
         )
+    # Writers of the vault in Azure RBAC can set themselves any access policy.
+    directory, names, rid = _directory(live), _names(loaded), declared.resource_id
+    mgmt = expand(grants_from_desired(loaded.desired), directory, names)
     desired_paths = who_can_on_vault(policies_from_desired(loaded.desired), vault, kind, permission)
-    live_paths = None
+    would_be = WhoCan(desired_paths, vault_obtainers(mgmt, rid))
+    is_now = None
     if live is not None:
         held = policies_from_live(live, loaded.desired.principals)
-        live_paths = who_can_on_vault(held, vault, kind, permission)
-    return _answer_whocan(args, env, question, desired_paths, live_paths)
+        live_mgmt = expand(grants_from_live(live, loaded.desired.principals), directory, names)
+        is_now = WhoCan(who_can_on_vault(held, vault, kind, permission), vault_obtainers(live_mgmt, rid))
+    return _answer_whocan(args, env, question, would_be, is_now)
