@@ -20,7 +20,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from hsmsync.core.capabilities import ASSIGN_ROLES, permits
+from hsmsync.core.capabilities import ASSIGN_ROLES, permits, short_actions
 from hsmsync.core.data_actions import data_action_vocabulary
 from hsmsync.core.directory import Directory, Hop
 from hsmsync.core.grants import Grant
@@ -127,7 +127,8 @@ def _ordered(paths: Iterable[EffectiveGrant]) -> list[EffectiveGrant]:
 
 
 def every_data_action() -> frozenset[str]:
-    return frozenset(a.lower() for a in data_action_vocabulary().values())
+    """Every known data action, short and lower-cased (`keys/sign/action`)."""
+    return short_actions(data_action_vocabulary().values())
 
 
 def abilities(effective: Sequence[EffectiveGrant], principal_id: str, hsm: str, scope: str) -> Abilities:
