@@ -7,6 +7,7 @@ import os
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -39,8 +40,14 @@ class CliResult:
 
 
 def run_cli(
-    *argv: str, cwd: Path, stdin: str = "", tty: bool = False, environ: dict[str, str] | None = None
+    *argv: str,
+    cwd: Path,
+    stdin: str = "",
+    tty: bool = False,
+    environ: dict[str, str] | None = None,
+    now: datetime | None = None,
 ) -> CliResult:
+    """`now`: the time the CLI's clock reads (expiries are judged at it); default the real one."""
     out, err = io.StringIO(), io.StringIO()
     env = Environment(
         stdout=out,
@@ -50,6 +57,8 @@ def run_cli(
         environ=with_sign_in(environ),
         cwd=cwd,
     )
+    if now is not None:
+        env.clock = lambda: now
     code = main(list(argv), env=env)
     return CliResult(code, out.getvalue(), err.getvalue())
 

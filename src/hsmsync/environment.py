@@ -15,8 +15,9 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 from typing import TextIO, cast
@@ -125,6 +126,10 @@ def _isatty(stream: TextIO | None) -> bool:
         return False
 
 
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
 @dataclass
 class Environment:
     stdout: TextIO = field(default_factory=lambda: sys.stdout)
@@ -133,6 +138,8 @@ class Environment:
     stdin_isatty: bool = field(default_factory=lambda: _isatty(sys.stdin))
     environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     cwd: Path = field(default_factory=Path.cwd)
+    # The time expiries are judged at (`expires:` in the manifest); tests pass a fixed one.
+    clock: Callable[[], datetime] = utc_now
 
     @classmethod
     def of_process(cls) -> Environment:

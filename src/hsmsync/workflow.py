@@ -21,6 +21,7 @@ from hsmsync.bootstrap import read_or_way_out
 from hsmsync.core.access_delta import access_delta, state_after_plan
 from hsmsync.core.applier_rights import rights_to_keep
 from hsmsync.core.errors import HsmsyncError
+from hsmsync.core.expiry import as_of
 from hsmsync.core.fingerprint import fingerprint
 from hsmsync.core.grants import grants_from_live
 from hsmsync.core.guard import Caller, check_lockout
@@ -92,8 +93,10 @@ def absolute(path: Path, env: Environment) -> Path:
 
 def load(shown: Path, env: Environment, targets: Sequence[str] = ()) -> LoadedManifest:
     """The manifest at `shown` (a file or a directory of them, as the user typed it; errors name
-    it so), narrowed to `targets` (`--target`; none: all)."""
-    return on_targets(load_manifest(absolute(shown, env), display=shown), targets)
+    it so), narrowed to `targets` (`--target`; none: all), as of the environment's clock: grants
+    whose `expires` has passed are no longer desired."""
+    loaded = on_targets(load_manifest(absolute(shown, env), display=shown), targets)
+    return replace(loaded, desired=as_of(loaded.desired, env.clock()))
 
 
 def header_of(planned: Planned) -> str:

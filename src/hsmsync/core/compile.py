@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import replace
+from datetime import datetime
 
 from hsmsync.core.catalog import DATA_ACTION_PREFIX, RoleIndex, builtin_data_roles, management_roles
 from hsmsync.core.data_actions import normalize_data_action
@@ -290,7 +291,7 @@ class _Compiler:
             role = self._data_role((*loc, "role"), d.hsm, d.role)
             if role is not None:
                 for p in members:
-                    self._add(Plane.DATA, d.hsm, d.scope, role, p, source, loc)
+                    self._add(Plane.DATA, d.hsm, d.scope, role, p, source, loc, d.expires)
         mgmt_index = self.mgmt_index
         for i, a in enumerate(team.management):
             loc = ("teams", team_key, "management", i)
@@ -304,7 +305,7 @@ class _Compiler:
                 self.problem((*loc, "role"), _unknown_role(a.role, mgmt_index))
                 continue
             for p in members:
-                self._add(Plane.MANAGEMENT, "arm", a.scope, mrole, p, source, loc)
+                self._add(Plane.MANAGEMENT, "arm", a.scope, mrole, p, source, loc, a.expires)
 
     def _data_role(self, loc: Loc, hsm: str, reference: str) -> RoleDefinition | None:
         custom = self.custom.get(hsm, {})
@@ -332,12 +333,17 @@ class _Compiler:
         p: PrincipalInfo,
         source: str,
         loc: Loc,
+        expires: datetime | None = None,
     ) -> None:
         existing = self.assignments.get(assignment_key(plane, target, scope, role.name, p.id))
         if existing is not None:  # the same grant through another team: one assignment, both reasons
-            a = replace(existing, sources=(*existing.sources, source))
+            # ... desired as long as any team wants it: without an expiry if one team has none.
+            later = None if existing.expires is None or expires is None else max(existing.expires, expires)
+            a = replace(existing, sources=(*existing.sources, source), expires=later)
         else:
-            a = DesiredAssignment(plane, target, scope, role.name, role.role_name, p, (source,), loc)
+            a = DesiredAssignment(
+                plane, target, scope, role.name, role.role_name, p, (source,), loc, expires=expires
+            )
         self.assignments[a.key] = a
 
 

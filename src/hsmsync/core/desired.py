@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import NamedTuple
 
 from hsmsync.core.plan import Plane
@@ -54,6 +55,7 @@ class DesiredAssignment:
     principal: PrincipalInfo
     sources: tuple[str, ...]
     loc: tuple[str | int, ...] = ()  # where the manifest first declares it, e.g. ("teams", "x", "data", 0)
+    expires: datetime | None = None  # when it stops being desired (UTC); None: never
     key: AssignmentKey = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -95,6 +97,9 @@ class DesiredState:
     prune_arm_roles: bool = False
     vaults: Mapping[str, DesiredVault] = field(default_factory=dict)
     arm_roles: tuple[ArmRoleDefinition, ...] = ()
+    # Assignments whose `expires` has passed (see core/expiry.py): no longer desired, and removed
+    # from live state whatever `prune` says.
+    expired: tuple[DesiredAssignment, ...] = ()
 
     def key_names(self, hsm: str) -> tuple[str, ...]:
         """Key names the manifest's data-plane scopes mention on one HSM."""

@@ -6,6 +6,7 @@ the whole document (does this role exist, is this principal declared) live in `c
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
 from typing import Annotated, Literal
 
 from pydantic import (
@@ -206,12 +207,47 @@ class CustomRole(_Strict):
         return self
 
 
+def _expiry_time(value: object) -> object:
+    """An ISO 8601 time with a time zone: a date alone or a time without a zone is ambiguous
+    (whose midnight?), so it is an error, never a guess."""
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise ValueError("give the time zone, e.g. 2026-12-31T18:00:00Z or +01:00")
+        return value.astimezone(UTC)
+    if isinstance(value, date):
+        example = f"{value.isoformat()}T00:00:00Z"
+        raise ValueError(f"give a time with a time zone, e.g. {example}, not a date alone")
+    if isinstance(value, str):
+        try:
+            return _expiry_time(date.fromisoformat(value.strip()))  # a date alone: refused above
+        except ValueError as exc:
+            if "date alone" in str(exc):
+                raise
+        try:
+            parsed = datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise ValueError(f"'{value}' is not an ISO 8601 time, e.g. 2026-12-31T18:00:00Z") from None
+        return _expiry_time(parsed)
+    raise ValueError("must be an ISO 8601 time with a time zone, e.g. 2026-12-31T18:00:00Z")
+
+
+Expiry = Annotated[
+    datetime,
+    BeforeValidator(_expiry_time),
+    Field(
+        description="When the grant ends (ISO 8601 with a time zone): after it, the assignment is "
+        "no longer desired, so drift reports it and apply removes it"
+    ),
+]
+
+
 class DataAssignment(_Strict):
     """A Managed HSM local-RBAC assignment for every member of a team."""
 
     hsm: Key
     role: Text = Field(description="Role name, short name, GUID, or the key of a custom role")
     scope: DataScope = "/"
+    expires: Expiry | None = None
 
 
 class ManagementAssignment(_Strict):
@@ -219,6 +255,7 @@ class ManagementAssignment(_Strict):
 
     role: Text = Field(description="Azure role name, GUID, or the key of a custom Azure role")
     scope: ArmScope
+    expires: Expiry | None = None
 
 
 class Team(_Strict):
@@ -311,6 +348,14 @@ class LintOptions(_Strict):
     )
     key_expiry_warning_days: Annotated[int, Field(ge=0, le=3650)] = Field(
         default=30, description="HSM031 fires for keys expiring within this many days (or expired)"
+    )
+    require_expiry_for_admin: bool = Field(
+        default=False,
+        description="HSM020 warns about a grant that can assign roles (Administrator, Crypto Officer, "
+        "Policy Administrator, Owner, User Access Administrator...) without `expires`",
+    )
+    max_grant_days: Annotated[int, Field(ge=1)] | None = Field(
+        default=None, description="HSM021 warns about an `expires` further out than this many days"
     )
 
 

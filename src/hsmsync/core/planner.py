@@ -14,6 +14,7 @@ from hsmsync.core.desired import (
     PrincipalInfo,
     assignment_key,
 )
+from hsmsync.core.expiry import expiry_text
 from hsmsync.core.ids import deterministic_name
 from hsmsync.core.limits import fit_limits
 from hsmsync.core.missing_keys import missing_key_warnings
@@ -70,9 +71,28 @@ def plan_changes(desired: DesiredState, live: LiveState, *, notes: Iterable[str]
             sorted(unmanaged, key=lambda u: (u.plane, u.target.key, u.scope, u.role, u.principal_id))
         ),
         warnings=(*warnings, *fitted.warnings),
-        notes=tuple(notes),
+        notes=(*notes, *_expiry_notes(desired)),
         refusals=(*resources.refusals, *fitted.refusals),
     )
+
+
+def _expiry_notes(desired: DesiredState) -> Iterator[str]:
+    """Each time-bound grant, so a reviewer sees when it ends (the nightly run removes it then)."""
+    for a in desired.assignments:
+        if a.expires is not None:
+            where = "" if a.plane is Plane.MANAGEMENT else f" on {a.target}"
+            yield (
+                f"{a.principal.key}: {a.role} at {a.scope}{where} expires {expiry_text(a.expires)} "
+                f"({', '.join(a.sources)}); after that, drift reports it and apply removes it"
+            )
+
+
+def _expired_reason(desired: DesiredState, key: AssignmentKey) -> str | None:
+    """Why a live assignment goes whatever `prune` says: its declared `expires` has passed."""
+    for a in desired.expired:
+        if a.key == key and a.expires is not None:
+            return f"expired at {expiry_text(a.expires)} (declared by {', '.join(a.sources)} with expires)"
+    return None
 
 
 def _sort_key(c: Change) -> tuple[object, ...]:
@@ -140,7 +160,10 @@ def _undeclared_data_assignments(
                 and la.scope == "/"
             )
             prune = hsm.prune and (not is_initial or hsm.prune_initial_admins)
-            if prune:
+            expired = _expired_reason(desired, key)
+            if expired:
+                prune, reason = True, expired
+            elif prune:
                 reason = "not declared in the manifest; HSM has prune: true"
             elif is_initial and hsm.prune:
                 reason = (
@@ -227,7 +250,9 @@ def _create_assignment(a: DesiredAssignment) -> Change:
         id=_change_id(target, a.key),
         action=Action.CREATE,
         target=target,
-        reason="declared by " + ", ".join(a.sources),
+        reason="declared by "
+        + ", ".join(a.sources)
+        + (f"; expires {expiry_text(a.expires)}" if a.expires is not None else ""),
         subject=RoleAssignmentSubject(
             plane=a.plane,
             scope=a.scope,
@@ -314,7 +339,8 @@ def _plan_arm(desired: DesiredState, live: LiveState) -> Iterator[Change | Unman
             principal = desired.principals[la.principal_id]
             role = names.get(la.role_definition_id, la.role_definition_id)
             found = _Undeclared(ARM, key, la, role, principal, la.principal_type)
-            yield _undeclared(found, prune=prune, reason=reason)
+            expired = _expired_reason(desired, key)
+            yield _undeclared(found, prune=prune or expired is not None, reason=expired or reason)
 
 
 __all__ = ["FieldChange", "plan_changes"]
