@@ -152,11 +152,11 @@ class TestCli:
             run_cli("apply", "--state", "state.json", "--auto-approve", cwd=tmp_path, now=BEFORE).exit_code
             == 0
         )
-        readers = lambda: [
-            a
-            for a in json.loads((tmp_path / "state.json").read_text())["arm"]["role_assignments"]
-            if a["principal_id"] == ONCALL_ID
-        ]  # noqa: E731
+
+        def readers() -> list[dict[str, str]]:
+            arm = json.loads((tmp_path / "state.json").read_text())["arm"]["role_assignments"]
+            return [a for a in arm if a["principal_id"] == ONCALL_ID]
+
         assert len(readers()) == 1
         assert (
             run_cli("apply", "--state", "state.json", "--auto-approve", cwd=tmp_path, now=AT).exit_code == 0
