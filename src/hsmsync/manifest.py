@@ -10,6 +10,7 @@ import hashlib
 import typing
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,7 @@ class LoadedManifest:
     positions: Positions = field(default_factory=Positions)
     digest: str = ""  # sha256 of the file's bytes: what a saved plan is bound to
     targets: tuple[str, ...] = ()  # `--target`s it was narrowed to (see core/shard.py); () = all
+    now: datetime | None = None  # the time `desired` is as of (expired grants left out); None: not judged
 
 
 def _model_in(annotation: Any) -> type[BaseModel] | None:

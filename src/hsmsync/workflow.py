@@ -20,6 +20,7 @@ from hsmsync.backends.registry import open_backend, read_request_for
 from hsmsync.bootstrap import read_or_way_out
 from hsmsync.core.access_delta import access_delta, state_after_plan
 from hsmsync.core.applier_rights import rights_to_keep
+from hsmsync.core.effective import live_grants_with_members
 from hsmsync.core.errors import HsmsyncError
 from hsmsync.core.expiry import as_of
 from hsmsync.core.fingerprint import fingerprint
@@ -96,7 +97,8 @@ def load(shown: Path, env: Environment, targets: Sequence[str] = ()) -> LoadedMa
     it so), narrowed to `targets` (`--target`; none: all), as of the environment's clock: grants
     whose `expires` has passed are no longer desired."""
     loaded = on_targets(load_manifest(absolute(shown, env), display=shown), targets)
-    return replace(loaded, desired=as_of(loaded.desired, env.clock()))
+    now = env.clock()
+    return replace(loaded, desired=as_of(loaded.desired, now), now=now)
 
 
 def header_of(planned: Planned) -> str:
@@ -177,13 +179,18 @@ def review(planned: Planned) -> Reviewed:
     after = state_after_plan(planned.live, planned.plan)  # shared by the access delta and lint
     before_grants = grants_from_live(planned.live, desired.principals)
     after_grants = grants_from_live(after, desired.principals)
-    delta = access_delta(before_grants, after_grants)
+    # Group members are named too, through the group (when the state has a directory).
+    delta = access_delta(
+        live_grants_with_members(planned.live, desired.principals),
+        live_grants_with_members(after, desired.principals),
+    )
     findings = lint_after(planned, after)
     matrix = access_matrix(before_grants, after_grants).changed_rows()
     return Reviewed(PlanReview(planned.plan, access=delta, lint=findings, matrix=matrix), after)
 
 
 def lint_after(planned: Planned, after: LiveState) -> LintReport:
+    # No `now`: a plan changes no key, so its review judges no key expiry (nor HSM021; `lint` does).
     return lint(planned.loaded.manifest, planned.loaded.desired, planned.live, after=after)
 
 

@@ -8,7 +8,8 @@ from typing import Any
 
 from hsmsync.core.capabilities import Capability
 from hsmsync.core.desired import PrincipalInfo
-from hsmsync.core.grants import Grant, grants_from_live
+from hsmsync.core.effective import live_grants_with_members
+from hsmsync.core.grants import Grant
 from hsmsync.core.plan import Plan, Plane
 from hsmsync.core.scopes import data_scope_covers
 from hsmsync.core.state import LiveState
@@ -218,6 +219,7 @@ def _not_reported_above(changed_at: dict[str, Held], scope: str) -> Held:
 
 
 def plan_access_delta(live: LiveState, plan: Plan, principals: Mapping[str, PrincipalInfo]) -> AccessDelta:
-    """Who gains or loses sensitive capabilities if `plan` is applied to `live`."""
-    before = grants_from_live(live, principals)
-    return access_delta(before, grants_from_live(state_after_plan(live, plan), principals))
+    """Who gains or loses sensitive capabilities if `plan` is applied to `live`, group members
+    (the state's directory) named with the group they hold it through."""
+    before = live_grants_with_members(live, principals)
+    return access_delta(before, live_grants_with_members(state_after_plan(live, plan), principals))

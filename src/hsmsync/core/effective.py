@@ -16,16 +16,18 @@ once activated vs obtainable, each with its paths. Keep its signature stable.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from hsmsync.core.capabilities import ASSIGN_ROLES, permits, short_actions
 from hsmsync.core.data_actions import data_action_vocabulary
+from hsmsync.core.desired import PrincipalInfo
 from hsmsync.core.directory import Directory, Hop
-from hsmsync.core.grants import Grant
+from hsmsync.core.grants import Grant, grants_from_live
 from hsmsync.core.plan import Plane
 from hsmsync.core.scopes import data_scope_covers
+from hsmsync.core.state import LiveState
 
 
 class Status(StrEnum):
@@ -170,6 +172,30 @@ def obtainers(effective: Iterable[EffectiveGrant], hsm: str, scope: str | None) 
     ]
 
 
+def member_grants(effective: Iterable[EffectiveGrant]) -> tuple[Grant, ...]:
+    """Grants as the members of a group hold them (in force only), each labelled with its path:
+    what the access delta compares, so a member gaining a role through a group is named."""
+    return tuple(
+        replace(
+            e.grant,
+            principal_id=e.principal_id,
+            principal=f"{e.principal} (through {' -> '.join(h.group for h in e.hops)})",
+            principal_type=e.principal_type,
+        )
+        for e in effective
+        if e.hops and e.status is Status.HOLDS
+    )
+
+
+def live_grants_with_members(live: LiveState, principals: Mapping[str, PrincipalInfo]) -> tuple[Grant, ...]:
+    """`grants_from_live` plus the grants group members hold through them (the state's directory)."""
+    grants = grants_from_live(live, principals)
+    if live.directory is None:
+        return grants
+    names = {object_id: info.key for object_id, info in principals.items()}
+    return (*grants, *member_grants(expand(grants, Directory.of(live.directory), names)))
+
+
 _VAULT_WRITE = "Microsoft.KeyVault/vaults/write"
 
 
@@ -199,6 +225,8 @@ __all__ = [
     "can_write_vault",
     "every_data_action",
     "expand",
+    "live_grants_with_members",
+    "member_grants",
     "obtainers",
     "vault_writers",
 ]

@@ -9,8 +9,11 @@ from datetime import datetime
 
 from hsmsync.core.access_delta import state_after_plan
 from hsmsync.core.desired import DesiredHsm, DesiredState
+from hsmsync.core.directory import Directory
+from hsmsync.core.effective import expand
 from hsmsync.core.grants import grants_from_desired, grants_from_live
 from hsmsync.core.key_review import key_inventory
+from hsmsync.core.lint_access import ACCESS_CHECKS
 from hsmsync.core.lint_findings import RULES, Finding, Loc, Rule, Severity
 from hsmsync.core.lint_rules import (
     CHECKS,
@@ -55,7 +58,11 @@ def state_after_apply(desired: DesiredState, live: LiveState) -> LiveState:
 
 
 def _subject(
-    manifest: Manifest, desired: DesiredState, live: LiveState | None, after: LiveState | None
+    manifest: Manifest,
+    desired: DesiredState,
+    live: LiveState | None,
+    after: LiveState | None,
+    now: datetime | None,
 ) -> LintSubject:
     grants = grants_from_desired(desired)
     role_keys = custom_role_keys(manifest)
@@ -92,7 +99,16 @@ def _subject(
             VaultModel(name, v.rbac, _live_rbac(name, after), ("vaults", name))
             for name, v in sorted(desired.vaults.items())
         ),
+        effective=expand(grants, _directory(after), {i: p.key for i, p in desired.principals.items()}),
+        expiries={a.key: a.expires for a in desired.assignments},
+        require_expiry_for_admin=manifest.lint.require_expiry_for_admin,
+        max_grant_days=manifest.lint.max_grant_days,
+        now=now,
     )
+
+
+def _directory(state: LiveState | None) -> Directory | None:
+    return Directory.of(state.directory) if state is not None and state.directory is not None else None
 
 
 def _live_rbac(vault: str, after: LiveState | None) -> bool | None:
@@ -140,14 +156,15 @@ def lint(
     With `live`, the rules also see live access the manifest does not declare but apply would keep.
     `after` is that state when the caller already has it (`plan` does), so it is not planned twice.
     With `live` and `now`, the keys' expiry is judged too (HSM030, HSM031); a plan changes no
-    key, so a plan's review leaves `now` out.
+    key, so a plan's review leaves `now` out. `now` is also the time grants' `expires` are judged
+    at (HSM021; without it HSM021 is not checked).
     """
-    subject = _subject(manifest, desired, live, after)
+    subject = _subject(manifest, desired, live, after, now)
     if live is not None and now is not None:
         days = manifest.lint.key_expiry_warning_days
         keys = key_inventory(live, None, None, now=now, warning_days=days).entries
         subject = replace(subject, keys=keys, key_warning_days=days)
-    raw = sorted({f for check in CHECKS for f in check(subject)}, key=_order)
+    raw = sorted({f for check in (*CHECKS, *ACCESS_CHECKS) for f in check(subject)}, key=_order)
     suppressions = manifest.lint.suppress
     used: set[int] = set()
     findings: list[Finding] = []

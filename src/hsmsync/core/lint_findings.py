@@ -146,6 +146,42 @@ _RULES = (
         "custom roles; apply would fail part-way.",
         "Assign roles to groups instead of individual principals, and merge overlapping custom roles.",
     ),
+    # HSM020-HSM023: effective access (groups, PIM for Groups, escalation) and time-bound grants.
+    Rule(
+        "HSM020",
+        "admin-grant-without-expiry",
+        Severity.WARNING,
+        "The manifest's policy (`lint: {require_expiry_for_admin: true}`) asks that grants which "
+        "can assign roles end on their own; a standing one stays until someone remembers it.",
+        "Add `expires: <ISO 8601 time>` to the entry (the nightly apply removes it then), or hold "
+        "the role through a PIM-eligible group.",
+    ),
+    Rule(
+        "HSM021",
+        "grant-expiry-too-far",
+        Severity.WARNING,
+        "An expiry further out than the manifest's limit (`lint: {max_grant_days: N}`) is a "
+        "standing grant in all but name.",
+        "Bring `expires` within the limit, and renew it deliberately when it is still needed.",
+    ),
+    Rule(
+        "HSM022",
+        "standing-administrator",
+        Severity.WARNING,
+        "Microsoft's just-in-time pattern for Managed HSM is PIM for Groups: the Administrator "
+        "role goes to a group whose membership is PIM-eligible, so it is held only when activated.",
+        "Make the user's membership of the group PIM-eligible instead of active (or permanent).",
+    ),
+    Rule(
+        "HSM023",
+        "unintended-key-access",
+        Severity.WARNING,
+        "A path to using or exporting keys that no team declares: a role that can assign roles "
+        "(other than Administrator) lets its holder assign itself Crypto User or any role, and a "
+        "live assignment the manifest does not declare grants access nobody reviews.",
+        "Take roleAssignments/write away from that team (or declare the key access it needs), and "
+        "remove the undeclared assignment (`prune: true`).",
+    ),
 )
 
 _KEY_RULES = (

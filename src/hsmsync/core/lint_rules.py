@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 
 from hsmsync.core.capabilities import (
     ASSIGN_ROLES,
@@ -15,7 +16,7 @@ from hsmsync.core.capabilities import (
     PURGE_KEYS,
 )
 from hsmsync.core.desired import AssignmentKey
-from hsmsync.core.effective import arm_covers, can_write_vault
+from hsmsync.core.effective import EffectiveGrant, arm_covers, can_write_vault
 from hsmsync.core.grants import Grant, effective_data_actions
 from hsmsync.core.key_review import Expiry, KeyEntry
 from hsmsync.core.limits import (
@@ -83,6 +84,12 @@ class LintSubject:
     vault_models: tuple[VaultModel, ...] = ()
     keys: tuple[KeyEntry, ...] = ()  # with live state and a time to judge expiry by; else none
     key_warning_days: int = 30
+    # Effective access and time-bound grants (lint_access.py):
+    effective: tuple[EffectiveGrant, ...] = ()  # grants followed through groups (needs a directory)
+    expiries: Mapping[AssignmentKey, datetime | None] = field(default_factory=dict)  # declared grants
+    require_expiry_for_admin: bool = False
+    max_grant_days: int | None = None
+    now: datetime | None = None
 
     def data_grants(self) -> list[Grant]:
         return [g for g in self.grants if g.plane is Plane.DATA]
