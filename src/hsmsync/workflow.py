@@ -273,13 +273,20 @@ def read_live(
     *,
     fully: Iterable[str] = (),
     key_details: KeyDetail = KeyDetail.NONE,
+    directory: bool = False,
 ) -> LiveState | None:
     """Live state when `source` asks for it (else None); `fully` names HSMs whose every
     assignment and key to read; `key_details`: what to learn of every key beyond its name (its
-    attributes for lint's key rules; its type too for the key review)."""
+    attributes for lint's key rules; its type too for the key review); `directory`: also the
+    groups' members and PIM for Groups memberships (whocan, explain)."""
     if not source.given:
         return None
     request = read_request_for(loaded.desired)
-    request = replace(request, full_discovery=request.full_discovery | set(fully), key_details=key_details)
+    request = replace(
+        request,
+        full_discovery=request.full_discovery | set(fully),
+        key_details=key_details,
+        directory=directory,
+    )
     with opened_backend(source, env) as backend:
         return backend.read_state(request)

@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import quote
 
 from hsmsync.core.state import DirectoryObject, LiveState, transitive_groups
+from hsmsync_emulator import graph_access
 from hsmsync_emulator.errors import ApiError
 from hsmsync_emulator.pipeline import Operation, Service
 from hsmsync_emulator.server import Request, Response
@@ -59,6 +60,9 @@ class GraphService:
     def resolve(self, request: Request) -> Operation:
         if not request.path.lower().startswith(GRAPH_PREFIX):
             return self._arm.resolve(request)
+        access = request.path[len(GRAPH_PREFIX) :].strip("/")
+        if graph_access.is_access_path(access):  # group members, PIM for Groups (graph_access.py)
+            return Operation(lambda: graph_access.answer(access, request, self._store.read()))
         if m := _MEMBER_GROUPS.match(request.path[len(GRAPH_PREFIX) :]):
             if request.method != "POST":
                 raise ApiError(405, "Request_BadRequest", f"{request.method} is not supported here")

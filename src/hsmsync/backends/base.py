@@ -59,6 +59,9 @@ class ReadRequest:
     # Every key with its attributes (expiry, dates): lint's key rules; with its type as well
     # (one read per key on a live backend): `hsmsync keys`.
     key_details: KeyDetail = KeyDetail.NONE
+    # Also the directory behind the assignments found: groups' members and PIM for Groups
+    # memberships (whocan, explain). A state file always has its `directory`.
+    directory: bool = False
 
 
 def _same(a: str, b: str) -> bool:

@@ -6,6 +6,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from hsmsync.backends.azure.caller import (
@@ -31,8 +32,11 @@ from hsmsync.core.change_check import check_applicable
 from hsmsync.core.errors import BackendError, StateError
 from hsmsync.core.guard import Caller
 from hsmsync.core.plan import Change, Kind, Plane
-from hsmsync.core.state import ArmState, DataSetting, HsmState, LiveState
+from hsmsync.core.state import ArmState, DataSetting, DirectoryObject, HsmState, LiveState
 from hsmsync.core.target import ARM, Target
+
+if TYPE_CHECKING:
+    from hsmsync.backends.azure.graph import GraphDirectory
 
 _UNKNOWN = object()
 
@@ -174,7 +178,46 @@ class AzureBackend:
             }
             hsms[name] = hsms[name].model_copy(update=update)
         arm = arm.model_copy(update={"role_definitions": resources.arm_roles})
-        return check_targets(request, LiveState(hsms=hsms, arm=arm, vaults=resources.vaults), "Azure")
+        live = LiveState(hsms=hsms, arm=arm, vaults=resources.vaults)
+        if request.directory:
+            live = live.model_copy(update={"directory": self._read_directory(live)})
+        return check_targets(request, live, "Azure")
+
+    def _read_directory(self, live: LiveState) -> tuple[DirectoryObject, ...]:
+        """Microsoft Graph's view of every assignee: groups with their members and PIM
+        memberships (graph_members.py). Without Graph (an endpoints file that names none) it is an
+        error: an answer that silently left out group members would under-report access."""
+        from hsmsync.backends.azure.graph_members import read_directory
+
+        graph = self._graph()
+        if graph is None:
+            raise StateError("group members come from Microsoft Graph: the endpoints file names no `graph`")
+        assignees = {a.principal_id for h in live.hsms.values() for a in h.role_assignments}
+        assignees |= {a.principal_id for a in live.arm.role_assignments}
+        try:
+            directory, notes = read_directory(graph, sorted(assignees))
+        finally:
+            graph.close()
+        self._notes += notes
+        return directory
+
+    def _graph(self) -> GraphDirectory | None:
+        """A Graph client with this backend's credential and host rule (None: no Graph to ask)."""
+        from hsmsync.backends.azure.graph import GRAPH_SCOPE, GRAPH_URL, GraphDirectory
+
+        base = self.settings.graph_url
+        if base is None and (self.settings.hosts.emulator or self.settings.arm_base_url):
+            return None  # an endpoints file without a Graph URL: no token goes to a host it does not name
+        base = base or GRAPH_URL
+        return GraphDirectory(
+            self.clients.credential,
+            base_url=base,
+            scope=GRAPH_SCOPE if self.settings.hosts.emulator or base == GRAPH_URL else f"{base}/.default",
+            connection_verify=self.settings.connection_verify,
+            retry=self.settings.retry.client_kwargs(),
+            hosts=self.settings.hosts,  # the same host rule as every other call
+            timeouts=self.settings.timeouts,
+        )
 
     def caller(self) -> Caller | None:
         """The applying identity, from the credential's token (None when it cannot be told)."""
@@ -202,21 +245,9 @@ class AzureBackend:
         """The caller's groups from Microsoft Graph (getMemberGroups: transitive); none if Graph
         cannot tell (then the guard sees only the rights held directly, and errs on the side of
         refusing less, never more)."""
-        from hsmsync.backends.azure.graph import GRAPH_SCOPE, GRAPH_URL, GraphDirectory
-
-        base = self.settings.graph_url
-        if base is None and (self.settings.hosts.emulator or self.settings.arm_base_url):
-            return ()  # an endpoints file without a Graph URL: no token goes to a host it does not name
-        base = base or GRAPH_URL
-        graph = GraphDirectory(
-            self.clients.credential,
-            base_url=base,
-            scope=GRAPH_SCOPE if self.settings.hosts.emulator or base == GRAPH_URL else f"{base}/.default",
-            connection_verify=self.settings.connection_verify,
-            retry=self.settings.retry.client_kwargs(),
-            hosts=self.settings.hosts,  # the same host rule as every other call
-            timeouts=self.settings.timeouts,
-        )
+        graph = self._graph()
+        if graph is None:
+            return ()
         try:
             return graph.member_groups(object_id)
         except BackendError:

@@ -11,7 +11,7 @@ Nothing here logs a header, so never a token.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -146,30 +146,10 @@ class GraphDirectory:
             raise BackendError(f"{what} failed: HTTP {response.status_code}", status=response.status_code)
         return tuple(sorted({g.lower() for g in value if isinstance(g, str)}))
 
-    def _items(self, query: NameQuery) -> Iterator[dict[str, Any]]:
-        url: str | None = self.base_url + lookup_path(query, page_size=self.page_size)
-        pages = 0
-        while url:
-            pages += 1
-            if pages > _MAX_PAGES:
-                raise BackendError(f"Microsoft Graph: more than {_MAX_PAGES} pages for {query.value!r}")
-            body = self._get(url, query)
-            value = body.get("value")
-            if not isinstance(value, list):
-                raise BackendError(f"Microsoft Graph: unexpected answer to {_path(url)} (no 'value' list)")
-            yield from (v for v in value if isinstance(v, dict))
-            next_link = body.get("@odata.nextLink")
-            if next_link is not None and (
-                not isinstance(next_link, str) or _origin(next_link) != self._origin
-            ):
-                # The token goes with the request: never follow a link to another host.
-                raise BackendError(f"Microsoft Graph: refusing to follow a nextLink outside {self._origin}")
-            url = next_link
-
-    def _get(self, url: str, query: NameQuery) -> dict[str, Any]:
-        what = f"look up {query.type} {query.value!r} in Microsoft Graph (GET {_path(url)})"
+    def _items(self, query: NameQuery) -> list[dict[str, Any]]:
+        what = f"look up {query.type} {query.value!r} in Microsoft Graph"
         hint = f"{_PERMISSIONS[query.type]} (or Directory.Read.All)"
-        return self._send(HttpRequest("GET", url), what, hint)
+        return self.collect(lookup_path(query, page_size=self.page_size), what, hint)
 
     def get_by_ids(self, ids: Iterable[str]) -> tuple[DirectoryObject, ...]:
         """Users, groups and service principals by object id (`POST directoryObjects/getByIds`, in
@@ -223,6 +203,30 @@ class GraphDirectory:
         if not isinstance(body, dict):
             raise BackendError(f"{what}: the answer is not a JSON object")
         return body
+
+    def collect(self, path: str, what: str, permission: str) -> list[dict[str, Any]]:
+        """Every item of a Graph collection (`/v1.0/...`), following `@odata.nextLink` on the same
+        host only; `permission` names what a 401/403 asks for."""
+        url: str | None = self.base_url + path
+        items: list[dict[str, Any]] = []
+        pages = 0
+        while url:
+            pages += 1
+            if pages > _MAX_PAGES:
+                raise BackendError(f"Microsoft Graph: more than {_MAX_PAGES} pages to {what}")
+            body = self._send(HttpRequest("GET", url), f"{what} (GET {_path(url)})", permission)
+            value = body.get("value")
+            if not isinstance(value, list):
+                raise BackendError(f"Microsoft Graph: unexpected answer to {_path(url)} (no 'value' list)")
+            items.extend(v for v in value if isinstance(v, dict))
+            next_link = body.get("@odata.nextLink")
+            if next_link is not None and (
+                not isinstance(next_link, str) or _origin(next_link) != self._origin
+            ):
+                # The token goes with the request: never follow a link to another host.
+                raise BackendError(f"Microsoft Graph: refusing to follow a nextLink outside {self._origin}")
+            url = next_link
+        return items
 
     def close(self) -> None:
         self._client.close()
@@ -310,4 +314,17 @@ def open_graph(
     )
 
 
-__all__ = ["GRAPH_SCOPE", "GRAPH_URL", "GraphDirectory", "lookup_path", "odata_string", "open_graph"]
+def directory_object(item: object) -> DirectoryObject | None:
+    """A Graph user, group or service principal (with `@odata.type`) as a DirectoryObject."""
+    return _directory_object(item)
+
+
+__all__ = [
+    "GRAPH_SCOPE",
+    "GRAPH_URL",
+    "GraphDirectory",
+    "directory_object",
+    "lookup_path",
+    "odata_string",
+    "open_graph",
+]

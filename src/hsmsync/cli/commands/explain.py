@@ -40,7 +40,7 @@ def run(args: argparse.Namespace, ctx: Context) -> ExitStatus:
     principal_id = principal_id_of(loaded, args.principal)
     declared = grants_from_desired(loaded.desired)
     declared_policies = policies_from_desired(loaded.desired)
-    live = read_live(source_of(args), env, loaded)
+    live = read_live(source_of(args), env, loaded, directory=True)
     # Grants to groups reach their members: the directory comes with live state.
     directory = Directory.of(live.directory) if live is not None and live.directory is not None else None
     names = {object_id: info.key for object_id, info in loaded.desired.principals.items()}

@@ -98,7 +98,7 @@ def run(args: argparse.Namespace, ctx: Context) -> ExitStatus:
     if is_vault:
         return _whocan_vault(args, env, loaded, target)
     # This HSM fully discovered: every principal's assignments and every key, not only the manifest's.
-    live = read_live(source_of(args), env, loaded, fully=[target])
+    live = read_live(source_of(args), env, loaded, fully=[target], directory=True)
     if args.key is not None:
         _check_key(args, loaded, target, live)
     action = resolve_action(args.action)
@@ -149,7 +149,7 @@ def _whocan_vault(
     kind, permission = resolve_vault_permission(args.action)
     question = f"{kind}/{permission} on vault {vault} (access policies)"
     declared = loaded.desired.vaults[vault]
-    live = read_live(source_of(args), env, loaded)
+    live = read_live(source_of(args), env, loaded, directory=True)
     rbac = declared.rbac if live is None else live.vaults[vault].enable_rbac_authorization
     if rbac:
         raise HsmsyncError(

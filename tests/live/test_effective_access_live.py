@@ -1,0 +1,114 @@
+"""Effective access on the emulator path: the real live backend reads group members
+(`/groups/{id}/transitiveMembers`) and PIM for Groups schedules from the emulator's Graph, and
+whocan / explain answer as on the fake path (Contoso with nested groups, a PIM-eligible user and a
+service principal in a group)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from hsmsync_emulator import Emulator
+from tests.conftest import CONTOSO, run_cli
+from tests.signin import sign_in_as, start_emulator, token_for
+
+ALICE, BOB = "a1b2c3d4-0001-4a00-8000-00000000a11c", "a1b2c3d4-0002-4a00-8000-00000000b0b0"
+RUNNER, SECURITY = "a1b2c3d4-0004-4a00-8000-0000000c1c1c", "6d1c8a57-2f0e-4b7a-9a43-3c5e1f0b7a11"
+ONCALL = "4a6c8e0b-2d4f-4a6c-8e0b-2d4f6a8c0e11"
+LIVE = ("--live", "--endpoints", "endpoints.json")
+
+
+@pytest.fixture
+def groups(tmp_path: Path) -> Iterator[tuple[Path, Emulator]]:
+    shutil.copy(CONTOSO / "live-with-groups.json", tmp_path / "emulated.json")
+    shutil.copy(CONTOSO / "hsmsync.yaml", tmp_path / "hsmsync.yaml")
+    with start_emulator(tmp_path / "emulated.json", workdir=tmp_path / "emu") as emulator:
+        emulator.write_endpoints(tmp_path / "endpoints.json")
+        sign_in_as(emulator, "7c9e1a3b-5d7f-4b9d-8e2a-6c8e0a2c4e99")  # the pipeline (Administrator)
+        yield tmp_path, emulator
+
+
+def _graph(emu: Emulator, path: str) -> dict[str, object]:
+    token = token_for(emu, ALICE, resource="https://graph.microsoft.com")
+    r = requests.get(
+        emu.arm_url + path,
+        headers={"Authorization": f"Bearer {token}"},
+        verify=str(emu.ca_cert_path),
+        timeout=10,
+    )
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert isinstance(body, dict)
+    return body
+
+
+def test_emulator_serves_transitive_members_and_pim_schedules(groups: tuple[Path, Emulator]) -> None:
+    _, emu = groups
+    members = _graph(emu, f"/v1.0/groups/{SECURITY}/transitiveMembers")["value"]
+    assert isinstance(members, list)
+    ids = {m["id"]: m["@odata.type"] for m in members}
+    assert ids == {
+        ONCALL: "#microsoft.graph.group",
+        ALICE: "#microsoft.graph.user",
+        RUNNER: "#microsoft.graph.servicePrincipal",
+    }  # Bob is eligible only: not a member until he activates
+    eligible = _graph(
+        emu,
+        f"/v1.0/identityGovernance/privilegedAccess/group/eligibilitySchedules?$filter=groupId eq '{SECURITY}'",
+    )["value"]
+    assert isinstance(eligible, list)
+    assert [(e["principalId"], e["accessId"]) for e in eligible] == [(BOB, "member")]
+    assigned = _graph(
+        emu,
+        f"/v1.0/identityGovernance/privilegedAccess/group/assignmentSchedules?$filter=groupId eq '{SECURITY}'",
+    )["value"]
+    assert assigned == []
+
+
+def test_whocan_live_matches_the_fake_path(groups: tuple[Path, Emulator]) -> None:
+    folder, _ = groups
+    live = run_cli("whocan", "sign", "--hsm", "contoso", *LIVE, "--format", "json", cwd=folder)
+    assert live.exit_code == 0, live.stderr
+    fake = run_cli(
+        "whocan",
+        "sign",
+        "--hsm",
+        "contoso",
+        "--state",
+        str(CONTOSO / "live-with-groups.json"),
+        "--format",
+        "json",
+        cwd=folder,
+    )
+
+    def answer(text: str) -> list[tuple[str, str, tuple[str, ...]]]:
+        body = json.loads(text)
+        return sorted(
+            (p["principal_id"], p["status"], tuple(p["through"]))
+            for p in [*body["is_now"], *body["is_now_can_obtain"]]
+        )
+
+    assert answer(live.stdout) == answer(fake.stdout)
+    obtain = {p["principal_id"]: p for p in json.loads(live.stdout)["is_now_can_obtain"]}
+    assert obtain[ALICE]["through"] == [
+        "group Contoso HSM On-call [member]",
+        "group Contoso Security Team [member]",
+    ]
+    assert obtain[BOB]["status"].endswith("once activated")
+    assert RUNNER not in obtain
+
+
+def test_explain_live_service_principal_group_membership_not_honoured(groups: tuple[Path, Emulator]) -> None:
+    folder, _ = groups
+    r = run_cli("explain", RUNNER, *LIVE, "--format", "json", cwd=folder)
+    assert r.exit_code == 0, r.stderr
+    now = json.loads(r.stdout)["is_now"]
+    assert {g["plane"]: g["status"] for g in now["grants"]} == {"data": "not honoured", "management": "holds"}
+    r = run_cli("explain", BOB, *LIVE, cwd=folder)
+    assert "through group Contoso Security Team [eligible (PIM)]" in r.stdout
+    assert "! can once activated" in r.stdout
