@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from hsmsync_emulator import Emulator
+from hsmsync_emulator import Emulator, start_emulator
 from tests.conftest import CONTOSO, run_cli
-from tests.signin import sign_in_as, start_emulator, token_for
+from tests.signin import sign_in_as, token_for
 
 ALICE, BOB = "a1b2c3d4-0001-4a00-8000-00000000a11c", "a1b2c3d4-0002-4a00-8000-00000000b0b0"
 RUNNER, SECURITY = "a1b2c3d4-0004-4a00-8000-0000000c1c1c", "6d1c8a57-2f0e-4b7a-9a43-3c5e1f0b7a11"

@@ -195,11 +195,9 @@ class AzureBackend:
         assignees = {a.principal_id for h in live.hsms.values() for a in h.role_assignments}
         assignees |= {a.principal_id for a in live.arm.role_assignments}
         try:
-            directory, notes = read_directory(graph, sorted(assignees))
+            return read_directory(graph, sorted(assignees))
         finally:
             graph.close()
-        self._notes += notes
-        return directory
 
     def _graph(self) -> GraphDirectory | None:
         """A Graph client with this backend's credential and host rule (None: no Graph to ask)."""

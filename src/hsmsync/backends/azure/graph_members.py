@@ -7,8 +7,8 @@ transitiveMembers` per group (and per nested group, to know which group a member
 directly), `GET identityGovernance/privilegedAccess/group/{eligibility|assignment}Schedules
 ?$filter=groupId eq '{id}'` per group. Permissions: Directory.Read.All (getByIds), GroupMember.Read.All,
 PrivilegedEligibilitySchedule.Read.AzureADGroup and PrivilegedAssignmentSchedule.Read.AzureADGroup.
-A group Graph does not let hsmsync read for PIM (not onboarded, or no permission) is read
-without PIM memberships and named in the notes.
+Any Graph failure is an error naming the permission: an answer that silently left out members
+or eligible memberships would under-report access.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from hsmsync.backends.azure.graph import GraphDirectory, directory_object, odata
 from hsmsync.core.errors import BackendError
 from hsmsync.core.state import DirectoryObject, PimMembership
 
-MAX_GROUPS = 500  # a bound on the walk: nested groups beyond it are not followed (noted)
+MAX_GROUPS = 500  # a bound on the walk; beyond it the answer would be partial, so it is an error
 _PIM_BASE = "/v1.0/identityGovernance/privilegedAccess/group/"
 
 
@@ -62,38 +62,30 @@ def _pim(graph: GraphDirectory, group: str) -> list[tuple[str, PimMembership]]:
     return out
 
 
-def read_directory(
-    graph: GraphDirectory, assignees: Iterable[str]
-) -> tuple[tuple[DirectoryObject, ...], list[str]]:
-    """The directory objects behind `assignees` (their groups' members and PIM memberships),
-    and notes on what could not be read."""
+def read_directory(graph: GraphDirectory, assignees: Iterable[str]) -> tuple[DirectoryObject, ...]:
+    """The directory objects behind `assignees`: their groups' members and PIM memberships."""
     objects = {o.id.lower(): o for o in graph.get_by_ids(assignees)}
     todo = sorted(i for i, o in objects.items() if o.type == "Group")
     transitive: dict[str, set[str]] = {}
     pim: dict[str, list[PimMembership]] = {}
-    notes: list[str] = []
     while todo:
         group = todo.pop()
         if group in transitive:
             continue
         if len(transitive) >= MAX_GROUPS:
-            notes.append(f"more than {MAX_GROUPS} groups: nested groups beyond them were not followed")
-            break
+            raise BackendError(f"more than {MAX_GROUPS} groups hold assignments or nest in them")
         members = _members(graph, group)
         transitive[group] = {m.id.lower() for m in members}
         for m in members:
             objects.setdefault(m.id.lower(), m)
             if m.type == "Group":
                 todo.append(m.id.lower())
-        try:
-            for principal, membership in _pim(graph, group):
-                pim.setdefault(principal, []).append(membership)
-        except BackendError as exc:
-            notes.append(f"PIM memberships of group {objects[group].display_name or group} not read: {exc}")
+        for principal, membership in _pim(graph, group):
+            pim.setdefault(principal, []).append(membership)
     missing = sorted(set(pim) - set(objects))
     if missing:
         objects.update({o.id.lower(): o for o in graph.get_by_ids(missing)})
-    return _linked(objects, transitive, pim), notes
+    return _linked(objects, transitive, pim)
 
 
 def _linked(
