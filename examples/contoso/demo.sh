@@ -31,6 +31,9 @@ head -20 "$OUT/exported.yaml"
 echo "  ..."
 "$HSMSYNC" plan -f "$OUT/exported.yaml" --state "$HERE/live-as-tutorial.json" --detailed-exitcode
 
+step "who can sign once the groups have members (live-with-groups.json): nested groups, a PIM-eligible admin, who can obtain it"
+"$HSMSYNC" whocan sign --hsm contoso -f "$MANIFEST" --state "$HERE/live-with-groups.json"
+
 # The same through the live backend: the real Azure SDK clients over HTTPS, against the local
 # emulator of Managed HSM + ARM serving a copy of the fresh HSM.
 step "start the local Managed HSM + ARM emulator (with its token service)"
