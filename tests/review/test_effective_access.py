@@ -91,6 +91,40 @@ class TestExpand:
         ids = [e.principal_id for e in expand([_grant("keys/sign/action")], cyclic)]
         assert sorted(set(ids)) == sorted({GROUP, NESTED})
 
+    def test_diamond_nesting_gives_one_path_per_kind(self) -> None:
+        layers = [[f"00000000-0000-4000-8000-{i:04d}{j:08d}" for j in range(2)] for i in range(12)]
+        objects = [DirectoryObject(id=GROUP, type="Group", display_name="top")]
+        above = [GROUP]
+        for layer in layers:  # each group is in both groups of the layer above: 2**12 paths
+            objects += [
+                DirectoryObject(id=g, type="Group", display_name=g, member_of=tuple(above)) for g in layer
+            ]
+            above = layer
+        objects.append(DirectoryObject(id=USER, type="User", display_name="alice", member_of=tuple(above)))
+        effective = expand([_grant("keys/sign/action")], Directory.of(objects))
+        assert [e.principal_id for e in effective].count(USER) == 1
+        assert len(effective) == 1 + 24 + 1
+        alice = next(e for e in effective if e.principal_id == USER)
+        assert len(alice.hops) == 13  # the shortest path
+
+    def test_active_and_eligible_paths_both_shown(self) -> None:
+        both = Directory.of(
+            [
+                DirectoryObject(id=GROUP, type="Group", display_name="sec"),
+                DirectoryObject(
+                    id=USER,
+                    type="User",
+                    display_name="alice",
+                    member_of=(GROUP,),
+                    pim=(PimMembership(group=GROUP, status="eligible"),),
+                ),
+            ]
+        )
+        statuses = sorted(
+            e.status for e in expand([_grant("keys/sign/action")], both) if e.principal_id == USER
+        )
+        assert statuses == [Status.ONCE_ACTIVATED, Status.HOLDS]
+
 
 class TestAbilities:
     def test_held_once_activated_obtainable(self) -> None:

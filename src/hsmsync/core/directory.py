@@ -7,6 +7,7 @@ membership is active whatever its end, the end is only shown.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -44,17 +45,8 @@ class Member:
     type: str  # User | Group | ServicePrincipal | Unknown
     hops: tuple[Hop, ...]  # the first hop is the member's own group, the last the group asked about
 
-    @property
-    def eligible(self) -> bool:
-        return any(h.eligible for h in self.hops)
 
-    @property
-    def standing(self) -> bool:
-        """Every hop is a permanent membership (not PIM-eligible, not PIM-active until an end)."""
-        return all(not h.eligible and h.end is None for h in self.hops)
-
-
-_MAX_DEPTH = 32  # Entra nests groups; a cycle in a hand-written state file must not loop
+_MAX_DEPTH = 32  # a bound on nesting, whatever a hand-written state file holds
 
 
 @dataclass(frozen=True)
@@ -94,22 +86,24 @@ class Directory:
         return o.type if o is not None else "Unknown"
 
     def members(self, group_id: str) -> Iterator[Member]:
-        """Every transitive member of `group_id` with its path, once per distinct path."""
-        yield from self._walk(group_id.lower(), (), frozenset({group_id.lower()}))
-
-    def _walk(self, group: str, above: tuple[Hop, ...], seen: frozenset[str]) -> Iterator[Member]:
-        if len(above) >= _MAX_DEPTH:
-            return
-        for member_id, hop in self._members.get(group, ()):
-            hops = (hop, *above)
-            yield Member(member_id, self.name_of(member_id), self.type_of(member_id), hops)
-            if member_id not in seen and self.type_of(member_id) == "Group":
-                yield from self._walk(member_id, hops, seen | {member_id})
-
-    def groups_of(self, object_id: str) -> frozenset[str]:
-        """Every group `object_id` is in, transitively, through any membership (eligible too)."""
-        wanted = object_id.lower()
-        return frozenset(g for g in self._members if any(m.id == wanted for m in self.members(g)))
+        """Every transitive member of `group_id`, breadth first, with its shortest path of each
+        kind: one path per member and (eligible somewhere on it, standing all the way), so a
+        member reached both directly and through PIM shows both, and a deep or diamond-shaped
+        nesting stays linear. A membership cycle ends."""
+        start = group_id.lower()
+        seen: set[tuple[str, bool, bool]] = set()
+        queue: deque[tuple[str, tuple[Hop, ...]]] = deque([(start, ())])
+        while queue:
+            group, above = queue.popleft()
+            for member_id, hop in self._members.get(group, ()):
+                hops = (hop, *above)
+                kind = (member_id, any(h.eligible for h in hops), all(h.end is None for h in hops))
+                if member_id == start or kind in seen or len(hops) > _MAX_DEPTH:
+                    continue
+                seen.add(kind)
+                yield Member(member_id, self.name_of(member_id), self.type_of(member_id), hops)
+                if self.type_of(member_id) == "Group":
+                    queue.append((member_id, hops))
 
 
 __all__ = ["Directory", "Hop", "Member"]
