@@ -28,6 +28,10 @@ class TestRegistry:
             "HSM009",
             "HSM010",
             "HSM011",
+            "HSM020",
+            "HSM021",
+            "HSM022",
+            "HSM023",
             "HSM030",
             "HSM031",
         ]
