@@ -89,31 +89,14 @@ def who_can_effective(effective: Iterable[EffectiveGrant], hsm: str, action: str
 
 
 def who_can(grants: Iterable[Grant], hsm: str, action: str, key: str | None) -> list[AccessPath]:
-    """Every path to `action` (a resolved data action) on `hsm`.
+    """Every path to `action` (a resolved data action) on `hsm`, from the grants as assigned
+    (no group expansion, no escalation: `who_can_effective` has both).
 
     With `key`, only assignments whose scope covers `/keys/<key>` count; without it, an
     assignment at any scope does, and the path's scope says how far it reaches.
     """
-    wanted = short_action(action)
-    requested = f"/keys/{key}" if key else None
-    paths = {
-        AccessPath(
-            via=g.via,
-            principal=g.who,
-            principal_id=g.principal_id,
-            principal_type=g.principal_type,
-            role=g.role_name,
-            scope=g.scope,
-            hsm=g.target,
-        )
-        for g in grants
-        # Only the HSM's local RBAC grants data actions; ARM roles stop at the resource.
-        if g.plane is Plane.DATA
-        and g.target == hsm
-        and wanted in g.short_actions
-        and (requested is None or data_scope_covers(g.scope, requested))
-    }
-    return sorted(paths, key=lambda p: (p.principal.lower(), p.role.lower(), p.scope, p.via))
+    direct = (EffectiveGrant(g, g.principal_id, g.who, g.principal_type) for g in grants)
+    return who_can_effective(direct, hsm, action, key).holds
 
 
 def vault_obtainers(effective: Iterable[EffectiveGrant], resource_id: str) -> list[AccessPath]:
