@@ -112,3 +112,14 @@ def test_explain_live_service_principal_group_membership_not_honoured(groups: tu
     r = run_cli("explain", BOB, *LIVE, cwd=folder)
     assert "through group Contoso Security Team [eligible (PIM)]" in r.stdout
     assert "! can once activated" in r.stdout
+
+
+def test_without_graph_whocan_live_is_an_error_not_a_partial_answer(groups: tuple[Path, Emulator]) -> None:
+    folder, _ = groups
+    endpoints = json.loads((folder / "endpoints.json").read_text())
+    endpoints.pop("graph")
+    (folder / "no-graph.json").write_text(json.dumps(endpoints))
+    r = run_cli("whocan", "sign", "--hsm", "contoso", "--live", "--endpoints", "no-graph.json", cwd=folder)
+    assert r.exit_code == 1
+    assert "group members come from Microsoft Graph" in r.stderr
+    assert "Traceback" not in r.stderr

@@ -247,3 +247,38 @@ class TestContosoFakePath:
         )
         holders = {p["principal_id"] for p in json.loads(r.stdout)["is_now"] if p["status"] == "holds"}
         assert CAROL in holders
+
+
+class TestVaultEscalation:
+    """Writers of a vault that uses access policies can give themselves any permission on it."""
+
+    @pytest.fixture
+    def contributor(self, tmp_path: Path) -> Path:
+        text = (CONTOSO / "hsmsync.yaml").read_text()
+        old = "      - {role: contoso-app-devops, scope: /subscriptions/2f6c8e0a-4b1d-4c3e-9f5a-7b9d1e3f5a77/resourceGroups/ContosoAppRG}\n"
+        assert old in text
+        new = (
+            old
+            + "      - {role: Key Vault Contributor, scope: /subscriptions/2f6c8e0a-4b1d-4c3e-9f5a-7b9d1e3f5a77/resourceGroups/ContosoAppRG}\n"
+        )
+        (tmp_path / "hsmsync.yaml").write_text(text.replace(old, new))
+        return tmp_path
+
+    def test_whocan_vault_lists_the_writer_as_able_to_obtain(self, contributor: Path) -> None:
+        r = run_cli("whocan", "--vault", "contoso-kv", "keys/sign", "--format", "json", cwd=contributor)
+        assert r.exit_code == 0, r.stderr
+        body = json.loads(r.stdout)
+        assert [p["principal"] for p in body["would_be"]] == ["app-vm"]
+        assert [p["principal"] for p in body["would_be_can_obtain"]] == ["devops"]
+        assert "set itself an access policy" in body["would_be_can_obtain"][0]["status"]
+
+    def test_explain_names_the_vault_it_can_obtain(self, contributor: Path) -> None:
+        r = run_cli("explain", "devops", "--format", "json", cwd=contributor)
+        obtain = json.loads(r.stdout)["would_be"]["can_obtain"]
+        assert obtain == [
+            "any access-policy permission on vault contoso-kv, through Key Vault Contributor at "
+            "/subscriptions/2f6c8e0a-4b1d-4c3e-9f5a-7b9d1e3f5a77/resourceGroups/ContosoAppRG: it can write "
+            "the vault, so it can set itself an access policy"
+        ]
+        r = run_cli("explain", "app-vm", "--format", "json", cwd=contributor)
+        assert json.loads(r.stdout)["would_be"]["can_obtain"] == []

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from hsmsync.core.capabilities import ASSIGN_ROLES
 from hsmsync.core.catalog import DATA_ACTION_PREFIX
-from hsmsync.core.effective import EffectiveGrant, Status
+from hsmsync.core.effective import EffectiveGrant, Status, vault_writers
 from hsmsync.core.grants import Grant
 from hsmsync.core.plan import Plane
 from hsmsync.core.scopes import arm_scope_key, data_scope_covers
@@ -157,3 +157,20 @@ def with_group_grants(e: Explanation, effective: Sequence[EffectiveGrant]) -> Ex
         principal=member.principal if named and member else e.principal,
         principal_type=member.principal_type if named and member else e.principal_type,
     )
+
+
+def with_vault_escalation(
+    e: Explanation, effective: Sequence[EffectiveGrant], vaults: Mapping[str, str]
+) -> Explanation:
+    """`e` plus the access-policy vaults (name -> resource id) the principal can write in Azure
+    RBAC: it can set itself any access policy there (the same test as lint's HSM005)."""
+    mine = [x for x in effective if x.principal_id.lower() == e.principal_id]
+    extra = tuple(
+        f"any access-policy permission on vault {name}, through {x.grant.role_name} at {x.grant.scope}"
+        + (f" ({' -> '.join(h.describe() for h in x.hops)})" if x.hops else "")
+        + (", once activated" if x.status is Status.ONCE_ACTIVATED else "")
+        + ": it can write the vault, so it can set itself an access policy"
+        for name, rid in sorted(vaults.items())
+        for x in vault_writers(mine, rid)
+    )
+    return replace(e, obtainable=(*e.obtainable, *extra)) if extra else e

@@ -12,7 +12,7 @@ from hsmsync.cli.status import ExitStatus
 from hsmsync.core.access import Explanation, explain, grants_from_desired, grants_from_live
 from hsmsync.core.directory import Directory
 from hsmsync.core.effective import expand
-from hsmsync.core.explain import with_group_grants
+from hsmsync.core.explain import with_group_grants, with_vault_escalation
 from hsmsync.core.vault_access import policies_from_desired, policies_from_live
 from hsmsync.manifest import LoadedManifest
 from hsmsync.references import principal_id_of
@@ -44,8 +44,12 @@ def run(args: argparse.Namespace, ctx: Context) -> ExitStatus:
     # Grants to groups reach their members: the directory comes with live state.
     directory = Directory.of(live.directory) if live is not None and live.directory is not None else None
     names = {object_id: info.key for object_id, info in loaded.desired.principals.items()}
+    desired_effective = expand(declared, directory, names)
     would_be = explain(declared, principal_id, None, policies=declared_policies)
-    would_be = _named(with_group_grants(would_be, expand(declared, directory, names)), loaded)
+    would_be = with_group_grants(would_be, desired_effective)
+    # Writers of a vault that uses access policies can give themselves any permission on it.
+    policy_vaults = {n: v.resource_id for n, v in loaded.desired.vaults.items() if not v.rbac}
+    would_be = _named(with_vault_escalation(would_be, desired_effective, policy_vaults), loaded)
     is_now = None
     if live is not None:
         held = grants_from_live(live, loaded.desired.principals)
@@ -53,7 +57,10 @@ def run(args: argparse.Namespace, ctx: Context) -> ExitStatus:
         explained = explain(
             held, principal_id, declared, policies=policies, declared_policies=declared_policies
         )
-        is_now = _named(with_group_grants(explained, expand(held, directory, names)), loaded)
+        live_effective = expand(held, directory, names)
+        live_vaults = {n: v.resource_id for n, v in live.vaults.items() if not v.enable_rbac_authorization}
+        explained = with_group_grants(explained, live_effective)
+        is_now = _named(with_vault_escalation(explained, live_effective, live_vaults), loaded)
     if args.format == "json":
         env.stdout.write(access_json.render_explain(would_be, is_now))
     elif is_now is None:
