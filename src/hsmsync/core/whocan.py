@@ -64,28 +64,32 @@ def _sorted(paths: Iterable[AccessPath]) -> list[AccessPath]:
 OBTAIN = "can obtain (holds roleAssignments/write there: can assign itself any role)"
 
 
-def who_can_effective(effective: Iterable[EffectiveGrant], hsm: str, action: str, key: str | None) -> WhoCan:
-    """`who_can` over grants followed through groups (`effective.expand`), plus who can obtain
-    the action: every holder of roleAssignments/write at a scope covering the key (any scope
-    without `key`) that does not already hold it."""
+def _holders(effective: Iterable[EffectiveGrant], hsm: str, action: str, key: str | None) -> list[AccessPath]:
     wanted = short_action(action)
     requested = f"/keys/{key}" if key else None
-    listed = list(effective)
-    holds = [
+    return _sorted(
         _path(e)
-        for e in listed
+        for e in effective
         if e.grant.plane is Plane.DATA
         and e.grant.target == hsm
         and wanted in e.grant.short_actions
         and (requested is None or data_scope_covers(e.grant.scope, requested))
-    ]
+    )
+
+
+def who_can_effective(effective: Iterable[EffectiveGrant], hsm: str, action: str, key: str | None) -> WhoCan:
+    """`who_can` over grants followed through groups (`effective.expand`), plus who can obtain
+    the action: every holder of roleAssignments/write at a scope covering the key (any scope
+    without `key`) that does not already hold it."""
+    listed = list(effective)
+    holds = _holders(listed, hsm, action, key)
     holding = {p.principal_id for p in holds if p.status == Status.HOLDS.value}
-    obtain = [
+    obtain = _sorted(
         _path(e, OBTAIN if e.status is Status.HOLDS else f"{OBTAIN}, once activated")
-        for e in obtainers(listed, hsm, requested)
+        for e in obtainers(listed, hsm, f"/keys/{key}" if key else None)
         if e.principal_id not in holding
-    ]
-    return WhoCan(_sorted(holds), _sorted(obtain))
+    )
+    return WhoCan(holds, obtain)
 
 
 def who_can(grants: Iterable[Grant], hsm: str, action: str, key: str | None) -> list[AccessPath]:
@@ -96,7 +100,7 @@ def who_can(grants: Iterable[Grant], hsm: str, action: str, key: str | None) -> 
     assignment at any scope does, and the path's scope says how far it reaches.
     """
     direct = (EffectiveGrant(g, g.principal_id, g.who, g.principal_type) for g in grants)
-    return who_can_effective(direct, hsm, action, key).holds
+    return _holders(direct, hsm, action, key)
 
 
 def vault_obtainers(effective: Iterable[EffectiveGrant], resource_id: str) -> list[AccessPath]:
