@@ -70,9 +70,12 @@ class ArmResources(HsmSettingsRoutes, DiagnosticRoutes, VaultRoutes, CustomRoleR
         if v := VAULT_PATH.match(path):
             vault_id, kind, vault_name = clean_path(v.group("id")), v.group("kind"), v.group("name")
             if kind is None:
+                if method == "PATCH":
+                    body = json_body(request)
+                    return Operation(lambda: self._patch_vault(vault_id, vault_name, body))
                 if method != "GET":
                     raise ApiError(
-                        405, "MethodNotAllowed", f"The emulator serves vaults read-only ({method})"
+                        405, "MethodNotAllowed", f"The emulator updates vaults with PATCH only ({method})"
                     )
                 return Operation(lambda: self._get_vault(vault_id, vault_name))
             if method != "PUT":

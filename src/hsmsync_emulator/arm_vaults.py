@@ -1,4 +1,5 @@
-"""Key Vaults in the emulator's ARM: read-only vaults and their access policies (`LiveState.vaults`)."""
+"""Key Vaults in the emulator's ARM: vaults (GET, and PATCH of the permission model) and their access
+policies (`LiveState.vaults`)."""
 
 from __future__ import annotations
 
@@ -76,6 +77,29 @@ class VaultRoutes(ArmResourceBase):
     def _get_vault(self, vault_id: str, name: str) -> Response:
         _, vault = self._find_vault(self._store.read(), vault_id, name)
         return Response(200, vault_json(vault))
+
+    def _patch_vault(self, vault_id: str, name: str, body: dict[str, Any]) -> Response:
+        """PATCH a vault: the emulator changes its permission model (`enableRbacAuthorization`) only.
+        The access policies stay as they are either way (inert under RBAC, live again when
+        switched back), as in Azure."""
+        props = properties_of(body)
+        unsupported = sorted(k for k, v in props.items() if k != "enableRbacAuthorization" and v is not None)
+        if unsupported:
+            raise ApiError(
+                400, "BadRequest", f"The emulator does not update vault properties {', '.join(unsupported)}."
+            )
+        wanted = props.get("enableRbacAuthorization")
+        if wanted is not None and not isinstance(wanted, bool):
+            raise ApiError(400, "BadRequest", "'properties.enableRbacAuthorization' must be true or false.")
+
+        def change(state: LiveState) -> tuple[LiveState, VaultState]:
+            key, vault = self._find_vault(state, vault_id, name)
+            if wanted is None or wanted == vault.enable_rbac_authorization:
+                return state, vault
+            new_vault = vault.model_copy(update={"enable_rbac_authorization": wanted})
+            return state.model_copy(update={"vaults": {**state.vaults, key: new_vault}}), new_vault
+
+        return Response(200, vault_json(self._update(change)))
 
     def _update_policies(self, vault_id: str, name: str, kind: str, body: dict[str, Any]) -> Response:
         operation = kind.lower()

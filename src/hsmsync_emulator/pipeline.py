@@ -60,8 +60,11 @@ def base_headers(request_id: str, *, data_plane: bool) -> dict[str, str]:
     return headers
 
 
-def error_body(code: str, message: str, request_id: str) -> dict[str, Any]:
-    return {"error": {"code": code, "message": f"{message} (Activity ID: {request_id})"}}
+def error_body(code: str, message: str, request_id: str, inner: str | None = None) -> dict[str, Any]:
+    error: dict[str, Any] = {"code": code, "message": f"{message} (Activity ID: {request_id})"}
+    if inner is not None:
+        error["innererror"] = {"code": inner}
+    return {"error": error}
 
 
 def paged(
@@ -101,7 +104,13 @@ class Gateway:
         log_lock: threading.Lock,
         counter: Callable[[], None] | None = None,
         memberships: Callable[[str], frozenset[str]] = lambda oid: frozenset(),
+        challenge_resource: str = HSM_RESOURCE,
+        data_plane_groups: bool = False,
     ) -> None:
+        # A Key Vault's data plane (challenge resource https://vault.azure.net) honours group
+        # membership, service principals' too; the Managed HSM data plane does not.
+        self._challenge_resource = challenge_resource
+        self._data_plane_groups = data_plane_groups
         self._service = service
         self._memberships = memberships
         self._data_plane = data_plane
@@ -119,7 +128,8 @@ class Gateway:
         try:
             response = self._handle(request, request_id)
         except ApiError as exc:
-            response = Response(exc.status, error_body(exc.code, exc.message, request_id), dict(exc.headers))
+            body = error_body(exc.code, exc.message, request_id, exc.inner)
+            response = Response(exc.status, body, dict(exc.headers))
         except Exception as exc:  # noqa: BLE001 - an emulator bug must still answer
             response = Response(500, error_body("InternalError", f"Emulator error: {exc!r}", request_id))
         headers = base_headers(request_id, data_plane=self._data_plane)
@@ -145,7 +155,7 @@ class Gateway:
         if self._data_plane:
             challenge = (
                 f'Bearer authorization="https://login.microsoftonline.com/{self._tenant_id}", '
-                f'resource="{HSM_RESOURCE}"'
+                f'resource="{self._challenge_resource}"'
             )
             return ApiError(401, "Unauthorized", reason, {"WWW-Authenticate": challenge})
         challenge = (
@@ -179,7 +189,8 @@ class Gateway:
             # Without a `groups` claim (service principals, managed identities) ARM and Graph resolve
             # membership from the directory; the Managed HSM data plane does not honour a service
             # principal's groups at all (ASSUMPTIONS.md, "Group membership").
-            groups = [] if self._data_plane else sorted(self._memberships(oid))
+            directory = not self._data_plane or self._data_plane_groups
+            groups = sorted(self._memberships(oid)) if directory else []
         if not isinstance(oid, str) or not oid:
             raise self._unauthorized("The access token has no 'oid' claim.", "malformed")
         if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import shutil
+import ssl
 import tempfile
 import threading
 from collections import Counter
@@ -23,7 +24,15 @@ from hsmsync_emulator.login import MSI_PATH, LoginService
 from hsmsync_emulator.pipeline import Gateway, RequestLog
 from hsmsync_emulator.server import Listener, Request, server_context
 from hsmsync_emulator.store import Store
-from hsmsync_emulator.tokens import ARM_RESOURCE, AUDIENCES, GRAPH_RESOURCE, HSM_RESOURCE, TokenAuthority
+from hsmsync_emulator.tokens import (
+    ARM_RESOURCE,
+    AUDIENCES,
+    GRAPH_RESOURCE,
+    HSM_RESOURCE,
+    VAULT_RESOURCE,
+    TokenAuthority,
+)
+from hsmsync_emulator.vault_dataplane import VaultService
 from hsmsync_files.textfiles import write_output_file
 
 
@@ -93,6 +102,31 @@ class Emulator:
         self._login = Listener(port + len(state.hsms) + 1 if port else 0, self.login, context)
         self._listeners.append(self._login)
         self.ci.base_url = self._login.base_url
+        self._listen_vaults(state, port + len(state.hsms) + 2 if port else 0, context)
+
+    def _listen_vaults(self, state: LiveState, first_port: int, context: ssl.SSLContext) -> None:
+        """One data-plane port per Key Vault of the state, after the token service's."""
+        self._vaults: dict[str, Listener] = {}
+        self.vault_services: dict[str, VaultService] = {}
+        for offset, name in enumerate(state.vaults):
+            service = VaultService(name, self.store, self._page_size)
+            gateway = Gateway(
+                service,
+                data_plane=True,
+                authority=self.authority,
+                audiences=lambda _: AUDIENCES[VAULT_RESOURCE],
+                injector=self._injector,
+                bucket=lambda: None,
+                log=self.request_log,
+                log_lock=self._log_lock,
+                memberships=lambda oid: transitive_groups(self.store.read().directory, oid),
+                challenge_resource=VAULT_RESOURCE,
+                data_plane_groups=True,
+            )
+            listener = Listener(first_port + offset if first_port else 0, gateway, context)
+            self.vault_services[name] = service
+            self._vaults[name] = listener
+            self._listeners.append(listener)
 
     def _gateway(self, service: GraphService | HsmService, *, hsm: str | None) -> Gateway:
         return Gateway(
@@ -139,6 +173,11 @@ class Emulator:
     @property
     def hsm_urls(self) -> dict[str, str]:
         return {name: listener.base_url for name, listener in self._hsms.items()}
+
+    @property
+    def vault_urls(self) -> dict[str, str]:
+        """Each Key Vault's data plane (not in the endpoints file: hsmsync manages a vault over ARM)."""
+        return {name: listener.base_url for name, listener in self._vaults.items()}
 
     @property
     def endpoints(self) -> dict[str, Any]:

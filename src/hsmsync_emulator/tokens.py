@@ -27,10 +27,12 @@ DEFAULT_TENANT = "00000000-0000-0000-0000-000000000000"
 HSM_RESOURCE = "https://managedhsm.azure.net"
 ARM_RESOURCE = "https://management.azure.com"
 GRAPH_RESOURCE = "https://graph.microsoft.com"
+VAULT_RESOURCE = "https://vault.azure.net"
 # The audiences each service accepts (Azure accepts the resource with and without a trailing slash;
 # ARM also its classic resource, Graph also its application id).
 AUDIENCES: dict[str, frozenset[str]] = {
     HSM_RESOURCE: frozenset({HSM_RESOURCE, HSM_RESOURCE + "/"}),
+    VAULT_RESOURCE: frozenset({VAULT_RESOURCE, VAULT_RESOURCE + "/"}),
     ARM_RESOURCE: frozenset(
         {
             ARM_RESOURCE,
