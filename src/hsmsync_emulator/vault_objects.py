@@ -143,10 +143,8 @@ class VaultObjects:
         value = body.get("value") if isinstance(body, dict) else None
         if not isinstance(value, str):
             raise ApiError(400, "BadParameter", "The certificate needs a 'value'")
-        pem = _PEM_CERT.search(value)
         try:
-            der = base64.b64decode("".join(pem.group(1).split())) if pem else base64.b64decode(value)
-            x509.load_der_x509_certificate(der)
+            der = _certificate_der(value)
         except ValueError:
             raise ApiError(
                 400, "BadParameter", "The emulator imports a PEM or DER certificate only"
@@ -173,6 +171,20 @@ class VaultObjects:
         with self.lock:
             names = sorted(self.certificates)
         return [{"id": f"{base}/certificates/{n}", "attributes": _attributes()} for n in names]
+
+
+def _certificate_der(value: str) -> bytes:
+    """The DER of an imported certificate: PEM text, or base64 of PEM or DER (as the SDK sends bytes)."""
+    pem = _PEM_CERT.search(value)
+    if pem is None:
+        raw = base64.b64decode(value, validate=False)
+        pem = _PEM_CERT.search(raw.decode("latin-1"))
+        if pem is None:
+            x509.load_der_x509_certificate(raw)
+            return raw
+    der = base64.b64decode("".join(pem.group(1).split()))
+    x509.load_der_x509_certificate(der)
+    return der
 
 
 def _run(private: rsa.RSAPrivateKey, op: str, alg: str, value: bytes) -> bytes:
