@@ -49,6 +49,19 @@ class FileStateBackend:
                 write_state_file(self.path, new_state)
         return outcome
 
+    def switch_vault_permission_model(self, name: str, resource_id: str, rbac: bool) -> None:
+        """`hsmsync migrate` only: flip a vault between access policies and Azure RBAC (its access
+        policies stay, as in Azure)."""
+        with locked(self.path):
+            state = read_state_file(self.path)
+            key = next(
+                (k for k, v in state.vaults.items() if v.resource_id.lower() == resource_id.lower()), None
+            )
+            if key is None:
+                raise StateError(f"{self.path}: no vault {name} ({resource_id}) to switch")
+            vault = state.vaults[key].model_copy(update={"enable_rbac_authorization": rbac})
+            write_state_file(self.path, state.model_copy(update={"vaults": {**state.vaults, key: vault}}))
+
     def other_writers(self) -> list[str]:
         return []  # writes hold the file's lock; nobody else writes between them
 

@@ -15,12 +15,22 @@ from hsmsync.core.desired import (
     DesiredHsm,
     DesiredState,
     DesiredVault,
+    MigrationChoices,
     PrincipalInfo,
     assignment_key,
 )
 from hsmsync.core.errors import ManifestError, Problem
 from hsmsync.core.ids import deterministic_name
-from hsmsync.core.model import ArmRole, CustomRole, HsmSettingsSpec, LoggingSpec, Manifest, Team, Vault
+from hsmsync.core.model import (
+    ArmRole,
+    CustomRole,
+    HsmSettingsSpec,
+    LoggingSpec,
+    Manifest,
+    Team,
+    Vault,
+    VaultMigrationOptions,
+)
 from hsmsync.core.names import close_names
 from hsmsync.core.plan import Plane
 from hsmsync.core.role_names import DeclaredRole, role_name_conflicts
@@ -35,7 +45,7 @@ from hsmsync.core.state import (
     Permission,
     RoleDefinition,
 )
-from hsmsync.core.vault_permissions import MAX_ACCESS_POLICIES, normalize_permissions
+from hsmsync.core.vault_permissions import MAX_ACCESS_POLICIES, POLICY_KINDS, normalize_permissions
 
 Loc = tuple[str | int, ...]
 
@@ -247,7 +257,36 @@ class _Compiler:
             rbac=vault.rbac,
             prune=vault.prune,
             access_policies=tuple(sorted(policies, key=lambda p: p.object_id)),
+            migration=self._migration(loc, vault.migration),
         )
+
+    def _migration(self, loc: Loc, spec: VaultMigrationOptions | None) -> MigrationChoices:
+        """`migration.accept_loss` by object id, each permission `keys/get`-style and known."""
+        if spec is None:
+            return MigrationChoices()
+        accepted: dict[str, frozenset[str]] = {}
+        for key, names in spec.accept_loss.items():
+            where: Loc = (*loc, "migration", "accept_loss", key)
+            info = self.principals.get(key)
+            if info is None:
+                if key not in self.m.principals:
+                    self.problem(
+                        where, f"undeclared principal '{key}'; declared: {_declared(self.m.principals, key)}"
+                    )
+                continue
+            perms: set[str] = set()
+            for i, name in enumerate(names):
+                kind, _, verb = name.strip().lower().partition("/")
+                known, problems = normalize_permissions(kind, [verb]) if kind in POLICY_KINDS else ((), [])
+                if kind not in POLICY_KINDS or problems or not known:
+                    self.problem(
+                        (*where, i),
+                        f"'{name}' is not an access-policy permission (keys/..., secrets/..., "
+                        "certificates/... or storage/..., e.g. keys/backup)",
+                    )
+                perms |= {f"{kind}/{p}" for p in known}
+            accepted[info.id] = frozenset(perms)
+        return MigrationChoices(accept_loss=accepted, custom_roles=spec.custom_roles)
 
     def _actions(self, loc: Loc, actions: list[str]) -> tuple[str, ...]:
         out: list[str] = []

@@ -78,6 +78,14 @@ class DesiredHsm:
 
 
 @dataclass(frozen=True, slots=True)
+class MigrationChoices:
+    """What the manifest says about a vault's move to Azure RBAC (`vaults.<v>.migration`)."""
+
+    accept_loss: Mapping[str, frozenset[str]] = field(default_factory=dict)  # object id -> `keys/get`...
+    custom_roles: bool = True
+
+
+@dataclass(frozen=True, slots=True)
 class DesiredVault:
     name: str
     url: str
@@ -85,6 +93,7 @@ class DesiredVault:
     rbac: bool
     prune: bool
     access_policies: tuple[AccessPolicy, ...]  # sorted by object id
+    migration: MigrationChoices = field(default_factory=MigrationChoices)
 
 
 @dataclass(frozen=True, slots=True)

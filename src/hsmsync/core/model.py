@@ -273,6 +273,21 @@ class Permissions(_Strict):
     storage: list[Name] = Field(default_factory=list)
 
 
+class VaultMigrationOptions(_Strict):
+    """How `hsmsync migrate` moves the vault from access policies to Azure RBAC."""
+
+    custom_roles: bool = Field(
+        default=True,
+        description="Generate a custom Azure role where no built-in role gives exactly an identity's "
+        "access; false: what no built-in role gives is lost (and must be accepted)",
+    )
+    accept_loss: dict[Key, list[Name]] = Field(
+        default_factory=dict,
+        description="Per principal (a key of `principals`): access-policy permissions it may lose in the "
+        "move (e.g. keys/backup); any other loss refuses the migration",
+    )
+
+
 class Vault(_Strict):
     """A Key Vault (not an HSM): access policies, or Azure RBAC (`rbac: true`)."""
 
@@ -288,6 +303,9 @@ class Vault(_Strict):
     prune: bool = Field(default=False, description="Remove access policies the manifest does not declare")
     access_policies: dict[Key, Permissions] = Field(
         default_factory=dict, description="Per principal (a key of `principals`)"
+    )
+    migration: VaultMigrationOptions | None = Field(
+        default=None, description="How `hsmsync migrate` moves the vault to Azure RBAC"
     )
 
 

@@ -18,15 +18,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from functools import cache
 
 from hsmsync.core.capabilities import permits
 from hsmsync.core.catalog import _read_data, management_roles
+from hsmsync.core.desired import MigrationChoices
+from hsmsync.core.scopes import arm_scope_key
 from hsmsync.core.state import AccessPolicy, Permission, RoleDefinition
-from hsmsync.core.vault_permissions import PERMISSIONS
+from hsmsync.core.vault_permissions import PERMISSIONS, POLICY_KINDS
 
-POLICY_KINDS = ("keys", "secrets", "certificates", "storage")
 VAULT_DATA_PREFIX = "Microsoft.KeyVault/vaults/"
 
 
@@ -194,14 +195,6 @@ def migrate_identity(
     return IdentityMigration(policy.object_id, name, had, roles, granted, accepted & had)
 
 
-@dataclass(frozen=True, slots=True)
-class MigrationChoices:
-    """What the manifest says about a vault's migration (`vaults.<v>.migration`)."""
-
-    accept_loss: Mapping[str, frozenset[str]] = field(default_factory=dict)  # object id -> permissions
-    custom_roles: bool = True
-
-
 def migrate_vault(
     vault: str,
     resource_id: str,
@@ -232,3 +225,31 @@ def slug(text: str) -> str:
 
 def permission_list(perms: Iterable[str]) -> str:
     return ", ".join(sorted(perms)) or "-"
+
+
+def at_or_above(scope: str, resource_id: str) -> bool:
+    """Does an Azure role assignment at `scope` reach `resource_id` (it, or a scope above it)?"""
+    s, r = arm_scope_key(scope).rstrip("/"), arm_scope_key(resource_id).rstrip("/")
+    return s == "" or s == r or r.startswith(s + "/")
+
+
+def granted_by_assignments(
+    assignments: Iterable[tuple[str, str, str]], roles: Mapping[str, RoleDefinition], resource_id: str
+) -> dict[str, frozenset[str]]:
+    """Per principal id: the access-policy permissions its role assignments (principal id, role
+    definition GUID, scope) give across the vault, through their roles' data actions."""
+    held: dict[str, list[RoleDefinition]] = {}
+    for principal, role_id, scope in assignments:
+        role = roles.get(role_id.lower())
+        if role is not None and at_or_above(scope, resource_id):
+            held.setdefault(principal.lower(), []).append(role)
+    return {p: granted_permissions(rs) for p, rs in held.items()}
+
+
+def as_assigned(migration: VaultMigration, granted: Mapping[str, frozenset[str]]) -> VaultMigration:
+    """The migration with each identity's access as given by actual assignments (the manifest's,
+    or live), not by the proposal: what is kept, gained and lost once the vault is switched."""
+    identities = tuple(
+        replace(i, granted=granted.get(i.object_id.lower(), frozenset())) for i in migration.identities
+    )
+    return replace(migration, identities=identities)

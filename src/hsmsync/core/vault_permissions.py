@@ -69,6 +69,7 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     ),
 }
 MAX_ACCESS_POLICIES = ACCESS_POLICY_LIMIT
+POLICY_KINDS = ("keys", "secrets", "certificates", "storage")
 
 # A vault whose live permission model differs from the manifest's `rbac` is drift that hsmsync
 # reports as an `update` of PERMISSION_MODEL_FIELD but never makes: switching the model changes who

@@ -278,6 +278,10 @@ class AzureBackend:
             return update_data_setting(self.clients, change.target.name, url, change.payload)
         return self.data.apply(change, url)
 
+    def switch_vault_permission_model(self, name: str, resource_id: str, rbac: bool) -> None:
+        """`hsmsync migrate` only: flip a vault between access policies and Azure RBAC."""
+        self.resources.switch_permission_model(name, resource_id, rbac)
+
     def other_writers(self) -> list[str]:
         """Signs that someone else changed the same HSMs or ARM while this run did (one line each):
         429s although hsmsync paces itself below the limits, planned changes found already made."""

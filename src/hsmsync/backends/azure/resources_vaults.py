@@ -149,6 +149,23 @@ class VaultResources(ResourceClients):
             self._update_access_policy(entry, kind, policy)
         return Outcome.DONE if sent else Outcome.ALREADY_DONE
 
+    def switch_permission_model(self, name: str, resource_id: str, rbac: bool) -> None:
+        """PATCH the vault's `enableRbacAuthorization` (nothing else; its access policies stay)."""
+        from azure.mgmt.keyvault.models import VaultPatchParameters, VaultPatchProperties
+
+        parsed = parse_vault_id(resource_id)
+        if parsed is None:
+            raise BackendError(f"vault '{name}': '{resource_id}' is not a Key Vault resource id")
+        client = self._keyvault(parsed.subscription_id)
+        params = VaultPatchParameters(properties=VaultPatchProperties(enable_rbac_authorization=rbac))
+        verb = f"switch vault {name} to {'Azure RBAC' if rbac else 'access policies'}"
+        attempt = Attempt(verb, "management", name, resource_id, url=self.clients.arm_url)
+        call_arm(
+            self.clients.arm_url,
+            attempt,
+            lambda: client.vaults.update(parsed.resource_group, parsed.name, params),
+        )
+
     def _update_access_policy(self, entry: _PolicyEntry, kind: str, policy: AccessPolicy) -> None:
         from azure.mgmt.keyvault.models import (
             AccessPolicyEntry,

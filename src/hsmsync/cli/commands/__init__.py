@@ -16,6 +16,7 @@ from hsmsync.cli.commands import (
     keys,
     lint,
     matrix,
+    migrate,
     plan,
     resolve,
     roles,
@@ -49,4 +50,5 @@ COMMANDS: dict[str, Command] = {
     "resolve": Command(resolve.add_parser, resolve.run),
     "export": Command(export.add_parser, export.run),
     "show": Command(show.add_parser, show.run),
+    "migrate": Command(migrate.add_parser, migrate.run),
 }

@@ -1,0 +1,297 @@
+"""`hsmsync migrate --apply`: move reviewed vaults from access policies to Azure RBAC in stages,
+each verified before the next.
+
+  0. check: every identity of the live access policies keeps its access through the manifest's
+     Azure role assignments (a loss not accepted in the manifest refuses the migration);
+  1. create the manifest's role assignments (and custom roles) for the vault, then wait until
+     they are in effect: read back until every identity's assignments give its access;
+  2. check that the executor may switch the permission model: Microsoft.KeyVault/vaults/write and
+     Microsoft.Authorization/roleAssignments/write at the vault (read from its role assignments);
+  3. switch `enableRbacAuthorization` on;
+  4. verify: the vault reads back as Azure RBAC and every identity's live assignments give its
+     access. This reads the assignments and evaluates their roles' data actions; the executor
+     cannot call the data plane as another identity (on the emulator the tests do, as each one);
+  5. only then remove the old access policies.
+
+Any failure stops the run and says how to roll back (switching back is safe until stage 5: the
+access policies are still there).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, replace
+from typing import Protocol, runtime_checkable
+
+from hsmsync.backends.base import ReadRequest, StateBackend
+from hsmsync.backends.registry import read_request_for
+from hsmsync.core.capabilities import permits
+from hsmsync.core.catalog import management_role_map
+from hsmsync.core.desired import DesiredState, DesiredVault
+from hsmsync.core.errors import HsmsyncError
+from hsmsync.core.guard import Caller
+from hsmsync.core.plan import Action, Change, Kind, Plane
+from hsmsync.core.planner import plan_changes
+from hsmsync.core.state import LiveState
+from hsmsync.core.vault_migration import (
+    VaultMigration,
+    as_assigned,
+    at_or_above,
+    granted_by_assignments,
+    migrate_vault,
+    permission_list,
+)
+
+SWITCH_RIGHTS = ("Microsoft.KeyVault/vaults/write", "Microsoft.Authorization/roleAssignments/write")
+Say = Callable[[str], None]
+
+
+@runtime_checkable
+class PermissionModelSwitch(Protocol):
+    def switch_vault_permission_model(self, name: str, resource_id: str, rbac: bool) -> None: ...
+
+
+@dataclass(frozen=True)
+class MigrationRun:
+    desired: DesiredState
+    backend: StateBackend
+    caller: Caller | None
+    say: Say
+    wait_seconds: float = 300.0
+    poll_seconds: float = 5.0
+
+
+def migration_request(
+    desired: DesiredState, vaults: Iterable[DesiredVault], caller: Caller | None
+) -> ReadRequest:
+    """The manifest's request, plus each vault's scope and the assignments inherited from above it
+    (the executor's Owner at the subscription counts), and the executor's own assignments."""
+    base = read_request_for(desired)
+    scopes = tuple(dict.fromkeys([*base.arm_scopes, *(v.resource_id for v in vaults)]))
+    ids = [*base.principal_ids]
+    if caller is not None:
+        ids += [caller.object_id, *caller.group_ids, *caller.arm_only_group_ids]
+    return replace(base, arm_scopes=scopes, principal_ids=tuple(dict.fromkeys(ids)), arm_inherited=True)
+
+
+def names_of(desired: DesiredState) -> dict[str, str]:
+    return {oid.lower(): p.key for oid, p in desired.principals.items()}
+
+
+def live_granted(live: LiveState, resource_id: str) -> dict[str, frozenset[str]]:
+    roles = management_role_map(live.arm.role_definitions)
+    triples = ((a.principal_id, a.role_definition_id, a.scope) for a in live.arm.role_assignments)
+    return granted_by_assignments(triples, roles, resource_id)
+
+
+def declared_granted(desired: DesiredState, resource_id: str) -> dict[str, frozenset[str]]:
+    roles = management_role_map(desired.arm_roles)
+    triples = (
+        (a.principal.id, a.role_id, a.scope) for a in desired.assignments if a.plane is Plane.MANAGEMENT
+    )
+    return granted_by_assignments(triples, roles, resource_id)
+
+
+def pending(desired: DesiredState, live: LiveState) -> list[DesiredVault]:
+    """Vaults the manifest wants on Azure RBAC that still use access policies."""
+    return [
+        v
+        for v in desired.vaults.values()
+        if v.rbac and (lv := live.vaults.get(v.name)) and not lv.enable_rbac_authorization
+    ]
+
+
+def as_declared(desired: DesiredState, live: LiveState, vault: DesiredVault) -> VaultMigration:
+    """The live access policies against the manifest's assignments: what the switch keeps, gains, loses."""
+    policies = live.vaults[vault.name].access_policies
+    proposed = migrate_vault(vault.name, vault.resource_id, policies, names_of(desired), vault.migration)
+    return as_assigned(proposed, declared_granted(desired, vault.resource_id))
+
+
+def _missing(migration: VaultMigration, granted: Mapping[str, frozenset[str]]) -> list[str]:
+    out = []
+    for i in migration.identities:
+        need = i.had - i.accepted_loss
+        lacking = need - granted.get(i.object_id.lower(), frozenset())
+        if lacking:
+            out.append(f"{i.label}: {permission_list(lacking)}")
+    return out
+
+
+def executor_lacks(live: LiveState, caller: Caller, resource_id: str) -> list[str]:
+    """The rights to switch the permission model that the executor's live assignments do not give."""
+    ids = {caller.object_id.lower(), *(g.lower() for g in (*caller.group_ids, *caller.arm_only_group_ids))}
+    roles = management_role_map(live.arm.role_definitions)
+    held = [
+        roles[a.role_definition_id.lower()]
+        for a in live.arm.role_assignments
+        if a.principal_id.lower() in ids
+        and at_or_above(a.scope, resource_id)
+        and a.role_definition_id.lower() in roles
+    ]
+    return [r for r in SWITCH_RIGHTS if not any(permits(role.permissions, r, data=False) for role in held)]
+
+
+class Migrator:
+    """Runs the stages for one vault; raises HsmsyncError (with the way back) on any failure."""
+
+    def __init__(self, run: MigrationRun, vault: DesiredVault) -> None:
+        self.run = run
+        self.vault = vault
+        self.request = migration_request(run.desired, [vault], run.caller)
+
+    def _read(self) -> LiveState:
+        return self.run.backend.read_state(self.request)
+
+    def _fail(self, stage: int, problem: str) -> HsmsyncError:
+        v = self.vault
+        rg = v.resource_id.split("/")[4] if len(v.resource_id.split("/")) > 4 else "<resource group>"
+        name = v.resource_id.rstrip("/").rsplit("/", 1)[-1]
+        if stage <= 2:
+            back = (
+                "nothing was switched: the vault still uses its access policies; role assignments "
+                "created so far change nothing while it does"
+            )
+        elif stage <= 4:
+            back = (
+                f"roll back now: `hsmsync migrate --rollback {v.name}` (or `az keyvault update --name {name} "
+                f"--resource-group {rg} --enable-rbac-authorization false`); the access policies are "
+                "still there and count again at once"
+            )
+        else:
+            back = (
+                "the vault runs on Azure RBAC; the access policies left are inert: run migrate --apply again"
+            )
+        return HsmsyncError(f"vault {v.name}: stage {stage} failed: {problem}\n  {back}")
+
+    def check(self, live: LiveState) -> VaultMigration:
+        migration = as_declared(self.run.desired, live, self.vault)
+        if migration.refused:
+            listing = "; ".join(f"{i.label}: {permission_list(i.refused_loss)}" for i in migration.refused)
+            raise HsmsyncError(
+                f"vault {self.vault.name}: refused: the manifest's Azure role assignments would take away "
+                f"{listing}. Assign roles that give it, or accept the loss under "
+                f"vaults.{self.vault.name}.migration.accept_loss"
+            )
+        return migration
+
+    def _check_executor(self, live: LiveState, stage: int) -> None:
+        caller = self.run.caller
+        if caller is None:
+            raise self._fail(stage, "the executor is unknown, so its rights cannot be checked: give --caller")
+        lacking = executor_lacks(live, caller, self.vault.resource_id)
+        if lacking:
+            raise self._fail(
+                stage, f"the executor {caller.object_id} lacks {', '.join(lacking)} at the vault"
+            )
+
+    def _changes(self, live: LiveState) -> list[Change]:
+        """Creates and updates of the manifest's Azure roles and assignments that reach the vault."""
+        plan = plan_changes(self.run.desired, live)
+        rid = self.vault.resource_id
+        assigned_roles = {
+            a.role_id
+            for a in self.run.desired.assignments
+            if a.plane is Plane.MANAGEMENT and (at_or_above(a.scope, rid) or at_or_above(rid, a.scope))
+        }
+        out = []
+        for c in plan.changes:
+            if c.plane is not Plane.MANAGEMENT or c.action is Action.DELETE:
+                continue
+            reaches = at_or_above(c.scope, rid) or at_or_above(rid, c.scope)
+            assigned = c.kind is Kind.ROLE_DEFINITION and c.name.lower() in assigned_roles
+            if (c.kind is Kind.ROLE_ASSIGNMENT and reaches) or assigned:
+                out.append(c)
+        return out
+
+    def _wait_in_effect(self, migration: VaultMigration) -> LiveState:
+        deadline = time.monotonic() + self.run.wait_seconds
+        while True:
+            live = self._read()
+            missing = _missing(migration, live_granted(live, self.vault.resource_id))
+            if not missing:
+                return live
+            if time.monotonic() >= deadline:
+                raise self._fail(
+                    1, f"assignments not in effect after {self.run.wait_seconds:g}s: {'; '.join(missing)}"
+                )
+            time.sleep(self.run.poll_seconds)
+
+    def migrate(self) -> None:
+        say, v = self.run.say, self.vault
+        switch = self.run.backend
+        if not isinstance(switch, PermissionModelSwitch):
+            raise HsmsyncError(f"vault {v.name}: this backend cannot switch a vault's permission model")
+        say(
+            f"vault {v.name}: the executor needs {' and '.join(SWITCH_RIGHTS)} at {v.resource_id} "
+            "(Owner, or User Access Administrator with Key Vault Contributor)"
+        )
+        live = self._read()
+        migration = self.check(live)
+        for i in migration.identities:
+            extra = f"; gains {permission_list(i.gained)}" if i.gained else ""
+            extra += f"; loses (accepted) {permission_list(i.lost)}" if i.lost else ""
+            say(f"  {i.label}: keeps {permission_list(i.equivalent)}{extra}")
+        self._check_executor(live, 0)
+        try:
+            changes = self._changes(live)
+            for change in changes:
+                self.run.backend.apply_change(change)
+        except HsmsyncError as exc:
+            raise self._fail(1, str(exc)) from None
+        live = self._wait_in_effect(migration)
+        say(
+            f"stage 1/5: {len(changes)} Azure role change(s) made; every identity's assignments are in effect"
+        )
+        self._check_executor(live, 2)
+        say("stage 2/5: the executor may switch the permission model")
+        try:
+            switch.switch_vault_permission_model(v.name, v.resource_id, True)
+        except HsmsyncError as exc:
+            raise self._fail(3, str(exc)) from None
+        say("stage 3/5: enableRbacAuthorization is on: the access policies no longer count")
+        live = self._read()
+        if not live.vaults[v.name].enable_rbac_authorization:
+            raise self._fail(4, "the vault does not read back as Azure RBAC")
+        missing = _missing(migration, live_granted(live, v.resource_id))
+        if missing:
+            raise self._fail(4, f"access not given by the live assignments: {'; '.join(missing)}")
+        say(
+            f"stage 4/5: verified: the live role assignments give all {len(migration.identities)} "
+            "identities their access"
+        )
+        self._remove_policies(live)
+        say(f"stage 5/5: the old access policies are removed; vault {v.name} is on Azure RBAC")
+
+    def _remove_policies(self, live: LiveState) -> None:
+        cleared = replace(self.vault, rbac=False, prune=True, access_policies=())
+        desired = replace(self.run.desired, vaults={self.vault.name: cleared})
+        deletes = [
+            c
+            for c in plan_changes(desired, live).changes
+            if c.kind is Kind.ACCESS_POLICY and c.action is Action.DELETE and c.target.name == self.vault.name
+        ]
+        try:
+            for change in deletes:
+                self.run.backend.apply_change(change)
+        except HsmsyncError as exc:
+            raise self._fail(5, str(exc)) from None
+        left = self._read().vaults[self.vault.name].access_policies
+        if left:
+            raise self._fail(5, f"{len(left)} access policies remain")
+
+    def rollback(self) -> None:
+        switch = self.run.backend
+        if not isinstance(switch, PermissionModelSwitch):
+            raise HsmsyncError(
+                f"vault {self.vault.name}: this backend cannot switch a vault's permission model"
+            )
+        live = self._read().vaults[self.vault.name]
+        if not live.access_policies:
+            raise HsmsyncError(
+                f"vault {self.vault.name}: it has no access policies left: switching back would leave "
+                "nobody with data access; restore the policies first"
+            )
+        switch.switch_vault_permission_model(self.vault.name, self.vault.resource_id, False)
+        self.run.say(f"vault {self.vault.name}: back on its {len(live.access_policies)} access policies")
