@@ -1,0 +1,146 @@
+"""Issue 14: a vault with four identities moved from access policies to Azure RBAC by `hsmsync
+migrate`, through the real SDKs against the emulator, while a probe keeps calling the vault's data
+plane as each identity: no call that succeeded before the migration fails during or after it."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from hsmsync.core.state import ArmRoleAssignment, ArmState
+from hsmsync_emulator import Emulator, start_emulator
+from hsmsync_files.statefile import read_state_file, write_state_file
+from tests.conftest import run_cli
+from tests.signin import sign_in_as
+from tests.vaults import OWNER_ROLE, PIPELINE, SUB, probes, seed, vault_state
+
+MANIFEST = f"""\
+version: 1
+# The payments vault: who may use it. Moved to Azure RBAC with `hsmsync migrate`.
+principals:
+  pipeline: {{type: ServicePrincipal, id: {PIPELINE}}}
+  orders-api: {{type: ServicePrincipal, id: a0000000-0000-4000-8000-000000000001}}
+  release-signer: {{type: ServicePrincipal, id: a0000000-0000-4000-8000-000000000002}}
+  security-team: {{type: ServicePrincipal, id: a0000000-0000-4000-8000-000000000003}}
+  auditor: {{type: ServicePrincipal, id: a0000000-0000-4000-8000-000000000004}}
+vaults:
+  payments-kv:
+    url: https://payments-kv.vault.azure.net
+    resource_id: /subscriptions/{SUB}/resourceGroups/AppRG/providers/Microsoft.KeyVault/vaults/payments-kv
+    access_policies:
+      orders-api: {{secrets: [get, list]}}
+      release-signer: {{keys: [get, sign]}}
+      security-team: {{keys: [all], secrets: [set], certificates: [import]}}
+      auditor: {{keys: [list], secrets: [list], certificates: [list]}}
+teams:
+  platform:  # the pipeline that runs hsmsync
+    members: [pipeline]
+    management:
+      - {{role: Owner, scope: /subscriptions/{SUB}/resourceGroups/AppRG}}
+"""
+
+
+def executor_owner() -> ArmState:
+    return ArmState(
+        role_assignments=(
+            ArmRoleAssignment(
+                name="e0000000-0000-4000-8000-000000000001",
+                scope=f"/subscriptions/{SUB}/resourceGroups/AppRG",
+                role_definition_id=OWNER_ROLE,
+                principal_id=PIPELINE,
+                principal_type="ServicePrincipal",
+            ),
+        )
+    )
+
+
+@pytest.fixture
+def emulated(tmp_path: Path) -> Iterator[Emulator]:
+    write_state_file(tmp_path / "emulated.json", vault_state(arm=executor_owner()))
+    (tmp_path / "hsmsync.yaml").write_text(MANIFEST)
+    with start_emulator(tmp_path / "emulated.json", workdir=tmp_path / "emu") as emulator:
+        emulator.write_endpoints(tmp_path / "endpoints.json")
+        sign_in_as(emulator, PIPELINE)
+        yield emulator
+
+
+def _live(*args: str) -> tuple[str, ...]:
+    return (*args, "--live", "--endpoints", "endpoints.json")
+
+
+class Probe(threading.Thread):
+    """Calls every identity's daily operations in a loop; records (phase, probe, ok)."""
+
+    def __init__(self, emulator: Emulator, key_id: str) -> None:
+        super().__init__(daemon=True)
+        self.calls = probes(emulator, key_id)
+        self.phase = "before"
+        self.results: Counter[tuple[str, str, bool]] = Counter()
+        self.failures: list[str] = []
+        self.stop = threading.Event()
+
+    def once(self) -> None:
+        for name, call in self.calls.items():
+            phase = self.phase
+            try:
+                call()
+                self.results[(phase, name, True)] += 1
+            except Exception as exc:  # noqa: BLE001 - every failure is a finding
+                self.results[(phase, name, False)] += 1
+                self.failures.append(f"{phase}: {name}: {type(exc).__name__}: {str(exc)[:200]}")
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            self.once()
+
+    def table(self) -> str:
+        names = list(self.calls)
+        lines = [f"{'probe':32} {'before':>8} {'during':>8} {'after':>8}   (calls ok/failed)"]
+        for name in names:
+            cells = [
+                f"{self.results[(p, name, True)]}/{self.results[(p, name, False)]}"
+                for p in ("before", "during", "after")
+            ]
+            lines.append(f"{name:32} {cells[0]:>8} {cells[1]:>8} {cells[2]:>8}")
+        return "\n".join(lines)
+
+
+def test_migration_under_load_keeps_every_call_working(
+    emulated: Emulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    key_id = seed(emulated)
+    probe = Probe(emulated, key_id)
+    probe.once()
+    assert not probe.failures, probe.failures  # everyone works on access policies
+    report = run_cli(*_live("migrate", "--report"), cwd=tmp_path)
+    assert report.exit_code == 0, report.stderr
+    assert "payments-kv" in report.stdout and "Key Vault Secrets User" in report.stdout
+    written = run_cli(*_live("migrate", "--write"), cwd=tmp_path)
+    assert written.exit_code == 0, written.stderr
+    assert "# The payments vault" in (tmp_path / "hsmsync.yaml").read_text()  # comments kept
+
+    probe.phase = "during"
+    probe.start()
+    time.sleep(0.3)
+    applied = run_cli(*_live("migrate", "--apply", "--wait", "10"), cwd=tmp_path)
+    probe.phase = "after"
+    time.sleep(0.3)
+    probe.stop.set()
+    probe.join(timeout=30)
+    probe.once()
+    with capsys.disabled():
+        print("\nvault migration probe results\n" + probe.table())
+        print(applied.stdout)
+    assert applied.exit_code == 0, applied.stdout + applied.stderr
+    assert "stage 5/5" in applied.stdout
+    assert not probe.failures, "\n".join(probe.failures[:10])
+    assert all(probe.results[("during", name, True)] for name in probe.calls)  # it really ran meanwhile
+    state = read_state_file(tmp_path / "emulated.json").vaults["payments-kv"]
+    assert state.enable_rbac_authorization and not state.access_policies
+    again = run_cli(*_live("plan", "--detailed-exitcode"), cwd=tmp_path)
+    assert again.exit_code == 0, again.stdout + again.stderr
