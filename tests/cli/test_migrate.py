@@ -1,0 +1,183 @@
+"""`hsmsync migrate` against a state file: the report in three formats, the manifest change, the
+lossy case refused until accepted, the staged apply, its refusals and the rollback."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from markdown_it import MarkdownIt
+
+from hsmsync.core.state import ArmRoleAssignment, ArmState
+from hsmsync_files.statefile import read_state_file, write_state_file
+from tests.conftest import run_cli
+from tests.e2e.test_vault_migration import MANIFEST, executor_owner
+from tests.vaults import AUDITOR, PIPELINE, SECRETS_APP, SUB, VAULT_ID, vault_state
+
+STATE = ("--state", "state.json")
+
+
+@pytest.fixture
+def here(tmp_path: Path) -> Path:
+    write_state_file(tmp_path / "state.json", vault_state(arm=executor_owner()))
+    (tmp_path / "hsmsync.yaml").write_text(MANIFEST)
+    return tmp_path
+
+
+def _vault(here: Path) -> tuple[bool, int, int]:
+    state = read_state_file(here / "state.json")
+    vault = state.vaults["payments-kv"]
+    return vault.enable_rbac_authorization, len(vault.access_policies), len(state.arm.role_assignments)
+
+
+def test_report_lists_identities_permissions_and_proposed_roles_in_three_formats(here: Path) -> None:
+    text = run_cli("migrate", "--report", *STATE, cwd=here)
+    assert text.exit_code == 0, text.stderr
+    assert "Vault payments-kv" in text.stdout and "4 identities" in text.stdout
+    assert "orders-api (a0000000-0000-4000-8000-000000000001)" in text.stdout
+    assert "Key Vault Secrets User" in text.stdout and "Key Vault Crypto Officer" in text.stdout
+    assert "gained:      keys/list" in text.stdout  # the signer's custom role: keys/read is get and list
+    body = json.loads(run_cli("migrate", "--report", "--format", "json", *STATE, cwd=here).stdout)
+    (vault,) = body["vaults"]
+    by_name = {i["principal"]: i for i in vault["identities"]}
+    assert by_name["orders-api"]["roles"][0]["role_id"] == "4633458b-17de-408a-b874-0445c86b69e6"
+    assert by_name["release-signer"]["roles"][0]["builtin"] is False
+    assert by_name["release-signer"]["gained"] == ["keys/list"] and by_name["release-signer"]["lost"] == []
+    markdown = run_cli("migrate", "--report", "--format", "markdown", *STATE, cwd=here).stdout
+    cells = [t.content for t in MarkdownIt().enable("table").parse(markdown) if t.type == "inline"]
+    assert "orders-api" in cells and "secrets/get, secrets/list" in cells
+    assert _vault(here) == (False, 4, 1)  # a report changes nothing
+
+
+def test_the_proposal_is_a_patch_and_write_edits_the_manifest_keeping_comments(here: Path) -> None:
+    before = (here / "hsmsync.yaml").read_text()
+    patch = run_cli("migrate", *STATE, cwd=here)
+    assert patch.exit_code == 0, patch.stderr
+    assert "-    access_policies:" in patch.stdout and "+    rbac: true" in patch.stdout
+    assert (here / "hsmsync.yaml").read_text() == before  # only --write writes
+    written = run_cli("migrate", "--write", *STATE, cwd=here)
+    assert written.exit_code == 0, written.stderr
+    after = (here / "hsmsync.yaml").read_text()
+    assert "# The payments vault" in after and "# the pipeline that runs hsmsync" in after
+    assert "access_policies" not in after
+    validated = run_cli("validate", cwd=here)
+    assert validated.exit_code == 0, validated.stderr
+    plan = run_cli("plan", *STATE, cwd=here)
+    assert "Key Vault Secrets User -> orders-api" in plan.stdout
+    nothing = run_cli("migrate", *STATE, cwd=here)  # the manifest already says rbac: true
+    assert nothing.exit_code == 0 and "No vault to migrate" in nothing.stdout
+
+
+def test_a_lossy_mapping_is_refused_until_the_manifest_accepts_the_loss(here: Path) -> None:
+    manifest = here / "hsmsync.yaml"
+    no_custom = MANIFEST.replace(
+        "      auditor: {keys: [list], secrets: [list], certificates: [list]}\n",
+        "      auditor: {keys: [list], secrets: [list], certificates: [list]}\n    migration: {custom_roles: false}\n",
+    )
+    manifest.write_text(no_custom)
+    refused = run_cli("migrate", "--write", *STATE, cwd=here)
+    assert refused.exit_code == 1
+    assert "refused: the move would take access away" in refused.stderr
+    assert "release-signer: keys/get, keys/sign" in refused.stderr
+    assert manifest.read_text() == no_custom  # nothing written
+    accepting = no_custom.replace(
+        "    migration: {custom_roles: false}\n",
+        "    migration:\n      custom_roles: false\n      accept_loss:\n"
+        "        release-signer: [keys/get, keys/sign]\n"
+        "        auditor: [keys/list, secrets/list, certificates/list]\n"
+        "        security-team: [secrets/set, certificates/import]\n",
+    )
+    manifest.write_text(accepting)
+    accepted = run_cli("migrate", "--write", *STATE, cwd=here)
+    assert accepted.exit_code == 0, accepted.stderr
+    assert "(accepted: keys/get, keys/sign)" in accepted.stdout
+    applied = run_cli("migrate", "--apply", "--caller", "pipeline", *STATE, cwd=here)
+    assert applied.exit_code == 0, applied.stderr
+    assert "release-signer: keeps -; loses (accepted) keys/get, keys/sign" in applied.stdout
+
+
+def test_apply_runs_the_five_stages_then_plan_is_empty(here: Path) -> None:
+    assert run_cli("migrate", "--write", *STATE, cwd=here).exit_code == 0
+    applied = run_cli("migrate", "--apply", "--caller", "pipeline", *STATE, cwd=here)
+    assert applied.exit_code == 0, applied.stderr
+    stages = [line.split(":")[0] for line in applied.stdout.splitlines() if line.startswith("stage ")]
+    assert stages == [f"stage {n}/5" for n in range(1, 6)]
+    assert (
+        "needs Microsoft.KeyVault/vaults/write and Microsoft.Authorization/roleAssignments/write"
+        in applied.stdout
+    )
+    assert _vault(here) == (True, 0, 6)  # the executor's Owner and five new assignments
+    assert run_cli("plan", "--detailed-exitcode", *STATE, cwd=here).exit_code == 0
+    again = run_cli("migrate", "--apply", "--caller", "pipeline", *STATE, cwd=here)
+    assert again.exit_code == 0 and "Nothing to migrate" in again.stdout
+
+
+def test_apply_refuses_a_manifest_whose_assignments_take_access_away(here: Path) -> None:
+    assert run_cli("migrate", "--write", *STATE, cwd=here).exit_code == 0
+    manifest = here / "hsmsync.yaml"
+    text = manifest.read_text()
+    manifest.write_text(text.replace("      - orders-api\n", "      - auditor\n"))  # a reviewer's slip
+    refused = run_cli("migrate", "--apply", "--caller", "pipeline", *STATE, cwd=here)
+    assert refused.exit_code == 1
+    assert "orders-api: secrets/get, secrets/list" in refused.stderr
+    assert _vault(here) == (False, 4, 1)  # nothing created, nothing switched
+
+
+def test_apply_refuses_an_executor_who_may_not_switch_and_an_unknown_one(here: Path) -> None:
+    assert run_cli("migrate", "--write", *STATE, cwd=here).exit_code == 0
+    unknown = run_cli("migrate", "--apply", *STATE, cwd=here)
+    assert unknown.exit_code == 1 and "give --caller" in unknown.stderr
+    weak = run_cli("migrate", "--apply", "--caller", "auditor", *STATE, cwd=here)
+    assert weak.exit_code == 1
+    assert f"executor {AUDITOR} lacks Microsoft.KeyVault/vaults/write" in weak.stderr
+    assert "nothing was switched" in weak.stderr
+    assert _vault(here) == (False, 4, 1)
+
+
+def test_rollback_switches_back_to_the_policies_while_they_exist(here: Path) -> None:
+    state = vault_state(rbac=True, arm=executor_owner())
+    write_state_file(here / "state.json", state)
+    back = run_cli("migrate", "--rollback", "payments-kv", *STATE, cwd=here)
+    assert back.exit_code == 0, back.stderr
+    assert "back on its 4 access policies" in back.stdout
+    assert _vault(here)[0] is False
+
+
+def test_bad_input_names_the_field(here: Path) -> None:
+    unknown = run_cli("migrate", "--vault", "payments", *STATE, cwd=here)
+    assert unknown.exit_code == 1 and "unknown vault 'payments'" in unknown.stderr
+    (here / "hsmsync.yaml").write_text(
+        MANIFEST.replace(
+            "      auditor: {keys: [list], secrets: [list], certificates: [list]}\n",
+            "      auditor: {keys: [list], secrets: [list], certificates: [list]}\n"
+            "    migration: {accept_loss: {auditor: [keys/lst]}}\n",
+        )
+    )
+    bad = run_cli("migrate", *STATE, cwd=here)
+    assert bad.exit_code == 1
+    assert (
+        "hsmsync.yaml:18: vaults.payments-kv.migration.accept_loss.auditor[0]" in bad.stderr
+        and "'keys/lst' is not an access-policy permission" in bad.stderr
+    )
+    assert "Traceback" not in bad.stderr
+
+
+def test_undeclared_identities_are_named_not_dropped(here: Path) -> None:
+    extra = ArmRoleAssignment(
+        name="e0000000-0000-4000-8000-000000000002",
+        scope=f"/subscriptions/{SUB}",
+        role_definition_id="8e3af657-a8ff-443c-a75c-2fe8c4bcb635",
+        principal_id=PIPELINE,
+    )
+    state = vault_state(arm=ArmState(role_assignments=(*executor_owner().role_assignments, extra)))
+    vault = state.vaults["payments-kv"]
+    stranger = vault.access_policies[0].model_copy(
+        update={"object_id": "f0000000-0000-4000-8000-00000000000f"}
+    )
+    vault = vault.model_copy(update={"access_policies": (*vault.access_policies, stranger)})
+    write_state_file(here / "state.json", state.model_copy(update={"vaults": {"payments-kv": vault}}))
+    refused = run_cli("migrate", *STATE, cwd=here)
+    assert refused.exit_code == 1
+    assert "f0000000-0000-4000-8000-00000000000f" in refused.stderr and "declare each under" in refused.stderr
+    assert SECRETS_APP in refused.stdout and VAULT_ID in refused.stdout  # the proposal is still shown

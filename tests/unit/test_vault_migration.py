@@ -1,0 +1,115 @@
+"""The access-policy -> Azure RBAC mapping (core/vault_migration.py): Microsoft's template table and
+permission mapping, exact built-in roles, generated custom roles, gains and losses."""
+
+from __future__ import annotations
+
+import pytest
+
+from hsmsync.core.catalog import management_role_map
+from hsmsync.core.desired import MigrationChoices
+from hsmsync.core.state import AccessPolicy
+from hsmsync.core.vault_migration import (
+    all_permissions,
+    granted_by_assignments,
+    key_vault_roles,
+    migrate_identity,
+    migrate_vault,
+    permission_actions,
+    templates,
+)
+from hsmsync.core.vault_permissions import PERMISSIONS
+
+OID = "a0000000-0000-4000-8000-000000000001"
+VAULT = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv"
+ALL = {kind: tuple(p.lower() for p in names) for kind, names in PERMISSIONS.items()}
+
+
+def _roles(**lists: tuple[str, ...]) -> tuple[list[str], set[str], set[str]]:
+    m = migrate_identity("kv", AccessPolicy(object_id=OID, **lists), "app")
+    return [r.role_name for r in m.roles], set(m.gained), set(m.lost)
+
+
+def test_the_data_covers_every_permission_and_names_known_roles() -> None:
+    assert all_permissions() == {f"{k}/{p}" for k, names in ALL.items() for p in names}
+    assert all(
+        a.startswith("Microsoft.KeyVault/vaults/") for acts in permission_actions().values() for a in acts
+    )
+    known = key_vault_roles()
+    assert {r for t in templates() for r in t.roles} <= set(known)
+    assert len(templates()) == 12 and sum(1 for t in templates() if not t.roles) == 3
+
+
+@pytest.mark.parametrize(
+    ("lists", "roles"),
+    [
+        ({"keys": ALL["keys"]}, ["Key Vault Crypto Officer"]),
+        ({"secrets": ALL["secrets"]}, ["Key Vault Secrets Officer"]),
+        ({"certificates": ALL["certificates"]}, ["Key Vault Certificates Officer"]),
+        (
+            {"keys": ALL["keys"], "secrets": ALL["secrets"]},
+            ["Key Vault Crypto Officer", "Key Vault Secrets Officer"],
+        ),
+        ({"keys": ("get", "list", "wrapkey", "unwrapkey")}, ["Key Vault Crypto Service Encryption User"]),
+        ({"secrets": ("get", "list")}, ["Key Vault Secrets User"]),
+    ],
+)
+def test_microsofts_mapping_where_it_fits_exactly(
+    lists: dict[str, tuple[str, ...]], roles: list[str]
+) -> None:
+    assert _roles(**lists) == (roles, set(), set())
+
+
+def test_key_secret_certificate_management_is_administrator_which_also_gives_storage() -> None:
+    roles, gained, lost = _roles(keys=ALL["keys"], secrets=ALL["secrets"], certificates=ALL["certificates"])
+    assert roles == ["Key Vault Administrator"]
+    assert gained == {f"storage/{p}" for p in ALL["storage"]} and not lost  # shown, never hidden
+
+
+def test_no_fitting_built_in_role_gives_a_custom_role_with_exactly_the_data_actions() -> None:
+    m = migrate_identity("kv", AccessPolicy(object_id=OID, keys=("get", "decrypt", "sign")), "byok")
+    (role,) = m.roles  # Azure Information BYOK: "custom role required"
+    assert not role.builtin
+    assert role.data_actions == (
+        "Microsoft.KeyVault/vaults/keys/decrypt/action",
+        "Microsoft.KeyVault/vaults/keys/read",
+        "Microsoft.KeyVault/vaults/keys/sign/action",
+    )
+    assert m.gained == {"keys/list"} and not m.lost  # keys/read is get and list alike
+
+
+def test_a_built_in_role_for_part_and_a_custom_role_for_the_rest() -> None:
+    backup = {"keys": ("get", "list", "backup"), "secrets": ("get", "list", "backup")}  # Azure Backup
+    roles, gained, lost = _roles(**backup)
+    assert roles[0] == "Key Vault Secrets User" and roles[1].startswith("kv vault data access: ")
+    assert not gained and not lost
+
+
+def test_without_custom_roles_what_no_built_in_gives_is_lost_and_refused_until_accepted() -> None:
+    policy = AccessPolicy(object_id=OID, secrets=("get", "list", "backup"))
+    refused = migrate_vault("kv", VAULT, [policy], {OID: "app"}, MigrationChoices(custom_roles=False))
+    (identity,) = refused.identities
+    assert [r.role_name for r in identity.roles] == ["Key Vault Secrets User"]
+    assert identity.lost == {"secrets/backup"} and refused.refused == (identity,)
+    accepted = MigrationChoices(accept_loss={OID: frozenset({"secrets/backup"})}, custom_roles=False)
+    assert migrate_vault("kv", VAULT, [policy], {OID: "app"}, accepted).refused == ()
+
+
+def test_assignments_count_at_the_vault_and_above_only_through_data_actions() -> None:
+    roles = management_role_map()
+    secrets_user, reader, owner = (
+        "4633458b-17de-408a-b874-0445c86b69e6",
+        "acdd72a7-3385-48ef-bd42-f606fba81ae7",
+        ("8e3af657-a8ff-443c-a75c-2fe8c4bcb635"),
+    )
+    granted = granted_by_assignments(
+        [
+            ("A", secrets_user, "/subscriptions/s"),  # above the vault: counts
+            ("B", secrets_user, VAULT + "/secrets/one"),  # one secret only: not vault-wide
+            ("C", secrets_user, VAULT.replace("/kv", "/other")),  # another vault
+            ("D", reader, VAULT),  # actions only
+            ("E", owner, VAULT),  # actions `*`, no data actions
+        ],
+        roles,
+        VAULT,
+    )
+    assert granted == {"a": frozenset({"secrets/get", "secrets/list"}), "d": frozenset(), "e": frozenset()}
