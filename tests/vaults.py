@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from azure.keyvault.certificates import CertificateClient
@@ -17,7 +18,14 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from hsmsync.core.state import AccessPolicy, ArmState, DirectoryObject, LiveState, VaultState
+from hsmsync.core.state import (
+    AccessPolicy,
+    ArmRoleAssignment,
+    ArmState,
+    DirectoryObject,
+    LiveState,
+    VaultState,
+)
 from hsmsync.core.vault_permissions import PERMISSIONS
 from hsmsync_emulator import Emulator
 from tests.signin import EmulatorCredential
@@ -33,6 +41,25 @@ AUDITOR = "a0000000-0000-4000-8000-000000000004"  # auditor: list keys, secrets,
 PIPELINE = "a0000000-0000-4000-8000-000000000009"  # the migration's executor (Owner on the vault)
 OWNER_ROLE = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635"
 KEY_PERMISSIONS = tuple(p.lower() for p in PERMISSIONS["keys"])
+
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "vault-migration"
+MANIFEST = (EXAMPLE / "hsmsync.yaml").read_text(encoding="utf-8")
+
+
+def executor_owner() -> ArmState:
+    """The migration's executor (the pipeline) is Owner of the vault's resource group."""
+    return ArmState(
+        role_assignments=(
+            ArmRoleAssignment(
+                name="e0000000-0000-4000-8000-000000000001",
+                scope=f"/subscriptions/{SUB}/resourceGroups/AppRG",
+                role_definition_id=OWNER_ROLE,
+                principal_id=PIPELINE,
+                principal_type="ServicePrincipal",
+            ),
+        )
+    )
 
 
 def vault_state(*policies: AccessPolicy, rbac: bool = False, arm: ArmState | None = None) -> LiveState:

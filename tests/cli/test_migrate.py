@@ -12,8 +12,7 @@ from markdown_it import MarkdownIt
 from hsmsync.core.state import ArmRoleAssignment, ArmState
 from hsmsync_files.statefile import read_state_file, write_state_file
 from tests.conftest import run_cli
-from tests.e2e.test_vault_migration import MANIFEST, executor_owner
-from tests.vaults import AUDITOR, PIPELINE, SECRETS_APP, SUB, VAULT_ID, vault_state
+from tests.vaults import AUDITOR, MANIFEST, PIPELINE, SECRETS_APP, SUB, VAULT_ID, executor_owner, vault_state
 
 STATE = ("--state", "state.json")
 

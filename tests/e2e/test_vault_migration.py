@@ -4,6 +4,7 @@ plane as each identity: no call that succeeded before the migration fails during
 
 from __future__ import annotations
 
+import shutil
 import sys
 import threading
 import time
@@ -13,56 +14,16 @@ from pathlib import Path
 
 import pytest
 
-from hsmsync.core.state import ArmRoleAssignment, ArmState
 from hsmsync_emulator import Emulator, start_emulator
-from hsmsync_files.statefile import read_state_file, write_state_file
+from hsmsync_files.statefile import read_state_file
 from tests.conftest import run_cli
 from tests.signin import sign_in_as
-from tests.vaults import OWNER_ROLE, PIPELINE, SUB, probes, seed, vault_state
-
-MANIFEST = f"""\
-version: 1
-# The payments vault: who may use it. Moved to Azure RBAC with `hsmsync migrate`.
-principals:
-  pipeline: {{type: ServicePrincipal, id: {PIPELINE}}}
-  orders-api: {{type: ServicePrincipal, id: a0000000-0000-4000-8000-000000000001}}
-  release-signer: {{type: ServicePrincipal, id: a0000000-0000-4000-8000-000000000002}}
-  security-team: {{type: ServicePrincipal, id: a0000000-0000-4000-8000-000000000003}}
-  auditor: {{type: ServicePrincipal, id: a0000000-0000-4000-8000-000000000004}}
-vaults:
-  payments-kv:
-    url: https://payments-kv.vault.azure.net
-    resource_id: /subscriptions/{SUB}/resourceGroups/AppRG/providers/Microsoft.KeyVault/vaults/payments-kv
-    access_policies:
-      orders-api: {{secrets: [get, list]}}
-      release-signer: {{keys: [get, sign]}}
-      security-team: {{keys: [all], secrets: [set], certificates: [import]}}
-      auditor: {{keys: [list], secrets: [list], certificates: [list]}}
-teams:
-  platform:  # the pipeline that runs hsmsync
-    members: [pipeline]
-    management:
-      - {{role: Owner, scope: /subscriptions/{SUB}/resourceGroups/AppRG}}
-"""
-
-
-def executor_owner() -> ArmState:
-    return ArmState(
-        role_assignments=(
-            ArmRoleAssignment(
-                name="e0000000-0000-4000-8000-000000000001",
-                scope=f"/subscriptions/{SUB}/resourceGroups/AppRG",
-                role_definition_id=OWNER_ROLE,
-                principal_id=PIPELINE,
-                principal_type="ServicePrincipal",
-            ),
-        )
-    )
+from tests.vaults import EXAMPLE, MANIFEST, PIPELINE, probes, seed
 
 
 @pytest.fixture
 def emulated(tmp_path: Path) -> Iterator[Emulator]:
-    write_state_file(tmp_path / "emulated.json", vault_state(arm=executor_owner()))
+    shutil.copy(EXAMPLE / "state.json", tmp_path / "emulated.json")
     (tmp_path / "hsmsync.yaml").write_text(MANIFEST)
     with start_emulator(tmp_path / "emulated.json", workdir=tmp_path / "emu") as emulator:
         emulator.write_endpoints(tmp_path / "endpoints.json")

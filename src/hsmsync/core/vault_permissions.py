@@ -72,9 +72,9 @@ MAX_ACCESS_POLICIES = ACCESS_POLICY_LIMIT
 POLICY_KINDS = ("keys", "secrets", "certificates", "storage")
 
 # A vault whose live permission model differs from the manifest's `rbac` is drift that hsmsync
-# reports as an `update` of PERMISSION_MODEL_FIELD but never makes: switching the model changes who
-# has access at once (every access policy stops, or starts, counting), so it is left to a
-# deliberate migration.
+# reports as an `update` of PERMISSION_MODEL_FIELD but `apply` never makes: switching the model
+# changes who has access at once (every access policy stops, or starts, counting), so it is left to
+# a deliberate migration (`hsmsync migrate --apply`: staged and verified, migration_apply.py).
 
 
 def permission_model_name(rbac: bool) -> str:
@@ -88,9 +88,10 @@ def switches_permission_model(change: Change) -> bool:
 def permission_model_refusal(change: Change) -> str:
     vault = change.target.name
     return (
-        f"hsmsync does not switch the permission model of vault {vault}: switch it yourself once "
-        "the access it needs is in place (az keyvault update --enable-rbac-authorization), "
-        "or set `rbac:` in the manifest to what the vault uses"
+        f"hsmsync does not switch the permission model of vault {vault} in `apply`: move it with "
+        "`hsmsync migrate` (staged, verified; to Azure RBAC), or switch it yourself once the access it "
+        "needs is in place (az keyvault update --enable-rbac-authorization), or set `rbac:` in the "
+        "manifest to what the vault uses"
     )
 
 
