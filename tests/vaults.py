@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import datetime
 import hashlib
 from collections.abc import Callable
 from pathlib import Path
@@ -13,10 +12,6 @@ from azure.keyvault.certificates import CertificateClient
 from azure.keyvault.keys import KeyClient
 from azure.keyvault.keys.crypto import CryptographyClient, KeyWrapAlgorithm, SignatureAlgorithm
 from azure.keyvault.secrets import SecretClient
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from hsmsync.core.state import (
     AccessPolicy,
@@ -114,28 +109,12 @@ def certificates(emu: Emulator, oid: str) -> CertificateClient:
     return CertificateClient(emu.vault_urls["payments-kv"], EmulatorCredential(emu, oid), **_kwargs(emu))
 
 
-def self_signed_pem() -> bytes:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "payments.example")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now)
-        .not_valid_after(now + datetime.timedelta(days=30))
-        .sign(key, hashes.SHA256())
-    )
-    return cert.public_bytes(serialization.Encoding.PEM)
-
-
 def seed(emu: Emulator) -> str:
     """A secret, a key and a certificate, written by the security team; the key's id."""
     secrets(emu, SECURITY).set_secret("db-password", "s3cret")
     key = keys(emu, SECURITY).create_rsa_key("signing-key", size=2048)
-    certificates(emu, SECURITY).import_certificate("tls", self_signed_pem())
+    # any certificate will do: the emulator's own CA certificate
+    certificates(emu, SECURITY).import_certificate("tls", emu.ca_cert_path.read_bytes())
     return str(key.id)
 
 

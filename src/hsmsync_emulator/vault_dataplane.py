@@ -127,12 +127,7 @@ class VaultService:
                 raise ApiError(405, "MethodNotAllowed", f"{request.method} is not supported on /{collection}")
             return self._list(request, collection, base)
         name, tail = rest[0], rest[1:]
-        scope = f"/{collection}/{name}"
-        if collection == "keys":
-            return self._key(request, base, name, tail, scope)
-        if collection == "secrets":
-            return self._secret(request, base, name, tail, scope)
-        return self._certificate(request, base, name, tail, scope)
+        return self._object(request, collection, name, tail, f"/{collection}/{name}")
 
     def _list(self, request: Request, collection: str, base: str) -> Operation:
         items = {
@@ -146,55 +141,36 @@ class VaultService:
 
         return Operation(run, f"{collection}/list", "")
 
-    def _key(self, request: Request, base: str, name: str, tail: list[str], scope: str) -> Operation:
-        m, objects = request.method, self.objects
-        if m == "POST" and tail == ["create"]:
-            body = _body(request)
-            return Operation(
-                lambda: Response(200, objects.create_key(base, name, body)), "keys/create", scope
-            )
+    def _object(self, request: Request, collection: str, name: str, tail: list[str], scope: str) -> Operation:
+        """GET `/{collection}/{name}[/{version}]`, the writes (create a key, set a secret, import a
+        certificate) and the key operations (sign, wrapkey, unwrapkey)."""
+        m, objects, base = request.method, self.objects, request.base_url
+        singular = collection.removesuffix("s")
         if m == "GET" and len(tail) <= 1:
             version = tail[0] if tail else ""
-            return Operation(
-                lambda: Response(200, objects.key_bundle(base, name, version)), "keys/get", scope
-            )
-        if m == "POST" and tail and tail[-1].lower() in ("sign", "wrapkey", "unwrapkey") and len(tail) <= 2:
-            op, version, body = tail[-1].lower(), tail[0] if len(tail) == 2 else "", _body(request)
-
-            def run() -> Response:
-                return Response(200, objects.key_operation(base, name, version, op, body))
-
-            return Operation(run, f"keys/{op}", scope)
-        raise ApiError(405, "MethodNotAllowed", f"{m} {request.path} is not supported by the emulator")
-
-    def _secret(self, request: Request, base: str, name: str, tail: list[str], scope: str) -> Operation:
-        m, objects = request.method, self.objects
-        if m == "PUT" and not tail:
+            bundle = {
+                "keys": objects.key_bundle,
+                "secrets": objects.secret_bundle,
+                "certificates": objects.certificate_bundle,
+            }[collection]
+            return Operation(lambda: Response(200, bundle(base, name, version)), f"{collection}/get", scope)
+        writes = {
+            ("keys", "POST", "create"): ("keys/create", objects.create_key),
+            ("secrets", "PUT", ""): ("secrets/set", objects.set_secret),
+            ("certificates", "POST", "import"): ("certificates/import", objects.import_certificate),
+        }
+        write = writes.get((collection, m, "/".join(tail)))
+        if write is not None:
+            operation, act = write
             body = _body(request)
-            return Operation(
-                lambda: Response(200, objects.set_secret(base, name, body)), "secrets/set", scope
-            )
-        if m == "GET" and len(tail) <= 1:
-            version = tail[0] if tail else ""
-            return Operation(
-                lambda: Response(200, objects.secret_bundle(base, name, version)), "secrets/get", scope
-            )
-        raise ApiError(405, "MethodNotAllowed", f"{m} {request.path} is not supported by the emulator")
+            return Operation(lambda: Response(200, act(base, name, body)), operation, scope)
+        if collection == "keys" and m == "POST" and 1 <= len(tail) <= 2:
+            op, version = tail[-1].lower(), tail[0] if len(tail) == 2 else ""
+            if op in ("sign", "wrapkey", "unwrapkey"):
+                body = _body(request)
 
-    def _certificate(self, request: Request, base: str, name: str, tail: list[str], scope: str) -> Operation:
-        m, objects = request.method, self.objects
-        if m == "POST" and tail == ["import"]:
-            body = _body(request)
+                def run() -> Response:
+                    return Response(200, objects.key_operation(base, name, version, op, body))
 
-            def run() -> Response:
-                return Response(200, objects.import_certificate(base, name, body))
-
-            return Operation(run, "certificates/import", scope)
-        if m == "GET" and len(tail) <= 1:
-            version = tail[0] if tail else ""
-            return Operation(
-                lambda: Response(200, objects.certificate_bundle(base, name, version)),
-                "certificates/get",
-                scope,
-            )
-        raise ApiError(405, "MethodNotAllowed", f"{m} {request.path} is not supported by the emulator")
+                return Operation(run, f"keys/{op}", scope)
+        raise ApiError(405, "MethodNotAllowed", f"{m} {request.path} is not supported on a {singular}")

@@ -52,7 +52,11 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--report", action="store_true", help="list every vault still on access policies")
     mode.add_argument("--write", action="store_true", help="write the proposed change into the manifest file")
-    mode.add_argument("--apply", action="store_true", help="move the vaults the reviewed manifest puts on Azure RBAC, in verified stages")
+    mode.add_argument(
+        "--apply",
+        action="store_true",
+        help="move the vaults the reviewed manifest puts on Azure RBAC, in verified stages",
+    )
     mode.add_argument("--rollback", metavar="VAULT", help="switch VAULT back to its access policies")
     p.add_argument("--vault", action="append", default=[], help="only this vault (repeatable)")
     p.add_argument(
