@@ -1,14 +1,22 @@
 """`hsmsync migrate`'s manifest change: the vault gains `rbac: true` and loses its access policies;
 each proposed role becomes a team (`management:` assignment at the vault) and each generated custom
-role an `arm_roles` entry. Written with ruamel.yaml's round trip, so comments and order stay (its
-spacing may be normalised); the result is read back as a manifest before anyone sees it.
+role an `arm_roles` entry.
+
+Written as a text edit, so every other byte of the file stays as it was (a pull request shows only
+the migration): the `access_policies` block is replaced by `rbac: true`, and the new entries are
+added at the end of `teams` and `arm_roles` (or as new sections at the end). The result must read
+as the intended document; where a layout defeats the text edit (flow style, a team of the same
+name already there), ruamel.yaml's round trip writes it instead (comments and order kept, spacing
+may be normalised). Either way it is parsed as a manifest before anyone sees it.
 """
 
 from __future__ import annotations
 
 import difflib
 import io
+import re
 from pathlib import Path
+from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
@@ -19,6 +27,12 @@ from hsmsync.core.vault_migration import ProposedRole, VaultMigration, slug
 from hsmsync.manifest import parse_manifest
 
 COMMENT = "moved from access policies by `hsmsync migrate` (review, then `hsmsync migrate --apply`)"
+CUSTOM_ROLE_DESCRIPTION = "Data access that no Key Vault built-in role gives exactly (hsmsync migrate)"
+Entries = dict[str, dict[str, Any]]
+
+
+class _EditFailed(Exception):
+    pass
 
 
 def _round_trip() -> YAML:
@@ -37,41 +51,143 @@ def role_key(migration: VaultMigration, role: ProposedRole) -> str:
     return slug(f"{migration.vault} {perms}")[:100].rstrip("-")
 
 
-def _mapping(parent: CommentedMap, key: str) -> CommentedMap:
-    node = parent.get(key)
-    if node is None:
-        node = CommentedMap()
-        parent[key] = node
-    if not isinstance(node, CommentedMap):
-        raise HsmsyncError(f"manifest: '{key}' must be a mapping to add the migration's entries")
+def additions(migration: VaultMigration) -> tuple[Entries, Entries]:
+    """(new `arm_roles` entries, new `teams` entries), by key, as plain data."""
+    roles: Entries = {}
+    teams: Entries = {}
+    rid = migration.resource_id
+    for identity in migration.identities:
+        assert identity.name is not None
+        for role in identity.roles:
+            key, reference = role_key(migration, role), role.role_name
+            if not role.builtin:
+                reference = key
+                roles.setdefault(
+                    key,
+                    {
+                        "name": role.role_name,
+                        "description": CUSTOM_ROLE_DESCRIPTION,
+                        "data_actions": list(role.data_actions),
+                        "assignable_scopes": [rid],
+                    },
+                )
+            team = teams.setdefault(key, {"members": [], "management": [{"role": reference, "scope": rid}]})
+            if identity.name not in team["members"]:
+                team["members"].append(identity.name)
+    return roles, teams
+
+
+def _commented(value: Any) -> Any:
+    if isinstance(value, dict):
+        out = CommentedMap()
+        for k, v in value.items():
+            out[k] = _commented(v)
+        return out
+    if isinstance(value, list):
+        return CommentedSeq([_commented(v) for v in value])
+    return value
+
+
+def _edit_doc(doc: CommentedMap, vault_name: str, roles: Entries, teams: Entries) -> None:
+    """The intended document (and the fallback's): ruamel's round-trip data, edited."""
+    vault = doc["vaults"][vault_name]
+    vault["rbac"] = True
+    if "access_policies" in vault:
+        del vault["access_policies"]
+    for section, entries in (("arm_roles", roles), ("teams", teams)):
+        if not entries:
+            continue
+        if doc.get(section) is None:
+            doc[section] = CommentedMap()
+        node = doc[section]
+        for key, entry in entries.items():
+            if key in node and section == "teams":
+                members = node[key].setdefault("members", CommentedSeq())
+                members.extend(m for m in entry["members"] if m not in members)
+            elif key not in node:
+                node[key] = _commented(entry)
+                node.yaml_set_comment_before_after_key(key, before=COMMENT, indent=2)
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip(" "))
+
+
+def _entry_end(lines: list[str], start: int, col: int) -> int:
+    """The line after the last line of the block entry whose key is at (start, col); blank and
+    comment lines after it belong to what follows."""
+    last = start
+    for i in range(start + 1, len(lines)):
+        stripped = lines[i].strip()
+        if not stripped or (stripped.startswith("#") and _indent(lines[i]) <= col):
+            continue
+        if _indent(lines[i]) <= col:
+            break
+        last = i
+    return last + 1
+
+
+def _block(node: Any) -> CommentedMap:
+    if not isinstance(node, CommentedMap) or node.fa.flow_style() or not node:
+        raise _EditFailed("not a block mapping")
     return node
 
 
-def _add_custom_role(arm_roles: CommentedMap, key: str, role: ProposedRole, resource_id: str) -> None:
-    if key in arm_roles:
-        return
-    entry = CommentedMap()
-    entry["name"] = role.role_name
-    entry["description"] = "Data access that no Key Vault built-in role gives exactly (hsmsync migrate)"
-    entry["data_actions"] = CommentedSeq(role.data_actions)
-    entry["assignable_scopes"] = CommentedSeq([resource_id])
-    arm_roles[key] = entry
-    arm_roles.yaml_set_comment_before_after_key(key, before=COMMENT, indent=2)
+def _entries_text(entries: Entries, col: int, nl: str) -> list[str]:
+    out: list[str] = []
+    for key, entry in entries.items():
+        buf = io.StringIO()
+        _round_trip().dump({key: entry}, buf)
+        out.append(" " * col + "# " + COMMENT + nl)
+        out += [(" " * col + line if line.strip() else "") + nl for line in buf.getvalue().splitlines()]
+    return out
 
 
-def _add_member(teams: CommentedMap, key: str, role: str, scope: str, member: str) -> None:
-    team = teams.get(key)
-    if team is None:
-        team = CommentedMap()
-        team["members"] = CommentedSeq()
-        assignment = CommentedMap()
-        assignment["role"] = role
-        assignment["scope"] = scope
-        team["management"] = CommentedSeq([assignment])
-        teams[key] = team
-        teams.yaml_set_comment_before_after_key(key, before=COMMENT, indent=2)
-    if member not in team["members"]:
-        team["members"].append(member)
+def _text_edit(text: str, doc: CommentedMap, vault_name: str, roles: Entries, teams: Entries) -> str:
+    lines = text.splitlines(keepends=True)
+    nl = "\r\n" if "\r\n" in text else "\n"
+    if lines and not lines[-1].endswith("\n"):
+        lines[-1] += nl
+    edits: list[tuple[int, int, list[str]]] = []  # (from line, to line, replacement)
+    vaults = _block(doc["vaults"])
+    vault = _block(vaults[vault_name])
+    first_col = vault.lc.key(next(iter(vault)))[1]
+    if "rbac" in vault:
+        line = vault.lc.key("rbac")[0]
+        edits.append((line, line + 1, [re.sub(r"^(\s*rbac\s*:\s*)[^\s#]+", r"\g<1>true", lines[line])]))
+        rbac_line: list[str] = []
+    else:
+        rbac_line = [" " * first_col + "rbac: true" + nl]
+    if "access_policies" in vault:
+        start, col = vault.lc.key("access_policies")
+        edits.append((start, _entry_end(lines, start, col), rbac_line))
+    elif rbac_line:
+        end = _entry_end(lines, *vaults.lc.key(vault_name))
+        edits.append((end, end, rbac_line))
+    tail: list[str] = []
+    for section, entries in (("arm_roles", roles), ("teams", teams)):
+        if not entries:
+            continue
+        if section not in doc:
+            tail += [nl, f"{section}:{nl}", *_entries_text(entries, 2, nl)]
+            continue
+        node = _block(doc[section])
+        if set(entries) & set(node):
+            raise _EditFailed(f"{section} already has such a key")
+        col = node.lc.key(next(iter(node)))[1]
+        end = _entry_end(lines, doc.lc.key(section)[0], 0)
+        edits.append((end, end, _entries_text(entries, col, nl)))
+    for start, end, replacement in sorted(edits, key=lambda e: e[0], reverse=True):
+        lines[start:end] = replacement
+    return "".join(lines + tail)
+
+
+def _plain(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {str(k): _plain(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_plain(v) for v in node]
+    return node
 
 
 def migrated_text(text: str, display: Path, migration: VaultMigration) -> str:
@@ -82,29 +198,20 @@ def migrated_text(text: str, display: Path, migration: VaultMigration) -> str:
             f"vault {migration.vault}: access policies of object ids the manifest does not declare: "
             f"{', '.join(unnamed)}; declare each under `principals` (with its id), then run migrate again"
         )
+    roles, teams = additions(migration)
     try:
-        doc = _round_trip().load(text)
-        vault = doc["vaults"][migration.vault]
-    except (RuamelError, KeyError, TypeError) as exc:
+        doc, expected = _round_trip().load(text), _round_trip().load(text)
+        _edit_doc(expected, migration.vault, roles, teams)
+    except (RuamelError, KeyError, TypeError, AttributeError) as exc:
         raise HsmsyncError(f"{display}: cannot edit vault {migration.vault}: {exc}") from None
-    vault["rbac"] = True
-    if "access_policies" in vault:
-        del vault["access_policies"]
-    arm_roles: CommentedMap | None = None
-    teams = _mapping(doc, "teams")
-    for identity in migration.identities:
-        assert identity.name is not None
-        for role in identity.roles:
-            key = role_key(migration, role)
-            reference = role.role_name
-            if not role.builtin:
-                arm_roles = arm_roles if arm_roles is not None else _mapping(doc, "arm_roles")
-                _add_custom_role(arm_roles, key, role, migration.resource_id)
-                reference = key
-            _add_member(teams, key, reference, migration.resource_id, identity.name)
-    out = io.StringIO()
-    _round_trip().dump(doc, out)
-    edited = out.getvalue()
+    try:
+        edited = _text_edit(text, doc, migration.vault, roles, teams)
+        if _plain(_round_trip().load(edited)) != _plain(expected):
+            raise _EditFailed("the edited text reads differently")
+    except (_EditFailed, RuamelError, KeyError, IndexError, TypeError, AttributeError, StopIteration):
+        out = io.StringIO()
+        _round_trip().dump(expected, out)
+        edited = out.getvalue()
     parse_manifest(edited, display)  # the edit must be a valid manifest (errors name file and line)
     return edited
 

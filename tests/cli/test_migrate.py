@@ -4,14 +4,16 @@ lossy case refused until accepted, the staged apply, its refusals and the rollba
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
 from markdown_it import MarkdownIt
 
+from hsmsync.backends.file import FileStateBackend
 from hsmsync.core.state import ArmRoleAssignment, ArmState
 from hsmsync_files.statefile import read_state_file, write_state_file
-from tests.conftest import run_cli
+from tests.conftest import CONTOSO, run_cli
 from tests.vaults import AUDITOR, MANIFEST, PIPELINE, SECRETS_APP, SUB, VAULT_ID, executor_owner, vault_state
 
 STATE = ("--state", "state.json")
@@ -180,3 +182,62 @@ def test_undeclared_identities_are_named_not_dropped(here: Path) -> None:
     assert refused.exit_code == 1
     assert "f0000000-0000-4000-8000-00000000000f" in refused.stderr and "declare each under" in refused.stderr
     assert SECRETS_APP in refused.stdout and VAULT_ID in refused.stdout  # the proposal is still shown
+
+
+def test_the_change_touches_only_the_migrations_lines(tmp_path: Path) -> None:
+    """On the Contoso manifest (aligned flow maps, comments): the patch removes the access policies
+    and adds `rbac: true` and the new entries; every other line stays byte for byte."""
+    for name in ("hsmsync.yaml", "live-as-tutorial.json"):
+        shutil.copy(CONTOSO / name, tmp_path / name)
+    before = (tmp_path / "hsmsync.yaml").read_text()
+    result = run_cli("migrate", "--write", "--state", "live-as-tutorial.json", cwd=tmp_path)
+    assert result.exit_code == 0, result.stderr
+    after = (tmp_path / "hsmsync.yaml").read_text()
+    removed = [line for line in before.splitlines() if line not in after.splitlines()]
+    assert removed == [
+        "    access_policies:",
+        "      security-team: {keys: [backup, create, delete, get, import, list, restore], secrets: [all]}",
+        "      auditors:      {keys: [list], secrets: [list]}",
+        "      app-vm:        {keys: [sign], secrets: [get]}",
+    ]
+    assert after.startswith(before[: before.index("    access_policies:")])
+    assert run_cli("validate", cwd=tmp_path).exit_code == 0
+
+
+def test_a_flow_style_vault_is_written_through_the_round_trip(here: Path) -> None:
+    manifest = here / "hsmsync.yaml"
+    start, end = MANIFEST.index("vaults:\n"), MANIFEST.index("teams:\n")
+    flow = (
+        MANIFEST[:start]
+        + (
+            "vaults: {payments-kv: {url: 'https://payments-kv.vault.azure.net', "
+            f"resource_id: '{VAULT_ID}', access_policies: {{"
+            "orders-api: {secrets: [get, list]}, release-signer: {keys: [get, sign]}, "
+            "security-team: {keys: [all], secrets: [set], certificates: [import]}, "
+            "auditor: {keys: [list], secrets: [list], certificates: [list]}}}}\n"
+        )
+        + MANIFEST[end:]
+    )
+    manifest.write_text(flow)
+    assert run_cli("validate", cwd=here).exit_code == 0
+    assert run_cli("migrate", "--write", *STATE, cwd=here).exit_code == 0
+    assert "# The payments vault" in manifest.read_text()  # the round trip keeps comments
+    assert run_cli("migrate", "--apply", "--caller", "pipeline", *STATE, cwd=here).exit_code == 0
+    assert _vault(here) == (True, 0, 6)
+
+
+def test_a_failed_stage_stops_and_says_how_to_roll_back(here: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A switch that does not take (stage 4 reads the vault back on access policies): the run stops
+    before removing anything and says how to switch back; the policies are all still there."""
+    assert run_cli("migrate", "--write", *STATE, cwd=here).exit_code == 0
+    monkeypatch.setattr(FileStateBackend, "switch_vault_permission_model", lambda self, name, rid, rbac: None)
+    failed = run_cli("migrate", "--apply", "--caller", "pipeline", *STATE, cwd=here)
+    assert failed.exit_code == 1
+    assert "stage 4 failed: the vault does not read back as Azure RBAC" in failed.stderr
+    assert "hsmsync migrate --rollback payments-kv" in failed.stderr
+    assert (
+        "az keyvault update --name payments-kv --resource-group AppRG --enable-rbac-authorization false"
+        in (failed.stderr)
+    )
+    assert "stage 3/5" in failed.stdout and "stage 5/5" not in failed.stdout
+    assert _vault(here) == (False, 4, 6)  # assignments made, policies untouched
