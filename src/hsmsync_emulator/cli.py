@@ -81,6 +81,8 @@ def _serve(
         stdout.write(f"hsmsync emulator serving {state}\n")
         for name, url in emulator.hsm_urls.items():
             stdout.write(f"  hsm {name}: {url}\n")
+        for name, url in emulator.vault_urls.items():
+            stdout.write(f"  vault {name} (data plane): {url}\n")
         stdout.write(f"  arm:   {emulator.arm_url}\n")
         stdout.write(f"  graph: {emulator.arm_url}\n")
         stdout.write(f"  token service: {emulator.authority_url} (signs in the state's `sign_in`)\n")

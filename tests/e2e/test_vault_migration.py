@@ -4,6 +4,7 @@ plane as each identity: no call that succeeded before the migration fails during
 
 from __future__ import annotations
 
+import json
 import shutil
 import sys
 import threading
@@ -13,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from azure.core.exceptions import HttpResponseError
 
 from hsmsync_emulator import Emulator, start_emulator
 from hsmsync_files.statefile import read_state_file
@@ -105,3 +107,39 @@ def test_migration_under_load_keeps_every_call_working(
     assert state.enable_rbac_authorization and not state.access_policies
     again = run_cli(*_live("plan", "--detailed-exitcode"), cwd=tmp_path)
     assert again.exit_code == 0, again.stdout + again.stderr
+
+
+def test_a_lossy_migration_is_refused_until_accepted_and_then_the_loss_is_real(
+    emulated: Emulator, tmp_path: Path
+) -> None:
+    """Without custom roles the signer's `keys/get, keys/sign` has no built-in role: refused until
+    the manifest accepts the loss; after the move the signer really is refused (ForbiddenByRbac)
+    while the secrets app, which lost nothing, keeps working."""
+    key_id = seed(emulated)
+    manifest = tmp_path / "hsmsync.yaml"
+    no_custom = MANIFEST.replace(
+        "      auditor: {keys: [list], secrets: [list], certificates: [list]}\n",
+        "      auditor: {keys: [list], secrets: [list], certificates: [list]}\n"
+        "    migration: {custom_roles: false}\n",
+    )
+    manifest.write_text(no_custom)
+    refused = run_cli(*_live("migrate", "--write"), cwd=tmp_path)
+    assert refused.exit_code == 1 and "release-signer: keys/get, keys/sign" in refused.stderr
+    manifest.write_text(
+        no_custom.replace(
+            "    migration: {custom_roles: false}\n",
+            "    migration:\n      custom_roles: false\n      accept_loss:\n"
+            "        release-signer: [keys/get, keys/sign]\n"
+            "        auditor: [keys/list, secrets/list, certificates/list]\n"
+            "        security-team: [secrets/set, certificates/import]\n",
+        )
+    )
+    assert run_cli(*_live("migrate", "--write"), cwd=tmp_path).exit_code == 0
+    applied = run_cli(*_live("migrate", "--apply", "--wait", "10"), cwd=tmp_path)
+    assert applied.exit_code == 0, applied.stdout + applied.stderr
+    calls = probes(emulated, key_id)
+    assert calls["orders-api: get secret"]() == "s3cret"
+    with pytest.raises(HttpResponseError) as info:
+        calls["release-signer: sign"]()
+    assert info.value.status_code == 403 and info.value.response is not None
+    assert json.loads(info.value.response.text())["error"]["innererror"]["code"] == "ForbiddenByRbac"

@@ -77,8 +77,13 @@ def granted_permissions(roles: Iterable[RoleDefinition]) -> frozenset[str]:
 
 
 def key_vault_roles() -> dict[str, RoleDefinition]:
-    """The Key Vault built-in data roles hsmsync knows, by name."""
-    return {r.role_name: r for r in management_roles() if any(p.data_actions for p in r.permissions)}
+    """The Key Vault built-in data roles hsmsync knows, by name (a fuller Azure catalog holds other
+    services' data roles too: only the Key Vault ones are candidates)."""
+    return {
+        r.role_name: r
+        for r in management_roles()
+        if r.role_name.startswith("Key Vault ") and any(p.data_actions for p in r.permissions)
+    }
 
 
 @dataclass(frozen=True, slots=True)
