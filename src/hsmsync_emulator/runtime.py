@@ -1,4 +1,4 @@
-"""Start and stop the emulator: the store, the certificate, one port per HSM and one for ARM."""
+"""Start and stop the emulator: the store, the certificate, one port per HSM, one for ARM, one per vault."""
 
 from __future__ import annotations
 
@@ -265,10 +265,10 @@ def start_emulator(
     persist_interval: float | None = None,
 ) -> Emulator:
     """Load the state file and serve it: one HTTPS port per HSM (data plane), one for ARM and
-    Graph, one for the token service.
+    Graph, one for the token service, one per Key Vault (its data plane).
 
     With `port` 0 every port is ephemeral; otherwise ARM listens on `port`, the HSMs on the
-    following ports, in the state file's order, and the token service on the next one.
+    following ports, in the state file's order, the token service on the next one, then the vaults.
     `persist_interval`: see `Store` (benchmarks only).
     """
     return Emulator(

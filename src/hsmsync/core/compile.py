@@ -45,7 +45,8 @@ from hsmsync.core.state import (
     Permission,
     RoleDefinition,
 )
-from hsmsync.core.vault_permissions import MAX_ACCESS_POLICIES, POLICY_KINDS, normalize_permissions
+from hsmsync.core.vault_migration import migration_choices
+from hsmsync.core.vault_permissions import MAX_ACCESS_POLICIES, normalize_permissions
 
 Loc = tuple[str | int, ...]
 
@@ -261,32 +262,16 @@ class _Compiler:
         )
 
     def _migration(self, loc: Loc, spec: VaultMigrationOptions | None) -> MigrationChoices:
-        """`migration.accept_loss` by object id, each permission `keys/get`-style and known."""
         if spec is None:
             return MigrationChoices()
-        accepted: dict[str, frozenset[str]] = {}
-        for key, names in spec.accept_loss.items():
-            where: Loc = (*loc, "migration", "accept_loss", key)
-            info = self.principals.get(key)
-            if info is None:
-                if key not in self.m.principals:
-                    self.problem(
-                        where, f"undeclared principal '{key}'; declared: {_declared(self.m.principals, key)}"
-                    )
-                continue
-            perms: set[str] = set()
-            for i, name in enumerate(names):
-                kind, _, verb = name.strip().lower().partition("/")
-                known, problems = normalize_permissions(kind, [verb]) if kind in POLICY_KINDS else ((), [])
-                if kind not in POLICY_KINDS or problems or not known:
-                    self.problem(
-                        (*where, i),
-                        f"'{name}' is not an access-policy permission (keys/..., secrets/..., "
-                        "certificates/... or storage/..., e.g. keys/backup)",
-                    )
-                perms |= {f"{kind}/{p}" for p in known}
-            accepted[info.id] = frozenset(perms)
-        return MigrationChoices(accept_loss=accepted, custom_roles=spec.custom_roles)
+
+        def unknown(key: str) -> str | None:
+            """None: declared without an id (reported once, at the principal)."""
+            if key in self.m.principals:
+                return None
+            return f"undeclared principal '{key}'; declared: {_declared(self.m.principals, key)}"
+
+        return migration_choices(spec, (*loc, "migration"), self.principals, unknown, self.problem)
 
     def _actions(self, loc: Loc, actions: list[str]) -> tuple[str, ...]:
         out: list[str] = []

@@ -17,16 +17,17 @@ data actions (unless custom roles are turned off, when what is left is lost).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from functools import cache
 
 from hsmsync.core.capabilities import permits
 from hsmsync.core.catalog import _read_data, management_roles
-from hsmsync.core.desired import MigrationChoices
+from hsmsync.core.desired import MigrationChoices, PrincipalInfo
+from hsmsync.core.model import VaultMigrationOptions
 from hsmsync.core.scopes import arm_scope_key
 from hsmsync.core.state import AccessPolicy, Permission, RoleDefinition
-from hsmsync.core.vault_permissions import PERMISSIONS, POLICY_KINDS
+from hsmsync.core.vault_permissions import PERMISSIONS, POLICY_KINDS, normalize_permissions
 
 VAULT_DATA_PREFIX = "Microsoft.KeyVault/vaults/"
 
@@ -258,3 +259,36 @@ def as_assigned(migration: VaultMigration, granted: Mapping[str, frozenset[str]]
         replace(i, granted=granted.get(i.object_id.lower(), frozenset())) for i in migration.identities
     )
     return replace(migration, identities=identities)
+
+
+def migration_choices(
+    spec: VaultMigrationOptions,
+    loc: tuple[str | int, ...],
+    principals: Mapping[str, PrincipalInfo],
+    unknown: Callable[[str], str | None],
+    problem: Callable[[tuple[str | int, ...], str], None],
+) -> MigrationChoices:
+    """`vaults.<v>.migration` compiled: `accept_loss` by object id, each permission `keys/get`-style
+    and known (a problem at its place otherwise; `unknown` words an undeclared principal)."""
+    accepted: dict[str, frozenset[str]] = {}
+    for key, names in spec.accept_loss.items():
+        where = (*loc, "accept_loss", key)
+        info = principals.get(key)
+        if info is None:
+            message = unknown(key)
+            if message is not None:
+                problem(where, message)
+            continue
+        perms: set[str] = set()
+        for i, name in enumerate(names):
+            kind, _, verb = name.strip().lower().partition("/")
+            known, problems = normalize_permissions(kind, [verb]) if kind in POLICY_KINDS else ((), [])
+            if kind not in POLICY_KINDS or problems or not known:
+                problem(
+                    (*where, i),
+                    f"'{name}' is not an access-policy permission (keys/..., secrets/..., "
+                    "certificates/... or storage/..., e.g. keys/backup)",
+                )
+            perms |= {f"{kind}/{p}" for p in known}
+        accepted[info.id] = frozenset(perms)
+    return MigrationChoices(accept_loss=accepted, custom_roles=spec.custom_roles)
