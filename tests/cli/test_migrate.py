@@ -40,6 +40,7 @@ def test_report_lists_identities_permissions_and_proposed_roles_in_three_formats
     assert "Key Vault Secrets User" in text.stdout and "Key Vault Crypto Officer" in text.stdout
     assert "gained:      keys/list" in text.stdout  # the signer's custom role: keys/read is get and list
     body = json.loads(run_cli("migrate", "--report", "--format", "json", *STATE, cwd=here).stdout)
+    assert body["kind"] == "migrate" and body["format_version"] == 1  # the JSON outputs' envelope
     (vault,) = body["vaults"]
     by_name = {i["principal"]: i for i in vault["identities"]}
     assert by_name["orders-api"]["roles"][0]["role_id"] == "4633458b-17de-408a-b874-0445c86b69e6"

@@ -3,11 +3,11 @@ roles and what the move keeps, gains and loses; as text, JSON and markdown."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 
 from hsmsync.core.vault_migration import IdentityMigration, VaultMigration, permission_list
+from hsmsync.render.contract import document
 from hsmsync.render.escape import md, visible
 
 
@@ -73,7 +73,7 @@ def _identity_json(identity: IdentityMigration) -> dict[str, Any]:
 
 
 def render_json(migrations: Sequence[VaultMigration]) -> str:
-    body = {
+    body: dict[str, Any] = {
         "vaults": [
             {
                 "vault": m.vault,
@@ -83,7 +83,7 @@ def render_json(migrations: Sequence[VaultMigration]) -> str:
             for m in migrations
         ]
     }
-    return json.dumps(body, indent=2) + "\n"
+    return document("migrate", body)
 
 
 def _cell(perms: frozenset[str]) -> str:
