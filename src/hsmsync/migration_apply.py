@@ -4,7 +4,8 @@ each verified before the next.
   0. check: every identity of the live access policies keeps its access through the manifest's
      Azure role assignments (a loss not accepted in the manifest refuses the migration);
   1. create the manifest's role assignments (and custom roles) for the vault, then wait until
-     they are in effect: read back until every identity's assignments give its access;
+     they are in effect: read back until every identity's assignments give its access, then
+     `settle_seconds` more (Azure takes minutes to honour a new assignment on the data plane);
   2. check that the executor may switch the permission model: Microsoft.KeyVault/vaults/write and
      Microsoft.Authorization/roleAssignments/write at the vault (read from its role assignments);
   3. switch `enableRbacAuthorization` on;
@@ -60,6 +61,7 @@ class MigrationRun:
     say: Say
     wait_seconds: float = 300.0
     poll_seconds: float = 5.0
+    settle_seconds: float = 0.0  # after the assignments read back, before the switch (propagation)
 
 
 def migration_request(
@@ -244,6 +246,11 @@ class Migrator:
         say(
             f"stage 1/5: {len(changes)} Azure role change(s) made; every identity's assignments are in effect"
         )
+        if self.run.settle_seconds > 0:
+            # Reading an assignment back does not mean the data plane honours it yet (Azure: minutes).
+            say(f"         waiting {self.run.settle_seconds:g}s for them to reach the data plane (--settle)")
+            time.sleep(self.run.settle_seconds)
+            live = self._read()
         self._check_executor(live, 2)
         say("stage 2/5: the executor may switch the permission model")
         try:

@@ -101,8 +101,9 @@ def test_a_lossy_mapping_is_refused_until_the_manifest_accepts_the_loss(here: Pa
 
 def test_apply_runs_the_five_stages_then_plan_is_empty(here: Path) -> None:
     assert run_cli("migrate", "--write", *STATE, cwd=here).exit_code == 0
-    applied = run_cli("migrate", "--apply", "--caller", "pipeline", *STATE, cwd=here)
+    applied = run_cli("migrate", "--apply", "--caller", "pipeline", "--settle", "0.2", *STATE, cwd=here)
     assert applied.exit_code == 0, applied.stderr
+    assert "waiting 0.2s for them to reach the data plane" in applied.stdout
     stages = [line.split(":")[0] for line in applied.stdout.splitlines() if line.startswith("stage ")]
     assert stages == [f"stage {n}/5" for n in range(1, 6)]
     assert (

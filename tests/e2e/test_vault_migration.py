@@ -91,7 +91,7 @@ def test_migration_under_load_keeps_every_call_working(
     probe.phase = "during"
     probe.start()
     time.sleep(0.3)
-    applied = run_cli(*_live("migrate", "--apply", "--wait", "10"), cwd=tmp_path)
+    applied = run_cli(*_live("migrate", "--apply", "--wait", "10", "--settle", "0"), cwd=tmp_path)
     probe.phase = "after"
     time.sleep(0.3)
     probe.stop.set()
@@ -135,7 +135,7 @@ def test_a_lossy_migration_is_refused_until_accepted_and_then_the_loss_is_real(
         )
     )
     assert run_cli(*_live("migrate", "--write"), cwd=tmp_path).exit_code == 0
-    applied = run_cli(*_live("migrate", "--apply", "--wait", "10"), cwd=tmp_path)
+    applied = run_cli(*_live("migrate", "--apply", "--wait", "10", "--settle", "0"), cwd=tmp_path)
     assert applied.exit_code == 0, applied.stdout + applied.stderr
     calls = probes(emulated, key_id)
     assert calls["orders-api: get secret"]() == "s3cret"

@@ -66,6 +66,13 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         metavar="SECONDS",
         help="--apply: how long to wait for new role assignments to be in effect (default 300)",
     )
+    p.add_argument(
+        "--settle",
+        type=float,
+        metavar="SECONDS",
+        help="--apply: then wait this long before the switch, for Azure to honour the new assignments "
+        "on the data plane (default 300 with --live, 0 with --state)",
+    )
     add_format(p, ["text", "json", "markdown"], "--report's format")
 
 
@@ -110,6 +117,7 @@ def run(args: argparse.Namespace, ctx: Context) -> ExitStatus:
                 lambda line: _say(env, line),
                 wait_seconds=args.wait,
                 poll_seconds=max(0.1, min(5.0, args.wait / 10)),
+                settle_seconds=args.settle if args.settle is not None else (0.0 if args.state else 300.0),
             )
             todo = vaults if args.rollback else pending(loaded.desired, live)
             if not todo:
