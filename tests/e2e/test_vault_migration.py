@@ -15,12 +15,14 @@ from pathlib import Path
 
 import pytest
 from azure.core.exceptions import HttpResponseError
+from azure.mgmt.keyvault import KeyVaultManagementClient
+from azure.mgmt.keyvault.models import VaultPatchParameters, VaultPatchProperties
 
 from hsmsync_emulator import Emulator, start_emulator
 from hsmsync_files.statefile import read_state_file
 from tests.conftest import run_cli
-from tests.signin import sign_in_as
-from tests.vaults import EXAMPLE, MANIFEST, PIPELINE, probes, seed
+from tests.signin import EmulatorCredential, sign_in_as
+from tests.vaults import EXAMPLE, MANIFEST, PIPELINE, SUB, probes, seed
 
 
 @pytest.fixture
@@ -143,3 +145,20 @@ def test_a_lossy_migration_is_refused_until_accepted_and_then_the_loss_is_real(
         calls["release-signer: sign"]()
     assert info.value.status_code == 403 and info.value.response is not None
     assert json.loads(info.value.response.text())["error"]["innererror"]["code"] == "ForbiddenByRbac"
+
+
+def test_the_probe_sees_a_naive_switch(emulated: Emulator, tmp_path: Path) -> None:
+    """The control: switching first and assigning later (what the stages prevent) breaks every
+    identity at once, and the probe says so."""
+    probe = Probe(emulated, seed(emulated))
+    client = KeyVaultManagementClient(
+        EmulatorCredential(emulated, PIPELINE),
+        SUB,
+        base_url=emulated.arm_url,
+        connection_verify=str(emulated.ca_cert_path),
+    )
+    params = VaultPatchParameters(properties=VaultPatchProperties(enable_rbac_authorization=True))
+    client.vaults.update("AppRG", "payments-kv", params)
+    probe.once()
+    assert len(probe.failures) == len(probe.calls)
+    assert all("Caller is not authorized" in f for f in probe.failures), probe.failures
