@@ -164,6 +164,16 @@ def test_bad_input_names_the_field(here: Path) -> None:
         and "'keys/lst' is not an access-policy permission" in bad.stderr
     )
     assert "Traceback" not in bad.stderr
+    (here / "hsmsync.yaml").write_text(
+        MANIFEST.replace(
+            "      auditor: {keys: [list], secrets: [list], certificates: [list]}\n",
+            "      auditor: {keys: [list], secrets: [list], certificates: [list]}\n"
+            "    migration: {accept_loss: {auditors: [keys/list]}}\n",
+        )
+    )
+    stranger = run_cli("validate", cwd=here)
+    assert stranger.exit_code == 1
+    assert "migration.accept_loss.auditors: undeclared principal 'auditors'" in stranger.stderr
 
 
 def test_undeclared_identities_are_named_not_dropped(here: Path) -> None:
