@@ -3,9 +3,8 @@
 Every JSON document hsmsync prints starts with the same three fields: `format_version` (bumped
 only when a field is removed or changes meaning; new fields may appear at any time),
 `hsmsync_version` and `kind` (plan, drift, lint, validate, apply, whocan, explain, keys,
-migrate). The JSON
-Schemas of plan, drift and lint output (schemas/*.schema.json) are generated from
-`output_schemas.py`; a test keeps them current and validates real outputs against them.
+migrate). The JSON Schemas of plan, drift and lint output (schemas/*.schema.json) are generated
+from `output_schemas.py`; a test keeps them current and validates real outputs against them.
 """
 
 from __future__ import annotations
