@@ -11,6 +11,7 @@ from hsmsync.core.catalog import management_roles
 from hsmsync.core.ids import is_guid
 from hsmsync.core.limits import SUBSCRIPTION_ASSIGNMENT_LIMIT
 from hsmsync.core.state import ArmRoleAssignment, HsmState, LiveState, RoleDefinition
+from hsmsync_emulator.arm_account import AccountRoutes
 from hsmsync_emulator.arm_common import ARM_TIMESTAMP, at_or_above, clean_path, scope_key
 from hsmsync_emulator.arm_custom_roles import arm_definition_json
 from hsmsync_emulator.arm_resources import (
@@ -130,6 +131,7 @@ class ArmService:
         self._store = store
         self._page_size = page_size
         self._resources = ArmResources(store, hsm_json)  # settings, diagnostics, vaults, custom roles
+        self._account = AccountRoutes(store, page_size)  # subscriptions and tenants
 
     def is_allowed(self, principals: frozenset[str], action: str, scope: str) -> bool:
         return True
@@ -150,6 +152,8 @@ class ArmService:
         path = request.path
         if (resource := self._resources.resolve(request)) is not None:
             return resource
+        if (account := self._account.resolve(request)) is not None:
+            return account
         if m := _AUTHZ.match(path):
             scope = clean_path(m.group("scope"))
             name = unquote(m.group("name") or "")

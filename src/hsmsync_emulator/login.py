@@ -30,6 +30,7 @@ from hsmsync_emulator.server import Request, Response
 from hsmsync_emulator.store import Store
 from hsmsync_emulator.tokens import (
     AUDIENCES,
+    GRAPH_RESOURCE,
     LIFETIME,
     TokenAuthority,
     TokenRejected,
@@ -76,6 +77,9 @@ class LoginService:
         self.ci = ci
         self.identity_header = uuid.uuid4().hex  # the managed-identity endpoint's shared secret
         self.token_requests = 0  # token requests received (tests compare with OIDC tokens used)
+        # The emulator's Graph URL (its ARM port), accepted as Graph's resource id: clients such as
+        # the Azure CLI ask for a token to the URL their cloud's metadata names for Graph.
+        self.graph_urls: frozenset[str] = frozenset()
         self._count_lock = threading.Lock()
 
     def _count(self) -> None:
@@ -153,6 +157,8 @@ class LoginService:
                 400, "invalid_scope", 70011, f"The provided value for scope '{scopes}' is not valid."
             )
         resource = resources.pop()
+        if resource.rstrip("/").lower() in self.graph_urls:
+            return GRAPH_RESOURCE  # the emulator's Graph by its URL (ASSUMPTIONS.md, "Graph")
         for known, audiences in AUDIENCES.items():
             if resource in audiences:
                 return known

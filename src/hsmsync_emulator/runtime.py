@@ -15,6 +15,7 @@ from typing import Any
 
 from hsmsync.core.state import LiveState, transitive_groups
 from hsmsync_emulator.arm import ArmService
+from hsmsync_emulator.arm_account import with_cloud_metadata
 from hsmsync_emulator.certs import make_certificate
 from hsmsync_emulator.ci_oidc import SimulatedCi
 from hsmsync_emulator.dataplane import HsmService
@@ -90,7 +91,8 @@ class Emulator:
         # Graph (`/v1.0/...`) shares the ARM port; GraphService hands everything else to ARM.
         arm_service = GraphService(self.store, ArmService(self.store, self._page_size))
         arm = self._gateway(arm_service, hsm=None)
-        self._arm = Listener(port, arm, context)
+        self._arm = Listener(port, with_cloud_metadata(arm, lambda: self.authority_url), context)
+        self.login.graph_urls = frozenset({self._arm.base_url.lower()})
         self._listeners.append(self._arm)
         self._hsms: dict[str, Listener] = {}
         for offset, name in enumerate(state.hsms, start=1):
