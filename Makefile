@@ -8,7 +8,7 @@ DEMO_DIR := out/demo
 # The browser tests/browser drives (the access matrix in headless chromium): Debian's package.
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: demo test test-fast test-lowest test-pythons lint format typecheck schemas bench clean
+.PHONY: demo test test-fast test-lowest test-pythons test-compat-cli lint format typecheck schemas bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -59,6 +59,23 @@ test-pythons: $(STAMP) $(CHROMIUM)
 	  echo "== Python $$v ($$py)"; .venv-py$$v/bin/python -m pytest -p no:cacheprovider; \
 	done
 
+# The real Azure CLI (pinned, from the package index, in its own venv) against the emulator:
+# `az cloud register` from the emulator's /metadata/endpoints, `az login --service-principal`, then
+# `az keyvault role assignment|definition ...` and `az ad ...`, each answer checked
+# (tests/compat/azure_cli_checks.py). Prints "N passed, M failed". Not in `test`: it installs az.
+AZURE_CLI_VERSION ?= 2.91.0
+AZCLI_VENV := .venv-azcli
+AZCLI_STAMP := $(AZCLI_VENV)/.installed-$(AZURE_CLI_VERSION)
+$(AZCLI_STAMP):
+	rm -rf $(AZCLI_VENV)
+	$(PYTHON) -m venv $(AZCLI_VENV)
+	$(AZCLI_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(AZCLI_VENV)/bin/python -m pip install --quiet 'azure-cli==$(AZURE_CLI_VERSION)'
+	touch $@
+
+test-compat-cli: $(STAMP) $(AZCLI_STAMP)
+	$(BIN)/python -m tests.compat.azure_cli --az $(AZCLI_VENV)/bin/az
+
 lint: $(STAMP)
 	$(BIN)/ruff check src tests action
 	$(BIN)/ruff format --check src tests action
@@ -81,4 +98,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/changes.py
 
 clean:
-	rm -rf $(VENV) $(LOWEST) .venv-py3.* out .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(LOWEST) $(AZCLI_VENV) .venv-py3.* out .pytest_cache .mypy_cache .ruff_cache

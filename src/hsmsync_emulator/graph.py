@@ -2,11 +2,12 @@
 `PrincipalNotFound` for principals the directory does not hold.
 
 Served: `GET /v1.0/{users|groups|servicePrincipals}` with `$filter=displayName eq '<name>'`
-(and `userPrincipalName eq '<upn>'` for users), `$select`, `$top` and `@odata.nextLink` paging;
-`POST /v1.0/directoryObjects/getByIds` (`{"ids": [...], "types": [...]}`, at most 1000 ids; each
-object with its `@odata.type`; unknown ids are left out, as Graph does);
+(and `userPrincipalName eq '<upn>'` for users, `servicePrincipalNames/any(c:c eq '<name>')` for
+service principals), `$select`, `$top` and `@odata.nextLink` paging; `GET .../{id}` (users also by
+principal name); `POST /v1.0/directoryObjects/getByIds` (`{"ids": [...], "types": [...]}`, at most
+1000 ids; each object with its `@odata.type`; unknown ids are left out, as Graph does);
 `POST /v1.0/directoryObjects/{id}/getMemberGroups` (transitive, from each object's `member_of`).
-Any other filter is 400 (see ASSUMPTIONS.md, "Graph").
+Any other filter is 400; errors come in Graph's envelope (see ASSUMPTIONS.md, "Graph").
 """
 
 from __future__ import annotations

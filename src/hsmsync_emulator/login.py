@@ -1,7 +1,8 @@
 """The emulator's token service (standing for Entra ID) on its own loopback HTTPS port.
 
-    GET  /{tenant}/v2.0/.well-known/openid-configuration   OIDC discovery (what MSAL reads first)
-    GET  /{tenant}/discovery/v2.0/keys                     the signing key (JWKS)
+    GET  /{tenant}/v2.0/.well-known/openid-configuration   OIDC discovery (what MSAL reads first;
+                                                           also for `common` and `organizations`)
+    GET  /{tenant}/discovery/v2.0/keys                     the signing key (JWKS; likewise)
     POST /{tenant}/oauth2/v2.0/token                       client_credentials (client_secret or
                                                            client_assertion) and password grants
     GET  /msi/token                                        managed identity, App Service style
@@ -41,6 +42,10 @@ from hsmsync_emulator.tokens import (
 )
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+# Multi-tenant authorities: Entra serves their discovery (issuer with a literal `{tenantid}`) and keys;
+# the emulator signs tokens only at its own tenant. (`az logout` of a service principal reads
+# /organizations' discovery.)
+_TENANT_ALIASES = frozenset({"common", "organizations"})
 MSI_PATH = "/msi/token"
 
 
@@ -114,11 +119,12 @@ class LoginService:
             return Response(
                 404, {"error": "not_found", "error_description": f"no such endpoint {request.path}"}
             )
-        if tenant != self.authority.tenant_id:
+        alias = tenant in _TENANT_ALIASES and not rest.endswith("token")
+        if tenant != self.authority.tenant_id and not alias:
             raise LoginError(400, "invalid_request", 90002, f"Tenant '{tenant}' not found.")
         base = f"{request.base_url}/{tenant}"
         if rest.endswith("openid-configuration"):
-            return Response(200, self._discovery(base))
+            return Response(200, self._discovery(base, "{tenantid}" if alias else self.authority.tenant_id))
         if rest.endswith("keys"):
             return Response(200, {"keys": [self.authority.key.jwk()]})
         if request.method != "POST":
@@ -126,9 +132,9 @@ class LoginService:
         form = dict(parse_qsl(request.body.decode("utf-8", "replace"), keep_blank_values=True))
         return Response(200, _token_answer(self._grant(form)))
 
-    def _discovery(self, base: str) -> dict[str, Any]:
+    def _discovery(self, base: str, issuer_tenant: str) -> dict[str, Any]:
         return {
-            "issuer": f"https://login.microsoftonline.com/{self.authority.tenant_id}/v2.0",
+            "issuer": f"https://login.microsoftonline.com/{issuer_tenant}/v2.0",
             "authorization_endpoint": f"{base}/oauth2/v2.0/authorize",
             "token_endpoint": f"{base}/oauth2/v2.0/token",
             "device_authorization_endpoint": f"{base}/oauth2/v2.0/devicecode",
