@@ -35,7 +35,10 @@ class SavedChange(_Strict):
     id: str = Field(min_length=1)
     order: int = Field(ge=1)
     action: Literal["create", "update", "delete"]
-    kind: Literal["role_definition", "role_assignment", "access_policy", "setting", "diagnostic_setting"]
+    # Every `core.plan.Kind` (tests/unit/test_saved_plan_kinds.py keeps the two equal).
+    kind: Literal[
+        "role_definition", "role_assignment", "access_policy", "setting", "diagnostic_setting", "data_setting"
+    ]
     plane: Literal["data", "management"]
     target: str = Field(min_length=1)
     scope: str
