@@ -24,6 +24,9 @@ from typing import TextIO, cast
 
 # The reader went away: what SIGPIPE's default action would have reported as 128 + 13.
 _GONE = frozenset({errno.EPIPE, errno.ECONNRESET})
+# Text at least this long is written to the binary buffer directly (OutputStream._write_all):
+# below it, the text stream's own buffer takes it whole.
+_DIRECT = 1024
 
 
 class OutputStream(io.TextIOBase):
@@ -58,10 +61,27 @@ class OutputStream(io.TextIOBase):
     def write(self, text: str) -> int:
         if self._inner is not None and not self.lost:
             try:
-                self._inner.write(text)
+                self._write_all(self._inner, text)
             except OSError as exc:
                 self._lose(exc)
         return len(text)
+
+    @staticmethod
+    def _write_all(inner: TextIO, text: str) -> None:
+        """All of `text`, or an OSError. A text stream drops what its buffer's `write` did not
+        take: a pipe whose reader leaves mid-write takes part of a large write and says so only
+        by the count. So large text goes to the binary buffer until it is all taken; the next
+        write after the reader left raises EPIPE."""
+        binary = getattr(inner, "buffer", None)
+        if binary is None or len(text) < _DIRECT:
+            inner.write(text)
+            return
+        inner.flush()
+        data = memoryview(text.encode(inner.encoding or "utf-8", inner.errors or "strict"))
+        while data:
+            data = data[binary.write(data) :]
+        if inner.line_buffering:
+            binary.flush()
 
     def flush(self) -> None:
         if self._inner is not None and not self.lost:
