@@ -74,7 +74,8 @@ def _refused(contoso: Path, data: dict[str, Any]) -> str:
 def test_a_saved_setting_change_with_another_value_than_the_manifest_is_refused(trusting: Path):
     data = _saved(trusting)
     change = _setting_change(data)
-    change["payload"]["value"] = "false"  # the file's words still say false -> true
+    change["payload"]["value"] = "false"  # consistent with its words, but not what the manifest says
+    change["field_changes"][0]["new"] = "false"
     stderr = _refused(trusting, data)
     assert f"change #{change['order']} in the plan file" in stderr
     assert "is not in the plan computed from hsmsync.yaml" in stderr
@@ -96,3 +97,29 @@ def test_a_json_plan_with_a_data_setting_change_validates_against_the_published_
     assert any(c["kind"] == "data_setting" for c in doc["changes"])
     published = json.loads((REPO / "schemas" / "plan.schema.json").read_text())
     jsonschema.Draft202012Validator(published).validate(doc)
+
+
+def _malformed(contoso: Path, data: dict[str, Any]) -> str:
+    (contoso / "plan.json").write_text(json.dumps(data))
+    shown = run_cli("show", "plan.json", cwd=contoso)
+    assert shown.exit_code == 1, shown.stdout
+    assert shown.stdout == "" and "Traceback" not in shown.stderr
+    return shown.stderr
+
+
+def test_show_refuses_a_setting_change_whose_words_differ_from_what_it_sets(trusting: Path):
+    data = _saved(trusting)
+    change = _setting_change(data)
+    change["payload"]["value"] = "false"  # what apply would send; the file still reads false -> true
+    stderr = _malformed(trusting, data)
+    assert "plan.json" in stderr and change["id"] in stderr
+    assert f"sets {ARM_TRUST} to 'false'" in stderr
+
+
+def test_a_malformed_setting_payload_is_named_by_change_and_field_without_pydantic_noise(trusting: Path):
+    data = _saved(trusting)
+    change = _setting_change(data)
+    change["payload"]["type"] = "string"
+    stderr = _malformed(trusting, data)
+    assert change["id"] in stderr and "type: Input should be 'boolean'" in stderr
+    assert "errors.pydantic.dev" not in stderr and "validation error for" not in stderr

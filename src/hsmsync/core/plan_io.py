@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import ValidationError
+
 from hsmsync.core.errors import HsmsyncError
 from hsmsync.core.kinds import KINDS
 from hsmsync.core.plan import Action, Change, Kind, Plan, Plane, UnmanagedItem
@@ -19,7 +21,15 @@ def _change(order: int, d: dict[str, Any]) -> Change:
     if int(d["order"]) != order:
         raise ValueError(f"change {d['id']} says order {d['order']} but is change #{order} of the plan")
     target = parse_target(d["target"], kind.target_kind(plane, d["target"]))
-    subject = kind.read_subject(plane, target, d)
+    try:
+        subject = kind.read_subject(plane, target, d)
+    except ValidationError as exc:  # a payload or definition of the wrong shape: name the change
+        fields = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or '(whole)'}: {e['msg']}" for e in exc.errors()[:5]
+        )
+        raise ValueError(f"change {d['id']}: its {exc.title}: {fields}") from None
+    except ValueError as exc:
+        raise ValueError(f"change {d['id']}: {exc}") from None
     # What the kind writes in the shared record must be what the file says (it may be hand-edited).
     for field in ("plane", *_SHARED):
         written = getattr(subject, field)

@@ -23,7 +23,15 @@ def target_kind(plane: Plane, text: str) -> TargetKind:
 def read_subject(plane: Plane, target: Target, d: Mapping[str, Any]) -> DataSettingSubject:
     only(d, "data_setting", "payload", "field_changes")
     payload = DataSetting.model_validate(required(d.get("payload"), "data_setting", "setting"))
-    return DataSettingSubject(d["scope"], payload, field_changes(d))
+    changes = field_changes(d)
+    # The planner writes one field change, the setting's, to the value it sets: words that say
+    # otherwise would show a reviewer (and the risk flags) another change than the one applied.
+    if [(f.path, f.new) for f in changes] != [(payload.name, payload.value)]:
+        raise ValueError(
+            f"a data_setting change sets {payload.name} to {payload.value!r}, "
+            "but its field_changes say otherwise"
+        )
+    return DataSettingSubject(d["scope"], payload, changes)
 
 
 def section(change: Change) -> tuple[int, str]:
