@@ -19,6 +19,11 @@ from hsmsync.core.plan import Plane
 from hsmsync.core.scopes import normalize_data_scope
 from hsmsync.core.state import HsmState, LiveState, Permission, RoleDefinition
 
+# How a grant read from live state is held; a state after a plan lists the assignments the plan
+# creates too, which the matrix calls planned (core/matrix.py).
+LIVE_ASSIGNMENT = "live assignment"
+PLANNED_ASSIGNMENT = "planned assignment"
+
 
 @dataclass(frozen=True, slots=True)
 class Grant:
@@ -126,7 +131,7 @@ def grants_from_live(live: LiveState, principals: Mapping[str, PrincipalInfo]) -
                     principal_id=a.principal_id,
                     principal=info.key if info else None,
                     principal_type=info.type if info else "Unknown",
-                    via=f"live assignment {a.name}",
+                    via=f"{LIVE_ASSIGNMENT} {a.name}",
                     # a role that no longer exists grants nothing, whatever the assignment says
                     data_actions=effective_data_actions(role) if role else frozenset(),
                 )
@@ -145,7 +150,7 @@ def grants_from_live(live: LiveState, principals: Mapping[str, PrincipalInfo]) -
                 principal_id=arm.principal_id,
                 principal=info.key if info else None,
                 principal_type=arm.principal_type,
-                via=f"live assignment {arm.name}",
+                via=f"{LIVE_ASSIGNMENT} {arm.name}",
                 data_actions=frozenset(),
                 actions=_management_actions(mrole) if mrole else (),
                 permissions=mrole.permissions if mrole else (),

@@ -10,12 +10,12 @@ place a path's kind becomes a cell marker.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 from hsmsync.core.capabilities import Capability
 from hsmsync.core.desired import PrincipalInfo
-from hsmsync.core.grants import Grant, grants_from_live
+from hsmsync.core.grants import LIVE_ASSIGNMENT, PLANNED_ASSIGNMENT, Grant, grants_from_live
 from hsmsync.core.plan import Plan, Plane
 from hsmsync.core.scopes import data_scope_covers
 from hsmsync.core.state import LiveState
@@ -180,12 +180,27 @@ def _places(hsm: str, grants: Iterable[Grant], keys: Iterable[str]) -> tuple[Pla
     return (Place(hsm, HSM_WIDE), *every, *(Place(hsm, f"/keys/{named[k]}") for k in sorted(named)))
 
 
+def _planned(before: Sequence[Grant], after: Sequence[Grant]) -> list[Grant]:
+    """`after` with the assignments only the plan makes called planned: the state after a plan
+    lists them as assignments, but a reviewer must not read them as live ones."""
+    live = {(g.target, g.via) for g in before}
+    prefix = f"{LIVE_ASSIGNMENT} "
+    return [
+        replace(g, via=PLANNED_ASSIGNMENT + g.via[len(LIVE_ASSIGNMENT) :])
+        if g.via.startswith(prefix) and (g.target, g.via) not in live
+        else g
+        for g in after
+    ]
+
+
 def access_matrix(
     before: Sequence[Grant] | None, after: Sequence[Grant], keys: Mapping[str, Iterable[str]] | None = None
 ) -> AccessMatrix:
     """The matrix of every HSM with a data-plane grant (or in `keys`, HSM -> key names to show
     each): with `before`, what a change does to each cell; without it, what `after` holds.
     Rows: principals holding an ability somewhere, on either side."""
+    if before is not None:
+        after = _planned(before, after)
     data = [g for g in (*(before or ()), *after) if g.plane is Plane.DATA]
     out = []
     for hsm in sorted({g.target for g in data} | set(keys or {})):
