@@ -47,7 +47,7 @@ def _live(*, vault_rbac: bool = False) -> LiveState:
     [
         (EXPIRES - timedelta(days=31), Expiry.OK, 31),  # just outside the 30-day window
         (EXPIRES - timedelta(days=30), Expiry.EXPIRING, 30),  # at the window's edge: in it
-        (EXPIRES - timedelta(seconds=1), Expiry.EXPIRING, 0),
+        (EXPIRES - timedelta(seconds=1), Expiry.EXPIRING, 1),  # days left round up while it works
         (EXPIRES, Expiry.EXPIRED, 0),  # at the expiry time the key no longer works
         (EXPIRES + timedelta(days=2), Expiry.EXPIRED, -2),
     ],
@@ -86,7 +86,7 @@ def test_inventory_lists_every_key_with_who_can_use_it() -> None:
     ]
     signing = by_name[("h1", "signing")]
     assert signing.properties == SIGNING and signing.last_rotated == SIGNING.created_on
-    assert signing.expiry is Expiry.OK and signing.days_left == 244
+    assert signing.expiry is Expiry.OK and signing.days_left == 245  # 244 days and 12 hours: rounded up
     assert signing.users is not None
     [app] = signing.users
     assert app.principal == "app"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from hsmsync.core.grants import Grant
@@ -85,10 +85,12 @@ def expiry_of(props: KeyProperties | None, now: datetime, warning_days: int) -> 
     if props.expires_on is None:
         return Expiry.NONE, None
     left = props.expires_on - now
-    days = left.days  # floor: 12 hours left is day 0, one second past expiry is day -1
     if left.total_seconds() <= 0:
-        return Expiry.EXPIRED, days
-    return (Expiry.EXPIRING if left.total_seconds() <= warning_days * 86400 else Expiry.OK), days
+        return Expiry.EXPIRED, left.days  # floor: one second past expiry is day -1
+    # Round up while the key works (12 hours left is day 1), so the days shown and the flag
+    # agree: flagged exactly when the days shown are within the window.
+    days = -(-left // timedelta(days=1))
+    return (Expiry.EXPIRING if days <= warning_days else Expiry.OK), days
 
 
 def _users(paths_by_verb: Sequence[tuple[str, list[AccessPath]]]) -> tuple[KeyUser, ...]:
