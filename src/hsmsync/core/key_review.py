@@ -94,19 +94,21 @@ def expiry_of(props: KeyProperties | None, now: datetime, warning_days: int) -> 
 
 
 def _users(paths_by_verb: Sequence[tuple[str, list[AccessPath]]]) -> tuple[KeyUser, ...]:
+    # By object id: two principals can be shown alike (a manifest key spelt like an unknown
+    # principal's id), and each keeps its own type, verbs and paths.
     verbs: dict[str, list[str]] = {}
     how: dict[str, dict[str, None]] = {}
-    kinds: dict[str, str] = {}
+    who: dict[str, AccessPath] = {}
     for verb, paths in paths_by_verb:
         for p in paths:
-            verbs.setdefault(p.principal, [])
-            if verb not in verbs[p.principal]:
-                verbs[p.principal].append(verb)
-            how.setdefault(p.principal, {})[f"{p.role} at {p.scope} ({p.via})"] = None
-            kinds[p.principal] = p.principal_type
+            held = verbs.setdefault(p.principal_id, [])
+            if verb not in held:
+                held.append(verb)
+            how.setdefault(p.principal_id, {})[f"{p.role} at {p.scope} ({p.via})"] = None
+            who[p.principal_id] = p
     return tuple(
-        KeyUser(name, kinds[name], tuple(verbs[name]), tuple(how[name]))
-        for name in sorted(verbs, key=str.lower)
+        KeyUser(who[i].principal, who[i].principal_type, tuple(verbs[i]), tuple(how[i]))
+        for i in sorted(verbs, key=lambda i: (who[i].principal.lower(), i))
     )
 
 
