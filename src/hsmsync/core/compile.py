@@ -20,7 +20,7 @@ from hsmsync.core.desired import (
     assignment_key,
 )
 from hsmsync.core.errors import ManifestError, Problem
-from hsmsync.core.ids import deterministic_name
+from hsmsync.core.ids import deterministic_name, is_guid
 from hsmsync.core.model import (
     ArmRole,
     CustomRole,
@@ -122,6 +122,14 @@ class _Compiler:
                     else "give `id`, or `name`/`upn` and run `hsmsync resolve`"
                 )
                 self.problem(("principals", key), f"principal '{key}' has no id; {hint}")
+                continue
+            if is_guid(key) and key.lower() != p.id.lower():
+                # Outputs show a principal the manifest does not name by its object id.
+                self.problem(
+                    ("principals", key),
+                    f"principal key '{key}' is an object id but not this principal's ({p.id}): "
+                    "it would read as that other principal; name it (e.g. its display name)",
+                )
                 continue
             if p.id in seen:
                 self.problem(
