@@ -35,7 +35,8 @@ def _saved(contoso: Path) -> dict[str, Any]:
 
 
 def _setting_change(data: dict[str, Any]) -> dict[str, Any]:
-    (change,) = [c for c in data["changes"] if c["kind"] == "data_setting"]
+    changes: list[dict[str, Any]] = [c for c in data["changes"] if c["kind"] == "data_setting"]
+    (change,) = changes
     return change
 
 
