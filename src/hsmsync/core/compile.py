@@ -20,7 +20,7 @@ from hsmsync.core.desired import (
     assignment_key,
 )
 from hsmsync.core.errors import ManifestError, Problem
-from hsmsync.core.ids import deterministic_name, is_guid
+from hsmsync.core.ids import deterministic_name
 from hsmsync.core.model import (
     ArmRole,
     CustomRole,
@@ -31,7 +31,7 @@ from hsmsync.core.model import (
     Vault,
     VaultMigrationOptions,
 )
-from hsmsync.core.names import close_names
+from hsmsync.core.names import close_names, key_spelt_as_another_id
 from hsmsync.core.plan import Plane
 from hsmsync.core.role_names import DeclaredRole, role_name_conflicts
 from hsmsync.core.scopes import arm_scope_key
@@ -123,13 +123,8 @@ class _Compiler:
                 )
                 self.problem(("principals", key), f"principal '{key}' has no id; {hint}")
                 continue
-            if is_guid(key) and key.lower() != p.id.lower():
-                # Outputs show a principal the manifest does not name by its object id.
-                self.problem(
-                    ("principals", key),
-                    f"principal key '{key}' is an object id but not this principal's ({p.id}): "
-                    "it would read as that other principal; name it (e.g. its display name)",
-                )
+            if spelt_as_other := key_spelt_as_another_id(key, p.id):
+                self.problem(("principals", key), spelt_as_other)
                 continue
             if p.id in seen:
                 self.problem(

@@ -12,6 +12,8 @@ import re
 import unicodedata
 from collections.abc import Iterable
 
+from hsmsync.core.ids import is_guid
+
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
 NAME_RULE = "letters, digits, '.', '_' and '-', starting with a letter or digit, at most 128 characters"
 _NAME_RE = re.compile(NAME_PATTERN)
@@ -108,3 +110,14 @@ def collisions(names: Iterable[str]) -> list[tuple[str, str]]:
 def close_names(reference: str, declared: Iterable[str]) -> list[str]:
     """Declared names that `reference` equals once folded (for 'did you mean')."""
     return [d for d in declared if fold(d) == fold(reference) and d != reference]
+
+
+def key_spelt_as_another_id(key: str, own_id: str) -> str | None:
+    """A principal's key spelt as an object id that is not its own: outputs show a principal the
+    manifest does not name by its object id, so the key would read as that other principal."""
+    if not is_guid(key) or key.lower() == own_id.lower():
+        return None
+    return (
+        f"principal key '{key}' is an object id but not this principal's ({own_id}): "
+        "it would read as that other principal; name it (e.g. its display name)"
+    )
