@@ -1,4 +1,5 @@
-"""The emulator's TLS certificate: self-signed, EC P-256, valid for 127.0.0.1 and localhost."""
+"""The emulator's TLS certificate: self-signed, EC P-256, valid for 127.0.0.1, localhost and the extra
+DNS names a caller asks for (the compat run serves an HSM under its Azure host name)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 
-def make_certificate(directory: Path) -> tuple[Path, Path]:
+def make_certificate(directory: Path, dns_names: tuple[str, ...] = ()) -> tuple[Path, Path]:
     """Write `ca.pem` (the certificate, which clients trust) and `key.pem`; return both paths."""
     directory.mkdir(parents=True, exist_ok=True)
     key = ec.generate_private_key(ec.SECP256R1())
@@ -29,7 +30,11 @@ def make_certificate(directory: Path) -> tuple[Path, Path]:
         .not_valid_after(now + dt.timedelta(days=30))
         .add_extension(
             x509.SubjectAlternativeName(
-                [x509.IPAddress(ipaddress.IPv4Address("127.0.0.1")), x509.DNSName("localhost")]
+                [
+                    x509.IPAddress(ipaddress.IPv4Address("127.0.0.1")),
+                    x509.DNSName("localhost"),
+                    *(x509.DNSName(name) for name in dns_names),
+                ]
             ),
             critical=False,
         )

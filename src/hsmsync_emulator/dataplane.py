@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable
 from typing import Any, TypeVar
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
 from hsmsync.core.state import HsmState, LiveState
 from hsmsync_emulator import hsm_settings, keys, rbac
@@ -62,7 +63,22 @@ class HsmService:
 
     # ------------------------------------------------------------------------------------- routing
 
+    def _as_called(self, request: Request) -> Request:
+        """Azure builds key ids and next links from the host the client called. The Host header
+        counts when it names this HSM's host (the state's `url`) or the loopback address; any other
+        host is ignored, so a client cannot make the emulator echo a foreign name."""
+        host = request.headers.get("Host") or ""
+        try:
+            hostname = urlsplit(f"//{host}").hostname
+        except ValueError:
+            return request
+        allowed = {"127.0.0.1", "localhost", (urlsplit(self._hsm().url).hostname or "").lower()}
+        if not hostname or hostname.lower() not in allowed:
+            return request
+        return dataclasses.replace(request, base_url=f"https://{host}")
+
     def resolve(self, request: Request) -> Operation:
+        request = self._as_called(request)
         m = _AUTHZ.search(request.path)
         if m is not None:
             scope = rbac.parse_scope(request.path[: m.start()])

@@ -116,7 +116,8 @@ def key_bundle(
         modulus[0] |= 0x80
         modulus[-1] |= 0x01
         key["n"] = _b64url(bytes(modulus))
-        key["e"] = _b64url(b"\x01\x00\x01")
+        exponent = int((body or {}).get("public_exponent") or 65537)
+        key["e"] = _b64url(exponent.to_bytes((exponent.bit_length() + 7) // 8, "big"))
     elif family == "EC":
         crv = str((body or {}).get("crv") or "P-256")
         width = {"P-256": 32, "P-256K": 32, "P-384": 48, "P-521": 66}.get(crv, 32)
@@ -134,6 +135,13 @@ def create_key(hsm: HsmState, name: str, body: Any) -> tuple[HsmState, str]:
     check_key_name(name)
     if not isinstance(body, dict) or not isinstance(body.get("kty"), str):
         raise ApiError(400, "BadParameter", "The parameter 'kty' is required")
+    exponent = body.get("public_exponent")
+    if exponent is not None and (
+        not isinstance(exponent, int) or isinstance(exponent, bool) or exponent < 3 or exponent % 2 == 0
+    ):
+        raise ApiError(
+            400, "BadParameter", f"Invalid public_exponent '{exponent}' (an odd integer of 3 or more)"
+        )
     existing = find_key(hsm, name)
     if existing is not None:
         return hsm, existing

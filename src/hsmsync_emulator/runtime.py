@@ -52,7 +52,9 @@ class Emulator:
         faults: FaultConfig | None = None,
         workdir: Path | None = None,
         persist_interval: float | None = None,
+        tls_names: tuple[str, ...] = (),
     ) -> None:
+        self._tls_names = tls_names
         self.state_path = state_path.resolve()
         self.store = Store(self.state_path, persist_interval=persist_interval)
         self.request_log: RequestLog = []
@@ -81,7 +83,7 @@ class Emulator:
         self.authority = TokenAuthority(state.tenant_id)
         self.ci = SimulatedCi()
         self.login = LoginService(self.store, self.authority, self.ci)
-        cert, key = make_certificate(self.workdir)
+        cert, key = make_certificate(self.workdir, self._tls_names)
         self.ca_cert_path = cert
         try:
             context = server_context(cert, key)
@@ -265,13 +267,15 @@ def start_emulator(
     faults: FaultConfig | None = None,
     workdir: Path | None = None,
     persist_interval: float | None = None,
+    tls_names: tuple[str, ...] = (),
 ) -> Emulator:
     """Load the state file and serve it: one HTTPS port per HSM (data plane), one for ARM and
     Graph, one for the token service, one per Key Vault (its data plane).
 
     With `port` 0 every port is ephemeral; otherwise ARM listens on `port`, the HSMs on the
     following ports, in the state file's order, the token service on the next one, then the vaults.
-    `persist_interval`: see `Store` (benchmarks only).
+    `persist_interval`: see `Store` (benchmarks only). `tls_names`: extra DNS names the certificate
+    is valid for (a client that resolves an HSM's Azure host name to 127.0.0.1 can then call it by it).
     """
     return Emulator(
         state_path,
@@ -279,4 +283,5 @@ def start_emulator(
         faults=faults,
         workdir=workdir,
         persist_interval=persist_interval,
+        tls_names=tls_names,
     )
