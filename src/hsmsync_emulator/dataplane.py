@@ -18,6 +18,29 @@ from hsmsync_emulator.store import Store
 T = TypeVar("T")
 _AUTHZ = re.compile(r"/providers/Microsoft\.Authorization/", re.IGNORECASE)
 
+# The Managed HSM data plane's api-versions (the SDKs' ApiVersion enums; 7.0 and 7.1 predate Managed HSM).
+API_VERSIONS = ("7.2", "7.3", "7.4", "7.5", "7.6", "2025-07-01")
+LATEST_API_VERSION = API_VERSIONS[-1]
+
+
+def check_api_version(request: Request) -> None:
+    """Every data-plane call names a version the service knows, or 400 BadParameter naming it."""
+    version = request.param("api-version")
+    if version is None or version == "":
+        raise ApiError(
+            400,
+            "BadParameter",
+            "The 'api-version' query parameter is required. "
+            f"Consider using the latest supported version ({LATEST_API_VERSION}).",
+        )
+    if version not in API_VERSIONS:
+        raise ApiError(
+            400,
+            "BadParameter",
+            f"The specified version ({version}) is not recognized. "
+            f"Consider using the latest supported version ({LATEST_API_VERSION}).",
+        )
+
 
 def _body(request: Request) -> Any:
     try:
@@ -79,6 +102,7 @@ class HsmService:
 
     def resolve(self, request: Request) -> Operation:
         request = self._as_called(request)
+        check_api_version(request)
         m = _AUTHZ.search(request.path)
         if m is not None:
             scope = rbac.parse_scope(request.path[: m.start()])

@@ -36,7 +36,9 @@ class Service(Protocol):
     def is_allowed(self, principals: frozenset[str], action: str, scope: str) -> bool: ...
 
 
-def base_headers(request_id: str, *, data_plane: bool) -> dict[str, str]:
+def base_headers(
+    request_id: str, *, data_plane: bool, method: str = "GET", status: int = 200
+) -> dict[str, str]:
     headers = {
         "Cache-Control": "no-cache",
         "Content-Type": "application/json; charset=utf-8",
@@ -50,11 +52,15 @@ def base_headers(request_id: str, *, data_plane: bool) -> dict[str, str]:
                 "Strict-Transport-Security": "max-age=31536000; includeSubDomains",
                 "X-Content-Type-Options": "nosniff",
                 "X-Frame-Options": "SAMEORIGIN",
-                "x-ms-keyvault-region": "emulator",
-                "x-ms-keyvault-network-info": "conn_type=Ipv4;addr=127.0.0.1;act_addr_fam=Ipv4;",
-                "x-ms-build-version": "hsmsync-emulator",
             }
         )
+        # As the recordings show: region and network info on successful answers only, the build
+        # version on answers to GET only (any status, the 401 challenge included).
+        if 200 <= status < 300:
+            headers["x-ms-keyvault-region"] = "emulator"
+            headers["x-ms-keyvault-network-info"] = "conn_type=Ipv4;addr=127.0.0.1;act_addr_fam=Ipv4;"
+        if method == "GET":
+            headers["x-ms-build-version"] = "hsmsync-emulator"
     else:
         headers["x-ms-correlation-request-id"] = request_id
     return headers
@@ -132,7 +138,9 @@ class Gateway:
             response = Response(exc.status, body, dict(exc.headers))
         except Exception as exc:  # noqa: BLE001 - an emulator bug must still answer
             response = Response(500, error_body("InternalError", f"Emulator error: {exc!r}", request_id))
-        headers = base_headers(request_id, data_plane=self._data_plane)
+        headers = base_headers(
+            request_id, data_plane=self._data_plane, method=request.method, status=response.status
+        )
         headers.update(response.headers)
         response.headers = headers
         with self._log_lock:

@@ -18,6 +18,7 @@ from azure.keyvault.keys import KeyClient
 
 from hsmsync.core.state import DataRoleAssignment, HsmState, LiveState
 from hsmsync_emulator import Emulator, FaultConfig, start_emulator
+from hsmsync_emulator.dataplane import LATEST_API_VERSION
 from hsmsync_files.statefile import read_state_file, write_state_file
 from tests.signin import EmulatorCredential, token_for
 
@@ -142,8 +143,11 @@ def raw(
     json_body: Any = None,
     token: str | None = None,
 ) -> requests.Response:
-    """A plain HTTPS call (no SDK) with a bearer token for `oid` (None: no Authorization header)."""
+    """A plain HTTPS call (no SDK) with a bearer token for `oid` (None: no Authorization header).
+    On an HSM the path gets the latest api-version unless it names one (as every client sends one)."""
     base = emu.hsm_urls[hsm] if hsm else emu.arm_url
+    if hsm and "api-version=" not in path:
+        path += f"{'&' if '?' in path else '?'}api-version={LATEST_API_VERSION}"
     headers = {}
     if token is not None:
         headers["Authorization"] = f"Bearer {token}"
