@@ -42,6 +42,7 @@ HSM_HOST = "compat.managedhsm.azure.net"  # :443 resolved to the emulator in the
 TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 ADMINISTRATOR = "a290e904-7015-4bba-90c8-60543313cdb4"
 CRYPTO_USER = "21dbd100-6940-42c2-9190-5d6cb909625b"
+CRYPTO_OFFICER = "515eb02d-2335-4d2d-92f2-b1cbdf9c3778"  # purges deleted keys
 
 
 @dataclass(frozen=True)
@@ -144,7 +145,7 @@ class SignIn:
 
 
 def compat_state(sign_in: SignIn) -> dict[str, Any]:
-    """One HSM; one application allowed to sign in, Administrator and Crypto User at `/`."""
+    """One HSM; one application allowed to sign in: Administrator, Crypto User and Crypto Officer at `/`."""
     assignments = [
         {
             "name": str(uuid.uuid4()),
@@ -152,7 +153,7 @@ def compat_state(sign_in: SignIn) -> dict[str, Any]:
             "role_definition_id": role,
             "principal_id": sign_in.object_id,
         }
-        for role in (ADMINISTRATOR, CRYPTO_USER)
+        for role in (ADMINISTRATOR, CRYPTO_USER, CRYPTO_OFFICER)
     ]
     hsm = {
         "url": f"https://{HSM_HOST}",

@@ -1,4 +1,5 @@
-"""One Managed HSM's data plane: routes to RBAC (role assignments, role definitions) and keys."""
+"""One Managed HSM's data plane: api-version, the host called, then routes to RBAC (role assignments,
+role definitions) and keys (key_routes.py)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
 
 from hsmsync.core.state import HsmState, LiveState
-from hsmsync_emulator import hsm_settings, keys, rbac
+from hsmsync_emulator import hsm_settings, rbac
 from hsmsync_emulator.errors import ApiError
+from hsmsync_emulator.key_routes import KeyRoutes
 from hsmsync_emulator.pipeline import Operation, paged
 from hsmsync_emulator.server import Request, Response
 from hsmsync_emulator.store import Store
@@ -54,8 +56,7 @@ class HsmService:
         self.name = name
         self._store = store
         self._page_size = page_size
-        # The state records key names only; keys created here keep their type while the emulator runs.
-        self._created_keys: dict[str, tuple[str, dict[str, Any]]] = {}
+        self._key_routes = KeyRoutes(self._hsm, self._change, page_size, _body)
 
     # -------------------------------------------------------------------------------- state access
 
@@ -116,7 +117,9 @@ class HsmService:
             raise ApiError(404, "NotFound", f"Unknown resource '{rest[0]}'")
         parts = [unquote(p) for p in request.path.split("/")[1:]]
         if parts and parts[0].lower() == "keys":
-            return self._keys(request, parts[1:])
+            return self._key_routes.key_operation(request, parts[1:])
+        if parts and parts[0].lower() == "deletedkeys":
+            return self._key_routes.deleted_key_operation(request, parts[1:])
         if parts and parts[0].lower() == "settings":
             return hsm_settings.operation(self, request, parts[1:], lambda: _body(request))
         raise ApiError(404, "NotFound", f"No such operation: {request.method} {request.path}")
@@ -190,52 +193,3 @@ class HsmService:
 
             return Operation(delete, rbac.action("roleDefinitions/delete/action"), scope, rbac=True)
         raise ApiError(405, "MethodNotAllowed", f"{m} is not supported on a role definition")
-
-    def _keys(self, request: Request, parts: list[str]) -> Operation:
-        m = request.method
-        read = rbac.action("keys/read/action")
-        if not parts or parts == [""]:
-            if m != "GET":
-                raise ApiError(405, "MethodNotAllowed", f"{m} is not supported on /keys")
-            raw = request.param("maxresults")
-            try:
-                wanted = int(raw) if raw else None
-            except ValueError:
-                raise ApiError(400, "BadParameter", f"Invalid maxresults '{raw}'") from None
-
-            def list_() -> Response:
-                size = min(wanted, self._page_size()) if wanted else self._page_size()
-                hsm = self._hsm()
-                items = [
-                    keys.key_item(request.base_url, k, keys.key_properties(hsm, k)) for k in hsm.keys or ()
-                ]
-                return paged(items, request, max(size, 1), null_next=True)
-
-            return Operation(list_, read, "/keys")
-        name = parts[0]
-        keys.check_key_name(name)
-        scope = f"/keys/{name}"
-        if m == "POST" and len(parts) == 2 and parts[1] == "create":
-            body = _body(request)
-
-            def create() -> Response:
-                stored = self._change(lambda h: keys.create_key(h, name, body))
-                kty = str(body.get("kty") or "RSA") if isinstance(body, dict) else "RSA"
-                self._created_keys[stored.lower()] = (kty, body)
-                return Response(200, keys.key_bundle(request.base_url, stored, kty, body))
-
-            return Operation(create, rbac.action("keys/create"), scope)
-        if m == "GET" and len(parts) <= 2:
-            version = parts[1] if len(parts) == 2 else ""
-
-            def get() -> Response:
-                hsm = self._hsm()
-                stored = keys.find_key(hsm, name)
-                if stored is None or (version and version != keys.key_version(request.base_url, stored)):
-                    raise keys.key_not_found(f"{name}/{version}" if version else name)
-                props = keys.key_properties(hsm, stored)
-                kty, params = self._created_keys.get(stored.lower(), ((props and props.kty) or "RSA", {}))
-                return Response(200, keys.key_bundle(request.base_url, stored, kty, params, props))
-
-            return Operation(get, read, scope)
-        raise ApiError(405, "MethodNotAllowed", f"{m} {request.path} is not supported by the emulator")

@@ -1,16 +1,21 @@
-"""A minimal Managed HSM keys API: enough for `KeyClient` to list, get and create keys.
+"""A minimal Managed HSM keys API: enough for `KeyClient` to list, get, create and delete keys
+(soft delete: list, get, recover and purge deleted keys).
 
 The state records key names and, optionally, their attributes (`key_properties`: type, enabled,
 expiry, dates), which the listing and reads serve; a key without them gets fixed defaults. A key
 has one version (derived from its name) and its public material is generated deterministically;
-nothing can be signed or decrypted with it.
+nothing can be signed or decrypted with it. Deleted keys (with their attributes) are held by the
+running emulator only (the state has no place for them).
 """
 
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
+import time
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from hsmsync.core.scopes import KEY_NAME
@@ -19,6 +24,7 @@ from hsmsync_emulator.errors import ApiError
 
 _NAMESPACE = uuid.UUID("0c3b8f57-2f52-4f55-9a2f-8f0f8a3c6d21")
 _CREATED = 1_700_000_000
+RECOVERABLE_DAYS = 7  # the attributes' recoverableDays: a deleted key's purge is scheduled that far out
 _OPS = {
     "RSA": ["encrypt", "decrypt", "sign", "verify", "wrapKey", "unwrapKey"],
     "EC": ["sign", "verify"],
@@ -71,7 +77,7 @@ def _attributes(props: KeyProperties | None = None) -> dict[str, Any]:
         "created": _CREATED,
         "enabled": True,
         "exportable": False,
-        "recoverableDays": 7,
+        "recoverableDays": RECOVERABLE_DAYS,
         "recoveryLevel": "CustomizedRecoverable+Purgeable",
         "updated": _CREATED,
     }
@@ -146,3 +152,60 @@ def create_key(hsm: HsmState, name: str, body: Any) -> tuple[HsmState, str]:
     if existing is not None:
         return hsm, existing
     return hsm.model_copy(update={"keys": (*(hsm.keys or ()), name)}), name
+
+
+def delete_key(hsm: HsmState, name: str) -> tuple[HsmState, tuple[str, KeyProperties | None]]:
+    """The HSM without the key (and its attributes); the key's name and attributes."""
+    existing = find_key(hsm, name)
+    if existing is None:
+        raise key_not_found(name)
+    props = key_properties(hsm, existing)
+    update = {
+        "keys": tuple(k for k in hsm.keys or () if k != existing),
+        "key_properties": tuple(p for p in hsm.key_properties if p is not props),
+    }
+    return hsm.model_copy(update=update), (existing, props)
+
+
+def recover_key(hsm: HsmState, name: str, props: KeyProperties | None) -> tuple[HsmState, str]:
+    if find_key(hsm, name) is not None:
+        raise ApiError(409, "Conflict", f"Key {name} already exists and cannot be recovered over.")
+    update: dict[str, Any] = {"keys": (*(hsm.keys or ()), name)}
+    if props is not None:
+        update["key_properties"] = (*hsm.key_properties, props)
+    return hsm.model_copy(update=update), name
+
+
+def deleted_key_not_found() -> ApiError:
+    return ApiError(404, "KeyNotFound", "Deleted Key not found")
+
+
+def key_is_deleted(name: str) -> ApiError:
+    return ApiError(
+        409,
+        "Conflict",
+        f"Key {name} is currently in a deleted but recoverable state, and its name cannot be reused; "
+        "in this state, the key can only be recovered or purged.",
+    )
+
+
+@dataclass(frozen=True)
+class DeletedKey:
+    name: str
+    kty: str
+    params: dict[str, Any] = dataclasses.field(default_factory=dict)
+    props: KeyProperties | None = None
+    deleted: int = dataclasses.field(default_factory=lambda: int(time.time()))
+
+    def fields(self, base_url: str) -> dict[str, Any]:
+        return {
+            "recoveryId": f"{base_url}/deletedkeys/{self.name}",
+            "deletedDate": self.deleted,
+            "scheduledPurgeDate": self.deleted + RECOVERABLE_DAYS * 86_400,
+        }
+
+    def item(self, base_url: str) -> dict[str, Any]:
+        return {**key_item(base_url, self.name, self.props), **self.fields(base_url)}
+
+    def bundle(self, base_url: str) -> dict[str, Any]:
+        return {**key_bundle(base_url, self.name, self.kty, self.params, self.props), **self.fields(base_url)}
