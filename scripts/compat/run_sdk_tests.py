@@ -191,8 +191,8 @@ def sdk_test_environment(
             "AZURE_SKIP_LIVE_RECORDING": "true",
             "AZURE_MANAGEDHSM_URL": f"https://{HSM_HOST}",
             "HSMSYNC_COMPAT_RESOLVE": f"{HSM_HOST}=127.0.0.1:{urlsplit(emulator.hsm_urls['compat']).port}",
-            # Read by the keys preparer even for HSM tests; vault tests are deselected (no vault data plane).
-            "AZURE_KEYVAULT_URL": "https://vault-not-served.invalid",
+            # Read by the keys preparer even for HSM tests; the vault tests are deselected (HSM only).
+            "AZURE_KEYVAULT_URL": "https://vault-not-in-this-run.invalid",
             # Read by the administration preparers for the backup tests, which are not part of this run.
             "BLOB_STORAGE_URL": "https://storage-not-served.invalid",
             "BLOB_CONTAINER_NAME": "not-served",
