@@ -51,7 +51,7 @@ def test_soft_delete_recover_and_purge(emu: Emulator, state_file: Path) -> None:
     with pytest.raises(ResourceNotFoundError):
         keys.get_key("gone")
     assert [d.name for d in keys.list_deleted_keys()] == ["gone"]
-    assert keys.get_deleted_key("gone").key.kty == "EC-HSM"
+    assert keys.get_deleted_key("gone").key_type == "EC-HSM"
     with pytest.raises(ResourceExistsError):  # the name is held until recovered or purged
         keys.create_rsa_key("gone", hardware_protected=True)
 
