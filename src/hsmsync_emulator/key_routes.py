@@ -63,6 +63,8 @@ class KeyRoutes:
         keys.check_key_name(name)
         if m == "POST" and parts[1:] == ["create"]:
             return self._create(request, name)
+        if m == "GET" and parts[1:] == ["versions"]:
+            raise _unsupported(request)  # one version per key here: not a version named "versions"
         if m == "GET" and len(parts) <= 2:
             return self._get(request, name, parts[1] if len(parts) == 2 else "")
         if m == "DELETE" and len(parts) == 1:

@@ -102,3 +102,9 @@ def test_a_deleted_key_takes_its_attributes_along_and_back(tmp_path: Path, start
     keys.begin_recover_deleted_key("k2").wait()
     assert saved(path).hsms["hsm1"].key_properties == hsm1.key_properties
     assert keys.get_key("k2").properties.expires_on == expires
+
+
+def test_key_versions_are_not_served_and_say_so(emu: Emulator) -> None:
+    with pytest.raises(HttpResponseError) as caught:
+        list(key_client(emu).list_properties_of_key_versions("k1"))
+    assert caught.value.status_code == 405 and "not supported by the emulator" in str(caught.value)
