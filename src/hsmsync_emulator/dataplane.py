@@ -14,6 +14,7 @@ from hsmsync_emulator import hsm_settings, rbac
 from hsmsync_emulator.errors import ApiError
 from hsmsync_emulator.key_routes import KeyRoutes
 from hsmsync_emulator.pipeline import Operation, paged
+from hsmsync_emulator.rbac_index import AssignmentIndex
 from hsmsync_emulator.server import Request, Response
 from hsmsync_emulator.store import Store
 
@@ -57,6 +58,7 @@ class HsmService:
         self._store = store
         self._page_size = page_size
         self._key_routes = KeyRoutes(self._hsm, self._change, page_size, _body)
+        self._index: AssignmentIndex | None = None  # of the last state listed
 
     # -------------------------------------------------------------------------------- state access
 
@@ -81,6 +83,13 @@ class HsmService:
 
     def change(self, change: Callable[[HsmState], tuple[HsmState, T]]) -> T:
         return self._change(change)
+
+    def _index_of(self, hsm: HsmState) -> AssignmentIndex:
+        """The index of this state of the HSM (built again after every change)."""
+        index = self._index
+        if index is None or index.hsm is not hsm:
+            index = self._index = AssignmentIndex(hsm)
+        return index
 
     def is_allowed(self, principals: frozenset[str], action: str, scope: str) -> bool:
         return rbac.is_allowed(self._hsm(), principals, action, scope)
@@ -130,7 +139,8 @@ class HsmService:
             flt = rbac.parse_data_filter(request.param("$filter"))
 
             def list_() -> Response:
-                items = rbac.list_assignments(self._hsm(), scope, flt)
+                hsm = self._hsm()
+                items = rbac.list_assignments(hsm, scope, flt, self._index_of(hsm))
                 return paged([rbac.assignment_json(a) for a in items], request, self._page_size())
 
             return Operation(list_, rbac.action("roleAssignments/read/action"), scope, rbac=True)

@@ -22,6 +22,7 @@ from hsmsync_emulator.filters import (
     parse_assignment_filter,
     role_name_term,
 )
+from hsmsync_emulator.rbac_index import HSM_WIDE, AssignmentIndex
 
 DEFINITION_ID_PREFIX = "Microsoft.KeyVault/providers/Microsoft.Authorization/roleDefinitions/"
 ASSIGNMENT_ID_PREFIX = "/providers/Microsoft.Authorization/roleAssignments/"
@@ -32,7 +33,6 @@ MAX_CUSTOM_ROLES = CUSTOM_ROLE_LIMIT
 MAX_HSM_SCOPE_ASSIGNMENTS = HSM_SCOPE_ASSIGNMENT_LIMIT
 MAX_KEY_SCOPE_ASSIGNMENTS = KEY_SCOPE_ASSIGNMENT_LIMIT
 
-HSM_WIDE = ("/", "/keys")
 BUILTIN_MESSAGE = "Cannot re-use the name/GUID matching that of a built-in role. Please use a unique role ID."
 
 
@@ -223,7 +223,13 @@ def _hsm_level_visible(assigned: str, requested: str) -> bool:
     return requested not in HSM_WIDE and _same_scope(assigned, requested)
 
 
-def list_assignments(hsm: HsmState, scope: str, flt: AssignmentFilter) -> list[DataRoleAssignment]:
+def list_assignments(
+    hsm: HsmState, scope: str, flt: AssignmentFilter, index: AssignmentIndex | None = None
+) -> list[DataRoleAssignment]:
+    """What the service lists at `scope` with filter `flt`; `index` (of this `hsm`) answers an
+    unfiltered list without scanning."""
+    if flt.principal_id is None and index is not None and index.hsm is hsm:
+        return index.visible_at(scope)
     out: list[DataRoleAssignment] = []
     for a in hsm.role_assignments:
         if flt.principal_id is not None:

@@ -48,6 +48,7 @@ GITHUB_ISSUER = "https://token.actions.githubusercontent.com"
 PIPELINES_ORGANIZATION_ID = "6f1c2b3a-0000-4000-8000-00000000a2e5"
 PIPELINES_ISSUER = f"https://vstoken.dev.azure.com/{PIPELINES_ORGANIZATION_ID}"
 LIFETIME = 3600
+_SIGNED_CACHE = 1024  # tokens remembered as correctly signed (forgotten all at once when full)
 CLOCK_SKEW = 300  # seconds of clock difference Entra-protected services tolerate
 
 
@@ -157,6 +158,10 @@ class TokenAuthority:
     def __init__(self, tenant_id: str) -> None:
         self.tenant_id = tenant_id.lower()
         self.key = SigningKey("entra")
+        # Tokens whose signature was checked, and their claims: a client sends the same token on
+        # every call for an hour, and checking the signature again cost most of a call's CPU.
+        # Lifetime, tenant and audience are still checked on every call.
+        self._signed: dict[str, dict[str, Any]] = {}
 
     @property
     def issuers(self) -> frozenset[str]:
@@ -202,7 +207,13 @@ class TokenAuthority:
 
     def verify(self, token: str, audiences: Collection[str], *, now: float | None = None) -> dict[str, Any]:
         """The claims of a token this authority issued for one of `audiences`; TokenRejected else."""
-        claims = verify_signed(token, self.key)
+        claims = self._signed.get(token)
+        if claims is None:
+            claims = verify_signed(token, self.key)
+            if len(self._signed) >= _SIGNED_CACHE:
+                self._signed.clear()
+            self._signed[token] = claims
+        claims = dict(claims)  # callers get their own copy
         check_lifetime(claims, time.time() if now is None else now)
         if claims.get("tid") != self.tenant_id or claims.get("iss") not in self.issuers:
             raise TokenRejected(

@@ -13,11 +13,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 
+from hsmsync.backends.azure.assignment_pages import list_assignments
 from hsmsync.backends.azure.clients import ClientFactory
 from hsmsync.backends.azure.discovery import Discovery, DiscoveryMode, choose_mode
 from hsmsync.backends.azure.errors import (
@@ -83,18 +83,6 @@ def assignment_from_sdk(a: KeyVaultRoleAssignment) -> DataRoleAssignment:
     )
 
 
-def _same(scope: str | None, wanted: str) -> bool:
-    return scope_text(scope or "/").lower() == wanted
-
-
-def _list_at(
-    client: KeyVaultAccessControlClient, scope: str, odata_filter: str | None = None
-) -> list[KeyVaultRoleAssignment]:
-    if odata_filter is None:
-        return list(client.list_role_assignments(scope))
-    return list(client.list_role_assignments(scope, filter=odata_filter))
-
-
 def _no_progress(total: int, done: int) -> None:
     """Discovery progress: `total` more list calls became known, `done` more were made."""
 
@@ -158,48 +146,56 @@ class DataPlane:
         if mode is DiscoveryMode.FULL:
             assert keys is not None
             scopes = [*_HSM_WIDE_SCOPES, *(f"/keys/{k}" for k in sorted({*keys, *key_names}))]
-            raw = self._list_by_scope(client, at, scopes, progress)
+            raw = self._list_by_scope(client, name, at, scopes, progress)
         else:
-            raw = self._list_by_principal(client, at, principal_ids, progress)
+            raw = self._list_by_principal(client, name, at, principal_ids, progress)
         state = HsmState(
             url=url,
             role_definitions=self._definitions(name, definitions, builtin=False),
             builtin_role_definitions=self._definitions(name, definitions, builtin=True),
-            role_assignments=self._assignments(name, raw),
+            role_assignments=self._assignments(raw),
             keys=tuple(sorted(keys)) if keys is not None and keys_complete else None,  # None: not known
         )
         complete_keys = len(keys) if keys is not None and keys_complete else None
         return state, Discovery(name, mode, len(principal_ids), complete_keys, note)
 
     def _list_by_scope(
-        self, client: KeyVaultAccessControlClient, at: _At, scopes: list[str], progress: Progress
-    ) -> list[KeyVaultRoleAssignment]:
+        self, client: KeyVaultAccessControlClient, hsm: str, at: _At, scopes: list[str], progress: Progress
+    ) -> list[DataRoleAssignment]:
         """FULL discovery: every assignment at every scope, each once."""
         progress(len(scopes), 0)
 
-        def list_scope(scope: str) -> list[KeyVaultRoleAssignment]:
-            found = call_sdk(at("list role assignments", scope), partial(_list_at, client, scope))
+        def list_scope(scope: str) -> list[DataRoleAssignment]:
+            # A key scope's list repeats the HSM-wide ones (listed at '/' and '/keys'): only its
+            # own are kept (and read), so a fleet's discovery reads and holds each assignment once.
+            only_at = None if scope in _HSM_WIDE_SCOPES else scope.lower()
+            found = call_sdk(
+                at("list role assignments", scope),
+                lambda: list(list_assignments(client, hsm, scope, only_at=only_at)),
+            )
             progress(0, 1)
-            if scope in _HSM_WIDE_SCOPES:
-                return found
-            # A key scope's list repeats the HSM-wide ones (found above): keep only its own,
-            # so a fleet's discovery holds each assignment once.
-            wanted = scope.lower()
-            return [a for a in found if a.properties and _same(a.properties.scope, wanted)]
+            return found
 
         return self.map_keys(list_scope, scopes)
 
     def _list_by_principal(
-        self, client: KeyVaultAccessControlClient, at: _At, principal_ids: list[str], progress: Progress
-    ) -> list[KeyVaultRoleAssignment]:
+        self,
+        client: KeyVaultAccessControlClient,
+        hsm: str,
+        at: _At,
+        principal_ids: list[str],
+        progress: Progress,
+    ) -> list[DataRoleAssignment]:
         """PRINCIPALS discovery: the assignments of the manifest's principals only."""
         progress(len(principal_ids), 0)
 
-        def list_principal(pid: str) -> list[KeyVaultRoleAssignment]:
+        def list_principal(pid: str) -> list[DataRoleAssignment]:
             attempt = replace(at("list role assignments of principal"), principal_id=pid)
-            found = call_sdk(attempt, partial(_list_at, client, "/", f"principalId eq '{pid}'"))
+            found = call_sdk(
+                attempt, lambda: list(list_assignments(client, hsm, "/", f"principalId eq '{pid}'"))
+            )
             progress(0, 1)
-            return [a for a in found if a.properties and (a.properties.principal_id or "").lower() == pid]
+            return [a for a in found if a.principal_id == pid]
 
         return self.map_keys(list_principal, principal_ids)
 
@@ -247,13 +243,9 @@ class DataPlane:
         return tuple(sorted(out, key=lambda r: r.name))
 
     @staticmethod
-    def _assignments(hsm: str, items: Iterable[KeyVaultRoleAssignment]) -> tuple[DataRoleAssignment, ...]:
+    def _assignments(items: Iterable[DataRoleAssignment]) -> tuple[DataRoleAssignment, ...]:
         by_name: dict[str, DataRoleAssignment] = {}
-        for item in items:
-            try:
-                a = assignment_from_sdk(item)
-            except REPLY_ERRORS as exc:
-                raise StateError(f"HSM '{hsm}': unreadable role assignment {item.name!r}: {exc}") from exc
+        for a in items:
             by_name.setdefault(a.name, a)
         return tuple(sorted(by_name.values(), key=lambda a: (a.scope.lower(), a.name)))
 
