@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import codecs
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -165,7 +166,7 @@ def _construct(
     pos.lines[loc] = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
         out: dict[str, Any] = {}
-        for key_node, value_node in node.value:
+        for key_node, value_node in _release(node):
             if not isinstance(key_node, yaml.ScalarNode):
                 problems.append(Problem(loc, "mapping keys must be plain strings"))
                 continue
@@ -189,8 +190,21 @@ def _construct(
             pos.lines.setdefault(child, key_node.start_mark.line + 1)
         return out
     if isinstance(node, yaml.SequenceNode):
-        return [_construct(item, (*loc, i), pos, problems, loader) for i, item in enumerate(node.value)]
-    return loader.construct_object(node, deep=True)
+        return [_construct(item, (*loc, i), pos, problems, loader) for i, item in enumerate(_release(node))]
+    value = loader.construct_object(node, deep=True)
+    loader.constructed_objects.pop(node, None)  # kept for aliases, which a manifest may not have
+    return value
+
+
+def _release(node: yaml.CollectionNode) -> Iterator[Any]:
+    """A collection node's children, each let go by the node as it is handed out: a large
+    manifest's node tree (libyaml's nodes and marks) is several times the size of the data
+    built from it, and is freed while the data is built instead of after."""
+    children: list[Any] = node.value
+    node.value = []
+    children.reverse()
+    while children:
+        yield children.pop()
 
 
 def parse_yaml(text: str, display: Path | str, pos: Positions, problems: list[Problem]) -> Any:

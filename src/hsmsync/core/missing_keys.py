@@ -31,9 +31,12 @@ def missing_key_warnings(desired: DesiredState, live: LiveState, changes: Iterab
     known: dict[str, dict[str, str] | None] = {}  # HSM -> lower-cased key name -> key name
     seen: set[tuple[str, str]] = set()
     out: list[str] = []
+    data = Plane.DATA
     for a in desired.assignments:
-        scope = a.scope.lower()
-        if a.plane is not Plane.DATA or not scope.startswith(_KEY_SCOPE) or (a.target, scope) in seen:
+        if a.plane is not data:
+            continue
+        scope = a.key.scope  # lower-cased once, when the manifest was compiled
+        if not scope.startswith(_KEY_SCOPE) or (a.target, scope) in seen:
             continue
         seen.add((a.target, scope))
         if a.target not in known:
