@@ -195,3 +195,52 @@ def test_limits(emu: Emulator) -> None:
         client.create_role_assignment("/keys/k1", DEF_PREFIX + BACKUP_USER, str(uuid.uuid4()))
     assert exc.value.error.code == "RoleAssignmentLimitExceeded"
     client.create_role_assignment("/keys/k2", DEF_PREFIX + BACKUP_USER, str(uuid.uuid4()))
+
+
+def test_a_listing_follows_every_change(emu: Emulator) -> None:
+    """Unfiltered lists are answered from an index of the HSM's current state: built again
+    after every change, never stale."""
+    client = acl(emu)
+
+    def names(scope: str) -> list[str]:
+        return [a.name for a in client.list_role_assignments(scope)]
+
+    before = names("/keys/k2")
+    made = client.create_role_assignment("/keys/k2", DEF_PREFIX + BACKUP_USER, OTHER).name
+    assert names("/keys/k2") == [*before, made]
+    client.delete_role_assignment("/keys/k2", made)
+    assert names("/keys/k2") == before
+
+
+def test_the_index_answers_as_a_scan_does() -> None:
+    """Same items, same order (the state's), at every scope, whatever the scopes' case."""
+    from hsmsync.core.state import DataRoleAssignment, HsmState
+    from hsmsync_emulator.filters import AssignmentFilter
+    from hsmsync_emulator.rbac import list_assignments
+    from hsmsync_emulator.rbac_index import AssignmentIndex
+
+    scopes = ["/keys/k1", "/", "/keys/K1", "/keys", "/keys/k2", "/", "/keys/k1", "/keys/k3"]
+    hsm = HsmState(
+        url="https://h.managedhsm.azure.net",
+        role_assignments=tuple(
+            DataRoleAssignment(
+                name=str(uuid.UUID(int=i + 1)),
+                scope=s,
+                role_definition_id=CRYPTO_USER,
+                principal_id=str(uuid.UUID(int=1000 + i)),
+            )
+            for i, s in enumerate(scopes)
+        ),
+    )
+    index = AssignmentIndex(hsm)
+    for scope in ("/", "/keys", "/keys/k1", "/keys/K1", "/keys/k2", "/keys/k9"):
+        scanned = list_assignments(hsm, scope, AssignmentFilter())
+        assert list_assignments(hsm, scope, AssignmentFilter(), index) == scanned, scope
+    assert [a.scope for a in list_assignments(hsm, "/keys/k1", AssignmentFilter(), index)] == [
+        "/keys/k1",
+        "/",
+        "/keys/K1",
+        "/keys",
+        "/",
+        "/keys/k1",
+    ]

@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from hsmsync.core.state import FederatedCredential, SignInApplication
 from hsmsync_emulator import GITHUB_ISSUER, Emulator, TokenAuthority
+from hsmsync_emulator.tokens import TokenRejected
 from tests.signin import add_sign_in, sha256, token_for
 
 from .conftest import ADMIN, raw
@@ -184,3 +185,24 @@ def test_client_assertions_must_match_a_federated_credential(
     )
     assert answer.status_code == 400, answer.text
     assert answer.json()["error_description"].startswith(code)
+
+
+def test_a_remembered_signature_still_gets_every_other_check(emu: Emulator) -> None:
+    """The authority remembers tokens whose signature it checked (for speed); the same claims
+    under another signature are still refused, and lifetime, tenant and audience are checked on
+    every call."""
+    good = token_for(emu, ADMIN)
+    assert raw(emu, "GET", ASSIGNMENTS, token=good).status_code == 200  # remembered now
+    header, payload, signature = good.split(".")
+    tampered = f"{header}.{payload}.{signature[:-4]}{'AAAA' if not signature.endswith('AAAA') else 'BBBB'}"
+    assert "signature is invalid" in _rejected(emu, tampered).json()["error"]["message"]
+    later = time.time() + 3600 + 301  # past exp + the clock skew allowed
+    with pytest.raises(TokenRejected) as caught:
+        emu.authority.verify(good, {HSM}, now=later)
+    assert caught.value.kind == "expired"
+    with pytest.raises(TokenRejected) as caught:
+        emu.authority.verify(good, {ARM})
+    assert caught.value.kind == "audience"
+    claims = emu.authority.verify(good, {HSM})
+    claims["oid"] = "someone else"  # a caller's copy: the remembered claims do not change
+    assert emu.authority.verify(good, {HSM})["oid"] == ADMIN

@@ -419,3 +419,13 @@ def test_a_tokens_groups_count_on_the_data_plane_for_users_only() -> None:
     # An application's token may list groups too; the HSM data plane still ignores them.
     app = caller_from_token(_unsigned({"oid": oid, "groups": [group], "idtyp": "app", "appid": "x"}))
     assert app is not None and app.data_ids == {oid.lower()} and app.arm_ids == {oid.lower(), group}
+
+
+def test_the_fast_character_check_refuses_exactly_what_the_rule_refuses() -> None:
+    """Every request's URL is checked for a backslash, whitespace or a control character; ASCII
+    URLs by one regex, which must refuse exactly the characters the per-character rule does."""
+    from hsmsync.backends.azure.hosts import _has_unsafe_char, _unsafe_char
+
+    for code in range(0x3000):  # ASCII (the regex) and beyond (the rule itself)
+        ch = chr(code)
+        assert _has_unsafe_char(f"https://h/{ch}x") == _unsafe_char(ch), hex(code)

@@ -245,3 +245,33 @@ def test_undeclared_custom_azure_roles_are_pruned_only_with_prune_roles():
     assert plan(prune=True).is_empty
     (change,) = plan(prune=True, prune_roles=True).changes
     assert (change.action, change.role_id) == (Action.DELETE, other_team.name)
+
+
+def test_live_assignments_sharing_a_natural_key_are_each_planned_in_order():
+    """Two live assignments with the same role, principal and scope (names differ; the scope's
+    case too): undeclared, both are deleted; declared, neither is (nor is one created)."""
+    twins = (assignment(2, "/keys/Other", AUDITOR, ALICE), assignment(1, "/keys/other", AUDITOR, ALICE))
+    plan = plan_changes(manifest(teams=TEAMS), live(assignment(9, "/", AUDITOR, BOB), *twins))
+    deleted = [c.name for c in plan.changes if c.action is Action.DELETE]
+    assert set(deleted) == {a.name for a in twins} | {assignment(9, "/", AUDITOR, BOB).name}
+    declared = {
+        **TEAMS,
+        "audit": {
+            "members": ["alice"],
+            "data": [{"hsm": "h1", "role": "Crypto Auditor", "scope": "/keys/other"}],
+        },
+    }
+    plan = plan_changes(manifest(teams=declared), live(*twins))
+    assert not [c for c in plan.changes if c.action is Action.DELETE and c.principal_id == ALICE]
+    assert not [c for c in plan.changes if c.action is Action.CREATE and c.principal_id == ALICE]
+
+
+def test_the_fast_live_keys_equal_the_natural_keys():
+    from hsmsync.core.desired import assignment_key, data_assignment_keys
+
+    items = [assignment(1, "/keys/MiXed", AUDITOR, ALICE), assignment(2, "/", CRYPTO_USER, BOB)]
+    fast = list(data_assignment_keys("h1", items))
+    slow = [assignment_key(Plane.DATA, "h1", a.scope, a.role_definition_id, a.principal_id) for a in items]
+    assert fast == slow
+    assert [hash(k) for k in fast] == [hash(k) for k in slow]
+    assert all(type(k) is type(s) for k, s in zip(fast, slow, strict=True))
