@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import codecs
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -160,62 +159,107 @@ def _yaml_error(exc: yaml.YAMLError, text: str, display: Path | str) -> Manifest
     return _refuse(display, 1, f"invalid YAML: {exc}")
 
 
-def _construct(
-    node: yaml.Node, loc: Loc, pos: Positions, problems: list[Problem], loader: yaml.SafeLoader
-) -> Any:
-    pos.lines[loc] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
+class _Events:
+    """The parser's events, one at a time, and what PyYAML's composer and constructor would make
+    of a scalar (typed here: PyYAML's stubs leave these methods untyped)."""
+
+    def __init__(self, loader: yaml.SafeLoader) -> None:
+        self._loader: Any = loader
+
+    def next(self) -> yaml.Event:
+        event: yaml.Event = self._loader.get_event()
+        return event
+
+    def at(self, kind: type[yaml.Event]) -> bool:
+        return bool(self._loader.check_event(kind))
+
+    def scalar(self, event: yaml.ScalarEvent) -> yaml.ScalarNode:
+        """The node the composer would make (its tag resolved the same way)."""
+        tag = event.tag
+        if tag is None or tag == "!":
+            tag = self._loader.resolve(yaml.ScalarNode, event.value, event.implicit)
+        start: Any = event.start_mark
+        end: Any = event.end_mark
+        return yaml.ScalarNode(tag, event.value, start, end, style=event.style)
+
+    def value(self, node: yaml.ScalarNode) -> Any:
+        value = self._loader.construct_object(node, deep=True)
+        self._loader.constructed_objects.pop(node, None)  # kept for aliases, which are refused
+        return value
+
+    def skip(self, event: yaml.Event) -> None:
+        """Consume the rest of the node `event` starts (a key or value that is not kept)."""
+        depth = int(isinstance(event, yaml.CollectionStartEvent))
+        while depth:
+            following = self.next()
+            depth += isinstance(following, yaml.CollectionStartEvent)
+            depth -= isinstance(following, yaml.CollectionEndEvent)
+
+
+def _line(event: yaml.Event | yaml.Node) -> int:
+    mark: Any = event.start_mark
+    return int(mark.line) + 1 if mark is not None else 1
+
+
+def _construct(event: yaml.Event, loc: Loc, pos: Positions, problems: list[Problem], events: _Events) -> Any:
+    """Plain data of the node `event` starts, read from the parser's events as they come: a large
+    manifest's composed node tree (libyaml's nodes and their marks) would take several times the
+    memory of the data built from it."""
+    pos.lines[loc] = _line(event)
+    if isinstance(event, yaml.MappingStartEvent):
         out: dict[str, Any] = {}
-        for key_node, value_node in _release(node):
-            if not isinstance(key_node, yaml.ScalarNode):
+        while not events.at(yaml.MappingEndEvent):
+            key_event = events.next()
+            if not isinstance(key_event, yaml.ScalarEvent):
                 problems.append(Problem(loc, "mapping keys must be plain strings"))
+                events.skip(key_event)
+                events.skip(events.next())
                 continue
+            key_node = events.scalar(key_event)
             key = key_node.value
             child = (*loc, key)
             # `no:` is False and `1.0:` 1.0 to YAML 1.1 (PyYAML); `0o17:`, `1e3:` numbers to YAML 1.2.
             # A plain scalar has no style (None from PyYAML's parser, "" from libyaml's).
             if key_node.tag != _STR_TAG or (not key_node.style and _YAML12_NUMBER.match(key)):
-                pos.lines[child] = key_node.start_mark.line + 1
+                pos.lines[child] = _line(key_node)
                 kind = key_node.tag.rsplit(":", 1)[-1] if key_node.tag != _STR_TAG else "a number"
                 message = f"key '{key}' is not a string to YAML (it reads as {kind}); quote it: '{key}'"
                 problems.append(Problem(child, message))
+                events.skip(events.next())
                 continue
             if key in out:
-                pos.lines[child] = key_node.start_mark.line + 1
+                pos.lines[child] = _line(key_node)
                 first = pos.key_line(child) or "?"
                 problems.append(Problem(child, f"duplicate key '{key}' (first at line {first})"))
+                events.skip(events.next())
                 continue
-            pos.lines[(*child, "__key__")] = key_node.start_mark.line + 1
-            out[key] = _construct(value_node, child, pos, problems, loader)
-            pos.lines.setdefault(child, key_node.start_mark.line + 1)
+            pos.lines[(*child, "__key__")] = _line(key_node)
+            out[key] = _construct(events.next(), child, pos, problems, events)
+            pos.lines.setdefault(child, _line(key_node))
+        events.next()
         return out
-    if isinstance(node, yaml.SequenceNode):
-        return [_construct(item, (*loc, i), pos, problems, loader) for i, item in enumerate(_release(node))]
-    value = loader.construct_object(node, deep=True)
-    loader.constructed_objects.pop(node, None)  # kept for aliases, which a manifest may not have
-    return value
-
-
-def _release(node: yaml.CollectionNode) -> Iterator[Any]:
-    """A collection node's children, each let go by the node as it is handed out: a large
-    manifest's node tree (libyaml's nodes and marks) is several times the size of the data
-    built from it, and is freed while the data is built instead of after."""
-    children: list[Any] = node.value
-    node.value = []
-    children.reverse()
-    while children:
-        yield children.pop()
+    if isinstance(event, yaml.SequenceStartEvent):
+        items: list[Any] = []
+        while not events.at(yaml.SequenceEndEvent):
+            items.append(_construct(events.next(), (*loc, len(items)), pos, problems, events))
+        events.next()
+        return items
+    if not isinstance(event, yaml.ScalarEvent):  # an alias: refused before (check_events)
+        raise yaml.YAMLError(f"line {_line(event)}: unexpected {type(event).__name__}")
+    return events.value(events.scalar(event))
 
 
 def parse_yaml(text: str, display: Path | str, pos: Positions, problems: list[Problem]) -> Any:
     """Plain data (dicts, lists, scalars) with positions; document-level refusals raise."""
     check_events(text, display)
     loader = _LOADER(text)
+    events = _Events(loader)
     try:
-        node = loader.get_single_node()
-        if node is None:
-            return None
-        return _construct(node, (), pos, problems, loader)
+        events.next()  # the stream's start
+        if events.at(yaml.StreamEndEvent):
+            return None  # no document
+        events.next()  # the document's start (check_events allows one document only)
+        return _construct(events.next(), (), pos, problems, events)
     except yaml.YAMLError as exc:
         raise _yaml_error(exc, text, display) from None
     finally:
