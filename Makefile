@@ -107,10 +107,20 @@ schemas: $(STAMP)
 	$(BIN)/hsmsync schema state > schemas/state.schema.json
 	for kind in plan drift lint; do $(BIN)/hsmsync schema $$kind > schemas/$$kind.schema.json; done
 
+# `make bench`: the planner alone, the fleet at 20 and 50 HSMs, 200 HSMs in 4 shards (one hsmsync
+# process per shard, one after another), `plan` by number of changes. About 25 minutes. Subsets:
+# `make bench BENCH_FLEETS=5 BENCH_SHARDS=8:2 BENCH_PARTS=fleet` (parts: planner fleet shards changes).
+BENCH_FLEETS ?= 20 50
+BENCH_SHARDS ?= 200:4
+BENCH_PARTS ?= planner fleet shards changes
 bench: $(STAMP)
-	$(BIN)/python bench/planner.py
-	$(BIN)/python bench/fleet.py
-	$(BIN)/python bench/changes.py
+	@case " $(BENCH_PARTS) " in *" planner "*) $(BIN)/python bench/planner.py;; esac
+	@case " $(BENCH_PARTS) " in *" fleet "*) for n in $(BENCH_FLEETS); do \
+	  echo "== fleet: $$n HSMs"; $(BIN)/python bench/fleet.py --hsms $$n || exit 1; done;; esac
+	@case " $(BENCH_PARTS) " in *" shards "*) for s in $(BENCH_SHARDS); do \
+	  echo "== fleet: $${s%%:*} HSMs in $${s##*:} shards"; \
+	  $(BIN)/python bench/fleet.py --hsms $${s%%:*} --shards $${s##*:} || exit 1; done;; esac
+	@case " $(BENCH_PARTS) " in *" changes "*) $(BIN)/python bench/changes.py;; esac
 
 clean:
 	rm -rf $(VENV) $(LOWEST) $(AZCLI_VENV) $(COMPAT) .venv-py3.* out .pytest_cache .mypy_cache .ruff_cache

@@ -70,9 +70,11 @@ class FakeClient:
     def __init__(self, *replies: Reply) -> None:
         self.replies = list(replies)
         self.urls: list[str] = []
+        self.accept: list[str | None] = []
 
     def send_request(self, request: HttpRequest, **kwargs: Any) -> Reply:
         self.urls.append(request.url)
+        self.accept.append(request.headers.get("Accept"))
         return self.replies.pop(0)
 
 
@@ -102,6 +104,7 @@ def test_the_request_is_the_one_the_sdk_builds(scope: str) -> None:
     client = FakeClient(Reply(200, {"value": []}))
     assert list(list_assignments(client, "hsm1", scope)) == []  # type: ignore[arg-type]
     assert client.urls == [sdk_url(scope)]
+    assert client.accept == ["application/json"]
 
 
 def test_the_principal_filter_is_quoted_as_the_sdk_quotes_it() -> None:

@@ -46,6 +46,7 @@ _ERROR_MAP: dict[int, type[HttpResponseError]] = {
     409: ResourceExistsError,
     304: ResourceNotModifiedError,
 }
+_ACCEPT = {"Accept": "application/json"}  # as the SDK's request builder sets it
 # How the service writes the HSM-wide scopes (scope_text reads them as themselves).
 _HSM_WIDE = frozenset({"/", "/keys"})
 
@@ -83,7 +84,7 @@ def list_assignments(
     an item that is not a role assignment."""
     # Quoted as the SDK's serializer quotes a query value (azure-core adds `params` unquoted).
     params = {} if odata_filter is None else {"$filter": quote(odata_filter, safe="")}
-    request: HttpRequest | None = HttpRequest("GET", list_path(scope), params=params)
+    request: HttpRequest | None = HttpRequest("GET", list_path(scope), params=params, headers=_ACCEPT)
     while request is not None:
         items, next_link = _page(client, request)
         for item in items:
@@ -93,7 +94,7 @@ def list_assignments(
                 raise StateError(f"HSM '{hsm}': unreadable role assignment {_name(item)!r}: {exc}") from exc
             if record is not None:
                 yield record
-        request = None if next_link is None else HttpRequest("GET", next_link)
+        request = None if next_link is None else HttpRequest("GET", next_link, headers=_ACCEPT)
 
 
 def _record(item: Any, only_at: str | None) -> DataRoleAssignment | None:
