@@ -80,7 +80,8 @@ class HsmsyncRun:
         self.proc.stdin.flush()
 
     def run(self) -> dict[str, Any]:
-        cpu0 = self.emulators.stats()["cpu"]
+        before = self.emulators.stats()
+        cpu0, self.connections0 = before["cpu"], before["connections"]
         plan, plan_stats = self.phase()
         if self.profile is not None:
             self.emulators.dump_profiles(self.profile)
@@ -93,6 +94,8 @@ class HsmsyncRun:
         self.proc.wait()
         plan_stats["emulator_cpu"] = cpu1 - cpu0
         apply_stats["emulator_cpu"] = cpu2 - cpu1  # it idles between phases (1.5 s refill)
+        plan_stats["new_connections"] = plan_stats["connections"] - self.connections0
+        apply_stats["new_connections"] = apply_stats["connections"] - plan_stats["connections"]
         return {"plan": plan, "plan_calls": plan_stats, "apply": apply, "apply_calls": apply_stats,
                 "final": final}
 

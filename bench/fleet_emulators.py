@@ -74,6 +74,7 @@ def _serve_part(state_path: Path, faults: str, conn: Connection, profile: bool) 
                     throttled = sum(1 for _, _, status in emu.request_log if status == 429)
                     rbac = dict(emu.rbac_calls)
                 conn.send({"calls": calls, "throttled": throttled, "rbac": rbac, "cpu": _cpu_seconds(),
+                           "connections": sum(emu.connections.values()),
                            "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024})
             elif command == "dump":
                 from profiling import dump
@@ -166,6 +167,7 @@ class EmulatorParts:
             "cpu": sum(p["cpu"]["user"] + p["cpu"]["sys"] for p in parts),
             "cpu_by_part": [p["cpu"]["user"] + p["cpu"]["sys"] for p in parts],
             "maxrss_mb": sum(p["maxrss_mb"] for p in parts),
+            "connections": sum(p["connections"] for p in parts),  # since the start
         }
 
     def dump_profiles(self, prefix: Path) -> None:

@@ -70,6 +70,8 @@ def run_rows(run: dict[str, Any], rate: float, assignments: int, baselines: dict
                               f"(planner alone {plan['planner']:.2f}s)"),
         ("apply wall / floor", f"{apply['apply']:.1f}s / {floor_apply:.1f}s = "
                                f"{apply['apply'] / floor_apply:.2f}x"),
+        ("connections opened (plan, apply)", f"{plan_calls['new_connections']:,}, "
+                                             f"{apply_calls['new_connections']:,} (kept alive and reused)"),
         ("429s provoked (plan, apply)", f"{plan_calls['throttled']}, {apply_calls['throttled']}"),
         ("peak RSS of hsmsync", f"{final['maxrss_mb']:.0f} MB ({plan['rss_before_mb']:.0f} MB before "
                                 f"discovery; {grown * 2**20 / assignments:,.0f} bytes per assignment)"),

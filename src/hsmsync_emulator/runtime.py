@@ -171,6 +171,12 @@ class Emulator:
     # ----------------------------------------------------------------------------------- endpoints
 
     @property
+    def connections(self) -> dict[str, int]:
+        """TLS connections accepted so far, per HSM (by name) and for "arm" and "login"."""
+        counts = {name: listener.connections for name, listener in self._hsms.items()}
+        return counts | {"arm": self._arm.connections, "login": self._login.connections}
+
+    @property
     def arm_url(self) -> str:
         return self._arm.base_url
 

@@ -97,6 +97,7 @@ class _Server(ThreadingHTTPServer):
         self._context = context
         self._open: set[Any] = set()
         self._open_lock = threading.Lock()
+        self.connections = 0  # TLS connections accepted (clients that keep theirs alive open few)
         super().__init__(("127.0.0.1", port), _Handler)
         self.base_url = f"https://127.0.0.1:{self.server_address[1]}"
 
@@ -113,6 +114,7 @@ class _Server(ThreadingHTTPServer):
             return
         with self._open_lock:
             self._open.add(request)
+            self.connections += 1
         try:
             super().finish_request(request, client_address)
         finally:
@@ -153,6 +155,11 @@ class Listener:
     @property
     def base_url(self) -> str:
         return self._server.base_url
+
+    @property
+    def connections(self) -> int:
+        """TLS connections accepted so far."""
+        return self._server.connections
 
     def start(self) -> None:
         self._thread.start()

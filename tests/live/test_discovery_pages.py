@@ -50,3 +50,17 @@ def test_every_page_is_read_in_both_modes(emulator: Any, backend: AzureBackend, 
         # The manifest's principals only; ADMIN's two assignments come on two pages.
         assert got == {a for a in expected if a[3] in (ADMIN, APP, GROUP)}
         assert len([a for a in got if a[3] == ADMIN]) == 2
+
+
+def test_calls_to_one_hsm_reuse_their_connections(emulator: Any, backend: AzureBackend) -> None:
+    """One SDK client (one connection pool) per HSM: a full discovery's lists go over a few
+    kept-alive connections (one per concurrent key worker, and the key listing's), not one each."""
+    opened = emulator.connections[HSM]
+    emulator.clear_log()
+    backend.read_state(request())
+    backend.read_state(request())
+    calls = [s for _, p, s in emulator.request_log if s != 401 and not p.startswith("/subscriptions")]
+    new = emulator.connections[HSM] - opened
+    assert len(calls) >= 2 * (3 + len(KEYS))
+    # The key listing's connection and one per key worker (3), all reused by the second read.
+    assert new <= 1 + 3
