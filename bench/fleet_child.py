@@ -11,6 +11,7 @@ thread runs under cProfile (in CPU time) and the merged profile of discovery + p
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import resource
@@ -19,6 +20,23 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+class _GcClock:
+    """Seconds spent in the cyclic garbage collector (all generations), and how many full ones."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self.full = 0
+        self._started = 0.0
+        gc.callbacks.append(self._tick)
+
+    def _tick(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.seconds += time.perf_counter() - self._started
+            self.full += info["generation"] == 2
+
 
 def _cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
@@ -61,17 +79,19 @@ def main() -> None:
     desired = on_targets(load_manifest(args.workdir / "hsmsync.yaml"), args.target).desired
     request = read_request_for(desired)
     rss_before = _rss_mb()
+    gc_clock = _GcClock()
     with make_azure_backend(endpoints=args.workdir / "endpoints.json", environ=dict(os.environ)) as backend:
         if main_profile is not None:
             main_profile.enable()
         live, discovery, discovery_cpu = _timed(lambda: backend.read_state(request))
+        gc_discovery, gc_full = gc_clock.seconds, gc_clock.full
         plan, planner, planner_cpu = _timed(lambda: plan_changes(desired, live))
         if main_profile is not None:
             main_profile.disable()
             dump(args.profile)
         del live
         _say(discovery=discovery, discovery_cpu=discovery_cpu, planner=planner, planner_cpu=planner_cpu,
-             changes=len(plan.changes), rss_before_mb=rss_before,
+             changes=len(plan.changes), rss_before_mb=rss_before, gc_discovery=gc_discovery, gc_full=gc_full,
              maxrss_plan_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
         sys.stdin.readline()
         result, applied, apply_cpu = _timed(lambda: apply_plan(plan, backend, workers=backend.workers))

@@ -78,6 +78,7 @@ def run_rows(run: dict[str, Any], rate: float, assignments: int, baselines: dict
         ("hsmsync CPU: discovery", f"{plan['discovery_cpu']:.1f} s = "
                                    f"{_per_call(plan['discovery_cpu'], plan_calls['rbac_calls'])} per RBAC call, "
                                    f"{_share(plan['discovery_cpu'], plan['discovery'])}"),
+        ("hsmsync GC in discovery", f"{plan['gc_discovery']:.2f} s ({plan['gc_full']} full collections)"),
         ("hsmsync CPU: planner", f"{plan['planner_cpu']:.2f} s"),
         ("hsmsync CPU: apply", f"{apply['apply_cpu']:.1f} s = "
                                f"{_per_call(apply['apply_cpu'], apply_calls['rbac_calls'])} per RBAC call, "

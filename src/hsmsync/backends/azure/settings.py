@@ -54,14 +54,17 @@ class PacingSettings:
 
     hsm_rate: RBAC calls per second per HSM (the service allows about 5), shared by discovery
         and apply. arm_rate: ARM calls per second for the whole run.
-    workers: HSMs, vaults and ARM scopes discovered and applied at once.
+    workers: HSMs, vaults and ARM scopes discovered and applied at once. Every HSM has its own
+        bucket, so the service's floor needs every HSM of the run at once: the default covers
+        any fleet one job should hold (see README, "Choosing the shard size"); 32 ran a 50-HSM
+        fleet in two waves, at twice the floor.
     key_workers: key scopes of one HSM listed at once (the HSM's rate still bounds them; this only
         hides network latency).
     """
 
     hsm_rate: float = 5.0
     arm_rate: float = 10.0
-    workers: int = 32
+    workers: int = 256
     key_workers: int = 3
 
 
