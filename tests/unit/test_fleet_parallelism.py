@@ -5,6 +5,7 @@ two waves: twice the floor.)"""
 
 from __future__ import annotations
 
+import gc
 import threading
 from typing import Any
 
@@ -80,3 +81,23 @@ def test_apply_runs_every_hsms_lane_at_once() -> None:
     )
     result = apply_plan(Plan(changes=changes), _Together(), workers=backend.workers)
     assert result.ok
+
+
+def test_what_exists_before_discovery_is_set_aside_from_the_collector_while_it_runs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    backend = AzureBackend(AzureSettings(credential=object()))  # type: ignore[arg-type]
+    held_before = object()  # stands for the manifest and desired state
+    frozen_during: list[int] = []
+
+    def read_hsm(ref: HsmRef, request: ReadRequest) -> tuple[HsmState, Discovery, None]:
+        frozen_during.append(gc.get_freeze_count())
+        return HsmState(url=ref.url), Discovery(ref.name, DiscoveryMode.FULL, 0, 0), None
+
+    monkeypatch.setattr(backend, "sign_in", lambda: None)
+    monkeypatch.setattr(backend, "_read_hsm", read_hsm)
+    monkeypatch.setattr(backend, "_read_arm", lambda request: ArmState())
+    monkeypatch.setattr(backend.resources, "read", lambda request: ResourceReading())
+    backend.read_state(ReadRequest(hsms=_refs()[:2], arm_scopes=(), principal_ids=(), key_scopes={}))
+    assert held_before is not None and all(n > 0 for n in frozen_during) and len(frozen_during) == 2
+    assert gc.get_freeze_count() == 0  # and back to the collector afterwards

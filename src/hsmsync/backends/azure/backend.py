@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
 from collections.abc import Callable
@@ -151,6 +152,10 @@ class AzureBackend:
             self.progress.discovery_started(len(request.hsms))
         workers = max(1, min(self.settings.pacing.workers, len(request.hsms) + 2))
         pool = ThreadPoolExecutor(workers, thread_name_prefix="hsmsync-read")
+        # What exists now (the manifest, its desired state) outlives discovery: set aside from the
+        # cyclic collector until the pages are read, or each full collection that discovery's
+        # allocations trigger walks it again (about a tenth of discovery's CPU at 50 HSMs).
+        gc.freeze()
         try:
             arm_future = pool.submit(self._read_arm, request)
             resources_future = pool.submit(self.resources.read, request)
@@ -161,6 +166,7 @@ class AzureBackend:
             resources = resources_future.result()
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
+            gc.unfreeze()
         if self.progress is not None:
             self.progress.discovery_finished()
         hsms = {ref.name: state for ref, (state, _, _) in zip(request.hsms, results, strict=True)}
