@@ -154,17 +154,18 @@ class PacingPolicy(HTTPPolicy[Any, Any]):
             API_LOG.info("%s %s -> %s (%.0f ms)", http.method, where, failed, _ms(started), extra=fields)
             raise
         status = response.http_response.status_code
-        request_id = response.http_response.headers.get("x-ms-request-id")
-        API_LOG.info(
-            "%s %s -> %s (%.0f ms%s)",
-            http.method,
-            where,
-            status,
-            _ms(started),
-            f", paced {waited * 1000:.0f} ms" if waited > 0.0005 else "",
-            extra={"method": http.method, "url": where, "status": status, "ms": round(_ms(started), 1)}
-            | ({"request_id": request_id} if request_id else {}),
-        )
+        if API_LOG.isEnabledFor(logging.INFO):  # (-v): not worth building the record otherwise
+            request_id = response.http_response.headers.get("x-ms-request-id")
+            API_LOG.info(
+                "%s %s -> %s (%.0f ms%s)",
+                http.method,
+                where,
+                status,
+                _ms(started),
+                f", paced {waited * 1000:.0f} ms" if waited > 0.0005 else "",
+                extra={"method": http.method, "url": where, "status": status, "ms": round(_ms(started), 1)}
+                | ({"request_id": request_id} if request_id else {}),
+            )
         if status == 429 and key is not None and bucket is not None:
             self._pacer.record_throttle(key)
             after = _retry_after_seconds(response.http_response.headers)
