@@ -12,8 +12,9 @@ models, the role catalog, capabilities, limits) and the state file's shared pers
 
 from __future__ import annotations
 
-from hsmsync_emulator.cli import run_emulator_cli
+from hsmsync_emulator.cli import ServeSpecs, run_emulator_cli
 from hsmsync_emulator.faults import FaultConfig, parse_faults
+from hsmsync_emulator.replica import PRIMARY_REGION, REPLICA_REGION, ReplicaConfig, parse_replica
 from hsmsync_emulator.runtime import Emulator, start_emulator
 from hsmsync_emulator.tokens import (
     FEDERATION_AUDIENCE,
@@ -28,11 +29,16 @@ __all__ = [
     "FEDERATION_AUDIENCE",
     "GITHUB_ISSUER",
     "PIPELINES_ISSUER",
+    "PRIMARY_REGION",
+    "REPLICA_REGION",
     "Emulator",
     "FaultConfig",
+    "ReplicaConfig",
+    "ServeSpecs",
     "TokenAuthority",
     "decode_claims",
     "parse_faults",
+    "parse_replica",
     "resource_of",
     "run_emulator_cli",
     "start_emulator",

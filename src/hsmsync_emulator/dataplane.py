@@ -16,7 +16,7 @@ from hsmsync_emulator.key_routes import KeyRoutes
 from hsmsync_emulator.pipeline import Operation, paged
 from hsmsync_emulator.rbac_index import AssignmentIndex
 from hsmsync_emulator.server import Request, Response
-from hsmsync_emulator.store import Store
+from hsmsync_emulator.store import StateStore
 
 T = TypeVar("T")
 _AUTHZ = re.compile(r"/providers/Microsoft\.Authorization/", re.IGNORECASE)
@@ -53,7 +53,7 @@ def _body(request: Request) -> Any:
 
 
 class HsmService:
-    def __init__(self, name: str, store: Store, page_size: Callable[[], int]) -> None:
+    def __init__(self, name: str, store: StateStore, page_size: Callable[[], int]) -> None:
         self.name = name
         self._store = store
         self._page_size = page_size

@@ -24,6 +24,8 @@ import time
 from dataclasses import dataclass, replace
 from enum import Enum
 
+from hsmsync_emulator.replica import ReplicaConfig
+
 DEFAULT_THROTTLE = 5.0
 DEFAULT_PAGE_SIZE = 100
 REPLY_FAULTS = ("html", "shape", "challenge")
@@ -40,6 +42,7 @@ class FaultConfig:
     throttle: float = DEFAULT_THROTTLE
     page_size: int = DEFAULT_PAGE_SIZE
     reply: str | None = None  # one of REPLY_FAULTS: every authenticated request gets that reply
+    replica: ReplicaConfig | None = None  # a second region that lags (`--replica`, fixed at start)
 
     def __post_init__(self) -> None:
         rates = (self.rate_429, self.rate_500, self.rate_503, self.drop)

@@ -112,12 +112,15 @@ class Gateway:
         memberships: Callable[[str], frozenset[str]] = lambda oid: frozenset(),
         challenge_resource: str = HSM_RESOURCE,
         data_plane_groups: bool = False,
+        route: Callable[[Request], tuple[Service, str]] | None = None,
     ) -> None:
         # A Key Vault's data plane (challenge resource https://vault.azure.net) honours group
         # membership, service principals' too; the Managed HSM data plane does not.
         self._challenge_resource = challenge_resource
         self._data_plane_groups = data_plane_groups
         self._service = service
+        # An HSM with a replica region: which region's service answers (and authorizes) a request.
+        self._route = route
         self._memberships = memberships
         self._data_plane = data_plane
         self._authority = authority
@@ -131,8 +134,9 @@ class Gateway:
 
     def __call__(self, request: Request) -> Response:
         request_id = str(uuid.uuid4())
+        service, region = self._route(request) if self._route is not None else (self._service, None)
         try:
-            response = self._handle(request, request_id)
+            response = self._handle(request, request_id, service)
         except ApiError as exc:
             body = error_body(exc.code, exc.message, request_id, exc.inner)
             response = Response(exc.status, body, dict(exc.headers))
@@ -141,6 +145,8 @@ class Gateway:
         headers = base_headers(
             request_id, data_plane=self._data_plane, method=request.method, status=response.status
         )
+        if region is not None and "x-ms-keyvault-region" in headers:  # on 2xx answers, as recorded
+            headers["x-ms-keyvault-region"] = region
         headers.update(response.headers)
         response.headers = headers
         with self._log_lock:
@@ -248,14 +254,14 @@ class Gateway:
             raise ApiError(503, "ServiceUnavailable", "Injected fault: service unavailable")
         return None
 
-    def _handle(self, request: Request, request_id: str) -> Response:
+    def _handle(self, request: Request, request_id: str, service: Service) -> Response:
         principals = self._principals(request)
         if isinstance(principals, Response):
             return principals
         faulted = self._fault(request.method)
         if faulted is not None:
             return faulted
-        operation = self._service.resolve(request)
+        operation = service.resolve(request)
         if operation.rbac:
             bucket = self._bucket()
             wait = bucket.take() if bucket is not None else 0.0
@@ -267,7 +273,7 @@ class Gateway:
                     "Reason: RBAC operations per second per HSM exceeded",
                     retry_after_headers(wait),
                 )
-        if operation.action is not None and not self._service.is_allowed(
+        if operation.action is not None and not service.is_allowed(
             principals, operation.action, operation.scope
         ):
             raise ApiError(

@@ -8,7 +8,9 @@ import shutil
 import ssl
 import tempfile
 import threading
+import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -22,7 +24,8 @@ from hsmsync_emulator.dataplane import HsmService
 from hsmsync_emulator.faults import FaultConfig, FaultInjector, TokenBucket
 from hsmsync_emulator.graph import GRAPH_PREFIX, GraphService
 from hsmsync_emulator.login import MSI_PATH, LoginService
-from hsmsync_emulator.pipeline import Gateway, RequestLog
+from hsmsync_emulator.pipeline import Gateway, RequestLog, Service
+from hsmsync_emulator.replica import PRIMARY_REGION, REPLICA_REGION, RegionChooser, RegionView
 from hsmsync_emulator.server import Listener, Request, server_context
 from hsmsync_emulator.store import Store
 from hsmsync_emulator.tokens import (
@@ -56,7 +59,14 @@ class Emulator:
     ) -> None:
         self._tls_names = tls_names
         self.state_path = state_path.resolve()
-        self.store = Store(self.state_path, persist_interval=persist_interval)
+        # The replica region is set up once, at start (`set_faults` cannot add or change it).
+        self.replica = replica = faults.replica if faults is not None else None
+        # A lagging region reads the past: keep that much of it (and a second more).
+        history = replica.replica_age + 1.0 if replica is not None else 0.0
+        clock = replica.clock if replica is not None else time.monotonic
+        self.store = Store(
+            self.state_path, persist_interval=persist_interval, history_seconds=history, clock=clock
+        )
         self.request_log: RequestLog = []
         # Authenticated RBAC requests per HSM name (the calls the service's rate limit counts).
         self.rbac_calls: Counter[str] = Counter()
@@ -99,7 +109,7 @@ class Emulator:
         self._hsms: dict[str, Listener] = {}
         for offset, name in enumerate(state.hsms, start=1):
             service = HsmService(name, self.store, self._page_size)
-            gateway = self._gateway(service, hsm=name)
+            gateway = self._gateway(service, hsm=name, route=self._regions(name))
             listener = Listener(port + offset if port else 0, gateway, context)
             self._hsms[name] = listener
             self._listeners.append(listener)
@@ -132,7 +142,29 @@ class Emulator:
             self._vaults[name] = listener
             self._listeners.append(listener)
 
-    def _gateway(self, service: GraphService | HsmService, *, hsm: str | None) -> Gateway:
+    def _regions(self, hsm: str) -> Callable[[Request], tuple[Service, str]] | None:
+        """With a replica for this HSM: each request's region, whose view of the state answers it."""
+        config = self.replica
+        if config is None or not config.covers(hsm):
+            return None
+        primary = HsmService(hsm, RegionView(self.store, config.delay), self._page_size)
+        replica = HsmService(hsm, RegionView(self.store, config.replica_age), self._page_size)
+        chooser = RegionChooser(config)
+
+        def route(request: Request) -> tuple[Service, str]:
+            if chooser.replica_serves(request):
+                return replica, REPLICA_REGION
+            return primary, PRIMARY_REGION
+
+        return route
+
+    def _gateway(
+        self,
+        service: GraphService | HsmService,
+        *,
+        hsm: str | None,
+        route: Callable[[Request], tuple[Service, str]] | None = None,
+    ) -> Gateway:
         return Gateway(
             service,
             data_plane=hsm is not None,
@@ -144,6 +176,7 @@ class Emulator:
             log_lock=self._log_lock,
             counter=(lambda: self.rbac_calls.update((hsm,))) if hsm is not None else None,
             memberships=lambda oid: transitive_groups(self.store.read().directory, oid),
+            route=route,
         )
 
     # ------------------------------------------------------------------------------ configuration
@@ -163,7 +196,8 @@ class Emulator:
         return self._injector.config
 
     def set_faults(self, faults: FaultConfig) -> None:
-        """Change faults, throttle and page size at run time (throttle buckets start full again)."""
+        """Change faults, throttle and page size at run time (throttle buckets start full again;
+        the replica region stays as it was at start)."""
         self._injector.reconfigure(faults)
         with self._bucket_lock:
             self._buckets.clear()
@@ -282,6 +316,7 @@ def start_emulator(
     following ports, in the state file's order, the token service on the next one, then the vaults.
     `persist_interval`: see `Store` (benchmarks only). `tls_names`: extra DNS names the certificate
     is valid for (a client that resolves an HSM's Azure host name to 127.0.0.1 can then call it by it).
+    `faults.replica`: a second region that lags (`replica.py`).
     """
     return Emulator(
         state_path,

@@ -16,6 +16,12 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--port", type=_port, default=0, help="0-65535 (default 0: any free port)")
     p.add_argument("--endpoints-out", type=Path)
     p.add_argument("--faults", help="e.g. latency=20ms,429=0.1,500=0.05,drop=0.02,seed=7,throttle=5")
+    p.add_argument(
+        "--replica",
+        help="a second region that lags, e.g. lag=6m,share=0.5,delay=2s[,seed=7][,hsm=NAME+NAME]: "
+        "writes reach it after `lag`, it serves `share` of RBAC reads; `delay`: the primary's own "
+        "propagation delay after its 201",
+    )
 
 
 def _port(text: str) -> int:
@@ -30,8 +36,9 @@ def _port(text: str) -> int:
 
 
 def run(args: argparse.Namespace, ctx: Context) -> ExitStatus:
-    from hsmsync_emulator import run_emulator_cli  # the emulator's modules load only for this command
+    from hsmsync_emulator import ServeSpecs, run_emulator_cli  # loaded only for this command
 
     env = ctx.env
-    code = run_emulator_cli(absolute(args.state, env), args.port, args.endpoints_out, args.faults, env.stdout)
+    specs = ServeSpecs(faults=args.faults, replica=args.replica)
+    code = run_emulator_cli(absolute(args.state, env), args.port, args.endpoints_out, specs, env.stdout)
     return ExitStatus(code)
