@@ -16,16 +16,27 @@ message and stops the apply like a service error; Ctrl-C stops it too (`interrup
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import threading
+import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Protocol
 
-from hsmsync.backends.base import ChangeApplier, Outcome
+from hsmsync.backends.base import ChangeApplier, EffectReader, Outcome
+from hsmsync.core.effect import tracker_for
 from hsmsync.core.errors import HsmsyncError
 from hsmsync.core.plan import PHASES, Change, Plan
-from hsmsync.core.results import INTERRUPTED_IN_FLIGHT, ApplyResult, ChangeResult, ChangeStatus
+from hsmsync.core.results import (
+    INTERRUPTED_IN_FLIGHT,
+    ApplyResult,
+    ChangeResult,
+    ChangeStatus,
+    Effect,
+    Verification,
+)
 from hsmsync.core.target import Target
 from hsmsync.core.vault_permissions import permission_model_refusal, switches_permission_model
 
@@ -34,6 +45,8 @@ class ApplyReporter(Protocol):
     def change_started(self, change: Change) -> None: ...
 
     def change_finished(self, result: ChangeResult) -> None: ...
+
+    def effect_waiting(self, pending: int, checked: int, waited: float, bound: float) -> None: ...
 
 
 class Reporter:
@@ -47,6 +60,10 @@ class Reporter:
 
     def change_finished(self, result: ChangeResult) -> None:
         """Called after each change, whatever its status."""
+
+    def effect_waiting(self, pending: int, checked: int, waited: float, bound: float) -> None:
+        """Called before each wait for changes to take effect: `pending` of `checked` are not
+        yet seen in effect after `waited` seconds of at most `bound`."""
 
 
 class _Quiet:
@@ -62,6 +79,10 @@ class _Quiet:
     def change_finished(self, result: ChangeResult) -> None:
         with contextlib.suppress(Exception):
             self.inner.change_finished(result)
+
+    def effect_waiting(self, pending: int, checked: int, waited: float, bound: float) -> None:
+        with contextlib.suppress(Exception):
+            self.inner.effect_waiting(pending, checked, waited, bound)
 
 
 def _apply_one(backend: ChangeApplier, change: Change) -> tuple[ChangeResult, str | None]:
@@ -224,12 +245,88 @@ class _Parallel:
         )
 
 
+# Applied means in effect: how long apply waits for its changes to be seen (the docs give up to
+# about 6 minutes of replication to a second region), and how often it reads them back.
+DEFAULT_EFFECT_WAIT = 600.0
+FIRST_RECHECK = 0.25
+MAX_RECHECK = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class WaitClock:
+    """The time the read-back waits by (tests pass one they advance themselves)."""
+
+    now: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], None] = time.sleep
+
+
+SYSTEM_CLOCK = WaitClock()
+
+
+def verify_effect(
+    result: ApplyResult,
+    reader: EffectReader,
+    *,
+    bound: float | None = DEFAULT_EFFECT_WAIT,
+    reporter: ApplyReporter | None = None,
+    clock: WaitClock = SYSTEM_CLOCK,
+) -> ApplyResult:
+    """Read back every applied change hsmsync can check (`core/effect.py`) until each is seen in
+    effect in every region that has answered, or `bound` seconds have passed; `bound` None
+    (`--no-wait`) marks them not checked. Each round costs one read per HSM and scope still
+    pending, however many changes share it; waits double from FIRST_RECHECK up to MAX_RECHECK."""
+    tracker = tracker_for(result.results)
+    if not tracker.changes:
+        return result
+    if bound is None:
+        return _with_effects(
+            result, dict.fromkeys(tracker.changes, Effect.NOT_CHECKED), {}, Verification(None)
+        )
+    quiet = _Quiet(reporter or Reporter())
+    for hsm in {c.target.name for c in tracker.changes.values()}:
+        tracker.learn_regions(hsm, reader.regions(hsm))
+    started, pause, turn, reads = clock.now(), FIRST_RECHECK, 0, 0
+    interrupted = False
+    try:
+        while True:
+            needed = tracker.reads(turn)
+            for observation in reader.read_back(needed):
+                tracker.record(observation)
+            reads, turn = reads + len(needed), turn + 1
+            if not tracker.pending() or clock.now() - started >= bound:
+                break
+            waited = clock.now() - started
+            quiet.effect_waiting(len(tracker.pending()), len(tracker.changes), waited, bound)
+            clock.sleep(min(pause, bound - waited))
+            pause = min(pause * 2, MAX_RECHECK)
+    except KeyboardInterrupt:  # Ctrl-C while waiting: what was seen so far is still reported
+        interrupted = True
+    effects = {i: Effect.IN_EFFECT if tracker.in_effect(i) else Effect.NOT_IN_EFFECT for i in tracker.changes}
+    notes = {i: tracker.why_not(i) for i in tracker.pending()}
+    verification = Verification(bound, waited=clock.now() - started, reads=reads)
+    checked = _with_effects(result, effects, notes, verification)
+    return dataclasses.replace(checked, interrupted=True) if interrupted else checked
+
+
+def _with_effects(
+    result: ApplyResult, effects: dict[int, Effect], notes: dict[int, str], verification: Verification
+) -> ApplyResult:
+    results = tuple(
+        dataclasses.replace(r, effect=effects.get(i), effect_note=notes.get(i))
+        for i, r in enumerate(result.results)
+    )
+    return dataclasses.replace(result, results=results, verification=verification)
+
+
 __all__ = [
+    "DEFAULT_EFFECT_WAIT",
     "ApplyReporter",
+    "WaitClock",
     "ApplyResult",
     "ChangeResult",
     "ChangeStatus",
     "Reporter",
     "apply_plan",
     "stages",
+    "verify_effect",
 ]

@@ -46,6 +46,9 @@ class Recorder:
     def apply_finished(self) -> None:
         self.calls.append("apply_finished")
 
+    def effect_waiting(self, pending: int, checked: int, waited: float, bound: float) -> None:
+        self.calls.append("effect_waiting")
+
 
 def _env(cwd: Path) -> Environment:
     return Environment(

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol, Self
 
+from hsmsync.core.effect import Observation, ReadBack
 from hsmsync.core.errors import StateError
 from hsmsync.core.guard import Caller
 from hsmsync.core.plan import Change
@@ -123,7 +125,19 @@ class ChangeApplier(Protocol):
         ...
 
 
-class StateBackend(ChangeApplier, Protocol):
+class EffectReader(Protocol):
+    """What the applier needs to see changes take effect (`core/effect.py`)."""
+
+    def read_back(self, reads: Sequence[ReadBack]) -> list[Observation]:
+        """One answer per read (an unreadable one carries its error instead of raising)."""
+        ...
+
+    def regions(self, hsm: str) -> frozenset[str]:
+        """The regions that have answered for this HSM so far in this run."""
+        ...
+
+
+class StateBackend(ChangeApplier, EffectReader, Protocol):
     """Everything a command uses of a backend. A backend is a context manager: leaving the block
     closes what it holds (SDK clients and their transports). Discovery progress is given when the
     backend is opened (`registry.open_backend(progress=...)`)."""

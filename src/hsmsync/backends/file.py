@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Self
 
 from hsmsync.backends.base import Outcome, ReadRequest, check_targets
 from hsmsync.core.change_check import check_applicable
+from hsmsync.core.effect import Observation, ReadBack, ReadKind
 from hsmsync.core.errors import StateError
 from hsmsync.core.guard import Caller
 from hsmsync.core.plan import Change
 from hsmsync.core.state import LiveState
 from hsmsync.core.state_edits import apply_to_state
 from hsmsync_files.statefile import locked, read_state_file, write_state_file
+
+FILE_REGION = "state file"
 
 
 class FileStateBackend:
@@ -61,6 +65,23 @@ class FileStateBackend:
                 raise StateError(f"{self.path}: no vault {name} ({resource_id}) to switch")
             vault = state.vaults[key].model_copy(update={"enable_rbac_authorization": rbac})
             write_state_file(self.path, state.model_copy(update={"vaults": {**state.vaults, key: vault}}))
+
+    def read_back(self, reads: Sequence[ReadBack]) -> list[Observation]:
+        """The file is consistent: one read of it answers every read back (in one "region")."""
+        state = read_state_file(self.path) if reads else None
+        out = []
+        for read in reads:
+            hsm = state.hsms.get(read.hsm) if state is not None else None
+            if hsm is None:
+                out.append(Observation(read, FILE_REGION, error=f"HSM '{read.hsm}' not in {self.display}"))
+            elif read.kind is ReadKind.DEFINITIONS:
+                out.append(Observation(read, FILE_REGION, definitions=hsm.role_definitions))
+            else:
+                out.append(Observation(read, FILE_REGION, assignments=hsm.role_assignments))
+        return out
+
+    def regions(self, hsm: str) -> frozenset[str]:  # noqa: ARG002 - one file, one region for every HSM
+        return frozenset({FILE_REGION})
 
     def other_writers(self) -> list[str]:
         return []  # writes hold the file's lock; nobody else writes between them

@@ -97,6 +97,7 @@ class Progress:
         self._lock = threading.RLock()
         self._phase: _Phase | None = None
         self._bar: Any = None
+        self._effect_line: float | None = None  # when the last "waiting to take effect" line went out
 
     # -- phases -----------------------------------------------------------------------------------
 
@@ -195,6 +196,27 @@ class Progress:
     def apply_finished(self) -> None:
         with self._lock:
             self._end()
+
+    def effect_waiting(self, pending: int, checked: int, waited: float, bound: float) -> None:
+        """A visible wait: the first line at once, then one every `interval` seconds."""
+        with self._lock:
+            if self.mode is Mode.OFF:
+                return
+            now = self._clock()
+            if self._effect_line is not None and now - self._effect_line < self.interval:
+                return
+            self._effect_line = now
+            text = (
+                f"waiting for changes to take effect: {pending} of {checked} not yet seen in every "
+                f"region, {waited:.0f}s of at most {bound:g}s"
+            )
+            if self.log_format == "json":
+                record = logging.LogRecord("hsmsync.progress", logging.INFO, "", 0, text, None, None)
+                record.phase, record.done, record.total = "effect", checked - pending, checked
+                self.stream.write(JsonLogFormatter().format(record) + "\n")
+            else:
+                self.stream.write(f"hsmsync: {text}\n")
+            self.stream.flush()
 
     def close(self) -> None:
         with self._lock:

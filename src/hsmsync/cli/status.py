@@ -10,5 +10,8 @@ class ExitStatus(IntEnum):
     ERROR = 1  # every error, usage errors too: never 2, which means "changes"
     CHANGES = 2  # plan --detailed-exitcode: there are changes; drift: drifted
     UNEXPECTED = 3
+    NOT_IN_EFFECT = (
+        4  # apply: every change was written, some not yet seen in effect (Azure still replicating)
+    )
     INTERRUPTED = 130  # 128 + SIGINT; SIGTERM is reported the same way
     OUTPUT_CUT = 141  # 128 + SIGPIPE: the reader of the output went away (`| head`), as git and coreutils

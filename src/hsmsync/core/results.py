@@ -22,11 +22,30 @@ class ChangeStatus(StrEnum):
     NOT_ATTEMPTED = "not_attempted"
 
 
+class Effect(StrEnum):
+    """Whether an applied change was seen in effect when hsmsync read it back (`core/effect.py`)."""
+
+    IN_EFFECT = "in_effect"
+    NOT_IN_EFFECT = "not_in_effect"  # not seen in every region before the wait ran out
+    NOT_CHECKED = "not_checked"  # apply --no-wait
+
+
 @dataclass(frozen=True, slots=True)
 class ChangeResult:
     change: Change
     status: ChangeStatus
     error: str | None = None
+    effect: Effect | None = None  # None: a change hsmsync does not read back (or one not applied)
+    effect_note: str | None = None  # why it is not in effect
+
+
+@dataclass(frozen=True, slots=True)
+class Verification:
+    """How the apply read its changes back: for how long it waited, and its bound (None: --no-wait)."""
+
+    bound: float | None
+    waited: float = 0.0
+    reads: int = 0
 
 
 # The error of a change that was in flight when Ctrl-C stopped the apply.
@@ -41,6 +60,7 @@ class ApplyResult:
     results: tuple[ChangeResult, ...]
     interrupted: bool = False
     unexpected: str | None = None
+    verification: Verification | None = None  # None: nothing was read back (no wait asked, or none to do)
 
     @property
     def ok(self) -> bool:
@@ -48,3 +68,11 @@ class ApplyResult:
 
     def count(self, status: ChangeStatus) -> int:
         return sum(1 for r in self.results if r.status is status)
+
+    def count_effect(self, effect: Effect) -> int:
+        return sum(1 for r in self.results if r.effect is effect)
+
+    @property
+    def in_effect(self) -> bool:
+        """No change that was read back is missing (changes not read back do not count)."""
+        return self.count_effect(Effect.NOT_IN_EFFECT) == 0

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hsmsync.core.results import ApplyResult, ChangeStatus
+from hsmsync.core.results import ApplyResult, ChangeStatus, Effect
 from hsmsync.render.contract import document
 from hsmsync.render.escape import visible as v
 from hsmsync.render.labels import principal_label
@@ -24,6 +24,8 @@ def render_apply_result(result: ApplyResult) -> str:
         out.append(f"  [{_MARK[r.status]}] {what}")
         if r.error:  # the service's message: untrusted too
             out.append(f"      error: {v(r.error)}")
+        if r.effect is Effect.NOT_IN_EFFECT:
+            out.append(f"      NOT YET IN EFFECT: {v(r.effect_note or 'not seen when read back')}")
     applied = result.count(ChangeStatus.APPLIED)
     already = result.count(ChangeStatus.ALREADY_DONE)
     failed = result.count(ChangeStatus.FAILED)
@@ -50,10 +52,52 @@ def render_apply_json(result: ApplyResult, header: str) -> str:
         {
             "backend": header,
             "ok": result.ok,
+            "in_effect": result.in_effect,
             "summary": {status.value: result.count(status) for status in ChangeStatus},
+            "verification": _verification_json(result),
             "results": [
-                {"status": r.status.value, "error": r.error, "change": r.change.to_dict(order)}
+                {
+                    "status": r.status.value,
+                    "error": r.error,
+                    "effect": r.effect.value if r.effect is not None else None,
+                    "effect_note": r.effect_note,
+                    "change": r.change.to_dict(order),
+                }
                 for order, r in enumerate(result.results, start=1)
             ],
         },
+    )
+
+
+def _verification_json(result: ApplyResult) -> dict[str, object] | None:
+    """How the changes were read back (null when none was: nothing to check)."""
+    check = result.verification
+    if check is None:
+        return None
+    return {
+        "bound_seconds": check.bound,  # null: --no-wait
+        "waited_seconds": round(check.waited, 3),
+        "reads": check.reads,
+        **{effect.value: result.count_effect(effect) for effect in Effect},
+    }
+
+
+def render_effect_summary(result: ApplyResult) -> str:
+    """The line on whether the applied changes were seen in effect ("" when none was read back)."""
+    check = result.verification
+    if check is None:
+        return ""
+    if check.bound is None:
+        n = result.count_effect(Effect.NOT_CHECKED)
+        return (
+            f"Not read back (--no-wait): {n} changes may not be in effect yet; "
+            "`hsmsync plan` shows what is.\n"
+        )
+    seen, missing = result.count_effect(Effect.IN_EFFECT), result.count_effect(Effect.NOT_IN_EFFECT)
+    if not missing:
+        return f"In effect: {seen} changes read back in every region that answered ({check.waited:.1f}s).\n"
+    return (
+        f"NOT YET IN EFFECT: {missing} of {seen + missing} changes after waiting {check.waited:.0f}s "
+        f"(at most {check.bound:g}s). Azure may still be replicating them: run `hsmsync plan` later "
+        "(it plans nothing for a change that has taken effect), or apply again with a longer --wait.\n"
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -21,6 +21,7 @@ from hsmsync.backends.azure.clients import ClientFactory
 from hsmsync.backends.azure.data_settings import read_data_settings, update_data_setting
 from hsmsync.backends.azure.dataplane import DataPlane
 from hsmsync.backends.azure.discovery import Discovery
+from hsmsync.backends.azure.effect import EffectReads
 from hsmsync.backends.azure.ids import parse_arm_scope, parse_managed_hsm_id
 from hsmsync.backends.azure.keys import read_key_details
 from hsmsync.backends.azure.management import ManagementPlane
@@ -30,6 +31,7 @@ from hsmsync.backends.azure.settings import AzureSettings
 from hsmsync.backends.azure.signin import SignInError
 from hsmsync.backends.base import DiscoveryReporter, HsmRef, KeyDetail, Outcome, ReadRequest, check_targets
 from hsmsync.core.change_check import check_applicable
+from hsmsync.core.effect import Observation, ReadBack
 from hsmsync.core.errors import BackendError, StateError
 from hsmsync.core.guard import Caller
 from hsmsync.core.plan import Change, Kind, Plane
@@ -287,6 +289,17 @@ class AzureBackend:
     def switch_vault_permission_model(self, name: str, resource_id: str, rbac: bool) -> None:
         """`hsmsync migrate` only: flip a vault between access policies and Azure RBAC."""
         self.resources.switch_permission_model(name, resource_id, rbac)
+
+    def read_back(self, reads: Sequence[ReadBack]) -> list[Observation]:
+        """Apply's read-back (`core/effect.py`): one list call per HSM and scope, with its region."""
+        return EffectReads(self.clients.access_control, self._url_of).read(reads)
+
+    def regions(self, hsm: str) -> frozenset[str]:
+        url = self._url_of(hsm)
+        return self.clients.regions.regions(url) if url else frozenset()
+
+    def _url_of(self, hsm: str) -> str | None:
+        return self.clients.hsm_url(hsm, self._urls.get(hsm))
 
     def other_writers(self) -> list[str]:
         """Signs that someone else changed the same HSMs or ARM while this run did (one line each):

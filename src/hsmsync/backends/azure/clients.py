@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from hsmsync.backends.azure.credentials import sign_in_for
 from hsmsync.backends.azure.hosts import HostGuardPolicy
 from hsmsync.backends.azure.pacing import DeadlinePolicy, JitteredRetryPolicy, Pacer
+from hsmsync.backends.azure.regions import RegionLog
 from hsmsync.backends.azure.settings import AzureSettings
 from hsmsync.core.errors import StateError
 
@@ -32,6 +33,7 @@ class ClientFactory:
         self._cache: dict[tuple[str, str], Any] = {}
         self._lock = threading.Lock()
         self.pacer = Pacer(settings.pacing.hsm_rate, settings.pacing.arm_rate)
+        self.regions = RegionLog()  # which regions of each HSM answered (apply's read-back)
 
     @property
     def credential(self) -> TokenCredential:
@@ -84,6 +86,12 @@ class ClientFactory:
                 self._cache[(kind, key)] = client
             return client
 
+    def _hsm_kwargs(self) -> dict[str, Any]:
+        """An HSM client's kwargs: the common ones, and the policy noting which region answered."""
+        kwargs = self.common_kwargs()
+        kwargs["per_retry_policies"] = [*kwargs["per_retry_policies"], self.regions.policy()]
+        return kwargs
+
     def access_control(self, url: str) -> KeyVaultAccessControlClient:
         from azure.keyvault.administration import KeyVaultAccessControlClient
 
@@ -92,7 +100,7 @@ class ClientFactory:
                 url,
                 self.credential,
                 verify_challenge_resource=self.settings.verify_challenge_resource,
-                **self.common_kwargs(),
+                **self._hsm_kwargs(),
             )
 
         client: KeyVaultAccessControlClient = self._cached("access_control", url, build)
@@ -106,7 +114,7 @@ class ClientFactory:
                 url,
                 self.credential,
                 verify_challenge_resource=self.settings.verify_challenge_resource,
-                **self.common_kwargs(),
+                **self._hsm_kwargs(),
             )
 
         client: KeyClient = self._cached("keys", url, build)

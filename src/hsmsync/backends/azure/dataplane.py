@@ -31,8 +31,10 @@ from hsmsync.backends.azure.errors import (
 )
 from hsmsync.backends.azure.ids import data_role_definition_id, enum_text, role_guid, scope_text
 from hsmsync.backends.base import Outcome
+from hsmsync.core.desired import assignment_key
 from hsmsync.core.errors import BackendError, StateError
-from hsmsync.core.plan import Action, Change, Kind
+from hsmsync.core.ids import deterministic_name
+from hsmsync.core.plan import Action, Change, Kind, Plane
 from hsmsync.core.roledefs import diff_role_definition
 from hsmsync.core.state import PERMISSION_LISTS, DataRoleAssignment, HsmState, Permission, RoleDefinition
 
@@ -89,6 +91,24 @@ def _no_progress(total: int, done: int) -> None:
 
 Progress = Callable[[int, int], None]
 _At = Callable[..., Attempt]  # (verb, scope="/") -> the Attempt of one call on this HSM
+
+
+def _taken_but_not_visible(change: Change, attempt: Attempt, exc: HttpResponseError) -> Outcome:
+    """The service says the name is taken, but the region that answered the read does not show it:
+    a write still replicating (a multi-region HSM; Azure's 201 before the effect). A name hsmsync
+    derives from exactly this grant (scope, role, principal) is this grant: already so, and apply's
+    read-back (`core/effect.py`) confirms it. Any other name cannot be told apart: an error."""
+    principal = change.principal_id or ""
+    key = assignment_key(Plane.DATA, change.target.name, change.scope, change.role_id, principal)
+    if change.name.lower() == deterministic_name(*key):
+        return Outcome.ALREADY_DONE
+    code, message = service_error(exc)
+    raise BackendError(
+        f"{attempt.describe()} failed: the name is taken, but the assignment holding it cannot be read "
+        f"yet (still replicating?); plan again in a few minutes ({code}: {message})",
+        code=code,
+        status=exc.status_code,
+    )
 
 
 class DataPlane:
@@ -293,10 +313,12 @@ class DataPlane:
         self, change: Change, url: str, attempt: Attempt, exc: HttpResponseError
     ) -> Outcome:
         """The name is taken: ALREADY_DONE if it holds the same role for the same principal."""
-        existing = call_sdk(
-            self._attempt(f"read existing role assignment {change.name}", change, url),
-            lambda: self._client(url).get_role_assignment(change.scope, change.name),
-        )
+        read = self._attempt(f"read existing role assignment {change.name}", change, url)
+        with sdk_errors(read):
+            try:
+                existing = self._client(url).get_role_assignment(change.scope, change.name)
+            except ResourceNotFoundError:
+                return _taken_but_not_visible(change, attempt, exc)
         try:
             live = assignment_from_sdk(existing)
         except REPLY_ERRORS:

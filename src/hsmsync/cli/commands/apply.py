@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import TextIO
 
-from hsmsync.applier import apply_plan
+from hsmsync.applier import DEFAULT_EFFECT_WAIT, apply_plan, verify_effect
 from hsmsync.bootstrap import run_bootstrap
 from hsmsync.cli.context import Context
 from hsmsync.cli.options import add_format, add_planning, guard_of, manifest_of, source_of
@@ -16,7 +16,7 @@ from hsmsync.core.results import ApplyResult
 from hsmsync.core.review import PlanReview
 from hsmsync.environment import Environment
 from hsmsync.render import PLAN_RENDERERS
-from hsmsync.render.results import render_apply_json, render_apply_result
+from hsmsync.render.results import render_apply_json, render_apply_result, render_effect_summary
 from hsmsync.workflow import (
     Planned,
     caller_of,
@@ -43,6 +43,33 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="when discovery is denied, first apply the manifest's grant that gives the applier the right",
     )
     add_format(p, ["text", "json"], "json: the results as JSON on stdout")
+    wait = p.add_mutually_exclusive_group()
+    wait.add_argument(
+        "--wait",
+        type=_duration,
+        default=DEFAULT_EFFECT_WAIT,
+        metavar="DURATION",
+        help="how long to wait for the applied changes to be seen in effect, e.g. 90s, 15m "
+        f"(default {DEFAULT_EFFECT_WAIT / 60:g}m: a second HSM region can lag about 6 minutes)",
+    )
+    wait.add_argument(
+        "--no-wait",
+        action="store_true",
+        help="do not read the applied changes back (they may not be in effect yet)",
+    )
+
+
+def _duration(text: str) -> float:
+    """Seconds, or a number with `s`, `m` or `h`: a usage error when it is none of these."""
+    raw = text.strip().lower()
+    factor = {"s": 1.0, "m": 60.0, "h": 3600.0}.get(raw[-1:])
+    try:
+        seconds = float(raw[:-1] if factor else raw) * (factor or 1.0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a duration (e.g. 90s, 15m)") from None
+    if not 0 <= seconds < float("inf"):
+        raise argparse.ArgumentTypeError(f"'{text}' is not a duration of 0 seconds or more")
+    return seconds
 
 
 def confirmed(args: argparse.Namespace, env: Environment, question: str, out: TextIO) -> bool:
@@ -112,10 +139,13 @@ def _apply(args: argparse.Namespace, ctx: Context, planned: Planned) -> ExitStat
     result = apply_plan(plan, backend, reporter=ctx.progress, workers=backend.workers)
     if ctx.progress is not None:
         ctx.progress.apply_finished()
+    if not result.interrupted:  # applied means in effect: read the changes back
+        bound = None if args.no_wait else args.wait
+        result = verify_effect(result, backend, bound=bound, reporter=ctx.progress)
     if args.format == "json":
         env.stdout.write(render_apply_json(result, backend.describe()))
     else:
-        env.stdout.write("\n" + render_apply_result(result))
+        env.stdout.write("\n" + render_apply_result(result) + render_effect_summary(result))
     for note in backend.other_writers():
         env.stderr.write(f"warning: {note}\n")
     return _status(result, ctx)
@@ -129,4 +159,6 @@ def _status(result: ApplyResult, ctx: Context) -> ExitStatus:
     if result.interrupted:
         ctx.env.stderr.write("interrupted\n")
         return ExitStatus.INTERRUPTED
-    return ExitStatus.OK if result.ok else ExitStatus.ERROR
+    if not result.ok:
+        return ExitStatus.ERROR
+    return ExitStatus.OK if result.in_effect else ExitStatus.NOT_IN_EFFECT

@@ -1,0 +1,155 @@
+"""Applied means in effect: what to read back after an apply, and whether a read shows a change.
+
+Azure answers 201 before a role assignment takes effect, and a Managed HSM with a second region
+replicates role assignments and definitions to it with up to about six minutes of lag, while
+requests may land in either region. So after writing, hsmsync reads back what it wrote and counts
+a change as in effect only when every region that has answered for that HSM shows it.
+
+This module is the pure part: which changes are checked (data-plane role assignments and role
+definitions that were applied or found already so), which reads show them (one per HSM and scope,
+however many changes share it), and how a read is compared with a change. The polling loop (when
+to read again, for how long) is the applier's; the reads themselves are the backend's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from hsmsync.core.plan import Action, Change, Kind, Plane
+from hsmsync.core.results import ChangeResult, ChangeStatus
+from hsmsync.core.roledefs import diff_role_definition
+from hsmsync.core.state import DataRoleAssignment, RoleDefinition
+from hsmsync.core.target import TargetKind
+
+# A listing at '/' returns the assignments at '/' and at '/keys' (ASSUMPTIONS.md 1): one read for both.
+_HSM_WIDE = ("/", "/keys")
+
+
+class ReadKind(StrEnum):
+    ASSIGNMENTS = "assignments"
+    DEFINITIONS = "definitions"
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class ReadBack:
+    """One read that can show several changes: an HSM's assignments listed at a scope, or its
+    role definitions."""
+
+    hsm: str
+    kind: ReadKind
+    scope: str  # '/' (it lists '/' and '/keys' together) or '/keys/<name>'; '/' for definitions
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """What one region answered to one read: the items, or why it could not be read."""
+
+    read: ReadBack
+    region: str
+    assignments: tuple[DataRoleAssignment, ...] = ()
+    definitions: tuple[RoleDefinition, ...] = ()
+    error: str | None = None  # e.g. 403 in a region that does not have the reader's right yet
+
+
+def is_checked(result: ChangeResult) -> bool:
+    """Changes whose effect hsmsync reads back: an HSM's role assignments and definitions that
+    were written, or found already so. (Management-plane changes are not read back.)"""
+    change = result.change
+    return (
+        result.status in (ChangeStatus.APPLIED, ChangeStatus.ALREADY_DONE)
+        and change.plane is Plane.DATA
+        and change.target.kind is TargetKind.HSM
+        and change.kind in (Kind.ROLE_ASSIGNMENT, Kind.ROLE_DEFINITION)
+    )
+
+
+def read_for(change: Change) -> ReadBack:
+    if change.kind is Kind.ROLE_DEFINITION:
+        return ReadBack(change.target.name, ReadKind.DEFINITIONS, "/")
+    scope = change.scope.lower()
+    return ReadBack(change.target.name, ReadKind.ASSIGNMENTS, "/" if scope in _HSM_WIDE else scope)
+
+
+def _same_scope(a: str, b: str) -> bool:
+    return a.lower() == b.lower()
+
+
+def shows(change: Change, observation: Observation) -> bool:
+    """Does this answer show the change in effect? A create (or update) is in effect when the
+    item is there as desired; a delete when it is gone."""
+    if change.kind is Kind.ROLE_DEFINITION:
+        found = next((d for d in observation.definitions if d.name == change.role_id.lower()), None)
+        if change.action is Action.DELETE:
+            return found is None
+        desired = change.definition
+        return found is not None and desired is not None and diff_role_definition(found, desired) is None
+    at_scope = [a for a in observation.assignments if _same_scope(a.scope, change.scope)]
+    if change.action is Action.DELETE:
+        return not any(a.name == change.name.lower() for a in at_scope)
+    # By its natural key: "already so" may have found the same grant under another name.
+    role, principal = change.role_id.lower(), (change.principal_id or "").lower()
+    return any(a.role_definition_id == role and a.principal_id == principal for a in at_scope)
+
+
+@dataclass
+class EffectTracker:
+    """The latest answer of every region about every checked change, and the regions known.
+
+    `changes`: the checked changes by their index in the apply's results. A change is in effect
+    when every region known for its HSM has answered, and its latest answer shows the change.
+    """
+
+    changes: Mapping[int, Change]
+    regions: dict[str, set[str]] = field(default_factory=dict)  # hsm -> regions that answered
+    latest: dict[int, dict[str, bool]] = field(default_factory=dict)  # index -> region -> shown
+    errors: dict[ReadBack, str] = field(default_factory=dict)  # the last failed read's reason
+
+    def learn_regions(self, hsm: str, regions: Iterable[str]) -> None:
+        """Regions that answered for this HSM before (discovery, apply): they must agree too."""
+        self.regions.setdefault(hsm, set()).update(regions)
+
+    def record(self, observation: Observation) -> None:
+        read = observation.read
+        self.learn_regions(read.hsm, (observation.region,) if observation.region else ())
+        if observation.error is not None:
+            self.errors[read] = observation.error
+            return
+        self.errors.pop(read, None)
+        for index, change in self.changes.items():
+            if read_for(change) == read:
+                self.latest.setdefault(index, {})[observation.region] = shows(change, observation)
+
+    def in_effect(self, index: int) -> bool:
+        answers = self.latest.get(index, {})
+        regions = self.regions.get(self.changes[index].target.name, set()) | set(answers)
+        return bool(regions) and all(answers.get(region, False) for region in regions)
+
+    def pending(self) -> list[int]:
+        return [i for i in self.changes if not self.in_effect(i)]
+
+    def reads(self, turn: int = 0) -> list[ReadBack]:
+        """The reads still needed, one per HSM and scope, rotated by `turn`: with a share of
+        requests going to the other region, the same read then lands in another region."""
+        needed = sorted({read_for(self.changes[i]) for i in self.pending()})
+        if not needed:
+            return []
+        start = turn % len(needed)
+        return needed[start:] + needed[:start]
+
+    def why_not(self, index: int) -> str:
+        """Why a change is not in effect (for the report)."""
+        read = read_for(self.changes[index])
+        answers = self.latest.get(index, {})
+        regions = sorted(self.regions.get(read.hsm, set()) | set(answers))
+        missing = [r for r in regions if not answers.get(r, False)]
+        error = self.errors.get(read)
+        if error is not None and not answers:
+            return f"could not be read back: {error}"
+        where = ", ".join(missing) if missing else "any region"
+        return f"not yet seen in region {where}" + (f" (last read failed: {error})" if error else "")
+
+
+def tracker_for(results: Sequence[ChangeResult]) -> EffectTracker:
+    return EffectTracker({i: r.change for i, r in enumerate(results) if is_checked(r)})
