@@ -17,6 +17,7 @@ from azure.core.pipeline.policies import SansIOHTTPPolicy
 
 REGION_HEADER = "x-ms-keyvault-region"
 UNKNOWN_REGION = "(unnamed)"  # an answer without the header: one region, named by nobody
+_RBAC_PATH = "/providers/microsoft.authorization/"
 
 
 def _host(url: str) -> str:
@@ -43,12 +44,17 @@ class RegionLog:
 
 
 class RegionPolicy(SansIOHTTPPolicy[Any, Any]):
-    """Records the region of every HSM answer (a per-retry policy: every attempt counts)."""
+    """Records the region of every answer to an RBAC read (a per-retry policy: every attempt
+    counts). Reads only: they are what the read-back can be answered by, so a region that only
+    ever took writes (or key calls) is not one the read-back could wait for in vain."""
 
     def __init__(self, log: RegionLog) -> None:
         self._log = log
 
     def on_response(self, request: PipelineRequest[Any], response: PipelineResponse[Any, Any]) -> None:
+        http = request.http_request
+        if http.method != "GET" or _RBAC_PATH not in http.url.lower():
+            return
         region = response.http_response.headers.get(REGION_HEADER)
         if region:
             self._log.record(request.http_request.url, region)
