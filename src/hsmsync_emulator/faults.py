@@ -25,6 +25,7 @@ from dataclasses import dataclass, replace
 from enum import Enum
 
 from hsmsync_emulator.replica import ReplicaConfig
+from hsmsync_emulator.specs import spec_items
 
 DEFAULT_THROTTLE = 5.0
 DEFAULT_PAGE_SIZE = 100
@@ -72,14 +73,7 @@ def _latency(value: str) -> float:
 def parse_faults(spec: str) -> FaultConfig:
     """Parse `latency=20ms,429=0.1,...` (see the module docstring). Raises ValueError, naming the item."""
     config = FaultConfig()
-    for raw in spec.split(","):
-        item = raw.strip()
-        if not item:
-            continue
-        key, sep, value = item.partition("=")
-        key = key.strip().lower()
-        if not sep or not value.strip():
-            raise ValueError(f"fault '{item}': expected key=value")
+    for item, key, value in spec_items(spec, "fault"):
         try:
             if key == "latency":
                 config = replace(config, latency_ms=_latency(value))

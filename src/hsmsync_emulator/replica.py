@@ -35,6 +35,7 @@ from typing import Any, TypeVar
 
 from hsmsync.core.state import LiveState
 from hsmsync_emulator.server import Request
+from hsmsync_emulator.specs import spec_items
 from hsmsync_emulator.store import Store
 
 T = TypeVar("T")
@@ -100,14 +101,7 @@ _FIELDS: dict[str, tuple[str, Callable[[str], Any]]] = {
 def parse_replica(spec: str) -> ReplicaConfig:
     """Parse `lag=6m,share=0.5,...` (see the module docstring). Raises ValueError, naming the item."""
     config = ReplicaConfig()
-    for raw in spec.split(","):
-        item = raw.strip()
-        if not item:
-            continue
-        key, sep, value = item.partition("=")
-        key = key.strip().lower()
-        if not sep or not value.strip():
-            raise ValueError(f"replica '{item}': expected key=value")
+    for item, key, value in spec_items(spec, "replica"):
         if key not in _FIELDS:
             raise ValueError(f"replica '{item}': unknown key '{key}' (known: {', '.join(_FIELDS)})")
         name, convert = _FIELDS[key]

@@ -15,11 +15,12 @@ from hsmsync.core.ids import deterministic_name
 from hsmsync.core.plan import Action, Change, Kind, Plane
 from hsmsync.core.planner import plan_changes
 from hsmsync.core.results import ApplyResult, ChangeResult, ChangeStatus, Effect
-from hsmsync.core.state import DataRoleAssignment, Permission, RoleDefinition
+from hsmsync.core.state import DataRoleAssignment, Permission
 from hsmsync.core.target import ARM, Target
 from hsmsync.manifest import load_manifest
 from tests.changes import flat_change
 from tests.conftest import CONTOSO
+from tests.live.test_e2e import role_definition
 
 HSM = "h1"
 ROLE = "21dbd100-6940-42c2-9190-5d6cb909625b"
@@ -54,22 +55,7 @@ def _live(change: Change, name: str | None = None) -> DataRoleAssignment:
 
 
 def _definition(action: Action, data_actions: tuple[str, ...]) -> Change:
-    role = RoleDefinition(
-        name=CUSTOM, role_name="Rotator", permissions=(Permission(data_actions=data_actions),)
-    )
-    return flat_change(
-        id=f"def:{action}",
-        action=action,
-        kind=Kind.ROLE_DEFINITION,
-        plane=Plane.DATA,
-        target=Target.hsm(HSM),
-        scope="/",
-        name=CUSTOM,
-        role="Rotator",
-        role_id=CUSTOM,
-        reason="test",
-        definition=role if action is not Action.DELETE else None,
-    )
+    return role_definition(action, data_actions)  # the live tests' custom role (on HSM 'contoso')
 
 
 def _applied(*changes: Change, status: ChangeStatus = ChangeStatus.APPLIED) -> ApplyResult:
@@ -106,11 +92,11 @@ def test_hsm_wide_scopes_share_one_read_and_definitions_have_their_own() -> None
     ]
     tracker = tracker_for(_applied(*changes).results)
     assert tracker.reads() == [
+        ReadBack("contoso", ReadKind.DEFINITIONS, "/"),
         ReadBack(HSM, ReadKind.ASSIGNMENTS, "/"),
         ReadBack(HSM, ReadKind.ASSIGNMENTS, "/keys/k1"),
-        ReadBack(HSM, ReadKind.DEFINITIONS, "/"),
     ]
-    assert tracker.reads(turn=1)[0] == ReadBack(HSM, ReadKind.ASSIGNMENTS, "/keys/k1")  # rotated
+    assert tracker.reads(turn=1)[0] == ReadBack(HSM, ReadKind.ASSIGNMENTS, "/")  # rotated
 
 
 def test_a_definition_is_in_effect_only_as_desired() -> None:
