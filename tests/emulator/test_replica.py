@@ -3,8 +3,10 @@ authorization against its own view), and the primary can answer 201 before a wri
 
 from __future__ import annotations
 
+import io
 import threading
 import uuid
+from pathlib import Path
 
 import pytest
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
@@ -16,7 +18,9 @@ from hsmsync_emulator import (
     Emulator,
     FaultConfig,
     ReplicaConfig,
+    ServeSpecs,
     parse_replica,
+    run_emulator_cli,
 )
 from tests.conftest import run_cli
 
@@ -169,8 +173,25 @@ def test_replica_spec_parsing() -> None:
             parse_replica(bad)
 
 
-def test_a_bad_replica_option_is_a_clear_error(tmp_path) -> None:
+def test_a_bad_replica_option_is_a_clear_error(tmp_path: Path) -> None:
     result = run_cli("emulator", "--state", "missing.json", "--replica", "share=3", cwd=tmp_path)
     assert result.exit_code == ExitStatus.ERROR
     assert "--replica: replica 'share=3': share must be between 0 and 1" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_the_emulator_command_serves_the_replica_it_was_given(
+    state_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: dict[str, object] = {}
+
+    def interrupted(self: Emulator) -> None:
+        seen["replica"], seen["throttle"] = self.replica, self.faults.throttle
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Emulator, "serve_forever", interrupted)
+    out = io.StringIO()
+    specs = ServeSpecs(faults="throttle=3", replica="lag=6m,share=0.5,hsm=hsm1")
+    assert run_emulator_cli(state_file, 0, None, specs, out) == 0
+    assert seen == {"replica": ReplicaConfig(lag=360, share=0.5, hsms=frozenset({"hsm1"})), "throttle": 3}
+    assert "replica region for hsm1: lag 360s, serves 50% of RBAC reads (round robin)" in out.getvalue()
