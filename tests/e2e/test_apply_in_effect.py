@@ -96,6 +96,7 @@ def test_no_wait_plan_and_apply_again_while_lagging_never_duplicate(tmp_path: Pa
         second = run_cli("apply", *LIVE, "--auto-approve", "--no-wait", cwd=tmp_path, environ=FAST)
         assert second.exit_code == ExitStatus.OK, second.stdout + second.stderr
         assert "already so" in second.stdout
+        assert "or by an earlier apply that a lagging region did not show yet" in second.stderr
         assert _grants(emulator) == after_first
         assert max(after_first.values()) == 1  # no grant twice, under any name
 

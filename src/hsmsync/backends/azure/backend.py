@@ -317,7 +317,10 @@ class AzureBackend:
             if throttled.get(target):
                 signs.append(f"{throttled[target]} calls throttled although hsmsync paces itself")
             if already.get(target):
-                signs.append(f"{already[target]} planned changes were already made by someone else")
+                signs.append(
+                    f"{already[target]} planned changes were already made by someone else "
+                    "(or by an earlier apply that a lagging region did not show yet)"
+                )
             what = "ARM" if target.is_arm else f"'{target}'"
             notes.append(
                 f"another writer is changing {what} at the same time ({'; '.join(signs)}); "
