@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from hsmsync.backends.base import ChangeApplier, EffectReader, Outcome
-from hsmsync.core.effect import tracker_for
+from hsmsync.core.effect import EffectTracker, tracker_for
 from hsmsync.core.errors import HsmsyncError
 from hsmsync.core.plan import PHASES, Change, Plan
 from hsmsync.core.results import (
@@ -301,11 +301,17 @@ def verify_effect(
             pause = min(pause * 2, MAX_RECHECK)
     except KeyboardInterrupt:  # Ctrl-C while waiting: what was seen so far is still reported
         interrupted = True
-    effects = {i: Effect.IN_EFFECT if tracker.in_effect(i) else Effect.NOT_IN_EFFECT for i in tracker.changes}
-    notes = {i: tracker.why_not(i) for i in tracker.pending()}
+    effects = {i: _effect(tracker, i) for i in tracker.changes}
+    notes = {i: tracker.why_not(i) for i, effect in effects.items() if effect is not Effect.IN_EFFECT}
     verification = Verification(bound, waited=clock.now() - started, reads=reads)
     checked = _with_effects(result, effects, notes, verification)
     return dataclasses.replace(checked, interrupted=True) if interrupted else checked
+
+
+def _effect(tracker: EffectTracker, index: int) -> Effect:
+    if tracker.in_effect(index):
+        return Effect.IN_EFFECT
+    return Effect.UNREADABLE if tracker.unreadable(index) else Effect.NOT_IN_EFFECT
 
 
 def _with_effects(

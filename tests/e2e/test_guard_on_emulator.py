@@ -217,6 +217,8 @@ def test_the_guard_does_not_count_a_service_principals_group_on_the_data_plane(t
         )
         forced = run.apply(group_only, "--allow-lockout")
         assert forced.exit_code == 0, forced.stdout + forced.stderr
+        # Its own read right went with it: the changes cannot be read back, and it does not wait.
+        assert "changes, because the applying identity is denied the read" in forced.stdout
         after = run("plan")
         assert after.exit_code == 1 and "roleDefinitions/read/action" in after.stderr
 

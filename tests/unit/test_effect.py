@@ -258,3 +258,38 @@ def test_the_file_backend_shows_what_it_does_not_hold(tmp_path: Path) -> None:
     assert result.results[0].effect_note == "could not be read back: HSM 'h1' not in " + str(
         tmp_path / "state.json"
     )
+
+
+def test_a_read_denied_in_every_region_is_not_waited_for() -> None:
+    create = _assignment_change(Action.CREATE, "/", ALICE)
+    read = read_for(create)
+    tracker = EffectTracker({0: create})
+    tracker.learn_regions(HSM, {"west", "east"})
+    tracker.record(Observation(read, "west", error="403 AccessDenied", denied=True))
+    assert not tracker.unreadable(0) and tracker.pending() == [0]  # east may still let it read
+    tracker.record(Observation(read, "east", error="403 AccessDenied", denied=True))
+    assert tracker.unreadable(0) and tracker.pending() == []
+    assert tracker.why_not(0) == "could not be read back: 403 AccessDenied"
+
+
+class Denying:
+    """One region that denies every read (the apply took the applier's own read right away)."""
+
+    def __init__(self) -> None:
+        self.reads = 0
+
+    def regions(self, hsm: str) -> frozenset[str]:
+        return frozenset({"only"})
+
+    def read_back(self, reads: Sequence[ReadBack]) -> list[Observation]:
+        self.reads += len(reads)
+        return [Observation(r, "only", error="403 AccessDenied", denied=True) for r in reads]
+
+
+def test_an_apply_that_took_its_own_read_right_reports_it_without_waiting() -> None:
+    clock, reader = Clock(), Denying()
+    create = _assignment_change(Action.DELETE, "/", ALICE)
+    result = verify_effect(_applied(create), reader, bound=600, clock=clock.wait_clock)
+    assert [r.effect for r in result.results] == [Effect.UNREADABLE]
+    assert reader.reads == 1 and clock.sleeps == []
+    assert result.in_effect  # nothing is known to be missing: the exit status stays 0

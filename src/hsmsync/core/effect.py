@@ -50,7 +50,8 @@ class Observation:
     region: str
     assignments: tuple[DataRoleAssignment, ...] = ()
     definitions: tuple[RoleDefinition, ...] = ()
-    error: str | None = None  # e.g. 403 in a region that does not have the reader's right yet
+    error: str | None = None  # the read failed, e.g. 403 in a region that lacks the reader's right
+    denied: bool = False  # the failure was a denial (403): the reading identity lacks the right
 
 
 def is_checked(result: ChangeResult) -> bool:
@@ -105,6 +106,7 @@ class EffectTracker:
     regions: dict[str, set[str]] = field(default_factory=dict)  # hsm -> regions that answered
     latest: dict[int, dict[str, bool]] = field(default_factory=dict)  # index -> region -> shown
     errors: dict[ReadBack, str] = field(default_factory=dict)  # the last failed read's reason
+    denials: dict[ReadBack, dict[str, bool]] = field(default_factory=dict)  # read -> region -> denied
 
     def learn_regions(self, hsm: str, regions: Iterable[str]) -> None:
         """Regions that answered for this HSM before (discovery, apply): they must agree too."""
@@ -113,6 +115,8 @@ class EffectTracker:
     def record(self, observation: Observation) -> None:
         read = observation.read
         self.learn_regions(read.hsm, (observation.region,) if observation.region else ())
+        if observation.region:
+            self.denials.setdefault(read, {})[observation.region] = observation.denied
         if observation.error is not None:
             self.errors[read] = observation.error
             return
@@ -126,8 +130,18 @@ class EffectTracker:
         regions = self.regions.get(self.changes[index].target.name, set()) | set(answers)
         return bool(regions) and all(answers.get(region, False) for region in regions)
 
+    def unreadable(self, index: int) -> bool:
+        """Every region known for the HSM denies the read that would show this change (say the
+        apply took the applier's own read right away, `--allow-lockout`): waiting cannot help.
+        A denial in some regions only (one that lags behind a grant) is waited out."""
+        read = read_for(self.changes[index])
+        denials = self.denials.get(read, {})
+        regions = self.regions.get(read.hsm, set()) | set(denials)
+        return bool(regions) and all(denials.get(region, False) for region in regions)
+
     def pending(self) -> list[int]:
-        return [i for i in self.changes if not self.in_effect(i)]
+        """The changes still worth reading back: not seen in effect, and readable somewhere."""
+        return [i for i in self.changes if not self.in_effect(i) and not self.unreadable(i)]
 
     def reads(self, turn: int = 0) -> list[ReadBack]:
         """The reads still needed, one per HSM and scope, rotated by `turn`: with a share of

@@ -28,6 +28,7 @@ class Effect(StrEnum):
     IN_EFFECT = "in_effect"
     NOT_IN_EFFECT = "not_in_effect"  # not seen in every region before the wait ran out
     NOT_CHECKED = "not_checked"  # apply --no-wait
+    UNREADABLE = "unreadable"  # every region denies the applier the read that would show it
 
 
 @dataclass(frozen=True, slots=True)

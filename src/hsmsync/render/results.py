@@ -26,6 +26,8 @@ def render_apply_result(result: ApplyResult) -> str:
             out.append(f"      error: {v(r.error)}")
         if r.effect is Effect.NOT_IN_EFFECT:
             out.append(f"      NOT YET IN EFFECT: {v(r.effect_note or 'not seen when read back')}")
+        elif r.effect is Effect.UNREADABLE:
+            out.append(f"      not read back: {v(r.effect_note or 'the read was denied')}")
     applied = result.count(ChangeStatus.APPLIED)
     already = result.count(ChangeStatus.ALREADY_DONE)
     failed = result.count(ChangeStatus.FAILED)
@@ -94,10 +96,20 @@ def render_effect_summary(result: ApplyResult) -> str:
             "`hsmsync plan` shows what is.\n"
         )
     seen, missing = result.count_effect(Effect.IN_EFFECT), result.count_effect(Effect.NOT_IN_EFFECT)
-    if not missing:
-        return f"In effect: {seen} changes read back in every region that answered ({check.waited:.1f}s).\n"
-    return (
-        f"NOT YET IN EFFECT: {missing} of {seen + missing} changes after waiting {check.waited:.0f}s "
-        f"(at most {check.bound:g}s). Azure may still be replicating them: run `hsmsync plan` later "
-        "(it plans nothing for a change that has taken effect), or apply again with a longer --wait.\n"
-    )
+    unreadable = result.count_effect(Effect.UNREADABLE)
+    lines = []
+    if unreadable:
+        lines.append(
+            f"Not read back: {unreadable} changes, because the applying identity is denied the read "
+            "(did this apply take its own rights away?); their writes succeeded.\n"
+        )
+    if missing:
+        lines.append(
+            f"NOT YET IN EFFECT: {missing} of {seen + missing} changes after waiting {check.waited:.0f}s "
+            f"(at most {check.bound:g}s). Azure may still be replicating them: run `hsmsync plan` later "
+            "(it plans nothing for a change that has taken effect), or apply again with a longer --wait.\n"
+        )
+    elif seen:
+        waited = f"{check.waited:.1f}s"
+        lines.append(f"In effect: {seen} changes read back in every region that answered ({waited}).\n")
+    return "".join(lines)

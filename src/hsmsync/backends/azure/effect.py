@@ -15,7 +15,7 @@ from hsmsync.backends.azure.dataplane import assignment_from_sdk, definition_fro
 from hsmsync.backends.azure.errors import REPLY_ERRORS, Attempt, call_sdk
 from hsmsync.backends.azure.regions import REGION_HEADER, UNKNOWN_REGION
 from hsmsync.core.effect import Observation, ReadBack, ReadKind
-from hsmsync.core.errors import HsmsyncError
+from hsmsync.core.errors import BackendError, HsmsyncError
 
 
 class EffectReads:
@@ -52,6 +52,9 @@ class EffectReads:
                     attempt, lambda: list(client.list_role_assignments(read.scope, raw_response_hook=hook))
                 )
                 found = Observation(read, "", assignments=tuple(assignment_from_sdk(a) for a in items))
+        except BackendError as exc:
+            denied = exc.status == 403 or exc.denied is not None
+            return Observation(read, answered[-1] if answered else "", error=str(exc), denied=denied)
         except HsmsyncError as exc:
             return Observation(read, answered[-1] if answered else "", error=str(exc))
         except REPLY_ERRORS as exc:
