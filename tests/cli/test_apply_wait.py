@@ -65,3 +65,15 @@ def test_the_wait_is_visible_once_per_interval() -> None:
     quiet = io.StringIO()
     Progress(quiet, Mode.OFF).effect_waiting(1, 1, 0, 1)
     assert quiet.getvalue() == ""
+
+
+def test_the_markdown_report_holds_each_change_and_its_effect(contoso: Path) -> None:
+    result = run_cli("apply", "--state", "state.json", "--auto-approve", "--format", "markdown", cwd=contoso)
+    assert result.exit_code == ExitStatus.OK, result.stderr
+    report = result.stdout
+    assert report.startswith("### ✅ hsmsync apply: done\n")  # the plan went to stderr
+    assert "| # | change | status | effect |" in report
+    assert "| 1 | create role_definition contoso /: Contoso Key Rotator | applied | in effect |" in report
+    assert report.count("| in effect |") == 6
+    assert "In effect: 6 changes read back in every region that answered" in report
+    assert "hsmsync plan against fake state file" in result.stderr

@@ -111,3 +111,23 @@ def test_a_primary_that_answers_201_before_the_effect_is_waited_for(tmp_path: Pa
         assert applied.exit_code == ExitStatus.OK, applied.stdout + applied.stderr
         assert "In effect: 6 changes" in applied.stdout
         assert "hsmsync: waiting for changes to take effect: 6 of 6" in applied.stderr
+
+
+def test_the_markdown_report_marks_what_is_not_in_effect(tmp_path: Path) -> None:
+    with _lagging(tmp_path, ReplicaConfig(lag=360, share=0.5, clock=FakeClock())):
+        applied = run_cli(
+            "apply",
+            *LIVE,
+            "--auto-approve",
+            "--wait",
+            "0.3",
+            "--format",
+            "markdown",
+            cwd=tmp_path,
+            environ=FAST,
+        )
+        assert applied.exit_code == ExitStatus.NOT_IN_EFFECT, applied.stderr
+        report = applied.stdout
+        assert report.startswith("### ⏳ hsmsync apply: written, not yet in effect\n")
+        assert report.count("| **NOT YET IN EFFECT**: not yet seen in region emulator-replica |") == 6
+        assert "NOT YET IN EFFECT: 6 of 6 changes after waiting" in report

@@ -1,9 +1,14 @@
-"""Apply results as text: what was applied, what failed (with the service's message), what was not tried."""
+"""Apply results as text, JSON and markdown: what was applied, what failed (with the service's
+message), what was not tried, and whether each change was seen in effect."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from hsmsync.core.plan import Change
 from hsmsync.core.results import ApplyResult, ChangeStatus, Effect
 from hsmsync.render.contract import document
+from hsmsync.render.escape import md
 from hsmsync.render.escape import visible as v
 from hsmsync.render.labels import principal_label
 
@@ -15,36 +20,71 @@ _MARK = {
 }
 
 
-def render_apply_result(result: ApplyResult) -> str:
-    out = []
-    for r in result.results:
-        c = r.change
-        who = f" -> {v(principal_label(c))}" if c.principal_id else ""
-        what = f"{c.action.value} {c.kind.value} {v(c.target.key)} {v(c.scope)}: {v(c.role)}{who}"
-        out.append(f"  [{_MARK[r.status]}] {what}")
-        if r.error:  # the service's message: untrusted too
-            out.append(f"      error: {v(r.error)}")
-        if r.effect is Effect.NOT_IN_EFFECT:
-            out.append(f"      NOT YET IN EFFECT: {v(r.effect_note or 'not seen when read back')}")
-        elif r.effect is Effect.UNREADABLE:
-            out.append(f"      not read back: {v(r.effect_note or 'the read was denied')}")
+def _what(c: Change, shown: Callable[[str], str]) -> str:
+    """One change in a line, every untrusted part through `shown` (the format's escaping)."""
+    who = f" -> {shown(principal_label(c))}" if c.principal_id else ""
+    return f"{c.action.value} {c.kind.value} {shown(c.target.key)} {shown(c.scope)}: {shown(c.role)}{who}"
+
+
+def _outcome(result: ApplyResult) -> str:
+    """The closing line on the writes: complete, stopped at an error, or interrupted."""
     applied = result.count(ChangeStatus.APPLIED)
     already = result.count(ChangeStatus.ALREADY_DONE)
     failed = result.count(ChangeStatus.FAILED)
     skipped = result.count(ChangeStatus.NOT_ATTEMPTED)
     counts = f"{applied} applied, {already} already so, {failed} failed, {skipped} not attempted"
     if result.interrupted:
-        out.append(
-            f"Apply interrupted: {counts}. What was applied stays applied; plan again to see what is left."
-        )
-    elif result.ok:
-        out.append(f"Apply complete: {applied} applied, {already} already so.")
-    else:
-        out.append(
-            f"Apply stopped at the first error: {counts}. Fix the cause and run apply again; "
-            "what was applied stays applied."
-        )
+        return f"Apply interrupted: {counts}. What was applied stays applied; plan again to see what is left."
+    if result.ok:
+        return f"Apply complete: {applied} applied, {already} already so."
+    return (
+        f"Apply stopped at the first error: {counts}. Fix the cause and run apply again; "
+        "what was applied stays applied."
+    )
+
+
+def render_apply_result(result: ApplyResult) -> str:
+    out = []
+    for r in result.results:
+        out.append(f"  [{_MARK[r.status]}] {_what(r.change, v)}")
+        if r.error:  # the service's message: untrusted too
+            out.append(f"      error: {v(r.error)}")
+        if r.effect is Effect.NOT_IN_EFFECT:
+            out.append(f"      NOT YET IN EFFECT: {v(r.effect_note or 'not seen when read back')}")
+        elif r.effect is Effect.UNREADABLE:
+            out.append(f"      not read back: {v(r.effect_note or 'the read was denied')}")
+    out.append(_outcome(result))
     return "\n".join(out) + "\n"
+
+
+_EFFECT_CELL = {
+    None: "",
+    Effect.IN_EFFECT: "in effect",
+    Effect.NOT_IN_EFFECT: "**NOT YET IN EFFECT**",
+    Effect.NOT_CHECKED: "not checked (--no-wait)",
+    Effect.UNREADABLE: "not read back (denied)",
+}
+
+
+def render_apply_markdown(result: ApplyResult, header: str) -> str:
+    """`apply --format markdown` (a CI job summary): every change with its status and whether it
+    was seen in effect, then the same closing lines as the text report."""
+    if result.interrupted or not result.ok:
+        title = "❌ hsmsync apply: " + ("interrupted" if result.interrupted else "stopped at an error")
+    elif not result.in_effect:
+        title = "⏳ hsmsync apply: written, not yet in effect"
+    else:
+        title = "✅ hsmsync apply: done"
+    out = [f"### {title}", "", f"Against: {md(header)}", ""]
+    if result.results:
+        out += ["| # | change | status | effect |", "| --- | --- | --- | --- |"]
+    for order, r in enumerate(result.results, start=1):
+        status = _MARK[r.status] + (f": {md(r.error)}" if r.error else "")
+        effect = _EFFECT_CELL[r.effect] + (f": {md(r.effect_note)}" if r.effect_note else "")
+        out.append(f"| {order} | {_what(r.change, md)} | {status} | {effect} |")
+    out += ["", md(_outcome(result)) if result.results else "No changes.", ""]
+    summary = render_effect_summary(result)
+    return "\n".join(out) + (md(summary.rstrip("\n")) + "\n" if summary else "")
 
 
 def render_apply_json(result: ApplyResult, header: str) -> str:

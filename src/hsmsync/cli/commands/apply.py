@@ -16,7 +16,12 @@ from hsmsync.core.results import ApplyResult
 from hsmsync.core.review import PlanReview
 from hsmsync.environment import Environment
 from hsmsync.render import PLAN_RENDERERS
-from hsmsync.render.results import render_apply_json, render_apply_result, render_effect_summary
+from hsmsync.render.results import (
+    render_apply_json,
+    render_apply_markdown,
+    render_apply_result,
+    render_effect_summary,
+)
 from hsmsync.workflow import (
     Planned,
     caller_of,
@@ -42,7 +47,11 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         action="store_true",
         help="when discovery is denied, first apply the manifest's grant that gives the applier the right",
     )
-    add_format(p, ["text", "json"], "json: the results as JSON on stdout")
+    add_format(
+        p,
+        ["text", "json", "markdown"],
+        "json: the results as JSON on stdout; markdown: a report for a CI job summary on stdout",
+    )
     wait = p.add_mutually_exclusive_group()
     wait.add_argument(
         "--wait",
@@ -83,9 +92,13 @@ def confirmed(args: argparse.Namespace, env: Environment, question: str, out: Te
     return env.stdin.readline().strip() == "yes"
 
 
+_REPORTS = {"json": render_apply_json, "markdown": render_apply_markdown}
+
+
 def _human(args: argparse.Namespace, env: Environment) -> TextIO:
-    """Where the plan, the prompt and notes go: with --format json stdout holds only the JSON."""
-    return env.stderr if args.format == "json" else env.stdout
+    """Where the plan, the prompt and notes go: with --format json or markdown stdout holds only
+    the report."""
+    return env.stdout if args.format == "text" else env.stderr
 
 
 def _bootstrap(args: argparse.Namespace, ctx: Context) -> None:
@@ -127,8 +140,8 @@ def _apply(args: argparse.Namespace, ctx: Context, planned: Planned) -> ExitStat
     human.write(PLAN_RENDERERS["text"](PlanReview(plan), header_of(planned)))
     refuse_refused(plan)
     if plan.is_empty:
-        if args.format == "json":
-            env.stdout.write(render_apply_json(ApplyResult(()), backend.describe()))
+        if args.format != "text":
+            env.stdout.write(_REPORTS[args.format](ApplyResult(()), backend.describe()))
         return ExitStatus.OK
     guard(planned)
     if not confirmed(args, env, "Apply these changes?", human):
@@ -142,10 +155,10 @@ def _apply(args: argparse.Namespace, ctx: Context, planned: Planned) -> ExitStat
     if not result.interrupted:  # applied means in effect: read the changes back
         bound = None if args.no_wait else args.wait
         result = verify_effect(result, backend, bound=bound, reporter=ctx.progress)
-    if args.format == "json":
-        env.stdout.write(render_apply_json(result, backend.describe()))
-    else:
+    if args.format == "text":
         env.stdout.write("\n" + render_apply_result(result) + render_effect_summary(result))
+    else:
+        env.stdout.write(_REPORTS[args.format](result, backend.describe()))
     for note in backend.other_writers():
         env.stderr.write(f"warning: {note}\n")
     return _status(result, ctx)
