@@ -19,6 +19,7 @@ from hsmsync.core.desired import DesiredState
 from hsmsync.core.errors import BackendError, Denied, HsmsyncError
 from hsmsync.core.guard import Caller
 from hsmsync.core.planner import plan_changes
+from hsmsync.core.results import ApplyResult
 from hsmsync.core.review import PlanReview
 from hsmsync.core.state import LiveState
 from hsmsync.render import PLAN_RENDERERS
@@ -55,12 +56,15 @@ def run_bootstrap(
     caller: Callable[[], Caller | None],
     confirmed: Callable[[], bool],
     out: TextIO,
-) -> None:
-    """Apply the grant discovery needs, if discovery is denied; a clear error if the manifest has none."""
+) -> ApplyResult | None:
+    """Apply the grant discovery needs, if discovery is denied; a clear error if the manifest has none.
+
+    The result of applying the grant (None: nothing to bootstrap), for the caller to wait until
+    it is in effect before discovering with it."""
     request = read_request_for(desired)
     try:
         read_or_way_out(backend, request, desired, caller)
-        return  # discovery works: nothing to bootstrap
+        return None  # discovery works: nothing to bootstrap
     except BootstrapNeeded as exc:
         needed, denied = exc, exc.denied
     who = caller()
@@ -71,7 +75,10 @@ def run_bootstrap(
     live = backend.read_state(replace(request, full_discovery=request.full_discovery - {denied.target.name}))
     plan = bootstrap_plan(plan_changes(desired, live), grant)
     if plan.is_empty:
-        raise HsmsyncError(f"{needed}\nThat grant is already live, yet the call is denied.")
+        raise HsmsyncError(
+            f"{needed}\nThat grant is already live, yet the call is denied (a second region of the "
+            "HSM may still be replicating it: try again in a few minutes)."
+        )
     out.write(
         f"Bootstrap: {grant.hsm} denies the applying identity {short_action(denied.action)} at "
         f"{denied.scope}; the manifest grants {grant.principal} {grant.role} at {grant.scope}. "
@@ -84,3 +91,4 @@ def run_bootstrap(
     out.write("\n" + render_apply_result(result) + "\n")
     if not result.ok:
         raise HsmsyncError("the bootstrap grant could not be applied; nothing else was attempted")
+    return result

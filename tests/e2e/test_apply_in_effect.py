@@ -14,6 +14,7 @@ from pathlib import Path
 from hsmsync.cli.status import ExitStatus
 from hsmsync_emulator import Emulator, FaultConfig, ReplicaConfig, start_emulator
 from tests.conftest import CONTOSO, run_cli
+from tests.e2e.test_guard_on_emulator import ADMIN_AND_KEYS, PIPELINE, Run, manifest
 from tests.emulator.test_replica import FakeClock
 from tests.signin import sign_in_as
 
@@ -131,3 +132,24 @@ def test_the_markdown_report_marks_what_is_not_in_effect(tmp_path: Path) -> None
         assert report.startswith("### ⏳ hsmsync apply: written, not yet in effect\n")
         assert report.count("| **NOT YET IN EFFECT**: not yet seen in region emulator-replica |") == 6
         assert "NOT YET IN EFFECT: 6 of 6 changes after waiting" in report
+
+
+def test_bootstrap_waits_for_its_grant_before_discovering_with_it(tmp_path: Path) -> None:
+    # As Azure creates the HSM: the creator is Administrator at '/' only, and cannot list keys.
+    shutil.copy(CONTOSO / "empty-state.json", tmp_path / "emulated.json")
+    state = json.loads((tmp_path / "emulated.json").read_text())
+    hsm = state["hsms"]["contoso"]
+    hsm["role_assignments"] = [a for a in hsm["role_assignments"] if a["scope"] == "/"]
+    (tmp_path / "emulated.json").write_text(json.dumps(state))
+    (tmp_path / "hsmsync.yaml").write_text(manifest(ADMIN_AND_KEYS))
+    # The grant (Crypto Auditor at /keys) takes effect 0.5 s after its 201, in both regions.
+    faults = FaultConfig(throttle=0, replica=ReplicaConfig(delay=0.5, lag=0.5, share=0.5))
+    with start_emulator(tmp_path / "emulated.json", faults=faults, workdir=tmp_path / "emu") as emulator:
+        emulator.write_endpoints(tmp_path / "endpoints.json")
+        sign_in_as(emulator, PIPELINE)
+        adopted = Run(tmp_path)("apply", "--bootstrap", "--auto-approve")
+        assert adopted.exit_code == ExitStatus.OK, adopted.stdout + adopted.stderr
+        first, rest = adopted.stdout.split("Apply complete", 1)
+        assert "Bootstrap: contoso denies the applying identity keys/read/action at /keys" in first
+        assert rest.startswith(": 1 applied") and "In effect: 1 changes read back" in rest
+        assert "Apply complete" in rest  # then discovery with the grant, and the rest of the manifest

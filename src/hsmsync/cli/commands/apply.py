@@ -107,13 +107,23 @@ def _bootstrap(args: argparse.Namespace, ctx: Context) -> None:
     options = resolve_callers(guard_of(args), loaded)
     human = _human(args, env)
     with opened_backend(source_of(args), env, ctx.progress) as backend:
-        run_bootstrap(
+        granted = run_bootstrap(
             loaded.desired,
             backend,
             caller=lambda: caller_of(options, backend),
             confirmed=lambda: confirmed(args, env, "Apply this bootstrap grant?", human),
             out=human,
         )
+        if granted is None or args.no_wait:
+            return
+        # Discovery is about to use the grant: Azure's 201 comes before the grant is in effect.
+        checked = verify_effect(granted, backend, bound=args.wait, reporter=ctx.progress)
+        human.write(render_effect_summary(checked))
+        if not checked.in_effect:
+            raise HsmsyncError(
+                "the bootstrap grant is not yet in effect; nothing else was attempted: run the same "
+                "apply again in a few minutes (or with a longer --wait)"
+            )
 
 
 def run(args: argparse.Namespace, ctx: Context) -> ExitStatus:
