@@ -107,11 +107,14 @@ def test_no_wait_plan_and_apply_again_while_lagging_never_duplicate(tmp_path: Pa
 
 
 def test_a_primary_that_answers_201_before_the_effect_is_waited_for(tmp_path: Path) -> None:
-    with _lagging(tmp_path, ReplicaConfig(delay=0.4)):  # one region; writes take effect 0.4 s late
+    with _lagging(tmp_path, ReplicaConfig(delay=2)):  # one region; writes take effect 2 s late
         applied = run_cli("apply", *LIVE, "--auto-approve", cwd=tmp_path, environ=FAST)
         assert applied.exit_code == ExitStatus.OK, applied.stdout + applied.stderr
         assert "In effect: 6 changes" in applied.stdout
-        assert "hsmsync: waiting for changes to take effect: 6 of 6" in applied.stderr
+        # (How many are still pending at the first read depends on how long the apply took.)
+        assert "hsmsync: waiting for changes to take effect:" in applied.stderr
+        again = run_cli("plan", *LIVE, "--detailed-exitcode", cwd=tmp_path, environ=FAST)
+        assert again.exit_code == ExitStatus.OK, again.stdout
 
 
 def test_the_markdown_report_marks_what_is_not_in_effect(tmp_path: Path) -> None:
@@ -130,7 +133,11 @@ def test_the_markdown_report_marks_what_is_not_in_effect(tmp_path: Path) -> None
         assert applied.exit_code == ExitStatus.NOT_IN_EFFECT, applied.stderr
         report = applied.stdout
         assert report.startswith("### ⏳ hsmsync apply: written, not yet in effect\n")
-        assert report.count("| **NOT YET IN EFFECT**: not yet seen in region emulator-replica |") == 6
+        rows = [
+            line for line in report.splitlines() if "| **NOT YET IN EFFECT**: not yet seen in region" in line
+        ]
+        # Each names the replica (and the primary too when the short wait never read it there).
+        assert len(rows) == 6 and all("emulator-replica |" in row for row in rows)
         assert "NOT YET IN EFFECT: 6 of 6 changes after waiting" in report
 
 
