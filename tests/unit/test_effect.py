@@ -260,16 +260,22 @@ def test_the_file_backend_shows_what_it_does_not_hold(tmp_path: Path) -> None:
     )
 
 
-def test_a_read_denied_in_every_region_is_not_waited_for() -> None:
+def test_a_read_denied_again_and_again_is_not_waited_for() -> None:
     create = _assignment_change(Action.CREATE, "/", ALICE)
     read = read_for(create)
     tracker = EffectTracker({0: create})
     tracker.learn_regions(HSM, {"west", "east"})
-    tracker.record(Observation(read, "west", error="403 AccessDenied", denied=True))
-    assert not tracker.unreadable(0) and tracker.pending() == [0]  # east may still let it read
-    tracker.record(Observation(read, "east", error="403 AccessDenied", denied=True))
+    denial = Observation(read, "", error="403 AccessDenied", denied=True)  # denials name no region
+    for _ in range(3):
+        tracker.record(denial)
+    assert not tracker.unreadable(0) and tracker.pending() == [0]  # another region may answer
+    tracker.record(Observation(read, "west", assignments=()))  # it did: the streak starts again
+    for _ in range(3):
+        tracker.record(denial)
+    assert not tracker.unreadable(0)
+    tracker.record(denial)  # four in a row, two regions
     assert tracker.unreadable(0) and tracker.pending() == []
-    assert tracker.why_not(0) == "could not be read back: 403 AccessDenied"
+    assert tracker.why_not(0) == "not yet seen in region east, west (last read failed: 403 AccessDenied)"
 
 
 class Denying:
@@ -283,7 +289,7 @@ class Denying:
 
     def read_back(self, reads: Sequence[ReadBack]) -> list[Observation]:
         self.reads += len(reads)
-        return [Observation(r, "only", error="403 AccessDenied", denied=True) for r in reads]
+        return [Observation(r, "", error="403 AccessDenied", denied=True) for r in reads]
 
 
 def test_an_apply_that_took_its_own_read_right_reports_it_without_waiting() -> None:
@@ -291,5 +297,5 @@ def test_an_apply_that_took_its_own_read_right_reports_it_without_waiting() -> N
     create = _assignment_change(Action.DELETE, "/", ALICE)
     result = verify_effect(_applied(create), reader, bound=600, clock=clock.wait_clock)
     assert [r.effect for r in result.results] == [Effect.UNREADABLE]
-    assert reader.reads == 1 and clock.sleeps == []
+    assert reader.reads == 2 and clock.sleeps == [0.25]  # denied twice in a row, one region
     assert result.in_effect  # nothing is known to be missing: the exit status stays 0

@@ -106,7 +106,7 @@ class EffectTracker:
     regions: dict[str, set[str]] = field(default_factory=dict)  # hsm -> regions that answered
     latest: dict[int, dict[str, bool]] = field(default_factory=dict)  # index -> region -> shown
     errors: dict[ReadBack, str] = field(default_factory=dict)  # the last failed read's reason
-    denials: dict[ReadBack, dict[str, bool]] = field(default_factory=dict)  # read -> region -> denied
+    denied_streak: dict[ReadBack, int] = field(default_factory=dict)  # denials since its last answer
 
     def learn_regions(self, hsm: str, regions: Iterable[str]) -> None:
         """Regions that answered for this HSM before (discovery, apply): they must agree too."""
@@ -115,8 +115,10 @@ class EffectTracker:
     def record(self, observation: Observation) -> None:
         read = observation.read
         self.learn_regions(read.hsm, (observation.region,) if observation.region else ())
-        if observation.region:
-            self.denials.setdefault(read, {})[observation.region] = observation.denied
+        if observation.denied:
+            self.denied_streak[read] = self.denied_streak.get(read, 0) + 1
+        elif observation.error is None:
+            self.denied_streak[read] = 0
         if observation.error is not None:
             self.errors[read] = observation.error
             return
@@ -131,13 +133,14 @@ class EffectTracker:
         return bool(regions) and all(answers.get(region, False) for region in regions)
 
     def unreadable(self, index: int) -> bool:
-        """Every region known for the HSM denies the read that would show this change (say the
-        apply took the applier's own read right away, `--allow-lockout`): waiting cannot help.
-        A denial in some regions only (one that lags behind a grant) is waited out."""
+        """The read that would show this change keeps being denied (say the apply took the
+        applier's own read right away, `--allow-lockout`): waiting cannot help. A denial carries
+        no region (Azure names it on successful answers only), so "keeps" means twice as many
+        denials in a row as the HSM has known regions: a region that lags behind a grant, among
+        others that answer, is waited out."""
         read = read_for(self.changes[index])
-        denials = self.denials.get(read, {})
-        regions = self.regions.get(read.hsm, set()) | set(denials)
-        return bool(regions) and all(denials.get(region, False) for region in regions)
+        regions = self.regions.get(read.hsm, set())
+        return self.denied_streak.get(read, 0) >= 2 * max(1, len(regions))
 
     def pending(self) -> list[int]:
         """The changes still worth reading back: not seen in effect, and readable somewhere."""

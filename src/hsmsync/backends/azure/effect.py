@@ -35,7 +35,8 @@ class EffectReads:
         answered: list[str] = []
 
         def hook(response: PipelineResponse[Any, Any]) -> None:
-            if response.http_response.status_code != 401:  # a sign-in challenge shows no state
+            # Successful answers only: they name their region (errors, as recorded, do not).
+            if 200 <= response.http_response.status_code < 300:
                 answered.append(response.http_response.headers.get(REGION_HEADER) or UNKNOWN_REGION)
 
         client = self._client(url)
@@ -54,11 +55,11 @@ class EffectReads:
                 found = Observation(read, "", assignments=tuple(assignment_from_sdk(a) for a in items))
         except BackendError as exc:
             denied = exc.status == 403 or exc.denied is not None
-            return Observation(read, answered[-1] if answered else "", error=str(exc), denied=denied)
+            return Observation(read, "", error=str(exc), denied=denied)  # a denial names no region
         except HsmsyncError as exc:
-            return Observation(read, answered[-1] if answered else "", error=str(exc))
+            return Observation(read, "", error=str(exc))
         except REPLY_ERRORS as exc:
-            return Observation(read, answered[-1] if answered else "", error=f"unreadable answer: {exc}")
+            return Observation(read, "", error=f"unreadable answer: {exc}")
         # A paged list is one region's view only if every page came from it; otherwise it proves
         # nothing about either region, and the next round reads it again.
         if len(set(answered)) != 1:
