@@ -75,7 +75,7 @@ def _sign_in_reset() -> Iterator[None]:
 @pytest.fixture
 def contoso(tmp_path: Path) -> Path:
     """A working copy of the Contoso example with a fresh state file `state.json`."""
-    for name in ("hsmsync.yaml", "empty-state.json", "live-as-tutorial.json"):
+    for name in ("hsmsync.yaml", "empty-state.json", "live-as-tutorial.json", "live-with-groups.json"):
         shutil.copy(CONTOSO / name, tmp_path / name)
     shutil.copy(CONTOSO / "empty-state.json", tmp_path / "state.json")
     return tmp_path

@@ -24,10 +24,9 @@ from hsmsync.core.effective import live_grants_with_members
 from hsmsync.core.errors import HsmsyncError
 from hsmsync.core.expiry import as_of
 from hsmsync.core.fingerprint import fingerprint
-from hsmsync.core.grants import grants_from_live
 from hsmsync.core.guard import Caller, check_lockout
 from hsmsync.core.lint import LintReport, lint
-from hsmsync.core.matrix import access_matrix
+from hsmsync.core.matrix import plan_matrix
 from hsmsync.core.missing_keys import missing_key_warnings
 from hsmsync.core.plan import Plan
 from hsmsync.core.planner import plan_changes
@@ -177,15 +176,13 @@ def review(planned: Planned) -> Reviewed:
     """The access delta and the lint findings of the state the plan would leave."""
     desired = planned.loaded.desired
     after = state_after_plan(planned.live, planned.plan)  # shared by the access delta and lint
-    before_grants = grants_from_live(planned.live, desired.principals)
-    after_grants = grants_from_live(after, desired.principals)
     # Group members are named too, through the group (when the state has a directory).
     delta = access_delta(
         live_grants_with_members(planned.live, desired.principals),
         live_grants_with_members(after, desired.principals),
     )
     findings = lint_after(planned, after)
-    matrix = access_matrix(before_grants, after_grants).changed_rows()
+    matrix = plan_matrix(planned.live, planned.plan, desired.principals, after)
     return Reviewed(PlanReview(planned.plan, access=delta, lint=findings, matrix=matrix), after)
 
 

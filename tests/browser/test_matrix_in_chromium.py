@@ -45,6 +45,7 @@ INITIAL_ADMIN = (
     "9d8e7f6a-5b4c-4d3e-8f2a-1b0c9d8e7f88"  # Azure's initial administrator, kept (not in the manifest)
 )
 KEYS = ("/keys", "/keys/app-signing")
+OBTAINABLE = ("use keys", "export or release keys", "purge deleted keys")
 
 
 def _expected() -> dict[tuple[str, str, str], tuple[str, str]]:
@@ -58,6 +59,9 @@ def _expected() -> dict[tuple[str, str, str], tuple[str, str]]:
     ):
         out.update({(who, "/", a): (change, symbol) for a in ADMIN})
         out.update({(who, place, "assign roles"): (change, symbol) for place in KEYS})
+        # An Administrator holds roleAssignments/write: it can obtain what it does not hold.
+        reach = ("reachable", "◌ can obtain") if change == "kept" else ("gained", "+ can obtain")
+        out.update({(who, place, a): reach for place in ("/", *KEYS) for a in OBTAINABLE})
     for place in ("/", *KEYS):
         out[("app-vm", place, "use keys")] = ("gained", "+")
         out[("app-vm", place, "export or release keys")] = ("gained", "+ release")
@@ -119,11 +123,12 @@ def test_contoso_matrix_renders_in_chromium(contoso: Path) -> None:
     shown = {(c["principal"], c["place"], c["ability"]): (c["change"], c["text"]) for c in seen["cells"]}
     assert {k: v for k, v in shown.items() if v[0] != "none"} == _expected()
     assert all(text == "" for change, text in shown.values() if change == "none")
-    # the stylesheet applied: gained green, kept blue, empty cells white
+    # the stylesheet applied: gained green, kept blue, within reach grey, empty cells white
     colours = {c["change"]: c["background"] for c in seen["cells"]}
     assert colours == {
         "gained": "rgb(218, 251, 225)",
         "kept": "rgb(221, 244, 255)",
+        "reachable": "rgb(246, 248, 250)",
         "none": "rgba(0, 0, 0, 0)",
     }
 
@@ -131,6 +136,30 @@ def test_contoso_matrix_renders_in_chromium(contoso: Path) -> None:
     run_headless(page, f"--screenshot={screenshot}", "--window-size=1600,900", "--hide-scrollbars")
     assert _png_size(screenshot) == (1600, 900)
     assert screenshot.stat().st_size > 20_000, "the screenshot is (nearly) blank"
+
+
+def test_group_members_eligible_members_and_escalation_in_chromium(contoso: Path) -> None:
+    """Contoso with its directory: a member through nested groups, a PIM-eligible member and an
+    escalation holder, as the browser shows their cells."""
+    result = run_cli("matrix", "--state", "live-with-groups.json", "--format", "html", cwd=contoso)
+    assert result.exit_code == 0, result.stderr
+    probed = contoso / "probed-groups.html"
+    probed.write_text(result.stdout.replace("</body>", PROBE + "</body>"), encoding="utf-8")
+    dom = run_headless(probed, "--dump-dom")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    (ARTIFACTS / "contoso-groups-matrix.dom.html").write_text(dom, encoding="utf-8")
+    seen = _probe(dom)
+    shown = {(c["principal"], c["place"], c["ability"]): (c["change"], c["text"]) for c in seen["cells"]}
+    alice, bob = "Alice (on-call engineer)", "Bob (security, just in time)"
+    assert shown[(alice, "/", "manage the security domain")] == ("kept", "● via group Contoso Security Team")
+    assert shown[(bob, "/", "manage the security domain")] == (
+        "reachable",
+        "◌ eligible (once activated) via group Contoso Security Team",
+    )
+    assert shown[(bob, "/keys/app-signing", "use keys")] == ("reachable", "◌ can obtain once activated")
+    assert shown[("pipeline", "/keys/app-signing", "use keys")] == ("reachable", "◌ can obtain")
+    assert shown[("app-vm", "/keys/app-signing", "use keys")] == ("kept", "●")
+    assert "security CI runner" not in seen["rows"]  # a service principal's group: not honoured
 
 
 def test_a_missing_chromium_fails_naming_it(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -8,8 +8,10 @@ import io
 from dataclasses import replace
 
 from hsmsync.core.capabilities import Capability
+from hsmsync.core.directory import Directory
 from hsmsync.core.grants import Grant, grants_from_desired
 from hsmsync.core.matrix import Change, HsmMatrix, Place, access_matrix
+from hsmsync.core.state import DirectoryObject
 from hsmsync.render.matrix import render_csv, render_html, render_markdown
 from tests.review.builders import build, data, pid
 
@@ -64,7 +66,11 @@ def test_cells_say_kept_gained_lost_and_changed() -> None:
 def test_without_before_every_held_cell_is_kept() -> None:
     matrix = access_matrix(None, AFTER)
     assert not matrix.compared
-    assert set(_cells(matrix.hsms[0]).values()) == {Change.KEPT}
+    cells = _cells(matrix.hsms[0])
+    assert cells[("app", "/keys/signing", "use keys")] is Change.KEPT
+    # Crypto Officer holds roleAssignments/write: it can obtain what it does not hold (not held)
+    assert cells[("ops", "/", "use keys")] is Change.REACHABLE
+    assert set(cells.values()) == {Change.KEPT, Change.REACHABLE}
 
 
 def test_all_keys_and_listed_keys_are_places() -> None:
@@ -101,6 +107,7 @@ def test_csv_cells_are_never_formulas() -> None:
         "before",
         "after",
         "how",
+        "markers",
     ]
     principals = {r[2] for r in rows[1:]}
     assert principals == {"'" + HOSTILE}
@@ -134,3 +141,25 @@ def test_a_review_shows_only_the_principals_a_change_moves() -> None:
     assert [r.principal for r in m.rows] == ["app"]
     assert {k[0] for k in m.cells} == {pid("app")}
     assert access_matrix(moved, moved).changed_rows().hsms == ()
+
+
+def test_group_names_from_the_directory_are_escaped_in_markers() -> None:
+    """A group's display name comes from Graph (untrusted): it reaches the cell marker escaped."""
+    group = pid("ops")
+    member = "00000000-0000-4000-8000-0000000000b1"
+    directory = Directory.of(
+        [
+            DirectoryObject(id=group, type="Group", display_name="<img src=x onerror=alert(1)>|x"),
+            DirectoryObject(id=member, type="User", display_name="=HYPERLINK(1)", member_of=(group,)),
+        ]
+    )
+    matrix = access_matrix(None, AFTER, directory=directory)
+    [m] = matrix.hsms
+    row = next(r for r in m.rows if r.principal_id == member)
+    cell = m.cell(row, Place("h1", "/"), Capability.ASSIGN_ROLES)
+    assert cell.markers == ("via group <img src=x onerror=alert(1)>|x",)
+    page = render_html(matrix)
+    assert "<img" not in page and "&lt;img src=x onerror=alert(1)&gt;" in page
+    assert "via group &lt;img src=x onerror=alert(1)&gt;\\|x" in render_markdown(matrix)
+    rows = list(csv.reader(io.StringIO(render_csv(matrix))))
+    assert all(not c.startswith(("=", "+", "-", "@")) for r in rows[1:] for c in r)

@@ -1,10 +1,10 @@
 """The access matrix: principals x places (an HSM, or one of its keys) x abilities, before -> after.
 
-A picture of the same facts the access delta states in sentences. Every cell is answered by the
-core's effective-access function (`who_can`, the one that `hsmsync whocan` uses), one ability's
-actions at a time, so whatever that function learns (group membership, PIM eligibility, what a
-role writer can obtain) reaches the matrix through the paths it returns: `_marker` is the one
-place a path's kind becomes a cell marker.
+A picture of the same facts the access delta states in sentences. Grants are followed through
+groups by `effective.expand`, and every (principal, place) is answered by `effective.abilities`
+(held, once activated, obtainable: what `hsmsync whocan` reasons with), so a cell says "via group
+ops", "eligible (once activated)" or "can obtain"; `_side` is the one place an answer becomes a
+cell.
 """
 
 from __future__ import annotations
@@ -15,12 +15,12 @@ from enum import StrEnum
 
 from hsmsync.core.capabilities import Capability
 from hsmsync.core.desired import PrincipalInfo
+from hsmsync.core.directory import Directory
+from hsmsync.core.effective import Abilities, Ability, EffectiveGrant, Status, abilities, expand
 from hsmsync.core.grants import LIVE_ASSIGNMENT, PLANNED_ASSIGNMENT, Grant, grants_from_live
 from hsmsync.core.plan import Plan, Plane
-from hsmsync.core.scopes import data_scope_covers
 from hsmsync.core.state import LiveState
 from hsmsync.core.state_edits import state_after_plan
-from hsmsync.core.whocan import AccessPath, who_can
 
 ABILITIES = tuple(Capability)
 # Abilities that exist per key; the others (role definitions, security domain, full backup and
@@ -40,6 +40,7 @@ class Change(StrEnum):
     GAINED = "gained"
     LOST = "lost"
     CHANGED = "changed"  # held before and after, with other actions
+    REACHABLE = "reachable"  # held neither before nor after, within reach on both (eligible, can obtain)
     NONE = "none"
 
 
@@ -69,31 +70,47 @@ class Cell:
     after: frozenset[str]
     ability: Capability
     how: tuple[str, ...] = ()  # the paths: "Crypto User at / (team application)"
-    # How the access is held when not directly ("via group", "eligible", "can obtain"): the slot
-    # effective access fills once its paths carry those kinds; empty for a direct assignment.
+    # How the shown side is held when not directly: "via group ops", "eligible (once activated)",
+    # "can obtain"; empty for a direct assignment.
     markers: tuple[str, ...] = ()
+    # Not held but within reach: once a PIM-eligible membership is activated, or by assigning
+    # oneself a role (roleAssignments/write at a covering scope).
+    reach_before: frozenset[str] = frozenset()
+    reach_after: frozenset[str] = frozenset()
 
     @property
     def change(self) -> Change:
-        if not self.before and not self.after:
+        """Over what is held when it is held on either side, else over what is within reach."""
+        before, after = (self.before, self.after) if self.before or self.after else self._reach
+        if not before and not after:
             return Change.NONE
-        if not self.before:
+        if not before:
             return Change.GAINED
-        if not self.after:
+        if not after:
             return Change.LOST
-        return Change.KEPT if self.before == self.after else Change.CHANGED
+        if not self.before and not self.after:
+            return Change.REACHABLE
+        return Change.KEPT if before == after else Change.CHANGED
+
+    @property
+    def _reach(self) -> tuple[frozenset[str], frozenset[str]]:
+        return self.reach_before, self.reach_after
+
+    @property
+    def shown(self) -> frozenset[str]:
+        """What the cell speaks of: held after (before, when lost), else within reach."""
+        return self.after or self.before or self.reach_after or self.reach_before
 
     @property
     def text(self) -> str:
         """`use keys (wrap, unwrap)`: exactly what is held after (before, when lost)."""
-        held = self.after or self.before
-        return self.ability.describe(held) if held else ""
+        return self.ability.describe(self.shown) if self.shown else ""
 
     @property
     def verbs(self) -> str:
         """`wrap, unwrap` when only part of the ability is held (after; before, when lost), else ``."""
-        held = self.after or self.before
-        return "" if held >= self.ability.actions else ", ".join(self.ability.verbs(held))
+        shown = self.shown
+        return "" if shown >= self.ability.actions else ", ".join(self.ability.verbs(shown))
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +127,9 @@ class HsmMatrix:
         return self.cells.get((row.principal_id, place, ability), Cell(frozenset(), frozenset(), ability))
 
 
+_MOVED = (Change.GAINED, Change.LOST, Change.CHANGED)
+
+
 @dataclass(frozen=True, slots=True)
 class AccessMatrix:
     hsms: tuple[HsmMatrix, ...]
@@ -124,7 +144,7 @@ class AccessMatrix:
         only the HSMs where that happens: what a plan's review shows."""
         out = []
         for m in self.hsms:
-            moved = {pid for (pid, _, _), c in m.cells.items() if c.change not in (Change.KEPT, Change.NONE)}
+            moved = {pid for (pid, _, _), c in m.cells.items() if c.change in _MOVED}
             rows = tuple(r for r in m.rows if r.principal_id in moved)
             if rows:
                 cells = {k: c for k, c in m.cells.items() if k[0] in moved}
@@ -132,38 +152,87 @@ class AccessMatrix:
         return AccessMatrix(tuple(out), self.compared)
 
 
-def _marker(path: AccessPath) -> tuple[str, ...]:
-    """A path's kind as a cell marker; a direct assignment has none."""
-    del path
-    return ()
+@dataclass(frozen=True, slots=True)
+class Side:
+    """One side (before or after) of a cell: what is held, what is within reach without holding
+    it (once a PIM-eligible membership is activated, or by assigning oneself a role), and how."""
+
+    held: frozenset[str] = frozenset()
+    potential: frozenset[str] = frozenset()
+    how: tuple[str, ...] = ()
+    markers: tuple[str, ...] = ()
 
 
-Held = dict[tuple[str, Place, Capability], tuple[frozenset[str], tuple[str, ...], tuple[str, ...]]]
+Path = EffectiveGrant
 
 
-def _held(grants: Sequence[Grant], hsm: str, places: Sequence[Place], rows: dict[str, Row]) -> Held:
-    """Per (principal, place, ability): the actions held there, the paths and their markers."""
-    held: dict[tuple[str, Place, Capability], tuple[set[str], dict[str, None], dict[str, None]]] = {}
-    by_scope: dict[str, list[Grant]] = {}
-    for g in grants:
-        by_scope.setdefault(g.scope.lower(), []).append(g)
+def _how(e: EffectiveGrant) -> str:
+    """`Crypto User at / (team app)`, through groups: `..., through group ops [member]`."""
+    g = e.grant
+    through = f", through {' -> '.join(h.describe() for h in e.hops)}" if e.hops else ""
+    return f"{g.role_name} at {g.scope} ({g.via}){through}"
+
+
+def _side(found: Abilities, ability: Capability) -> Side | None:
+    """The cell `ability` of one principal at one place, from `abilities`' answer (None: nothing)."""
+
+    def of(
+        listed: tuple[Ability, ...], leave: frozenset[str] = frozenset()
+    ) -> tuple[frozenset[str], list[Path]]:
+        mine = [a for a in listed if a.action not in leave and ability.held_in(frozenset({a.action}))]
+        return frozenset(a.action for a in mine), [e for a in mine for e in a.paths]
+
+    held, held_paths = of(found.held)
+    eligible, eligible_paths = of(found.once_activated, held)
+    obtain, writers = of(found.obtainable, held | eligible)
+    if not held and not eligible and not obtain:
+        return None
+
+    def part(actions: frozenset[str]) -> str:  # with part of the ability held: which verbs are not
+        return f": {', '.join(ability.verbs(actions))}" if held else ""
+
+    how = [_how(e) for e in (*held_paths, *eligible_paths)]
+    how += [f"can obtain: {_how(e)} holds roleAssignments/write" for e in writers]
+    # The words a cell shows beside its symbol, saying how it is held when not directly.
+    marks = [f"via group {e.hops[-1].group}" for e in held_paths if e.hops]
+    marks += [
+        f"eligible (once activated) via group {e.hops[-1].group}{part(eligible)}" for e in eligible_paths
+    ]
+    if obtain:
+        later = all(e.status is Status.ONCE_ACTIVATED for e in writers)
+        marks.append(f"can obtain{' once activated' if later else ''}{part(obtain)}")
+    return Side(held, eligible | obtain, tuple(dict.fromkeys(how)), tuple(dict.fromkeys(marks)))
+
+
+Held = dict[tuple[str, Place, Capability], Side]
+
+
+def _held(
+    effective: Sequence[EffectiveGrant], hsm: str, places: Sequence[Place], rows: dict[str, Row]
+) -> Held:
+    """Per (principal, place, ability): what `abilities` (the effective-access answer) gives."""
+    held: Held = {}
+    by_scope: dict[str, list[EffectiveGrant]] = {}
+    for e in effective:
+        if e.grant.plane is Plane.DATA and e.grant.target == hsm:
+            by_scope.setdefault(e.grant.scope.lower(), []).append(e)
     for place in places:
-        key = place.scope[6:] if place.scope.startswith("/keys/") else None
-        abilities = ABILITIES if place.scope == HSM_WIDE else KEY_ABILITIES
         # Only grants at '/', '/keys' or the place itself can reach it: asking about those alone
         # keeps a fleet's matrix linear in its grants.
-        near = [g for s in {HSM_WIDE, ALL_KEYS, place.scope.lower()} for g in by_scope.get(s, ())]
-        for ability in abilities:
-            for action in sorted(ability.actions):
-                for p in who_can(near, hsm, action, key):
-                    if not data_scope_covers(p.scope, place.scope):
-                        continue  # a key's grant does not make the whole HSM's cell
-                    rows.setdefault(p.principal_id, Row(p.principal, p.principal_id, p.principal_type))
-                    actions, how, marks = held.setdefault((p.principal_id, place, ability), (set(), {}, {}))
-                    actions.add(action)
-                    how[f"{p.role} at {p.scope} ({p.via})"] = None
-                    marks.update(dict.fromkeys(_marker(p)))
-    return {k: (frozenset(a), tuple(h), tuple(m)) for k, (a, h, m) in held.items()}
+        near: dict[str, list[EffectiveGrant]] = {}
+        for s in {HSM_WIDE, ALL_KEYS, place.scope.lower()}:
+            for e in by_scope.get(s, ()):
+                near.setdefault(e.principal_id.lower(), []).append(e)
+        for principal_id, mine in near.items():
+            found = abilities(mine, principal_id, hsm, place.scope)
+            for ability in ABILITIES if place.scope == HSM_WIDE else KEY_ABILITIES:
+                side = _side(found, ability)
+                if side is None:
+                    continue
+                first = mine[0]
+                rows.setdefault(principal_id, Row(first.principal, principal_id, first.principal_type))
+                held[(principal_id, place, ability)] = side
+    return held
 
 
 def _places(hsm: str, grants: Iterable[Grant], keys: Iterable[str]) -> tuple[Place, ...]:
@@ -193,36 +262,59 @@ def _planned(before: Sequence[Grant], after: Sequence[Grant]) -> list[Grant]:
     ]
 
 
+def _cell(ability: Capability, b: Side, a: Side) -> Cell:
+    """A cell from its two sides; it says how the side it speaks of is held (a lost cell, how it
+    was held, and what is still within reach after)."""
+    if a.held or not (b.held or b.potential) or (a.potential and not b.held):
+        how, markers = a.how, a.markers
+    else:
+        how, markers = b.how, tuple(dict.fromkeys((*b.markers, *(m for m in a.markers if not a.held))))
+    return Cell(b.held, a.held, ability, how, markers, b.potential, a.potential)
+
+
 def access_matrix(
-    before: Sequence[Grant] | None, after: Sequence[Grant], keys: Mapping[str, Iterable[str]] | None = None
+    before: Sequence[Grant] | None,
+    after: Sequence[Grant],
+    keys: Mapping[str, Iterable[str]] | None = None,
+    directory: Directory | None = None,
+    names: Mapping[str, str] | None = None,
 ) -> AccessMatrix:
     """The matrix of every HSM with a data-plane grant (or in `keys`, HSM -> key names to show
     each): with `before`, what a change does to each cell; without it, what `after` holds.
-    Rows: principals holding an ability somewhere, on either side."""
+
+    Grants are followed through `directory`'s groups (`effective.expand`; `names`: object id ->
+    manifest key); each cell is `effective.abilities`' answer. Rows: principals holding an
+    ability somewhere, or able to once activated or to obtain it, on either side."""
     if before is not None:
         after = _planned(before, after)
     data = [g for g in (*(before or ()), *after) if g.plane is Plane.DATA]
+    named = dict(names or {})
     out = []
     for hsm in sorted({g.target for g in data} | set(keys or {})):
-        on_hsm = [g for g in data if g.target == hsm]
-        places = _places(hsm, on_hsm, (keys or {}).get(hsm, ()))
+        places = _places(hsm, [g for g in data if g.target == hsm], (keys or {}).get(hsm, ()))
         rows: dict[str, Row] = {}
-        was = _held([g for g in before if g.target == hsm], hsm, places, rows) if before is not None else {}
-        now = _held([g for g in after if g.target == hsm], hsm, places, rows)
+
+        was, now = (
+            _held(expand([g for g in grants if g.target == hsm], directory, named), hsm, places, rows)
+            for grants in (before or (), after)
+        )
         cells = {}
         for where in sorted({*was, *now}, key=lambda k: (k[0], k[1].scope, k[2].value)):
-            b = was.get(where, (frozenset(), (), ()))
-            a = now.get(where, (frozenset(), (), ()))
-            shown = a if a[0] else b  # a lost cell says how it was held
-            cells[where] = Cell(b[0], a[0], where[2], shown[1], shown[2])
-        if before is None:  # one state: nothing is gained or lost, all is held
-            cells = {k: Cell(c.after, c.after, c.ability, c.how, c.markers) for k, c in cells.items()}
+            cells[where] = _cell(where[2], was.get(where, Side()), now.get(where, Side()))
+        if before is None:  # one state: nothing is gained or lost
+            cells = {k: _cell(k[2], now[k], now[k]) for k in cells}
         ordered = tuple(sorted(rows.values(), key=lambda r: (r.principal.lower(), r.principal_id)))
         out.append(HsmMatrix(hsm, places, ordered, cells))
     return AccessMatrix(tuple(out), compared=before is not None)
 
 
-def plan_matrix(live: LiveState, plan: Plan, principals: Mapping[str, PrincipalInfo]) -> AccessMatrix:
-    """What `plan` changes in the matrix, applied to `live`: the principals it moves (a review)."""
+def plan_matrix(
+    live: LiveState, plan: Plan, principals: Mapping[str, PrincipalInfo], after_plan: LiveState | None = None
+) -> AccessMatrix:
+    """What `plan` changes in the matrix, applied to `live` (`after_plan`, when the caller has it;
+    group members through the live state's directory): the principals it moves (a review)."""
     before = grants_from_live(live, principals)
-    return access_matrix(before, grants_from_live(state_after_plan(live, plan), principals)).changed_rows()
+    after = grants_from_live(after_plan or state_after_plan(live, plan), principals)
+    directory = Directory.of(live.directory) if live.directory is not None else None
+    names = {object_id: info.key for object_id, info in principals.items()}
+    return access_matrix(before, after, directory=directory, names=names).changed_rows()

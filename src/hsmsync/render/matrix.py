@@ -6,23 +6,35 @@ from __future__ import annotations
 import csv
 import io
 
+from hsmsync.core.capabilities import Capability
 from hsmsync.core.matrix import AccessMatrix, Cell, Change, HsmMatrix, Row
 from hsmsync.render.escape import csv_cell, md
 from hsmsync.render.escape import html as escape
 from hsmsync.render.html_page import page
 
-SYMBOL = {Change.KEPT: "●", Change.GAINED: "+", Change.LOST: "−", Change.CHANGED: "±", Change.NONE: ""}
+SYMBOL = {
+    Change.KEPT: "●",
+    Change.GAINED: "+",
+    Change.LOST: "−",
+    Change.CHANGED: "±",
+    Change.REACHABLE: "◌",
+    Change.NONE: "",
+}
+_REACHABLE = "not held, within reach: eligible (once activated) or can obtain (assigns itself a role)"
 _LEGEND = {
     Change.KEPT: "held (before and after)",
     Change.GAINED: "gained by the change",
     Change.LOST: "lost by the change",
     Change.CHANGED: "held, with other actions after the change",
+    Change.REACHABLE: _REACHABLE,
 }
+_ONE_STATE_LEGEND = {Change.KEPT: "held", Change.REACHABLE: _REACHABLE}
 MATRIX_STYLE = """
 table.matrix{width:auto} table.matrix td.cell{text-align:center;min-width:4.5rem}
 td.cell.kept{background:#ddf4ff} td.cell.gained{background:#dafbe1;color:#1a7f37;font-weight:600}
 td.cell.lost{background:#ffebe9;color:#cf222e;font-weight:600;text-decoration:line-through}
 td.cell.changed{background:#fff8c5}
+td.cell.reachable{background:#f6f8fa;color:#57606a;outline:1px dashed #8c959f;outline-offset:-3px}
 td.cell small,th small{display:block;font-weight:400;color:#57606a}
 span.legend{margin-right:1.2rem} span.legend span.cell{padding:0 .3rem}
 """
@@ -60,7 +72,7 @@ def matrix_section(matrix: AccessMatrix, heading: str = "Access matrix") -> str:
     """The matrix as an HTML fragment (a heading, a legend, one table per HSM)."""
     if matrix.is_empty:
         return f"<h2>{escape(heading)}</h2><p>Nobody holds any of these abilities.</p>"
-    shown = _LEGEND if matrix.compared else {Change.KEPT: "held"}
+    shown = _LEGEND if matrix.compared else _ONE_STATE_LEGEND
     legend = " ".join(
         f'<span class="legend"><span class="cell {c.value}">{SYMBOL[c]}</span> {w}</span>'
         for c, w in shown.items()
@@ -81,11 +93,29 @@ def render_html(matrix: AccessMatrix, header: str = "") -> str:
     return page(title, intro + matrix_section(matrix, "Who can do what, where"), MATRIX_STYLE)
 
 
-_CSV_HEADER = ("hsm", "place", "principal", "principal_type", "ability", "change", "before", "after", "how")
+_CSV_HEADER = (
+    "hsm",
+    "place",
+    "principal",
+    "principal_type",
+    "ability",
+    "change",
+    "before",
+    "after",
+    "how",
+    "markers",
+)
+
+
+def _side_text(ability: Capability, held: frozenset[str], reach: frozenset[str]) -> str:
+    if held:
+        return ability.describe(held)
+    return f"within reach: {ability.describe(reach)}" if reach else ""
 
 
 def render_csv(matrix: AccessMatrix) -> str:
-    """One line per cell where something is held (before or after): filterable in a spreadsheet."""
+    """One line per cell where something is held or within reach (before or after): filterable in a
+    spreadsheet; `markers` says how ("via group ops", "eligible (once activated)", "can obtain")."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(_CSV_HEADER)
@@ -103,9 +133,10 @@ def render_csv(matrix: AccessMatrix) -> str:
                         r.principal_type,
                         a.value,
                         c.change.value,
-                        a.describe(c.before) if c.before else "",
-                        a.describe(c.after) if c.after else "",
-                        "; ".join((*c.how, *c.markers)),
+                        _side_text(a, c.before, c.reach_before),
+                        _side_text(a, c.after, c.reach_after),
+                        "; ".join(c.how),
+                        "; ".join(c.markers),
                     )
                     writer.writerow([csv_cell(f) for f in fields])
     return out.getvalue()
@@ -114,14 +145,14 @@ def render_csv(matrix: AccessMatrix) -> str:
 def _md_cell(c: Cell) -> str:
     if c.change is Change.NONE:
         return ""
-    words = " ".join(md(x) for x in (c.verbs, *c.markers) if x)
+    words = "; ".join(md(x) for x in (c.verbs, *c.markers) if x)
     mark = {Change.GAINED: "**+**", Change.LOST: "~~−~~"}.get(c.change, SYMBOL[c.change])
     return f"{mark} {words}".strip()
 
 
 def render_markdown(matrix: AccessMatrix) -> str:
     legend = ", ".join(
-        f"{SYMBOL[c]} {w}" for c, w in (_LEGEND if matrix.compared else {Change.KEPT: "held"}).items()
+        f"{SYMBOL[c]} {w}" for c, w in (_LEGEND if matrix.compared else _ONE_STATE_LEGEND).items()
     )
     out = ["## Access matrix", "", f"Legend: {legend}."]
     for m in matrix.hsms:

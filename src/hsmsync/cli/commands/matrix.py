@@ -10,6 +10,7 @@ from hsmsync.cli.commands._review import add_review_options
 from hsmsync.cli.context import Context
 from hsmsync.cli.options import source_of
 from hsmsync.cli.status import ExitStatus
+from hsmsync.core.directory import Directory
 from hsmsync.core.grants import grants_from_desired, grants_from_live
 from hsmsync.core.lint import state_after_apply
 from hsmsync.core.matrix import AccessMatrix, access_matrix
@@ -32,18 +33,21 @@ def run(args: argparse.Namespace, ctx: Context) -> ExitStatus:
     env = ctx.env
     loaded = load(args.file, env)
     desired = loaded.desired
-    # Every assignment of every HSM: the matrix shows access the manifest does not name too.
-    live = read_live(source_of(args), env, loaded, fully=desired.hsms)
+    # Every assignment of every HSM: the matrix shows access the manifest does not name too; group
+    # members come from the directory behind the assignments (the state file's, or Graph's).
+    live = read_live(source_of(args), env, loaded, fully=desired.hsms, directory=True)
+    names = {object_id: info.key for object_id, info in desired.principals.items()}
     matrix: AccessMatrix
     if live is None:
         keys = {name: desired.key_names(name) for name in desired.hsms}
-        matrix = access_matrix(None, grants_from_desired(desired), keys)
+        matrix = access_matrix(None, grants_from_desired(desired), keys, names=names)
         header = f"{args.file}: what the manifest grants (no live state read)"
     else:
         after = state_after_apply(desired, live)
         keys = {name: tuple(after.hsms[name].keys or ()) for name in desired.hsms if name in after.hsms}
         before, now = grants_from_live(live, desired.principals), grants_from_live(after, desired.principals)
-        matrix = access_matrix(before, now, keys)
+        directory = Directory.of(live.directory) if live.directory is not None else None
+        matrix = access_matrix(before, now, keys, directory, names)
         header = f"{args.file}: live state → after the plan"
     env.stdout.write(
         render.render_html(matrix, header) if args.format == "html" else _RENDERERS[args.format](matrix)
