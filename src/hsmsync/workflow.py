@@ -275,7 +275,7 @@ def read_live(
     """Live state when `source` asks for it (else None); `fully` names HSMs whose every
     assignment and key to read; `key_details`: what to learn of every key beyond its name (its
     attributes for lint's key rules; its type too for the key review); `directory`: also the
-    groups' members and PIM for Groups memberships (whocan, explain)."""
+    groups' members and PIM for Groups memberships (whocan, explain, matrix, keys)."""
     if not source.given:
         return None
     request = read_request_for(loaded.desired)

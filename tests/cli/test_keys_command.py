@@ -96,3 +96,30 @@ def test_lint_reports_key_expiry_at_the_given_time(contoso: Path) -> None:
         "HSM031 key-expiring: key app-signing on HSM contoso expired on 2026-12-11T00:00:00+00:00"
         in after.stdout
     )
+
+
+def test_keys_over_contoso_groups_list_who_can_obtain_apart(contoso: Path) -> None:
+    """Contoso with its directory: the Administrators (the pipeline; Alice through nested groups;
+    Bob once he activates his PIM-eligible membership) can obtain the key's use; they are listed
+    apart from who can use it now, each with the path."""
+    r = run_cli("keys", "--state", "live-with-groups.json", "--at", AT, "--format", "json", cwd=contoso)
+    assert r.exit_code == 0, r.stderr
+    [signing] = json.loads(r.stdout)["keys"]
+    assert [u["principal"] for u in signing["users"]] == ["app-vm", "storage"]
+    assert signing["once_activated"] == []
+    obtain = {u["principal"]: u["via"] for u in signing["can_obtain"]}
+    assert set(obtain) == {
+        "Alice (on-call engineer)",
+        "Bob (security, just in time)",
+        "Contoso HSM On-call",
+        "pipeline",
+        "security-team",
+    }
+    assert obtain["Alice (on-call engineer)"] == [
+        "Managed HSM Administrator at / (live assignment 23807fe6-d465-57fd-a315-402367541182), "
+        "through group Contoso HSM On-call [member] -> group Contoso Security Team [member]"
+    ]
+    assert obtain["Bob (security, just in time)"][0].endswith("[eligible (PIM)], once activated")
+    text = run_cli("keys", "--state", "live-with-groups.json", "--at", AT, cwd=contoso).stdout
+    assert "    can obtain its use (can assign itself a role, or write the vault's access policies):" in text
+    assert "security CI runner" not in text  # a service principal's group membership: not honoured

@@ -123,3 +123,27 @@ def test_without_graph_whocan_live_is_an_error_not_a_partial_answer(groups: tupl
     assert r.exit_code == 1
     assert "group members come from Microsoft Graph" in r.stderr
     assert "Traceback" not in r.stderr
+
+
+def test_matrix_and_keys_live_read_graph_and_match_the_fake_path(groups: tuple[Path, Emulator]) -> None:
+    """`matrix` and `keys` ask live state for the directory as whocan does: over the emulator's
+    Graph they show the same group members, eligible members and obtainers as the state file."""
+    folder, _ = groups
+    fake = ("--state", str(CONTOSO / "live-with-groups.json"))
+    for command in (
+        ("matrix", "--format", "csv"),
+        ("keys", "--at", "2026-12-01T00:00:00Z", "--format", "json"),
+    ):
+        live = run_cli(*command, *LIVE, cwd=folder)
+        assert live.exit_code == 0, live.stderr
+        on_file = run_cli(*command, *fake, cwd=folder)
+        assert on_file.exit_code == 0, on_file.stderr
+        if command[0] == "matrix":
+            assert live.stdout == on_file.stdout
+            assert "Alice (on-call engineer),User,assign roles,kept" in live.stdout
+            assert "eligible (once activated) via group Contoso Security Team" in live.stdout
+        else:
+            [live_key], [file_key] = (json.loads(r.stdout)["keys"] for r in (live, on_file))
+            for listed in ("users", "once_activated", "can_obtain"):
+                assert live_key[listed] == file_key[listed], listed
+            assert "Bob (security, just in time)" in {u["principal"] for u in live_key["can_obtain"]}

@@ -7,14 +7,25 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from hsmsync.core.directory import Directory
+from hsmsync.core.effective import expand
 from hsmsync.core.grants import grants_from_desired
-from hsmsync.core.key_review import Expiry, expiry_of, key_inventory
+from hsmsync.core.key_review import HSM_KEY_USE, Expiry, expiry_of, key_inventory
 from hsmsync.core.lint import lint
-from hsmsync.core.state import AccessPolicy, HsmState, KeyProperties, LiveState, VaultState
+from hsmsync.core.state import (
+    AccessPolicy,
+    DirectoryObject,
+    HsmState,
+    KeyProperties,
+    LiveState,
+    PimMembership,
+    VaultState,
+)
 from hsmsync.core.vault_access import policies_from_live
 from tests.review.builders import build, data, pid
 
 EXPIRES = datetime(2027, 1, 31, 12, 0, tzinfo=UTC)
+HSM_VERBS = tuple(verb for _, verb in HSM_KEY_USE)
 SIGNING = KeyProperties(
     name="signing",
     kty="EC-HSM",
@@ -73,7 +84,7 @@ def test_inventory_lists_every_key_with_who_can_use_it() -> None:
     live = _live()
     inv = key_inventory(
         live,
-        grants_from_desired(desired),
+        expand(grants_from_desired(desired), None),
         policies_from_live(live, desired.principals),
         now=datetime(2026, 6, 1, tzinfo=UTC),
     )
@@ -166,3 +177,51 @@ def test_key_properties_must_name_listed_keys() -> None:
 def test_naive_expiry_is_refused() -> None:
     with pytest.raises(ValueError, match="timezone"):
         KeyProperties.model_validate({"name": "k", "expires_on": "2027-01-01T00:00:00"})
+
+
+def test_key_users_through_groups_once_activated_and_can_obtain_apart() -> None:
+    """A group holds Crypto User on the key: its user member can use it (with the path), its
+    PIM-eligible member once activated, its service-principal member not at all (the HSM data
+    plane ignores a service principal's groups); an Administrator can obtain it."""
+    user, eligible, app = pid("alice"), pid("bob"), pid("ci")
+    directory = Directory.of(
+        [
+            DirectoryObject(id=pid("ops"), type="Group", display_name="key users"),
+            DirectoryObject(id=user, type="User", display_name="alice", member_of=(pid("ops"),)),
+            DirectoryObject(id=app, type="ServicePrincipal", display_name="ci", member_of=(pid("ops"),)),
+            DirectoryObject(
+                id=eligible,
+                type="User",
+                display_name="bob",
+                pim=(PimMembership(group=pid("ops"), status="eligible"),),
+            ),
+        ]
+    )
+    _, desired = build(
+        {"ops": "Group", "admin": "ServicePrincipal"},
+        {
+            "ops": (["ops"], [data("Crypto User", "/keys/signing")]),
+            "admin": (["admin"], [data("Managed HSM Administrator", "/")]),
+        },
+    )
+    effective = expand(grants_from_desired(desired), directory)
+    inv = key_inventory(_live(), effective, (), now=datetime(2026, 6, 1, tzinfo=UTC))
+    signing = next(k for k in inv.entries if k.name == "signing")
+    assert signing.users is not None and signing.once_activated is not None and signing.can_obtain is not None
+    assert [u.principal for u in signing.users] == ["alice", "ops"]
+    assert signing.users[0].paths == (
+        "Managed HSM Crypto User at /keys/signing (team ops), through group key users [member]",
+    )
+    assert [(u.principal, u.paths) for u in signing.once_activated] == [
+        (
+            "bob",
+            (
+                "Managed HSM Crypto User at /keys/signing (team ops), through group key users [eligible (PIM)]",
+            ),
+        )
+    ]
+    assert [u.principal for u in signing.can_obtain] == ["admin"]
+    assert signing.can_obtain[0].verbs == HSM_VERBS
+    # the Crypto User group at one key reaches no other key
+    forever = next(k for k in inv.entries if k.name == "forever")
+    assert forever.users == () and forever.once_activated == ()

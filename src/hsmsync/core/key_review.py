@@ -1,8 +1,10 @@
 """The key review auditors ask for: every key of each HSM (and vault) with its type, state,
 expiry, last rotation and who can use it. Pure: the caller passes live state, grants and `now`.
 
-"Who can use" is answered by the core's effective-access functions (`who_can` over the key's
-scope, `who_can_on_vault` for an access-policy vault), never re-derived here.
+"Who can use" is answered by the core's effective-access functions, never re-derived here:
+`who_can_effective` over the grants followed through groups (`expand`) for an HSM's key, the
+same answer `hsmsync whocan --key` gives, kept in three lists (holds, once activated, can obtain);
+`who_can_on_vault` and `vault_obtainers` for an access-policy vault.
 """
 
 from __future__ import annotations
@@ -12,10 +14,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from hsmsync.core.grants import Grant
+from hsmsync.core.effective import EffectiveGrant, Status
 from hsmsync.core.state import KeyProperties, LiveState
 from hsmsync.core.vault_access import PolicyGrant
-from hsmsync.core.whocan import AccessPath, who_can, who_can_on_vault
+from hsmsync.core.whocan import AccessPath, vault_obtainers, who_can_effective, who_can_on_vault
 
 # The data actions that use a key's material (or hand it out), in the order an answer names them.
 HSM_KEY_USE = tuple(
@@ -52,7 +54,9 @@ class KeyUser:
     principal: str
     principal_type: str
     verbs: tuple[str, ...]
-    paths: tuple[str, ...]  # "Crypto User at / (team application)"
+    # "Crypto User at / (team application)", through groups
+    # "Crypto User at / (team application), through group ops [member]"
+    paths: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +68,10 @@ class KeyEntry:
     expiry: Expiry
     days_left: int | None  # whole days until expiry (negative once expired)
     users: tuple[KeyUser, ...] | None  # None: not evaluated (a vault that uses Azure RBAC, or lint)
+    # Who cannot use it now but can once it activates a PIM-eligible membership, and who can
+    # obtain the use by assigning itself a role (or, on a vault, by writing its access policies).
+    once_activated: tuple[KeyUser, ...] | None = None
+    can_obtain: tuple[KeyUser, ...] | None = None
 
     @property
     def last_rotated(self) -> datetime | None:
@@ -93,6 +101,17 @@ def expiry_of(props: KeyProperties | None, now: datetime, warning_days: int) -> 
     return (Expiry.EXPIRING if days <= warning_days else Expiry.OK), days
 
 
+def _path_text(p: AccessPath) -> str:
+    through = f", through {' -> '.join(p.through)}" if p.through else ""
+    # an obtainer through a PIM-eligible membership (an eligible user's list has its own heading)
+    later = (
+        ", once activated"
+        if p.status.startswith("can obtain") and p.status.endswith("once activated")
+        else ""
+    )
+    return f"{p.role} at {p.scope} ({p.via}){through}{later}"
+
+
 def _users(paths_by_verb: Sequence[tuple[str, list[AccessPath]]]) -> tuple[KeyUser, ...]:
     # By object id: two principals can be shown alike (a manifest key spelt like an unknown
     # principal's id), and each keeps its own type, verbs and paths.
@@ -104,7 +123,7 @@ def _users(paths_by_verb: Sequence[tuple[str, list[AccessPath]]]) -> tuple[KeyUs
             held = verbs.setdefault(p.principal_id, [])
             if verb not in held:
                 held.append(verb)
-            how.setdefault(p.principal_id, {})[f"{p.role} at {p.scope} ({p.via})"] = None
+            how.setdefault(p.principal_id, {})[_path_text(p)] = None
             who[p.principal_id] = p
     return tuple(
         KeyUser(who[i].principal, who[i].principal_type, tuple(verbs[i]), tuple(how[i]))
@@ -112,8 +131,22 @@ def _users(paths_by_verb: Sequence[tuple[str, list[AccessPath]]]) -> tuple[KeyUs
     )
 
 
+Users = tuple[tuple[KeyUser, ...], tuple[KeyUser, ...], tuple[KeyUser, ...]]
+
+
+def _hsm_key_users(effective: Sequence[EffectiveGrant], hsm: str, key: str) -> Users:
+    """(holds, once activated, can obtain) for one key: `whocan --key`'s answer per verb."""
+    answers = [(verb, who_can_effective(effective, hsm, action, key)) for action, verb in HSM_KEY_USE]
+
+    def having(status: Status) -> list[tuple[str, list[AccessPath]]]:
+        return [(verb, [p for p in w.holds if p.status == status.value]) for verb, w in answers]
+
+    obtain = [(verb, w.can_obtain) for verb, w in answers]
+    return _users(having(Status.HOLDS)), _users(having(Status.ONCE_ACTIVATED)), _users(obtain)
+
+
 def _hsm_entries(
-    live: LiveState, grants: Sequence[Grant] | None, now: datetime, warning_days: int
+    live: LiveState, effective: Sequence[EffectiveGrant] | None, now: datetime, warning_days: int
 ) -> tuple[list[KeyEntry], list[str]]:
     entries: list[KeyEntry] = []
     notes: list[str] = []
@@ -126,17 +159,20 @@ def _hsm_entries(
         for key in sorted(hsm.keys, key=str.lower):
             known = props.get(key.lower())
             expiry, days = expiry_of(known, now, warning_days)
-            users = None
-            if grants is not None:
-                users = _users(
-                    [(verb, who_can(grants, hsm_name, action, key)) for action, verb in HSM_KEY_USE]
-                )
-            entries.append(KeyEntry("hsm", hsm_name, key, known, expiry, days, users))
+            if effective is None:
+                entries.append(KeyEntry("hsm", hsm_name, key, known, expiry, days, None))
+                continue
+            users, eligible, obtain = _hsm_key_users(effective, hsm_name, key)
+            entries.append(KeyEntry("hsm", hsm_name, key, known, expiry, days, users, eligible, obtain))
     return entries, notes
 
 
 def _vault_entries(
-    live: LiveState, policies: Sequence[PolicyGrant] | None, now: datetime, warning_days: int
+    live: LiveState,
+    policies: Sequence[PolicyGrant] | None,
+    effective: Sequence[EffectiveGrant],
+    now: datetime,
+    warning_days: int,
 ) -> tuple[list[KeyEntry], list[str]]:
     entries: list[KeyEntry] = []
     notes: list[str] = []
@@ -149,21 +185,22 @@ def _vault_entries(
             notes.append(f"vault {vault_name} uses Azure RBAC: who can use its keys is not evaluated")
         for props in sorted(vault.keys, key=lambda p: p.name.lower()):
             expiry, days = expiry_of(props, now, warning_days)
-            users = None
-            if policies is not None and not vault.enable_rbac_authorization:
-                users = _users(
-                    [
-                        (verb, who_can_on_vault(policies, vault_name, "keys", perm))
-                        for perm, verb in VAULT_KEY_USE
-                    ]
-                )
-            entries.append(KeyEntry("vault", vault_name, props.name, props, expiry, days, users))
+            if policies is None or vault.enable_rbac_authorization:
+                entries.append(KeyEntry("vault", vault_name, props.name, props, expiry, days, None))
+                continue
+            users = _users(
+                [(verb, who_can_on_vault(policies, vault_name, "keys", perm)) for perm, verb in VAULT_KEY_USE]
+            )
+            # A writer of the vault (Azure RBAC) can set itself an access policy for every verb.
+            writers = vault_obtainers(effective, vault.resource_id)
+            obtain = _users([(verb, writers) for _, verb in VAULT_KEY_USE])
+            entries.append(KeyEntry("vault", vault_name, props.name, props, expiry, days, users, (), obtain))
     return entries, notes
 
 
 def key_inventory(
     live: LiveState,
-    grants: Sequence[Grant] | None,
+    effective: Sequence[EffectiveGrant] | None,
     policies: Sequence[PolicyGrant] | None,
     *,
     now: datetime,
@@ -171,8 +208,9 @@ def key_inventory(
 ) -> KeyInventory:
     """Every listed key of every HSM, then of every vault whose keys were read, by name.
 
-    Without grants (or policies) who can use each key is not evaluated (`users` is None): lint
-    asks only about expiry."""
-    hsm_entries, hsm_notes = _hsm_entries(live, grants, now, warning_days)
-    vault_entries, vault_notes = _vault_entries(live, policies, now, warning_days)
+    `effective`: the grants followed through groups (`effective.expand`). Without them (or
+    policies) who can use each key is not evaluated (`users` is None): lint asks only about
+    expiry."""
+    hsm_entries, hsm_notes = _hsm_entries(live, effective, now, warning_days)
+    vault_entries, vault_notes = _vault_entries(live, policies, effective or (), now, warning_days)
     return KeyInventory(now, warning_days, (*hsm_entries, *vault_entries), (*hsm_notes, *vault_notes))

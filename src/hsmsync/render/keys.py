@@ -55,6 +55,10 @@ def _user_text(u: KeyUser) -> str:
     return f"{v(u.principal)} ({v(u.principal_type)}): {', '.join(u.verbs)} via {via}"
 
 
+_ONCE_ACTIVATED = "can use it once activated (PIM-eligible membership)"
+_CAN_OBTAIN = "can obtain its use (can assign itself a role, or write the vault's access policies)"
+
+
 def render_text(inv: KeyInventory) -> str:
     out = [f"Keys as of {inv.now.isoformat()} (expiring: within {inv.warning_days} days)"]
     owner: tuple[str, str] | None = None
@@ -74,19 +78,23 @@ def render_text(inv: KeyInventory) -> str:
         else:
             out.append("    who can use it:")
             out += [f"      {_user_text(u)}" for u in k.users]
+        for heading, users in ((_ONCE_ACTIVATED, k.once_activated), (_CAN_OBTAIN, k.can_obtain)):
+            if users:
+                out.append(f"    {heading}:")
+                out += [f"      {_user_text(u)}" for u in users]
     if not inv.entries:
         out.append("No keys.")
     out += [f"Note: {v(n)}" for n in inv.notes]
     return "\n".join(out) + "\n"
 
 
-def _md_users(k: KeyEntry) -> str:
-    if k.users is None:
+def _md_users(users: tuple[KeyUser, ...] | None, empty: str = "nobody") -> str:
+    if users is None:
         return "not evaluated"
-    if not k.users:
-        return "nobody"
+    if not users:
+        return empty
     return "<br>".join(
-        f"{md(u.principal)} ({', '.join(u.verbs)}) via {'; '.join(md(p) for p in u.paths)}" for u in k.users
+        f"{md(u.principal)} ({', '.join(u.verbs)}) via {'; '.join(md(p) for p in u.paths)}" for u in users
     )
 
 
@@ -96,14 +104,25 @@ def render_markdown(inv: KeyInventory) -> str:
         "",
         f"Expiring: within {inv.warning_days} days.",
         "",
-        "| where | key | type | enabled | expires | last rotated | who can use it |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        "| where | key | type | enabled | expires | last rotated | who can use it | once activated (PIM) "
+        "| can obtain |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for k in inv.entries:
         kty = md(k.properties.kty) if k.properties and k.properties.kty else _MISSING
         where = f"{'HSM' if k.owner_kind == 'hsm' else 'vault'} {md(k.owner)}"
         expires = _expiry(k) + (f" **{k.expiry.value}**" if k.expiry in _FLAGGED else "")
-        cells = [where, md(k.name), kty, _enabled(k), expires, _day(k.last_rotated), _md_users(k)]
+        cells = [
+            where,
+            md(k.name),
+            kty,
+            _enabled(k),
+            expires,
+            _day(k.last_rotated),
+            _md_users(k.users),
+            _md_users(k.once_activated, _MISSING),
+            _md_users(k.can_obtain, _MISSING),
+        ]
         out.append(f"| {' | '.join(cells)} |")
     out += ["", *(f"- {md(n)}" for n in inv.notes)]
     return "\n".join(out).rstrip("\n") + "\n"
@@ -127,18 +146,24 @@ def _entry(k: KeyEntry) -> dict[str, Any]:
         "last_rotated": _time(k.last_rotated) if k.last_rotated else None,
         "expiry": k.expiry.value,
         "days_left": k.days_left,
-        "users": None
-        if k.users is None
-        else [
-            {
-                "principal": u.principal,
-                "principal_type": u.principal_type,
-                "can": list(u.verbs),
-                "via": list(u.paths),
-            }
-            for u in k.users
-        ],
+        "users": _json_users(k.users),
+        "once_activated": _json_users(k.once_activated),
+        "can_obtain": _json_users(k.can_obtain),
     }
+
+
+def _json_users(users: tuple[KeyUser, ...] | None) -> list[dict[str, Any]] | None:
+    if users is None:
+        return None
+    return [
+        {
+            "principal": u.principal,
+            "principal_type": u.principal_type,
+            "can": list(u.verbs),
+            "via": list(u.paths),
+        }
+        for u in users
+    ]
 
 
 def render_json(inv: KeyInventory) -> str:

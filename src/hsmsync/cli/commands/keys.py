@@ -10,6 +10,8 @@ from hsmsync.cli.commands._review import add_review_options
 from hsmsync.cli.context import Context
 from hsmsync.cli.options import add_at, add_format, now_of, source_of
 from hsmsync.cli.status import ExitStatus
+from hsmsync.core.directory import Directory
+from hsmsync.core.effective import expand
 from hsmsync.core.errors import HsmsyncError
 from hsmsync.core.grants import grants_from_live
 from hsmsync.core.key_review import key_inventory
@@ -36,13 +38,18 @@ def run(args: argparse.Namespace, ctx: Context) -> ExitStatus:
     source = source_of(args)
     if not source.given:
         raise HsmsyncError("keys reads the keys from live state: give --state FILE or --live")
-    # Every assignment of every HSM: who can use a key includes principals the manifest does not name.
-    live = read_live(source, env, loaded, fully=loaded.desired.hsms, key_details=KeyDetail.TYPES)
+    # Every assignment of every HSM: who can use a key includes principals the manifest does not
+    # name, and the members of groups (the directory behind the assignments, as whocan reads it).
+    live = read_live(
+        source, env, loaded, fully=loaded.desired.hsms, key_details=KeyDetail.TYPES, directory=True
+    )
     assert live is not None
     principals = loaded.desired.principals
+    directory = Directory.of(live.directory) if live.directory is not None else None
+    names = {object_id: info.key for object_id, info in principals.items()}
     inventory = key_inventory(
         live,
-        grants_from_live(live, principals),
+        expand(grants_from_live(live, principals), directory, names),
         policies_from_live(live, principals),
         now=now_of(args),
         warning_days=loaded.manifest.lint.key_expiry_warning_days,
