@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from datetime import datetime
 from pathlib import Path
 
 from hsmsync.backends.base import DiscoveryReporter, KeyDetail, ReadRequest, StateBackend
@@ -91,12 +92,14 @@ def absolute(path: Path, env: Environment) -> Path:
     return path if path.is_absolute() else env.cwd / path
 
 
-def load(shown: Path, env: Environment, targets: Sequence[str] = ()) -> LoadedManifest:
+def load(
+    shown: Path, env: Environment, targets: Sequence[str] = (), now: datetime | None = None
+) -> LoadedManifest:
     """The manifest at `shown` (a file or a directory of them, as the user typed it; errors name
-    it so), narrowed to `targets` (`--target`; none: all), as of the environment's clock: grants
-    whose `expires` has passed are no longer desired."""
+    it so), narrowed to `targets` (`--target`; none: all), as of `now` (`--at`; default the
+    environment's clock): grants whose `expires` has passed are no longer desired."""
     loaded = on_targets(load_manifest(absolute(shown, env), display=shown), targets)
-    now = env.clock()
+    now = now if now is not None else env.clock()
     return replace(loaded, desired=as_of(loaded.desired, now), now=now)
 
 

@@ -171,3 +171,36 @@ class TestCli:
         assert r.exit_code == 1
         assert "hsmsync.yaml:" in r.stderr and "expires" in r.stderr and "time zone" in r.stderr
         assert "Traceback" not in r.stderr
+
+
+class TestOneClock:
+    """`--at` sets the clock of every time-based rule of the command (grant expiry as well as key
+    expiry and HSM021); without it, the environment's clock (injected here) decides."""
+
+    LIMITED = ONCALL.replace("teams:\n", "lint:\n  max_grant_days: 7\nteams:\n", 1)
+
+    def test_lint_at_judges_grant_expiry_at_that_time_not_at_the_clock(self, tmp_path: Path) -> None:
+        _state_with_grant(tmp_path, self.LIMITED)
+        audit = (EXPIRES - timedelta(days=30)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        # The clock reads after the expiry; as of --at the grant is still desired, 30 days out.
+        r = run_cli("lint", "--at", audit, "--format", "json", "--soft-fail", cwd=tmp_path, now=AFTER)
+        assert r.exit_code == 0, r.stderr
+        hsm021 = [f["message"] for f in json.loads(r.stdout)["findings"] if f["rule"] == "HSM021"]
+        assert hsm021 == [
+            "oncall: Managed HSM Crypto User at /keys/app-signing on contoso (team break-glass) expires "
+            "2026-12-24T18:00:00Z, more than 7 days from now (lint.max_grant_days)"
+        ]
+
+    def test_lint_without_at_uses_the_environment_clock(self, tmp_path: Path) -> None:
+        _state_with_grant(tmp_path, self.LIMITED)
+        for now, fires in ((EXPIRES - timedelta(days=30), True), (EXPIRES - timedelta(days=1), False)):
+            r = run_cli("lint", "--format", "json", "--soft-fail", cwd=tmp_path, now=now)
+            assert r.exit_code == 0, r.stderr
+            rules = {f["rule"] for f in json.loads(r.stdout)["findings"]}
+            assert ("HSM021" in rules) is fires, now
+
+    def test_keys_without_at_is_as_of_the_environment_clock(self, tmp_path: Path) -> None:
+        _state_with_grant(tmp_path, MANIFEST)
+        r = run_cli("keys", "--state", "state.json", "--format", "json", cwd=tmp_path, now=BEFORE)
+        assert r.exit_code == 0, r.stderr
+        assert json.loads(r.stdout)["as_of"] == BEFORE.isoformat()

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 from hsmsync.backends.auth_methods import AUTH_METHODS
+from hsmsync.environment import Environment
 from hsmsync.workflow import DEFAULT_MANIFEST, GuardOptions, Source
 
 PLAN_SOURCE_HELP = ("use a fake state file instead of Azure", "use Azure (the default without --state)")
@@ -104,19 +105,22 @@ def _aware_time(text: str) -> datetime:
 
 
 def add_at(p: argparse.ArgumentParser) -> None:
-    """`--at TIME`: judge key expiry as of this time (an audit date) instead of now."""
+    """`--at TIME`: the command's clock (an audit date) instead of now, for every rule that
+    depends on the time: key expiry and grant expiry (`expires:`) alike."""
     p.add_argument(
         "--at",
         metavar="TIME",
         type=_aware_time,
-        help="judge key expiry as of this ISO 8601 time with zone (default: now)",
+        help="judge every time-based rule (key expiry, grant expiry) as of this ISO 8601 time with "
+        "zone (default: now)",
     )
 
 
-def now_of(args: argparse.Namespace) -> datetime:
-    """`--at`, else the clock: the one place the commands read the time."""
-    at: datetime | None = args.at
-    return at if at is not None else datetime.now(UTC)
+def now_of(args: argparse.Namespace, env: Environment) -> datetime:
+    """`--at` where the command offers it, else the environment's clock: the one time a command
+    judges key expiry and grant expiry at (pass it to `workflow.load`)."""
+    at: datetime | None = getattr(args, "at", None)
+    return at if at is not None else env.clock()
 
 
 def add_full_plan_url(p: argparse.ArgumentParser) -> None:

@@ -34,7 +34,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 def run(args: argparse.Namespace, ctx: Context) -> ExitStatus:
     env = ctx.env
-    loaded = load(args.file, env)
+    now = now_of(args, env)  # one clock: key expiry and grant expiry (`expires:`) alike
+    loaded = load(args.file, env, now=now)
     source = source_of(args)
     if not source.given:
         raise HsmsyncError("keys reads the keys from live state: give --state FILE or --live")
@@ -51,7 +52,7 @@ def run(args: argparse.Namespace, ctx: Context) -> ExitStatus:
         live,
         expand(grants_from_live(live, principals), directory, names),
         policies_from_live(live, principals),
-        now=now_of(args),
+        now=now,
         warning_days=loaded.manifest.lint.key_expiry_warning_days,
     )
     env.stdout.write(_RENDERERS[args.format](inventory))

@@ -45,14 +45,15 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 def run(args: argparse.Namespace, ctx: Context) -> ExitStatus:
     env = ctx.env
     manifest = absolute(args.file, env)
+    now = now_of(args, env)  # one clock: key expiry (HSM030/031) and grant expiry (HSM021) alike
     try:
-        loaded = load(args.file, env)
+        loaded = load(args.file, env, now=now)
     except ManifestError as exc:
         if args.format != "sarif":
             raise  # the CLI reports it (and annotates it in GitHub Actions)
         return _invalid_as_sarif(args, env, exc, manifest)
     live = read_live(source_of(args), env, loaded, key_details=KeyDetail.ATTRIBUTES)
-    report = lint(loaded.manifest, loaded.desired, live, now=now_of(args))
+    report = lint(loaded.manifest, loaded.desired, live, now=now)
     _write(args, env, report, loaded.positions, manifest)
     return ExitStatus.OK if args.soft_fail else ExitStatus(report.exit_code)
 
