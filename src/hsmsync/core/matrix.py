@@ -216,19 +216,24 @@ def _held(
     for e in effective:
         if e.grant.plane is Plane.DATA and e.grant.target == hsm:
             by_scope.setdefault(e.grant.scope.lower(), []).append(e)
+    # Below the whole HSM every grant asked about covers the place, so the same grants give the
+    # same cells at every key (an Administrator at '/'): answered once, reused key after key.
+    answered: dict[tuple[str, bool, tuple[int, ...]], list[tuple[Capability, Side]]] = {}
     for place in places:
         # Only grants at '/', '/keys' or the place itself can reach it: asking about those alone
         # keeps a fleet's matrix linear in its grants.
         near: dict[str, list[EffectiveGrant]] = {}
-        for s in {HSM_WIDE, ALL_KEYS, place.scope.lower()}:
+        for s in dict.fromkeys((HSM_WIDE, ALL_KEYS, place.scope.lower())):
             for e in by_scope.get(s, ()):
                 near.setdefault(e.principal_id.lower(), []).append(e)
+        whole = place.scope == HSM_WIDE
         for principal_id, mine in near.items():
-            found = abilities(mine, principal_id, hsm, place.scope)
-            for ability in ABILITIES if place.scope == HSM_WIDE else KEY_ABILITIES:
-                side = _side(found, ability)
-                if side is None:
-                    continue
+            asked = (principal_id, whole, tuple(id(e) for e in mine))
+            if asked not in answered:
+                found = abilities(mine, principal_id, hsm, place.scope)
+                sides = ((a, _side(found, a)) for a in (ABILITIES if whole else KEY_ABILITIES))
+                answered[asked] = [(a, side) for a, side in sides if side is not None]
+            for ability, side in answered[asked]:
                 first = mine[0]
                 rows.setdefault(principal_id, Row(first.principal, principal_id, first.principal_type))
                 held[(principal_id, place, ability)] = side
