@@ -187,13 +187,23 @@ def member_grants(effective: Iterable[EffectiveGrant]) -> tuple[Grant, ...]:
     )
 
 
+def directory_of(live: LiveState | None) -> Directory | None:
+    """The directory behind live state's assignments (the state file's, or Graph's), when read."""
+    return Directory.of(live.directory) if live is not None and live.directory is not None else None
+
+
+def manifest_names(principals: Mapping[str, PrincipalInfo]) -> dict[str, str]:
+    """Object id -> the manifest's key for it: how `expand` names the members the manifest declares."""
+    return {object_id: info.key for object_id, info in principals.items()}
+
+
 def live_grants_with_members(live: LiveState, principals: Mapping[str, PrincipalInfo]) -> tuple[Grant, ...]:
     """`grants_from_live` plus the grants group members hold through them (the state's directory)."""
     grants = grants_from_live(live, principals)
-    if live.directory is None:
+    directory = directory_of(live)
+    if directory is None:
         return grants
-    names = {object_id: info.key for object_id, info in principals.items()}
-    return (*grants, *member_grants(expand(grants, Directory.of(live.directory), names)))
+    return (*grants, *member_grants(expand(grants, directory, manifest_names(principals))))
 
 
 _VAULT_WRITE = "Microsoft.KeyVault/vaults/write"
@@ -223,9 +233,11 @@ __all__ = [
     "abilities",
     "arm_covers",
     "can_write_vault",
+    "directory_of",
     "every_data_action",
     "expand",
     "live_grants_with_members",
+    "manifest_names",
     "member_grants",
     "obtainers",
     "vault_writers",

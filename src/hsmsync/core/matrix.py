@@ -16,7 +16,16 @@ from enum import StrEnum
 from hsmsync.core.capabilities import Capability
 from hsmsync.core.desired import PrincipalInfo
 from hsmsync.core.directory import Directory
-from hsmsync.core.effective import Abilities, Ability, EffectiveGrant, Status, abilities, expand
+from hsmsync.core.effective import (
+    Abilities,
+    Ability,
+    EffectiveGrant,
+    Status,
+    abilities,
+    directory_of,
+    expand,
+    manifest_names,
+)
 from hsmsync.core.grants import LIVE_ASSIGNMENT, PLANNED_ASSIGNMENT, Grant, grants_from_live
 from hsmsync.core.plan import Plan, Plane
 from hsmsync.core.state import LiveState
@@ -320,6 +329,5 @@ def plan_matrix(
     group members through the live state's directory): the principals it moves (a review)."""
     before = grants_from_live(live, principals)
     after = grants_from_live(after_plan or state_after_plan(live, plan), principals)
-    directory = Directory.of(live.directory) if live.directory is not None else None
-    names = {object_id: info.key for object_id, info in principals.items()}
+    directory, names = directory_of(live), manifest_names(principals)
     return access_matrix(before, after, directory=directory, names=names).changed_rows()

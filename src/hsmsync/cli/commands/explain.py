@@ -10,8 +10,7 @@ from hsmsync.cli.context import Context
 from hsmsync.cli.options import add_format, source_of
 from hsmsync.cli.status import ExitStatus
 from hsmsync.core.access import Explanation, explain, grants_from_desired, grants_from_live
-from hsmsync.core.directory import Directory
-from hsmsync.core.effective import expand
+from hsmsync.core.effective import directory_of, expand, manifest_names
 from hsmsync.core.explain import with_group_grants, with_vault_escalation
 from hsmsync.core.vault_access import policies_from_desired, policies_from_live
 from hsmsync.manifest import LoadedManifest
@@ -42,8 +41,7 @@ def run(args: argparse.Namespace, ctx: Context) -> ExitStatus:
     declared_policies = policies_from_desired(loaded.desired)
     live = read_live(source_of(args), env, loaded, directory=True)
     # Grants to groups reach their members: the directory comes with live state.
-    directory = Directory.of(live.directory) if live is not None and live.directory is not None else None
-    names = {object_id: info.key for object_id, info in loaded.desired.principals.items()}
+    directory, names = directory_of(live), manifest_names(loaded.desired.principals)
     desired_effective = expand(declared, directory, names)
     would_be = explain(declared, principal_id, None, policies=declared_policies)
     would_be = with_group_grants(would_be, desired_effective)

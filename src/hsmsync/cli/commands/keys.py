@@ -10,8 +10,7 @@ from hsmsync.cli.commands._review import add_review_options
 from hsmsync.cli.context import Context
 from hsmsync.cli.options import add_at, add_format, now_of, source_of
 from hsmsync.cli.status import ExitStatus
-from hsmsync.core.directory import Directory
-from hsmsync.core.effective import expand
+from hsmsync.core.effective import directory_of, expand, manifest_names
 from hsmsync.core.errors import HsmsyncError
 from hsmsync.core.grants import grants_from_live
 from hsmsync.core.key_review import key_inventory
@@ -46,8 +45,7 @@ def run(args: argparse.Namespace, ctx: Context) -> ExitStatus:
     )
     assert live is not None
     principals = loaded.desired.principals
-    directory = Directory.of(live.directory) if live.directory is not None else None
-    names = {object_id: info.key for object_id, info in principals.items()}
+    directory, names = directory_of(live), manifest_names(principals)
     inventory = key_inventory(
         live,
         expand(grants_from_live(live, principals), directory, names),

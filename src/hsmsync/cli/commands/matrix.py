@@ -10,7 +10,7 @@ from hsmsync.cli.commands._review import add_review_options
 from hsmsync.cli.context import Context
 from hsmsync.cli.options import source_of
 from hsmsync.cli.status import ExitStatus
-from hsmsync.core.directory import Directory
+from hsmsync.core.effective import directory_of, manifest_names
 from hsmsync.core.grants import grants_from_desired, grants_from_live
 from hsmsync.core.lint import state_after_apply
 from hsmsync.core.matrix import AccessMatrix, access_matrix
@@ -36,7 +36,7 @@ def run(args: argparse.Namespace, ctx: Context) -> ExitStatus:
     # Every assignment of every HSM: the matrix shows access the manifest does not name too; group
     # members come from the directory behind the assignments (the state file's, or Graph's).
     live = read_live(source_of(args), env, loaded, fully=desired.hsms, directory=True)
-    names = {object_id: info.key for object_id, info in desired.principals.items()}
+    names = manifest_names(desired.principals)
     matrix: AccessMatrix
     if live is None:
         keys = {name: desired.key_names(name) for name in desired.hsms}
@@ -46,8 +46,7 @@ def run(args: argparse.Namespace, ctx: Context) -> ExitStatus:
         after = state_after_apply(desired, live)
         keys = {name: tuple(after.hsms[name].keys or ()) for name in desired.hsms if name in after.hsms}
         before, now = grants_from_live(live, desired.principals), grants_from_live(after, desired.principals)
-        directory = Directory.of(live.directory) if live.directory is not None else None
-        matrix = access_matrix(before, now, keys, directory, names)
+        matrix = access_matrix(before, now, keys, directory_of(live), names)
         header = f"{args.file}: live state → after the plan"
     env.stdout.write(
         render.render_html(matrix, header) if args.format == "html" else _RENDERERS[args.format](matrix)

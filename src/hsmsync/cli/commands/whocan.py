@@ -12,7 +12,7 @@ from hsmsync.cli.status import ExitStatus
 from hsmsync.core.access import grants_from_desired, grants_from_live, resolve_action
 from hsmsync.core.catalog import DATA_ACTION_PREFIX
 from hsmsync.core.directory import Directory
-from hsmsync.core.effective import expand
+from hsmsync.core.effective import directory_of, expand, manifest_names
 from hsmsync.core.errors import HsmsyncError
 from hsmsync.core.scopes import normalize_data_scope
 from hsmsync.core.state import LiveState
@@ -117,11 +117,11 @@ def run(args: argparse.Namespace, ctx: Context) -> ExitStatus:
 
 
 def _directory(live: LiveState | None) -> Directory | None:
-    return Directory.of(live.directory) if live is not None and live.directory is not None else None
+    return directory_of(live)
 
 
 def _names(loaded: LoadedManifest) -> dict[str, str]:
-    return {object_id: info.key for object_id, info in loaded.desired.principals.items()}
+    return manifest_names(loaded.desired.principals)
 
 
 def _answer_whocan(
