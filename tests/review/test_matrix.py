@@ -55,6 +55,11 @@ def test_cells_say_kept_gained_lost_and_changed() -> None:
     assert cells[("ops", "/", "assign roles")] is Change.KEPT
     assert cells[("ops", "/", "start a full backup or restore")] is Change.LOST
     assert cells[("ops", "/", "purge deleted keys")] is Change.GAINED
+    # lost as held, yet within reach after: a Crypto Officer can assign itself any role
+    ops = next(r for r in m.rows if r.principal == "ops")
+    backup = m.cell(ops, m.places[0], Capability.BACKUP_RESTORE)
+    assert backup.markers == ("can obtain",) and backup.reach_after == backup.before
+    assert backup.how == ("Managed HSM Administrator at / (team ops)",)
     assert cells[("app", "/keys/signing", "use keys")] is Change.CHANGED
     assert cells[("app", "/keys/signing", "export or release keys")] is Change.LOST
     assert ("app", "/", "use keys") not in cells  # a key's grant is not the whole HSM's

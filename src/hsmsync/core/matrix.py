@@ -172,9 +172,6 @@ class Side:
     markers: tuple[str, ...] = ()
 
 
-Path = EffectiveGrant
-
-
 def _how(e: EffectiveGrant) -> str:
     """`Crypto User at / (team app)`, through groups: `..., through group ops [member]`."""
     g = e.grant
@@ -187,7 +184,7 @@ def _side(found: Abilities, ability: Capability) -> Side | None:
 
     def of(
         listed: tuple[Ability, ...], leave: frozenset[str] = frozenset()
-    ) -> tuple[frozenset[str], list[Path]]:
+    ) -> tuple[frozenset[str], list[EffectiveGrant]]:
         mine = [a for a in listed if a.action not in leave and ability.held_in(frozenset({a.action}))]
         return frozenset(a.action for a in mine), [e for a in mine for e in a.paths]
 
@@ -279,7 +276,7 @@ def _planned(before: Sequence[Grant], after: Sequence[Grant]) -> list[Grant]:
 def _cell(ability: Capability, b: Side, a: Side) -> Cell:
     """A cell from its two sides; it says how the side it speaks of is held (a lost cell, how it
     was held, and what is still within reach after)."""
-    if a.held or not (b.held or b.potential) or (a.potential and not b.held):
+    if a.held or (not b.held and (a.potential or not b.potential)):  # nothing lost: speak of after
         how, markers = a.how, a.markers
     else:
         how, markers = b.how, tuple(dict.fromkeys((*b.markers, *(m for m in a.markers if not a.held))))
