@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from hsmsync.core.effective import expand
 from hsmsync.core.grants import Grant
 from hsmsync.core.key_review import key_inventory
 from hsmsync.core.plan import Plane
@@ -36,7 +37,7 @@ def test_two_principals_shown_alike_are_two_users_of_a_key() -> None:
         _grant(None, SHOWN, "Unknown", {"wrap", "unwrap"}, "live assignment 1"),
         _grant(SHOWN, OTHER_ID, "Group", {"sign"}, "team t"),
     )
-    [entry] = key_inventory(live, grants, None, now=datetime(2026, 1, 1, tzinfo=UTC)).entries
+    [entry] = key_inventory(live, expand(grants, None), None, now=datetime(2026, 1, 1, tzinfo=UTC)).entries
     assert entry.users is not None
     users = sorted((u.principal, u.principal_type, u.verbs) for u in entry.users)
     assert users == [(SHOWN, "Group", ("sign",)), (SHOWN, "Unknown", ("wrap", "unwrap"))]
