@@ -13,6 +13,7 @@ may be normalised). Either way it is parsed as a manifest before anyone sees it.
 from __future__ import annotations
 
 import difflib
+import hashlib
 import io
 import re
 from pathlib import Path
@@ -48,7 +49,13 @@ def role_key(migration: VaultMigration, role: ProposedRole) -> str:
     if role.builtin:
         return f"{migration.vault}-{slug(role.role_name)}"
     perms = role.role_name.split(": ", 1)[-1]
-    return slug(f"{migration.vault} {perms}")[:100].rstrip("-")
+    key = slug(f"{migration.vault} {perms}")
+    if len(key) <= 100:
+        return key
+    # Cut short, two permission sets could share a key (and one identity get the other's role):
+    # the digest of the whole set keeps each its own.
+    digest = hashlib.sha256(role.role_name.encode()).hexdigest()[:12]
+    return f"{key[:87].rstrip('-')}-{digest}"
 
 
 def additions(migration: VaultMigration) -> tuple[Entries, Entries]:

@@ -11,10 +11,22 @@ import pytest
 from markdown_it import MarkdownIt
 
 from hsmsync.backends.file import FileStateBackend
-from hsmsync.core.state import ArmRoleAssignment, ArmState
+from hsmsync.core.state import AccessPolicy, ArmRoleAssignment, ArmState
+from hsmsync.migration_apply import live_granted
 from hsmsync_files.statefile import read_state_file, write_state_file
 from tests.conftest import CONTOSO, run_cli
-from tests.vaults import AUDITOR, MANIFEST, PIPELINE, SECRETS_APP, SUB, VAULT_ID, executor_owner, vault_state
+from tests.vaults import (
+    AUDITOR,
+    MANIFEST,
+    PIPELINE,
+    SECRETS_APP,
+    SECURITY,
+    SIGNER,
+    SUB,
+    VAULT_ID,
+    executor_owner,
+    vault_state,
+)
 
 STATE = ("--state", "state.json")
 
@@ -253,3 +265,33 @@ def test_a_failed_stage_stops_and_says_how_to_roll_back(here: Path, monkeypatch:
     )
     assert "stage 3/5" in failed.stdout and "stage 5/5" not in failed.stdout
     assert _vault(here) == (False, 4, 6)  # assignments made, policies untouched
+
+
+def test_custom_roles_with_a_long_common_prefix_keep_their_own_keys(tmp_path: Path) -> None:
+    """Two identities whose custom roles share the first hundred characters of their slug: each
+    must get its own arm_roles entry and team (one truncated key for both gave the second identity
+    the first one's role: access gained and lost that the proposal did not show)."""
+    common = ("backup", "create", "delete", "get", "import", "list")
+    state = vault_state(
+        AccessPolicy(object_id=SIGNER, certificates=common, keys=("sign",)),
+        AccessPolicy(object_id=SECURITY, certificates=common, keys=("verify", "purge")),
+        arm=executor_owner(),
+    )
+    write_state_file(tmp_path / "state.json", state)
+    start, end = MANIFEST.index("    access_policies:\n"), MANIFEST.index("teams:\n")
+    listed = ", ".join(common)
+    (tmp_path / "hsmsync.yaml").write_text(
+        MANIFEST[:start]
+        + "    access_policies:\n"
+        + f"      release-signer: {{certificates: [{listed}], keys: [sign]}}\n"
+        + f"      security-team: {{certificates: [{listed}], keys: [verify, purge]}}\n"
+        + MANIFEST[end:]
+    )
+    written = run_cli("migrate", "--write", *STATE, cwd=tmp_path)
+    assert written.exit_code == 0, written.stderr
+    applied = run_cli("migrate", "--apply", "--caller", "pipeline", *STATE, cwd=tmp_path)
+    assert applied.exit_code == 0, applied.stderr
+    live = read_state_file(tmp_path / "state.json")
+    granted = live_granted(live, VAULT_ID)
+    assert {"keys/verify", "keys/purge"} <= granted[SECURITY] and "keys/sign" not in granted[SECURITY]
+    assert "keys/sign" in granted[SIGNER] and not {"keys/verify", "keys/purge"} & granted[SIGNER]
