@@ -84,6 +84,39 @@ def additions(migration: VaultMigration) -> tuple[Entries, Entries]:
     return roles, teams
 
 
+def _free_key(key: str, taken: Any) -> str:
+    n = 2
+    while f"{key}-{n}" in taken:
+        n += 1
+    return f"{key}-{n}"
+
+
+def _unclashed(doc: Any, roles: Entries, teams: Entries) -> tuple[Entries, Entries]:
+    """The additions keyed so that none lands on a different entry the manifest already has: a
+    team of that key is joined only when it assigns exactly the proposed role at the vault (joining
+    another would give its roles instead), an `arm_roles` entry is reused only when identical."""
+    existing_roles = _plain(doc.get("arm_roles") or {}) if isinstance(doc, dict) else {}
+    existing_teams = _plain(doc.get("teams") or {}) if isinstance(doc, dict) else {}
+    renamed: dict[str, str] = {}
+    out_roles: Entries = {}
+    for key, entry in roles.items():
+        if key in existing_roles and existing_roles[key] != entry:
+            renamed[key] = _free_key(key, existing_roles)
+        out_roles[renamed.get(key, key)] = entry
+    out_teams: Entries = {}
+    for key, entry in teams.items():
+        management = [{**m, "role": renamed.get(m["role"], m["role"])} for m in entry["management"]]
+        entry = {**entry, "management": management}
+        found = existing_teams.get(key)
+        same = isinstance(found, dict) and {k: v for k, v in found.items() if k != "members"} == {
+            "management": management
+        }
+        if key in existing_teams and not same:
+            key = _free_key(key, existing_teams)
+        out_teams[key] = entry
+    return out_roles, out_teams
+
+
 def _commented(value: Any) -> Any:
     if isinstance(value, dict):
         out = CommentedMap()
@@ -205,9 +238,9 @@ def migrated_text(text: str, display: Path, migration: VaultMigration) -> str:
             f"vault {migration.vault}: access policies of object ids the manifest does not declare: "
             f"{', '.join(unnamed)}; declare each under `principals` (with its id), then run migrate again"
         )
-    roles, teams = additions(migration)
     try:
         doc, expected = _round_trip().load(text), _round_trip().load(text)
+        roles, teams = _unclashed(doc, *additions(migration))
         _edit_doc(expected, migration.vault, roles, teams)
     except (RuamelError, KeyError, TypeError, AttributeError) as exc:
         raise HsmsyncError(f"{display}: cannot edit vault {migration.vault}: {exc}") from None

@@ -295,3 +295,31 @@ def test_custom_roles_with_a_long_common_prefix_keep_their_own_keys(tmp_path: Pa
     granted = live_granted(live, VAULT_ID)
     assert {"keys/verify", "keys/purge"} <= granted[SECURITY] and "keys/sign" not in granted[SECURITY]
     assert "keys/sign" in granted[SIGNER] and not {"keys/verify", "keys/purge"} & granted[SIGNER]
+
+
+def test_new_entries_never_land_on_a_different_team_or_role_of_the_same_key(here: Path) -> None:
+    """The manifest already has a team and a custom role under the keys the migration would use,
+    meaning something else: the identities must get the proposed roles, not those entries' (joining
+    the team made orders-api a Key Vault Administrator while the proposal showed Secrets User)."""
+    manifest = here / "hsmsync.yaml"
+    manifest.write_text(
+        MANIFEST
+        + "  payments-kv-key-vault-secrets-user:\n"
+        + "    members: [auditor]\n"
+        + f"    management: [{{role: Key Vault Administrator, scope: {VAULT_ID}}}]\n"
+        + "  signers:\n"
+        + "    members: [auditor]\n"
+        + f"    management: [{{role: payments-kv-keys-get-keys-sign, scope: {VAULT_ID}}}]\n"
+        + "arm_roles:\n"
+        + "  payments-kv-keys-get-keys-sign:\n"
+        + "    name: every key action\n"
+        + "    data_actions: [Microsoft.KeyVault/vaults/keys/*]\n"
+        + f"    assignable_scopes: [{VAULT_ID}]\n"
+    )
+    written = run_cli("migrate", "--write", *STATE, cwd=here)
+    assert written.exit_code == 0, written.stderr
+    applied = run_cli("migrate", "--apply", "--caller", "pipeline", *STATE, cwd=here)
+    assert applied.exit_code == 0, applied.stderr
+    granted = live_granted(read_state_file(here / "state.json"), VAULT_ID)
+    assert granted[SECRETS_APP] == {"secrets/get", "secrets/list"}
+    assert granted[SIGNER] == {"keys/get", "keys/list", "keys/sign"}
