@@ -19,9 +19,11 @@ import re
 from pathlib import Path
 from typing import Any
 
+import yaml
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError as RuamelError
+from ruamel.yaml.scalarstring import SingleQuotedScalarString
 
 from hsmsync.core.errors import HsmsyncError
 from hsmsync.core.vault_migration import ProposedRole, VaultMigration, slug
@@ -117,15 +119,27 @@ def _unclashed(doc: Any, roles: Entries, teams: Entries) -> tuple[Entries, Entri
     return out_roles, out_teams
 
 
+def _scalar(value: Any) -> Any:
+    """A string the manifest's reader (PyYAML, YAML 1.1) would not read back as itself when plain
+    (a principal named `yes`, `on`, `1e3`...: ruamel writes YAML 1.2) is written quoted."""
+    if not isinstance(value, str):
+        return value
+    try:
+        plain = yaml.safe_load(value)
+    except yaml.YAMLError:
+        plain = None
+    return value if plain == value else SingleQuotedScalarString(value)
+
+
 def _commented(value: Any) -> Any:
     if isinstance(value, dict):
         out = CommentedMap()
         for k, v in value.items():
-            out[k] = _commented(v)
+            out[_scalar(k)] = _commented(v)
         return out
     if isinstance(value, list):
         return CommentedSeq([_commented(v) for v in value])
-    return value
+    return _scalar(value)
 
 
 def _edit_doc(doc: CommentedMap, vault_name: str, roles: Entries, teams: Entries) -> None:
@@ -143,7 +157,7 @@ def _edit_doc(doc: CommentedMap, vault_name: str, roles: Entries, teams: Entries
         for key, entry in entries.items():
             if key in node and section == "teams":
                 members = node[key].setdefault("members", CommentedSeq())
-                members.extend(m for m in entry["members"] if m not in members)
+                members.extend(_scalar(m) for m in entry["members"] if m not in members)
             elif key not in node:
                 node[key] = _commented(entry)
                 node.yaml_set_comment_before_after_key(key, before=COMMENT, indent=2)
@@ -177,7 +191,7 @@ def _entries_text(entries: Entries, col: int, nl: str) -> list[str]:
     out: list[str] = []
     for key, entry in entries.items():
         buf = io.StringIO()
-        _round_trip().dump({key: entry}, buf)
+        _round_trip().dump(_commented({key: entry}), buf)
         out.append(" " * col + "# " + COMMENT + nl)
         out += [(" " * col + line if line.strip() else "") + nl for line in buf.getvalue().splitlines()]
     return out

@@ -323,3 +323,21 @@ def test_new_entries_never_land_on_a_different_team_or_role_of_the_same_key(here
     granted = live_granted(read_state_file(here / "state.json"), VAULT_ID)
     assert granted[SECRETS_APP] == {"secrets/get", "secrets/list"}
     assert granted[SIGNER] == {"keys/get", "keys/list", "keys/sign"}
+
+
+@pytest.mark.parametrize("name", ["yes", "off"])
+def test_a_principal_whose_name_yaml_1_1_reads_as_another_type_is_written_quoted(
+    here: Path, name: str
+) -> None:
+    """The manifest is read as YAML 1.1: a principal named `yes` written plain in a team's members
+    is the boolean true (the write was refused; a valid manifest could not be migrated)."""
+    manifest = here / "hsmsync.yaml"
+    manifest.write_text(
+        MANIFEST.replace("  orders-api: {type", f"  '{name}': {{type").replace(
+            "      orders-api: {secrets", f"      '{name}': {{secrets"
+        )
+    )
+    written = run_cli("migrate", "--write", *STATE, cwd=here)
+    assert written.exit_code == 0, written.stderr
+    plan = run_cli("plan", *STATE, cwd=here)
+    assert f"Key Vault Secrets User -> {name} (ServicePrincipal)" in plan.stdout, plan.stderr
