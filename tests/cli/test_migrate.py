@@ -11,6 +11,9 @@ import pytest
 from markdown_it import MarkdownIt
 
 from hsmsync.backends.file import FileStateBackend
+from hsmsync.core.errors import HsmsyncError
+from hsmsync.core.plan import Change, Kind
+from hsmsync.core.results import Outcome
 from hsmsync.core.state import AccessPolicy, ArmRoleAssignment, ArmState
 from hsmsync.migration_apply import live_granted
 from hsmsync_files.statefile import read_state_file, write_state_file
@@ -341,3 +344,30 @@ def test_a_principal_whose_name_yaml_1_1_reads_as_another_type_is_written_quoted
     assert written.exit_code == 0, written.stderr
     plan = run_cli("plan", *STATE, cwd=here)
     assert f"Key Vault Secrets User -> {name} (ServicePrincipal)" in plan.stdout, plan.stderr
+
+
+def test_a_run_stopped_at_stage_5_resumes_there_as_its_message_says(
+    here: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Removing the policies fails after the switch: the message says to run migrate --apply again,
+    and that run must remove them (it said "Nothing to migrate" and left the policies, ready to
+    count again the moment anyone switched the vault back)."""
+    assert run_cli("migrate", "--write", *STATE, cwd=here).exit_code == 0
+    real = FileStateBackend.apply_change
+
+    def policies_fail(self: FileStateBackend, change: Change) -> Outcome:
+        if change.kind is Kind.ACCESS_POLICY:
+            raise HsmsyncError("the network went away")
+        return real(self, change)
+
+    monkeypatch.setattr(FileStateBackend, "apply_change", policies_fail)
+    failed = run_cli("migrate", "--apply", "--caller", "pipeline", *STATE, cwd=here)
+    assert failed.exit_code == 1
+    assert "stage 5 failed: the network went away" in failed.stderr
+    assert "run migrate --apply again" in failed.stderr
+    assert _vault(here) == (True, 4, 6)
+    monkeypatch.setattr(FileStateBackend, "apply_change", real)
+    again = run_cli("migrate", "--apply", "--caller", "pipeline", *STATE, cwd=here)
+    assert again.exit_code == 0, again.stderr
+    assert "resuming at stage 4" in again.stdout and "stage 5/5" in again.stdout
+    assert _vault(here) == (True, 0, 6)
