@@ -96,11 +96,14 @@ def declared_granted(desired: DesiredState, resource_id: str) -> dict[str, froze
 
 
 def pending(desired: DesiredState, live: LiveState) -> list[DesiredVault]:
-    """Vaults the manifest wants on Azure RBAC that still use access policies."""
+    """Vaults the manifest wants on Azure RBAC that still use access policies, or still hold them
+    (a run that stopped at stage 5: it resumes there)."""
     return [
         v
         for v in desired.vaults.values()
-        if v.rbac and (lv := live.vaults.get(v.name)) and not lv.enable_rbac_authorization
+        if v.rbac
+        and (lv := live.vaults.get(v.name))
+        and (not lv.enable_rbac_authorization or lv.access_policies)
     ]
 
 
@@ -235,6 +238,10 @@ class Migrator:
             extra = f"; gains {permission_list(i.gained)}" if i.gained else ""
             extra += f"; loses (accepted) {permission_list(i.lost)}" if i.lost else ""
             say(f"  {i.label}: keeps {permission_list(i.equivalent)}{extra}")
+        if live.vaults[v.name].enable_rbac_authorization:
+            say(f"vault {v.name}: on Azure RBAC, its old access policies still there: resuming at stage 4")
+            self._verify_and_remove(migration)
+            return
         self._check_executor(live, 0)
         try:
             changes = self._changes(live)
@@ -258,7 +265,16 @@ class Migrator:
         except HsmsyncError as exc:
             raise self._fail(3, str(exc)) from None
         say("stage 3/5: enableRbacAuthorization is on: the access policies no longer count")
-        live = self._read()
+        self._verify_and_remove(migration)
+
+    def _verify_and_remove(self, migration: VaultMigration) -> None:
+        """Stages 4 and 5: the vault reads back on Azure RBAC with every identity's access, then
+        the old access policies go."""
+        say, v = self.run.say, self.vault
+        try:
+            live = self._read()
+        except HsmsyncError as exc:
+            raise self._fail(4, str(exc)) from None
         if not live.vaults[v.name].enable_rbac_authorization:
             raise self._fail(4, "the vault does not read back as Azure RBAC")
         missing = _missing(migration, live_granted(live, v.resource_id))
@@ -282,9 +298,9 @@ class Migrator:
         try:
             for change in deletes:
                 self.run.backend.apply_change(change)
+            left = self._read().vaults[self.vault.name].access_policies
         except HsmsyncError as exc:
             raise self._fail(5, str(exc)) from None
-        left = self._read().vaults[self.vault.name].access_policies
         if left:
             raise self._fail(5, f"{len(left)} access policies remain")
 

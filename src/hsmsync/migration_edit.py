@@ -13,14 +13,17 @@ may be normalised). Either way it is parsed as a manifest before anyone sees it.
 from __future__ import annotations
 
 import difflib
+import hashlib
 import io
 import re
 from pathlib import Path
 from typing import Any
 
+import yaml
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError as RuamelError
+from ruamel.yaml.scalarstring import SingleQuotedScalarString
 
 from hsmsync.core.errors import HsmsyncError
 from hsmsync.core.vault_migration import ProposedRole, VaultMigration, slug
@@ -48,7 +51,13 @@ def role_key(migration: VaultMigration, role: ProposedRole) -> str:
     if role.builtin:
         return f"{migration.vault}-{slug(role.role_name)}"
     perms = role.role_name.split(": ", 1)[-1]
-    return slug(f"{migration.vault} {perms}")[:100].rstrip("-")
+    key = slug(f"{migration.vault} {perms}")
+    if len(key) <= 100:
+        return key
+    # Cut short, two permission sets could share a key (and one identity get the other's role):
+    # the digest of the whole set keeps each its own.
+    digest = hashlib.sha256(role.role_name.encode()).hexdigest()[:12]
+    return f"{key[:87].rstrip('-')}-{digest}"
 
 
 def additions(migration: VaultMigration) -> tuple[Entries, Entries]:
@@ -77,15 +86,60 @@ def additions(migration: VaultMigration) -> tuple[Entries, Entries]:
     return roles, teams
 
 
+def _free_key(key: str, taken: Any) -> str:
+    n = 2
+    while f"{key}-{n}" in taken:
+        n += 1
+    return f"{key}-{n}"
+
+
+def _unclashed(doc: Any, roles: Entries, teams: Entries) -> tuple[Entries, Entries]:
+    """The additions keyed so that none lands on a different entry the manifest already has: a
+    team of that key is joined only when it assigns exactly the proposed role at the vault (joining
+    another would give its roles instead), an `arm_roles` entry is reused only when identical."""
+    existing_roles = _plain(doc.get("arm_roles") or {}) if isinstance(doc, dict) else {}
+    existing_teams = _plain(doc.get("teams") or {}) if isinstance(doc, dict) else {}
+    renamed: dict[str, str] = {}
+    out_roles: Entries = {}
+    for key, entry in roles.items():
+        if key in existing_roles and existing_roles[key] != entry:
+            renamed[key] = _free_key(key, existing_roles)
+        out_roles[renamed.get(key, key)] = entry
+    out_teams: Entries = {}
+    for key, entry in teams.items():
+        management = [{**m, "role": renamed.get(m["role"], m["role"])} for m in entry["management"]]
+        entry = {**entry, "management": management}
+        found = existing_teams.get(key)
+        same = isinstance(found, dict) and {k: v for k, v in found.items() if k != "members"} == {
+            "management": management
+        }
+        if key in existing_teams and not same:
+            key = _free_key(key, existing_teams)
+        out_teams[key] = entry
+    return out_roles, out_teams
+
+
+def _scalar(value: Any) -> Any:
+    """A string the manifest's reader (PyYAML, YAML 1.1) would not read back as itself when plain
+    (a principal named `yes`, `on`, `1e3`...: ruamel writes YAML 1.2) is written quoted."""
+    if not isinstance(value, str):
+        return value
+    try:
+        plain = yaml.safe_load(value)
+    except yaml.YAMLError:
+        plain = None
+    return value if plain == value else SingleQuotedScalarString(value)
+
+
 def _commented(value: Any) -> Any:
     if isinstance(value, dict):
         out = CommentedMap()
         for k, v in value.items():
-            out[k] = _commented(v)
+            out[_scalar(k)] = _commented(v)
         return out
     if isinstance(value, list):
         return CommentedSeq([_commented(v) for v in value])
-    return value
+    return _scalar(value)
 
 
 def _edit_doc(doc: CommentedMap, vault_name: str, roles: Entries, teams: Entries) -> None:
@@ -103,7 +157,7 @@ def _edit_doc(doc: CommentedMap, vault_name: str, roles: Entries, teams: Entries
         for key, entry in entries.items():
             if key in node and section == "teams":
                 members = node[key].setdefault("members", CommentedSeq())
-                members.extend(m for m in entry["members"] if m not in members)
+                members.extend(_scalar(m) for m in entry["members"] if m not in members)
             elif key not in node:
                 node[key] = _commented(entry)
                 node.yaml_set_comment_before_after_key(key, before=COMMENT, indent=2)
@@ -137,7 +191,7 @@ def _entries_text(entries: Entries, col: int, nl: str) -> list[str]:
     out: list[str] = []
     for key, entry in entries.items():
         buf = io.StringIO()
-        _round_trip().dump({key: entry}, buf)
+        _round_trip().dump(_commented({key: entry}), buf)
         out.append(" " * col + "# " + COMMENT + nl)
         out += [(" " * col + line if line.strip() else "") + nl for line in buf.getvalue().splitlines()]
     return out
@@ -198,9 +252,9 @@ def migrated_text(text: str, display: Path, migration: VaultMigration) -> str:
             f"vault {migration.vault}: access policies of object ids the manifest does not declare: "
             f"{', '.join(unnamed)}; declare each under `principals` (with its id), then run migrate again"
         )
-    roles, teams = additions(migration)
     try:
         doc, expected = _round_trip().load(text), _round_trip().load(text)
+        roles, teams = _unclashed(doc, *additions(migration))
         _edit_doc(expected, migration.vault, roles, teams)
     except (RuamelError, KeyError, TypeError, AttributeError) as exc:
         raise HsmsyncError(f"{display}: cannot edit vault {migration.vault}: {exc}") from None

@@ -11,10 +11,25 @@ import pytest
 from markdown_it import MarkdownIt
 
 from hsmsync.backends.file import FileStateBackend
-from hsmsync.core.state import ArmRoleAssignment, ArmState
+from hsmsync.core.errors import HsmsyncError
+from hsmsync.core.plan import Change, Kind
+from hsmsync.core.results import Outcome
+from hsmsync.core.state import AccessPolicy, ArmRoleAssignment, ArmState
+from hsmsync.migration_apply import live_granted
 from hsmsync_files.statefile import read_state_file, write_state_file
 from tests.conftest import CONTOSO, run_cli
-from tests.vaults import AUDITOR, MANIFEST, PIPELINE, SECRETS_APP, SUB, VAULT_ID, executor_owner, vault_state
+from tests.vaults import (
+    AUDITOR,
+    MANIFEST,
+    PIPELINE,
+    SECRETS_APP,
+    SECURITY,
+    SIGNER,
+    SUB,
+    VAULT_ID,
+    executor_owner,
+    vault_state,
+)
 
 STATE = ("--state", "state.json")
 
@@ -253,3 +268,106 @@ def test_a_failed_stage_stops_and_says_how_to_roll_back(here: Path, monkeypatch:
     )
     assert "stage 3/5" in failed.stdout and "stage 5/5" not in failed.stdout
     assert _vault(here) == (False, 4, 6)  # assignments made, policies untouched
+
+
+def test_custom_roles_with_a_long_common_prefix_keep_their_own_keys(tmp_path: Path) -> None:
+    """Two identities whose custom roles share the first hundred characters of their slug: each
+    must get its own arm_roles entry and team (one truncated key for both gave the second identity
+    the first one's role: access gained and lost that the proposal did not show)."""
+    common = ("backup", "create", "delete", "get", "import", "list")
+    state = vault_state(
+        AccessPolicy(object_id=SIGNER, certificates=common, keys=("sign",)),
+        AccessPolicy(object_id=SECURITY, certificates=common, keys=("verify", "purge")),
+        arm=executor_owner(),
+    )
+    write_state_file(tmp_path / "state.json", state)
+    start, end = MANIFEST.index("    access_policies:\n"), MANIFEST.index("teams:\n")
+    listed = ", ".join(common)
+    (tmp_path / "hsmsync.yaml").write_text(
+        MANIFEST[:start]
+        + "    access_policies:\n"
+        + f"      release-signer: {{certificates: [{listed}], keys: [sign]}}\n"
+        + f"      security-team: {{certificates: [{listed}], keys: [verify, purge]}}\n"
+        + MANIFEST[end:]
+    )
+    written = run_cli("migrate", "--write", *STATE, cwd=tmp_path)
+    assert written.exit_code == 0, written.stderr
+    applied = run_cli("migrate", "--apply", "--caller", "pipeline", *STATE, cwd=tmp_path)
+    assert applied.exit_code == 0, applied.stderr
+    live = read_state_file(tmp_path / "state.json")
+    granted = live_granted(live, VAULT_ID)
+    assert {"keys/verify", "keys/purge"} <= granted[SECURITY] and "keys/sign" not in granted[SECURITY]
+    assert "keys/sign" in granted[SIGNER] and not {"keys/verify", "keys/purge"} & granted[SIGNER]
+
+
+def test_new_entries_never_land_on_a_different_team_or_role_of_the_same_key(here: Path) -> None:
+    """The manifest already has a team and a custom role under the keys the migration would use,
+    meaning something else: the identities must get the proposed roles, not those entries' (joining
+    the team made orders-api a Key Vault Administrator while the proposal showed Secrets User)."""
+    manifest = here / "hsmsync.yaml"
+    manifest.write_text(
+        MANIFEST
+        + "  payments-kv-key-vault-secrets-user:\n"
+        + "    members: [auditor]\n"
+        + f"    management: [{{role: Key Vault Administrator, scope: {VAULT_ID}}}]\n"
+        + "  signers:\n"
+        + "    members: [auditor]\n"
+        + f"    management: [{{role: payments-kv-keys-get-keys-sign, scope: {VAULT_ID}}}]\n"
+        + "arm_roles:\n"
+        + "  payments-kv-keys-get-keys-sign:\n"
+        + "    name: every key action\n"
+        + "    data_actions: [Microsoft.KeyVault/vaults/keys/*]\n"
+        + f"    assignable_scopes: [{VAULT_ID}]\n"
+    )
+    written = run_cli("migrate", "--write", *STATE, cwd=here)
+    assert written.exit_code == 0, written.stderr
+    applied = run_cli("migrate", "--apply", "--caller", "pipeline", *STATE, cwd=here)
+    assert applied.exit_code == 0, applied.stderr
+    granted = live_granted(read_state_file(here / "state.json"), VAULT_ID)
+    assert granted[SECRETS_APP] == {"secrets/get", "secrets/list"}
+    assert granted[SIGNER] == {"keys/get", "keys/list", "keys/sign"}
+
+
+@pytest.mark.parametrize("name", ["yes", "off"])
+def test_a_principal_whose_name_yaml_1_1_reads_as_another_type_is_written_quoted(
+    here: Path, name: str
+) -> None:
+    """The manifest is read as YAML 1.1: a principal named `yes` written plain in a team's members
+    is the boolean true (the write was refused; a valid manifest could not be migrated)."""
+    manifest = here / "hsmsync.yaml"
+    manifest.write_text(
+        MANIFEST.replace("  orders-api: {type", f"  '{name}': {{type").replace(
+            "      orders-api: {secrets", f"      '{name}': {{secrets"
+        )
+    )
+    written = run_cli("migrate", "--write", *STATE, cwd=here)
+    assert written.exit_code == 0, written.stderr
+    plan = run_cli("plan", *STATE, cwd=here)
+    assert f"Key Vault Secrets User -> {name} (ServicePrincipal)" in plan.stdout, plan.stderr
+
+
+def test_a_run_stopped_at_stage_5_resumes_there_as_its_message_says(
+    here: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Removing the policies fails after the switch: the message says to run migrate --apply again,
+    and that run must remove them (it said "Nothing to migrate" and left the policies, ready to
+    count again the moment anyone switched the vault back)."""
+    assert run_cli("migrate", "--write", *STATE, cwd=here).exit_code == 0
+    real = FileStateBackend.apply_change
+
+    def policies_fail(self: FileStateBackend, change: Change) -> Outcome:
+        if change.kind is Kind.ACCESS_POLICY:
+            raise HsmsyncError("the network went away")
+        return real(self, change)
+
+    monkeypatch.setattr(FileStateBackend, "apply_change", policies_fail)
+    failed = run_cli("migrate", "--apply", "--caller", "pipeline", *STATE, cwd=here)
+    assert failed.exit_code == 1
+    assert "stage 5 failed: the network went away" in failed.stderr
+    assert "run migrate --apply again" in failed.stderr
+    assert _vault(here) == (True, 4, 6)
+    monkeypatch.setattr(FileStateBackend, "apply_change", real)
+    again = run_cli("migrate", "--apply", "--caller", "pipeline", *STATE, cwd=here)
+    assert again.exit_code == 0, again.stderr
+    assert "resuming at stage 4" in again.stdout and "stage 5/5" in again.stdout
+    assert _vault(here) == (True, 0, 6)

@@ -147,3 +147,30 @@ def test_matrix_and_keys_live_read_graph_and_match_the_fake_path(groups: tuple[P
             for listed in ("users", "once_activated", "can_obtain"):
                 assert live_key[listed] == file_key[listed], listed
             assert "Bob (security, just in time)" in {u["principal"] for u in live_key["can_obtain"]}
+
+
+def test_a_group_cycle_on_graph_loses_no_member(tmp_path: Path) -> None:
+    """Security Team and On-call each in the other (Graph lists each in the other's transitive
+    members): Alice, in On-call, still holds what the Security Team holds, as on the fake path. The
+    linking of Graph's transitive lists took every member of a group in a cycle as a member of the
+    other group only, so nobody was left in either: whocan answered without Alice."""
+    state = json.loads((CONTOSO / "live-with-groups.json").read_text())
+    for o in state["directory"]:
+        if o["id"] == SECURITY:
+            o["member_of"] = [ONCALL]
+    (tmp_path / "emulated.json").write_text(json.dumps(state))
+    shutil.copy(CONTOSO / "hsmsync.yaml", tmp_path / "hsmsync.yaml")
+    with start_emulator(tmp_path / "emulated.json", workdir=tmp_path / "emu") as emulator:
+        emulator.write_endpoints(tmp_path / "endpoints.json")
+        sign_in_as(emulator, "7c9e1a3b-5d7f-4b9d-8e2a-6c8e0a2c4e99")
+        r = run_cli("whocan", "sign", "--hsm", "contoso", *LIVE, "--format", "json", cwd=tmp_path)
+    fake = run_cli(
+        "whocan", "sign", "--hsm", "contoso", "--state", "emulated.json", "--format", "json", cwd=tmp_path
+    )
+    assert r.exit_code == 0 and fake.exit_code == 0, r.stderr + fake.stderr
+
+    def who(text: str) -> set[str]:
+        body = json.loads(text)
+        return {p["principal_id"] for p in [*body["is_now"], *body["is_now_can_obtain"]]}
+
+    assert ALICE in who(r.stdout) and who(r.stdout) == who(fake.stdout)

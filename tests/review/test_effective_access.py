@@ -91,6 +91,20 @@ class TestExpand:
         ids = [e.principal_id for e in expand([_grant("keys/sign/action")], cyclic)]
         assert sorted(set(ids)) == sorted({GROUP, NESTED})
 
+    def test_a_member_nested_deeper_than_32_groups_still_holds(self) -> None:
+        """Azure follows nesting at any depth: a user 40 groups down holds the top group's grant
+        (a depth bound of 32 dropped it, and whocan answered without it)."""
+        chain = [GROUP, *(f"00000000-0000-4000-8000-{i:012d}" for i in range(1, 40))]
+        objects = [DirectoryObject(id=GROUP, type="Group", display_name="top")]
+        objects += [
+            DirectoryObject(id=g, type="Group", display_name=g, member_of=(above,))
+            for above, g in zip(chain, chain[1:], strict=False)
+        ]
+        objects.append(DirectoryObject(id=USER, type="User", display_name="alice", member_of=(chain[-1],)))
+        effective = expand([_grant("keys/sign/action")], Directory.of(objects))
+        alice = next(e for e in effective if e.principal_id == USER)
+        assert alice.status is Status.HOLDS and len(alice.hops) == 40
+
     def test_diamond_nesting_gives_one_path_per_kind(self) -> None:
         layers = [[f"00000000-0000-4000-8000-{i:04d}{j:08d}" for j in range(2)] for i in range(12)]
         objects = [DirectoryObject(id=GROUP, type="Group", display_name="top")]

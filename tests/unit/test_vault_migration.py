@@ -4,6 +4,8 @@ permission mapping, exact built-in roles, generated custom roles, gains and loss
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hsmsync.core.catalog import management_role_map
 from hsmsync.core.desired import MigrationChoices
@@ -113,3 +115,23 @@ def test_assignments_count_at_the_vault_and_above_only_through_data_actions() ->
         VAULT,
     )
     assert granted == {"a": frozenset({"secrets/get", "secrets/list"}), "d": frozenset(), "e": frozenset()}
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.sets(st.sampled_from(sorted(all_permissions())), min_size=1))
+def test_any_permission_set_is_kept_and_gains_only_what_its_own_data_actions_give(had: set[str]) -> None:
+    """With custom roles (the default) nothing is lost; a gain is only a permission whose data
+    actions the identity already had through others (RBAC's coarseness, as the README says)."""
+    policy = AccessPolicy(
+        object_id=OID,
+        **{kind: tuple(p.split("/")[1] for p in had if p.startswith(kind + "/")) for kind in ALL},
+    )
+    m = migrate_identity("kv", policy, "app")
+    assert m.lost == frozenset() and m.refused_loss == frozenset()
+    actions = permission_actions()
+    held = {a.lower() for p in had for a in actions[p]}
+    assert all({a.lower() for a in actions[p]} <= held for p in m.gained), sorted(m.gained)
+    without_custom = migrate_identity("kv", policy, "app", custom_roles=False)
+    assert (
+        without_custom.granted <= m.granted and without_custom.lost == frozenset(had) - without_custom.granted
+    )

@@ -46,9 +46,6 @@ class Member:
     hops: tuple[Hop, ...]  # the first hop is the member's own group, the last the group asked about
 
 
-_MAX_DEPTH = 32  # a bound on nesting, whatever a hand-written state file holds
-
-
 @dataclass(frozen=True)
 class Directory:
     """Entra ID objects and their memberships, indexed for member lookups."""
@@ -89,7 +86,8 @@ class Directory:
         """Every transitive member of `group_id`, breadth first, with its shortest path of each
         kind: one path per member and (eligible somewhere on it, standing all the way), so a
         member reached both directly and through PIM shows both, and a deep or diamond-shaped
-        nesting stays linear. A membership cycle ends."""
+        nesting stays linear. A membership cycle ends (each kind of member is seen once), so
+        there is no bound on depth: Azure follows nesting at any depth."""
         start = group_id.lower()
         seen: set[tuple[str, bool, bool]] = set()
         queue: deque[tuple[str, tuple[Hop, ...]]] = deque([(start, ())])
@@ -98,7 +96,7 @@ class Directory:
             for member_id, hop in self._members.get(group, ()):
                 hops = (hop, *above)
                 kind = (member_id, any(h.eligible for h in hops), all(h.end is None for h in hops))
-                if member_id == start or kind in seen or len(hops) > _MAX_DEPTH:
+                if member_id == start or kind in seen:
                     continue
                 seen.add(kind)
                 yield Member(member_id, self.name_of(member_id), self.type_of(member_id), hops)

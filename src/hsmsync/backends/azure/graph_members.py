@@ -93,10 +93,18 @@ def _linked(
 ) -> tuple[DirectoryObject, ...]:
     """Each object with the groups it is in directly: a member of G that is also a member of a
     group nested in G is taken to be in G through that group (transitiveMembers does not say
-    which); an active PIM membership replaces the plain one, so its end is kept."""
+    which); an active PIM membership replaces the plain one, so its end is kept. Only a group
+    strictly below G counts: in a membership cycle (G also in the nested group) each group holds
+    the other's members, and taking them as the other's only would leave them in neither."""
     member_of: dict[str, set[str]] = {}
     for group, members in transitive.items():
-        nested = {m for m in members if objects.get(m) is not None and objects[m].type == "Group"}
+        nested = {
+            m
+            for m in members
+            if objects.get(m) is not None
+            and objects[m].type == "Group"
+            and group not in transitive.get(m, set())
+        }
         for m in members:
             if not any(m in transitive.get(n, set()) for n in nested if n != m):
                 member_of.setdefault(m, set()).add(group)
