@@ -50,8 +50,8 @@ def assignment_json(a: ArmRoleAssignment) -> dict[str, Any]:
             "principalId": a.principal_id,
             "principalType": a.principal_type,
             "scope": a.scope,
-            "condition": None,
-            "conditionVersion": None,
+            "condition": a.condition,
+            "conditionVersion": a.condition_version,
             "createdOn": ARM_TIMESTAMP,
             "updatedOn": ARM_TIMESTAMP,
             "createdBy": None,
@@ -97,6 +97,18 @@ def hsm_json(name: str, hsm: HsmState, tenant_id: str) -> dict[str, Any]:
 
 _PRINCIPAL = re.compile(r"^(?:principalId\s+eq\s+'([^']*)'|assignedTo\('([^']*)'\))$", re.IGNORECASE)
 _TYPE = re.compile(r"^type\s+eq\s+'(.*)'$", re.IGNORECASE)
+
+
+def _condition(props: dict[str, Any]) -> tuple[str | None, str | None]:
+    """A role assignment's ABAC condition and version; the version defaults to 2.0, the only one."""
+    condition, version = props.get("condition"), props.get("conditionVersion")
+    if condition is None:
+        return None, None
+    if not isinstance(condition, str) or not condition.strip():
+        raise ApiError(400, "InvalidCondition", "The condition must be a non-empty string.")
+    if version not in (None, "2.0"):
+        raise ApiError(400, "InvalidConditionVersion", f"The condition version '{version}' is not supported.")
+    return condition, "2.0"
 
 
 def _unsupported_filter(text: str) -> ApiError:
@@ -272,6 +284,7 @@ class ArmService:
             raise ApiError(
                 400, "UnsupportedPrincipalType", f"The principal type '{principal_type}' is not supported."
             )
+        condition, version = _condition(props)
         check_principal(self._store.read(), principal)  # PrincipalNotFound when the state has a directory
         new = ArmRoleAssignment(
             name=name,
@@ -279,6 +292,8 @@ class ArmService:
             role_definition_id=role_guid,
             principal_id=principal,
             principal_type=principal_type,
+            condition=condition,
+            condition_version=version,
         )
 
         def change(
@@ -291,8 +306,10 @@ class ArmService:
                     and scope_key(a.scope) == scope_key(scope)
                 )
                 if a.name == new.name:
-                    if same_target:
+                    if same_target and (a.condition, a.condition_version) == (condition, version):
                         return current, a
+                    if same_target:  # ARM updates a condition in place (PUT of the same name)
+                        return tuple(new if x is a else x for x in current), new
                     raise ApiError(
                         400,
                         "RoleAssignmentUpdateNotPermitted",

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import replace
 from datetime import datetime
+from typing import NamedTuple
 
 from hsmsync.core.catalog import DATA_ACTION_PREFIX, RoleIndex, builtin_data_roles, management_roles
 from hsmsync.core.data_actions import normalize_data_action
@@ -22,6 +23,7 @@ from hsmsync.core.desired import (
 from hsmsync.core.errors import ManifestError, Problem
 from hsmsync.core.ids import deterministic_name
 from hsmsync.core.model import (
+    CONDITION_VERSION,
     ArmRole,
     CustomRole,
     HsmSettingsSpec,
@@ -34,7 +36,7 @@ from hsmsync.core.model import (
 from hsmsync.core.names import close_names, key_spelt_as_another_id
 from hsmsync.core.plan import Plane
 from hsmsync.core.role_names import DeclaredRole, role_name_conflicts
-from hsmsync.core.scopes import arm_scope_key
+from hsmsync.core.scopes import arm_scope_key, parse_vault_shorthand
 from hsmsync.core.state import (
     PERMISSION_LISTS,
     AccessPolicy,
@@ -49,6 +51,13 @@ from hsmsync.core.vault_migration import migration_choices
 from hsmsync.core.vault_permissions import MAX_ACCESS_POLICIES, normalize_permissions
 
 Loc = tuple[str | int, ...]
+
+
+class _Condition(NamedTuple):
+    """An Azure role assignment's ABAC condition and its language version."""
+
+    text: str | None
+    version: str | None
 
 
 def _declared(names: Iterable[str], reference: str | None = None) -> str:
@@ -322,7 +331,10 @@ class _Compiler:
         mgmt_index = self.mgmt_index
         for i, a in enumerate(team.management):
             loc = ("teams", team_key, "management", i)
-            entry = ("mgmt", "arm", arm_scope_key(a.scope), a.role.lower())
+            scope = self._management_scope((*loc, "scope"), a.scope)
+            if scope is None:
+                continue
+            entry = ("mgmt", "arm", arm_scope_key(scope), a.role.lower())
             if entry in seen:
                 self.problem(loc, f"duplicate assignment of '{a.role}' at '{a.scope}'")
                 continue
@@ -331,8 +343,24 @@ class _Compiler:
             if mrole is None:
                 self.problem((*loc, "role"), _unknown_role(a.role, mgmt_index))
                 continue
+            condition = _Condition(
+                a.condition, (a.condition_version or CONDITION_VERSION) if a.condition else None
+            )
             for p in members:
-                self._add(Plane.MANAGEMENT, "arm", a.scope, mrole, p, source, loc, a.expires)
+                self._add(Plane.MANAGEMENT, "arm", scope, mrole, p, source, loc, a.expires, condition)
+
+    def _management_scope(self, loc: Loc, scope: str) -> str | None:
+        """The ARM scope an assignment names: as written, or `vault:<name>...` resolved against
+        the declared vault's resource id."""
+        shorthand = parse_vault_shorthand(scope)
+        if shorthand is None:
+            return scope
+        vault = self.m.vaults.get(shorthand.vault)
+        if vault is None:
+            known = _declared(self.m.vaults, shorthand.vault)
+            self.problem(loc, f"'{scope}': unknown vault '{shorthand.vault}'; declared: {known}")
+            return None
+        return shorthand.resolve(vault.resource_id)
 
     def _data_role(self, loc: Loc, hsm: str, reference: str) -> RoleDefinition | None:
         custom = self.custom.get(hsm, {})
@@ -361,15 +389,37 @@ class _Compiler:
         source: str,
         loc: Loc,
         expires: datetime | None = None,
+        condition: _Condition | None = None,
     ) -> None:
+        text, version = condition or (None, None)
         existing = self.assignments.get(assignment_key(plane, target, scope, role.name, p.id))
+        if existing is not None and existing.condition != text:
+            # Azure holds one assignment per role, principal and scope: it has one condition.
+            first = " ".join(str(x) for x in existing.loc[:2])
+            self.problem(
+                loc,
+                f"'{role.role_name}' at '{scope}' for '{p.key}' is also assigned by {first} with "
+                "another condition; Azure keeps one assignment (and one condition) per role, principal "
+                "and scope: give both the same condition",
+            )
+            return
         if existing is not None:  # the same grant through another team: one assignment, both reasons
             # ... desired as long as any team wants it: without an expiry if one team has none.
             later = None if existing.expires is None or expires is None else max(existing.expires, expires)
             a = replace(existing, sources=(*existing.sources, source), expires=later)
         else:
             a = DesiredAssignment(
-                plane, target, scope, role.name, role.role_name, p, (source,), loc, expires=expires
+                plane,
+                target,
+                scope,
+                role.name,
+                role.role_name,
+                p,
+                (source,),
+                loc,
+                expires=expires,
+                condition=text,
+                condition_version=version,
             )
         self.assignments[a.key] = a
 

@@ -16,6 +16,7 @@ from hsmsync.core.state import (
     HsmSettingsPatch,
     RoleDefinition,
 )
+from hsmsync.core.target import ARM, Target
 
 
 class AssignmentKey(NamedTuple):
@@ -56,6 +57,8 @@ class DesiredAssignment:
     sources: tuple[str, ...]
     loc: tuple[str | int, ...] = ()  # where the manifest first declares it, e.g. ("teams", "x", "data", 0)
     expires: datetime | None = None  # when it stops being desired (UTC); None: never
+    condition: str | None = None  # Azure RBAC only: an ABAC condition, and its language version
+    condition_version: str | None = None
     key: AssignmentKey = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -121,3 +124,14 @@ class DesiredState:
                 }
             )
         )
+
+
+def management_target(scope: str, vaults: Mapping[str, DesiredVault]) -> Target:
+    """Where an Azure role assignment at `scope` lands: `vault:<name>` at or below a declared
+    vault (so `--target vault:NAME` plans a vault's RBAC with its permission model), else ARM."""
+    key = arm_scope_key(scope)
+    for name in sorted(vaults):
+        vault_key = arm_scope_key(vaults[name].resource_id)
+        if key == vault_key or key.startswith(vault_key + "/"):
+            return Target.vault(name)
+    return ARM

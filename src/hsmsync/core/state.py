@@ -93,6 +93,8 @@ class ArmRoleAssignment(_Frozen):
     role_definition_id: Guid
     principal_id: Guid
     principal_type: PrincipalType = "User"
+    condition: str | None = Field(default=None, description="ABAC condition, exactly as stored")
+    condition_version: str | None = Field(default=None, description='"2.0" when there is a condition')
 
 
 class NetworkAcls(_Frozen):
