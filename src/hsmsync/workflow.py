@@ -156,6 +156,9 @@ def caller_of(options: GuardOptions, backend: StateBackend) -> Caller | None:
 def plan_against(loaded: LoadedManifest, backend: StateBackend, options: GuardOptions) -> Planned:
     """Read what the manifest covers and plan it (with the live state's fingerprint)."""
     options = resolve_callers(options, loaded)
+    if options.strict and loaded.desired.warnings:
+        listing = "\n".join(f"  - {w}" for w in loaded.desired.warnings)
+        raise HsmsyncError(f"--strict: the manifest uses what hsmsync does not know:\n{listing}")
     request = read_request_for(loaded.desired)
     live = read_or_way_out(backend, request, loaded.desired, lambda: caller_of(options, backend))
     plan = replace(plan_changes(loaded.desired, live), live_fingerprint=fingerprint(live))

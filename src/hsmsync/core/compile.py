@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import NamedTuple
 
 from hsmsync.core.catalog import DATA_ACTION_PREFIX, RoleIndex, builtin_data_roles, management_roles
-from hsmsync.core.data_actions import normalize_data_action
+from hsmsync.core.data_actions import is_known_data_action, normalize_data_action
 from hsmsync.core.desired import (
     DesiredAssignment,
     DesiredHsm,
@@ -76,6 +76,7 @@ class _Compiler:
     def __init__(self, manifest: Manifest) -> None:
         self.m = manifest
         self.problems: list[Problem] = []
+        self.warnings: list[str] = []  # accepted, but a reviewer should know (new data actions)
         self.principals: dict[str, PrincipalInfo] = {}
         self.custom: dict[str, dict[str, RoleDefinition]] = {h: {} for h in manifest.hsms}
         self.assignments: dict[tuple[str, ...], DesiredAssignment] = {}
@@ -117,6 +118,7 @@ class _Compiler:
             prune_arm_roles=self.m.management.prune_roles,
             vaults={k: v for k, v in vaults.items() if v is not None},
             arm_roles=tuple(sorted(self.arm_roles.values(), key=lambda r: r.name)),
+            warnings=tuple(self.warnings),
         )
 
     def _principals(self) -> None:
@@ -288,7 +290,13 @@ class _Compiler:
     def _actions(self, loc: Loc, actions: list[str]) -> tuple[str, ...]:
         out: list[str] = []
         for i, action in enumerate(actions):
-            normalized, error = normalize_data_action(action)
+            normalized, error = normalize_data_action(action, open_vocabulary=True)
+            if not error and not is_known_data_action(normalized):
+                where = ".".join(str(x) for x in (*loc, i))
+                self.warnings.append(
+                    f"{where}: data action '{normalized}' is not in hsmsync's catalog; accepted because "
+                    "it follows the service's pattern (a new or preview action); --strict refuses it"
+                )
             if error:
                 self.problem((*loc, i), error)
             elif normalized in out:

@@ -112,6 +112,7 @@ class DesiredState:
     # Assignments whose `expires` has passed (see core/expiry.py): no longer desired, and removed
     # from live state whatever `prune` says.
     expired: tuple[DesiredAssignment, ...] = ()
+    warnings: tuple[str, ...] = ()  # about the manifest: accepted, but said in every plan
 
     def key_names(self, hsm: str) -> tuple[str, ...]:
         """Key names the manifest's data-plane scopes mention on one HSM."""

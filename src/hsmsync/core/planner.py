@@ -42,7 +42,7 @@ ADMINISTRATOR_ROLE_ID = "a290e904-7015-4bba-90c8-60543313cdb4"
 def plan_changes(desired: DesiredState, live: LiveState, *, notes: Iterable[str] = ()) -> Plan:
     """Diff desired against live; returns the ordered plan (make before break)."""
     found: list[Change | UnmanagedItem] = []
-    warnings: list[str] = []
+    warnings: list[str] = list(desired.warnings)
     by_hsm: dict[str, dict[AssignmentKey, DesiredAssignment]] = {}
     for a in desired.assignments:
         if a.plane is Plane.DATA:
