@@ -22,6 +22,7 @@ from hsmsync.core.desired import (
 )
 from hsmsync.core.errors import ManifestError, Problem
 from hsmsync.core.ids import deterministic_name
+from hsmsync.core.listed_roles import ListedRoleRef, is_near_miss, listed_role_warning
 from hsmsync.core.model import (
     CONDITION_VERSION,
     ArmRole,
@@ -77,6 +78,7 @@ class _Compiler:
         self.m = manifest
         self.problems: list[Problem] = []
         self.warnings: list[str] = []  # accepted, but a reviewer should know (new data actions)
+        self.listed: list[ListedRoleRef] = []
         self.principals: dict[str, PrincipalInfo] = {}
         self.custom: dict[str, dict[str, RoleDefinition]] = {h: {} for h in manifest.hsms}
         self.assignments: dict[tuple[str, ...], DesiredAssignment] = {}
@@ -119,6 +121,7 @@ class _Compiler:
             vaults={k: v for k, v in vaults.items() if v is not None},
             arm_roles=tuple(sorted(self.arm_roles.values(), key=lambda r: r.name)),
             warnings=tuple(self.warnings),
+            listed_roles=tuple(self.listed),
         )
 
     def _principals(self) -> None:
@@ -336,6 +339,9 @@ class _Compiler:
             if role is not None:
                 for p in members:
                     self._add(Plane.DATA, d.hsm, d.scope, role, p, source, loc, d.expires)
+            elif (pending := self._listed_role(loc, d.hsm, d.role, d.scope, members, source)) is not None:
+                self.listed.append(pending)
+                self.warnings.append(listed_role_warning(pending))
         mgmt_index = self.mgmt_index
         for i, a in enumerate(team.management):
             loc = ("teams", team_key, "management", i)
@@ -370,12 +376,24 @@ class _Compiler:
             return None
         return shorthand.resolve(vault.resource_id)
 
+    def _listed_role(
+        self, loc: Loc, hsm: str, reference: str, scope: str, members: list[PrincipalInfo], source: str
+    ) -> ListedRoleRef | None:
+        """An unknown role that is no typo of a known one: kept for the HSM's own list to say."""
+        custom = self.custom.get(hsm, {})
+        index = RoleIndex([*builtin_data_roles(), *custom.values()])
+        if reference in self.m.roles or is_near_miss(reference, index):
+            return None
+        return ListedRoleRef(hsm, reference, scope, tuple(members), source, loc)
+
     def _data_role(self, loc: Loc, hsm: str, reference: str) -> RoleDefinition | None:
         custom = self.custom.get(hsm, {})
         if reference in custom:
             return custom[reference]
         index = RoleIndex([*builtin_data_roles(), *custom.values()])
         role = index.find(reference)
+        if role is None and reference not in self.m.roles and not is_near_miss(reference, index):
+            return None  # perhaps a built-in role only the HSM lists: see _listed_role
         if role is None:
             other = [k for k, r in self.m.roles.items() if k == reference and r.hsm != hsm]
             if other:

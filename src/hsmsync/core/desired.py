@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from hsmsync.core.plan import Plane
 from hsmsync.core.scopes import arm_scope_key
@@ -17,6 +17,9 @@ from hsmsync.core.state import (
     RoleDefinition,
 )
 from hsmsync.core.target import ARM, Target
+
+if TYPE_CHECKING:
+    from hsmsync.core.listed_roles import ListedRoleRef
 
 
 class AssignmentKey(NamedTuple):
@@ -113,6 +116,8 @@ class DesiredState:
     # from live state whatever `prune` says.
     expired: tuple[DesiredAssignment, ...] = ()
     warnings: tuple[str, ...] = ()  # about the manifest: accepted, but said in every plan
+    # Data-plane entries whose role only the HSM lists (core/listed_roles.py); resolved when planning.
+    listed_roles: tuple[ListedRoleRef, ...] = ()
 
     def key_names(self, hsm: str) -> tuple[str, ...]:
         """Key names the manifest's data-plane scopes mention on one HSM."""

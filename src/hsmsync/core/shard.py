@@ -69,6 +69,7 @@ def select_desired(desired: DesiredState, selection: Selection) -> DesiredState:
         hsms={n: h for n, h in desired.hsms.items() if Target.hsm(n) in selection},
         vaults={n: v for n, v in desired.vaults.items() if Target.vault(n) in selection},
         assignments=tuple(a for a in desired.assignments if selected(a)),
+        listed_roles=tuple(r for r in desired.listed_roles if Target.hsm(r.hsm) in selection),
         arm_scopes=arm_scopes,
         management_prune=desired.management_prune and bool(arm_scopes),
         prune_arm_roles=desired.prune_arm_roles and arm,
