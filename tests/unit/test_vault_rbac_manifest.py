@@ -105,3 +105,23 @@ def test_two_teams_giving_one_assignment_different_conditions_is_an_error() -> N
     )
     message = _error(text)
     assert "another condition" in message and "teams app" in message, message
+
+
+def test_the_readmes_vault_rbac_example_compiles_to_what_it_says() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    start = readme.index("### Key Vaults on Azure RBAC")
+    begin = readme.index("```yaml\n", start) + len("```yaml\n")
+    block = readme[begin : readme.index("\n```", begin)]
+    block = block.replace("<sub>", "2f6c8e0a-4b1d-4c3e-9f5a-7b9d1e3f5a77").replace("<rg>", "rg")
+    text = (
+        "version: 1\nprincipals:\n"
+        f"  app-vm: {{type: ServicePrincipal, id: {APP}}}\n"
+        f"  security-team: {{type: Group, id: {OPS}}}\n" + block + "\n"
+    )
+    rows = {role: (scope, condition) for role, scope, condition, _ in _management(text)}
+    kv = f"{SUB}/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/payments-kv"
+    assert rows["Key Vault Secrets User"] == (f"{kv}/secrets/db-password", None)
+    assert rows["Key Vault Crypto User"] == (f"{kv}/keys/signing", None)
+    scope, condition = rows["Key Vault Data Access Administrator"]
+    assert scope == kv and condition is not None
+    assert condition.count("4633458b-17de-408a-b874-0445c86b69e6") == 2 and "\n" not in condition
