@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from hsmsync.core.catalog import management_role_map, management_roles
+from hsmsync.core.catalog import management_role_map, management_roles, names_only_role_ids
 from hsmsync.core.errors import ManifestError
 from hsmsync.manifest import parse_manifest
 
@@ -27,6 +27,9 @@ SUB = "/subscriptions/2f6c8e0a-4b1d-4c3e-9f5a-7b9d1e3f5a77"
         ("Key Vault Data Access Administrator", "8b54135c-b56d-4d72-a534-26097cfdc8d8"),
         ("Key Vault Secrets Officer", "b86a8fe4-44ce-4948-aee5-eccb2c155cd7"),
         ("Role Based Access Control Administrator", "f58310d9-a9f6-439a-9e8d-f62e7b41a168"),
+        ("Contributor", "b24988ac-6180-42a0-ab88-20f7382dd24c"),  # the catalog once had 42e0: no such role
+        ("Storage Blob Data Reader", "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1"),
+        ("AcrPull", "7f951dda-4ed3-4680-a7ca-43fe172d538d"),
     ],
 )
 def test_the_catalog_holds_the_built_in_roles_by_their_exact_guids(role_name: str, guid: str) -> None:
@@ -36,6 +39,7 @@ def test_the_catalog_holds_the_built_in_roles_by_their_exact_guids(role_name: st
 
 def test_the_catalog_parses_with_unique_guids_and_names_and_the_permissions_as_published() -> None:
     roles = management_roles()
+    assert len(roles) >= 490  # every role the published index lists
     assert len({r.name for r in roles}) == len(roles)
     assert len({r.role_name.lower() for r in roles}) == len(roles)
     admin = management_role_map()["8b54135c-b56d-4d72-a534-26097cfdc8d8"]
@@ -107,3 +111,14 @@ def test_refresh_reads_the_published_json_blocks_and_keeps_roles_the_source_lack
         },
         old,
     ]
+
+
+def test_a_role_known_by_name_and_guid_only_compiles_with_a_warning() -> None:
+    desired = parse_manifest(_manifest("Storage Blob Data Reader"), Path("hsmsync.yaml")).desired
+    assert desired.assignments[0].role_id == "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1"
+    assert "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1" in names_only_role_ids()
+    (warning,) = desired.warnings
+    assert warning.startswith("teams.platform.management.0: Azure role 'Storage Blob Data Reader'")
+    assert "by name and GUID only" in warning
+    monitoring = parse_manifest(_manifest("Monitoring Contributor"), Path("hsmsync.yaml")).desired
+    assert monitoring.warnings == ()  # its permissions are in the catalog

@@ -9,7 +9,13 @@ from dataclasses import replace
 from datetime import datetime
 from typing import NamedTuple
 
-from hsmsync.core.catalog import DATA_ACTION_PREFIX, RoleIndex, builtin_data_roles, management_roles
+from hsmsync.core.catalog import (
+    DATA_ACTION_PREFIX,
+    RoleIndex,
+    builtin_data_roles,
+    management_roles,
+    names_only_role_ids,
+)
 from hsmsync.core.data_actions import is_known_data_action, normalize_data_action
 from hsmsync.core.desired import (
     DesiredAssignment,
@@ -357,6 +363,13 @@ class _Compiler:
             if mrole is None:
                 self.problem((*loc, "role"), _unknown_role(a.role, mgmt_index))
                 continue
+            if mrole.name in names_only_role_ids():
+                where = ".".join(str(x) for x in loc)
+                self.warnings.append(
+                    f"{where}: Azure role '{mrole.role_name}' is in hsmsync's catalog by name and GUID "
+                    "only, so risks and lint cannot see what it allows (`make refresh-roles` adds its "
+                    "permissions; --live uses the definition ARM lists); --strict refuses it"
+                )
             condition = _Condition(
                 a.condition, (a.condition_version or CONDITION_VERSION) if a.condition else None
             )
