@@ -351,7 +351,7 @@ class ArmService:
         custom = self._resources.custom_role(name)
         if custom is not None:
             return Response(200, custom_role_json(custom, scope))
-        role = next((r for r in management_roles() if r.name == name.lower()), None)
+        role = next((r for r in self._builtin_roles() if r.name == name.lower()), None)
         if role is None:
             raise ApiError(
                 404,
@@ -360,8 +360,18 @@ class ArmService:
             )
         return Response(200, definition_json(role, scope))
 
+    def _builtin_roles(self) -> list[RoleDefinition]:
+        """The built-in Azure roles served: hsmsync's catalog, overridden (and extended) by the
+        state's `arm.builtin_role_definitions` when it lists some (a service newer than the catalog)."""
+        roles = {r.name: r for r in management_roles()}
+        for b in self._store.read().arm.builtin_role_definitions or ():
+            roles[b.name] = RoleDefinition(
+                name=b.name, role_name=b.role_name, description=b.description, permissions=b.permissions
+            )
+        return list(roles.values())
+
     def _list_definitions(self, request: Request, scope: str, flt: str | None) -> Response:
-        roles = list(management_roles())
+        roles = self._builtin_roles()
         below = bool(flt) and re.search(r"atScopeAndBelow\(\)", flt or "", re.IGNORECASE) is not None
         customs = self._resources.custom_roles_at(scope, below=below)
         for part in filter_terms(flt):

@@ -104,9 +104,22 @@ def names_only_role_ids() -> frozenset[str]:
     return frozenset(r["name"] for r in _read_data("management_roles.json")["value"] if r.get("names_only"))
 
 
-def management_role_map(custom: Iterable[ArmRoleDefinition] = ()) -> dict[str, RoleDefinition]:
-    """Azure roles by GUID: the built-in ones hsmsync knows, plus custom ones (manifest or live)."""
+def management_role_map(
+    custom: Iterable[ArmRoleDefinition] = (), listed: Iterable[ArmRoleDefinition] | None = None
+) -> dict[str, RoleDefinition]:
+    """Azure roles by GUID: the built-in ones hsmsync knows, plus custom ones (manifest or live).
+
+    `listed`: built-in roles as ARM listed them (live state); they take precedence over the
+    shipped catalog, which may be older than the service (and add roles it lacks)."""
     roles = {r.name: r for r in management_roles()}
+    for b in listed or ():
+        roles[b.name] = RoleDefinition(
+            name=b.name,
+            role_name=b.role_name,
+            description=b.description,
+            role_type="AKVBuiltInRole",
+            permissions=b.permissions,
+        )
     for c in custom:
         roles[c.name] = RoleDefinition(
             name=c.name, role_name=c.role_name, description=c.description, permissions=c.permissions

@@ -350,7 +350,9 @@ def _change_id(target: Target, key: AssignmentKey) -> str:
 
 
 def _plan_arm(desired: DesiredState, live: LiveState) -> Iterator[Change | UnmanagedItem]:
-    roles = management_role_map((*live.arm.role_definitions, *desired.arm_roles))
+    roles = management_role_map(
+        (*live.arm.role_definitions, *desired.arm_roles), live.arm.builtin_role_definitions
+    )
     names = {guid: r.role_name for guid, r in roles.items()}
     wanted = {a.key: a for a in desired.assignments if a.plane is Plane.MANAGEMENT}
     scopes = {assignment_key(Plane.MANAGEMENT, ARM.key, s, "", "").scope for s in desired.arm_scopes}

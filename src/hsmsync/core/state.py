@@ -262,6 +262,11 @@ class ArmState(_Frozen):
     role_definitions: tuple[ArmRoleDefinition, ...] = Field(
         default=(), description="Custom Azure roles (built-in roles come from the catalog)"
     )
+    builtin_role_definitions: tuple[ArmRoleDefinition, ...] | None = Field(
+        default=None,
+        description="Built-in Azure roles as ARM lists them, for the roles the listed assignments use "
+        "(the live backend reads them; they take precedence over hsmsync's catalog). None: the catalog's",
+    )
 
 
 class AccessPolicy(_Frozen):
