@@ -7,15 +7,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import replace
 from datetime import datetime
-from typing import NamedTuple
 
 from hsmsync.core.catalog import (
     DATA_ACTION_PREFIX,
     RoleIndex,
     builtin_data_roles,
     management_roles,
-    names_only_role_ids,
 )
+from hsmsync.core.compile_parts import arm_blocks, settings_patch, unknown_role
 from hsmsync.core.data_actions import is_known_data_action, normalize_data_action
 from hsmsync.core.desired import (
     DesiredAssignment,
@@ -29,11 +28,16 @@ from hsmsync.core.desired import (
 from hsmsync.core.errors import ManifestError, Problem
 from hsmsync.core.ids import deterministic_name
 from hsmsync.core.listed_roles import ListedRoleRef, is_near_miss, listed_role_warning
+from hsmsync.core.management_entries import (
+    NO_CONDITION,
+    Condition,
+    condition_conflict,
+    condition_of,
+    names_only_warning,
+    resolve_scope,
+)
 from hsmsync.core.model import (
-    CONDITION_VERSION,
-    ArmRole,
     CustomRole,
-    HsmSettingsSpec,
     LoggingSpec,
     Manifest,
     Team,
@@ -43,14 +47,11 @@ from hsmsync.core.model import (
 from hsmsync.core.names import close_names, key_spelt_as_another_id
 from hsmsync.core.plan import Plane
 from hsmsync.core.role_names import DeclaredRole, role_name_conflicts
-from hsmsync.core.scopes import arm_scope_key, parse_vault_shorthand
+from hsmsync.core.scopes import arm_scope_key
 from hsmsync.core.state import (
-    PERMISSION_LISTS,
     AccessPolicy,
     ArmRoleDefinition,
     DiagnosticSetting,
-    HsmSettingsPatch,
-    NetworkAclsPatch,
     Permission,
     RoleDefinition,
 )
@@ -58,13 +59,6 @@ from hsmsync.core.vault_migration import migration_choices
 from hsmsync.core.vault_permissions import MAX_ACCESS_POLICIES, normalize_permissions
 
 Loc = tuple[str | int, ...]
-
-
-class _Condition(NamedTuple):
-    """An Azure role assignment's ABAC condition and its language version."""
-
-    text: str | None
-    version: str | None
 
 
 def _declared(names: Iterable[str], reference: str | None = None) -> str:
@@ -109,7 +103,7 @@ class _Compiler:
                 prune=h.prune,
                 prune_initial_admins=h.prune_initial_admins,
                 custom_roles=tuple(sorted(self.custom[name].values(), key=lambda r: r.name)),
-                settings=_settings(h.settings),
+                settings=settings_patch(h.settings),
                 logging=self._logging(name, h.logging),
                 data_settings=None if h.data_settings is None else dict(sorted(h.data_settings.items())),
             )
@@ -215,7 +209,7 @@ class _Compiler:
                 name=guid,
                 role_name=role.name,
                 description=role.description,
-                permissions=_arm_blocks(role),
+                permissions=arm_blocks(role),
                 assignable_scopes=tuple(role.assignable_scopes),
             )
             self.arm_roles[key] = definition
@@ -327,8 +321,14 @@ class _Compiler:
                 )
             else:
                 members.append(info)
-        source = f"team {team_key}"
         seen: set[tuple[str, ...]] = set()
+        self._team_data(team_key, team, members, seen)
+        self._team_management(team_key, team, members, seen)
+
+    def _team_data(
+        self, team_key: str, team: Team, members: list[PrincipalInfo], seen: set[tuple[str, ...]]
+    ) -> None:
+        source = f"team {team_key}"
         for i, d in enumerate(team.data):
             loc: Loc = ("teams", team_key, "data", i)
             entry = ("data", d.hsm, d.scope.lower(), d.role.lower())
@@ -348,46 +348,31 @@ class _Compiler:
             elif (pending := self._listed_role(loc, d.hsm, d.role, d.scope, members, source)) is not None:
                 self.listed.append(pending)
                 self.warnings.append(listed_role_warning(pending))
-        mgmt_index = self.mgmt_index
+
+    def _team_management(
+        self, team_key: str, team: Team, members: list[PrincipalInfo], seen: set[tuple[str, ...]]
+    ) -> None:
+        source = f"team {team_key}"
         for i, a in enumerate(team.management):
-            loc = ("teams", team_key, "management", i)
-            scope = self._management_scope((*loc, "scope"), a.scope)
-            if scope is None:
+            loc: Loc = ("teams", team_key, "management", i)
+            try:
+                scope = resolve_scope(a.scope, self.m.vaults)
+            except ValueError as exc:
+                self.problem((*loc, "scope"), str(exc))
                 continue
             entry = ("mgmt", "arm", arm_scope_key(scope), a.role.lower())
             if entry in seen:
                 self.problem(loc, f"duplicate assignment of '{a.role}' at '{a.scope}'")
                 continue
             seen.add(entry)
-            mrole = mgmt_index.find(a.role)
+            mrole = self.mgmt_index.find(a.role)
             if mrole is None:
-                self.problem((*loc, "role"), _unknown_role(a.role, mgmt_index))
+                self.problem((*loc, "role"), unknown_role(a.role, self.mgmt_index))
                 continue
-            if mrole.name in names_only_role_ids():
-                where = ".".join(str(x) for x in loc)
-                self.warnings.append(
-                    f"{where}: Azure role '{mrole.role_name}' is in hsmsync's catalog by name and GUID "
-                    "only, so risks and lint cannot see what it allows (`make refresh-roles` adds its "
-                    "permissions; --live uses the definition ARM lists); --strict refuses it"
-                )
-            condition = _Condition(
-                a.condition, (a.condition_version or CONDITION_VERSION) if a.condition else None
-            )
+            if (warning := names_only_warning(".".join(str(x) for x in loc), mrole)) is not None:
+                self.warnings.append(warning)
             for p in members:
-                self._add(Plane.MANAGEMENT, "arm", scope, mrole, p, source, loc, a.expires, condition)
-
-    def _management_scope(self, loc: Loc, scope: str) -> str | None:
-        """The ARM scope an assignment names: as written, or `vault:<name>...` resolved against
-        the declared vault's resource id."""
-        shorthand = parse_vault_shorthand(scope)
-        if shorthand is None:
-            return scope
-        vault = self.m.vaults.get(shorthand.vault)
-        if vault is None:
-            known = _declared(self.m.vaults, shorthand.vault)
-            self.problem(loc, f"'{scope}': unknown vault '{shorthand.vault}'; declared: {known}")
-            return None
-        return shorthand.resolve(vault.resource_id)
+                self._add(Plane.MANAGEMENT, "arm", scope, mrole, p, source, loc, a.expires, condition_of(a))
 
     def _listed_role(
         self, loc: Loc, hsm: str, reference: str, scope: str, members: list[PrincipalInfo], source: str
@@ -415,7 +400,7 @@ class _Compiler:
                     f"custom role '{reference}' belongs to HSM '{self.m.roles[reference].hsm}', not '{hsm}'",
                 )
             else:
-                self.problem(loc, _unknown_role(reference, index, extra=list(custom)))
+                self.problem(loc, unknown_role(reference, index, extra=list(custom)))
         return role
 
     def _add(
@@ -428,19 +413,14 @@ class _Compiler:
         source: str,
         loc: Loc,
         expires: datetime | None = None,
-        condition: _Condition | None = None,
+        condition: Condition = NO_CONDITION,
     ) -> None:
-        text, version = condition or (None, None)
+        text, version = condition
         existing = self.assignments.get(assignment_key(plane, target, scope, role.name, p.id))
         if existing is not None and existing.condition != text:
             # Azure holds one assignment per role, principal and scope: it has one condition.
             first = " ".join(str(x) for x in existing.loc[:2])
-            self.problem(
-                loc,
-                f"'{role.role_name}' at '{scope}' for '{p.key}' is also assigned by {first} with "
-                "another condition; Azure keeps one assignment (and one condition) per role, principal "
-                "and scope: give both the same condition",
-            )
+            self.problem(loc, condition_conflict(role.role_name, scope, p.key, first))
             return
         if existing is not None:  # the same grant through another team: one assignment, both reasons
             # ... desired as long as any team wants it: without an expiry if one team has none.
@@ -461,42 +441,6 @@ class _Compiler:
                 condition_version=version,
             )
         self.assignments[a.key] = a
-
-
-def _arm_blocks(role: ArmRole) -> tuple[Permission, ...]:
-    """A custom Azure role's blocks as written: `permissions`, or the flat lists as one block."""
-    if role.permissions is None:
-        return (Permission(**{name: tuple(getattr(role, name)) for name in PERMISSION_LISTS}),)
-    return tuple(
-        Permission(**{name: tuple(getattr(b, name)) for name in PERMISSION_LISTS}) for b in role.permissions
-    )
-
-
-def _settings(spec: HsmSettingsSpec | None) -> HsmSettingsPatch | None:
-    if spec is None:
-        return None
-    acls = spec.network_acls
-    return HsmSettingsPatch(
-        purge_protection=spec.purge_protection,
-        soft_delete_retention_days=spec.soft_delete_retention_days,
-        public_network_access=spec.public_network_access,
-        network_acls=NetworkAclsPatch(
-            default_action=acls.default_action,
-            bypass=acls.bypass,
-            ip_rules=None if acls.ip_rules is None else tuple(sorted(acls.ip_rules)),
-        )
-        if acls
-        else None,
-    )
-
-
-def _unknown_role(reference: str, index: RoleIndex, extra: list[str] | None = None) -> str:
-    close = index.suggestions(reference)
-    for key in extra or []:
-        if key not in close and reference.lower() in key.lower():
-            close.append(key)
-    hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-    return f"unknown role '{reference}'{hint}"
 
 
 def compile_manifest(manifest: Manifest) -> DesiredState:
