@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from hsmsync_emulator import FaultConfig, start_emulator
-from tests.conftest import CONTOSO
+from tests.conftest import CONTOSO, run_cli
 from tests.e2e.test_live_resources import DEVOPS, VAULT_RID, Live
 from tests.signin import sign_in_as
 
@@ -124,3 +124,20 @@ def test_target_vault_plans_the_vaults_azure_rbac_and_arm_does_not(live: Live) -
     }
     arm = live.run("plan", "--detailed-exitcode", "--format", "json", "--target", "arm")
     assert arm.exit_code == 0, arm.stdout + arm.stderr
+
+
+def test_a_saved_plan_with_a_condition_applies_as_planned_and_every_renderer_shows_it(live: Live) -> None:
+    condition = only_assigning(SECRETS_USER)
+    live.manifest(**_vault_rbac(condition))
+    text = live.run("plan")
+    assert f"condition (2.0): {condition}" in text.stdout, text.stdout
+    markdown = live.run("plan", "--format", "markdown")
+    assert "condition (2.0)" in markdown.stdout
+    saved = live.run("plan", "--out", "plan.json")
+    assert saved.exit_code == 0, saved.stderr
+    shown = run_cli("show", "plan.json", cwd=live.dir)
+    assert f"condition (2.0): {condition}" in shown.stdout, shown.stdout + shown.stderr
+    applied = live.run("apply", "--auto-approve", "plan.json")
+    assert applied.exit_code == 0, applied.stdout + applied.stderr
+    assert _assignments(live)[DATA_ACCESS_ADMIN]["condition"] == condition
+    assert live.plan().exit_code == 0
