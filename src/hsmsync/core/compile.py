@@ -27,7 +27,7 @@ from hsmsync.core.desired import (
 )
 from hsmsync.core.errors import ManifestError, Problem
 from hsmsync.core.ids import deterministic_name
-from hsmsync.core.listed_roles import ListedRoleRef, is_near_miss, listed_role_warning
+from hsmsync.core.listed_roles import ListedRoleRef, could_be_listed, listed_role_warning
 from hsmsync.core.management_entries import (
     NO_CONDITION,
     Condition,
@@ -380,7 +380,7 @@ class _Compiler:
         """An unknown role that is no typo of a known one: kept for the HSM's own list to say."""
         custom = self.custom.get(hsm, {})
         index = RoleIndex([*builtin_data_roles(), *custom.values()])
-        if reference in self.m.roles or is_near_miss(reference, index):
+        if reference in self.m.roles or not could_be_listed(reference, index):
             return None
         return ListedRoleRef(hsm, reference, scope, tuple(members), source, loc)
 
@@ -390,7 +390,7 @@ class _Compiler:
             return custom[reference]
         index = RoleIndex([*builtin_data_roles(), *custom.values()])
         role = index.find(reference)
-        if role is None and reference not in self.m.roles and not is_near_miss(reference, index):
+        if role is None and reference not in self.m.roles and could_be_listed(reference, index):
             return None  # perhaps a built-in role only the HSM lists: see _listed_role
         if role is None:
             other = [k for k, r in self.m.roles.items() if k == reference and r.hsm != hsm]

@@ -9,6 +9,7 @@ the role definitions the HSM itself lists: used as listed, or an error naming th
 from __future__ import annotations
 
 import difflib
+import re
 from dataclasses import dataclass, replace
 
 from hsmsync.core.catalog import RoleIndex
@@ -38,6 +39,15 @@ def is_near_miss(reference: str, index: RoleIndex) -> bool:
     names = [n.lower() for n in index.names]
     names += [n.removeprefix(_SHORT_PREFIX) for n in names if n.startswith(_SHORT_PREFIX)]
     return bool(difflib.get_close_matches(reference.strip().lower(), names, n=1, cutoff=_TYPO_CUTOFF))
+
+
+# A built-in Managed HSM role's full name: a mangled GUID or custom role key never passes for one.
+_BUILTIN_NAME = re.compile(r"(?i)^managed hsm( [a-z0-9()\-]+)+$")
+
+
+def could_be_listed(reference: str, index: RoleIndex) -> bool:
+    """Is `reference` a built-in role's full name the catalog lacks (and no typo of a known one)?"""
+    return bool(_BUILTIN_NAME.match(reference)) and not is_near_miss(reference, index)
 
 
 def listed_role_warning(ref: ListedRoleRef) -> str:
