@@ -8,7 +8,7 @@ DEMO_DIR := out/demo
 # The browser tests/browser drives (the access matrix in headless chromium): Debian's package.
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: demo test test-fast test-lowest test-pythons test-compat test-compat-cli test-compat-sdk lint format typecheck schemas bench clean
+.PHONY: refresh-roles demo test test-fast test-lowest test-pythons test-compat test-compat-cli test-compat-sdk lint format typecheck schemas bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -124,3 +124,9 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) $(LOWEST) $(AZCLI_VENV) $(COMPAT) .venv-py3.* out .pytest_cache .mypy_cache .ruff_cache
+
+# The Azure built-in role catalog from Microsoft's published definitions (needs a checkout of
+# MicrosoftDocs/azure-docs; see scripts/refresh_roles.py). Review the diff, then commit it.
+refresh-roles: $(STAMP)
+	@test -n "$(AZURE_DOCS)" || { echo "usage: make refresh-roles AZURE_DOCS=<checkout of MicrosoftDocs/azure-docs>"; exit 1; }
+	$(BIN)/python scripts/refresh_roles.py "$(AZURE_DOCS)"

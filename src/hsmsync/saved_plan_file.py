@@ -55,12 +55,18 @@ class SavedChange(_Strict):
     field_changes: list[SavedFieldChange] = []
     added_data_actions: list[str] = []
     removed_data_actions: list[str] = []
+    condition: str | None = None
+    condition_version: Literal["2.0"] | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> SavedChange:
         if self.kind == "role_assignment":
-            if self.action == "update":
-                raise ValueError("a role assignment is created or deleted, never updated (action: update)")
+            if self.action == "update" and self.plane == "data":
+                raise ValueError(
+                    "a Managed HSM role assignment is created or deleted, never updated (action: update)"
+                )
+            if self.action == "update" and not self.field_changes:
+                raise ValueError("a role assignment update changes its condition: field_changes is empty")
             if self.principal_id is None:
                 raise ValueError("a role assignment needs a principal_id")
             if not self.role_id:

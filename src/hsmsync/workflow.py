@@ -22,11 +22,12 @@ from hsmsync.bootstrap import read_or_way_out
 from hsmsync.core.access_delta import access_delta, state_after_plan
 from hsmsync.core.applier_rights import rights_to_keep
 from hsmsync.core.effective import live_grants_with_members
-from hsmsync.core.errors import HsmsyncError
+from hsmsync.core.errors import HsmsyncError, ManifestError
 from hsmsync.core.expiry import as_of
 from hsmsync.core.fingerprint import fingerprint
 from hsmsync.core.guard import Caller, check_lockout
 from hsmsync.core.lint import LintReport, lint
+from hsmsync.core.listed_roles import resolve_listed_roles
 from hsmsync.core.matrix import plan_matrix
 from hsmsync.core.missing_keys import missing_key_warnings
 from hsmsync.core.plan import Plan
@@ -35,6 +36,7 @@ from hsmsync.core.review import PlanReview
 from hsmsync.core.state import LiveState
 from hsmsync.environment import Environment
 from hsmsync.manifest import LoadedManifest, load_manifest, on_targets
+from hsmsync.manifest_yaml import render_problems
 from hsmsync.references import principal_id_of
 from hsmsync.saved_plan import (
     PlanBinding,
@@ -155,11 +157,27 @@ def caller_of(options: GuardOptions, backend: StateBackend) -> Caller | None:
     return Caller(options.caller, options.caller_groups)
 
 
+def with_listed_roles(loaded: LoadedManifest, live: LiveState) -> LoadedManifest:
+    """The manifest with its roles that only the HSM lists resolved against live state (errors
+    name the file and line of the entry)."""
+    try:
+        desired = resolve_listed_roles(loaded.desired, live)
+    except ManifestError as exc:
+        raise ManifestError(
+            exc.problems, render_problems(loaded.path, exc.problems, loaded.positions)
+        ) from None
+    return replace(loaded, desired=desired)
+
+
 def plan_against(loaded: LoadedManifest, backend: StateBackend, options: GuardOptions) -> Planned:
     """Read what the manifest covers and plan it (with the live state's fingerprint)."""
     options = resolve_callers(options, loaded)
+    if options.strict and loaded.desired.warnings:
+        listing = "\n".join(f"  - {w}" for w in loaded.desired.warnings)
+        raise HsmsyncError(f"--strict: the manifest uses what hsmsync does not know:\n{listing}")
     request = read_request_for(loaded.desired)
     live = read_or_way_out(backend, request, loaded.desired, lambda: caller_of(options, backend))
+    loaded = with_listed_roles(loaded, live)
     plan = replace(plan_changes(loaded.desired, live), live_fingerprint=fingerprint(live))
     if options.strict and (dangling := missing_key_warnings(loaded.desired, live, plan.changes)):
         listing = "\n".join(f"  - {d}" for d in dangling)

@@ -50,8 +50,8 @@ def assignment_json(a: ArmRoleAssignment) -> dict[str, Any]:
             "principalId": a.principal_id,
             "principalType": a.principal_type,
             "scope": a.scope,
-            "condition": None,
-            "conditionVersion": None,
+            "condition": a.condition,
+            "conditionVersion": a.condition_version,
             "createdOn": ARM_TIMESTAMP,
             "updatedOn": ARM_TIMESTAMP,
             "createdBy": None,
@@ -97,6 +97,18 @@ def hsm_json(name: str, hsm: HsmState, tenant_id: str) -> dict[str, Any]:
 
 _PRINCIPAL = re.compile(r"^(?:principalId\s+eq\s+'([^']*)'|assignedTo\('([^']*)'\))$", re.IGNORECASE)
 _TYPE = re.compile(r"^type\s+eq\s+'(.*)'$", re.IGNORECASE)
+
+
+def _condition(props: dict[str, Any]) -> tuple[str | None, str | None]:
+    """A role assignment's ABAC condition and version; the version defaults to 2.0, the only one."""
+    condition, version = props.get("condition"), props.get("conditionVersion")
+    if condition is None:
+        return None, None
+    if not isinstance(condition, str) or not condition.strip():
+        raise ApiError(400, "InvalidCondition", "The condition must be a non-empty string.")
+    if version not in (None, "2.0"):
+        raise ApiError(400, "InvalidConditionVersion", f"The condition version '{version}' is not supported.")
+    return condition, "2.0"
 
 
 def _unsupported_filter(text: str) -> ApiError:
@@ -272,6 +284,7 @@ class ArmService:
             raise ApiError(
                 400, "UnsupportedPrincipalType", f"The principal type '{principal_type}' is not supported."
             )
+        condition, version = _condition(props)
         check_principal(self._store.read(), principal)  # PrincipalNotFound when the state has a directory
         new = ArmRoleAssignment(
             name=name,
@@ -279,6 +292,8 @@ class ArmService:
             role_definition_id=role_guid,
             principal_id=principal,
             principal_type=principal_type,
+            condition=condition,
+            condition_version=version,
         )
 
         def change(
@@ -291,8 +306,10 @@ class ArmService:
                     and scope_key(a.scope) == scope_key(scope)
                 )
                 if a.name == new.name:
-                    if same_target:
+                    if same_target and (a.condition, a.condition_version) == (condition, version):
                         return current, a
+                    if same_target:  # ARM updates a condition in place (PUT of the same name)
+                        return tuple(new if x is a else x for x in current), new
                     raise ApiError(
                         400,
                         "RoleAssignmentUpdateNotPermitted",
@@ -334,7 +351,7 @@ class ArmService:
         custom = self._resources.custom_role(name)
         if custom is not None:
             return Response(200, custom_role_json(custom, scope))
-        role = next((r for r in management_roles() if r.name == name.lower()), None)
+        role = next((r for r in self._builtin_roles() if r.name == name.lower()), None)
         if role is None:
             raise ApiError(
                 404,
@@ -343,8 +360,18 @@ class ArmService:
             )
         return Response(200, definition_json(role, scope))
 
+    def _builtin_roles(self) -> list[RoleDefinition]:
+        """The built-in Azure roles served: hsmsync's catalog, overridden (and extended) by the
+        state's `arm.builtin_role_definitions` when it lists some (a service newer than the catalog)."""
+        roles = {r.name: r for r in management_roles()}
+        for b in self._store.read().arm.builtin_role_definitions or ():
+            roles[b.name] = RoleDefinition(
+                name=b.name, role_name=b.role_name, description=b.description, permissions=b.permissions
+            )
+        return list(roles.values())
+
     def _list_definitions(self, request: Request, scope: str, flt: str | None) -> Response:
-        roles = list(management_roles())
+        roles = self._builtin_roles()
         below = bool(flt) and re.search(r"atScopeAndBelow\(\)", flt or "", re.IGNORECASE) is not None
         customs = self._resources.custom_roles_at(scope, below=below)
         for part in filter_terms(flt):

@@ -255,6 +255,11 @@ def test_a_forged_snapshot_and_fingerprint_cannot_hide_a_forged_change(contoso: 
         (lambda c: c.update(principal_id="not-a-guid"), "changes[{i}].principal_id", "should match pattern"),
         (lambda c: c.update(role_id="xyz"), "changes[{i}].role_id", "should match pattern"),
         (lambda c: c.update(action="update"), "changes[{i}]", "never updated (action: update)"),
+        (
+            lambda c: c.update(action="update", plane="management", target="arm"),
+            "changes[{i}]",
+            "field_changes is empty",
+        ),
         (lambda c: c.update(action="explode"), "changes[{i}].action", "Input should be"),
         (lambda c: c.update(kind="firewall"), "changes[{i}].kind", "Input should be"),
         (lambda c: c.update(order="1"), "changes[{i}].order", "valid integer"),

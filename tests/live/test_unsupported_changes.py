@@ -37,7 +37,7 @@ EXISTING = flat_change(**_ASSIGNMENT)
 CASES = {
     "update an assignment": (
         EXISTING,
-        "cannot update a role assignment (a role assignment is only ever created or deleted)",
+        "cannot update a Managed HSM role assignment (it is only ever created or deleted",
     ),
     "no principal": (
         flat_change(**{**_ASSIGNMENT, "action": Action.CREATE, "principal_id": None}),

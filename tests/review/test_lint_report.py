@@ -24,7 +24,11 @@ def test_contoso_only_recommends_per_key_scopes_for_the_application_identities(
     contoso: LoadedManifest,
 ) -> None:
     report = lint(contoso.manifest, contoso.desired)
-    assert [(f.rule_id, f.target) for f in report.findings] == [("HSM003", "app-vm"), ("HSM003", "storage")]
+    assert [(f.rule_id, f.target) for f in report.findings] == [
+        ("HSM003", "app-vm"),
+        ("HSM003", "storage"),
+        ("HSM012", "contoso-kv"),  # still on access policies: the 27 February 2027 deadline
+    ]
     assert "Crypto User at /" in report.findings[0].message
     assert "Crypto Service Encryption User at /" in report.findings[1].message
     assert report.exit_code == 0
@@ -38,13 +42,18 @@ def test_contoso_findings_point_at_the_team_entries(contoso: LoadedManifest) -> 
     assert [text[n - 1].strip() for n in lines] == [
         "- {hsm: contoso, role: Crypto User, scope: /}",
         "- {hsm: contoso, role: Crypto Service Encryption User, scope: /}",
+        "url: https://contosokeyvault.vault.azure.net",  # HSM012: the vault is on access policies
     ]
 
 
 def test_contoso_against_the_tutorial_state_adds_nothing(contoso: LoadedManifest) -> None:
     live = LiveState.model_validate(json.loads((CONTOSO / "live-as-tutorial.json").read_text()))
     report = lint(contoso.manifest, contoso.desired, live)
-    assert [(f.rule_id, f.target) for f in report.findings] == [("HSM003", "app-vm"), ("HSM003", "storage")]
+    assert [(f.rule_id, f.target) for f in report.findings] == [
+        ("HSM003", "app-vm"),
+        ("HSM003", "storage"),
+        ("HSM012", "contoso-kv"),  # still on access policies: the 27 February 2027 deadline
+    ]
 
 
 def test_live_access_that_apply_keeps_is_linted_too() -> None:

@@ -60,7 +60,7 @@ def test_lint_exits_1_on_an_unsuppressed_error(workdir: Path) -> None:
 def test_lint_sarif_with_state(workdir: Path) -> None:
     ran = run(workdir, "lint", "--format", "sarif", "--state", "live-as-tutorial.json")
     results = json.loads(ran.out)["runs"][0]["results"]
-    assert [r["ruleId"] for r in results] == ["HSM003", "HSM003"] and ran.code == 0
+    assert [r["ruleId"] for r in results] == ["HSM003", "HSM003", "HSM012"] and ran.code == 0
     assert results[0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "hsmsync.yaml"
 
 

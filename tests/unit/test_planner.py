@@ -223,8 +223,8 @@ def test_contributor_means_the_azure_role_not_managed_hsm_contributor_shortened(
         role = index.find(reference)
         return role.name if role is not None else None
 
-    assert name_of("Contributor") == "b24988ac-6180-42e0-ab88-20f7382dd24c"
-    assert name_of("contributor") == "b24988ac-6180-42e0-ab88-20f7382dd24c"
+    assert name_of("Contributor") == "b24988ac-6180-42a0-ab88-20f7382dd24c"
+    assert name_of("contributor") == "b24988ac-6180-42a0-ab88-20f7382dd24c"
     assert name_of("Managed HSM Contributor") == "18500a29-7fe2-46b2-a342-b16a415e101d"
 
 

@@ -51,7 +51,7 @@ def add_guard(p: argparse.ArgumentParser, command: str) -> None:
         "--strict",
         action="store_true",
         help="what would be a warning about the manifest's references (a per-key scope naming no "
-        "existing key) is an error",
+        "existing key, a data action hsmsync's catalog does not know) is an error",
     )
     p.add_argument(
         "--caller",

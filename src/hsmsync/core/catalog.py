@@ -89,15 +89,37 @@ def builtin_data_roles() -> tuple[RoleDefinition, ...]:
 
 @cache
 def management_roles() -> tuple[RoleDefinition, ...]:
+    """The Azure built-in roles (package data, read on first use: commands that never resolve an
+    Azure role never pay for it)."""
     return tuple(
-        RoleDefinition(role_type="AKVBuiltInRole", **{k: v for k, v in r.items()})
+        RoleDefinition(role_type="AKVBuiltInRole", **{k: v for k, v in r.items() if k != "names_only"})
         for r in _read_data("management_roles.json")["value"]
     )
 
 
-def management_role_map(custom: Iterable[ArmRoleDefinition] = ()) -> dict[str, RoleDefinition]:
-    """Azure roles by GUID: the built-in ones hsmsync knows, plus custom ones (manifest or live)."""
+@cache
+def names_only_role_ids() -> frozenset[str]:
+    """Azure built-in roles the catalog knows by name and GUID only (no permissions yet; see
+    scripts/refresh_roles.py): what hsmsync reasons about them is incomplete."""
+    return frozenset(r["name"] for r in _read_data("management_roles.json")["value"] if r.get("names_only"))
+
+
+def management_role_map(
+    custom: Iterable[ArmRoleDefinition] = (), listed: Iterable[ArmRoleDefinition] | None = None
+) -> dict[str, RoleDefinition]:
+    """Azure roles by GUID: the built-in ones hsmsync knows, plus custom ones (manifest or live).
+
+    `listed`: built-in roles as ARM listed them (live state); they take precedence over the
+    shipped catalog, which may be older than the service (and add roles it lacks)."""
     roles = {r.name: r for r in management_roles()}
+    for b in listed or ():
+        roles[b.name] = RoleDefinition(
+            name=b.name,
+            role_name=b.role_name,
+            description=b.description,
+            role_type="AKVBuiltInRole",
+            permissions=b.permissions,
+        )
     for c in custom:
         roles[c.name] = RoleDefinition(
             name=c.name, role_name=c.role_name, description=c.description, permissions=c.permissions

@@ -40,6 +40,12 @@ def check_applicable(change: Change) -> None:
             f"(a {_kind_text(change.kind)} is only ever {' or '.join(f'{a}d' for a in allowed)}); "
             "plans made by hsmsync never contain this"
         )
+    if change.kind is Kind.ROLE_ASSIGNMENT and change.action is Action.UPDATE and change.plane is Plane.DATA:
+        raise BackendError(
+            f"change {change.id}: cannot update a Managed HSM role assignment (it is only ever created "
+            "or deleted; only an Azure role assignment's condition is updated); "
+            "plans made by hsmsync never contain this"
+        )
     missing = _missing(change)
     if missing:
         raise BackendError(

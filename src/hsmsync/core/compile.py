@@ -8,8 +8,14 @@ from collections.abc import Iterable
 from dataclasses import replace
 from datetime import datetime
 
-from hsmsync.core.catalog import DATA_ACTION_PREFIX, RoleIndex, builtin_data_roles, management_roles
-from hsmsync.core.data_actions import normalize_data_action
+from hsmsync.core.catalog import (
+    DATA_ACTION_PREFIX,
+    RoleIndex,
+    builtin_data_roles,
+    management_roles,
+)
+from hsmsync.core.compile_parts import arm_blocks, settings_patch, unknown_role
+from hsmsync.core.data_actions import is_known_data_action, normalize_data_action
 from hsmsync.core.desired import (
     DesiredAssignment,
     DesiredHsm,
@@ -21,10 +27,17 @@ from hsmsync.core.desired import (
 )
 from hsmsync.core.errors import ManifestError, Problem
 from hsmsync.core.ids import deterministic_name
+from hsmsync.core.listed_roles import ListedRoleRef, could_be_listed, listed_role_warning
+from hsmsync.core.management_entries import (
+    NO_CONDITION,
+    Condition,
+    condition_conflict,
+    condition_of,
+    names_only_warning,
+    resolve_scope,
+)
 from hsmsync.core.model import (
-    ArmRole,
     CustomRole,
-    HsmSettingsSpec,
     LoggingSpec,
     Manifest,
     Team,
@@ -36,12 +49,9 @@ from hsmsync.core.plan import Plane
 from hsmsync.core.role_names import DeclaredRole, role_name_conflicts
 from hsmsync.core.scopes import arm_scope_key
 from hsmsync.core.state import (
-    PERMISSION_LISTS,
     AccessPolicy,
     ArmRoleDefinition,
     DiagnosticSetting,
-    HsmSettingsPatch,
-    NetworkAclsPatch,
     Permission,
     RoleDefinition,
 )
@@ -67,6 +77,8 @@ class _Compiler:
     def __init__(self, manifest: Manifest) -> None:
         self.m = manifest
         self.problems: list[Problem] = []
+        self.warnings: list[str] = []  # accepted, but a reviewer should know (new data actions)
+        self.listed: list[ListedRoleRef] = []
         self.principals: dict[str, PrincipalInfo] = {}
         self.custom: dict[str, dict[str, RoleDefinition]] = {h: {} for h in manifest.hsms}
         self.assignments: dict[tuple[str, ...], DesiredAssignment] = {}
@@ -91,7 +103,7 @@ class _Compiler:
                 prune=h.prune,
                 prune_initial_admins=h.prune_initial_admins,
                 custom_roles=tuple(sorted(self.custom[name].values(), key=lambda r: r.name)),
-                settings=_settings(h.settings),
+                settings=settings_patch(h.settings),
                 logging=self._logging(name, h.logging),
                 data_settings=None if h.data_settings is None else dict(sorted(h.data_settings.items())),
             )
@@ -108,6 +120,8 @@ class _Compiler:
             prune_arm_roles=self.m.management.prune_roles,
             vaults={k: v for k, v in vaults.items() if v is not None},
             arm_roles=tuple(sorted(self.arm_roles.values(), key=lambda r: r.name)),
+            warnings=tuple(self.warnings),
+            listed_roles=tuple(self.listed),
         )
 
     def _principals(self) -> None:
@@ -195,7 +209,7 @@ class _Compiler:
                 name=guid,
                 role_name=role.name,
                 description=role.description,
-                permissions=_arm_blocks(role),
+                permissions=arm_blocks(role),
                 assignable_scopes=tuple(role.assignable_scopes),
             )
             self.arm_roles[key] = definition
@@ -279,7 +293,13 @@ class _Compiler:
     def _actions(self, loc: Loc, actions: list[str]) -> tuple[str, ...]:
         out: list[str] = []
         for i, action in enumerate(actions):
-            normalized, error = normalize_data_action(action)
+            normalized, error = normalize_data_action(action, open_vocabulary=True)
+            if not error and not is_known_data_action(normalized):
+                where = ".".join(str(x) for x in (*loc, i))
+                self.warnings.append(
+                    f"{where}: data action '{normalized}' is not in hsmsync's catalog; accepted because "
+                    "it follows the service's pattern (a new or preview action); --strict refuses it"
+                )
             if error:
                 self.problem((*loc, i), error)
             elif normalized in out:
@@ -301,8 +321,14 @@ class _Compiler:
                 )
             else:
                 members.append(info)
-        source = f"team {team_key}"
         seen: set[tuple[str, ...]] = set()
+        self._team_data(team_key, team, members, seen)
+        self._team_management(team_key, team, members, seen)
+
+    def _team_data(
+        self, team_key: str, team: Team, members: list[PrincipalInfo], seen: set[tuple[str, ...]]
+    ) -> None:
+        source = f"team {team_key}"
         for i, d in enumerate(team.data):
             loc: Loc = ("teams", team_key, "data", i)
             entry = ("data", d.hsm, d.scope.lower(), d.role.lower())
@@ -319,20 +345,44 @@ class _Compiler:
             if role is not None:
                 for p in members:
                     self._add(Plane.DATA, d.hsm, d.scope, role, p, source, loc, d.expires)
-        mgmt_index = self.mgmt_index
+            elif (pending := self._listed_role(loc, d.hsm, d.role, d.scope, members, source)) is not None:
+                self.listed.append(pending)
+                self.warnings.append(listed_role_warning(pending))
+
+    def _team_management(
+        self, team_key: str, team: Team, members: list[PrincipalInfo], seen: set[tuple[str, ...]]
+    ) -> None:
+        source = f"team {team_key}"
         for i, a in enumerate(team.management):
-            loc = ("teams", team_key, "management", i)
-            entry = ("mgmt", "arm", arm_scope_key(a.scope), a.role.lower())
+            loc: Loc = ("teams", team_key, "management", i)
+            try:
+                scope = resolve_scope(a.scope, self.m.vaults)
+            except ValueError as exc:
+                self.problem((*loc, "scope"), str(exc))
+                continue
+            entry = ("mgmt", "arm", arm_scope_key(scope), a.role.lower())
             if entry in seen:
                 self.problem(loc, f"duplicate assignment of '{a.role}' at '{a.scope}'")
                 continue
             seen.add(entry)
-            mrole = mgmt_index.find(a.role)
+            mrole = self.mgmt_index.find(a.role)
             if mrole is None:
-                self.problem((*loc, "role"), _unknown_role(a.role, mgmt_index))
+                self.problem((*loc, "role"), unknown_role(a.role, self.mgmt_index))
                 continue
+            if (warning := names_only_warning(".".join(str(x) for x in loc), mrole)) is not None:
+                self.warnings.append(warning)
             for p in members:
-                self._add(Plane.MANAGEMENT, "arm", a.scope, mrole, p, source, loc, a.expires)
+                self._add(Plane.MANAGEMENT, "arm", scope, mrole, p, source, loc, a.expires, condition_of(a))
+
+    def _listed_role(
+        self, loc: Loc, hsm: str, reference: str, scope: str, members: list[PrincipalInfo], source: str
+    ) -> ListedRoleRef | None:
+        """An unknown role that is no typo of a known one: kept for the HSM's own list to say."""
+        custom = self.custom.get(hsm, {})
+        index = RoleIndex([*builtin_data_roles(), *custom.values()])
+        if reference in self.m.roles or not could_be_listed(reference, index):
+            return None
+        return ListedRoleRef(hsm, reference, scope, tuple(members), source, loc)
 
     def _data_role(self, loc: Loc, hsm: str, reference: str) -> RoleDefinition | None:
         custom = self.custom.get(hsm, {})
@@ -340,6 +390,8 @@ class _Compiler:
             return custom[reference]
         index = RoleIndex([*builtin_data_roles(), *custom.values()])
         role = index.find(reference)
+        if role is None and reference not in self.m.roles and could_be_listed(reference, index):
+            return None  # perhaps a built-in role only the HSM lists: see _listed_role
         if role is None:
             other = [k for k, r in self.m.roles.items() if k == reference and r.hsm != hsm]
             if other:
@@ -348,7 +400,7 @@ class _Compiler:
                     f"custom role '{reference}' belongs to HSM '{self.m.roles[reference].hsm}', not '{hsm}'",
                 )
             else:
-                self.problem(loc, _unknown_role(reference, index, extra=list(custom)))
+                self.problem(loc, unknown_role(reference, index, extra=list(custom)))
         return role
 
     def _add(
@@ -361,53 +413,34 @@ class _Compiler:
         source: str,
         loc: Loc,
         expires: datetime | None = None,
+        condition: Condition = NO_CONDITION,
     ) -> None:
+        text, version = condition
         existing = self.assignments.get(assignment_key(plane, target, scope, role.name, p.id))
+        if existing is not None and existing.condition != text:
+            # Azure holds one assignment per role, principal and scope: it has one condition.
+            first = " ".join(str(x) for x in existing.loc[:2])
+            self.problem(loc, condition_conflict(role.role_name, scope, p.key, first))
+            return
         if existing is not None:  # the same grant through another team: one assignment, both reasons
             # ... desired as long as any team wants it: without an expiry if one team has none.
             later = None if existing.expires is None or expires is None else max(existing.expires, expires)
             a = replace(existing, sources=(*existing.sources, source), expires=later)
         else:
             a = DesiredAssignment(
-                plane, target, scope, role.name, role.role_name, p, (source,), loc, expires=expires
+                plane,
+                target,
+                scope,
+                role.name,
+                role.role_name,
+                p,
+                (source,),
+                loc,
+                expires=expires,
+                condition=text,
+                condition_version=version,
             )
         self.assignments[a.key] = a
-
-
-def _arm_blocks(role: ArmRole) -> tuple[Permission, ...]:
-    """A custom Azure role's blocks as written: `permissions`, or the flat lists as one block."""
-    if role.permissions is None:
-        return (Permission(**{name: tuple(getattr(role, name)) for name in PERMISSION_LISTS}),)
-    return tuple(
-        Permission(**{name: tuple(getattr(b, name)) for name in PERMISSION_LISTS}) for b in role.permissions
-    )
-
-
-def _settings(spec: HsmSettingsSpec | None) -> HsmSettingsPatch | None:
-    if spec is None:
-        return None
-    acls = spec.network_acls
-    return HsmSettingsPatch(
-        purge_protection=spec.purge_protection,
-        soft_delete_retention_days=spec.soft_delete_retention_days,
-        public_network_access=spec.public_network_access,
-        network_acls=NetworkAclsPatch(
-            default_action=acls.default_action,
-            bypass=acls.bypass,
-            ip_rules=None if acls.ip_rules is None else tuple(sorted(acls.ip_rules)),
-        )
-        if acls
-        else None,
-    )
-
-
-def _unknown_role(reference: str, index: RoleIndex, extra: list[str] | None = None) -> str:
-    close = index.suggestions(reference)
-    for key in extra or []:
-        if key not in close and reference.lower() in key.lower():
-            close.append(key)
-    hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-    return f"unknown role '{reference}'{hint}"
 
 
 def compile_manifest(manifest: Manifest) -> DesiredState:

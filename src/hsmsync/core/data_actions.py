@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 from functools import cache
 
 from hsmsync.core.catalog import DATA_ACTION_PREFIX, builtin_data_roles
@@ -57,8 +58,37 @@ def data_action_vocabulary() -> dict[str, str]:
     return {a.lower(): a for a in known}
 
 
-def normalize_data_action(action: str) -> tuple[str, str | None]:
-    """(service spelling, None) or ("", error message). Accepts the short form `keys/sign/action`."""
+# The service's shape of a Managed HSM data action: name segments, then a verb. New actions
+# appear before any catalog lists them (as the preview "Managed HSM EKM Administrator"'s did).
+_SERVICE_PATTERN = re.compile(
+    r"(?i)^microsoft\.keyvault/managedhsm(?:/[a-z][a-z0-9]*)+/(?:read|write|delete|action)$"
+)
+_TYPO_CUTOFF = 0.85  # this close to a known action, an unknown one is a typo, not a new action
+
+
+def is_known_data_action(action: str) -> bool:
+    """Is it in the vocabulary (the service's enum and the built-in roles' actions)?"""
+    return action.lower() in data_action_vocabulary()
+
+
+def _new_action(full: str, vocab: dict[str, str]) -> str | None:
+    """`full` as written when it follows the service's pattern and is no near-miss of a known
+    action (compared without the shared prefix, which would make every pair look alike)."""
+    if not _SERVICE_PATTERN.match(full) or (full + "/action").lower() in vocab:
+        return None  # `ekm/read` for the known `ekm/read/action` is the suffix forgotten
+    cut = len(DATA_ACTION_PREFIX)
+    short = [k[cut:] for k in vocab if k.startswith(DATA_ACTION_PREFIX.lower())]
+    if difflib.get_close_matches(full[cut:].lower(), short, n=1, cutoff=_TYPO_CUTOFF):
+        return None
+    return DATA_ACTION_PREFIX + full[cut:]
+
+
+def normalize_data_action(action: str, *, open_vocabulary: bool = False) -> tuple[str, str | None]:
+    """(service spelling, None) or ("", error message). Accepts the short form `keys/sign/action`.
+
+    With `open_vocabulary`, an action the vocabulary lacks but that follows the service's pattern
+    (and is not a near-miss of a known one) is accepted as written: check `is_known_data_action`
+    to warn about it."""
     raw = action.strip()
     full = raw if raw.lower().startswith("microsoft.keyvault/") else DATA_ACTION_PREFIX + raw.lstrip("/")
     vocab = data_action_vocabulary()
@@ -70,6 +100,8 @@ def normalize_data_action(action: str) -> tuple[str, str | None]:
     spelled = vocab.get(full.lower())
     if spelled is not None:
         return spelled, None
+    if open_vocabulary and (new := _new_action(full, vocab)) is not None:
+        return new, None
     short = {k[len(DATA_ACTION_PREFIX) :]: v for k, v in vocab.items()}
     close = difflib.get_close_matches(
         raw.lower().removeprefix(DATA_ACTION_PREFIX.lower()), list(short), n=3, cutoff=0.6

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from hsmsync.core.plan import Plane
 from hsmsync.core.scopes import arm_scope_key
@@ -17,6 +17,10 @@ from hsmsync.core.state import (
     HsmSettingsPatch,
     RoleDefinition,
 )
+from hsmsync.core.target import ARM, Target
+
+if TYPE_CHECKING:
+    from hsmsync.core.listed_roles import ListedRoleRef
 
 
 class AssignmentKey(NamedTuple):
@@ -71,6 +75,8 @@ class DesiredAssignment:
     sources: tuple[str, ...]
     loc: tuple[str | int, ...] = ()  # where the manifest first declares it, e.g. ("teams", "x", "data", 0)
     expires: datetime | None = None  # when it stops being desired (UTC); None: never
+    condition: str | None = None  # Azure RBAC only: an ABAC condition, and its language version
+    condition_version: str | None = None
     key: AssignmentKey = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -124,6 +130,9 @@ class DesiredState:
     # Assignments whose `expires` has passed (see core/expiry.py): no longer desired, and removed
     # from live state whatever `prune` says.
     expired: tuple[DesiredAssignment, ...] = ()
+    warnings: tuple[str, ...] = ()  # about the manifest: accepted, but said in every plan
+    # Data-plane entries whose role only the HSM lists (core/listed_roles.py); resolved when planning.
+    listed_roles: tuple[ListedRoleRef, ...] = ()
 
     def key_names(self, hsm: str) -> tuple[str, ...]:
         """Key names the manifest's data-plane scopes mention on one HSM."""
@@ -136,3 +145,14 @@ class DesiredState:
                 }
             )
         )
+
+
+def management_target(scope: str, vaults: Mapping[str, DesiredVault]) -> Target:
+    """Where an Azure role assignment at `scope` lands: `vault:<name>` at or below a declared
+    vault (so `--target vault:NAME` plans a vault's RBAC with its permission model), else ARM."""
+    key = arm_scope_key(scope)
+    for name in sorted(vaults):
+        vault_key = arm_scope_key(vaults[name].resource_id)
+        if key == vault_key or key.startswith(vault_key + "/"):
+            return Target.vault(name)
+    return ARM

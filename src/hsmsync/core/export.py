@@ -123,8 +123,9 @@ def _export_hsm(name: str, hsm: HsmState, doc: dict[str, Any], role_keys: _Names
 
 def _export_arm_assignments(live: LiveState, arm_roles: Mapping[str, str], out: _Collected) -> None:
     """Every Azure role assignment read, by role name (custom roles by their key)."""
-    mgmt_names = {guid: r.role_name for guid, r in management_role_map().items()}
-    builtin_mgmt = {r.name for r in management_roles()}
+    listed = live.arm.builtin_role_definitions
+    mgmt_names = {guid: r.role_name for guid, r in management_role_map(listed=listed).items()}
+    builtin_mgmt = {r.name for r in management_roles()} | {r.name for r in listed or ()}
     for arm in live.arm.role_assignments:
         rid = arm.role_definition_id
         if arm.scope.strip("/") == "":

@@ -136,7 +136,7 @@ def grants_from_live(live: LiveState, principals: Mapping[str, PrincipalInfo]) -
                     data_actions=effective_data_actions(role) if role else frozenset(),
                 )
             )
-    mgmt = management_role_map(live.arm.role_definitions)
+    mgmt = management_role_map(live.arm.role_definitions, live.arm.builtin_role_definitions)
     for arm in live.arm.role_assignments:
         mrole = mgmt.get(arm.role_definition_id)
         info = principals.get(arm.principal_id)

@@ -80,7 +80,7 @@ def _arm_covers(assigned: str, scope: str) -> bool:
 def _arm_holders(state: LiveState, resource_scopes: set[str]) -> set[str]:
     """Who may write role assignments on the HSM resources, through built-in or custom Azure roles
     (a role hsmsync does not know counts as unable, so the guard errs safe)."""
-    roles = management_role_map(state.arm.role_definitions)
+    roles = management_role_map(state.arm.role_definitions, state.arm.builtin_role_definitions)
     return {
         a.principal_id
         for a in state.arm.role_assignments
@@ -165,7 +165,7 @@ class _CallerView:
             },
             roles={name: hsm_roles(h) for name, h in state.hsms.items()},
             arm=tuple(a for a in state.arm.role_assignments if a.principal_id in arm_mine),
-            arm_roles=management_role_map(state.arm.role_definitions),
+            arm_roles=management_role_map(state.arm.role_definitions, state.arm.builtin_role_definitions),
         )
 
     def through(self, right: Right) -> list[_Through]:

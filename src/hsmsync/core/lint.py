@@ -12,11 +12,13 @@ from hsmsync.core.desired import DesiredHsm, DesiredState
 from hsmsync.core.directory import Directory
 from hsmsync.core.effective import expand
 from hsmsync.core.grants import grants_from_desired, grants_from_live
+from hsmsync.core.ids import deterministic_name
 from hsmsync.core.key_review import key_inventory
 from hsmsync.core.lint_access import ACCESS_CHECKS
 from hsmsync.core.lint_findings import RULES, Finding, Loc, Rule, Severity
 from hsmsync.core.lint_rules import (
     CHECKS,
+    ArmRoleView,
     CustomRoleView,
     HsmPosture,
     LintSubject,
@@ -96,7 +98,7 @@ def _subject(
         ),
         min_retention_days=manifest.lint.min_soft_delete_retention_days,
         vault_models=tuple(
-            VaultModel(name, v.rbac, _live_rbac(name, after), ("vaults", name))
+            VaultModel(name, v.rbac, _live_rbac(name, after), ("vaults", name), _live_policies(name, after))
             for name, v in sorted(desired.vaults.items())
         ),
         effective=expand(grants, _directory(after), {i: p.key for i, p in desired.principals.items()}),
@@ -104,11 +106,30 @@ def _subject(
         require_expiry_for_admin=manifest.lint.require_expiry_for_admin,
         max_grant_days=manifest.lint.max_grant_days,
         now=now,
+        arm_roles=_arm_roles(manifest, desired, after),
     )
 
 
 def _directory(state: LiveState | None) -> Directory | None:
     return Directory.of(state.directory) if state is not None and state.directory is not None else None
+
+
+def _live_policies(vault: str, after: LiveState | None) -> int | None:
+    live = after.vaults.get(vault) if after is not None else None
+    return len(live.access_policies) if live is not None else None
+
+
+def _arm_roles(manifest: Manifest, desired: DesiredState, after: LiveState | None) -> tuple[ArmRoleView, ...]:
+    """The declared custom Azure roles, and the live ones the manifest does not declare."""
+    keys = {r.id or deterministic_name("armrole", k): k for k, r in manifest.arm_roles.items()}
+    views = [
+        ArmRoleView(keys.get(r.name, r.role_name), r, ("arm_roles", keys.get(r.name, "")))
+        for r in desired.arm_roles
+    ]
+    declared = {r.name for r in desired.arm_roles}
+    live = after.arm.role_definitions if after is not None else ()
+    views += [ArmRoleView(r.role_name, r, ()) for r in live if r.name not in declared]
+    return tuple(views)
 
 
 def _live_rbac(vault: str, after: LiveState | None) -> bool | None:

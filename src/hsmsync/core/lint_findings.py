@@ -139,6 +139,33 @@ _RULES = (
         "(`az keyvault update --enable-rbac-authorization`) once the access it needs is in place.",
     ),
     Rule(
+        "HSM012",
+        "access-policy-vault",
+        Severity.WARNING,
+        "Key Vault is moving to Azure RBAC: control-plane API versions older than 2026-02-01, the "
+        "last that manage access policies, retire on 27 February 2027. A vault still on access "
+        "policies then has access nobody can change through ARM.",
+        "Move the vault to Azure RBAC with `hsmsync migrate`: `--report` shows the equivalent role "
+        "assignments, `--write` puts them in the manifest, `--apply` moves it in verified stages.",
+    ),
+    Rule(
+        "HSM013",
+        "stale-access-policies",
+        Severity.WARNING,
+        "A vault on Azure RBAC ignores its access policies, but they remain on the vault: they look "
+        "like access to reviewers and come back into force if someone switches the vault back.",
+        "Remove the access policies once every identity's access is in place through role "
+        "assignments (the vault's access policies with `rbac: false` and `prune: true`, before the switch).",
+    ),
+    Rule(
+        "HSM014",
+        "wildcard-data-action-in-azure-role",
+        Severity.ERROR,
+        "A custom Azure role with a wildcard data action grants every data operation the service "
+        "has or will add (for Key Vault: reading every secret, using every key).",
+        "List the exact data actions, e.g. Microsoft.KeyVault/vaults/secrets/getSecret/action.",
+    ),
+    Rule(
         "HSM010",
         "service-limits",
         Severity.ERROR,

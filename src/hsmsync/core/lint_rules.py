@@ -27,7 +27,7 @@ from hsmsync.core.limits import (
 )
 from hsmsync.core.lint_findings import RULES, Finding, Loc, Severity
 from hsmsync.core.plan import Plane
-from hsmsync.core.state import RoleDefinition
+from hsmsync.core.state import ArmRoleDefinition, RoleDefinition
 
 _ESCALATING = ASSIGN_ROLES | MANAGE_ROLE_DEFINITIONS | EXPORT_OR_RELEASE | PURGE_KEYS
 
@@ -69,6 +69,16 @@ class VaultModel:
     declared_rbac: bool
     live_rbac: bool | None
     location: Loc
+    live_policies: int | None = None  # access policies on the vault after the plan, when known
+
+
+@dataclass(frozen=True, slots=True)
+class ArmRoleView:
+    """A custom Azure role, declared (`arm_roles.<key>`) or live."""
+
+    key: str
+    definition: ArmRoleDefinition
+    location: Loc
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +100,7 @@ class LintSubject:
     require_expiry_for_admin: bool = False
     max_grant_days: int | None = None
     now: datetime | None = None
+    arm_roles: tuple[ArmRoleView, ...] = ()
 
     def data_grants(self) -> list[Grant]:
         return [g for g in self.grants if g.plane is Plane.DATA]
@@ -293,6 +304,51 @@ def check_key_expiry(s: LintSubject) -> Iterator[Finding]:
             )
 
 
+# The last day of the control-plane API versions that manage access policies (issue 14).
+ACCESS_POLICY_DEADLINE = "27 February 2027"
+
+
+def check_access_policy_vaults(s: LintSubject) -> Iterator[Finding]:
+    for vault in s.policy_vaults:
+        yield s.finding(
+            "HSM012",
+            None,
+            vault.name,
+            f"vault {vault.name} uses access policies; the API versions that manage them retire on "
+            f"{ACCESS_POLICY_DEADLINE}: move it to Azure RBAC",
+            loc=vault.location,
+        )
+
+
+def check_stale_access_policies(s: LintSubject) -> Iterator[Finding]:
+    for v in s.vault_models:
+        on_rbac = v.declared_rbac if v.live_rbac is None else v.live_rbac
+        if on_rbac and v.live_policies:
+            yield s.finding(
+                "HSM013",
+                None,
+                v.name,
+                f"vault {v.name} uses Azure RBAC but still holds {v.live_policies} access "
+                f"polic{'y' if v.live_policies == 1 else 'ies'}: inactive, but misleading",
+                loc=v.location,
+            )
+
+
+def check_wildcard_data_actions(s: LintSubject) -> Iterator[Finding]:
+    for role in s.arm_roles:
+        for block in role.definition.permissions:
+            wild = [a for a in block.data_actions if "*" in a]
+            if wild:
+                yield s.finding(
+                    "HSM014",
+                    None,
+                    role.key,
+                    f"custom Azure role {role.definition.role_name!r} grants wildcard data actions: "
+                    + ", ".join(wild),
+                    loc=role.location,
+                )
+
+
 CHECKS: tuple[Callable[[LintSubject], Iterator[Finding]], ...] = (
     check_separation_of_duties,
     check_admin_to_user,
@@ -303,4 +359,7 @@ CHECKS: tuple[Callable[[LintSubject], Iterator[Finding]], ...] = (
     check_posture,
     check_vault_permission_model,
     check_key_expiry,
+    check_access_policy_vaults,
+    check_stale_access_policies,
+    check_wildcard_data_actions,
 )

@@ -22,7 +22,12 @@ from pydantic import (
 
 from hsmsync.core.ids import Guid
 from hsmsync.core.names import NAME_PATTERN, NAME_RULE, check_name, check_text
-from hsmsync.core.scopes import check_arm_resource_id, check_arm_scope, check_data_scope
+from hsmsync.core.scopes import (
+    check_arm_resource_id,
+    check_arm_scope,
+    check_data_scope,
+    check_management_scope,
+)
 
 Name = Annotated[str, StringConstraints(min_length=1, strip_whitespace=True)]
 # The keys of principals, hsms, roles, arm_roles, vaults, teams and the references to them (core/names.py).
@@ -43,6 +48,17 @@ ArmScope = Annotated[
     AfterValidator(check_arm_scope),
     Field(description="ARM scope: management group, subscription, resource group or resource"),
 ]
+
+ManagementScope = Annotated[
+    str,
+    AfterValidator(check_management_scope),
+    Field(
+        description="ARM scope (management group, subscription, resource group or resource; below a "
+        "Key Vault: .../vaults/<v>/keys|secrets|certificates/<name>), or the shorthand vault:<name> / "
+        "vault:<name>/keys|secrets|certificates/<name> for a vault declared under `vaults`"
+    ),
+]
+CONDITION_VERSION = "2.0"
 
 
 # A data-plane setting's name as the service spells it (AllowKeyManagementOperationsThroughARM).
@@ -250,12 +266,37 @@ class DataAssignment(_Strict):
     expires: Expiry | None = None
 
 
+def _version_text(value: object) -> object:
+    # YAML reads an unquoted 2.0 as a float; it can only mean the version "2.0".
+    return CONDITION_VERSION if isinstance(value, float) and value == 2.0 else value
+
+
+def _not_blank(text: str) -> str:
+    if not text.strip():
+        raise ValueError("a condition may not be blank; leave `condition` out for none")
+    return text
+
+
 class ManagementAssignment(_Strict):
     """An Azure RBAC (ARM) assignment for every member of a team."""
 
     role: Text = Field(description="Azure role name, GUID, or the key of a custom Azure role")
-    scope: ArmScope
+    scope: ManagementScope
     expires: Expiry | None = None
+    condition: Annotated[str, StringConstraints(min_length=1), AfterValidator(_not_blank)] | None = Field(
+        default=None,
+        description="An ABAC condition (Azure role-assignment condition language), sent and compared "
+        "exactly as written",
+    )
+    condition_version: Annotated[Literal["2.0"] | None, BeforeValidator(_version_text)] = Field(
+        default=None, description=f"The condition language's version; {CONDITION_VERSION} (the default)"
+    )
+
+    @model_validator(mode="after")
+    def _version_needs_condition(self) -> ManagementAssignment:
+        if self.condition_version is not None and self.condition is None:
+            raise ValueError("condition_version is given without a condition")
+        return self
 
 
 class Team(_Strict):

@@ -45,6 +45,7 @@ PHASES: dict[tuple[Action, Kind], int] = {
     (Action.CREATE, Kind.ROLE_DEFINITION): 1,
     (Action.UPDATE, Kind.ROLE_DEFINITION): 1,
     (Action.CREATE, Kind.ROLE_ASSIGNMENT): 2,
+    (Action.UPDATE, Kind.ROLE_ASSIGNMENT): 2,  # an Azure role assignment's condition
     (Action.CREATE, Kind.ACCESS_POLICY): 2,
     (Action.UPDATE, Kind.ACCESS_POLICY): 2,
     (Action.CREATE, Kind.DIAGNOSTIC_SETTING): 2,
@@ -83,9 +84,11 @@ class RoleAssignmentSubject:
     principal: str | None  # the manifest's key for the principal, when declared
     principal_id: str
     principal_type: str | None
+    condition: str | None = None  # Azure RBAC only: the ABAC condition (what it is after the change)
+    condition_version: str | None = None
+    field_changes: tuple[FieldChange, ...] = ()  # an update: the condition's old and new text
     kind = Kind.ROLE_ASSIGNMENT
     definition = payload = None
-    field_changes: ClassVar[tuple[FieldChange, ...]] = ()
     added_data_actions: ClassVar[tuple[str, ...]] = ()
     removed_data_actions: ClassVar[tuple[str, ...]] = ()
 
@@ -280,6 +283,9 @@ class Change:
             "reason": self.reason,
             "risks": list(self.risks),
         }
+        if isinstance(self.subject, RoleAssignmentSubject) and self.subject.condition is not None:
+            out["condition"] = self.subject.condition
+            out["condition_version"] = self.subject.condition_version
         if self.definition is not None:
             out["definition"] = self.definition.model_dump(mode="json")
         if self.payload is not None:

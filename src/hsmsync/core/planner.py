@@ -14,6 +14,7 @@ from hsmsync.core.desired import (
     PrincipalInfo,
     assignment_key,
     data_assignment_keys,
+    management_target,
 )
 from hsmsync.core.expiry import expiry_text
 from hsmsync.core.ids import deterministic_name
@@ -34,7 +35,7 @@ from hsmsync.core.planner_resources import plan_resources
 from hsmsync.core.risk import RiskContext, change_risks
 from hsmsync.core.roledefs import diff_role_definition, granted_data_actions
 from hsmsync.core.state import ArmRoleAssignment, DataRoleAssignment, HsmState, LiveState, RoleDefinition
-from hsmsync.core.target import ARM, Target
+from hsmsync.core.target import ARM, Target, TargetKind
 
 ADMINISTRATOR_ROLE_ID = "a290e904-7015-4bba-90c8-60543313cdb4"
 
@@ -42,7 +43,7 @@ ADMINISTRATOR_ROLE_ID = "a290e904-7015-4bba-90c8-60543313cdb4"
 def plan_changes(desired: DesiredState, live: LiveState, *, notes: Iterable[str] = ()) -> Plan:
     """Diff desired against live; returns the ordered plan (make before break)."""
     found: list[Change | UnmanagedItem] = []
-    warnings: list[str] = []
+    warnings: list[str] = list(desired.warnings)
     by_hsm: dict[str, dict[AssignmentKey, DesiredAssignment]] = {}
     for a in desired.assignments:
         if a.plane is Plane.DATA:
@@ -64,7 +65,7 @@ def plan_changes(desired: DesiredState, live: LiveState, *, notes: Iterable[str]
     no_roles = RiskContext({})
 
     def context(c: Change) -> RiskContext:
-        return no_roles if c.target.is_arm else contexts.get(c.target.name, no_roles)
+        return contexts.get(c.target.name, no_roles) if c.target.kind is TargetKind.HSM else no_roles
 
     return Plan(
         changes=tuple(replace(c, risks=change_risks(c, context(c))) for c in fitted.changes),
@@ -259,8 +260,8 @@ def _role_definition_change(
     )
 
 
-def _create_assignment(a: DesiredAssignment) -> Change:
-    target = Target.hsm(a.target) if a.plane is Plane.DATA else ARM
+def _create_assignment(a: DesiredAssignment, target: Target | None = None) -> Change:
+    target = target or Target.hsm(a.target)
     return Change(
         id=_change_id(target, a.key),
         action=Action.CREATE,
@@ -277,6 +278,36 @@ def _create_assignment(a: DesiredAssignment) -> Change:
             principal=a.principal.key,
             principal_id=a.principal.id,
             principal_type=a.principal.type,
+            condition=a.condition,
+            condition_version=a.condition_version,
+        ),
+    )
+
+
+def _condition_update(a: DesiredAssignment, live: ArmRoleAssignment, target: Target) -> Change | None:
+    """The live assignment's condition set to the manifest's (Azure updates it in place, by name)."""
+    fields = tuple(
+        FieldChange(path, old, new)
+        for path, old, new in (
+            ("condition", live.condition, a.condition),
+            ("condition_version", live.condition_version, a.condition_version),
+        )
+        if old != new
+    )
+    if not fields:
+        return None
+    change = _create_assignment(a, target)
+    assert isinstance(change.subject, RoleAssignmentSubject)
+    how = "removed" if a.condition is None else "added" if live.condition is None else "changed"
+    return replace(
+        change,
+        action=Action.UPDATE,
+        reason=f"condition {how} by " + ", ".join(a.sources),
+        subject=replace(
+            change.subject,
+            name=live.name,
+            principal_type=live.principal_type,
+            field_changes=fields,
         ),
     )
 
@@ -295,7 +326,7 @@ class _Undeclared:
 
 def _undeclared(u: _Undeclared, *, prune: bool, reason: str) -> Change | UnmanagedItem:
     """Deleted when pruning, else reported as unmanaged."""
-    plane = Plane.MANAGEMENT if u.target.is_arm else Plane.DATA
+    plane = Plane.DATA if u.target.kind is TargetKind.HSM else Plane.MANAGEMENT
     principal = u.principal.key if u.principal else None
     if prune:
         return Change(
@@ -334,7 +365,9 @@ def _change_id(target: Target, key: AssignmentKey) -> str:
 
 
 def _plan_arm(desired: DesiredState, live: LiveState) -> Iterator[Change | UnmanagedItem]:
-    roles = management_role_map((*live.arm.role_definitions, *desired.arm_roles))
+    roles = management_role_map(
+        (*live.arm.role_definitions, *desired.arm_roles), live.arm.builtin_role_definitions
+    )
     names = {guid: r.role_name for guid, r in roles.items()}
     wanted = {a.key: a for a in desired.assignments if a.plane is Plane.MANAGEMENT}
     scopes = {assignment_key(Plane.MANAGEMENT, ARM.key, s, "", "").scope for s in desired.arm_scopes}
@@ -344,7 +377,12 @@ def _plan_arm(desired: DesiredState, live: LiveState) -> Iterator[Change | Unman
         # Only what hsmsync is responsible for: declared principals at declared scopes.
         if key.scope in scopes and la.principal_id in desired.principals:
             live_by_key.setdefault(key, []).append(la)
-    yield from (_create_assignment(a) for key, a in wanted.items() if key not in live_by_key)
+    for key, a in wanted.items():
+        target = management_target(a.scope, desired.vaults)
+        if key not in live_by_key:
+            yield _create_assignment(a, target)
+        elif (update := _condition_update(a, live_by_key[key][0], target)) is not None:
+            yield update
     prune = desired.management_prune
     reason = f"not declared in the manifest; management.prune: {str(prune).lower()}"
     for key, items in live_by_key.items():
@@ -353,7 +391,8 @@ def _plan_arm(desired: DesiredState, live: LiveState) -> Iterator[Change | Unman
         for la in items:
             principal = desired.principals[la.principal_id]
             role = names.get(la.role_definition_id, la.role_definition_id)
-            found = _Undeclared(ARM, key, la, role, principal, la.principal_type)
+            target = management_target(la.scope, desired.vaults)
+            found = _Undeclared(target, key, la, role, principal, la.principal_type)
             expired = _expired_reason(desired, key)
             yield _undeclared(found, prune=prune or expired is not None, reason=expired or reason)
 

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 from hsmsync.core.capabilities import Capability, permits, short_actions
 from hsmsync.core.catalog import management_roles
 from hsmsync.core.grants import effective_data_actions
-from hsmsync.core.plan import Action, Change, FieldChange, Kind, Plane
+from hsmsync.core.plan import Action, Change, FieldChange, Kind, Plane, RoleAssignmentSubject
 from hsmsync.core.state import ARM_TRUST_SETTING, AccessPolicy, ArmRoleDefinition, RoleDefinition
 from hsmsync.core.vault_permissions import PERMISSION_MODEL_FIELD
 
@@ -109,6 +109,19 @@ def _data_setting_risks(fields: tuple[FieldChange, ...]) -> tuple[str, ...]:
     )
 
 
+def _condition_risks(change: Change) -> list[str]:
+    """A condition narrows what a role assignment allows: removing or changing it may widen it."""
+    if change.action is not Action.UPDATE:
+        return []
+    old = next((f.old for f in change.field_changes if f.path == "condition"), None)
+    new = next((f.new for f in change.field_changes if f.path == "condition"), None)
+    if old is not None and new is None:
+        return ["condition removed: the role applies without restriction"]
+    if old is not None:
+        return ["condition changed: review what it now allows"]
+    return []
+
+
 def change_risks(change: Change, context: RiskContext) -> tuple[str, ...]:
     """Flags for one change, given the role definitions of its target."""
     if (
@@ -125,7 +138,9 @@ def change_risks(change: Change, context: RiskContext) -> tuple[str, ...]:
         role = next((r for r in management_roles() if r.name == change.role_id), None)
         flags = ["removes Azure RBAC access"] if change.action is Action.DELETE else []
         if change.action is Action.CREATE and role is not None and _can_assign_azure_roles(role):
-            flags.append("can assign Azure roles")
+            conditioned = isinstance(change.subject, RoleAssignmentSubject) and change.subject.condition
+            flags.append("can assign Azure roles" + (" (as its condition allows)" if conditioned else ""))
+        flags += _condition_risks(change)
         return tuple(flags)
     if change.action is Action.DELETE:
         return ("removes access",)

@@ -26,6 +26,11 @@ _ARM_SCOPES = (
     "/providers/Microsoft.Management/managementGroups/<id>, /subscriptions/<id>, "
     "/subscriptions/<id>/resourceGroups/<name> or a resource id under a resource group"
 )
+# Below a Key Vault, Azure RBAC assigns at one key, secret or certificate (never a version).
+VAULT_OBJECT_TYPES = ("keys", "secrets", "certificates")
+VAULT_SHORTHAND = "vault:"
+_VAULT_OBJECTS = "/keys/<name>, /secrets/<name> or /certificates/<name>"
+_SHORTHAND = re.compile(r"^vault:(?P<vault>[^/]+)(?:/(?P<type>[^/]+)/(?P<object>[^/]+))?$")
 
 
 def _data_scope_error(scope: str) -> str | None:
@@ -147,7 +152,53 @@ def parse_arm_scope(scope: str) -> ParsedArmScope:
     if low[4] != "providers" or not _NAMESPACE.match(s[5]) or not chain or len(chain) % 2:
         raise wrong
     resources = tuple((chain[i], chain[i + 1]) for i in range(0, len(chain), 2))
+    if s[5].lower() == "microsoft.keyvault" and resources[0][0].lower() == "vaults" and len(resources) > 1:
+        _check_vault_object(scope, resources[1:])
     return ParsedArmScope(scope, subscription=s[1], resource_group=s[3], provider=s[5], resources=resources)
+
+
+def _check_vault_object(scope: str, below: tuple[tuple[str, str], ...]) -> None:
+    """Below a vault: one key, secret or certificate, by a name the service accepts."""
+    kind, name = below[0]
+    if len(below) > 1 or kind not in VAULT_OBJECT_TYPES:
+        raise ValueError(f"'{scope}' is not a Key Vault scope: below a vault use {_VAULT_OBJECTS}")
+    if not KEY_NAME.match(name):
+        raise ValueError(
+            f"'{scope}' is not a Key Vault scope: '{name}' is not a valid {kind[:-1]} name "
+            "(letters, digits and '-', at most 127)"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class VaultScope:
+    """`vault:<name>` or `vault:<name>/<keys|secrets|certificates>/<object>`: a manifest's
+    shorthand for a scope at or below a declared vault (resolved against its `resource_id`)."""
+
+    vault: str
+    below: str  # "" for the vault itself, else "/keys/<name>" and the like
+
+    def resolve(self, resource_id: str) -> str:
+        return resource_id + self.below
+
+
+def parse_vault_shorthand(scope: str) -> VaultScope | None:
+    """The shorthand's parts; None when `scope` does not start with `vault:`; ValueError if malformed."""
+    if not scope.startswith(VAULT_SHORTHAND):
+        return None
+    m = _SHORTHAND.match(scope)
+    if m is None or not m.group("vault").strip() or m.group("vault") != m.group("vault").strip():
+        raise ValueError(f"'{scope}' is not a vault scope (use vault:<name> or vault:<name>{_VAULT_OBJECTS})")
+    if m.group("type") is None:
+        return VaultScope(m.group("vault"), "")
+    _check_vault_object(scope, ((m.group("type"), m.group("object")),))
+    return VaultScope(m.group("vault"), f"/{m.group('type')}/{m.group('object')}")
+
+
+def check_management_scope(scope: str) -> str:
+    """A manifest's Azure RBAC assignment scope: an ARM scope, or the `vault:` shorthand."""
+    if parse_vault_shorthand(scope) is None:
+        check_arm_scope(scope)
+    return scope
 
 
 def check_arm_scope(scope: str) -> str:

@@ -1,7 +1,8 @@
 """`--target`: plan, apply and check only some of a fleet (one CI job per HSM).
 
 A selection keeps the HSMs and vaults it names and, with `arm`, Azure RBAC (management-plane
-assignments, custom Azure roles, their pruning). Everything downstream (discovery, planning,
+assignments, custom Azure roles, their pruning). A vault's target includes the Azure role
+assignments at or below it (its Azure RBAC); `arm` has the others. Everything downstream (discovery, planning,
 the lockout guard, saved-plan binding) works on the narrowed desired state, so a sharded plan is
 the full plan's changes that land on the selected targets, with the same safety checks.
 """
@@ -12,7 +13,7 @@ import difflib
 from collections.abc import Iterable
 from dataclasses import replace
 
-from hsmsync.core.desired import DesiredState
+from hsmsync.core.desired import DesiredAssignment, DesiredState, management_target
 from hsmsync.core.errors import HsmsyncError
 from hsmsync.core.plan import Plan, Plane
 from hsmsync.core.state import ArmState, LiveState
@@ -55,17 +56,22 @@ def parse_selection(texts: Iterable[str], state: DesiredState | LiveState) -> Se
 def select_desired(desired: DesiredState, selection: Selection) -> DesiredState:
     """The desired state of the selected targets only (principals stay: they are shared)."""
     arm = ARM in selection
+
+    def selected(a: DesiredAssignment) -> bool:
+        if a.plane is Plane.MANAGEMENT:
+            return management_target(a.scope, desired.vaults) in selection
+        return Target.hsm(a.target) in selection
+
+    # An Azure role assignment at or below a declared vault belongs to that vault's target.
+    arm_scopes = tuple(s for s in desired.arm_scopes if management_target(s, desired.vaults) in selection)
     return replace(
         desired,
         hsms={n: h for n, h in desired.hsms.items() if Target.hsm(n) in selection},
         vaults={n: v for n, v in desired.vaults.items() if Target.vault(n) in selection},
-        assignments=tuple(
-            a
-            for a in desired.assignments
-            if (arm if a.plane is Plane.MANAGEMENT else Target.hsm(a.target) in selection)
-        ),
-        arm_scopes=desired.arm_scopes if arm else (),
-        management_prune=desired.management_prune and arm,
+        assignments=tuple(a for a in desired.assignments if selected(a)),
+        listed_roles=tuple(r for r in desired.listed_roles if Target.hsm(r.hsm) in selection),
+        arm_scopes=arm_scopes,
+        management_prune=desired.management_prune and bool(arm_scopes),
         prune_arm_roles=desired.prune_arm_roles and arm,
         arm_roles=desired.arm_roles if arm else (),
     )

@@ -93,6 +93,14 @@ class ArmRoleAssignment(_Frozen):
     role_definition_id: Guid
     principal_id: Guid
     principal_type: PrincipalType = "User"
+    # Left out of dumps when absent (as `DirectoryObject.pim`): state files, saved plans'
+    # fingerprints and goldens written before conditions existed stay the same.
+    condition: str | None = Field(
+        default=None, exclude_if=lambda v: v is None, description="ABAC condition, exactly as stored"
+    )
+    condition_version: str | None = Field(
+        default=None, exclude_if=lambda v: v is None, description='"2.0" when there is a condition'
+    )
 
 
 class NetworkAcls(_Frozen):
@@ -259,6 +267,12 @@ class ArmState(_Frozen):
     )
     role_definitions: tuple[ArmRoleDefinition, ...] = Field(
         default=(), description="Custom Azure roles (built-in roles come from the catalog)"
+    )
+    builtin_role_definitions: tuple[ArmRoleDefinition, ...] | None = Field(
+        default=None,
+        exclude_if=lambda v: v is None,  # absent from dumps unless read (fingerprints stay the same)
+        description="Built-in Azure roles as ARM lists them, for the roles the listed assignments use "
+        "(the live backend reads them; they take precedence over hsmsync's catalog). None: the catalog's",
     )
 
 

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from itertools import groupby
 
 from hsmsync.core.kinds import kind_of
-from hsmsync.core.plan import Action, Change, FieldChange, Kind, Plane, UnmanagedItem
+from hsmsync.core.plan import Action, Change, FieldChange, Kind, Plane, RoleAssignmentSubject, UnmanagedItem
 from hsmsync.core.state import ArmRoleDefinition, Permission
 
 SYMBOL = {"create": "+", "update": "~", "delete": "-"}
@@ -101,6 +101,8 @@ def change_details(c: Change) -> list[str]:
         return [lists] if lists else []
     if c.kind in (Kind.SETTING, Kind.DIAGNOSTIC_SETTING, Kind.DATA_SETTING):
         return [field_change_text(f) for f in c.field_changes]
+    if isinstance(c.subject, RoleAssignmentSubject) and c.action is Action.CREATE and c.subject.condition:
+        return [f"condition ({c.subject.condition_version}): {c.subject.condition}"]
     return [list_delta_text(f) for f in c.field_changes]
 
 

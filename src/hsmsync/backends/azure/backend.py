@@ -186,6 +186,10 @@ class AzureBackend:
             }
             hsms[name] = hsms[name].model_copy(update=update)
         arm = arm.model_copy(update={"role_definitions": resources.arm_roles})
+        used = {a.role_definition_id for a in arm.role_assignments} - {r.name for r in resources.arm_roles}
+        if used and request.arm_scopes:  # the built-in roles in use, as ARM defines them
+            listed = self.resources.read_builtin_roles(request.arm_scopes[0], used)
+            arm = arm.model_copy(update={"builtin_role_definitions": listed})
         live = LiveState(hsms=hsms, arm=arm, vaults=resources.vaults)
         if request.directory:
             live = live.model_copy(update={"directory": self._read_directory(live)})

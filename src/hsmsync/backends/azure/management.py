@@ -29,13 +29,13 @@ from hsmsync.backends.azure.ids import (
 )
 from hsmsync.backends.base import Outcome
 from hsmsync.core.errors import BackendError, StateError
-from hsmsync.core.plan import Action, Change
+from hsmsync.core.plan import Action, Change, RoleAssignmentSubject
 from hsmsync.core.scopes import arm_scope_key
 from hsmsync.core.state import ArmRoleAssignment
 
 if TYPE_CHECKING:
     from azure.mgmt.authorization.v2022_04_01 import AuthorizationManagementClient
-    from azure.mgmt.authorization.v2022_04_01.models import RoleAssignment
+    from azure.mgmt.authorization.v2022_04_01.models import RoleAssignment, RoleAssignmentCreateParameters
 
 T = TypeVar("T")
 _MAX_WAIT_INTERVAL = 30.0
@@ -59,6 +59,8 @@ def _assignment_from_sdk(ra: RoleAssignment, requested: str, *, exact: bool) -> 
             role_definition_id=role_guid(ra.role_definition_id or ""),
             principal_id=str(ra.principal_id),
             principal_type=arm_principal_type(ra.principal_type),
+            condition=ra.condition,
+            condition_version=ra.condition_version if ra.condition else None,
         )
     except REPLY_ERRORS as exc:
         raise StateError(f"ARM scope '{requested}': unreadable role assignment {ra.name!r}: {exc}") from exc
@@ -149,7 +151,7 @@ class ManagementPlane:
             return self._delete(change)
         if change.action is Action.CREATE:
             return self._create(change)
-        raise BackendError(f"change {change.id}: ARM role assignments are created or deleted, not updated")
+        return self._update_condition(change)
 
     def _attempt(self, verb: str, change: Change) -> Attempt:
         return Attempt(
@@ -162,18 +164,53 @@ class ManagementPlane:
             principal_id=change.principal_id,
         )
 
-    def _create(self, change: Change) -> Outcome:
+    def _parameters(self, change: Change, scope: str) -> RoleAssignmentCreateParameters:
         from azure.mgmt.authorization.v2022_04_01.models import RoleAssignmentCreateParameters
 
+        subject = change.subject
+        condition = subject.condition if isinstance(subject, RoleAssignmentSubject) else None
+        version = subject.condition_version if isinstance(subject, RoleAssignmentSubject) else None
+        return RoleAssignmentCreateParameters(
+            role_definition_id=arm_role_definition_id(scope, change.role_id),
+            principal_id=change.principal_id or "",
+            principal_type=change.principal_type or "User",  # the model defaults to User: always set
+            condition=condition,
+            condition_version=version if condition else None,
+        )
+
+    def _update_condition(self, change: Change) -> Outcome:
+        """An assignment's condition, set by a PUT of the same assignment (ARM updates it in place)."""
+        subject = change.subject
+        assert isinstance(subject, RoleAssignmentSubject)
+        parsed = parse_arm_scope(change.scope)
+        client = self.clients.authorization(parsed.subscription_id)
+        with sdk_errors(self._attempt(f"read role assignment {change.name}", change)):
+            try:
+                current = client.role_assignments.get(parsed.scope, change.name)
+            except ResourceNotFoundError:
+                raise BackendError(
+                    f"change {change.id}: role assignment {change.name} no longer exists; plan again"
+                ) from None
+        if (current.condition or None, current.condition_version if current.condition else None) == (
+            subject.condition,
+            subject.condition_version,
+        ):
+            return Outcome.ALREADY_DONE
+        call_arm(
+            self.clients.arm_url,
+            self._attempt(f"update the condition of role assignment {change.name}", change),
+            lambda: client.role_assignments.create(
+                parsed.scope, change.name, self._parameters(change, parsed.scope)
+            ),
+        )
+        return Outcome.DONE
+
+    def _create(self, change: Change) -> Outcome:
         if not change.principal_id:
             raise BackendError(f"change {change.id}: a role assignment needs a principal id")
         parsed = parse_arm_scope(change.scope)
         client = self.clients.authorization(parsed.subscription_id)
-        parameters = RoleAssignmentCreateParameters(
-            role_definition_id=arm_role_definition_id(parsed.scope, change.role_id),
-            principal_id=change.principal_id,
-            principal_type=change.principal_type or "User",  # the model defaults to User: always set
-        )
+        parameters = self._parameters(change, parsed.scope)
         attempt = self._attempt(f"create role assignment {change.name}", change)
         # ARM answers a repeated PUT of the same assignment with 201, so look first.
         if self._exists(client, parsed.scope, change):

@@ -68,6 +68,31 @@ class RoleResources(ResourceClients):
                     ) from exc
         return found
 
+    def read_builtin_roles(self, scope: str, wanted: set[str]) -> tuple[ArmRoleDefinition, ...]:
+        """The built-in Azure roles in `wanted` (GUIDs) as ARM lists them at `scope`: what the
+        service says a role allows takes precedence over hsmsync's catalog, which may be older."""
+        try:
+            parsed = parse_arm_scope(scope)
+        except ValueError as exc:
+            raise StateError(str(exc)) from exc
+        client = self.clients.authorization(parsed.subscription_id)
+        listed = call_arm(
+            self.clients.arm_url,
+            Attempt("list built-in Azure roles", "management", "arm", scope),
+            lambda: list(client.role_definitions.list(parsed.scope, filter="type eq 'BuiltInRole'")),
+        )
+        found: dict[str, ArmRoleDefinition] = {}
+        for role in listed:
+            if str(role.name).lower() not in wanted:
+                continue
+            try:
+                found[str(role.name).lower()] = arm_role_from_sdk(role)
+            except REPLY_ERRORS as exc:
+                raise StateError(
+                    f"ARM scope '{scope}': unreadable built-in role {role.name!r}: {exc}"
+                ) from exc
+        return tuple(found[k] for k in sorted(found))
+
     def _list_custom_roles(self, subscription_id: str | None, scope: str) -> list[SdkRoleDefinition]:
         client = self.clients.authorization(subscription_id)
         return list(client.role_definitions.list(scope, filter="type eq 'CustomRole'"))

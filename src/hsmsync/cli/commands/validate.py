@@ -40,4 +40,6 @@ def run(args: argparse.Namespace, ctx: Context) -> ExitStatus:
             f"{path}: valid ({len(d.principals)} principals, {len(d.hsms)} HSMs, "
             f"{len(d.assignments)} assignments)\n"
         )
+        for warning in d.warnings:  # accepted, but said (e.g. a role only the HSM can confirm)
+            env.stderr.write(f"warning: {path}: {warning}\n")
     return ExitStatus.ERROR if invalid else ExitStatus.OK

@@ -7,23 +7,30 @@ from typing import TYPE_CHECKING, Any
 
 from hsmsync.core.desired import assignment_key
 from hsmsync.core.errors import BackendError
-from hsmsync.core.kinds._edits import only, rbac_section, rbac_target_kind
+from hsmsync.core.kinds._edits import field_changes, only, rbac_section, rbac_target_kind
 from hsmsync.core.plan import Action, Change, Plane, RoleAssignmentSubject
 from hsmsync.core.results import Outcome
 from hsmsync.core.state import ArmRoleAssignment, DataRoleAssignment
-from hsmsync.core.target import Target
+from hsmsync.core.target import Target, TargetKind
 
 if TYPE_CHECKING:
     from hsmsync.core.state_edits import StateEditor
 
 
-target_kind = rbac_target_kind
+def target_kind(plane: Plane, text: str) -> TargetKind:
+    """An HSM's on the data plane; on the management plane Azure RBAC's, or a vault's (an Azure
+    role assignment at or below a declared vault, see `desired.management_target`)."""
+    if plane is Plane.MANAGEMENT and text.startswith("vault:"):
+        return TargetKind.VAULT
+    return rbac_target_kind(plane, text)
 
 
 def read_subject(plane: Plane, target: Target, d: Mapping[str, Any]) -> RoleAssignmentSubject:
-    only(d, "role_assignment")
+    only(d, "role_assignment", "field_changes")
     if not isinstance(d.get("principal_id"), str):
         raise ValueError("a role_assignment change needs its principal_id")
+    if plane is Plane.DATA and ("condition" in d or "field_changes" in d):
+        raise ValueError("a Managed HSM role assignment has no condition")
     return RoleAssignmentSubject(
         plane,
         d["scope"],
@@ -33,6 +40,9 @@ def read_subject(plane: Plane, target: Target, d: Mapping[str, Any]) -> RoleAssi
         d.get("principal"),
         d["principal_id"],
         d.get("principal_type"),
+        d.get("condition"),
+        d.get("condition_version"),
+        field_changes(d),
     )
 
 
@@ -71,14 +81,27 @@ def edit(editor: StateEditor, change: Change) -> Outcome:
 
 def _edit_arm(editor: StateEditor, change: Change, principal_id: str) -> Outcome:
     arm = editor.arm_assignments()
+    subject = change.subject
+    assert isinstance(subject, RoleAssignmentSubject)
+    new = ArmRoleAssignment(
+        name=change.name,
+        scope=change.scope,
+        role_definition_id=change.role_id,
+        principal_id=principal_id,
+        principal_type=change.principal_type or "User",
+        condition=subject.condition,
+        condition_version=subject.condition_version,
+    )
+    if change.action is Action.UPDATE:  # the condition, on the same assignment (Azure: PUT by name)
+        current = arm.by_name.get(change.name)
+        if current is None:
+            raise BackendError(f"{change.target}: role assignment {change.name} does not exist")
+        wanted = {"condition": new.condition, "condition_version": new.condition_version}
+        if (current.condition, current.condition_version) == (new.condition, new.condition_version):
+            return Outcome.ALREADY_DONE
+        arm.by_name[change.name] = current.model_copy(update=wanted)
+        return Outcome.DONE
     if change.action is Action.CREATE:
-        new = ArmRoleAssignment(
-            name=change.name,
-            scope=change.scope,
-            role_definition_id=change.role_id,
-            principal_id=principal_id,
-            principal_type=change.principal_type or "User",
-        )
         if arm.by_key[arm.key(new)] > 0:
             return Outcome.ALREADY_DONE
         arm.by_name[new.name] = new

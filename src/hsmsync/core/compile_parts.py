@@ -1,0 +1,43 @@
+"""Pure conversions compile.py uses: manifest sections to state models, and the unknown-role message."""
+
+from __future__ import annotations
+
+from hsmsync.core.catalog import RoleIndex
+from hsmsync.core.model import ArmRole, HsmSettingsSpec
+from hsmsync.core.state import PERMISSION_LISTS, HsmSettingsPatch, NetworkAclsPatch, Permission
+
+
+def arm_blocks(role: ArmRole) -> tuple[Permission, ...]:
+    """A custom Azure role's blocks as written: `permissions`, or the flat lists as one block."""
+    if role.permissions is None:
+        return (Permission(**{name: tuple(getattr(role, name)) for name in PERMISSION_LISTS}),)
+    return tuple(
+        Permission(**{name: tuple(getattr(b, name)) for name in PERMISSION_LISTS}) for b in role.permissions
+    )
+
+
+def settings_patch(spec: HsmSettingsSpec | None) -> HsmSettingsPatch | None:
+    if spec is None:
+        return None
+    acls = spec.network_acls
+    return HsmSettingsPatch(
+        purge_protection=spec.purge_protection,
+        soft_delete_retention_days=spec.soft_delete_retention_days,
+        public_network_access=spec.public_network_access,
+        network_acls=NetworkAclsPatch(
+            default_action=acls.default_action,
+            bypass=acls.bypass,
+            ip_rules=None if acls.ip_rules is None else tuple(sorted(acls.ip_rules)),
+        )
+        if acls
+        else None,
+    )
+
+
+def unknown_role(reference: str, index: RoleIndex, extra: list[str] | None = None) -> str:
+    close = index.suggestions(reference)
+    for key in extra or []:
+        if key not in close and reference.lower() in key.lower():
+            close.append(key)
+    hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+    return f"unknown role '{reference}'{hint}"
