@@ -66,3 +66,31 @@ def test_markdown_summary(contoso: Path):
     result = run_cli("drift", "--state", "live-as-tutorial.json", "--format", "markdown", cwd=contoso)
     assert result.stdout.startswith("### :x: hsmsync drift: 10 drifted, 1 unmanaged")
     assert "- contoso: Managed HSM Crypto Auditor -> app-vm at /" in result.stdout
+
+
+def test_a_plan_the_service_would_refuse_is_an_error_not_drift(contoso: Path):
+    # Azure never changes the retention once set: drift must say "cannot be applied" (1), not 2.
+    manifest = contoso / "hsmsync.yaml"
+    manifest.write_text(
+        manifest.read_text().replace("soft_delete_retention_days: 90", "soft_delete_retention_days: 30")
+    )
+    result = run_cli("drift", "--state", "state.json", "--report", "r.json", cwd=contoso)
+    assert result.exit_code == 1
+    assert "the service would refuse this plan" in result.stderr
+    assert "retention" in result.stderr
+    assert json.loads((contoso / "r.json").read_text())["failed"] is True  # the report is still written
+
+
+def test_a_plan_the_lockout_guard_refuses_is_an_error_not_drift(contoso: Path):
+    manifest = contoso / "hsmsync.yaml"
+    text = manifest.read_text().replace(
+        "{hsm: contoso, role: Managed HSM Administrator, scope: /}",
+        "{hsm: contoso, role: Crypto Auditor, scope: /keys/app-signing}",
+    )
+    manifest.write_text(text.replace("    prune: true", "    prune: true\n    prune_initial_admins: true", 1))
+    result = run_cli("drift", "--state", "state.json", cwd=contoso)
+    assert result.exit_code == 1
+    assert "plan refused by the lockout guard" in result.stderr
+    assert "drift" in result.stdout.lower()  # the report comes first
+    forced = run_cli("drift", "--state", "state.json", "--allow-lockout", cwd=contoso)
+    assert forced.exit_code == 2, forced.stderr

@@ -19,6 +19,8 @@ _ALLOW_LOCKOUT_HELP = {
     "plan": "show, save and exit 0/2 even if the plan would leave nobody (or not the applying identity) "
     "able to manage access (apply must be given it too)",
     "apply": "apply even if nobody (or not the applying identity) could manage access afterwards",
+    "drift": "report drift (exit 0/2) even if the plan would leave nobody (or not the applying identity) "
+    "able to manage access",
 }
 REVIEW_SOURCE_HELP = ("also read live state from this fake state file", "also read live state from Azure")
 
@@ -152,7 +154,7 @@ def guard_of(args: argparse.Namespace) -> GuardOptions:
     return GuardOptions(
         caller=args.caller,
         caller_groups=tuple(args.caller_group),
-        allow_lockout=getattr(args, "allow_lockout", False),  # drift has none
+        allow_lockout=getattr(args, "allow_lockout", False),
         strict=args.strict,
     )
 

@@ -8,7 +8,7 @@ from enum import IntEnum
 class ExitStatus(IntEnum):
     OK = 0
     ERROR = 1  # every error, usage errors too: never 2, which means "changes"
-    CHANGES = 2  # plan --detailed-exitcode: there are changes; drift: drifted
+    CHANGES = 2  # plan --detailed-exitcode: there are changes; drift: drifted (a refused plan is ERROR)
     UNEXPECTED = 3
     NOT_IN_EFFECT = (
         4  # apply: every change was written, some not yet seen in effect (Azure still replicating)
