@@ -23,7 +23,7 @@ from hsmsync.core.access_delta import access_delta, state_after_plan
 from hsmsync.core.applier_rights import rights_to_keep
 from hsmsync.core.effective import live_grants_with_members
 from hsmsync.core.errors import HsmsyncError, ManifestError
-from hsmsync.core.expiry import as_of
+from hsmsync.core.expiry import as_of, live_as_of
 from hsmsync.core.fingerprint import fingerprint
 from hsmsync.core.guard import Caller, check_lockout
 from hsmsync.core.lint import LintReport, lint
@@ -177,6 +177,7 @@ def plan_against(loaded: LoadedManifest, backend: StateBackend, options: GuardOp
         raise HsmsyncError(f"--strict: the manifest uses what hsmsync does not know:\n{listing}")
     request = read_request_for(loaded.desired)
     live = read_or_way_out(backend, request, loaded.desired, lambda: caller_of(options, backend))
+    live = at_clock(loaded, live)  # PIM schedules judged at the clock, before the fingerprint
     loaded = with_listed_roles(loaded, live)
     plan = replace(plan_changes(loaded.desired, live), live_fingerprint=fingerprint(live))
     if options.strict and (dangling := missing_key_warnings(loaded.desired, live, plan.changes)):
@@ -307,4 +308,10 @@ def read_live(
         directory=directory,
     )
     with opened_backend(source, env) as backend:
-        return backend.read_state(request)
+        return at_clock(loaded, backend.read_state(request))
+
+
+def at_clock(loaded: LoadedManifest, live: LiveState) -> LiveState:
+    """Live state as of the command's one clock (`--at`, else now; see `load`): PIM schedules
+    that ended or have not started count for nothing."""
+    return live_as_of(live, loaded.now) if loaded.now is not None else live

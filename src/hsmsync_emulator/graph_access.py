@@ -13,6 +13,7 @@ Served (separate from graph.py's lookups, on the same port):
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -69,6 +70,14 @@ def _object(o: DirectoryObject) -> dict[str, Any]:
     return out
 
 
+def _graph_time(when: datetime | None) -> str | None:
+    """As Graph writes times: UTC with a `Z` (a time without a zone is taken as UTC)."""
+    if when is None:
+        return None
+    aware = when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+    return aware.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
 def _paged(request: Request, items: list[dict[str, Any]], context: str) -> Response:
     raw_top, raw_skip = request.param("$top"), request.param("$skiptoken")
     try:
@@ -113,7 +122,7 @@ def pim_schedules(request: Request, state: LiveState, status: str) -> Response:
             if p.status != status or (group if field == "groupid" else o.id.lower()) != wanted:
                 continue
             expiration: dict[str, Any] = (
-                {"type": "afterDateTime", "endDateTime": p.end.isoformat().replace("+00:00", "Z")}
+                {"type": "afterDateTime", "endDateTime": _graph_time(p.end)}
                 if p.end is not None
                 else {"type": "noExpiration", "endDateTime": None}
             )
@@ -124,7 +133,7 @@ def pim_schedules(request: Request, state: LiveState, status: str) -> Response:
                 "accessId": "member",
                 "memberType": "direct",
                 "status": "Provisioned",
-                "scheduleInfo": {"startDateTime": None, "expiration": expiration},
+                "scheduleInfo": {"startDateTime": _graph_time(p.start), "expiration": expiration},
             }
             if status == "active":
                 item["assignmentType"] = "activated" if p.end is not None else "assigned"

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import shutil
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -174,3 +175,32 @@ def test_a_group_cycle_on_graph_loses_no_member(tmp_path: Path) -> None:
         return {p["principal_id"] for p in [*body["is_now"], *body["is_now_can_obtain"]]}
 
     assert ALICE in who(r.stdout) and who(r.stdout) == who(fake.stdout)
+
+
+def test_pim_schedule_times_come_from_graph_and_are_judged_at_the_clock(tmp_path: Path) -> None:
+    """Bob's eligibility starts at START and ends at END: Graph serves both times, and whocan
+    --live counts Bob from the start until the end, as on the fake path."""
+    start, end = "2026-12-05T00:00:00Z", "2026-12-10T00:00:00Z"
+    state = json.loads((CONTOSO / "live-with-groups.json").read_text())
+    for o in state["directory"]:
+        if o["id"] == BOB:
+            o["pim"] = [{"group": SECURITY, "status": "eligible", "start": start, "end": end}]
+    (tmp_path / "emulated.json").write_text(json.dumps(state))
+    shutil.copy(CONTOSO / "hsmsync.yaml", tmp_path / "hsmsync.yaml")
+    found: dict[str, bool] = {}
+    with start_emulator(tmp_path / "emulated.json", workdir=tmp_path / "emu") as emulator:
+        emulator.write_endpoints(tmp_path / "endpoints.json")
+        sign_in_as(emulator, "7c9e1a3b-5d7f-4b9d-8e2a-6c8e0a2c4e99")
+        path = f"/v1.0/identityGovernance/privilegedAccess/group/eligibilitySchedules?$filter=groupId eq '{SECURITY}'"
+        schedules = _graph(emulator, path)["value"]
+        assert isinstance(schedules, list)
+        info = schedules[0]["scheduleInfo"]
+        assert (info["startDateTime"], info["expiration"]["endDateTime"]) == (start, end)
+        for when in ("2026-12-04T23:59:59Z", start, "2026-12-09T23:59:59Z", end):
+            now = datetime.fromisoformat(when.replace("Z", "+00:00"))
+            r = run_cli(
+                "whocan", "sign", "--hsm", "contoso", *LIVE, "--format", "json", cwd=tmp_path, now=now
+            )
+            assert r.exit_code == 0, r.stderr
+            found[when] = BOB in r.stdout
+    assert found == {"2026-12-04T23:59:59Z": False, start: True, "2026-12-09T23:59:59Z": True, end: False}

@@ -151,10 +151,17 @@ class TestStandingAdministrator:
                 ]
         (tmp_path / "hsmsync.yaml").write_text(MANIFEST)
         (tmp_path / "live.json").write_text(json.dumps(state))
-        r = run_cli("lint", "--state", "live.json", "--format", "json", cwd=tmp_path)
+        r = run_cli("lint", "--state", "live.json", "--format", "json", cwd=tmp_path, now=NOW)
         assert not [f for f in json.loads(r.stdout)["findings"] if f["rule"] == "HSM022"]
-        who = run_cli(
-            "whocan", "roleAssignments/write", "--hsm", "contoso", "--state", "live.json", cwd=tmp_path
+        who = run_cli(  # before the end (after it the membership counts for nothing)
+            "whocan",
+            "roleAssignments/write",
+            "--hsm",
+            "contoso",
+            "--state",
+            "live.json",
+            cwd=tmp_path,
+            now=NOW,
         )
         assert "active (PIM) until 2026-12-01T20:00:00+00:00" in who.stdout
 

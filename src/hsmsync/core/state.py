@@ -310,10 +310,17 @@ class VaultState(_Frozen):
 class PimMembership(_Frozen):
     """A PIM for Groups membership (Graph's privilegedAccessGroup eligibility or assignment
     schedule, accessId `member`): `eligible` grants nothing until activated; `active` is a
-    membership now, until `end` (none: permanent)."""
+    membership now, until `end` (none: permanent). A schedule is in force from `start` until
+    just before `end` (core/expiry.py `live_as_of` leaves out the others)."""
 
     group: Guid = Field(description="The PIM-governed group's object id")
     status: Literal["eligible", "active"]
+    # Left out of dumps when absent: state files and fingerprints written before it stay the same.
+    start: datetime | None = Field(
+        default=None,
+        exclude_if=lambda v: v is None,
+        description="When the schedule starts (none: already started)",
+    )
     end: datetime | None = Field(default=None, description="When the schedule ends (none: never)")
 
 

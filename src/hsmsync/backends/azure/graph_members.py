@@ -32,10 +32,13 @@ def _members(graph: GraphDirectory, group: str) -> list[DirectoryObject]:
     return [o for o in (directory_object(i) for i in items) if o is not None]
 
 
-def _end(item: dict[str, Any]) -> datetime | None:
+def _schedule_time(item: dict[str, Any], which: str) -> datetime | None:
+    """`scheduleInfo.startDateTime` (which="start") or `.expiration.endDateTime` ("end")."""
     info = item.get("scheduleInfo")
-    expiration = info.get("expiration") if isinstance(info, dict) else None
-    text = expiration.get("endDateTime") if isinstance(expiration, dict) else None
+    if not isinstance(info, dict):
+        return None
+    holder = info if which == "start" else info.get("expiration")
+    text = holder.get(f"{which}DateTime") if isinstance(holder, dict) else None
     if not isinstance(text, str) or not text:
         return None
     try:
@@ -57,7 +60,12 @@ def _pim(graph: GraphDirectory, group: str) -> list[tuple[str, PimMembership]]:
             principal = item.get("principalId")
             if item.get("accessId", "member") != "member" or not isinstance(principal, str):
                 continue  # ownership is not membership
-            membership = PimMembership(group=group, status=status, end=_end(item))
+            membership = PimMembership(
+                group=group,
+                status=status,
+                start=_schedule_time(item, "start"),
+                end=_schedule_time(item, "end"),
+            )
             out.append((principal.lower(), membership))
     return out
 
