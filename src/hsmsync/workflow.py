@@ -21,6 +21,7 @@ from hsmsync.backends.registry import open_backend, read_request_for
 from hsmsync.bootstrap import read_or_way_out
 from hsmsync.core.access_delta import access_delta, state_after_plan
 from hsmsync.core.applier_rights import rights_to_keep
+from hsmsync.core.desired import DesiredState
 from hsmsync.core.effective import live_grants_with_members
 from hsmsync.core.errors import HsmsyncError, ManifestError
 from hsmsync.core.expiry import as_of, live_as_of
@@ -169,17 +170,25 @@ def with_listed_roles(loaded: LoadedManifest, live: LiveState) -> LoadedManifest
     return replace(loaded, desired=desired)
 
 
+def plan_request(desired: DesiredState) -> ReadRequest:
+    """What a plan reads: what the manifest covers, and group members too (Graph on the live
+    path, read as whocan --live reads them), so the review's access delta and matrix name who
+    gains through a group. Where they cannot be read the plan warns, never fails."""
+    return replace(read_request_for(desired), directory=True, directory_if_readable=True)
+
+
 def plan_against(loaded: LoadedManifest, backend: StateBackend, options: GuardOptions) -> Planned:
     """Read what the manifest covers and plan it (with the live state's fingerprint)."""
     options = resolve_callers(options, loaded)
     if options.strict and loaded.desired.warnings:
         listing = "\n".join(f"  - {w}" for w in loaded.desired.warnings)
         raise HsmsyncError(f"--strict: the manifest uses what hsmsync does not know:\n{listing}")
-    request = read_request_for(loaded.desired)
+    request = plan_request(loaded.desired)
     live = read_or_way_out(backend, request, loaded.desired, lambda: caller_of(options, backend))
     live = at_clock(loaded, live)  # PIM schedules judged at the clock, before the fingerprint
     loaded = with_listed_roles(loaded, live)
-    plan = replace(plan_changes(loaded.desired, live), live_fingerprint=fingerprint(live))
+    plan = plan_changes(loaded.desired, live)
+    plan = replace(plan, live_fingerprint=fingerprint(live), warnings=(*plan.warnings, *backend.unread()))
     if options.strict and (dangling := missing_key_warnings(loaded.desired, live, plan.changes)):
         listing = "\n".join(f"  - {d}" for d in dangling)
         raise HsmsyncError(f"--strict: the manifest refers to what does not exist:\n{listing}")
@@ -273,7 +282,7 @@ def check_saved_plan(
     saved = load_saved_plan(absolute(plan_file, env), plan_file)
     loaded = load(manifest, env, targets)
     bound = binding(source, env, loaded)
-    check_binding(saved, bound, read_request_for(loaded.desired))
+    check_binding(saved, bound, plan_request(loaded.desired))
     return SavedPlanCheck(saved, loaded, manifest, bound)
 
 

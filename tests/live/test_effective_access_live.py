@@ -204,3 +204,50 @@ def test_pim_schedule_times_come_from_graph_and_are_judged_at_the_clock(tmp_path
             assert r.exit_code == 0, r.stderr
             found[when] = BOB in r.stdout
     assert found == {"2026-12-04T23:59:59Z": False, start: True, "2026-12-09T23:59:59Z": True, end: False}
+
+
+def _security_team_gains_key_use(folder: Path) -> None:
+    manifest = folder / "hsmsync.yaml"
+    admin = "      - {hsm: contoso, role: Managed HSM Administrator, scope: /}\n  devops:"
+    text = manifest.read_text()
+    assert admin in text
+    key_use = "      - {hsm: contoso, role: Crypto User, scope: /keys/app-signing}\n  devops:"
+    manifest.write_text(text.replace(admin, admin.replace("\n  devops:", "\n" + key_use)))
+
+
+def _gained(stdout: str) -> set[str]:
+    return {p for g in json.loads(stdout)["access_delta"] if g["change"] == "gained" for p in g["principals"]}
+
+
+def test_plan_live_names_group_members_from_graph_as_the_fake_path(groups: tuple[Path, Emulator]) -> None:
+    """The plan's access delta names who gains through a group from Graph's members, as whocan
+    --live and the state file's directory do."""
+    folder, _ = groups
+    _security_team_gains_key_use(folder)
+    live = run_cli("plan", *LIVE, "--format", "json", cwd=folder)
+    fake = run_cli("plan", "--state", "emulated.json", "--format", "json", cwd=folder)
+    assert live.exit_code == 0 and fake.exit_code == 0, live.stderr + fake.stderr
+    alice = "Alice (on-call engineer) (through Contoso HSM On-call -> Contoso Security Team)"
+    assert alice in _gained(live.stdout)
+    assert _gained(live.stdout) == _gained(fake.stdout)
+    assert not [w for w in json.loads(live.stdout)["warnings"] if "Graph" in w]
+
+
+def test_plan_live_without_graph_warns_that_group_access_is_not_shown(groups: tuple[Path, Emulator]) -> None:
+    folder, _ = groups
+    _security_team_gains_key_use(folder)
+    endpoints = json.loads((folder / "endpoints.json").read_text())
+    endpoints.pop("graph")
+    (folder / "no-graph.json").write_text(json.dumps(endpoints))
+    r = run_cli("plan", "--live", "--endpoints", "no-graph.json", "--format", "json", cwd=folder)
+    assert r.exit_code == 0, r.stderr
+    assert "Traceback" not in r.stderr
+    body = json.loads(r.stdout)
+    assert [w for w in body["warnings"] if "group members were not read from Microsoft Graph" in w] == [
+        "group members were not read from Microsoft Graph (group members come from Microsoft Graph: the "
+        "endpoints file names no `graph`): access through groups is not shown (grants to a group appear "
+        "as held by the group alone)"
+    ]
+    assert _gained(r.stdout) == {"security-team"}  # the group alone: no member named
+    text = run_cli("plan", "--live", "--endpoints", "no-graph.json", cwd=folder)
+    assert text.exit_code == 0 and "access through groups is not shown" in text.stdout

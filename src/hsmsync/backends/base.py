@@ -64,6 +64,9 @@ class ReadRequest:
     # Also the directory behind the assignments found: groups' members and PIM for Groups
     # memberships (whocan, explain). A state file always has its `directory`.
     directory: bool = False
+    # The directory only if it can be read (the plan's review): a Graph that cannot be read
+    # leaves `directory` None and a note in `describe`, instead of an error.
+    directory_if_readable: bool = False
 
 
 def _same(a: str, b: str) -> bool:
@@ -159,6 +162,11 @@ class StateBackend(ChangeApplier, EffectReader, Protocol):
 
     def other_writers(self) -> list[str]:
         """Signs, one line each, that someone else changed the same resources during this run."""
+        ...
+
+    def unread(self) -> list[str]:
+        """What the last `read_state` could not read and did without (`directory_if_readable`),
+        one line each: the plan warns of each."""
         ...
 
     def close(self) -> None: ...

@@ -86,6 +86,9 @@ class FileStateBackend:
     def other_writers(self) -> list[str]:
         return []  # writes hold the file's lock; nobody else writes between them
 
+    def unread(self) -> list[str]:
+        return []  # the file is read whole: its `directory` is there or not
+
     def close(self) -> None:
         """Nothing is held open between calls."""
 

@@ -32,7 +32,7 @@ from hsmsync.backends.azure.signin import SignInError
 from hsmsync.backends.base import DiscoveryReporter, HsmRef, KeyDetail, Outcome, ReadRequest, check_targets
 from hsmsync.core.change_check import check_applicable
 from hsmsync.core.effect import Observation, ReadBack
-from hsmsync.core.errors import BackendError, StateError
+from hsmsync.core.errors import BackendError, HsmsyncError, StateError
 from hsmsync.core.guard import Caller
 from hsmsync.core.plan import Change, Kind, Plane
 from hsmsync.core.state import ArmState, DataSetting, DirectoryObject, HsmState, LiveState
@@ -67,6 +67,7 @@ class AzureBackend:
         self._urls: dict[str, str] = {}
         self._discoveries: list[Discovery] = []
         self._notes: list[str] = []
+        self._unread: list[str] = []
         self._caller: Caller | None | object = _UNKNOWN
         self._lock = threading.Lock()
         self._already_done: dict[Target, int] = {}  # by change target
@@ -191,9 +192,23 @@ class AzureBackend:
             listed = self.resources.read_builtin_roles(request.arm_scopes[0], used)
             arm = arm.model_copy(update={"builtin_role_definitions": listed})
         live = LiveState(hsms=hsms, arm=arm, vaults=resources.vaults)
+        self._unread = []
         if request.directory:
-            live = live.model_copy(update={"directory": self._read_directory(live)})
+            live = live.model_copy(update={"directory": self._directory_for(live, request)})
         return check_targets(request, live, "Azure")
+
+    def _directory_for(self, live: LiveState, request: ReadRequest) -> tuple[DirectoryObject, ...] | None:
+        """The directory; None, with a note, when it cannot be read and the request can do without."""
+        try:
+            return self._read_directory(live)
+        except HsmsyncError as exc:
+            if not request.directory_if_readable:
+                raise
+            self._unread.append(
+                f"group members were not read from Microsoft Graph ({exc}): access through groups is "
+                "not shown (grants to a group appear as held by the group alone)"
+            )
+            return None
 
     def _read_directory(self, live: LiveState) -> tuple[DirectoryObject, ...]:
         """Microsoft Graph's view of every assignee: groups with their members and PIM
@@ -304,6 +319,9 @@ class AzureBackend:
 
     def _url_of(self, hsm: str) -> str | None:
         return self.clients.hsm_url(hsm, self._urls.get(hsm))
+
+    def unread(self) -> list[str]:
+        return list(self._unread)
 
     def other_writers(self) -> list[str]:
         """Signs that someone else changed the same HSMs or ARM while this run did (one line each):
