@@ -117,3 +117,41 @@ def test_the_exported_schema_reference_resolves_next_to_the_file(tmp_path):
     (tmp_path / "hsmsync.schema.json").write_text(schema)
     reference = first.split("$schema=", 1)[1]
     jsonschema.validate(yaml.safe_load(text), json.loads((tmp_path / reference).read_text()))
+
+
+@pytest.mark.parametrize("arm_trust", ["true", "false"])
+def test_export_declares_the_hsms_data_plane_settings(contoso: Path, arm_trust: str):
+    """An HSM whose data-plane settings were read is exported with them, the default too (pinned):
+    planning the export against the same state changes nothing, and against an HSM whose setting
+    differs it plans the update."""
+    state = json.loads((contoso / "live-as-tutorial.json").read_text())
+    state["hsms"]["contoso"]["data_settings"] = [
+        {"name": "AllowKeyManagementOperationsThroughARM", "value": arm_trust, "type": "boolean"}
+    ]
+    (contoso / "settings.json").write_text(json.dumps(state))
+    exported = run_cli("export", "--state", "settings.json", "-o", "exported.yaml", cwd=contoso)
+    assert exported.exit_code == 0, exported.stderr
+    doc = yaml.safe_load((contoso / "exported.yaml").read_text())
+    assert doc["hsms"]["contoso"]["data_settings"] == {
+        "AllowKeyManagementOperationsThroughARM": arm_trust == "true"
+    }
+    plan = run_cli(
+        "plan", "-f", "exported.yaml", "--state", "settings.json", "--detailed-exitcode", cwd=contoso
+    )
+    assert plan.exit_code == 0, plan.stdout + plan.stderr
+    other = "false" if arm_trust == "true" else "true"
+    state["hsms"]["contoso"]["data_settings"][0]["value"] = other
+    (contoso / "other.json").write_text(json.dumps(state))
+    drifted = run_cli(
+        "plan", "-f", "exported.yaml", "--state", "other.json", "--detailed-exitcode", cwd=contoso
+    )
+    assert drifted.exit_code == 2, drifted.stdout + drifted.stderr
+    assert (
+        f"data-plane setting AllowKeyManagementOperationsThroughARM is {other}, the manifest says {arm_trust}"
+        in (drifted.stdout)
+    )
+
+
+def test_export_leaves_data_settings_out_where_the_state_has_none(contoso: Path):
+    exported = run_cli("export", "--state", "live-as-tutorial.json", cwd=contoso)
+    assert "data_settings" not in yaml.safe_load(exported.stdout)["hsms"]["contoso"]

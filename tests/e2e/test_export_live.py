@@ -140,3 +140,41 @@ def test_export_live_notes_when_graph_cannot_name_principals(tmp_path: Path):
         assert doc["principals"]["my-app"]["id"] == APP_VM
         # ARM knows the types of principals it holds assignments for
         assert doc["principals"][f"principal-{AUDITORS[:8]}"]["type"] == "Group"
+
+
+def test_export_live_declares_the_hsms_data_plane_settings(tmp_path: Path):
+    """ARM trust turned on out of band: the export declares it as the HSM lists it (through
+    KeyVaultSettingsClient), and planning the export against the same HSM changes nothing."""
+    state_path = _state(tmp_path)
+    state = json.loads(state_path.read_text())
+    trusted = {"name": "AllowKeyManagementOperationsThroughARM", "value": "true", "type": "boolean"}
+    state["hsms"]["contoso"]["data_settings"] = [trusted]
+    state_path.write_text(json.dumps(state))
+    with start_emulator(state_path) as emulator:
+        _endpoints(emulator, tmp_path)
+        exported = run_cli(*_live("export", "-f", "hsms.yaml", "-o", "exported.yaml"), cwd=tmp_path)
+        assert exported.exit_code == 0, exported.stderr
+        doc = yaml.safe_load((tmp_path / "exported.yaml").read_text())
+        assert doc["hsms"]["contoso"]["data_settings"] == {"AllowKeyManagementOperationsThroughARM": True}
+        plan = run_cli(*_live("plan", "-f", "exported.yaml", "--detailed-exitcode"), cwd=tmp_path)
+        assert plan.exit_code == 0, plan.stdout + plan.stderr
+        assert "No changes." in plan.stdout
+
+
+def test_export_live_without_settings_read_notes_it_and_exports_the_rest(tmp_path: Path):
+    """The exporting identity reads the HSM as Crypto Auditor only (no settings/read): the export
+    still succeeds, says the settings were not read, and declares none."""
+    state_path = _state(tmp_path)
+    state = json.loads(state_path.read_text())
+    hsm = state["hsms"]["contoso"]
+    hsm["role_assignments"] = [a for a in hsm["role_assignments"] if a["principal_id"] != SUBSCRIPTION_ADMIN]
+    hsm["initial_admin_object_ids"] = []
+    state_path.write_text(json.dumps(state))
+    with start_emulator(state_path) as emulator:
+        _endpoints(emulator, tmp_path)  # the subscription admin, in the auditors group
+        exported = run_cli(*_live("export", "-f", "hsms.yaml"), cwd=tmp_path)
+        assert exported.exit_code == 0, exported.stderr
+        assert "# note: contoso: data-plane settings not read (" in exported.stdout
+        doc = yaml.safe_load(exported.stdout)
+        assert "data_settings" not in doc["hsms"]["contoso"]
+        assert doc["hsms"]["contoso"]["prune"] is True

@@ -58,6 +58,9 @@ class ReadRequest:
     arm_full_discovery: bool = False
     # HSMs whose data-plane settings the manifest manages (KeyVaultSettingsClient).
     data_settings: frozenset[str] = frozenset()
+    # Those settings only if they can be read (export): one that cannot be read is left None and
+    # named by `unread`, instead of an error.
+    data_settings_if_readable: bool = False
     # Every key with its attributes (expiry, dates): lint's key rules; with its type as well
     # (one read per key on a live backend): `hsmsync keys`.
     key_details: KeyDetail = KeyDetail.NONE
@@ -165,8 +168,8 @@ class StateBackend(ChangeApplier, EffectReader, Protocol):
         ...
 
     def unread(self) -> list[str]:
-        """What the last `read_state` could not read and did without (`directory_if_readable`),
-        one line each: the plan warns of each."""
+        """What the last `read_state` could not read and did without (`directory_if_readable`,
+        `data_settings_if_readable`), one line each: the plan warns of each, export notes it."""
         ...
 
     def close(self) -> None: ...

@@ -168,6 +168,9 @@ def _hsm_doc(hsm: HsmState) -> dict[str, Any]:
                 hub["name"] = audit.event_hub_name
             logging["event_hub"] = hub
         out["logging"] = logging
+    if hsm.data_settings is not None:  # read, not assumed: declared as listed, defaults too (pinned)
+        listed = sorted(hsm.data_settings, key=lambda d: d.name)
+        out["data_settings"] = {d.name: d.value.lower() == "true" for d in listed}
     return out
 
 

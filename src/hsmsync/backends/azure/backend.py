@@ -105,7 +105,7 @@ class AzureBackend:
             note = f"{ref.name}: initial administrators unknown (no Managed HSM resource id)"
         update: dict[str, object] = {"url": ref.url or url, "resource_id": ref.resource_id}
         if ref.name in request.data_settings:
-            update["data_settings"] = read_data_settings(self.clients, ref.name, url)
+            update["data_settings"] = self._data_settings(ref.name, url, request)
         if request.key_details is not KeyDetail.NONE:
             types = request.key_details is KeyDetail.TYPES
             details = read_key_details(self.clients, ref.name, url, self.data.map_keys, types=types)
@@ -113,6 +113,18 @@ class AzureBackend:
                 update |= {"keys": tuple(p.name for p in details), "key_properties": details}
         state = state.model_copy(update=update)
         return state, discovery, note
+
+    def _data_settings(self, hsm: str, url: str, request: ReadRequest) -> tuple[DataSetting, ...] | None:
+        """The HSM's data-plane settings; None, named by `unread`, when they cannot be read and the
+        request can do without (export)."""
+        try:
+            return read_data_settings(self.clients, hsm, url)
+        except BackendError as exc:
+            if not request.data_settings_if_readable:
+                raise
+            with self._lock:
+                self._unread.append(f"{hsm}: data-plane settings not read ({exc}): not declared")
+            return None
 
     def _read_arm(self, request: ReadRequest) -> ArmState:
         self._progress_hook(len(request.arm_scopes), 0)
@@ -141,6 +153,7 @@ class AzureBackend:
     def read_state(self, request: ReadRequest) -> LiveState:
         """Every HSM and the ARM scopes at once (bounded by `settings.pacing.workers`); each HSM's
         RBAC calls are paced by its own bucket, so concurrency never exceeds the service's rate."""
+        self._unread = []
         for ref in request.hsms:
             url = self.clients.hsm_url(ref.name, ref.url)
             if not url:
@@ -192,7 +205,6 @@ class AzureBackend:
             listed = self.resources.read_builtin_roles(request.arm_scopes[0], used)
             arm = arm.model_copy(update={"builtin_role_definitions": listed})
         live = LiveState(hsms=hsms, arm=arm, vaults=resources.vaults)
-        self._unread = []
         if request.directory:
             live = live.model_copy(update={"directory": self._directory_for(live, request)})
         return check_targets(request, live, "Azure")

@@ -91,6 +91,8 @@ def _live_request(m: Manifest) -> ReadRequest:
         arm_full_discovery=True,
         vaults=vaults,
         arm_inherited=True,
+        data_settings=frozenset(h.name for h in hsms),
+        data_settings_if_readable=True,  # without settings/read the rest is still exported
     )
 
 
@@ -167,4 +169,4 @@ def _read(
         raise HsmsyncError(f"{args.file or DEFAULT_MANIFEST}: {exc}") from None
     live = backend.read_state(request)
     directory, graph_notes = _graph_names(args, env, _object_ids(live), _principals(manifest))
-    return live, directory, graph_notes
+    return live, directory, [*backend.unread(), *graph_notes]
