@@ -43,18 +43,30 @@ def contoso_emulator(directory: Path) -> Iterator[Emulator]:
 
 
 class EmulatorCredential:
-    """Tokens for `oid` (and, for users, `groups`) signed by the emulator's token authority."""
+    """Tokens for `oid` (and, for users, `groups`) signed by the emulator's token authority;
+    with `app_id`, tokens of `oid` signed in through that application (appid claim: a compound
+    identity's caller)."""
 
-    def __init__(self, emu: Emulator | TokenAuthority, oid: str, groups: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        emu: Emulator | TokenAuthority,
+        oid: str,
+        groups: Sequence[str] = (),
+        *,
+        app_id: str | None = None,
+    ) -> None:
         self.authority = emu.authority if isinstance(emu, Emulator) else emu
         self.oid = oid
         self.groups = tuple(groups)
+        self.app_id = app_id
         self.requests: list[tuple[str, ...]] = []
 
     def _issue(self, scopes: Sequence[str]) -> str:
         self.requests.append(tuple(scopes))
         resource = resource_of(scopes[0]) if scopes else "https://managedhsm.azure.net"
-        return self.authority.issue(object_id=self.oid, resource=resource, groups=self.groups or None)
+        return self.authority.issue(
+            object_id=self.oid, resource=resource, app_id=self.app_id, groups=self.groups or None
+        )
 
     def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
         return AccessToken(self._issue(scopes), int(time.time()) + 3600)

@@ -29,11 +29,11 @@ _PERMISSIONS = {kind: frozenset(p.lower() for p in names) for kind, names in PER
 
 
 def _policy_json(tenant_id: str, policy: AccessPolicy) -> dict[str, Any]:
-    return {
-        "tenantId": tenant_id,
-        "objectId": policy.object_id,
-        "permissions": {kind: list(getattr(policy, kind)) for kind in _POLICY_LISTS},
-    }
+    out: dict[str, Any] = {"tenantId": tenant_id, "objectId": policy.object_id}
+    if policy.application_id is not None:  # a compound identity: the user through this application
+        out["applicationId"] = policy.application_id
+    out["permissions"] = {kind: list(getattr(policy, kind)) for kind in _POLICY_LISTS}
+    return out
 
 
 def vault_json(vault: VaultState) -> dict[str, Any]:
@@ -149,6 +149,11 @@ def _policy_from_body(entry: Any, vault_tenant: str) -> AccessPolicy:
     object_id, tenant = entry.get("objectId"), entry.get("tenantId")
     if not isinstance(object_id, str) or not is_guid(object_id):
         raise ApiError(400, "BadRequest", f"The access policy's objectId {object_id!r} is not a valid GUID.")
+    application_id = entry.get("applicationId") or None
+    if application_id is not None and (not isinstance(application_id, str) or not is_guid(application_id)):
+        raise ApiError(
+            400, "BadRequest", f"The access policy's applicationId {application_id!r} is not a valid GUID."
+        )
     if not isinstance(tenant, str) or tenant.lower() != vault_tenant.lower():
         raise ApiError(
             400,
@@ -168,7 +173,7 @@ def _policy_from_body(entry: Any, vault_tenant: str) -> AccessPolicy:
             raise ApiError(400, "BadRequest", f"Invalid {kind} permission(s): {', '.join(unknown)}.")
         lists[kind] = tuple(sorted(names))
     try:
-        return AccessPolicy(object_id=object_id, **lists)
+        return AccessPolicy(object_id=object_id, application_id=application_id, **lists)
     except ValidationError as exc:  # pragma: no cover - the checks above cover the model
         raise ApiError(400, "BadRequest", str(exc)) from None
 
@@ -176,24 +181,26 @@ def _policy_from_body(entry: Any, vault_tenant: str) -> AccessPolicy:
 def _edit_policies(
     current: tuple[AccessPolicy, ...], sent: list[AccessPolicy], operation: str
 ) -> tuple[AccessPolicy, ...]:
-    """add merges into the entry for the object id; remove takes the listed permissions away and
-    drops an entry left with none; replace makes the sent list the whole list."""
+    """add merges into the entry for the object id (and application id: a compound identity's
+    entry is its own, as in ARM, where an entry matches on tenant, object and application); remove
+    takes the listed permissions away and drops an entry left with none; replace makes the sent
+    list the whole list."""
     if operation == "replace":
         merged: dict[str, AccessPolicy] = {}
         for p in sent:
-            merged[p.object_id] = _combine(merged.get(p.object_id), p, add=True) or p
+            merged[p.entry_key] = _combine(merged.get(p.entry_key), p, add=True) or p
         return tuple(merged.values())
-    policies = {p.object_id: p for p in current}
+    policies = {p.entry_key: p for p in current}
     for p in sent:
-        found = policies.get(p.object_id)
+        found = policies.get(p.entry_key)
         if operation == "add":
-            policies[p.object_id] = _combine(found, p, add=True) or p
+            policies[p.entry_key] = _combine(found, p, add=True) or p
         elif found is not None:
             remaining = _combine(found, p, add=False)
             if remaining is None:
-                del policies[p.object_id]
+                del policies[p.entry_key]
             else:
-                policies[p.object_id] = remaining
+                policies[p.entry_key] = remaining
     return tuple(policies.values())
 
 

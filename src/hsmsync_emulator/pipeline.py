@@ -30,6 +30,9 @@ class Operation:
     rbac: bool = False  # counts against the HSM's RBAC operation budget
 
 
+APP_MARK = "app:"  # marks the calling application's client id among a request's principals
+
+
 class Service(Protocol):
     def resolve(self, request: Request) -> Operation: ...
 
@@ -211,7 +214,12 @@ class Gateway:
             raise self._unauthorized(
                 "The access token's 'groups' claim is not a list of strings.", "malformed"
             )
-        return frozenset(p.lower() for p in (oid, *groups))
+        app = claims.get("appid") or claims.get("azp")
+        # The calling application travels with the principals, marked (APP_MARK + its client id), so a
+        # Key Vault can honour a compound identity's entry (that user only through that app); no
+        # principal id starts with the mark, so no other check can mistake it for one.
+        marks = (APP_MARK + app,) if isinstance(app, str) and app else ()
+        return frozenset(p.lower() for p in (oid, *groups, *marks))
 
     def _wrong_reply(self, kind: str, method: str) -> Response:
         """A reply no Azure service sends for this request (`reply=` faults), to test the client."""

@@ -2,7 +2,8 @@
 set) and certificates (get, list, import), authorized by the vault's *current* permission model.
 
 Every request reads the vault from the store: with `enableRbacAuthorization` false its access
-policies decide (an entry for the caller or one of its groups holding the permission); with it
+policies decide (an entry for the caller or one of its groups holding the permission; a compound
+identity's entry only for a token of that user whose appid/azp is the entry's application); with it
 true only Azure role assignments at the vault or above (or at the object itself) count, through
 their role definitions' *data actions* (actions never give data access). Flipping the flag on
 ARM changes who may do what on the next request, as in Azure. A refusal is the service's 403:
@@ -20,7 +21,7 @@ from hsmsync.core.catalog import management_role_map
 from hsmsync.core.state import LiveState, VaultState
 from hsmsync_emulator.arm_common import at_or_above
 from hsmsync_emulator.errors import ApiError
-from hsmsync_emulator.pipeline import Operation, paged
+from hsmsync_emulator.pipeline import APP_MARK, Operation, paged
 from hsmsync_emulator.server import Request, Response
 from hsmsync_emulator.store import Store
 from hsmsync_emulator.vault_objects import VaultObjects
@@ -72,7 +73,7 @@ class VaultService:
         state = self._store.read()
         vault = self._vault(state)
         permission, data_action = OPERATIONS[action]
-        caller = next(iter(sorted(principals)), "")
+        caller = next(iter(sorted(p for p in principals if not p.startswith(APP_MARK))), "")
         if vault.enable_rbac_authorization:
             if self._rbac_allows(state, vault, principals, data_action, scope):
                 return True
@@ -88,7 +89,9 @@ class VaultService:
             )
         kind, _, verb = permission.partition("/")
         for policy in vault.access_policies:
-            if policy.object_id.lower() in principals and verb in getattr(policy, kind):
+            # A compound identity's entry counts only when the call comes through its application.
+            through = policy.application_id is None or APP_MARK + policy.application_id.lower() in principals
+            if policy.object_id.lower() in principals and through and verb in getattr(policy, kind):
                 return True
         raise ApiError(
             403,

@@ -40,6 +40,7 @@ from hsmsync.core.model import (
     CustomRole,
     LoggingSpec,
     Manifest,
+    Permissions,
     Team,
     Vault,
     VaultMigrationOptions,
@@ -249,7 +250,7 @@ class _Compiler:
                 f"{len(vault.access_policies)} access policies; a vault holds at most {MAX_ACCESS_POLICIES}",
             )
         policies: list[AccessPolicy] = []
-        for key, perms in vault.access_policies.items():
+        for key, listed in vault.access_policies.items():
             info = self.principals.get(key)
             if info is None and key in self.m.principals:
                 continue  # declared without an id: reported once, at the principal
@@ -259,24 +260,44 @@ class _Compiler:
                     f"undeclared principal '{key}'; declared: {_declared(self.m.principals, key)}",
                 )
                 continue
-            lists: dict[str, tuple[str, ...]] = {}
-            for kind in ("keys", "secrets", "certificates", "storage"):
-                lists[kind], problems = normalize_permissions(kind, getattr(perms, kind))
-                for i, message in problems:
-                    self.problem((*loc, "access_policies", key, kind, i), message)
-            if not any(lists.values()):
-                self.problem((*loc, "access_policies", key), "an access policy needs at least one permission")
-                continue
-            policies.append(AccessPolicy(object_id=info.id, **lists))
+            entries = (
+                [(listed, (*loc, "access_policies", key))]
+                if isinstance(listed, Permissions)
+                else [(perms, (*loc, "access_policies", key, i)) for i, perms in enumerate(listed)]
+            )
+            seen: set[str | None] = set()
+            for perms, where in entries:
+                if perms.application in seen:
+                    through = (
+                        f"through application {perms.application}" if perms.application else "of its own"
+                    )
+                    self.problem(where, f"'{key}' has two access policies {through}; merge them into one")
+                    continue
+                seen.add(perms.application)
+                policy = self._policy(info.id, perms, where)
+                if policy is not None:
+                    policies.append(policy)
         return DesiredVault(
             name=name,
             url=vault.url.rstrip("/"),
             resource_id=vault.resource_id,
             rbac=vault.rbac,
             prune=vault.prune,
-            access_policies=tuple(sorted(policies, key=lambda p: p.object_id)),
+            access_policies=tuple(sorted(policies, key=lambda p: (p.object_id, p.application_id or ""))),
             migration=self._migration(loc, vault.migration),
         )
+
+    def _policy(self, object_id: str, perms: Permissions, where: Loc) -> AccessPolicy | None:
+        """One access-policy entry (a compound identity's when `perms.application` is set)."""
+        lists: dict[str, tuple[str, ...]] = {}
+        for kind in ("keys", "secrets", "certificates", "storage"):
+            lists[kind], problems = normalize_permissions(kind, getattr(perms, kind))
+            for i, message in problems:
+                self.problem((*where, kind, i), message)
+        if not any(lists.values()):
+            self.problem(where, "an access policy needs at least one permission")
+            return None
+        return AccessPolicy(object_id=object_id, application_id=perms.application, **lists)
 
     def _migration(self, loc: Loc, spec: VaultMigrationOptions | None) -> MigrationChoices:
         if spec is None:

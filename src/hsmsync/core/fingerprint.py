@@ -55,12 +55,13 @@ def describe_differences(before: LiveState, after: LiveState) -> list[str]:
         out.append(f"Azure RBAC: assignment {n} {verb} ({_what(arm)})")
     for name in sorted(set(before.vaults) | set(after.vaults)):
         b_ap = {
-            p.object_id: p for p in (before.vaults[name].access_policies if name in before.vaults else ())
+            p.entry_key: p for p in (before.vaults[name].access_policies if name in before.vaults else ())
         }
-        a_ap = {p.object_id: p for p in (after.vaults[name].access_policies if name in after.vaults else ())}
-        for oid in sorted(b_ap.keys() | a_ap.keys()):
-            if b_ap.get(oid) != a_ap.get(oid):
-                out.append(f"vault {name}: access policy of {oid} changed")
+        a_ap = {p.entry_key: p for p in (after.vaults[name].access_policies if name in after.vaults else ())}
+        for entry in sorted(b_ap.keys() | a_ap.keys()):
+            if b_ap.get(entry) != a_ap.get(entry):
+                who = entry.replace("+", " via application ")
+                out.append(f"vault {name}: access policy of {who} changed")
     for name in sorted(set(before.hsms) & set(after.hsms)):
         if before.hsms[name].settings != after.hsms[name].settings:
             out.append(f"{name}: HSM settings changed")

@@ -308,6 +308,11 @@ class Team(_Strict):
 class Permissions(_Strict):
     """Key Vault access-policy permission lists; `all` expands to every permission."""
 
+    application: Guid | None = Field(
+        default=None,
+        description="A compound identity: the principal (a user) holds these permissions only when it "
+        "calls through this application (its application/client id, as Azure's applicationId)",
+    )
     keys: list[Name] = Field(default_factory=list)
     secrets: list[Name] = Field(default_factory=list)
     certificates: list[Name] = Field(default_factory=list)
@@ -342,8 +347,10 @@ class Vault(_Strict):
     ]
     rbac: bool = Field(default=False, description="Azure RBAC instead of access policies")
     prune: bool = Field(default=False, description="Remove access policies the manifest does not declare")
-    access_policies: dict[Key, Permissions] = Field(
-        default_factory=dict, description="Per principal (a key of `principals`)"
+    access_policies: dict[Key, Permissions | list[Permissions]] = Field(
+        default_factory=dict,
+        description="Per principal (a key of `principals`): its entry, or a list of entries (its own "
+        "and its compound ones, each with a different `application`)",
     )
     migration: VaultMigrationOptions | None = Field(
         default=None, description="How `hsmsync migrate` moves the vault to Azure RBAC"

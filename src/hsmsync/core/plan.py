@@ -127,7 +127,12 @@ class AccessPolicySubject:
 
     @property
     def name(self) -> str:
-        return self.principal_id
+        """The entry's identity: the object id, or `object+application` (a compound identity)."""
+        return self.payload.entry_key
+
+    @property
+    def application_id(self) -> str | None:
+        return self.payload.application_id
 
 
 @dataclass(frozen=True, slots=True)

@@ -201,9 +201,10 @@ def _plan_vault(
         _plan_permission_model(vault, live, out)
     if vault.rbac:
         return
-    have = {p.object_id: p for p in (live.access_policies if live else ())}
+    # An entry is (object id, application id): a compound entry is never the plain one's twin.
+    have = {p.entry_key: p for p in (live.access_policies if live else ())}
     for wanted in vault.access_policies:
-        current = have.get(wanted.object_id)
+        current = have.get(wanted.entry_key)
         if current == wanted:
             continue
         info = principals.get(wanted.object_id)
@@ -211,11 +212,11 @@ def _plan_vault(
         out.changes.append(
             _policy_change(vault, wanted, info, Action.CREATE if current is None else Action.UPDATE, fields)
         )
-    declared = {p.object_id for p in vault.access_policies}
-    for object_id in sorted(have.keys() - declared):
-        info = principals.get(object_id)
+    declared = {p.entry_key for p in vault.access_policies}
+    for entry in sorted(have.keys() - declared):
+        info = principals.get(have[entry].object_id)
         if vault.prune:
-            out.changes.append(_policy_change(vault, have[object_id], info, Action.DELETE, ()))
+            out.changes.append(_policy_change(vault, have[entry], info, Action.DELETE, ()))
 
 
 def _plan_permission_model(vault: DesiredVault, live: VaultState, out: ResourcePlan) -> None:
@@ -260,7 +261,7 @@ def _policy_change(
         Action.DELETE: "not declared in the manifest; vault has prune: true",
     }[action]
     return Change(
-        id=f"management:vault:{vault.name}:access_policy:{policy.object_id}",
+        id=f"management:vault:{vault.name}:access_policy:{policy.entry_key}",
         action=action,
         target=Target.vault(vault.name),
         reason=reason,

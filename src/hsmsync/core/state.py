@@ -277,13 +277,38 @@ class ArmState(_Frozen):
 
 
 class AccessPolicy(_Frozen):
-    """One Key Vault access-policy entry: an object id and its permission lists (lower-cased)."""
+    """One Key Vault access-policy entry: an object id and its permission lists (lower-cased).
+
+    With an `application_id` it is a *compound identity*: the object (a user) holds the
+    permissions only when it calls through that application (a token with both its oid and the
+    application's appid). An entry is identified by (object id, application id): the plain entry
+    of the same object id is another entry."""
 
     object_id: Guid
+    application_id: Guid | None = Field(
+        default=None,
+        exclude_if=lambda v: v is None,  # absent from dumps when plain (states and fingerprints as before)
+        description="Compound identity: the application (client) id the object must call through",
+    )
     keys: tuple[str, ...] = ()
     secrets: tuple[str, ...] = ()
     certificates: tuple[str, ...] = ()
     storage: tuple[str, ...] = ()
+
+    @property
+    def entry_key(self) -> str:
+        """The entry's identity as one string: the object id, or `object+application`."""
+        return policy_entry_key(self.object_id, self.application_id)
+
+    @property
+    def compound(self) -> bool:
+        return self.application_id is not None
+
+
+def policy_entry_key(object_id: str, application_id: str | None) -> str:
+    """Access-policy entries match on object and application id (as ARM matches them), case-blind."""
+    oid = object_id.lower()
+    return f"{oid}+{application_id.lower()}" if application_id else oid
 
 
 class VaultState(_Frozen):

@@ -124,7 +124,7 @@ class StateEditor:
             vault = self._base.vaults.get(name)
             if vault is None:
                 raise BackendError(f"vault {name}: no such vault in the state")
-            policies = self._policies[name] = {p.object_id: p for p in vault.access_policies}
+            policies = self._policies[name] = {p.entry_key: p for p in vault.access_policies}
         return policies
 
     def state(self) -> LiveState:

@@ -6,16 +6,27 @@ from collections.abc import Iterable, Iterator, Sequence
 from itertools import groupby
 
 from hsmsync.core.kinds import kind_of
-from hsmsync.core.plan import Action, Change, FieldChange, Kind, Plane, RoleAssignmentSubject, UnmanagedItem
+from hsmsync.core.plan import (
+    AccessPolicySubject,
+    Action,
+    Change,
+    FieldChange,
+    Kind,
+    Plane,
+    RoleAssignmentSubject,
+    UnmanagedItem,
+)
 from hsmsync.core.state import ArmRoleDefinition, Permission
 
 SYMBOL = {"create": "+", "update": "~", "delete": "-"}
 
 
 def principal_label(change: Change | UnmanagedItem) -> str:
-    if change.principal:
-        return change.principal
-    return change.principal_id or ""
+    who = change.principal or change.principal_id or ""
+    # a compound identity's entry: the principal only through that application
+    subject = change.subject if isinstance(change, Change) else None
+    app = subject.application_id if isinstance(subject, AccessPolicySubject) else None
+    return f"{who} via application {app}" if app else who
 
 
 def section_of(change: Change) -> tuple[int, str]:

@@ -56,6 +56,7 @@ def policy_from_sdk(entry: AccessPolicyEntry) -> AccessPolicy:
     perms = entry.permissions
     return AccessPolicy(
         object_id=str(entry.object_id),
+        application_id=str(entry.application_id) if entry.application_id else None,
         keys=_permission_set(perms.keys_property if perms else None, "keys"),
         secrets=_permission_set(perms.secrets if perms else None, "secrets"),
         certificates=_permission_set(perms.certificates if perms else None, "certificates"),
@@ -94,12 +95,11 @@ class VaultResources(ResourceClients):
         try:
             merged: dict[str, AccessPolicy] = {}
             for entry in props.access_policies or ():
-                if entry.application_id:
-                    continue  # compound identities (user + application) are not modelled
+                # Compound identities (a user through an application) are entries of their own.
                 policy = policy_from_sdk(entry)
-                if policy.object_id in merged:
-                    policy = _union(merged[policy.object_id], policy)
-                merged[policy.object_id] = policy
+                if policy.entry_key in merged:
+                    policy = _union(merged[policy.entry_key], policy)
+                merged[policy.entry_key] = policy
             out.vaults[ref.name] = VaultState(
                 url=(props.vault_uri or "").rstrip("/") or ref.url,  # what Azure says, to check the manifest
                 resource_id=vault.id or ref.resource_id,
@@ -120,19 +120,22 @@ class VaultResources(ResourceClients):
             self._attempt("read vault access policies", change),
             lambda: client.vaults.get(parsed.resource_group, parsed.name),
         )
-        entry = _PolicyEntry(change, client, parsed, str(vault.properties.tenant_id), change.name.lower())
+        if not isinstance(change.payload, AccessPolicy):
+            raise BackendError(f"change {change.id}: an access-policy change needs the entry as payload")
+        payload = change.payload
+        tenant = str(vault.properties.tenant_id)
+        entry = _PolicyEntry(change, client, parsed, tenant, payload.object_id, payload.application_id)
+        # Only the entry of this (object, application): never the same object's other entries.
         entries = [
-            policy_from_sdk(e)
-            for e in vault.properties.access_policies or ()
-            if not e.application_id and str(e.object_id).lower() == entry.object_id
+            p
+            for p in map(policy_from_sdk, vault.properties.access_policies or ())
+            if p.entry_key == payload.entry_key
         ]
         current = _union(*entries) if entries else None
         if change.action is Action.DELETE:
-            wanted = AccessPolicy(object_id=entry.object_id)
+            wanted = AccessPolicy(object_id=payload.object_id, application_id=payload.application_id)
         else:
-            if not isinstance(change.payload, AccessPolicy):
-                raise BackendError(f"change {change.id}: an access-policy change needs the wanted entry")
-            wanted = change.payload
+            wanted = payload
         missing = _difference(wanted, current)
         extra = _difference(current, wanted) if current is not None else None
         sent: list[tuple[str, AccessPolicy]] = []
@@ -178,6 +181,7 @@ class VaultResources(ResourceClients):
         sdk_entry = AccessPolicyEntry(
             tenant_id=entry.tenant,
             object_id=entry.object_id,
+            application_id=entry.application_id,
             permissions=Permissions(
                 keys_property=perms.get("keys", []),
                 secrets=perms.get("secrets", []),
@@ -192,7 +196,7 @@ class VaultResources(ResourceClients):
         call_arm(
             self.clients.arm_url,
             self._attempt(
-                f"{kind} access-policy permissions of {entry.object_id} on vault {vault.name}", entry.change
+                f"{kind} access-policy permissions of {entry.who} on vault {vault.name}", entry.change
             ),
             lambda: entry.client.vaults.update_access_policy(vault.resource_group, vault.name, kind, params),
         )
@@ -207,6 +211,15 @@ class _PolicyEntry:
     vault: VaultId
     tenant: str
     object_id: str
+    application_id: str | None  # a compound identity's application (client) id
+
+    @property
+    def who(self) -> str:
+        return (
+            f"{self.object_id} via application {self.application_id}"
+            if self.application_id
+            else self.object_id
+        )
 
 
 def _union(*policies: AccessPolicy) -> AccessPolicy:
