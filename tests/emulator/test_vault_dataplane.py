@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from azure.core.exceptions import HttpResponseError
+from azure.keyvault.secrets import SecretClient
 from azure.mgmt.authorization import AuthorizationManagementClient
 from azure.mgmt.authorization.models import RoleAssignmentCreateParameters
 from azure.mgmt.keyvault import KeyVaultManagementClient
@@ -190,3 +191,44 @@ def test_group_access_policy_and_bad_requests(start: StartEmulator, tmp_path: Pa
             VaultPatchParameters(properties=VaultPatchProperties(enable_soft_delete=False)),
         )
     assert info.value.status_code == 400
+
+
+USER = "c1000000-0000-4000-8000-000000000001"
+VIA_APP = "c2000000-0000-4000-8000-000000000002"  # the application (client) id USER must call through
+
+
+def _secrets_as(emu: Emulator, oid: str, app_id: str | None) -> SecretClient:
+    credential = EmulatorCredential(emu, oid, app_id=app_id)
+    return SecretClient(
+        emu.vault_urls["payments-kv"],
+        credential,
+        verify_challenge_resource=False,
+        connection_verify=str(emu.ca_cert_path),
+    )
+
+
+def test_a_compound_entry_allows_the_user_only_through_its_application(
+    start: StartEmulator, tmp_path: Path
+) -> None:
+    """Azure's "user via application": the entry counts for a token with the user's oid *and* the
+    application's appid; neither the user alone, nor the user through another app, nor another
+    principal through that app."""
+    compound = AccessPolicy(object_id=USER, application_id=VIA_APP, secrets=("get",))
+    state = vault_state(
+        AccessPolicy(object_id=SECURITY, keys=("create",), secrets=("set",), certificates=("import",)),
+        compound,
+    )
+    path = tmp_path / "compound.json"
+    write_state_file(path, state)
+    emu = start(state_path=path)
+    secrets(emu, SECURITY).set_secret("db-password", "s3cret")
+    assert _secrets_as(emu, USER, VIA_APP).get_secret("db-password").value == "s3cret"
+    for oid, app in ((USER, None), (USER, SIGNER), (SIGNER, VIA_APP)):
+        refused = _refusal(lambda oid=oid, app=app: _secrets_as(emu, oid, app).get_secret("db-password"))
+        assert refused == (403, "ForbiddenByPolicy"), (oid, app)
+    # through the application, only what the entry lists
+    refused = _refusal(lambda: _secrets_as(emu, USER, VIA_APP).set_secret("x", "y"))
+    assert refused == (403, "ForbiddenByPolicy")
+    # ARM serves the entry with its applicationId, apart from any plain entry
+    entries = _mgmt(emu).vaults.get("AppRG", "payments-kv").properties.access_policies
+    assert [(e.object_id, e.application_id) for e in entries] == [(SECURITY, None), (USER, VIA_APP)]
