@@ -114,17 +114,19 @@ def _path_text(p: AccessPath) -> str:
 
 def _users(paths_by_verb: Sequence[tuple[str, list[AccessPath]]]) -> tuple[KeyUser, ...]:
     # By object id: two principals can be shown alike (a manifest key spelt like an unknown
-    # principal's id), and each keeps its own type, verbs and paths.
-    verbs: dict[str, list[str]] = {}
-    how: dict[str, dict[str, None]] = {}
-    who: dict[str, AccessPath] = {}
+    # principal's id), and each keeps its own type, verbs and paths. A user and the same user
+    # through an application (a compound identity, shown "alice via application X") are two.
+    verbs: dict[tuple[str, str], list[str]] = {}
+    how: dict[tuple[str, str], dict[str, None]] = {}
+    who: dict[tuple[str, str], AccessPath] = {}
     for verb, paths in paths_by_verb:
         for p in paths:
-            held = verbs.setdefault(p.principal_id, [])
+            i = (p.principal_id, p.principal)
+            held = verbs.setdefault(i, [])
             if verb not in held:
                 held.append(verb)
-            how.setdefault(p.principal_id, {})[_path_text(p)] = None
-            who[p.principal_id] = p
+            how.setdefault(i, {})[_path_text(p)] = None
+            who[i] = p
     return tuple(
         KeyUser(who[i].principal, who[i].principal_type, tuple(verbs[i]), tuple(how[i]))
         for i in sorted(verbs, key=lambda i: (who[i].principal.lower(), i))

@@ -3,6 +3,8 @@
 A vault's access policy is access as real as a role assignment: `explain` and `whocan` answer
 from these alongside the HSMs' grants. A vault that uses Azure RBAC ignores its access policies;
 such policies are kept here, marked `ignored`, so an answer can say so instead of counting them.
+A compound identity's entry (a user through an application) is a grant of its own, held only
+through that application: answers say "only via application X", never the user's plain access.
 """
 
 from __future__ import annotations
@@ -30,10 +32,16 @@ class PolicyGrant:
     permissions: tuple[tuple[str, tuple[str, ...]], ...]  # (kind, lower-cased permissions), in KINDS order
     via: str
     ignored: bool = False  # the vault uses Azure RBAC: the service does not apply this policy
+    application_id: str | None = None  # a compound identity: held only through this application
 
     @property
     def who(self) -> str:
         return self.principal or self.principal_id
+
+    @property
+    def condition(self) -> str:
+        """`` or `, only via application X` (a compound identity's entry)."""
+        return f", only via application {self.application_id}" if self.application_id else ""
 
     def holds(self, kind: str, permission: str) -> bool:
         return not self.ignored and permission in dict(self.permissions).get(kind, ())
@@ -61,6 +69,7 @@ def _grant(
         permissions=_permissions(policy),
         via=via,
         ignored=ignored,
+        application_id=policy.application_id,
     )
 
 
@@ -84,10 +93,21 @@ def policies_from_live(live: LiveState, principals: Mapping[str, PrincipalInfo])
 def policy_notes(policy: PolicyGrant, declared: tuple[PolicyGrant, ...] | None) -> tuple[str, ...]:
     """Why a principal's policy deserves a look: ignored by Azure, or not what the manifest says."""
     notes = []
+    if policy.application_id:
+        notes.append(
+            f"only via application {policy.application_id} (a compound identity): held only when it "
+            "calls through that application"
+        )
     if policy.ignored:
         notes.append("ignored: the vault uses Azure RBAC, so Azure does not apply access policies")
     if declared is not None:
-        same = [d for d in declared if d.vault == policy.vault and d.principal_id == policy.principal_id]
+        same = [
+            d
+            for d in declared
+            if d.vault == policy.vault
+            and d.principal_id == policy.principal_id
+            and d.application_id == policy.application_id
+        ]
         if not same:
             notes.append("not declared by the manifest")
         elif same[0].permissions != policy.permissions:

@@ -125,10 +125,11 @@ def who_can_on_vault(
     paths = {
         AccessPath(
             via=p.via,
-            principal=p.who,
+            # a compound identity's entry is its own holder: "alice via application X"
+            principal=p.who + (f" via application {p.application_id}" if p.application_id else ""),
             principal_id=p.principal_id,
             principal_type=p.principal_type,
-            role=f"access policy ({kind}: {permission})",
+            role=f"access policy ({kind}: {permission}){p.condition}",
             scope="the whole vault",
             hsm=p.vault,
         )

@@ -50,6 +50,7 @@ def _policy(item: ExplainedPolicy) -> dict[str, Any]:
     return {
         "vault": p.vault,
         "via": p.via,
+        "application_id": p.application_id,
         "permissions": {kind: list(names) for kind, names in p.permissions},
         "can": p.summary(),
         "ignored": p.ignored,

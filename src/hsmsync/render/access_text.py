@@ -72,7 +72,7 @@ def render_explain(explanation: Explanation, heading: str = "") -> str:
     for explained in e.policies:
         p = explained.policy
         out.append(f"  Key Vault {v(p.vault)}:")
-        out.append(f"    access policy  via {v(p.via)}")
+        out.append(f"    access policy{v(p.condition)}  via {v(p.via)}")
         out.append(f"      can: {v(p.summary())}")
         out.extend(f"      ! {v(note)}" for note in explained.notes)
     out.extend(f"  can obtain: {v(o)}" for o in e.obtainable)
