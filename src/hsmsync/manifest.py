@@ -20,7 +20,7 @@ from hsmsync.core.compile import compile_manifest
 from hsmsync.core.desired import DesiredState
 from hsmsync.core.errors import ManifestError, Problem
 from hsmsync.core.ids import GUID_PATTERN
-from hsmsync.core.model import Manifest
+from hsmsync.core.model import POLICY_FORM_TAGS, Manifest
 from hsmsync.core.names import NAME_KEYED, collisions
 from hsmsync.core.shard import parse_selection, select_desired, selection_texts
 from hsmsync.manifest_dir import read_manifest_dir
@@ -81,7 +81,8 @@ def _message(error: Any) -> str:
     value = error.get("input")
     if kind == "extra_forbidden":
         field = error["loc"][-1]
-        close = difflib.get_close_matches(str(field), _fields_at(tuple(error["loc"][:-1])), n=1)
+        at = tuple(p for p in error["loc"][:-1] if p not in POLICY_FORM_TAGS)
+        close = difflib.get_close_matches(str(field), _fields_at(at), n=1)
         return f"unknown field '{field}'" + (f"; did you mean '{close[0]}'?" if close else "")
     if kind == "string_pattern_mismatch" and error.get("ctx", {}).get("pattern") == GUID_PATTERN:
         return f"'{value}' is not a GUID (expected e.g. 00000000-0000-0000-0000-000000000000)"
@@ -105,7 +106,7 @@ def _message(error: Any) -> str:
 
 def _validation_problems(exc: ValidationError) -> Iterator[Problem]:
     for error in exc.errors():
-        loc = tuple(p for p in error["loc"] if p not in ("[key]",))
+        loc = tuple(p for p in error["loc"] if p not in ("[key]", *POLICY_FORM_TAGS))
         yield Problem(loc, _message(error), about_key="[key]" in error["loc"])
 
 

@@ -36,6 +36,7 @@ from hsmsync.core.plan import Action, Change, Kind, Plane
 from hsmsync.core.planner import plan_changes
 from hsmsync.core.state import LiveState
 from hsmsync.core.vault_migration import (
+    NO_RBAC_EQUIVALENT,
     VaultMigration,
     as_assigned,
     at_or_above,
@@ -118,7 +119,9 @@ def _missing(migration: VaultMigration, granted: Mapping[str, frozenset[str]]) -
     out = []
     for i in migration.identities:
         need = i.had - i.accepted_loss
-        lacking = need - granted.get(i.object_id.lower(), frozenset())
+        # a compound identity's access is never given by the user's own assignments
+        have = frozenset() if i.application_id else granted.get(i.object_id.lower(), frozenset())
+        lacking = need - have
         if lacking:
             out.append(f"{i.label}: {permission_list(lacking)}")
     return out
@@ -174,10 +177,11 @@ class Migrator:
         migration = as_declared(self.run.desired, live, self.vault)
         if migration.refused:
             listing = "; ".join(f"{i.label}: {permission_list(i.refused_loss)}" for i in migration.refused)
+            lines = "; ".join(i.acceptance for i in migration.refused)
             raise HsmsyncError(
                 f"vault {self.vault.name}: refused: the manifest's Azure role assignments would take away "
                 f"{listing}. Assign roles that give it, or accept the loss under "
-                f"vaults.{self.vault.name}.migration.accept_loss"
+                f"vaults.{self.vault.name}.migration.accept_loss ({lines})"
             )
         return migration
 
@@ -237,6 +241,9 @@ class Migrator:
         for i in migration.identities:
             extra = f"; gains {permission_list(i.gained)}" if i.gained else ""
             extra += f"; loses (accepted) {permission_list(i.lost)}" if i.lost else ""
+            if i.application_id:
+                say(f"  {i.label}: {NO_RBAC_EQUIVALENT} (accepted): {permission_list(i.lost)}")
+                continue
             say(f"  {i.label}: keeps {permission_list(i.equivalent)}{extra}")
         if live.vaults[v.name].enable_rbac_authorization:
             say(f"vault {v.name}: on Azure RBAC, its old access policies still there: resuming at stage 4")
@@ -280,9 +287,16 @@ class Migrator:
         missing = _missing(migration, live_granted(live, v.resource_id))
         if missing:
             raise self._fail(4, f"access not given by the live assignments: {'; '.join(missing)}")
+        lost = sum(1 for i in migration.identities if i.application_id)
+        kept = len(migration.identities) - lost
         say(
-            f"stage 4/5: verified: the live role assignments give all {len(migration.identities)} "
-            "identities their access"
+            f"stage 4/5: verified: the live role assignments give all {kept} identities their access"
+            + (
+                f"; {lost} compound identit{'y' if lost == 1 else 'ies'} lost as accepted "
+                "(no Azure RBAC equivalent)"
+                if lost
+                else ""
+            )
         )
         self._remove_policies(live)
         say(f"stage 5/5: the old access policies are removed; vault {v.name} is on Azure RBAC")

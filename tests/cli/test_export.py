@@ -155,3 +155,26 @@ def test_export_declares_the_hsms_data_plane_settings(contoso: Path, arm_trust: 
 def test_export_leaves_data_settings_out_where_the_state_has_none(contoso: Path):
     exported = run_cli("export", "--state", "live-as-tutorial.json", cwd=contoso)
     assert "data_settings" not in yaml.safe_load(exported.stdout)["hsms"]["contoso"]
+
+
+def test_export_keeps_a_users_compound_entries_apart_and_round_trips(contoso: Path):
+    """A user's own entry and its entry through an application (a compound identity) both export,
+    as a list, and plan no changes against the same state (prune: true would delete a lost one)."""
+    state = json.loads((contoso / "live-as-tutorial.json").read_text())
+    [first, *_] = state["vaults"]["contoso-kv"]["access_policies"]
+    app = "5e1c2d3a-4b5f-4a6e-9c7d-8e9f0a1b2c3d"
+    state["vaults"]["contoso-kv"]["access_policies"].append(
+        {"object_id": first["object_id"], "application_id": app, "secrets": ["get"]}
+    )
+    (contoso / "compound.json").write_text(json.dumps(state))
+    exported = run_cli("export", "--state", "compound.json", "-o", "exported.yaml", cwd=contoso)
+    assert exported.exit_code == 0, exported.stderr
+    policies = yaml.safe_load((contoso / "exported.yaml").read_text())["vaults"]["contoso-kv"][
+        "access_policies"
+    ]
+    [listed] = [v for v in policies.values() if isinstance(v, list)]
+    assert listed[0].get("application") is None and listed[1] == {"application": app, "secrets": ["get"]}
+    plan = run_cli(
+        "plan", "-f", "exported.yaml", "--state", "compound.json", "--detailed-exitcode", cwd=contoso
+    )
+    assert plan.exit_code == 0, plan.stdout + plan.stderr

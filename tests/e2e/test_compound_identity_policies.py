@@ -21,7 +21,13 @@ APP = "5e1c2d3a-4b5f-4a6e-9c7d-8e9f0a1b2c3d"  # the application (client) id the 
 
 
 def _entry(app: str | None, **lists: list[str]) -> dict[str, Any]:
-    entry: dict[str, Any] = {"object_id": OUTSIDER, "keys": [], "secrets": [], "certificates": [], "storage": []}
+    entry: dict[str, Any] = {
+        "object_id": OUTSIDER,
+        "keys": [],
+        "secrets": [],
+        "certificates": [],
+        "storage": [],
+    }
     if app:
         entry["application_id"] = app
     return {**entry, **lists}

@@ -40,7 +40,10 @@ def test_whocan_names_the_compound_holder_and_its_application(workdir: Path) -> 
     unwrap = run(
         workdir, "whocan", "--vault", "contoso-kv", "keys/unwrapkey", "--state", "live-as-tutorial.json"
     )
-    assert "kv-reader (User)  via live access policy  access policy (keys: unwrapkey) at the whole vault\n" in unwrap.out
+    assert (
+        "kv-reader (User)  via live access policy  access policy (keys: unwrapkey) at the whole vault\n"
+        in unwrap.out
+    )
 
 
 def test_explain_shows_both_entries_and_the_compound_one_as_undeclared(workdir: Path) -> None:

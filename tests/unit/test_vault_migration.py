@@ -12,6 +12,7 @@ from hsmsync.core.desired import MigrationChoices
 from hsmsync.core.state import AccessPolicy
 from hsmsync.core.vault_migration import (
     all_permissions,
+    as_assigned,
     granted_by_assignments,
     key_vault_roles,
     migrate_identity,
@@ -135,3 +136,31 @@ def test_any_permission_set_is_kept_and_gains_only_what_its_own_data_actions_giv
     assert (
         without_custom.granted <= m.granted and without_custom.lost == frozenset(had) - without_custom.granted
     )
+
+
+APP = "c2000000-0000-4000-8000-000000000002"
+
+
+def test_a_compound_identity_gets_no_role_and_loses_everything_until_accepted_by_application() -> None:
+    """Azure RBAC cannot say "only through this application": a role for the user would widen the
+    access to every application, so none is proposed, and the whole entry is lost."""
+    plain = AccessPolicy(object_id=OID, secrets=("get",))
+    compound = AccessPolicy(object_id=OID, application_id=APP, secrets=("get", "list"))
+    m = migrate_vault("kv", VAULT, [compound, plain], {OID: "alice"})
+    assert [(i.label, i.roles == ()) for i in m.identities] == [
+        ("alice", False),
+        (f"alice via application {APP}", True),
+    ]
+    user, via = m.identities
+    assert user.lost == frozenset() and not user.refused_loss
+    assert via.lost == via.refused_loss == {"secrets/get", "secrets/list"}
+    assert m.refused == (via,) and via.acceptance == f"alice: [via {APP}]"
+    # accepting the user's own permission names does not accept the compound entry
+    by_name = MigrationChoices(accept_loss={OID: frozenset({"secrets/get", "secrets/list"})})
+    assert migrate_vault("kv", VAULT, [compound], {OID: "alice"}, by_name).refused
+    accepted = MigrationChoices(accept_loss={OID: frozenset({f"via {APP}"})})
+    [moved] = migrate_vault("kv", VAULT, [compound], {OID: "alice"}, accepted).identities
+    assert moved.accepted_loss == moved.lost and not moved.refused_loss
+    # the user's own role assignments never count as the compound entry's access
+    granted = {OID: frozenset({"secrets/get", "secrets/list"})}
+    assert as_assigned(m, granted).identities[1].granted == frozenset()

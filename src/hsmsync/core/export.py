@@ -277,12 +277,15 @@ def _vault_doc(vault: VaultState, keys: Mapping[str, str]) -> dict[str, Any]:
         out["rbac"] = True
         return out
     out["prune"] = True
-    policies: dict[str, Any] = {}
-    for p in sorted(vault.access_policies, key=lambda p: keys[p.object_id]):
-        policies[keys[p.object_id]] = {
-            kind: list(getattr(p, kind))
-            for kind in ("keys", "secrets", "certificates", "storage")
-            if getattr(p, kind)
-        }
-    out["access_policies"] = policies
+    entries: dict[str, list[dict[str, Any]]] = {}
+    for p in sorted(vault.access_policies, key=lambda p: (keys[p.object_id], p.application_id or "")):
+        entry: dict[str, Any] = {"application": p.application_id} if p.application_id else {}
+        for kind in ("keys", "secrets", "certificates", "storage"):
+            if getattr(p, kind):
+                entry[kind] = list(getattr(p, kind))
+        entries.setdefault(keys[p.object_id], []).append(entry)
+    # one entry as a mapping; a principal's own entry and its compound ones (through applications) as a list
+    out["access_policies"] = {
+        key: listed[0] if len(listed) == 1 else listed for key, listed in entries.items()
+    }
     return out

@@ -14,9 +14,11 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    Discriminator,
     Field,
     StrictBool,
     StringConstraints,
+    Tag,
     model_validator,
 )
 
@@ -319,6 +321,15 @@ class Permissions(_Strict):
     storage: list[Name] = Field(default_factory=list)
 
 
+# How pydantic names the two forms of a principal's access policies in an error's location: the
+# manifest loader drops them, so an error points at the field as written (`alice.application`).
+POLICY_FORM_TAGS = ("<one entry>", "<entries>")
+PolicyEntries = Annotated[
+    Annotated[Permissions, Tag(POLICY_FORM_TAGS[0])] | Annotated[list[Permissions], Tag(POLICY_FORM_TAGS[1])],
+    Discriminator(lambda v: POLICY_FORM_TAGS[1] if isinstance(v, list) else POLICY_FORM_TAGS[0]),
+]
+
+
 class VaultMigrationOptions(_Strict):
     """How `hsmsync migrate` moves the vault from access policies to Azure RBAC."""
 
@@ -330,7 +341,8 @@ class VaultMigrationOptions(_Strict):
     accept_loss: dict[Key, list[Name]] = Field(
         default_factory=dict,
         description="Per principal (a key of `principals`): access-policy permissions it may lose in the "
-        "move (e.g. keys/backup); any other loss refuses the migration",
+        "move (e.g. keys/backup), or `via <application id>`: its compound-identity entry through that "
+        "application, which Azure RBAC cannot express; any other loss refuses the migration",
     )
 
 
@@ -347,7 +359,7 @@ class Vault(_Strict):
     ]
     rbac: bool = Field(default=False, description="Azure RBAC instead of access policies")
     prune: bool = Field(default=False, description="Remove access policies the manifest does not declare")
-    access_policies: dict[Key, Permissions | list[Permissions]] = Field(
+    access_policies: dict[Key, PolicyEntries] = Field(
         default_factory=dict,
         description="Per principal (a key of `principals`): its entry, or a list of entries (its own "
         "and its compound ones, each with a different `application`)",

@@ -12,6 +12,11 @@ The roles proposed, in order: the built-in roles of Microsoft's template table w
 identity holds a whole template; then any Key Vault built-in role giving exactly a part of what
 is left (nothing more); then, for what still is left, one generated custom role with exactly those
 data actions (unless custom roles are turned off, when what is left is lost).
+
+A compound identity's entry (a user only through an application) has no Azure RBAC equivalent
+(Microsoft's access policy to RBAC mapping has none; a role assignment to the user would give the
+user that access through *any* application): it gets no role and all of it is lost, refused unless
+the manifest accepts it as `<user>: [via <application id>]` under `accept_loss`.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from functools import cache
 from hsmsync.core.capabilities import permits
 from hsmsync.core.catalog import _read_data, management_roles
 from hsmsync.core.desired import MigrationChoices, PrincipalInfo
+from hsmsync.core.ids import is_guid
 from hsmsync.core.model import VaultMigrationOptions
 from hsmsync.core.scopes import arm_scope_key
 from hsmsync.core.state import AccessPolicy, Permission, RoleDefinition
@@ -99,6 +105,10 @@ class ProposedRole:
         return self.role_id is not None
 
 
+VIA = "via "  # `accept_loss: {alice: [via <application id>]}`: alice's compound entry may be lost
+NO_RBAC_EQUIVALENT = "no Azure RBAC equivalent: lost"
+
+
 @dataclass(frozen=True, slots=True)
 class IdentityMigration:
     object_id: str
@@ -107,10 +117,19 @@ class IdentityMigration:
     roles: tuple[ProposedRole, ...]
     granted: frozenset[str]
     accepted_loss: frozenset[str] = frozenset()
+    application_id: str | None = None  # a compound identity: the user only through this application
 
     @property
     def label(self) -> str:
-        return self.name or self.object_id
+        who = self.name or self.object_id
+        return f"{who} via application {self.application_id}" if self.application_id else who
+
+    @property
+    def acceptance(self) -> str:
+        """The `accept_loss` entry that accepts this identity's loss (`alice: [keys/get]`)."""
+        who = self.name or f"<key of principal {self.object_id}>"
+        lost = [f"{VIA}{self.application_id}"] if self.application_id else sorted(self.refused_loss)
+        return f"{who}: [{', '.join(lost)}]"
 
     @property
     def equivalent(self) -> frozenset[str]:
@@ -196,6 +215,10 @@ def migrate_identity(
     custom_roles: bool = True,
 ) -> IdentityMigration:
     had = policy_permissions(policy)
+    app = policy.application_id
+    if app is not None:  # a compound identity: no role gives it (see the module text)
+        whole = had if f"{VIA}{app}" in accepted else frozenset()
+        return IdentityMigration(policy.object_id, name, had, (), frozenset(), whole, app)
     roles = propose_roles(vault, had, custom_roles=custom_roles)
     granted = granted_permissions(role_definition_of(r) for r in roles)
     return IdentityMigration(policy.object_id, name, had, roles, granted, accepted & had)
@@ -219,7 +242,10 @@ def migrate_vault(
             accepted=accepted.get(p.object_id.lower(), frozenset()),
             custom_roles=custom_roles,
         )
-        for p in sorted(policies, key=lambda p: (names.get(p.object_id.lower()) or "~", p.object_id))
+        for p in sorted(
+            policies,
+            key=lambda p: (names.get(p.object_id.lower()) or "~", p.object_id, p.application_id or ""),
+        )
     )
     return VaultMigration(vault, resource_id, identities)
 
@@ -256,7 +282,9 @@ def as_assigned(migration: VaultMigration, granted: Mapping[str, frozenset[str]]
     """The migration with each identity's access as given by actual assignments (the manifest's,
     or live), not by the proposal: what is kept, gained and lost once the vault is switched."""
     identities = tuple(
-        replace(i, granted=granted.get(i.object_id.lower(), frozenset())) for i in migration.identities
+        # a compound identity keeps nothing: the user's own assignments are not "through the app"
+        replace(i, granted=frozenset() if i.application_id else granted.get(i.object_id.lower(), frozenset()))
+        for i in migration.identities
     )
     return replace(migration, identities=identities)
 
@@ -281,13 +309,19 @@ def migration_choices(
             continue
         perms: set[str] = set()
         for i, name in enumerate(names):
+            if name.strip().lower().startswith(VIA):
+                app = name.strip()[len(VIA) :].strip().lower()
+                if not is_guid(app):
+                    problem((*where, i), f"'{name}': give 'via <application id>' (a GUID)")
+                perms.add(f"{VIA}{app}")
+                continue
             kind, _, verb = name.strip().lower().partition("/")
             known, problems = normalize_permissions(kind, [verb]) if kind in POLICY_KINDS else ((), [])
             if kind not in POLICY_KINDS or problems or not known:
                 problem(
                     (*where, i),
                     f"'{name}' is not an access-policy permission (keys/..., secrets/..., "
-                    "certificates/... or storage/..., e.g. keys/backup)",
+                    "certificates/... or storage/..., e.g. keys/backup) nor 'via <application id>'",
                 )
             perms |= {f"{kind}/{p}" for p in known}
         accepted[info.id] = frozenset(perms)

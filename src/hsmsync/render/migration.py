@@ -6,7 +6,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from hsmsync.core.vault_migration import IdentityMigration, VaultMigration, permission_list
+from hsmsync.core.vault_migration import (
+    NO_RBAC_EQUIVALENT,
+    IdentityMigration,
+    VaultMigration,
+    permission_list,
+)
 from hsmsync.render.contract import document
 from hsmsync.render.escape import md, visible
 
@@ -20,6 +25,10 @@ def _identity_text(identity: IdentityMigration) -> list[str]:
     head = label if identity.name is None else f"{label} ({identity.object_id})"
     roles = _role_text(identity)
     lines = [f"  {head}", f"    permissions: {permission_list(identity.had)}"]
+    if identity.application_id:  # a compound identity: nothing in Azure RBAC gives it
+        lost = f"    {NO_RBAC_EQUIVALENT}: {permission_list(identity.lost)}"
+        lost += "  REFUSED: not accepted in the manifest" if identity.refused_loss else " (accepted)"
+        return [*lines, lost]
     lines.append(f"    roles:       {visible(roles[0])}")
     lines += [f"                 {visible(r)}" for r in roles[1:]]
     lines.append(f"    equivalent:  {permission_list(identity.equivalent)}")
@@ -52,6 +61,7 @@ def render_text(migrations: Sequence[VaultMigration], empty: str) -> str:
 def _identity_json(identity: IdentityMigration) -> dict[str, Any]:
     return {
         "object_id": identity.object_id,
+        "application_id": identity.application_id,
         "principal": identity.name,
         "permissions": sorted(identity.had),
         "roles": [
@@ -101,7 +111,9 @@ def render_markdown(migrations: Sequence[VaultMigration], empty: str) -> str:
             "| --- | --- | --- | --- | --- |",
         ]
         for i in m.identities:
-            roles = "<br>".join(md(r.role_name) for r in i.roles) or "(none)"
+            roles = "<br>".join(md(r.role_name) for r in i.roles) or (
+                md(NO_RBAC_EQUIVALENT) if i.application_id else "(none)"
+            )
             lost = _cell(i.lost) + (" **refused**" if i.refused_loss else "")
             out.append(f"| {md(i.label)} | {_cell(i.had)} | {roles} | {_cell(i.gained)} | {lost} |")
         out.append("")

@@ -164,14 +164,20 @@ def _propose(args: argparse.Namespace, env: Environment, proposals: list[VaultMi
             "No vault to migrate: every vault of the manifest is on Azure RBAC (or says rbac: true).",
         )
     )
-    refused = [i for m in proposals for i in m.refused]
+    refused = [(m, i) for m in proposals for i in m.refused]
     if refused:
-        listing = "\n".join(f"  {i.label}: {permission_list(i.refused_loss)}" for i in refused)
+        listing = "\n".join(f"  {i.label}: {permission_list(i.refused_loss)}" for _, i in refused)
+        lines = "\n".join(f"  vaults.{m.vault}.migration.accept_loss: {{{i.acceptance}}}" for m, i in refused)
+        compound = any(i.application_id for _, i in refused)
         raise HsmsyncError(
             "refused: the move would take access away:\n"
-            f"{listing}\naccept each loss under vaults.<vault>.migration.accept_loss "
-            "(principal: [permission, ...]) or allow custom roles (migration.custom_roles: true), "
-            "then run migrate again"
+            f"{listing}\naccept each loss in the manifest:\n{lines}\n"
+            + (
+                "(a compound identity, a user through an application, has no Azure RBAC equivalent)\n"
+                if compound
+                else ""
+            )
+            + "or allow custom roles (migration.custom_roles: true), then run migrate again"
         )
     if not proposals:
         return ExitStatus.OK
