@@ -1,0 +1,48 @@
+"""Compound identities through the state-file backend: `apply --state` edits the entry of
+(object, application) it planned and leaves the same object's plain entry alone, and the reverse."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.conftest import run_cli
+
+SECURITY = "6d1c8a57-2f0e-4b7a-9a43-3c5e1f0b7a11"  # security-team in the Contoso example
+APP = "5e1c2d3a-4b5f-4a6e-9c7d-8e9f0a1b2c3d"
+OWN = "security-team: {keys: [backup, create, delete, get, import, list, restore], secrets: [all]}"
+
+
+def _entries(path: Path) -> dict[tuple[str, str | None], list[str]]:
+    policies = json.loads(path.read_text())["vaults"]["contoso-kv"]["access_policies"]
+    return {
+        (p["object_id"], p.get("application_id")): p["keys"] for p in policies if p["object_id"] == SECURITY
+    }
+
+
+def test_apply_to_a_state_file_edits_only_the_planned_entry(contoso: Path) -> None:
+    state = json.loads((contoso / "live-as-tutorial.json").read_text())
+    state["vaults"]["contoso-kv"]["access_policies"].append(
+        {"object_id": SECURITY, "application_id": APP, "keys": ["sign"]}
+    )
+    (contoso / "state.json").write_text(json.dumps(state))
+    plan = run_cli("plan", "--state", "state.json", cwd=contoso)
+    assert f"- access policy for security-team via application {APP}" in plan.stdout, plan.stdout
+    assert "access policy for security-team\n" not in plan.stdout  # its own entry is as declared
+    applied = run_cli("apply", "--state", "state.json", "--auto-approve", cwd=contoso)
+    assert applied.exit_code == 0, applied.stdout + applied.stderr
+    own = _entries(contoso / "state.json")[(SECURITY, None)]
+    assert _entries(contoso / "state.json") == {(SECURITY, None): own}  # prune: true took the compound one
+    # declared as a list, the compound entry comes back, and the plain one is not rewritten
+    manifest = contoso / "hsmsync.yaml"
+    text = manifest.read_text()
+    assert OWN in text
+    declared = (
+        OWN.replace("security-team: {", "security-team: [{")
+        + f", {{application: {APP}, keys: [sign, verify]}}]"
+    )
+    manifest.write_text(text.replace(OWN, declared))
+    again = run_cli("apply", "--state", "state.json", "--auto-approve", cwd=contoso)
+    assert again.exit_code == 0 and "1 applied" in again.stdout, again.stdout + again.stderr
+    assert _entries(contoso / "state.json") == {(SECURITY, None): own, (SECURITY, APP): ["sign", "verify"]}
+    assert run_cli("plan", "--state", "state.json", "--detailed-exitcode", cwd=contoso).exit_code == 0
