@@ -10,6 +10,10 @@ checkout of that folder is enough):
     git -C azure-docs sparse-checkout set articles/role-based-access-control/built-in-roles
     make refresh-roles AZURE_DOCS=azure-docs
 
+Where the source is not a git checkout (pages read one by one from the published repository), a
+PROVENANCE.txt beside the folder names each page's commit (`<page>.md  commit=<sha> ...` per line),
+and the catalog's `_source` records those commits.
+
 Roles in the current catalog that the source does not list are kept (a role Microsoft retired is
 dropped only when `--drop-missing` is given), so a partial source never shrinks the catalog.
 """
@@ -41,9 +45,17 @@ def roles_in(markdown: str, where: str) -> list[dict[str, Any]]:
             raise SystemExit(f"{where}: a JSON block does not parse: {exc}") from exc
         if not isinstance(item, dict) or item.get("roleType") != "BuiltInRole":
             continue
+        if not item.get("name") or not item.get("roleName"):
+            # Some pages repeat a role from another category without its GUID; the copy with one counts.
+            print(f"{where}: a block without name or roleName is skipped", file=sys.stderr)
+            continue
         permissions = []
         for p in item.get("permissions") or []:
-            block_out = {ours: list(p.get(theirs) or []) for ours, theirs in _LISTS}
+            block_out: dict[str, Any] = {ours: list(p.get(theirs) or []) for ours, theirs in _LISTS}
+            # A block's ABAC condition limits what it grants (Key Vault Data Access Administrator's
+            # roleAssignments/write covers only the Key Vault data roles): never drop it.
+            block_out["condition"] = p.get("condition") or ""
+            block_out["condition_version"] = p.get("conditionVersion") or ""
             permissions.append({k: v for k, v in block_out.items() if v})
         found.append(
             {
@@ -66,6 +78,22 @@ def _commit(docs: Path) -> str:
         return "unknown"
 
 
+def _provenance(docs: Path) -> str:
+    """Where the pages came from: the checkout's commit, or each page's commit from PROVENANCE.txt."""
+    listed = docs / "PROVENANCE.txt"
+    if not listed.exists():
+        return f"at commit {_commit(docs)}"
+    commits: dict[str, list[str]] = {}
+    for line in listed.read_text(encoding="utf-8").splitlines():
+        page, _, rest = line.partition(" ")
+        found = re.search(r"commit=([0-9a-f]{40})", rest)
+        if page.endswith(".md") and found:
+            commits.setdefault(found.group(1), []).append(page.removesuffix(".md"))
+    if not commits:
+        raise SystemExit(f"{listed}: no '<page>.md commit=<sha>' line")
+    return "; ".join(f"{', '.join(sorted(pages))} at commit {sha}" for sha, pages in sorted(commits.items()))
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("docs", type=Path, help="a checkout of MicrosoftDocs/azure-docs")
@@ -82,12 +110,23 @@ def main(argv: list[str]) -> int:
         for role in roles_in(page.read_text(encoding="utf-8"), str(page)):
             roles[role["name"]] = role
     current = json.loads(args.out.read_text(encoding="utf-8")) if args.out.exists() else {"value": []}
+    # A GUID the catalog already names differently (the index page renamed it, or a category page
+    # is older or newer than the index): the published page's name leads and the other name still
+    # resolves, so neither a manifest written with the old name nor one with the new breaks.
+    previous = {r["name"]: r for r in current["value"]}
+    for guid, role in roles.items():
+        names = [previous.get(guid, {}).get("role_name", ""), *previous.get(guid, {}).get("other_names", [])]
+        if names[0].lower() == role["role_name"].lower():
+            role["role_name"] = names[0]  # a difference of case only: keep the catalog's spelling
+        others = sorted({n for n in names if n and n.lower() != role["role_name"].lower()})
+        if others:
+            role["other_names"] = others
     kept = [] if args.drop_missing else [r for r in current["value"] if r["name"] not in roles]
     value = sorted([*roles.values(), *kept], key=lambda r: r["role_name"].lower())
     catalog = {
         "_source": (
             "Azure built-in roles from Microsoft's published definitions: MicrosoftDocs/azure-docs "
-            f"{FOLDER}/*.md at commit {_commit(args.docs)} ({len(roles)} roles; regenerate with "
+            f"{FOLDER}/*.md, {_provenance(args.docs)} ({len(roles)} roles; regenerate with "
             "`make refresh-roles AZURE_DOCS=<checkout>`, see scripts/refresh_roles.py)"
         ),
         "value": value,

@@ -92,9 +92,24 @@ def management_roles() -> tuple[RoleDefinition, ...]:
     """The Azure built-in roles (package data, read on first use: commands that never resolve an
     Azure role never pay for it)."""
     return tuple(
-        RoleDefinition(role_type="AKVBuiltInRole", **{k: v for k, v in r.items() if k != "names_only"})
+        RoleDefinition(role_type="AKVBuiltInRole", **{k: v for k, v in r.items() if k not in _NOT_FIELDS})
         for r in _read_data("management_roles.json")["value"]
     )
+
+
+_NOT_FIELDS = ("names_only", "other_names")
+
+
+@cache
+def management_role_other_names() -> dict[str, RoleDefinition]:
+    """Other names of Azure built-in roles (a role Microsoft renamed, or named differently in its
+    index and its category page): each still resolves to the role."""
+    by_guid = {r.name: r for r in management_roles()}
+    return {
+        other: by_guid[r["name"]]
+        for r in _read_data("management_roles.json")["value"]
+        for other in r.get("other_names", ())
+    }
 
 
 @cache
@@ -113,18 +128,39 @@ def management_role_map(
     shipped catalog, which may be older than the service (and add roles it lacks)."""
     roles = {r.name: r for r in management_roles()}
     for b in listed or ():
+        shipped = roles.get(b.name)
         roles[b.name] = RoleDefinition(
             name=b.name,
             role_name=b.role_name,
             description=b.description,
             role_type="AKVBuiltInRole",
-            permissions=b.permissions,
+            permissions=_keep_block_conditions(b.permissions, shipped.permissions if shipped else ()),
         )
     for c in custom:
         roles[c.name] = RoleDefinition(
             name=c.name, role_name=c.role_name, description=c.description, permissions=c.permissions
         )
     return roles
+
+
+def _keep_block_conditions(
+    listed: tuple[Permission, ...], shipped: tuple[Permission, ...]
+) -> tuple[Permission, ...]:
+    """ARM's role-definition API versions before 2022-05-01-preview do not return a block's
+    condition: a listed block without one, equal in its four lists to a shipped block that has one,
+    keeps the shipped condition. Dropping it would read a restricted grant (Key Vault Data Access
+    Administrator may assign only the Key Vault data roles) as an unrestricted one."""
+    conditioned = {_lists(p): p for p in shipped if p.condition}
+    return tuple(
+        p.model_copy(update={"condition": c.condition, "condition_version": c.condition_version})
+        if not p.condition and (c := conditioned.get(_lists(p))) is not None
+        else p
+        for p in listed
+    )
+
+
+def _lists(block: Permission) -> tuple[tuple[str, ...], ...]:
+    return (block.actions, block.not_actions, block.data_actions, block.not_data_actions)
 
 
 class RoleIndex:

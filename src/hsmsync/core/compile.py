@@ -12,6 +12,7 @@ from hsmsync.core.catalog import (
     DATA_ACTION_PREFIX,
     RoleIndex,
     builtin_data_roles,
+    management_role_other_names,
     management_roles,
 )
 from hsmsync.core.compile_parts import arm_blocks, settings_patch, unknown_role
@@ -217,7 +218,10 @@ class _Compiler:
             as_role = RoleDefinition(name=guid, role_name=role.name, permissions=definition.permissions)
             aliases[key] = as_role
             aliases[role.name] = as_role
-        self.mgmt_index = RoleIndex(management_roles(), aliases=aliases)
+        # A custom role's name wins over another name of a built-in role (RoleIndex keeps the first).
+        taken = {a.lower() for a in aliases}
+        others = {k: v for k, v in management_role_other_names().items() if k.lower() not in taken}
+        self.mgmt_index = RoleIndex(management_roles(), aliases=aliases | others)
 
     def _logging(self, hsm: str, spec: LoggingSpec | None) -> DiagnosticSetting | None:
         if spec is None:

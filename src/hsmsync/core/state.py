@@ -41,6 +41,10 @@ class Permission(_Frozen):
     not_actions: tuple[str, ...] = ()
     data_actions: tuple[str, ...] = ()
     not_data_actions: tuple[str, ...] = ()
+    # An ABAC condition on the block (Azure built-in roles such as Key Vault Data Access Administrator
+    # carry one): what the block grants holds only where the condition allows it.
+    condition: str = ""
+    condition_version: str = ""
 
 
 PERMISSION_LISTS = ("actions", "not_actions", "data_actions", "not_data_actions")

@@ -35,7 +35,12 @@ def arm_role_from_sdk(role: SdkRoleDefinition) -> ArmRoleDefinition:
         description=role.description or "",
         # each SDK Permission stays its own block: Azure evaluates them apart
         permissions=tuple(
-            Permission.model_validate({f: tuple(getattr(b, f, None) or ()) for f in PERMISSION_LISTS})
+            Permission.model_validate(
+                {f: tuple(getattr(b, f, None) or ()) for f in PERMISSION_LISTS}
+                # newer API versions return a block's condition (read-only, set by Microsoft)
+                | {"condition": getattr(b, "condition", None) or ""}
+                | {"condition_version": getattr(b, "condition_version", None) or ""}
+            )
             for b in blocks
         ),
         assignable_scopes=tuple(role.assignable_scopes or ()),
