@@ -6,8 +6,10 @@ each verified before the next.
   1. create the manifest's role assignments (and custom roles) for the vault, then wait until
      they are in effect: read back until every identity's assignments give its access, then
      `settle_seconds` more (Azure takes minutes to honour a new assignment on the data plane);
-  2. check that the executor may switch the permission model: Microsoft.KeyVault/vaults/write and
-     Microsoft.Authorization/roleAssignments/write at the vault (read from its role assignments);
+  2. check the access policies read now once more (an entry added during stage 1 was never
+     checked; stage 4 checks again), and that the executor may switch the permission model:
+     Microsoft.KeyVault/vaults/write and Microsoft.Authorization/roleAssignments/write at the
+     vault (read from its role assignments);
   3. switch `enableRbacAuthorization` on;
   4. verify: the vault reads back as Azure RBAC and every identity's live assignments give its
      access. This reads the assignments and evaluates their roles' data actions; the executor
@@ -173,16 +175,21 @@ class Migrator:
             )
         return HsmsyncError(f"vault {v.name}: stage {stage} failed: {problem}\n  {back}")
 
-    def check(self, live: LiveState) -> VaultMigration:
+    def check(self, live: LiveState, stage: int = 0) -> VaultMigration:
+        """The migration of the access policies `live` holds; refused when it loses what the manifest
+        does not accept. Run again on every later read (stage > 0): an entry added while the run
+        waits was never checked, and switching or removing would drop it unseen."""
         migration = as_declared(self.run.desired, live, self.vault)
         if migration.refused:
             listing = "; ".join(f"{i.label}: {permission_list(i.refused_loss)}" for i in migration.refused)
             lines = "; ".join(i.acceptance for i in migration.refused)
-            raise HsmsyncError(
-                f"vault {self.vault.name}: refused: the manifest's Azure role assignments would take away "
-                f"{listing}. Assign roles that give it, or accept the loss under "
-                f"vaults.{self.vault.name}.migration.accept_loss ({lines})"
+            problem = (
+                f"the manifest's Azure role assignments would take away {listing}. Assign roles that give "
+                f"it, or accept the loss under vaults.{self.vault.name}.migration.accept_loss ({lines})"
             )
+            if stage == 0:
+                raise HsmsyncError(f"vault {self.vault.name}: refused: {problem}")
+            raise self._fail(stage, f"the access policies changed during the run: {problem}")
         return migration
 
     def _check_executor(self, live: LiveState, stage: int) -> None:
@@ -266,6 +273,7 @@ class Migrator:
             time.sleep(self.run.settle_seconds)
             live = self._read()
         self._check_executor(live, 2)
+        migration = self.check(live, 2)
         say("stage 2/5: the executor may switch the permission model")
         try:
             switch.switch_vault_permission_model(v.name, v.resource_id, True)
@@ -284,6 +292,7 @@ class Migrator:
             raise self._fail(4, str(exc)) from None
         if not live.vaults[v.name].enable_rbac_authorization:
             raise self._fail(4, "the vault does not read back as Azure RBAC")
+        migration = self.check(live, 4)
         missing = _missing(migration, live_granted(live, v.resource_id))
         if missing:
             raise self._fail(4, f"access not given by the live assignments: {'; '.join(missing)}")

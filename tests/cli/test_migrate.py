@@ -371,3 +371,67 @@ def test_a_run_stopped_at_stage_5_resumes_there_as_its_message_says(
     assert again.exit_code == 0, again.stderr
     assert "resuming at stage 4" in again.stdout and "stage 5/5" in again.stdout
     assert _vault(here) == (True, 0, 6)
+
+
+APP = "c2000000-0000-4000-8000-000000000002"
+
+
+def _add_compound_entry(here: Path) -> None:
+    """Someone adds `security-team via APP` to the vault behind the run's back."""
+    state = read_state_file(here / "state.json")
+    vault = state.vaults["payments-kv"]
+    entry = AccessPolicy(object_id=SECURITY, application_id=APP, keys=("sign",))
+    policies = {"access_policies": (*vault.access_policies, entry)}
+    vaults = {**state.vaults, "payments-kv": vault.model_copy(update=policies)}
+    write_state_file(here / "state.json", state.model_copy(update={"vaults": vaults}))
+
+
+def _add_compound_entry_on_first_role_change(monkeypatch: pytest.MonkeyPatch, here: Path) -> None:
+    """Someone adds `security-team via APP` to the vault while the run is in stage 1."""
+    real = FileStateBackend.apply_change
+    added: list[bool] = []
+
+    def apply_then_add(self: FileStateBackend, change: Change) -> Outcome:
+        outcome = real(self, change)
+        if not added and change.kind is Kind.ROLE_ASSIGNMENT:
+            added.append(True)
+            _add_compound_entry(here)
+        return outcome
+
+    monkeypatch.setattr(FileStateBackend, "apply_change", apply_then_add)
+
+
+def test_a_compound_entry_added_during_the_run_stops_it_before_the_switch(
+    here: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Stage 0 checked the policies as they were; an entry added while the run waits for its
+    assignments was never checked: switching would drop it unseen, so the run stops before the
+    switch, naming it and the accept_loss line that would allow it."""
+    assert run_cli("migrate", "--write", *STATE, cwd=here).exit_code == 0
+    _add_compound_entry_on_first_role_change(monkeypatch, here)
+    stopped = run_cli("migrate", "--apply", "--caller", "pipeline", *STATE, cwd=here)
+    assert stopped.exit_code == 1, stopped.stdout
+    assert "stage 2 failed: the access policies changed during the run" in stopped.stderr
+    assert f"security-team via application {APP}" in stopped.stderr
+    assert "nothing was switched" in stopped.stderr
+    assert _vault(here) == (False, 5, 6)  # not switched, every entry (the new one too) still there
+
+
+def test_a_compound_entry_added_after_the_switch_is_not_removed_unseen(
+    here: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An entry that appears after the switch (between stages 3 and 4) is not silently removed at
+    stage 5: stage 4 stops and says to roll back (the policies, the new one too, are all there)."""
+    assert run_cli("migrate", "--write", *STATE, cwd=here).exit_code == 0
+    real = FileStateBackend.switch_vault_permission_model
+
+    def switch_then_add(self: FileStateBackend, name: str, rid: str, rbac: bool) -> None:
+        real(self, name, rid, rbac)
+        _add_compound_entry(here)
+
+    monkeypatch.setattr(FileStateBackend, "switch_vault_permission_model", switch_then_add)
+    stopped = run_cli("migrate", "--apply", "--caller", "pipeline", *STATE, cwd=here)
+    assert stopped.exit_code == 1, stopped.stdout
+    assert "stage 4 failed: the access policies changed during the run" in stopped.stderr
+    assert "hsmsync migrate --rollback payments-kv" in stopped.stderr
+    assert _vault(here) == (True, 5, 6)  # nothing removed
