@@ -121,6 +121,7 @@ class DriftOutput(_Envelope):
     fail_on: Literal["drift", "unmanaged", "any"]
     live_fingerprint: str
     summary: DriftSummary
+    warnings: list[str] = Field(description="what could not be read, so the report may show less")
     drifted: list[ChangeOut]
     unmanaged_lint_errors: list[FlaggedUnmanagedOut]
     unmanaged: list[UnmanagedOut]

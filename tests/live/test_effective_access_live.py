@@ -251,3 +251,25 @@ def test_plan_live_without_graph_warns_that_group_access_is_not_shown(groups: tu
     assert _gained(r.stdout) == {"security-team"}  # the group alone: no member named
     text = run_cli("plan", "--live", "--endpoints", "no-graph.json", cwd=folder)
     assert text.exit_code == 0 and "access through groups is not shown" in text.stdout
+
+
+def test_drift_live_without_graph_says_so_in_every_format(groups: tuple[Path, Emulator]) -> None:
+    """drift reads Graph as plan does, and its lint verdict on unmanaged access uses the groups'
+    members: a drift report that cannot read them must say so (it dropped the plan's warnings)."""
+    folder, _ = groups
+    _security_team_gains_key_use(folder)
+    endpoints = json.loads((folder / "endpoints.json").read_text())
+    endpoints.pop("graph")
+    (folder / "no-graph.json").write_text(json.dumps(endpoints))
+    notice = "group members were not read from Microsoft Graph"
+    base = ("drift", "--live", "--endpoints", "no-graph.json")
+    body = run_cli(*base, "--format", "json", cwd=folder)
+    assert body.exit_code == 2, body.stderr  # drifted: the declared grant is missing
+    assert [w for w in json.loads(body.stdout)["warnings"] if notice in w], body.stdout
+    for fmt in ("text", "markdown"):
+        r = run_cli(*base, "--format", fmt, cwd=folder)
+        assert r.exit_code == 2 and notice in r.stdout and "access through groups is not shown" in r.stdout, (
+            fmt
+        )
+    synced = run_cli("drift", *LIVE, "--format", "json", cwd=folder)
+    assert json.loads(synced.stdout)["warnings"] == []  # Graph readable: nothing to warn about

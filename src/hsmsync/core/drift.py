@@ -81,6 +81,8 @@ class DriftReport:
                 "unmanaged": len(self.plan.unmanaged),
                 "unmanaged_lint_errors": len(self.flagged),
             },
+            # what could not be read (e.g. Graph's group members): the report may show less access
+            "warnings": plan["warnings"],
             "drifted": plan["changes"],
             "unmanaged_lint_errors": [f.to_dict() for f in self.flagged],
             "unmanaged": plan["unmanaged"],

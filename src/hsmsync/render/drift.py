@@ -58,6 +58,7 @@ def _lines(report: DriftReport) -> list[str]:
 
 def render_text(report: DriftReport, header: str) -> str:
     out = [f"hsmsync drift against {visible(header)}: {_status(report)}"]
+    out += [f"warning: {visible(w)}" for w in report.plan.warnings]
     out += [f"  {line}" for line in _lines(report)]
     if report.plan.changes:
         out.append("'+' must be created and '-' removed for live state to match the manifest.")
@@ -72,6 +73,7 @@ def render_text(report: DriftReport, header: str) -> str:
 def render_markdown(report: DriftReport, header: str) -> str:
     icon = ":white_check_mark:" if not report.failed else ":x:"
     out = [f"### {icon} hsmsync drift: {_status(report)}", "", f"Against: {md(header)}", ""]
+    out += [*(f"> :warning: {md(w)}" for w in report.plan.warnings), ""] if report.plan.warnings else []
     lines = _lines(report)
     if lines:
         # Names may hold backticks: the fence is longer than any run of them, so none closes it.
