@@ -61,6 +61,18 @@ def test_an_entry_through_an_application_and_a_list_of_entries() -> None:
             "m.yaml:9: vaults.kv.access_policies.alice.application",
             "'portal' is not a GUID",
         ),
+        (
+            "{application: 00000000-0000-0000-0000-000000000000, keys: [get]}",
+            "",
+            "m.yaml:9: vaults.kv.access_policies.alice.application",
+            "the nil GUID names no application",
+        ),
+        (  # the object id pasted as the application (any case): an entry no token ever matches
+            f"[{{keys: [list]}}, {{application: {ALICE.upper()}, keys: [get]}}]",
+            "",
+            "m.yaml:9: vaults.kv.access_policies.alice[1].application",
+            f"{ALICE} is the object id of 'alice' itself; give the application (client) id it calls through",
+        ),
         ("{secret: [get]}", "", "vaults.kv.access_policies.alice.secret", "did you mean 'secrets'?"),
         (
             "{keys: [get]}",

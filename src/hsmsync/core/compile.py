@@ -15,7 +15,7 @@ from hsmsync.core.catalog import (
     management_role_other_names,
     management_roles,
 )
-from hsmsync.core.compile_parts import arm_blocks, settings_patch, unknown_role
+from hsmsync.core.compile_parts import application_problem, arm_blocks, settings_patch, unknown_role
 from hsmsync.core.data_actions import is_known_data_action, normalize_data_action
 from hsmsync.core.desired import (
     DesiredAssignment,
@@ -278,6 +278,9 @@ class _Compiler:
                     self.problem(where, f"'{key}' has two access policies {through}; merge them into one")
                     continue
                 seen.add(perms.application)
+                if (wrong := application_problem(key, info.id, perms.application)) is not None:
+                    self.problem((*where, "application"), wrong)
+                    continue
                 policy = self._policy(info.id, perms, where)
                 if policy is not None:
                     policies.append(policy)

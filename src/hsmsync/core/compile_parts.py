@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from hsmsync.core.catalog import RoleIndex
+from hsmsync.core.ids import NIL_GUID
 from hsmsync.core.model import ArmRole, HsmSettingsSpec
 from hsmsync.core.state import PERMISSION_LISTS, HsmSettingsPatch, NetworkAclsPatch, Permission
 
@@ -41,3 +42,17 @@ def unknown_role(reference: str, index: RoleIndex, extra: list[str] | None = Non
             close.append(key)
     hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
     return f"unknown role '{reference}'{hint}"
+
+
+def application_problem(key: str, object_id: str, application: str | None) -> str | None:
+    """What is wrong with a compound entry's application, if anything: the nil GUID, or the
+    principal's own object id (a slip, e.g. the id pasted twice), is an entry no token ever
+    matches, so it would show as access that nobody holds."""
+    if application == NIL_GUID:
+        return "the nil GUID names no application; give its client id"
+    if application is not None and application == object_id.lower():
+        return (
+            f"{application} is the object id of '{key}' itself; give the application (client) id it "
+            "calls through"
+        )
+    return None

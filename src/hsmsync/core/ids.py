@@ -17,6 +17,7 @@ Guid = Annotated[
     Field(description="A GUID, e.g. 00000000-0000-0000-0000-000000000000"),
 ]
 _GUID_RE = re.compile(GUID_PATTERN)
+NIL_GUID = "00000000-0000-0000-0000-000000000000"  # a valid GUID that names nothing
 
 # Fixed namespace for uuid5 names: changing it would rename everything hsmsync ever created.
 HSMSYNC_NAMESPACE = uuid.UUID("5b0f4c0e-8d2e-4e77-9a53-8f1f3c6a9e10")
