@@ -139,3 +139,19 @@ def test_in_force_compares_instants_across_zones():
     plus_two = END.astimezone(datetime.fromisoformat("2026-01-01T00:00:00+02:00").tzinfo)
     p = PimMembership(group=SECURITY, status="active", end=plus_two)
     assert in_force(p, BEFORE) and not in_force(p, END)
+
+
+def test_a_saved_plan_made_before_a_schedule_ends_is_stale_after_it(contoso_pim: Path) -> None:
+    """The plan was reviewed while Alice's active membership counted; applied after it ended, the
+    access it was reviewed against is gone: refused as stale, never applied."""
+    made = run_cli("plan", "--state", "live.json", "--out", "plan.json", cwd=contoso_pim, now=BEFORE)
+    assert made.exit_code == 0, made.stderr
+    before = (contoso_pim / "live.json").read_text()
+    late = run_cli("apply", "plan.json", "--state", "live.json", "--auto-approve", cwd=contoso_pim, now=END)
+    assert late.exit_code == 1, late.stdout + late.stderr
+    assert "the saved plan is stale" in late.stderr, late.stderr
+    assert (contoso_pim / "live.json").read_text() == before  # nothing applied
+    in_time = run_cli(
+        "apply", "plan.json", "--state", "live.json", "--auto-approve", cwd=contoso_pim, now=BEFORE
+    )
+    assert in_time.exit_code == 0, in_time.stdout + in_time.stderr  # the same plan, still in force: applies
