@@ -46,3 +46,25 @@ def test_apply_to_a_state_file_edits_only_the_planned_entry(contoso: Path) -> No
     assert again.exit_code == 0 and "1 applied" in again.stdout, again.stdout + again.stderr
     assert _entries(contoso / "state.json") == {(SECURITY, None): own, (SECURITY, APP): ["sign", "verify"]}
     assert run_cli("plan", "--state", "state.json", "--detailed-exitcode", cwd=contoso).exit_code == 0
+
+
+def test_a_state_file_with_two_entries_of_one_object_and_application_is_refused(contoso: Path) -> None:
+    """Two entries of (object, application), ids differing only in case: read as one, the other's
+    permissions were hidden (the plan showed the plain entry as holding only `decrypt`)."""
+    state = json.loads((contoso / "live-as-tutorial.json").read_text())
+    policies = state["vaults"]["contoso-kv"]["access_policies"]
+    assert [p["object_id"] for p in policies].count(SECURITY) == 1
+    policies.append({"object_id": SECURITY.upper(), "keys": ["decrypt"]})
+    (contoso / "state.json").write_text(json.dumps(state))
+    plain = run_cli("plan", "--state", "state.json", cwd=contoso)
+    assert plain.exit_code == 1 and "Traceback" not in plain.stderr, plain.stdout + plain.stderr
+    assert (
+        f"access_policies[{len(policies) - 1}] is a second entry of {SECURITY} (the first is" in plain.stderr
+    )
+    policies[-1] = {"object_id": SECURITY, "application_id": APP, "keys": ["sign"]}
+    policies.append({"object_id": SECURITY, "application_id": APP.upper(), "keys": ["purge"]})
+    (contoso / "state.json").write_text(json.dumps(state))
+    compound = run_cli("plan", "--state", "state.json", cwd=contoso)
+    assert compound.exit_code == 1, compound.stdout + compound.stderr
+    assert f"is a second entry of {SECURITY} via application {APP}" in compound.stderr
+    assert "state.json" in compound.stderr and "vaults.contoso-kv" in compound.stderr

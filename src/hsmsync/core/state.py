@@ -327,6 +327,22 @@ class VaultState(_Frozen):
         default=None, description="The vault's keys and their attributes; null when not read"
     )
 
+    @model_validator(mode="after")
+    def _one_entry_per_object_and_application(self) -> VaultState:
+        """Azure holds one entry per (object, application), ids in any case: a state (file) with
+        two would be read as one of them, hiding the other's permissions from plan and apply."""
+        seen: dict[str, int] = {}
+        for i, p in enumerate(self.access_policies):
+            if p.entry_key in seen:
+                through = f" via application {p.application_id}" if p.application_id else ""
+                raise ValueError(
+                    f"access_policies[{i}] is a second entry of {p.object_id}{through} (the first is "
+                    f"access_policies[{seen[p.entry_key]}]); a vault holds one entry per object and "
+                    "application: merge them"
+                )
+            seen[p.entry_key] = i
+        return self
+
     @model_serializer(mode="wrap")
     def _without_unread_keys(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
         # Optional and new: a state (file, fingerprint) that has none reads and hashes as before.
