@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -94,3 +95,34 @@ def test_a_plan_the_lockout_guard_refuses_is_an_error_not_drift(contoso: Path):
     assert "drift" in result.stdout.lower()  # the report comes first
     forced = run_cli("drift", "--state", "state.json", "--allow-lockout", cwd=contoso)
     assert forced.exit_code == 2, forced.stderr
+
+
+def _documented_drift_exit_codes() -> dict[str, int]:
+    """The README's words for drift's exit codes: "exit 0 in sync, 2 drifted, 1 error"."""
+    readme = " ".join((Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8").split())
+    found = re.search(r"`hsmsync drift` is for a cron: exit (\d) in sync, (\d) drifted, (\d) error", readme)
+    assert found, "the README no longer states drift's exit codes where this test reads them"
+    return {"in sync": int(found[1]), "drifted": int(found[2]), "error": int(found[3])}
+
+
+@pytest.mark.parametrize("path", ["in sync", "drifted", "unreadable live", "bad input", "refused"])
+def test_every_drift_path_exits_as_the_readme_says(contoso: Path, path: str) -> None:
+    documented = _documented_drift_exit_codes()
+    state = "state.json"
+    if path == "in sync":
+        _converge(contoso)
+    elif path == "drifted":
+        state = "live-as-tutorial.json"
+    elif path == "unreadable live":
+        (contoso / "state.json").write_text("{not json")
+    elif path == "bad input":
+        manifest = contoso / "hsmsync.yaml"
+        manifest.write_text(manifest.read_text().replace("    prune: true", "    prune: maybe", 1))
+    else:  # a plan the service would refuse: "a refused plan" is an error in the exit-code table
+        manifest = contoso / "hsmsync.yaml"
+        text = manifest.read_text()
+        manifest.write_text(text.replace("soft_delete_retention_days: 90", "soft_delete_retention_days: 30"))
+    result = run_cli("drift", "--state", state, cwd=contoso)
+    expected = documented[path] if path in documented else documented["error"]
+    assert result.exit_code == expected, (path, result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr
