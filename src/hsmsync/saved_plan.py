@@ -21,6 +21,7 @@ from hsmsync.core.fingerprint import describe_differences, fingerprint
 from hsmsync.core.plan import Change, Plan
 from hsmsync.core.plan_io import plan_from_dict
 from hsmsync.core.state import LiveState
+from hsmsync.render.labels import principal_label
 from hsmsync.saved_plan_file import FORMAT, FORMAT_VERSION, SavedBackend, SavedPlanDocument, parse_saved_plan
 
 
@@ -160,7 +161,7 @@ def check_not_stale(saved: SavedPlan, now: LiveState) -> None:
 
 def change_label(c: Change) -> str:
     """A change as a reviewer reads it, with the ids it really carries."""
-    who = c.principal or c.principal_id
+    who = principal_label(c)  # a compound identity's entry says its application: not the plain one
     what = f"{c.role or c.name} -> {who}" if who else (c.role or c.name)
     ids = [f"role id {c.role_id}"] if c.role_id else []
     if c.principal_id:

@@ -68,3 +68,33 @@ def test_a_state_file_with_two_entries_of_one_object_and_application_is_refused(
     assert compound.exit_code == 1, compound.stdout + compound.stderr
     assert f"is a second entry of {SECURITY} via application {APP}" in compound.stderr
     assert "state.json" in compound.stderr and "vaults.contoso-kv" in compound.stderr
+
+
+def test_a_saved_plan_that_moves_a_compound_grant_onto_the_plain_entry_is_refused_saying_which(
+    contoso: Path,
+) -> None:
+    """The plan file's compound change rewritten, consistently, as one for the plain entry: refused,
+    and the refusal tells the two apart (both lines read 'access policy -> security-team')."""
+    (contoso / "state.json").write_text((contoso / "live-as-tutorial.json").read_text())
+    manifest = contoso / "hsmsync.yaml"
+    declared = (
+        OWN.replace("security-team: {", "security-team: [{") + f", {{application: {APP}, keys: [sign]}}]"
+    )
+    manifest.write_text(manifest.read_text().replace(OWN, declared))
+    assert run_cli("plan", "--state", "state.json", "--out", "plan.json", cwd=contoso).exit_code == 0
+    doc = json.loads((contoso / "plan.json").read_text())
+    [change] = [c for c in doc["changes"] if c.get("payload", {}).get("application_id") == APP]
+    del change["payload"]["application_id"]
+    change["name"] = SECURITY
+    change["id"] = change["id"].replace(f"{SECURITY}+{APP}", SECURITY)
+    (contoso / "plan.json").write_text(json.dumps(doc))
+    refused = run_cli("apply", "plan.json", "--state", "state.json", "--auto-approve", cwd=contoso)
+    assert refused.exit_code == 1, refused.stdout + refused.stderr
+    lines = [line for line in refused.stderr.splitlines() if "security-team" in line]
+    assert any("plan file:" in line and f"via application {APP}" not in line for line in lines), lines
+    assert any(
+        "is missing from the plan file" in line and f"via application {APP}" in line for line in lines
+    ), lines
+    assert json.loads((contoso / "state.json").read_text()) == json.loads(
+        (contoso / "live-as-tutorial.json").read_text()
+    )
