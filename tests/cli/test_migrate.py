@@ -376,11 +376,11 @@ def test_a_run_stopped_at_stage_5_resumes_there_as_its_message_says(
 APP = "c2000000-0000-4000-8000-000000000002"
 
 
-def _add_compound_entry(here: Path) -> None:
-    """Someone adds `security-team via APP` to the vault behind the run's back."""
+def _add_compound_entry(here: Path, app: str = APP) -> None:
+    """Someone adds `security-team via app` to the vault (behind the run's back)."""
     state = read_state_file(here / "state.json")
     vault = state.vaults["payments-kv"]
-    entry = AccessPolicy(object_id=SECURITY, application_id=APP, keys=("sign",))
+    entry = AccessPolicy(object_id=SECURITY, application_id=app, keys=("sign",))
     policies = {"access_policies": (*vault.access_policies, entry)}
     vaults = {**state.vaults, "payments-kv": vault.model_copy(update=policies)}
     write_state_file(here / "state.json", state.model_copy(update={"vaults": vaults}))
@@ -435,3 +435,37 @@ def test_a_compound_entry_added_after_the_switch_is_not_removed_unseen(
     assert "stage 4 failed: the access policies changed during the run" in stopped.stderr
     assert "hsmsync migrate --rollback payments-kv" in stopped.stderr
     assert _vault(here) == (True, 5, 6)  # nothing removed
+
+
+APP2, APP3 = "c3000000-0000-4000-8000-000000000003", "c4000000-0000-4000-8000-000000000004"
+AUDITOR_LINE = "      auditor: {keys: [list], secrets: [list], certificates: [list]}\n"
+
+
+@pytest.mark.parametrize(
+    ("accept_loss", "still_refused"),
+    [
+        ("        security-team: [via " + APP3 + "]\n", [APP, APP2]),  # names another application
+        ("        security-team: [via " + APP + "]\n", [APP2]),  # one of its two compound entries
+        ("        auditor: [via " + APP + "]\n", [APP, APP2]),  # the right application, the wrong user
+        ("        security-team: [keys/sign, keys/get]\n", [APP, APP2]),  # its permissions, not the entry
+    ],
+)
+def test_accepting_a_compound_loss_takes_the_exact_user_and_application(
+    here: Path, accept_loss: str, still_refused: list[str]
+) -> None:
+    """Two compound entries of the security team: only `security-team: [via <that application>]`
+    accepts each; every other wording leaves it refused, naming the line that would accept it."""
+    for app in (APP, APP2):
+        _add_compound_entry(here, app)
+    manifest = here / "hsmsync.yaml"
+    manifest.write_text(
+        MANIFEST.replace(AUDITOR_LINE, AUDITOR_LINE + "    migration:\n      accept_loss:\n" + accept_loss)
+    )
+    refused = run_cli("migrate", "--write", *STATE, cwd=here)
+    assert refused.exit_code == 1, refused.stdout
+    for app in (APP, APP2):
+        assert (f"security-team via application {app}" in refused.stderr) is (app in still_refused), (
+            refused.stderr
+        )
+    assert f"security-team: [via {still_refused[0]}]" in refused.stderr
+    assert "access_policies" in manifest.read_text()  # nothing written
