@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import replace
 
 from hsmsync.core.applier_rights import rights_to_keep
+from hsmsync.core.desired import DesiredState
 from hsmsync.core.guard import Caller, check_lockout
 from hsmsync.core.plan import Action, Kind, Plan, Plane
 from hsmsync.core.planner import plan_changes
-from hsmsync.core.state import ArmRoleAssignment, ArmRoleDefinition, Permission
+from hsmsync.core.state import ArmRoleAssignment, ArmRoleDefinition, LiveState, Permission
 from hsmsync.core.target import Target
 from tests.changes import flat_change
 
@@ -195,3 +196,61 @@ def test_a_service_principals_groups_count_in_azure_rbac():
         "Microsoft.Authorization/roleAssignments/write" in p and "Contoso Access Admin" in p for p in problems
     )
     assert Caller(ALICE, arm_only_group_ids=(TEAM,)).data_ids == {ALICE}
+
+
+DATA_ACCESS_ADMIN = "8b54135c-b56d-4d72-a534-26097cfdc8d8"
+READER = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
+
+
+def _limited_to(*roles: str) -> str:
+    """Key Vault Data Access Administrator's condition: it may assign (and remove) only `roles`."""
+    guids = ", ".join(roles)
+    return " AND ".join(
+        f"((!(ActionMatches{{'Microsoft.Authorization/roleAssignments/{verb}'}})) OR "
+        f"(@{side}[Microsoft.Authorization/roleAssignments:RoleDefinitionId] ForAnyOfAnyValues:GuidEquals {{{guids}}}))"
+        for verb, side in (("write", "Request"), ("delete", "Resource"))
+    )
+
+
+def _conditional_state(condition: str) -> tuple[LiveState, DesiredState]:
+    """Alice holds Owner at RG (the plan removes it), Reader, and Data Access Administrator under
+    `condition`; the team keeps its Owner (someone can still manage assignments)."""
+    daa = _arm(2, DATA_ACCESS_ADMIN, ALICE).model_copy(
+        update={"condition": condition, "condition_version": "2.0"}
+    )
+    state = live(arm=(_arm(1, OWNER, ALICE), daa, _arm(3, READER, ALICE), _arm(4, OWNER, TEAM)))
+    mine = {"role": "Key Vault Data Access Administrator", "scope": RG, "condition": condition}
+    teams = {
+        "me": {"members": ["alice"], "management": [mine, {"role": "Reader", "scope": RG}]},
+        "ops": {"members": ["team"], "management": [{"role": "Owner", "scope": RG}]},
+    }
+    return state, manifest(teams=teams, mgmt_prune=True)
+
+
+def test_a_condition_that_denies_the_roles_hsmsync_assigns_does_not_keep_the_appliers_right():
+    # The condition lets Alice assign only Key Vault Secrets User; the manifest assigns Reader,
+    # Owner and the Data Access Administrator itself at RG: once her Owner goes, her next plan could not.
+    state, desired = _conditional_state(_limited_to("4633458b-17de-408a-b874-0445c86b69e6"))
+    plan = plan_changes(desired, state)
+    assert [(c.action, c.principal_id) for c in plan.changes] == [(Action.DELETE, ALICE)]
+    problems = check_lockout(plan, state, caller=Caller(ALICE), keep=rights_to_keep(desired))
+    refusal = next(p for p in problems if "roleAssignments/write at" in p)
+    assert "(it holds it through Owner)" in refusal
+    assert (
+        "not relied on: Key Vault Data Access Administrator (00000000-0000-0000-0000-0000000000b2) holds it "
+        "only under a condition that denies write for the roles" in refusal
+    )
+    assert READER in refusal and "ForAnyOfAnyValues:GuidEquals" in refusal
+
+
+def test_a_condition_that_allows_exactly_the_roles_hsmsync_assigns_keeps_the_appliers_right():
+    state, desired = _conditional_state(_limited_to(READER, DATA_ACCESS_ADMIN, OWNER))
+    plan = plan_changes(desired, state)
+    assert check_lockout(plan, state, caller=Caller(ALICE), keep=rights_to_keep(desired)) == []
+
+
+def test_a_condition_hsmsync_cannot_evaluate_is_not_relied_on():
+    state, desired = _conditional_state("@Resource[Microsoft.Authorization/roleAssignments:tags] Exists")
+    plan = plan_changes(desired, state)
+    problems = check_lockout(plan, state, caller=Caller(ALICE), keep=rights_to_keep(desired))
+    assert any("a condition that could not be evaluated for write" in p for p in problems), problems

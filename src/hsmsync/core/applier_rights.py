@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from hsmsync.core.catalog import DATA_ACTION_PREFIX
 from hsmsync.core.desired import DesiredState
 from hsmsync.core.plan import Plane
+from hsmsync.core.scopes import arm_scope_key
 
 _ASSIGNMENTS = tuple(f"roleAssignments/{v}/action" for v in ("read", "write", "delete"))
 _DEFINITIONS = ("roleDefinitions/write/action", "roleDefinitions/delete/action")
@@ -41,6 +42,9 @@ class Right:
     action: str  # in the service's spelling
     scope: str  # '/', '/keys' (data plane) or an ARM resource id
     why: str
+    # roleAssignments/write|delete in Azure RBAC: the roles hsmsync assigns there, what a role-
+    # assignment condition (e.g. Key Vault Data Access Administrator's) is evaluated against
+    role_ids: tuple[str, ...] = ()
 
     @property
     def short(self) -> str:
@@ -51,8 +55,22 @@ def _data(hsm: str, short: str, scope: str, why: str) -> Right:
     return Right(Plane.DATA, hsm, DATA_ACTION_PREFIX + short, scope, why)
 
 
-def _arm(action: str, scope: str, why: str) -> Right:
-    return Right(Plane.MANAGEMENT, "arm", action, scope, why)
+def _arm(action: str, scope: str, why: str, role_ids: tuple[str, ...] = ()) -> Right:
+    return Right(Plane.MANAGEMENT, "arm", action, scope, why, role_ids)
+
+
+def _roles_at(desired: DesiredState, scope: str) -> tuple[str, ...]:
+    """The Azure roles the manifest assigns at `scope`: what hsmsync writes and deletes there."""
+    wanted = arm_scope_key(scope)
+    return tuple(
+        sorted(
+            {
+                a.role_id
+                for a in desired.assignments
+                if a.plane is Plane.MANAGEMENT and arm_scope_key(a.scope) == wanted
+            }
+        )
+    )
 
 
 def rights_to_keep(desired: DesiredState) -> tuple[Right, ...]:
@@ -77,7 +95,8 @@ def rights_to_keep(desired: DesiredState) -> tuple[Right, ...]:
             if hsm.logging is not None:
                 out += [_arm(a, hsm.resource_id, f"to manage {hsm.name}'s logging") for a in DIAGNOSTICS]
     for scope in desired.arm_scopes:
-        out += [_arm(a, scope, "to manage Azure role assignments") for a in ARM_ASSIGNMENTS]
+        roles = _roles_at(desired, scope)
+        out += [_arm(a, scope, "to manage Azure role assignments", roles) for a in ARM_ASSIGNMENTS]
     for vault in desired.vaults.values():
         out.append(_arm("Microsoft.KeyVault/vaults/read", vault.resource_id, f"to read vault {vault.name}"))
         if not vault.rbac:

@@ -13,11 +13,12 @@ its own assignments only. `--allow-lockout` is the explicit override.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from hsmsync.core.applier_rights import Right
 from hsmsync.core.capabilities import permits
 from hsmsync.core.catalog import DATA_ACTION_PREFIX, builtin_data_roles, management_role_map
+from hsmsync.core.conditions import Verdict, verdict_for_each_role
 from hsmsync.core.grants import Grant, grants_from_live, hsm_roles
 from hsmsync.core.plan import Action, Change, Kind, Plan, Plane
 from hsmsync.core.scopes import arm_scope_key, data_scope_covers
@@ -79,7 +80,8 @@ def _arm_covers(assigned: str, scope: str) -> bool:
 
 def _arm_holders(state: LiveState, resource_scopes: set[str]) -> set[str]:
     """Who may write role assignments on the HSM resources, through built-in or custom Azure roles
-    (a role hsmsync does not know counts as unable, so the guard errs safe)."""
+    (a role hsmsync does not know counts as unable, so the guard errs safe; so does an assignment
+    whose condition restricts which roles it may assign)."""
     roles = management_role_map(state.arm.role_definitions, state.arm.builtin_role_definitions)
     return {
         a.principal_id
@@ -87,7 +89,17 @@ def _arm_holders(state: LiveState, resource_scopes: set[str]) -> set[str]:
         if any(_arm_covers(a.scope, r) for r in resource_scopes)
         and (role := roles.get(a.role_definition_id)) is not None
         and role_allows(role, ARM_WRITE_ASSIGNMENTS, plane=Plane.MANAGEMENT)
+        and (
+            a.condition is None
+            or verdict_for_each_role(a.condition, ARM_WRITE_ASSIGNMENTS, ()) is Verdict.ALLOWED
+        )
     }
+
+
+def _unrestricted(condition: str) -> bool:
+    """Does a condition let its holder write assignments of any role (what "can manage role
+    assignments" means here)? A condition that restricts the roles does not."""
+    return verdict_for_each_role(condition, ARM_WRITE_ASSIGNMENTS, ()) is Verdict.ALLOWED
 
 
 def check_lockout(
@@ -119,11 +131,31 @@ def check_lockout(
             "HSM resources (Microsoft.Authorization/roleAssignments/write)"
         )
     if caller is not None:
+        keep = _with_planned_roles(keep, plan, caller)
         problems += _mid_apply_problems(plan, live, caller)
         problems += _kept_rights_problems(
             plan, _CallerView.of(live, caller), _CallerView.of(after, caller), keep
         )
     return problems
+
+
+def _with_planned_roles(keep: Sequence[Right], plan: Plan, caller: Caller) -> list[Right]:
+    """Azure role-assignment rights with the roles this plan writes or deletes at their scope
+    too: a condition on the caller's right must allow those as well as the manifest's (but for
+    its own assignments the plan deletes: those are gone, nothing later touches them)."""
+    planned: dict[str, set[str]] = {}
+    for c in plan.changes:
+        own_delete = c.action is Action.DELETE and (c.principal_id or "").lower() in caller.arm_ids
+        if c.plane is Plane.MANAGEMENT and c.kind is Kind.ROLE_ASSIGNMENT and c.role_id and not own_delete:
+            planned.setdefault(arm_scope_key(c.scope), set()).add(c.role_id)
+    out = []
+    for r in keep:
+        extra = planned.get(arm_scope_key(r.scope), set()) if r.action in _ARM_ROLE_WRITES else set()
+        out.append(replace(r, role_ids=tuple(sorted({*r.role_ids, *extra}))) if extra else r)
+    return out
+
+
+_ARM_ROLE_WRITES = (ARM_WRITE_ASSIGNMENTS, "Microsoft.Authorization/roleAssignments/delete")
 
 
 def _builtin_deletes(plan: Plan) -> list[str]:
@@ -182,6 +214,14 @@ class _CallerView:
                 ):
                     out.append(_Through(a.name, role.name, role.role_name))
             return out
+        for b, mrole in self._arm_granting(right):
+            if b.condition is None or _condition_verdict(b.condition, right) is Verdict.ALLOWED:
+                out.append(_Through(b.name, mrole.name, mrole.role_name))
+        return out
+
+    def _arm_granting(self, right: Right) -> list[tuple[ArmRoleAssignment, RoleDefinition]]:
+        """The caller's Azure role assignments whose role grants `right`, conditions aside."""
+        out = []
         for b in self.arm:
             mrole = self.arm_roles.get(b.role_definition_id)
             if (
@@ -189,8 +229,28 @@ class _CallerView:
                 and _arm_covers(b.scope, right.scope)
                 and role_allows(mrole, right.action, plane=Plane.MANAGEMENT)
             ):
-                out.append(_Through(b.name, mrole.name, mrole.role_name))
+                out.append((b, mrole))
         return out
+
+    def not_relied_on(self, right: Right) -> list[str]:
+        """The caller's conditional assignments that would grant `right` but whose condition does
+        not allow every operation hsmsync needs it for: the guard does not count them."""
+        out = []
+        for b, mrole in self._arm_granting(right) if right.plane is Plane.MANAGEMENT else []:
+            if b.condition is None or (verdict := _condition_verdict(b.condition, right)) is Verdict.ALLOWED:
+                continue
+            roles = f" for the roles {', '.join(right.role_ids)}" if right.role_ids else ""
+            how = "denies" if verdict is Verdict.DENIED else "could not be evaluated for"
+            out.append(
+                f"{mrole.role_name} ({b.name}) holds it only under a condition that {how} "
+                f"{right.action.rsplit('/', 1)[-1]}{roles}: {b.condition}"
+            )
+        return out
+
+
+def _condition_verdict(condition: str, right: Right) -> Verdict:
+    """A condition counts only for exactly what hsmsync does with the right: each role it assigns."""
+    return verdict_for_each_role(condition, right.action, right.role_ids)
 
 
 def _needed(change: Change) -> Right:
@@ -282,9 +342,11 @@ def _kept_rights_problems(
             f"#{order} ({c.action.value} {c.kind.value.replace('_', ' ')} {c.role})" for order, c in by
         )
         where = right.target if right.plane is Plane.DATA else "Azure RBAC"
+        unrelied = after.not_relied_on(right)
+        besides = f"; not relied on: {'; '.join(unrelied)}" if unrelied else ""
         problems.append(
             f"{where}: change{'s' if len(by) > 1 else ''} {which or '(several)'} would take from "
             f"the applying identity {right.short} at '{right.scope}' (it holds it through {roles}), "
-            f"which it needs {right.why}"
+            f"which it needs {right.why}{besides}"
         )
     return problems

@@ -1,0 +1,365 @@
+"""Azure role-assignment conditions (ABAC, version 2.0): a parser and a three-valued evaluator.
+
+The subset Key Vault documents ("Azure role assignment condition format and syntax"; Key Vault
+Data Access Administrator's condition): `ActionMatches{'...'}`, `SubOperationMatches{'...'}`,
+`@Request[...]` / `@Resource[...]` / `@Principal[...]` attributes compared with `StringEquals`,
+`StringNotEquals`, `StringEqualsIgnoreCase`, `StringStartsWith`, `StringLike` (and their `Not`
+forms), `GuidEquals` / `GuidNotEquals`, each optionally quantified (`ForAnyOfAnyValues:` ...),
+joined by AND / OR / NOT (or `&&`, `||`, `!`) and parentheses.
+
+A condition says when its assignment grants an action: "true" lets the role's actions through,
+"false" withholds them. What this module cannot parse, an operator it does not know, or an
+attribute the question does not supply evaluates to UNKNOWN ("not evaluated"), never to allowed:
+Kleene logic keeps an unknown part unknown unless the rest decides on its own (`x OR true` is
+true, `x AND false` is false). Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from fnmatch import fnmatchcase
+from functools import cache
+
+from hsmsync.core.capabilities import permits
+from hsmsync.core.state import Permission
+
+
+class Verdict(StrEnum):
+    ALLOWED = "allowed"
+    DENIED = "denied"
+    NOT_EVALUATED = "not evaluated"
+
+
+# Attributes hsmsync can supply, lower-cased (`@Resource[Microsoft.KeyVault/vaults/secrets:name]`).
+REQUEST_ROLE = "@request[microsoft.authorization/roleassignments:roledefinitionid]"
+RESOURCE_ROLE = "@resource[microsoft.authorization/roleassignments:roledefinitionid]"
+NAME_ATTRIBUTES = {
+    kind: f"@resource[microsoft.keyvault/vaults/{kind}:name]" for kind in ("keys", "secrets", "certificates")
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """One operation a condition is asked about: the action (in the service's spelling), its
+    sub-operation if any, and the attributes known for it (lower-cased name -> values)."""
+
+    action: str
+    attributes: Mapping[str, tuple[str, ...]]
+    sub_operation: str | None = None
+
+
+class ConditionSyntaxError(ValueError):
+    pass
+
+
+# ---- tokens -------------------------------------------------------------------------------
+
+_TOKEN = re.compile(
+    r"""\s*(?:
+      (?P<string>'(?:[^'\\]|\\.)*')
+    | (?P<attr>@(?:Request|Resource|Principal|Environment)\[[^\]]+\])
+    | (?P<set>\{[^{}]*\})
+    | (?P<op>&&|\|\||!|\(|\))
+    | (?P<word>[A-Za-z][A-Za-z0-9:_.\-]*)
+    )""",
+    re.VERBOSE | re.IGNORECASE,
+)
+
+
+def _tokens(text: str) -> list[tuple[str, str]]:
+    out, at = [], 0
+    text = text.rstrip()
+    while at < len(text):
+        m = _TOKEN.match(text, at)
+        if m is None or m.end() == at:
+            raise ConditionSyntaxError(f"unexpected text at {at}: {text[at : at + 20]!r}")
+        kind = m.lastgroup
+        assert kind is not None
+        out.append((kind, m.group(kind)))
+        at = m.end()
+    return out
+
+
+# ---- syntax tree --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Not:
+    inner: _Node
+
+
+@dataclass(frozen=True, slots=True)
+class _Join:
+    op: str  # "and" | "or"
+    parts: tuple[_Node, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Matches:
+    what: str  # "actionmatches" | "suboperationmatches"
+    pattern: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Compare:
+    attribute: str  # lower-cased
+    quantifier: str | None  # "foranyofanyvalues" ... or None
+    operator: str  # lower-cased, e.g. "stringequals"
+    values: tuple[str, ...]
+    is_set: bool
+
+
+_Node = _Not | _Join | _Matches | _Compare
+
+_OPERATORS = {
+    "stringequals",
+    "stringnotequals",
+    "stringequalsignorecase",
+    "stringnotequalsignorecase",
+    "stringstartswith",
+    "stringnotstartswith",
+    "stringstartswithignorecase",
+    "stringnotstartswithignorecase",
+    "stringlike",
+    "stringnotlike",
+    "guidequals",
+    "guidnotequals",
+}
+_QUANTIFIERS = {"foranyofanyvalues", "forallofanyvalues", "foranyofallvalues", "forallofallvalues"}
+
+
+def _literal(token: str) -> str:
+    return token[1:-1].replace("\\'", "'")
+
+
+def _set_values(token: str) -> tuple[str, ...]:
+    inner = token[1:-1].strip()
+    if not inner:
+        raise ConditionSyntaxError("an empty set")
+    out = []
+    for part in (p.strip() for p in inner.split(",")):
+        if part.startswith("'") and part.endswith("'") and len(part) >= 2:
+            out.append(_literal(part))
+        elif re.fullmatch(r"[0-9A-Za-z\-]+", part):
+            out.append(part)  # GUIDs are written unquoted
+        else:
+            raise ConditionSyntaxError(f"a set value that is neither quoted nor a GUID: {part!r}")
+    return tuple(out)
+
+
+class _Parser:
+    def __init__(self, tokens: list[tuple[str, str]]) -> None:
+        self.tokens, self.at = tokens, 0
+
+    def peek(self) -> tuple[str, str] | None:
+        return self.tokens[self.at] if self.at < len(self.tokens) else None
+
+    def take(self) -> tuple[str, str]:
+        token = self.peek()
+        if token is None:
+            raise ConditionSyntaxError("the condition ends too early")
+        self.at += 1
+        return token
+
+    def is_word(self, *words: str) -> bool:
+        token = self.peek()
+        return token is not None and token[1].lower() in words
+
+    def expression(self) -> _Node:
+        return self._join("or", ("or", "||"), self._and)
+
+    def _and(self) -> _Node:
+        return self._join("and", ("and", "&&"), self._unary)
+
+    def _join(self, op: str, words: tuple[str, ...], part: Callable[[], _Node]) -> _Node:
+        parts = [part()]
+        while self.is_word(*words):
+            self.take()
+            parts.append(part())
+        return parts[0] if len(parts) == 1 else _Join(op, tuple(parts))
+
+    def _unary(self) -> _Node:
+        if self.is_word("!", "not"):
+            self.take()
+            return _Not(self._unary())
+        kind, text = self.take()
+        if text == "(":
+            inner = self.expression()
+            if self.take()[1] != ")":
+                raise ConditionSyntaxError("a '(' without its ')'")
+            return inner
+        if kind == "word" and text.lower() in ("actionmatches", "suboperationmatches"):
+            following = self.peek()
+            values = _set_values(self.take()[1]) if following and following[0] == "set" else ()
+            if len(values) != 1:
+                raise ConditionSyntaxError(f"{text} takes one quoted value in braces")
+            return _Matches(text.lower(), values[0])
+        if kind == "attr":
+            return self._compare(text)
+        raise ConditionSyntaxError(f"unexpected {text!r}")
+
+    def _compare(self, attribute: str) -> _Compare:
+        kind, word = self.take()
+        quantifier, _, operator = word.lower().rpartition(":")
+        if kind != "word" or operator not in _OPERATORS or (quantifier and quantifier not in _QUANTIFIERS):
+            raise ConditionSyntaxError(f"an operator hsmsync does not evaluate: {word!r}")
+        kind, value = self.take()
+        if kind == "string":
+            return _Compare(attribute.lower(), quantifier or None, operator, (_literal(value),), False)
+        if kind == "set":
+            return _Compare(attribute.lower(), quantifier or None, operator, _set_values(value), True)
+        if kind == "word" and operator.startswith("guid"):
+            return _Compare(attribute.lower(), quantifier or None, operator, (value,), False)
+        raise ConditionSyntaxError(f"{word} needs a quoted value or a set, not {value!r}")
+
+
+@cache
+def parse(text: str) -> _Node:
+    """The condition's syntax tree; ConditionSyntaxError for anything outside the subset."""
+    parser = _Parser(_tokens(text))
+    node = parser.expression()
+    if (rest := parser.peek()) is not None:
+        raise ConditionSyntaxError(f"unexpected {rest[1]!r} after a complete condition")
+    return node
+
+
+def parses(text: str) -> bool:
+    try:
+        parse(text)
+    except ConditionSyntaxError:
+        return False
+    return True
+
+
+# ---- evaluation (None: unknown) -------------------------------------------------------------
+
+
+def _one(operator: str, left: str, right: str) -> bool:
+    negated = "not" in operator
+    base = operator.replace("not", "", 1)
+    if base.startswith("guid"):
+        result = left.strip().lower() == right.strip().lower()
+    elif base.endswith("ignorecase"):
+        base = base.removesuffix("ignorecase")
+        result = _string(base, left.lower(), right.lower())
+    else:
+        result = _string(base, left, right)
+    return not result if negated else result
+
+
+def _string(base: str, left: str, right: str) -> bool:
+    if base == "stringequals":
+        return left == right
+    if base == "stringstartswith":
+        return left.startswith(right)
+    return fnmatchcase(left, right.replace("[", "[[]"))  # stringlike: * and ? only
+
+
+def _compare(node: _Compare, request: Request) -> bool | None:
+    left = request.attributes.get(node.attribute)
+    if left is None:
+        return None  # an attribute this question does not supply: not evaluated
+    right = node.values
+    if node.quantifier is None:
+        if node.is_set or len(left) != 1:
+            return None
+        return _one(node.operator, left[0], right[0])
+    any_left = node.quantifier.startswith("forany")
+    any_right = node.quantifier.endswith("anyvalues")
+
+    def right_holds(value: str) -> bool:
+        hits = (_one(node.operator, value, r) for r in right)
+        return any(hits) if any_right else all(hits)
+
+    return any(map(right_holds, left)) if any_left else all(map(right_holds, left))
+
+
+def _action_matches(pattern: str, action: str) -> bool:
+    return fnmatchcase(action.lower(), pattern.lower().replace("[", "[[]"))
+
+
+def _evaluate(node: _Node, request: Request) -> bool | None:
+    if isinstance(node, _Not):
+        inner = _evaluate(node.inner, request)
+        return None if inner is None else not inner
+    if isinstance(node, _Join):
+        results = [_evaluate(p, request) for p in node.parts]
+        decisive = node.op == "or"  # OR: one true decides; AND: one false decides
+        if decisive in results:
+            return decisive
+        return None if None in results else not decisive
+    if isinstance(node, _Matches):
+        if node.what == "actionmatches":
+            return _action_matches(node.pattern, request.action)
+        if request.sub_operation is None:
+            return False  # the request has no sub-operation, so none matches
+        return node.pattern.lower() == request.sub_operation.lower()
+    return _compare(node, request)
+
+
+def evaluate(condition: str, request: Request) -> Verdict:
+    """What `condition` says of `request`: allowed, denied, or not evaluated (unparsed, an
+    operator outside the subset, or an attribute the request does not supply)."""
+    try:
+        node = parse(condition)
+    except ConditionSyntaxError:
+        return Verdict.NOT_EVALUATED
+    result = _evaluate(node, request)
+    if result is None:
+        return Verdict.NOT_EVALUATED
+    return Verdict.ALLOWED if result else Verdict.DENIED
+
+
+def grant_verdict(
+    permissions: Sequence[Permission], condition: str | None, request: Request, *, data: bool
+) -> Verdict:
+    """Does an assignment of a role with `permissions` and `condition` allow `request`? The
+    role must grant the action first: a condition only ever narrows."""
+    if not permits(tuple(permissions), request.action, data=data):
+        return Verdict.DENIED
+    if condition is None:
+        return Verdict.ALLOWED
+    return evaluate(condition, request)
+
+
+def name_request(action: str, kind: str, name: str) -> Request:
+    """A Key Vault data action on one key, secret or certificate, by its name."""
+    attribute = NAME_ATTRIBUTES.get(kind)
+    return Request(action, {attribute: (name,)} if attribute else {})
+
+
+def assignment_request(action: str, role_ids: Sequence[str]) -> Request:
+    """`roleAssignments/write` or `/delete` of assignments of these roles (GUIDs or role ids);
+    one request per role is the caller's job: a set here means all of them at once."""
+    guids = tuple(r.rstrip("/").rsplit("/", 1)[-1] for r in role_ids)
+    return Request(action, {REQUEST_ROLE: guids, RESOURCE_ROLE: guids})
+
+
+def verdict_for_each_role(condition: str, action: str, role_ids: Sequence[str]) -> Verdict:
+    """What `condition` says of `action` done once per role (one request each, as ARM sees a
+    PUT or DELETE of one assignment); no roles: the action with no role attributes. Allowed
+    only when every request is allowed; denied when any is."""
+    requests = [assignment_request(action, [r]) for r in role_ids] or [Request(action, {})]
+    verdicts = {evaluate(condition, r) for r in requests}
+    for worst in (Verdict.DENIED, Verdict.NOT_EVALUATED):
+        if worst in verdicts:
+            return worst
+    return Verdict.ALLOWED
+
+
+__all__ = [
+    "NAME_ATTRIBUTES",
+    "ConditionSyntaxError",
+    "Request",
+    "Verdict",
+    "assignment_request",
+    "evaluate",
+    "grant_verdict",
+    "name_request",
+    "parse",
+    "parses",
+    "verdict_for_each_role",
+]
