@@ -143,6 +143,13 @@ def executor_lacks(live: LiveState, caller: Caller, resource_id: str) -> list[st
     return [r for r in SWITCH_RIGHTS if not any(permits(role.permissions, r, data=False) for role in held)]
 
 
+def _described(c: Change) -> str:
+    """`create role assignment Reader for auditor at /subscriptions/...`."""
+    who = f" for {c.principal}" if c.principal else ""
+    where = f" at {c.scope}" if c.kind is Kind.ROLE_ASSIGNMENT else ""
+    return f"{c.action.value} {c.kind.value.replace('_', ' ')} {c.role}{who}{where}"
+
+
 class Migrator:
     """Runs the stages for one vault; raises HsmsyncError (with the way back) on any failure."""
 
@@ -150,6 +157,7 @@ class Migrator:
         self.run = run
         self.vault = vault
         self.request = migration_request(run.desired, [vault], run.caller)
+        self.created: list[Change] = []  # stage 1's role changes made so far, for the way back
 
     def _read(self) -> LiveState:
         return self.run.backend.read_state(self.request)
@@ -159,10 +167,7 @@ class Migrator:
         rg = v.resource_id.split("/")[4] if len(v.resource_id.split("/")) > 4 else "<resource group>"
         name = v.resource_id.rstrip("/").rsplit("/", 1)[-1]
         if stage <= 2:
-            back = (
-                "nothing was switched: the vault still uses its access policies; role assignments "
-                "created so far change nothing while it does"
-            )
+            back = self._not_switched()
         elif stage <= 4:
             back = (
                 f"roll back now: `hsmsync migrate --rollback {v.name}` (or `az keyvault update --name {name} "
@@ -174,6 +179,36 @@ class Migrator:
                 "the vault runs on Azure RBAC; the access policies left are inert: run migrate --apply again"
             )
         return HsmsyncError(f"vault {v.name}: stage {stage} failed: {problem}\n  {back}")
+
+    def _not_switched(self) -> str:
+        """The way back before the switch, true of data- and management-plane roles alike: the
+        vault ignores Azure RBAC data actions while on access policies, but a role's control-plane
+        actions are in force as soon as it is assigned."""
+        if not self.created:
+            return (
+                "nothing was switched and no role assignment was created: "
+                "the vault still uses its access policies"
+            )
+        roles = management_role_map(self.run.desired.arm_roles)
+        made = []
+        for c in self.created:
+            if c.kind is not Kind.ROLE_ASSIGNMENT:
+                made.append(f"{_described(c)} (a role definition grants nothing by itself)")
+                continue
+            role = roles.get(c.role_id.lower())
+            actions = sorted({a for b in role.permissions for a in b.actions}) if role else []
+            grants = (
+                f"control-plane actions in force now: {', '.join(actions)}"
+                if actions
+                else "no control-plane actions"
+            )
+            made.append(f"{_described(c)} ({grants if role else 'a role hsmsync does not know'})")
+        return (
+            "nothing was switched: the vault still uses its access policies, so the data actions of the "
+            f"{len(self.created)} Azure role change(s) made so far do not reach it yet; their control-plane "
+            "actions apply now, whatever the vault's permission model: " + "; ".join(made) + ". Run migrate "
+            "--apply again to go on, or delete these assignments to undo them"
+        )
 
     def check(self, live: LiveState, stage: int = 0) -> VaultMigration:
         """The migration of the access policies `live` holds; refused when it loses what the manifest
@@ -202,26 +237,31 @@ class Migrator:
                 stage, f"the executor {caller.object_id} lacks {', '.join(lacking)} at the vault"
             )
 
-    def _changes(self, live: LiveState) -> list[Change]:
-        """Creates and updates of the manifest's Azure roles and assignments that reach the vault."""
+    def _changes(self, live: LiveState) -> tuple[list[Change], list[Change]]:
+        """(the vault's, the others): creates and updates of the manifest's Azure role assignments
+        at the vault or below it, and the custom roles they use; then every other pending Azure
+        role change, which stage 1 leaves to `hsmsync apply` (a subscription's or another vault's
+        assignments, and any delete, are not this migration's to make)."""
         plan = plan_changes(self.run.desired, live)
         rid = self.vault.resource_id
         assigned_roles = {
-            a.role_id
+            a.role_id.lower()
             for a in self.run.desired.assignments
-            if a.plane is Plane.MANAGEMENT and (at_or_above(a.scope, rid) or at_or_above(rid, a.scope))
+            if a.plane is Plane.MANAGEMENT and at_or_above(rid, a.scope)
         }
-        out = []
+        mine, others = [], []
         for c in plan.changes:
-            if c.plane is not Plane.MANAGEMENT or c.action is Action.DELETE:
-                continue
-            reaches = at_or_above(c.scope, rid) or at_or_above(rid, c.scope)
-            assigned = c.kind is Kind.ROLE_DEFINITION and c.name.lower() in assigned_roles
-            if (c.kind is Kind.ROLE_ASSIGNMENT and reaches) or assigned:
-                out.append(c)
-        return out
+            if c.plane is not Plane.MANAGEMENT or c.kind not in (Kind.ROLE_ASSIGNMENT, Kind.ROLE_DEFINITION):
+                continue  # the vault's permission model and policies are stages 3 and 5
+            at_vault = c.kind is Kind.ROLE_ASSIGNMENT and at_or_above(rid, c.scope)
+            used = c.kind is Kind.ROLE_DEFINITION and c.name.lower() in assigned_roles
+            if (at_vault or used) and c.action is not Action.DELETE:
+                mine.append(c)
+            else:
+                others.append(c)
+        return mine, others
 
-    def _wait_in_effect(self, migration: VaultMigration) -> LiveState:
+    def _wait_in_effect(self, migration: VaultMigration, others: list[Change]) -> LiveState:
         deadline = time.monotonic() + self.run.wait_seconds
         while True:
             live = self._read()
@@ -229,8 +269,15 @@ class Migrator:
             if not missing:
                 return live
             if time.monotonic() >= deadline:
+                left = (
+                    f" (if they rely on the {len(others)} pending change(s) outside the vault that "
+                    "stage 1 left alone, run `hsmsync apply` for those first)"
+                    if others
+                    else ""
+                )
                 raise self._fail(
-                    1, f"assignments not in effect after {self.run.wait_seconds:g}s: {'; '.join(missing)}"
+                    1,
+                    f"assignments not in effect after {self.run.wait_seconds:g}s: {'; '.join(missing)}{left}",
                 )
             time.sleep(self.run.poll_seconds)
 
@@ -257,13 +304,19 @@ class Migrator:
             self._verify_and_remove(migration)
             return
         self._check_executor(live, 0)
+        changes, others = self._changes(live)
+        if others:
+            say(
+                f"stage 1/5: left alone {len(others)} pending change(s) outside vault {v.name} "
+                "(run `hsmsync apply` for them): " + "; ".join(_described(c) for c in others)
+            )
         try:
-            changes = self._changes(live)
             for change in changes:
                 self.run.backend.apply_change(change)
+                self.created.append(change)
         except HsmsyncError as exc:
             raise self._fail(1, str(exc)) from None
-        live = self._wait_in_effect(migration)
+        live = self._wait_in_effect(migration, others)
         say(
             f"stage 1/5: {len(changes)} Azure role change(s) made; every identity's assignments are in effect"
         )

@@ -469,3 +469,54 @@ def test_accepting_a_compound_loss_takes_the_exact_user_and_application(
         )
     assert f"security-team: [via {still_refused[0]}]" in refused.stderr
     assert "access_policies" in manifest.read_text()  # nothing written
+
+
+def test_stage_1_makes_only_the_vaults_changes_and_names_the_others_it_left(here: Path) -> None:
+    """A pending subscription-level assignment that happens to be in the plan is not the migration's
+    to make: stage 1 leaves it (and says so), `hsmsync apply` makes it."""
+    assert run_cli("migrate", "--write", *STATE, cwd=here).exit_code == 0
+    manifest = here / "hsmsync.yaml"
+    subscription = f"/subscriptions/{SUB}"
+    observers = f"  observers:\n    members: [auditor]\n    management:\n      - {{role: Reader, scope: {subscription}}}\n"
+    manifest.write_text(manifest.read_text().replace("teams:\n", "teams:\n" + observers, 1))
+    applied = run_cli("migrate", "--apply", "--caller", "pipeline", *STATE, cwd=here)
+    assert applied.exit_code == 0, applied.stderr
+    assert (
+        "stage 1/5: left alone 1 pending change(s) outside vault payments-kv (run `hsmsync apply` for "
+        f"them): create role assignment Reader for auditor at {subscription}" in applied.stdout
+    )
+    state = read_state_file(here / "state.json")
+    assert [a for a in state.arm.role_assignments if a.scope.lower() == subscription.lower()] == []
+    assert _vault(here) == (True, 0, 6)  # the vault's own five were made
+    pending = run_cli("plan", "--detailed-exitcode", *STATE, cwd=here)
+    assert pending.exit_code == 2 and "Reader" in pending.stdout
+
+
+def test_a_stage_1_failure_says_what_the_roles_made_so_far_do_now(
+    here: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before the switch the vault ignores the new assignments' data actions, but their roles'
+    control-plane actions are in force at once: the message says both, and which were made."""
+    assert run_cli("migrate", "--write", *STATE, cwd=here).exit_code == 0
+    real, made = FileStateBackend.apply_change, []
+
+    def fail_the_third(self: FileStateBackend, change: Change) -> Outcome:
+        if change.kind is Kind.ROLE_ASSIGNMENT and sum(c.kind is Kind.ROLE_ASSIGNMENT for c in made) == 2:
+            raise HsmsyncError("role assignment refused (simulated)")
+        made.append(change)
+        return real(self, change)
+
+    monkeypatch.setattr(FileStateBackend, "apply_change", fail_the_third)
+    failed = run_cli("migrate", "--apply", "--caller", "pipeline", *STATE, cwd=here)
+    assert failed.exit_code == 1
+    assert "stage 1 failed: role assignment refused (simulated)" in failed.stderr
+    assert "change nothing" not in failed.stderr  # untrue of a role with control-plane actions
+    assert (
+        "nothing was switched: the vault still uses its access policies, so the data actions of the "
+        f"{len(made)} Azure role change(s) made so far do not reach it yet; their control-plane actions apply now"
+    ) in failed.stderr
+    assigned = [c for c in made if c.kind is Kind.ROLE_ASSIGNMENT]
+    for change in assigned:
+        assert f"create role assignment {change.role} for {change.principal} at {VAULT_ID}" in failed.stderr
+    assert "control-plane actions in force now: Microsoft.Authorization/*/read" in failed.stderr
+    assert _vault(here) == (False, 4, 3)  # two made, nothing switched, the policies all there
