@@ -31,12 +31,13 @@ from hsmsync.backends.base import ReadRequest, StateBackend
 from hsmsync.backends.registry import read_request_for
 from hsmsync.core.capabilities import permits
 from hsmsync.core.catalog import management_role_map
+from hsmsync.core.conditions import Request, Verdict, evaluate
 from hsmsync.core.desired import DesiredState, DesiredVault
 from hsmsync.core.errors import HsmsyncError
 from hsmsync.core.guard import Caller
 from hsmsync.core.plan import Action, Change, Kind, Plane
 from hsmsync.core.planner import plan_changes
-from hsmsync.core.state import LiveState
+from hsmsync.core.state import LiveState, RoleDefinition
 from hsmsync.core.vault_migration import (
     NO_RBAC_EQUIVALENT,
     VaultMigration,
@@ -84,16 +85,32 @@ def names_of(desired: DesiredState) -> dict[str, str]:
     return {oid.lower(): p.key for oid, p in desired.principals.items()}
 
 
+def unrestricted(condition: str | None, role: RoleDefinition | None) -> bool:
+    """Does an assignment give its role's data actions on the whole vault? A condition that
+    restricts any of them (to some names, or in a way hsmsync cannot evaluate) does not: the
+    migration never counts it as the equal of an access policy, which has no condition."""
+    if condition is None:
+        return True
+    actions = [a for b in role.permissions for a in b.data_actions] if role else []
+    return all(evaluate(condition, Request(a, {})) is Verdict.ALLOWED for a in actions)
+
+
 def live_granted(live: LiveState, resource_id: str) -> dict[str, frozenset[str]]:
     roles = management_role_map(live.arm.role_definitions)
-    triples = ((a.principal_id, a.role_definition_id, a.scope) for a in live.arm.role_assignments)
+    triples = (
+        (a.principal_id, a.role_definition_id, a.scope)
+        for a in live.arm.role_assignments
+        if unrestricted(a.condition, roles.get(a.role_definition_id.lower()))
+    )
     return granted_by_assignments(triples, roles, resource_id)
 
 
 def declared_granted(desired: DesiredState, resource_id: str) -> dict[str, frozenset[str]]:
     roles = management_role_map(desired.arm_roles)
     triples = (
-        (a.principal.id, a.role_id, a.scope) for a in desired.assignments if a.plane is Plane.MANAGEMENT
+        (a.principal.id, a.role_id, a.scope)
+        for a in desired.assignments
+        if a.plane is Plane.MANAGEMENT and unrestricted(a.condition, roles.get(a.role_id.lower()))
     )
     return granted_by_assignments(triples, roles, resource_id)
 

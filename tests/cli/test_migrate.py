@@ -520,3 +520,31 @@ def test_a_stage_1_failure_says_what_the_roles_made_so_far_do_now(
         assert f"create role assignment {change.role} for {change.principal} at {VAULT_ID}" in failed.stderr
     assert "control-plane actions in force now: Microsoft.Authorization/*/read" in failed.stderr
     assert _vault(here) == (False, 4, 3)  # two made, nothing switched, the policies all there
+
+
+def test_a_conditional_assignment_is_not_counted_as_the_equal_of_an_access_policy() -> None:
+    """Stages 1 and 4 verify access through the live assignments: one whose condition limits
+    secrets/get to some names does not give what the identity's policy gave on the whole vault."""
+    secrets_user = "4633458b-17de-408a-b874-0445c86b69e6"
+    app_only = (
+        "((!(ActionMatches{'Microsoft.KeyVault/vaults/secrets/getSecret/action'})) OR "
+        "(@Resource[Microsoft.KeyVault/vaults/secrets:name] StringStartsWith 'app-'))"
+    )
+    not_about_secrets = "((!(ActionMatches{'Microsoft.KeyVault/vaults/keys/sign/action'})))"
+
+    def granted(condition: str | None) -> frozenset[str]:
+        assignment = ArmRoleAssignment(
+            name="c0000000-0000-4000-8000-000000000001",
+            scope=VAULT_ID,
+            role_definition_id=secrets_user,
+            principal_id=SECRETS_APP,
+            principal_type="ServicePrincipal",
+            condition=condition,
+            condition_version="2.0" if condition else None,
+        )
+        state = vault_state(rbac=True, arm=ArmState(role_assignments=(assignment,)))
+        return live_granted(state, VAULT_ID).get(SECRETS_APP, frozenset())
+
+    assert granted(None) == {"secrets/get", "secrets/list"}
+    assert granted(app_only) == frozenset()
+    assert granted(not_about_secrets) == {"secrets/get", "secrets/list"}  # restricts nothing it gives

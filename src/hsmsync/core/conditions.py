@@ -226,6 +226,39 @@ def parse(text: str) -> _Node:
     return node
 
 
+def _attributes(node: _Node) -> set[str]:
+    if isinstance(node, _Not):
+        return _attributes(node.inner)
+    if isinstance(node, _Join):
+        return set().union(*(_attributes(p) for p in node.parts))
+    return {node.attribute} if isinstance(node, _Compare) else set()
+
+
+def about_names(text: str) -> bool:
+    """Does the condition parse and test only what hsmsync can supply per object: the key's,
+    secret's or certificate's name (and the roles of role assignments)?"""
+    try:
+        used = _attributes(parse(text))
+    except ConditionSyntaxError:
+        return False
+    return used <= {*NAME_ATTRIBUTES.values(), REQUEST_ROLE, RESOURCE_ROLE}
+
+
+# How effective access reports a grant under a condition (whocan, explain, keys).
+UNDER_CONDITION = "holds, under a condition"  # a condition about names: for the names it allows
+NOT_EVALUATED = "conditional (not evaluated)"  # a condition hsmsync cannot read or decide
+
+
+def conditional_status(condition: str | None, status: str = "holds") -> str:
+    """A grant's status once its condition is taken into account, with no object named: "holds,
+    under a condition" when the condition is about names, else "conditional (not evaluated)"."""
+    if condition is None:
+        return status
+    if status == "holds":
+        return UNDER_CONDITION if about_names(condition) else NOT_EVALUATED
+    return f"{status}, {'under a condition' if about_names(condition) else NOT_EVALUATED}"
+
+
 def parses(text: str) -> bool:
     try:
         parse(text)
@@ -352,7 +385,11 @@ def verdict_for_each_role(condition: str, action: str, role_ids: Sequence[str]) 
 
 __all__ = [
     "NAME_ATTRIBUTES",
+    "NOT_EVALUATED",
+    "UNDER_CONDITION",
     "ConditionSyntaxError",
+    "conditional_status",
+    "about_names",
     "Request",
     "Verdict",
     "assignment_request",

@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 
 from hsmsync.core.capabilities import ASSIGN_ROLES
 from hsmsync.core.catalog import DATA_ACTION_PREFIX
+from hsmsync.core.conditions import conditional_status
 from hsmsync.core.effective import EffectiveGrant, Status, vault_writers
 from hsmsync.core.grants import Grant
 from hsmsync.core.plan import Plane
@@ -20,7 +21,8 @@ class ExplainedGrant:
     summary: str  # the actions, grouped: "keys: read, sign; roleAssignments: read"
     unneeded: tuple[str, ...]  # why the principal's team does not need this grant; empty if it does
     through: tuple[str, ...] = ()  # the group hops it reaches the principal through (member first)
-    status: str = Status.HOLDS.value  # holds | can once activated | not honoured
+    # holds | can once activated | not honoured | holds, under a condition | conditional (not evaluated)
+    status: str = Status.HOLDS.value
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +48,9 @@ class Explanation:
 
 def summarize_actions(grant: Grant) -> str:
     if grant.plane is Plane.MANAGEMENT:
-        return ", ".join(grant.actions) if grant.actions else "(no control-plane actions known)"
+        listed = ", ".join(grant.actions) if grant.actions else "(no control-plane actions known)"
+        data = sorted({a for b in grant.permissions for a in b.data_actions if a not in b.not_data_actions})
+        return listed + (f"; data actions: {', '.join(data)}" if data else "")
     if not grant.data_actions:
         return "nothing (the role grants no data actions)"
     groups: dict[str, list[str]] = {}
@@ -114,7 +118,8 @@ def explain(
         redundant = _redundant_because(g, held)
         if redundant:
             reasons.append(redundant)
-        explained.append(ExplainedGrant(g, summarize_actions(g), tuple(reasons)))
+        status = conditional_status(g.condition)
+        explained.append(ExplainedGrant(g, summarize_actions(g), tuple(reasons), status=status))
     mine = [p for p in policies if p.principal_id.lower() == wanted]
     known = tuple(declared_policies) if declared_policies is not None else None
     holders: list[Grant | PolicyGrant] = [*held, *mine]
@@ -132,7 +137,13 @@ def with_group_grants(e: Explanation, effective: Sequence[EffectiveGrant]) -> Ex
     """`e` plus the grants that reach the principal through groups (`effective.expand`), each
     with its path and status, and where it can obtain any role (roleAssignments/write)."""
     extra = [
-        ExplainedGrant(x.grant, summarize_actions(x.grant), (), tuple(h.describe() for h in x.hops), x.status)
+        ExplainedGrant(
+            x.grant,
+            summarize_actions(x.grant),
+            (),
+            tuple(h.describe() for h in x.hops),
+            conditional_status(x.grant.condition, x.status.value),
+        )
         for x in sorted(
             (x for x in effective if x.principal_id.lower() == e.principal_id and x.hops),
             key=lambda x: x.path(),

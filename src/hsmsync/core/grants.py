@@ -39,6 +39,7 @@ class Grant:
     data_actions: frozenset[str]  # effective, in the service's spelling; empty on the management plane
     actions: tuple[str, ...] = ()  # management-plane actions (patterns), for explanations only
     permissions: tuple[Permission, ...] = ()  # the management role's blocks, what is evaluated
+    condition: str | None = None  # an Azure role assignment's ABAC condition (core/conditions.py)
 
     @property
     def key(self) -> AssignmentKey:
@@ -96,6 +97,7 @@ def grants_from_desired(desired: DesiredState) -> tuple[Grant, ...]:
                 data_actions=effective_data_actions(role) if data and role else frozenset(),
                 actions=_management_actions(role) if role and not data else (),
                 permissions=role.permissions if role and not data else (),
+                condition=a.condition,
             )
         )
     return tuple(out)
@@ -154,6 +156,7 @@ def grants_from_live(live: LiveState, principals: Mapping[str, PrincipalInfo]) -
                 data_actions=frozenset(),
                 actions=_management_actions(mrole) if mrole else (),
                 permissions=mrole.permissions if mrole else (),
+                condition=arm.condition,
             )
         )
     return tuple(out)

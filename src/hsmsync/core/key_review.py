@@ -4,19 +4,22 @@ expiry, last rotation and who can use it. Pure: the caller passes live state, gr
 "Who can use" is answered by the core's effective-access functions, never re-derived here:
 `who_can_effective` over the grants followed through groups (`expand`) for an HSM's key, the
 same answer `hsmsync whocan --key` gives, kept in three lists (holds, once activated, can obtain);
-`who_can_on_vault` and `vault_obtainers` for an access-policy vault.
+`who_can_on_vault` and `vault_obtainers` for an access-policy vault; `who_can_on_rbac_vault` for a
+vault on Azure RBAC (role-assignment conditions evaluated for each key's name).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from hsmsync.core.conditions import NOT_EVALUATED
 from hsmsync.core.effective import EffectiveGrant, Status
 from hsmsync.core.state import KeyProperties, LiveState
 from hsmsync.core.vault_access import PolicyGrant
+from hsmsync.core.vault_rbac_access import who_can_on_rbac_vault
 from hsmsync.core.whocan import AccessPath, vault_obtainers, who_can_effective, who_can_on_vault
 
 # The data actions that use a key's material (or hand it out), in the order an answer names them.
@@ -72,6 +75,9 @@ class KeyEntry:
     # obtain the use by assigning itself a role (or, on a vault, by writing its access policies).
     once_activated: tuple[KeyUser, ...] | None = None
     can_obtain: tuple[KeyUser, ...] | None = None
+    # A vault on Azure RBAC: who may use it under a role-assignment condition hsmsync could not
+    # evaluate (core/conditions.py): neither counted as a user nor left out.
+    conditional: tuple[KeyUser, ...] = ()
 
     @property
     def last_rotated(self) -> datetime | None:
@@ -109,7 +115,8 @@ def _path_text(p: AccessPath) -> str:
         if p.status.startswith("can obtain") and p.status.endswith("once activated")
         else ""
     )
-    return f"{p.role} at {p.scope} ({p.via}){through}{later}"
+    condition = f", under a condition ({p.condition_verdict}): {p.condition}" if p.condition else ""
+    return f"{p.role} at {p.scope} ({p.via}){through}{later}{condition}"
 
 
 def _users(paths_by_verb: Sequence[tuple[str, list[AccessPath]]]) -> tuple[KeyUser, ...]:
@@ -169,6 +176,27 @@ def _hsm_entries(
     return entries, notes
 
 
+def _rbac_key_users(
+    effective: Sequence[EffectiveGrant], resource_id: str, key: str
+) -> tuple[tuple[KeyUser, ...], tuple[KeyUser, ...], tuple[KeyUser, ...], tuple[KeyUser, ...]]:
+    """(holds, once activated, can obtain, conditional) for one key of a vault on Azure RBAC:
+    `whocan --vault --object KEY`'s answer per verb, conditions evaluated for the key's name."""
+    answers = [
+        (verb, who_can_on_rbac_vault(effective, resource_id, "keys", perm, key))
+        for perm, verb in VAULT_KEY_USE
+    ]
+
+    def having(status: str) -> list[tuple[str, list[AccessPath]]]:
+        return [(verb, [p for p in a.holds if p.status == status]) for verb, a in answers]
+
+    return (
+        _users(having(Status.HOLDS.value)),
+        _users(having(Status.ONCE_ACTIVATED.value)),
+        _users([(verb, a.can_obtain) for verb, a in answers]),
+        _users([(verb, [p for p in a.holds if p.status.endswith(NOT_EVALUATED)]) for verb, a in answers]),
+    )
+
+
 def _vault_entries(
     live: LiveState,
     policies: Sequence[PolicyGrant] | None,
@@ -183,12 +211,19 @@ def _vault_entries(
         if vault.keys is None:
             notes.append(f"vault {vault_name}: its keys were not read")
             continue
-        if vault.enable_rbac_authorization:
-            notes.append(f"vault {vault_name} uses Azure RBAC: who can use its keys is not evaluated")
         for props in sorted(vault.keys, key=lambda p: p.name.lower()):
             expiry, days = expiry_of(props, now, warning_days)
-            if policies is None or vault.enable_rbac_authorization:
+            if policies is None:
                 entries.append(KeyEntry("vault", vault_name, props.name, props, expiry, days, None))
+                continue
+            if vault.enable_rbac_authorization:
+                users, eligible, obtain, conditional = _rbac_key_users(
+                    effective, vault.resource_id, props.name
+                )
+                entry = KeyEntry(
+                    "vault", vault_name, props.name, props, expiry, days, users, eligible, obtain
+                )
+                entries.append(replace(entry, conditional=conditional))
                 continue
             users = _users(
                 [(verb, who_can_on_vault(policies, vault_name, "keys", perm)) for perm, verb in VAULT_KEY_USE]

@@ -27,6 +27,10 @@ class AccessPath:
     hsm: str
     through: tuple[str, ...] = ()  # group hops, the member's own group first; empty: assigned directly
     status: str = Status.HOLDS.value  # holds | can once activated | not honoured | can obtain
+    # An Azure role assignment's ABAC condition, and what hsmsync made of it for this question
+    # ("allows it for secret db", "not evaluated"...; core/vault_rbac_access.py)
+    condition: str | None = None
+    condition_verdict: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +57,7 @@ def _path(e: EffectiveGrant, status: str | None = None) -> AccessPath:
     )
 
 
-def _sorted(paths: Iterable[AccessPath]) -> list[AccessPath]:
+def sorted_paths(paths: Iterable[AccessPath]) -> list[AccessPath]:
     rank = {s.value: i for i, s in enumerate(Status)}
     return sorted(
         set(paths),
@@ -67,7 +71,7 @@ OBTAIN = "can obtain (holds roleAssignments/write there: can assign itself any r
 def _holders(effective: Iterable[EffectiveGrant], hsm: str, action: str, key: str | None) -> list[AccessPath]:
     wanted = short_action(action)
     requested = f"/keys/{key}" if key else None
-    return _sorted(
+    return sorted_paths(
         _path(e)
         for e in effective
         if e.grant.plane is Plane.DATA
@@ -84,7 +88,7 @@ def who_can_effective(effective: Iterable[EffectiveGrant], hsm: str, action: str
     listed = list(effective)
     holds = _holders(listed, hsm, action, key)
     holding = {p.principal_id for p in holds if p.status == Status.HOLDS.value}
-    obtain = _sorted(
+    obtain = sorted_paths(
         _path(e, OBTAIN if e.status is Status.HOLDS else f"{OBTAIN}, once activated")
         for e in obtainers(listed, hsm, f"/keys/{key}" if key else None)
         if e.principal_id not in holding
@@ -106,11 +110,11 @@ def who_can(grants: Iterable[Grant], hsm: str, action: str, key: str | None) -> 
 def vault_obtainers(effective: Iterable[EffectiveGrant], resource_id: str) -> list[AccessPath]:
     """Who can write the vault in Azure RBAC (`vaults/write`), so can set itself an access policy
     that grants any permission: the paths, through groups too (Azure RBAC honours every group)."""
-    return _sorted(
+    return sorted_paths(
         _path(e, "can obtain (can write the vault: can set itself an access policy)")
         for e in vault_writers(effective, resource_id)
         if e.status is not Status.ONCE_ACTIVATED
-    ) + _sorted(
+    ) + sorted_paths(
         _path(e, "can obtain once activated (can write the vault: can set itself an access policy)")
         for e in vault_writers(effective, resource_id)
         if e.status is Status.ONCE_ACTIVATED

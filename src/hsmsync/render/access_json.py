@@ -42,6 +42,7 @@ def _grant(item: ExplainedGrant) -> dict[str, Any]:
         "not_needed": list(item.unneeded),
         "through": list(item.through),
         "status": item.status,
+        "condition": g.condition,
     }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from itertools import groupby
 
 from hsmsync.core.access import AccessPath, ExplainedGrant, Explanation
+from hsmsync.core.conditions import NOT_EVALUATED, UNDER_CONDITION
 from hsmsync.core.plan import Plane
 from hsmsync.core.whocan import WhoCan
 from hsmsync.render.escape import visible as v
@@ -14,6 +15,8 @@ def _line(p: AccessPath) -> str:
     line = f"  {v(p.principal)} ({v(p.principal_type)})  via {v(p.via)}  {v(p.role)} at {v(p.scope)}"
     if p.through:
         line += f"  through {' -> '.join(v(h) for h in p.through)}"
+    if p.condition is not None:
+        line += f"\n      under a condition ({v(p.condition_verdict or '')}): {v(p.condition)}"
     return line
 
 
@@ -35,6 +38,10 @@ def render_whocan(answer: WhoCan, question: str, heading: str = "") -> str:
     titles = {
         "can once activated": "Can once a PIM-eligible group membership is activated (not now):",
         "not honoured": "Not honoured by the HSM data plane (a service principal's group membership):",
+        UNDER_CONDITION: "Holds under a condition, only for the names it allows:",
+        NOT_EVALUATED: (
+            "Conditional, not evaluated (a condition hsmsync cannot read, or about what it does not know):"
+        ),
     }
     for status, paths in by_status.items():
         out.append(titles.get(status, f"{status}:"))
@@ -67,6 +74,8 @@ def render_explain(explanation: Explanation, heading: str = "") -> str:
                 out.append(f"      through {' -> '.join(v(h) for h in item.through)}")
             if item.status != "holds":
                 out.append(f"      ! {v(item.status)}")
+            if g.condition is not None:
+                out.append(f"      condition: {v(g.condition)}")
             out.append(f"      can: {v(item.summary)}")
             out.extend(f"      ! not needed: {v(reason)}" for reason in item.unneeded)
     for explained in e.policies:

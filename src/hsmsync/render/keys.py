@@ -57,6 +57,7 @@ def _user_text(u: KeyUser) -> str:
 
 _ONCE_ACTIVATED = "can use it once activated (PIM-eligible membership)"
 _CAN_OBTAIN = "can obtain its use (can assign itself a role, or write the vault's access policies)"
+_CONDITIONAL = "may use it under a condition hsmsync could not evaluate"
 
 
 def render_text(inv: KeyInventory) -> str:
@@ -78,7 +79,12 @@ def render_text(inv: KeyInventory) -> str:
         else:
             out.append("    who can use it:")
             out += [f"      {_user_text(u)}" for u in k.users]
-        for heading, users in ((_ONCE_ACTIVATED, k.once_activated), (_CAN_OBTAIN, k.can_obtain)):
+        listed = (
+            (_ONCE_ACTIVATED, k.once_activated),
+            (_CAN_OBTAIN, k.can_obtain),
+            (_CONDITIONAL, k.conditional),
+        )
+        for heading, users in listed:
             if users:
                 out.append(f"    {heading}:")
                 out += [f"      {_user_text(u)}" for u in users]
@@ -119,7 +125,7 @@ def render_markdown(inv: KeyInventory) -> str:
             _enabled(k),
             expires,
             _day(k.last_rotated),
-            _md_users(k.users),
+            _md_users(k.users) + (f"<br>{_CONDITIONAL}: {_md_users(k.conditional)}" if k.conditional else ""),
             _md_users(k.once_activated, _MISSING),
             _md_users(k.can_obtain, _MISSING),
         ]
@@ -149,6 +155,7 @@ def _entry(k: KeyEntry) -> dict[str, Any]:
         "users": _json_users(k.users),
         "once_activated": _json_users(k.once_activated),
         "can_obtain": _json_users(k.can_obtain),
+        "conditional_not_evaluated": _json_users(k.conditional),
     }
 
 

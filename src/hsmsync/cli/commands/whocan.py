@@ -17,7 +17,8 @@ from hsmsync.core.errors import HsmsyncError
 from hsmsync.core.scopes import normalize_data_scope
 from hsmsync.core.state import LiveState
 from hsmsync.core.vault_access import policies_from_desired, policies_from_live, resolve_vault_permission
-from hsmsync.core.whocan import WhoCan, vault_obtainers, who_can_effective, who_can_on_vault
+from hsmsync.core.vault_rbac_access import VaultQuestion, vault_answer
+from hsmsync.core.whocan import WhoCan, who_can_effective
 from hsmsync.environment import Environment
 from hsmsync.manifest import LoadedManifest
 from hsmsync.references import did_you_mean
@@ -35,9 +36,16 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     target = p.add_mutually_exclusive_group()
     target.add_argument("--hsm", help="HSM (or vault) name, as in the manifest")
     target.add_argument(
-        "--vault", help="Key Vault name, as in the manifest: answers from its access policies"
+        "--vault",
+        help="Key Vault name, as in the manifest: answers from its access policies, or from its "
+        "Azure role assignments (and their conditions) when it uses Azure RBAC",
     )
     p.add_argument("--key", help="key name: only access that reaches this key (an HSM's key must exist)")
+    p.add_argument(
+        "--object",
+        help="vault on Azure RBAC: the key, secret or certificate the permission is about "
+        "(assignments scoped to other objects, and conditions that deny its name, do not count)",
+    )
     p.add_argument(
         "action",
         help="HSM: e.g. sign, keys/rotate/action, Microsoft.KeyVault/managedHsm/...; "
@@ -145,25 +153,40 @@ def _whocan_vault(
     args: argparse.Namespace, env: Environment, loaded: LoadedManifest, vault: str
 ) -> ExitStatus:
     if args.key is not None:
-        raise HsmsyncError("--key is for HSMs; a vault's access policies apply to the whole vault")
+        raise HsmsyncError("--key is for HSMs; on a vault, name the key, secret or certificate with --object")
     kind, permission = resolve_vault_permission(args.action)
-    question = f"{kind}/{permission} on vault {vault} (access policies)"
+    name = _object_name(args.object)
     declared = loaded.desired.vaults[vault]
     live = read_live(source_of(args), env, loaded, directory=True)
-    rbac = declared.rbac if live is None else live.vaults[vault].enable_rbac_authorization
-    if rbac:
+    rbac_now = None if live is None else live.vaults[vault].enable_rbac_authorization
+    if name is not None and not declared.rbac and not rbac_now:
         raise HsmsyncError(
-            f"vault '{vault}' uses Azure RBAC: Azure ignores its access policies, and whocan does not "
-            "evaluate Azure RBAC data actions; use `hsmsync explain PRINCIPAL` for one principal"
+            f"--object: vault '{vault}' uses access policies, which apply to the whole vault; "
+            "--object is for a vault on Azure RBAC (its role assignments may be scoped or conditioned)"
         )
-    # Writers of the vault in Azure RBAC can set themselves any access policy.
-    directory, names, rid = _directory(live), _names(loaded), declared.resource_id
+    question = f"{kind}/{permission} on vault {vault}" + (f", {kind[:-1]} {name}" if name else "")
+    models = dict.fromkeys(
+        ["Azure RBAC" if m else "access policies" for m in (declared.rbac, rbac_now) if m is not None]
+    )
+    question += f" ({' / '.join(models)})"
+    # Writers of the vault (or of its role assignments) in Azure RBAC can obtain the permission.
+    directory, names = _directory(live), _names(loaded)
     mgmt = expand(grants_from_desired(loaded.desired), directory, names)
-    desired_paths = who_can_on_vault(policies_from_desired(loaded.desired), vault, kind, permission)
-    would_be = WhoCan(desired_paths, vault_obtainers(mgmt, rid))
+    q = VaultQuestion(declared, kind, permission, name)
+    would_be = vault_answer(q, declared.rbac, policies_from_desired(loaded.desired), mgmt)
     is_now = None
     if live is not None:
         held = policies_from_live(live, loaded.desired.principals)
         live_mgmt = expand(grants_from_live(live, loaded.desired.principals), directory, names)
-        is_now = WhoCan(who_can_on_vault(held, vault, kind, permission), vault_obtainers(live_mgmt, rid))
+        is_now = vault_answer(q, bool(rbac_now), held, live_mgmt)
     return _answer_whocan(args, env, question, would_be, is_now)
+
+
+def _object_name(text: str | None) -> str | None:
+    if text is None:
+        return None
+    if not text or "/" in text or not all(c.isalnum() or c == "-" for c in text):
+        raise HsmsyncError(
+            f"--object: '{text}' is not a valid key, secret or certificate name (letters, digits, '-')"
+        )
+    return text
