@@ -110,11 +110,13 @@ def test_inventory_lists_every_key_with_who_can_use_it() -> None:
     assert kv.users is not None and [(u.principal, u.verbs) for u in kv.users] == [("app", ("sign",))]
 
 
-def test_rbac_vault_users_are_not_evaluated() -> None:
+def test_rbac_vault_users_come_from_role_assignments_not_policies() -> None:
     live = _live(vault_rbac=True)
+    assert live.vaults["kv"].access_policies  # inert on a vault that uses Azure RBAC
     inv = key_inventory(live, (), policies_from_live(live, {}), now=datetime(2026, 6, 1, tzinfo=UTC))
-    assert next(k for k in inv.entries if k.owner == "kv").users is None
-    assert any("uses Azure RBAC" in n for n in inv.notes)
+    entry = next(k for k in inv.entries if k.owner == "kv")
+    assert entry.users == () and entry.can_obtain == () and entry.conditional == ()
+    assert not any("uses Azure RBAC" in n for n in inv.notes)
 
 
 def test_keys_not_listed_are_a_note() -> None:

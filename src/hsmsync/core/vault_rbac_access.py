@@ -34,6 +34,7 @@ from hsmsync.core.vault_migration import key_vault_roles, permission_actions
 from hsmsync.core.whocan import (
     AccessPath,
     WhoCan,
+    path_of,
     sorted_paths,
     vault_obtainers,
     who_can_on_vault,
@@ -61,29 +62,10 @@ def _conditional(e: EffectiveGrant, actions: Sequence[str], kind: str, name: str
         return None
     if verdict is Verdict.ALLOWED:
         note = f"allows it for {kind[:-1]} {name}" if name else "does not restrict this permission"
-        return _path(e, e.status.value, condition, note)
+        return path_of(e, e.status.value, condition, note)
     if name is None and about_names(condition) and e.status is Status.HOLDS:
-        return _path(e, UNDER_CONDITION, condition, f"only for the {kind} whose names it allows")
-    return _path(e, NOT_EVALUATED, condition, "not evaluated")
-
-
-def _path(
-    e: EffectiveGrant, status: str, condition: str | None = None, verdict: str | None = None
-) -> AccessPath:
-    g = e.grant
-    return AccessPath(
-        via=g.via,
-        principal=e.principal,
-        principal_id=e.principal_id,
-        principal_type=e.principal_type,
-        role=g.role_name,
-        scope=g.scope,
-        hsm="arm",
-        through=tuple(h.describe() for h in e.hops),
-        status=status,
-        condition=condition,
-        condition_verdict=verdict,
-    )
+        return path_of(e, UNDER_CONDITION, condition, f"only for the {kind} whose names it allows")
+    return path_of(e, NOT_EVALUATED, condition, "not evaluated")
 
 
 def _reaches(scope: str, resource_id: str, kind: str, name: str | None) -> bool:
@@ -105,7 +87,7 @@ def rbac_vault_holders(
             continue
         if not all(permits(g.permissions, a, data=True) for a in actions):
             continue
-        path = _path(e, e.status.value) if g.condition is None else _conditional(e, actions, kind, name)
+        path = path_of(e, e.status.value) if g.condition is None else _conditional(e, actions, kind, name)
         if path is not None:
             out.append(path)
     return sorted_paths(out)
@@ -116,7 +98,7 @@ def _obtain(e: EffectiveGrant, actions: Sequence[str]) -> AccessPath | None:
     later = "" if e.status is Status.HOLDS else ", once activated"
     condition = e.grant.condition
     if condition is None:
-        return _path(e, OBTAIN + later)
+        return path_of(e, OBTAIN + later)
     giving = sorted(
         r.name
         for r in key_vault_roles().values()
@@ -124,9 +106,9 @@ def _obtain(e: EffectiveGrant, actions: Sequence[str]) -> AccessPath | None:
     )
     verdicts = {verdict_for_each_role(condition, WRITE_ASSIGNMENTS, [r]) for r in giving}
     if Verdict.ALLOWED in verdicts:
-        return _path(e, OBTAIN + later, condition, "its condition lets it assign such a role")
+        return path_of(e, OBTAIN + later, condition, "its condition lets it assign such a role")
     if Verdict.NOT_EVALUATED in verdicts:
-        return _path(e, OBTAIN + later + ", " + NOT_EVALUATED, condition, "not evaluated")
+        return path_of(e, OBTAIN + later + ", " + NOT_EVALUATED, condition, "not evaluated")
     return None
 
 

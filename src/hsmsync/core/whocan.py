@@ -42,7 +42,10 @@ class WhoCan:
     can_obtain: list[AccessPath]
 
 
-def _path(e: EffectiveGrant, status: str | None = None) -> AccessPath:
+def path_of(
+    e: EffectiveGrant, status: str | None = None, condition: str | None = None, verdict: str | None = None
+) -> AccessPath:
+    """The grant's path to its principal; `status` defaults to the path's own (holds...)."""
     g = e.grant
     return AccessPath(
         via=g.via,
@@ -54,6 +57,8 @@ def _path(e: EffectiveGrant, status: str | None = None) -> AccessPath:
         hsm=g.target,
         through=tuple(h.describe() for h in e.hops),
         status=status or e.status.value,
+        condition=condition,
+        condition_verdict=verdict,
     )
 
 
@@ -72,7 +77,7 @@ def _holders(effective: Iterable[EffectiveGrant], hsm: str, action: str, key: st
     wanted = short_action(action)
     requested = f"/keys/{key}" if key else None
     return sorted_paths(
-        _path(e)
+        path_of(e)
         for e in effective
         if e.grant.plane is Plane.DATA
         and e.grant.target == hsm
@@ -89,7 +94,7 @@ def who_can_effective(effective: Iterable[EffectiveGrant], hsm: str, action: str
     holds = _holders(listed, hsm, action, key)
     holding = {p.principal_id for p in holds if p.status == Status.HOLDS.value}
     obtain = sorted_paths(
-        _path(e, OBTAIN if e.status is Status.HOLDS else f"{OBTAIN}, once activated")
+        path_of(e, OBTAIN if e.status is Status.HOLDS else f"{OBTAIN}, once activated")
         for e in obtainers(listed, hsm, f"/keys/{key}" if key else None)
         if e.principal_id not in holding
     )
@@ -111,11 +116,11 @@ def vault_obtainers(effective: Iterable[EffectiveGrant], resource_id: str) -> li
     """Who can write the vault in Azure RBAC (`vaults/write`), so can set itself an access policy
     that grants any permission: the paths, through groups too (Azure RBAC honours every group)."""
     return sorted_paths(
-        _path(e, "can obtain (can write the vault: can set itself an access policy)")
+        path_of(e, "can obtain (can write the vault: can set itself an access policy)")
         for e in vault_writers(effective, resource_id)
         if e.status is not Status.ONCE_ACTIVATED
     ) + sorted_paths(
-        _path(e, "can obtain once activated (can write the vault: can set itself an access policy)")
+        path_of(e, "can obtain once activated (can write the vault: can set itself an access policy)")
         for e in vault_writers(effective, resource_id)
         if e.status is Status.ONCE_ACTIVATED
     )
