@@ -13,6 +13,7 @@ from hsmsync.core.limits import SUBSCRIPTION_ASSIGNMENT_LIMIT
 from hsmsync.core.state import ArmRoleAssignment, HsmState, LiveState, RoleDefinition
 from hsmsync_emulator.arm_account import AccountRoutes
 from hsmsync_emulator.arm_common import ARM_TIMESTAMP, at_or_above, clean_path, scope_key
+from hsmsync_emulator.arm_conditions import ROLE_SEPARATOR, check_assignment_conditions, role_of
 from hsmsync_emulator.arm_custom_roles import arm_definition_json
 from hsmsync_emulator.arm_resources import (
     HSM_PATH,
@@ -138,6 +139,10 @@ def _check_subscription_limit(current: tuple[ArmRoleAssignment, ...], scope: str
         )
 
 
+_WRITE = "Microsoft.Authorization/roleAssignments/write"
+_DELETE = "Microsoft.Authorization/roleAssignments/delete"
+
+
 class ArmService:
     def __init__(self, store: Store, page_size: Callable[[], int]) -> None:
         self._store = store
@@ -146,6 +151,8 @@ class ArmService:
         self._account = AccountRoutes(store, page_size)  # subscriptions and tenants
 
     def is_allowed(self, principals: frozenset[str], action: str, scope: str) -> bool:
+        # ARM is otherwise open here (ASSUMPTIONS.md 35); role-assignment conditions are enforced.
+        check_assignment_conditions(self._store.read(), principals, action, scope)
         return True
 
     def _change(
@@ -223,9 +230,12 @@ class ArmService:
                 raise ApiError(
                     400, "InvalidRequestContent", "The request content is not valid JSON."
                 ) from None
-            return Operation(lambda: self._put(scope, name, body))
+            write = f"{_WRITE}{ROLE_SEPARATOR}{role_of(body)}"
+            return Operation(lambda: self._put(scope, name, body), write, scope)
         if m == "DELETE":
-            return Operation(lambda: self._delete(scope, name))
+            found = self._find(scope, name)
+            delete = f"{_DELETE}{ROLE_SEPARATOR}{found.role_definition_id.lower() if found else ''}"
+            return Operation(lambda: self._delete(scope, name), delete, scope)
         raise ApiError(405, "MethodNotAllowed", f"{m} is not supported on a role assignment")
 
     def _find(self, scope: str, name: str) -> ArmRoleAssignment | None:

@@ -5,7 +5,8 @@ Every request reads the vault from the store: with `enableRbacAuthorization` fal
 policies decide (an entry for the caller or one of its groups holding the permission; a compound
 identity's entry only for a token of that user whose appid/azp is the entry's application); with it
 true only Azure role assignments at the vault or above (or at the object itself) count, through
-their role definitions' *data actions* (actions never give data access). Flipping the flag on
+their role definitions' *data actions* (actions never give data access), each within its
+condition (evaluated for the object's name; one it cannot evaluate denies). Flipping the flag on
 ARM changes who may do what on the next request, as in Azure. A refusal is the service's 403:
 `Forbidden` with inner error `ForbiddenByPolicy` (access policies) or `ForbiddenByRbac`.
 """
@@ -20,6 +21,7 @@ from hsmsync.core.capabilities import permits
 from hsmsync.core.catalog import management_role_map
 from hsmsync.core.state import LiveState, VaultState
 from hsmsync_emulator.arm_common import at_or_above
+from hsmsync_emulator.arm_conditions import condition_allows
 from hsmsync_emulator.errors import ApiError
 from hsmsync_emulator.pipeline import APP_MARK, Operation, paged
 from hsmsync_emulator.server import Request, Response
@@ -111,7 +113,11 @@ class VaultService:
             if a.principal_id.lower() not in principals or not at_or_above(a.scope, resource):
                 continue
             role = roles.get(a.role_definition_id.lower())
-            if role is not None and permits(role.permissions, action, data=True):
+            if (
+                role is not None
+                and permits(role.permissions, action, data=True)
+                and condition_allows(a, action, scope)
+            ):
                 return True
         return False
 

@@ -498,7 +498,8 @@ def test_a_stage_1_failure_says_what_the_roles_made_so_far_do_now(
     """Before the switch the vault ignores the new assignments' data actions, but their roles'
     control-plane actions are in force at once: the message says both, and which were made."""
     assert run_cli("migrate", "--write", *STATE, cwd=here).exit_code == 0
-    real, made = FileStateBackend.apply_change, []
+    real = FileStateBackend.apply_change
+    made: list[Change] = []
 
     def fail_the_third(self: FileStateBackend, change: Change) -> Outcome:
         if change.kind is Kind.ROLE_ASSIGNMENT and sum(c.kind is Kind.ROLE_ASSIGNMENT for c in made) == 2:
