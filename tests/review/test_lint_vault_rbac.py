@@ -78,3 +78,20 @@ def test_hsm005_covers_custom_azure_roles_and_catalog_roles_at_the_vault() -> No
     assert _hits(doc, "HSM005") != []
     doc["teams"]["ops"]["management"] = [{"role": "Key Vault Data Access Administrator", "scope": "vault:kv"}]
     assert _hits(doc, "HSM005") == []
+
+
+def test_hsm005_weighs_a_condition_on_writing_the_vault() -> None:
+    def hits(condition: str) -> list[str]:
+        doc = _doc()
+        entry = {"role": "Key Vault Contributor", "scope": "vault:kv", "condition": condition}
+        doc["teams"]["ops"]["management"] = [entry]
+        return _hits(doc, "HSM005")
+
+    withheld = "!(ActionMatches{'Microsoft.KeyVault/vaults/write'})"
+    assert hits(withheld) == []  # the condition withholds vaults/write: no escalation
+    other = "!(ActionMatches{'Microsoft.KeyVault/vaults/delete'})"
+    [finding] = hits(other)
+    assert "(its condition does not restrict vaults/write)" in finding
+    tagged = "@Resource[Microsoft.KeyVault/vaults:tags:env<$key_case_sensitive$>] StringEquals 'dev'"
+    [finding] = hits(tagged)
+    assert f"(under a condition hsmsync did not evaluate: {tagged})" in finding

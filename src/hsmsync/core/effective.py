@@ -206,12 +206,12 @@ def live_grants_with_members(live: LiveState, principals: Mapping[str, Principal
     return (*grants, *member_grants(expand(grants, directory, manifest_names(principals))))
 
 
-_VAULT_WRITE = "Microsoft.KeyVault/vaults/write"
+VAULT_WRITE = "Microsoft.KeyVault/vaults/write"
 
 
 def can_write_vault(g: Grant) -> bool:
     """Does a management-plane grant allow writing a Key Vault (and so its access policies)?"""
-    return g.plane is Plane.MANAGEMENT and permits(g.permissions, _VAULT_WRITE, data=False)
+    return g.plane is Plane.MANAGEMENT and permits(g.permissions, VAULT_WRITE, data=False)
 
 
 def arm_covers(scope: str, resource_id: str) -> bool:
@@ -231,6 +231,7 @@ __all__ = [
     "EffectiveGrant",
     "Status",
     "abilities",
+    "VAULT_WRITE",
     "arm_covers",
     "can_write_vault",
     "directory_of",

@@ -15,8 +15,9 @@ from hsmsync.core.capabilities import (
     MANAGE_ROLE_DEFINITIONS,
     PURGE_KEYS,
 )
+from hsmsync.core.conditions import Request, Verdict, evaluate
 from hsmsync.core.desired import AssignmentKey
-from hsmsync.core.effective import EffectiveGrant, arm_covers, can_write_vault
+from hsmsync.core.effective import VAULT_WRITE, EffectiveGrant, arm_covers, can_write_vault
 from hsmsync.core.grants import Grant, effective_data_actions
 from hsmsync.core.key_review import Expiry, KeyEntry
 from hsmsync.core.limits import (
@@ -237,14 +238,21 @@ def _limit_finding(s: LintSubject, hsm: str, what: str, count: int, limit: int) 
 def check_write_on_policy_vault(s: LintSubject) -> Iterator[Finding]:
     for vault in s.policy_vaults:
         for g in s.grants:
-            if arm_covers(g.scope, vault.resource_id) and can_write_vault(g):
-                yield s.finding(
-                    "HSM005",
-                    g,
-                    g.who,
-                    f"{g.who} holds {_held(g)}, which can write vault {vault.name}; the vault uses "
-                    "access policies, so it can grant itself access to keys and secrets",
-                )
+            if not (arm_covers(g.scope, vault.resource_id) and can_write_vault(g)):
+                continue
+            verdict = evaluate(g.condition, Request(VAULT_WRITE, {})) if g.condition else Verdict.ALLOWED
+            if verdict is Verdict.DENIED:
+                continue  # its condition withholds vaults/write
+            under = f" (under a condition hsmsync did not evaluate: {g.condition})" if g.condition else ""
+            if verdict is Verdict.ALLOWED and g.condition:
+                under = " (its condition does not restrict vaults/write)"
+            yield s.finding(
+                "HSM005",
+                g,
+                g.who,
+                f"{g.who} holds {_held(g)}{under}, which can write vault {vault.name}; the vault uses "
+                "access policies, so it can grant itself access to keys and secrets",
+            )
 
 
 def check_posture(s: LintSubject) -> Iterator[Finding]:
