@@ -74,9 +74,9 @@ def main() -> None:
     from hsmsync.backends.azure import make_azure_backend
     from hsmsync.backends.registry import read_request_for
     from hsmsync.core.planner import plan_changes
-    from hsmsync.manifest import load_manifest, on_targets
+    from hsmsync.manifest import load_manifest
 
-    desired = on_targets(load_manifest(args.workdir / "hsmsync.yaml"), args.target).desired
+    desired = load_manifest(args.workdir / "hsmsync.yaml", targets=args.target).desired
     request = read_request_for(desired)
     rss_before = _rss_mb()
     gc_clock = _GcClock()

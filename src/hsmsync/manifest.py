@@ -22,7 +22,7 @@ from hsmsync.core.errors import ManifestError, Problem
 from hsmsync.core.ids import GUID_PATTERN
 from hsmsync.core.model import POLICY_FORM_TAGS, Manifest
 from hsmsync.core.names import NAME_KEYED, collisions
-from hsmsync.core.shard import parse_selection, select_desired, selection_texts
+from hsmsync.core.shard import parse_selection, select_desired, selection_texts, targeted_hsms
 from hsmsync.manifest_dir import read_manifest_dir
 from hsmsync.manifest_yaml import (
     Positions,
@@ -145,11 +145,12 @@ def _name_collisions(data: Any, pos: Positions) -> list[Problem]:
     return problems
 
 
-def parse_structure(text: str, path: Path) -> tuple[Manifest, Positions]:
-    """YAML and model checks (no cross-references): what `resolve` needs before it edits the file."""
+def parse_structure(text: str, path: Path, hsms: frozenset[str] | None = None) -> tuple[Manifest, Positions]:
+    """YAML and model checks (no cross-references): what `resolve` needs before it edits the file.
+    With `hsms`, team `data` entries on other declared HSMs are not read (see parse_yaml)."""
     pos = Positions()
     problems: list[Problem] = []
-    data = parse_yaml(text, path, pos, problems)
+    data = parse_yaml(text, path, pos, problems, hsms)
     return _structure_of(data, problems, path, pos), pos
 
 
@@ -163,21 +164,22 @@ def _structure_of(data: Any, problems: list[Problem], path: Path, pos: Positions
     try:
         return Manifest.model_validate(data)
     except ValidationError as exc:
-        problems = list(_validation_problems(exc))
+        problems = [replace(p, loc=pos.in_document(p.loc)) for p in _validation_problems(exc)]
         raise ManifestError(problems, render_problems(path, problems, pos)) from None
 
 
 def _compiled(manifest: Manifest, path: Path, pos: Positions) -> LoadedManifest:
     try:
-        desired = compile_manifest(manifest)
+        desired = compile_manifest(manifest, pos.data_read)
     except ManifestError as exc:
         raise ManifestError(exc.problems, render_problems(path, exc.problems, pos)) from None
     return LoadedManifest(path=path, manifest=manifest, desired=desired, positions=pos)
 
 
-def parse_manifest(text: str, path: Path) -> LoadedManifest:
-    """Parse manifest text; raises ManifestError whose message names file, line and field."""
-    manifest, pos = parse_structure(text, path)
+def parse_manifest(text: str, path: Path, hsms: frozenset[str] | None = None) -> LoadedManifest:
+    """Parse manifest text; raises ManifestError whose message names file, line and field. With
+    `hsms`, only those HSMs' team `data` entries are read (a `--target` run; see parse_yaml)."""
+    manifest, pos = parse_structure(text, path, hsms)
     return _compiled(manifest, path, pos)
 
 
@@ -190,14 +192,17 @@ def on_targets(loaded: LoadedManifest, texts: Sequence[str]) -> LoadedManifest:
     return replace(loaded, desired=desired, targets=tuple(selection_texts(selection)))
 
 
-def load_manifest(path: Path, *, display: Path | None = None) -> LoadedManifest:
+def load_manifest(path: Path, *, display: Path | None = None, targets: Sequence[str] = ()) -> LoadedManifest:
     """Read and parse a manifest file, or a directory of them (see manifest_dir); `display` is how
-    errors name the file (as the user typed it)."""
+    errors name the file (as the user typed it). With `targets` (`--target`), narrowed to them:
+    a file is read narrowed already, so a shard's time and memory follow its own HSMs' entries,
+    not the fleet's (a team's `data` entry on another HSM is the other shard's to check)."""
     shown = display or path
     if path.is_dir():
         merged = read_manifest_dir(path, shown)
         loaded = _compiled(_structure_of(merged.data, [], shown, merged.positions), shown, merged.positions)
-        return replace(loaded, digest=merged.digest)
+        return on_targets(replace(loaded, digest=merged.digest), targets)
     raw = read_manifest_bytes(path, shown)
     digest = "sha256:" + hashlib.sha256(raw).hexdigest()
-    return replace(parse_manifest(decode_manifest(raw, shown), shown), digest=digest)
+    hsms = targeted_hsms(targets) if targets else None
+    return on_targets(replace(parse_manifest(decode_manifest(raw, shown), shown, hsms), digest=digest), targets)

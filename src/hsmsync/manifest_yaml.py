@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import codecs
 import re
+from collections import deque
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,18 @@ class Positions:
     def __init__(self) -> None:
         self.lines: dict[Loc, int] = {}
         self.files: dict[Loc, str] = {}
+        # Read narrowed to some HSMs (`--target`): per team, the document's index of each of its
+        # `data` entries that was read (the others were skipped); lines are by the document's index.
+        self.data_read: dict[str, list[int]] = {}
+
+    def in_document(self, loc: Loc) -> Loc:
+        """`loc` in the data as read -> the same place in the document (they differ only inside a
+        team's `data` when the read was narrowed)."""
+        if len(loc) > 3 and loc[0] == "teams" and loc[2] == "data" and isinstance(loc[3], int):
+            read = self.data_read.get(str(loc[1]))
+            if read is not None and loc[3] < len(read):
+                return (*loc[:3], read[loc[3]], *loc[4:])
+        return loc
 
     def _nearest(self, loc: Loc) -> Loc | None:
         for n in range(len(loc), -1, -1):
@@ -122,10 +135,13 @@ def _event_problem(event: yaml.Event, stack: list[list[bool]]) -> str | None:
 _LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-def check_events(text: str, display: Path | str) -> None:
-    """Refuse aliases, anchors, tags, merge keys and deep nesting (see the module doc)."""
+def check_events(text: str, display: Path | str) -> frozenset[str]:
+    """Refuse aliases, anchors, tags, merge keys and deep nesting (see the module doc); the keys of
+    the top-level `hsms` mapping as written (what a narrowed read needs to know before `teams`)."""
     stack: list[list[bool]] = []  # per open collection: [is a mapping, next node is a key]
     documents = 0
+    top_key: str | None = None  # the key of the top-level entry being read
+    hsms: set[str] = set()
     try:
         for event in yaml.parse(text, Loader=_LOADER):
             problem = _event_problem(event, stack)
@@ -139,6 +155,10 @@ def check_events(text: str, display: Path | str) -> None:
                 stack.pop()
             elif isinstance(event, yaml.ScalarEvent | yaml.CollectionStartEvent):
                 if stack and stack[-1][0]:
+                    if stack[-1][1] and isinstance(event, yaml.ScalarEvent) and len(stack) <= 2:
+                        top_key = event.value if len(stack) == 1 else top_key
+                        if len(stack) == 2 and top_key == "hsms":
+                            hsms.add(event.value)
                     stack[-1][1] = not stack[-1][1]
                 if isinstance(event, yaml.CollectionStartEvent):
                     stack.append([isinstance(event, yaml.MappingStartEvent), True])
@@ -146,6 +166,7 @@ def check_events(text: str, display: Path | str) -> None:
                         raise _refuse(display, line, f"nested more than {MAX_DEPTH} levels deep")
     except yaml.YAMLError as exc:
         raise _yaml_error(exc, text, display) from None
+    return frozenset(hsms)
 
 
 def _yaml_error(exc: yaml.YAMLError, text: str, display: Path | str) -> ManifestError:
@@ -163,15 +184,45 @@ class _Events:
     """The parser's events, one at a time, and what PyYAML's composer and constructor would make
     of a scalar (typed here: PyYAML's stubs leave these methods untyped)."""
 
-    def __init__(self, loader: yaml.SafeLoader) -> None:
+    def __init__(self, loader: yaml.SafeLoader, elsewhere: frozenset[str] = frozenset()) -> None:
         self._loader: Any = loader
+        self._pending: deque[yaml.Event] = deque()  # looked at, to be read again
+        # HSMs declared but not read (a narrowed read): team `data` entries on them are skipped.
+        self.elsewhere = elsewhere
 
     def next(self) -> yaml.Event:
+        if self._pending:
+            return self._pending.popleft()
         event: yaml.Event = self._loader.get_event()
         return event
 
     def at(self, kind: type[yaml.Event]) -> bool:
+        if self._pending:
+            return isinstance(self._pending[0], kind)
         return bool(self._loader.check_event(kind))
+
+    def _is_text(self, event: yaml.Event) -> bool:
+        """A scalar that reads as a string (as `scalar` would resolve it)."""
+        return isinstance(event, yaml.ScalarEvent) and self.scalar(event).tag == _STR_TAG
+
+    def skipped_entry(self, event: yaml.Event) -> bool:
+        """Whether the team `data` entry `event` starts is on an HSM `elsewhere`: then it has been
+        consumed unread; else its events are read again from `event` on."""
+        if not self.elsewhere or not isinstance(event, yaml.MappingStartEvent):
+            return False
+        get = self.next if self._pending else self._loader.get_event
+        entry = [event]
+        while len(entry) < 64:
+            entry.append(get())
+            if isinstance(entry[-1], yaml.MappingEndEvent | yaml.CollectionStartEvent):
+                break  # the entry's end, or a nested value: not a flat entry, read in full as written
+        pairs = [e for e in entry[1:-1] if isinstance(e, yaml.ScalarEvent)]
+        flat = isinstance(entry[-1], yaml.MappingEndEvent) and len(pairs) == len(entry) - 2
+        on = [v for k, v in zip(pairs[::2], pairs[1::2], strict=False) if flat and k.value == "hsm"]
+        if len(on) == 1 and self._is_text(on[0]) and on[0].value in self.elsewhere:
+            return True
+        self._pending.extend(entry[1:])
+        return False
 
     def scalar(self, event: yaml.ScalarEvent) -> yaml.ScalarNode:
         """The node the composer would make (its tag resolved the same way)."""
@@ -240,20 +291,33 @@ def _construct(event: yaml.Event, loc: Loc, pos: Positions, problems: list[Probl
         return out
     if isinstance(event, yaml.SequenceStartEvent):
         items: list[Any] = []
+        narrowed = bool(events.elsewhere) and len(loc) == 3 and loc[0] == "teams" and loc[2] == "data"
+        read: list[int] = []
+        index = 0
         while not events.at(yaml.SequenceEndEvent):
-            items.append(_construct(events.next(), (*loc, len(items)), pos, problems, events))
+            item = events.next()
+            if not (narrowed and events.skipped_entry(item)):
+                items.append(_construct(item, (*loc, index), pos, problems, events))
+                read.append(index)
+            index += 1
         events.next()
+        if narrowed:
+            pos.data_read[str(loc[1])] = read
         return items
     if not isinstance(event, yaml.ScalarEvent):  # an alias: refused before (check_events)
         raise yaml.YAMLError(f"line {_line(event)}: unexpected {type(event).__name__}")
     return events.value(events.scalar(event))
 
 
-def parse_yaml(text: str, display: Path | str, pos: Positions, problems: list[Problem]) -> Any:
-    """Plain data (dicts, lists, scalars) with positions; document-level refusals raise."""
-    check_events(text, display)
+def parse_yaml(
+    text: str, display: Path | str, pos: Positions, problems: list[Problem], hsms: frozenset[str] | None = None
+) -> Any:
+    """Plain data (dicts, lists, scalars) with positions; document-level refusals raise. With
+    `hsms` (a `--target` run), a team's `data` entry on another declared HSM is skipped unread
+    (see Positions.data_read); everything else is read as written."""
+    declared = check_events(text, display)
     loader = _LOADER(text)
-    events = _Events(loader)
+    events = _Events(loader, declared - hsms if hsms is not None else frozenset())
     try:
         events.next()  # the stream's start
         if events.at(yaml.StreamEndEvent):

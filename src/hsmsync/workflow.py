@@ -36,7 +36,7 @@ from hsmsync.core.planner import plan_changes
 from hsmsync.core.review import PlanReview
 from hsmsync.core.state import LiveState
 from hsmsync.environment import Environment
-from hsmsync.manifest import LoadedManifest, load_manifest, on_targets
+from hsmsync.manifest import LoadedManifest, load_manifest
 from hsmsync.manifest_yaml import render_problems
 from hsmsync.references import principal_id_of
 from hsmsync.saved_plan import (
@@ -101,7 +101,7 @@ def load(
     """The manifest at `shown` (a file or a directory of them, as the user typed it; errors name
     it so), narrowed to `targets` (`--target`; none: all), as of `now` (`--at`; default the
     environment's clock): grants whose `expires` has passed are no longer desired."""
-    loaded = on_targets(load_manifest(absolute(shown, env), display=shown), targets)
+    loaded = load_manifest(absolute(shown, env), display=shown, targets=targets)
     now = now if now is not None else env.clock()
     return replace(loaded, desired=as_of(loaded.desired, now), now=now)
 

@@ -4,7 +4,7 @@ semantic problem. ("resolve" is left for principal-name resolution, `hsmsync res
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 
@@ -76,8 +76,10 @@ def custom_role_guid(hsm: str, key: str, pinned: str | None) -> str:
 
 
 class _Compiler:
-    def __init__(self, manifest: Manifest) -> None:
+    def __init__(self, manifest: Manifest, data_read: Mapping[str, Sequence[int]]) -> None:
         self.m = manifest
+        self.data_read = data_read
+        self.data_indexes: dict[str, RoleIndex] = {}
         self.problems: list[Problem] = []
         self.warnings: list[str] = []  # accepted, but a reviewer should know (new data actions)
         self.listed: list[ListedRoleRef] = []
@@ -357,8 +359,9 @@ class _Compiler:
         self, team_key: str, team: Team, members: list[PrincipalInfo], seen: set[tuple[str, ...]]
     ) -> None:
         source = f"team {team_key}"
+        read = self.data_read.get(team_key)  # a narrowed read: the document's index of each entry
         for i, d in enumerate(team.data):
-            loc: Loc = ("teams", team_key, "data", i)
+            loc: Loc = ("teams", team_key, "data", read[i] if read is not None else i)
             entry = ("data", d.hsm, d.scope.lower(), d.role.lower())
             if entry in seen:
                 self.problem(loc, f"duplicate assignment of '{d.role}' at '{d.scope}' on '{d.hsm}'")
@@ -406,17 +409,24 @@ class _Compiler:
         self, loc: Loc, hsm: str, reference: str, scope: str, members: list[PrincipalInfo], source: str
     ) -> ListedRoleRef | None:
         """An unknown role that is no typo of a known one: kept for the HSM's own list to say."""
-        custom = self.custom.get(hsm, {})
-        index = RoleIndex([*builtin_data_roles(), *custom.values()])
+        index = self._data_index(hsm)
         if reference in self.m.roles or not could_be_listed(reference, index):
             return None
         return ListedRoleRef(hsm, reference, scope, tuple(members), source, loc)
+
+    def _data_index(self, hsm: str) -> RoleIndex:
+        """The roles an entry on `hsm` can name; one index per HSM (built once: the custom roles are
+        compiled before any team, and an index per entry was most of compiling a large fleet)."""
+        index = self.data_indexes.get(hsm)
+        if index is None:
+            index = self.data_indexes[hsm] = RoleIndex([*builtin_data_roles(), *self.custom.get(hsm, {}).values()])
+        return index
 
     def _data_role(self, loc: Loc, hsm: str, reference: str) -> RoleDefinition | None:
         custom = self.custom.get(hsm, {})
         if reference in custom:
             return custom[reference]
-        index = RoleIndex([*builtin_data_roles(), *custom.values()])
+        index = self._data_index(hsm)
         role = index.find(reference)
         if role is None and reference not in self.m.roles and could_be_listed(reference, index):
             return None  # perhaps a built-in role only the HSM lists: see _listed_role
@@ -471,9 +481,11 @@ class _Compiler:
         self.assignments[a.key] = a
 
 
-def compile_manifest(manifest: Manifest) -> DesiredState:
-    """Manifest -> desired state; raises ManifestError listing every semantic problem."""
-    return _Compiler(manifest).run()
+def compile_manifest(manifest: Manifest, data_read: Mapping[str, Sequence[int]] | None = None) -> DesiredState:
+    """Manifest -> desired state; raises ManifestError listing every semantic problem. `data_read`:
+    for a manifest read narrowed to some HSMs, per team the document's index of each `data` entry
+    kept (so every location still names the document's line)."""
+    return _Compiler(manifest, data_read or {}).run()
 
 
 __all__ = ["DATA_ACTION_PREFIX", "custom_role_guid", "compile_manifest"]

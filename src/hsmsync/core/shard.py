@@ -53,6 +53,12 @@ def parse_selection(texts: Iterable[str], state: DesiredState | LiveState) -> Se
     return frozenset(chosen)
 
 
+def targeted_hsms(texts: Iterable[str]) -> frozenset[str]:
+    """The HSM names `--target` texts spell (`hsm:NAME`); whether each exists is parse_selection's."""
+    prefix = f"{TargetKind.HSM.value}:"
+    return frozenset(t.removeprefix(prefix) for t in texts if t.startswith(prefix))
+
+
 def select_desired(desired: DesiredState, selection: Selection) -> DesiredState:
     """The desired state of the selected targets only (principals stay: they are shared)."""
     arm = ARM in selection
