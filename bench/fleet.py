@@ -12,7 +12,8 @@ CPU time (user + sys) of hsmsync and of the emulator per RBAC call and as a shar
 
 `--shards N` splits the HSMs into N groups and runs one hsmsync process per group, one after
 another, each with `--target hsm:NAME` for its HSMs as a CI matrix job would, each measured
-against its own floor.
+against its own floor: the largest RBAC call count of one of its own HSMs (the emulator's counts
+are cleared before each shard starts). `--shard K` runs shard K alone (to profile it: `--profile`).
 
 Without `--shards`, two baselines run in the benchmark's own process against the same emulator,
 each on a measured sample of `--sample` calls on one HSM, scaled to the fleet's call count: the
@@ -52,6 +53,8 @@ class HsmsyncRun:
                  profile: Path | None) -> None:
         self.emulators = emulators
         self.profile = profile
+        # Each run's figures are its own: not the previous shard's re-plan (its calls, 429s).
+        emulators.clear()
         command = [sys.executable, str(CHILD), str(workdir)]
         command += [f"--target={t}" for t in targets]
         command += [f"--profile={profile}"] if profile else []
@@ -145,6 +148,7 @@ def main() -> None:
     ap.add_argument("--sample", type=int, default=60)
     ap.add_argument("--emulators", type=int, default=2, help="emulator processes")
     ap.add_argument("--shards", type=int, default=0, help="run N shard processes one after another")
+    ap.add_argument("--shard", type=int, default=0, help="with --shards: run only shard K (1-based)")
     ap.add_argument("--no-baselines", action="store_true")
     ap.add_argument("--profile", type=Path, help="write cProfiles (CPU time) of hsmsync's discovery + "
                     "planning to FILE and of the emulator's parts over the same phase to FILE.partN")
@@ -168,16 +172,18 @@ def main() -> None:
         rows = [("fleet", title), *machine_rows(load_before)]
         if args.shards:
             runs = []
-            for group in _shards(fleet.hsm_names(), args.shards):
+            for k, group in enumerate(_shards(fleet.hsm_names(), args.shards), start=1):
+                if args.shard and k != args.shard:
+                    continue
                 targets = [f"hsm:{name}" for name in group]
-                runs.append((group, HsmsyncRun(emulators, workdir, args.rate, targets, None).run()))
+                runs.append((k, group, HsmsyncRun(emulators, workdir, args.rate, targets, args.profile).run()))
             rows += shard_rows(runs, args.rate)
             rows += shard_rule_rows(runs, args.rate)
         else:
             run = HsmsyncRun(emulators, workdir, args.rate, [], args.profile).run()
             baselines = None if args.no_baselines else _baselines(emulators, args.sample, live.tenant_id)
             rows += run_rows(run, args.rate, assignments, baselines)
-            rows += shard_rule_rows([(fleet.hsm_names(), run)], args.rate)
+            rows += shard_rule_rows([(1, fleet.hsm_names(), run)], args.rate)
         rows.append(("load average after", " ".join(f"{x:.1f}" for x in os.getloadavg())))
     print_rows(rows)
 

@@ -5,7 +5,8 @@
 Discovers and plans, prints one JSON line, waits for a line on stdin, applies, prints one JSON
 line, waits, re-plans, prints one JSON line. Each line carries the phase's wall time and this
 process's CPU time (user + sys, all threads); the last its peak RSS. With `--profile`, every
-thread runs under cProfile (in CPU time) and the merged profile of discovery + planning is written to FILE.
+thread runs under cProfile (in CPU time): the merged profile of discovery + planning is written to
+FILE, that of the apply to FILE.apply.
 """
 
 from __future__ import annotations
@@ -66,7 +67,7 @@ def main() -> None:
     ap.add_argument("--profile", type=Path)
     args = ap.parse_args()
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from profiling import dump, profile_threads
+    from profiling import dump, profile_threads, restart
 
     main_profile = profile_threads() if args.profile else None
 
@@ -76,7 +77,8 @@ def main() -> None:
     from hsmsync.core.planner import plan_changes
     from hsmsync.manifest import load_manifest
 
-    desired = load_manifest(args.workdir / "hsmsync.yaml", targets=args.target).desired
+    loaded, _, load_cpu = _timed(lambda: load_manifest(args.workdir / "hsmsync.yaml", targets=args.target))
+    desired = loaded.desired
     request = read_request_for(desired)
     rss_before = _rss_mb()
     gc_clock = _GcClock()
@@ -91,11 +93,18 @@ def main() -> None:
             dump(args.profile)
         del live
         _say(discovery=discovery, discovery_cpu=discovery_cpu, planner=planner, planner_cpu=planner_cpu,
-             changes=len(plan.changes), rss_before_mb=rss_before, gc_discovery=gc_discovery, gc_full=gc_full,
+             changes=len(plan.changes), rss_before_mb=rss_before, load_cpu=load_cpu, gc_discovery=gc_discovery, gc_full=gc_full,
              maxrss_plan_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
         sys.stdin.readline()
+        apply_profile = restart() if args.profile else None
+        if apply_profile is not None:
+            apply_profile.enable()
+        gc_before_apply = gc_clock.seconds
         result, applied, apply_cpu = _timed(lambda: apply_plan(plan, backend, workers=backend.workers))
-        _say(apply=applied, apply_cpu=apply_cpu, ok=result.ok, applied=result.count(ChangeStatus.APPLIED),
+        if apply_profile is not None:
+            apply_profile.disable()
+            dump(Path(f"{args.profile}.apply"))
+        _say(apply=applied, apply_cpu=apply_cpu, gc_apply=gc_clock.seconds - gc_before_apply, ok=result.ok, applied=result.count(ChangeStatus.APPLIED),
              already=result.count(ChangeStatus.ALREADY_DONE))
         sys.stdin.readline()
         again, replan, replan_cpu = _timed(lambda: plan_changes(desired, backend.read_state(request)))

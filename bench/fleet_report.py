@@ -106,20 +106,29 @@ def run_rows(run: dict[str, Any], rate: float, assignments: int, baselines: dict
     return rows
 
 
-def shard_rows(runs: list[tuple[list[str], dict[str, Any]]], rate: float) -> list[Row]:
+Run = tuple[int, list[str], dict[str, Any]]  # (shard number, its HSMs, its figures)
+
+
+def shard_rows(runs: list[Run], rate: float) -> list[Row]:
     rows = []
-    for i, (group, run) in enumerate(runs, start=1):
+    for i, group, run in runs:
         plan, apply, final = run["plan"], run["apply"], run["final"]
         plan_calls, apply_calls = run["plan_calls"], run["apply_calls"]
         plan_wall = plan["discovery"] + plan["planner"]
-        floor_plan, floor_apply = plan_calls["max_rbac"] / rate, apply_calls["max_rbac"] / rate
+        # The floor of this shard's own HSMs (an uneven last shard has fewer, not fewer calls each).
+        floor_plan = max(plan_calls["rbac"].get(h, 0) for h in group) / rate
+        floor_apply = max(apply_calls["rbac"].get(h, 0) for h in group) / rate
+        outside = sum(n for c in (plan_calls, apply_calls) for h, n in c["rbac"].items() if h not in group)
         rows.append((
             f"shard {i} ({group[0]}..{group[-1]}, {len(group)} HSMs)",
             f"plan {plan_wall:.1f}s / {floor_plan:.1f}s = {plan_wall / floor_plan:.2f}x; "
             f"apply {apply['apply']:.1f}s / {floor_apply:.1f}s = {apply['apply'] / floor_apply:.2f}x; "
             f"{plan['changes']:,} changes, ok={apply['ok']}, re-plan {final['replan_changes']}; "
             f"429s {plan_calls['throttled']}, {apply_calls['throttled']}; "
-            f"RSS {final['maxrss_mb']:.0f} MB; "
+            f"RSS {final['maxrss_mb']:.0f} MB ({plan['rss_before_mb']:.0f} MB before discovery, manifest "
+            f"read in {plan['load_cpu']:.1f} CPU s); calls to other shards' HSMs {outside}; "
+            f"hsmsync CPU {plan['discovery_cpu']:.1f} s (discovery, GC {plan['gc_discovery']:.2f} s), "
+            f"{apply['apply_cpu']:.1f} s (apply, GC {apply['gc_apply']:.2f} s); "
             f"CPU/RBAC call {_per_call(plan['discovery_cpu'], plan_calls['rbac_calls'])} (discovery), "
             f"{_per_call(apply['apply_cpu'], apply_calls['rbac_calls'])} (apply); emulator "
             f"{_share(plan_calls['emulator_cpu'], plan_wall)}",
@@ -127,10 +136,10 @@ def shard_rows(runs: list[tuple[list[str], dict[str, Any]]], rate: float) -> lis
     return rows
 
 
-def shard_rule_rows(runs: list[tuple[list[str], dict[str, Any]]], rate: float) -> list[Row]:
+def shard_rule_rows(runs: list[Run], rate: float) -> list[Row]:
     """The largest shard one hsmsync process keeps on the floor, from the measured CPU per call."""
-    cpu = sum(r["plan"]["discovery_cpu"] + r["apply"]["apply_cpu"] for _, r in runs)
-    calls = sum(r["plan_calls"]["rbac_calls"] + r["apply_calls"]["rbac_calls"] for _, r in runs)
+    cpu = sum(r["plan"]["discovery_cpu"] + r["apply"]["apply_cpu"] for _, _, r in runs)
+    calls = sum(r["plan_calls"]["rbac_calls"] + r["apply_calls"]["rbac_calls"] for _, _, r in runs)
     if not calls:
         return []
     per_call = cpu / calls

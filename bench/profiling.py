@@ -32,6 +32,15 @@ def profile_threads() -> cProfile.Profile:
     return main
 
 
+def restart() -> cProfile.Profile:
+    """Forget the profiles so far (after `dump`); a new profile for the calling thread, and every
+    thread started from now on gets its own again."""
+    _PROFILES.clear()
+    main = cProfile.Profile(time.thread_time)
+    _PROFILES.append(main)
+    return main
+
+
 def dump(path: Path) -> None:
     """Write the merged profile of every thread (those still running: so far)."""
     stats = None

@@ -39,6 +39,7 @@ from hsmsync.core.results import (
 )
 from hsmsync.core.target import Target
 from hsmsync.core.vault_permissions import permission_model_refusal, switches_permission_model
+from hsmsync.gc_aside import set_aside_from_gc
 
 
 class ApplyReporter(Protocol):
@@ -108,9 +109,12 @@ def apply_plan(
     workers == 1: strictly in plan order. workers > 1: lanes per target, concurrently (see module).
     """
     reporter = _Quiet(reporter or Reporter())
-    if workers <= 1:
-        return _apply_serial(plan.changes, backend, reporter)
-    return _Parallel(plan.changes, backend, reporter, workers).run()
+    # The plan, the states and the manifest outlive the apply: out of the collector's passes
+    # meanwhile, as in discovery (gc_aside.py).
+    with set_aside_from_gc():
+        if workers <= 1:
+            return _apply_serial(plan.changes, backend, reporter)
+        return _Parallel(plan.changes, backend, reporter, workers).run()
 
 
 def _apply_serial(changes: Sequence[Change], backend: ChangeApplier, reporter: ApplyReporter) -> ApplyResult:

@@ -205,4 +205,6 @@ def load_manifest(path: Path, *, display: Path | None = None, targets: Sequence[
     raw = read_manifest_bytes(path, shown)
     digest = "sha256:" + hashlib.sha256(raw).hexdigest()
     hsms = targeted_hsms(targets) if targets else None
-    return on_targets(replace(parse_manifest(decode_manifest(raw, shown), shown, hsms), digest=digest), targets)
+    return on_targets(
+        replace(parse_manifest(decode_manifest(raw, shown), shown, hsms), digest=digest), targets
+    )

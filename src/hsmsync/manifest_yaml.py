@@ -17,6 +17,7 @@ from __future__ import annotations
 import codecs
 import re
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -140,8 +141,7 @@ def check_events(text: str, display: Path | str) -> frozenset[str]:
     the top-level `hsms` mapping as written (what a narrowed read needs to know before `teams`)."""
     stack: list[list[bool]] = []  # per open collection: [is a mapping, next node is a key]
     documents = 0
-    top_key: str | None = None  # the key of the top-level entry being read
-    hsms: set[str] = set()
+    hsms = _DeclaredHsms()
     try:
         for event in yaml.parse(text, Loader=_LOADER):
             problem = _event_problem(event, stack)
@@ -154,19 +154,36 @@ def check_events(text: str, display: Path | str) -> frozenset[str]:
             if isinstance(event, yaml.CollectionEndEvent):
                 stack.pop()
             elif isinstance(event, yaml.ScalarEvent | yaml.CollectionStartEvent):
-                if stack and stack[-1][0]:
-                    if stack[-1][1] and isinstance(event, yaml.ScalarEvent) and len(stack) <= 2:
-                        top_key = event.value if len(stack) == 1 else top_key
-                        if len(stack) == 2 and top_key == "hsms":
-                            hsms.add(event.value)
-                    stack[-1][1] = not stack[-1][1]
-                if isinstance(event, yaml.CollectionStartEvent):
-                    stack.append([isinstance(event, yaml.MappingStartEvent), True])
-                    if len(stack) > MAX_DEPTH:
-                        raise _refuse(display, line, f"nested more than {MAX_DEPTH} levels deep")
+                _enter(stack, event, hsms)
+                if len(stack) > MAX_DEPTH:
+                    raise _refuse(display, line, f"nested more than {MAX_DEPTH} levels deep")
     except yaml.YAMLError as exc:
         raise _yaml_error(exc, text, display) from None
-    return frozenset(hsms)
+    return frozenset(hsms.names)
+
+
+class _DeclaredHsms:
+    """The keys of the top-level `hsms` mapping, as written, seen as the events go by."""
+
+    def __init__(self) -> None:
+        self.top_key: str | None = None  # the key of the top-level entry being read
+        self.names: set[str] = set()
+
+    def key(self, key: str, depth: int) -> None:
+        if depth == 1:
+            self.top_key = key
+        elif depth == 2 and self.top_key == "hsms":
+            self.names.add(key)
+
+
+def _enter(stack: list[list[bool]], event: yaml.Event, hsms: _DeclaredHsms) -> None:
+    """A scalar or a collection starts: a key or a value of the mapping it is in, if any."""
+    if stack and stack[-1][0]:
+        if stack[-1][1] and isinstance(event, yaml.ScalarEvent):
+            hsms.key(event.value, len(stack))
+        stack[-1][1] = not stack[-1][1]
+    if isinstance(event, yaml.CollectionStartEvent):
+        stack.append([isinstance(event, yaml.MappingStartEvent), True])
 
 
 def _yaml_error(exc: yaml.YAMLError, text: str, display: Path | str) -> ManifestError:
@@ -210,8 +227,8 @@ class _Events:
         consumed unread; else its events are read again from `event` on."""
         if not self.elsewhere or not isinstance(event, yaml.MappingStartEvent):
             return False
-        get = self.next if self._pending else self._loader.get_event
-        entry = [event]
+        get: Callable[[], yaml.Event] = self.next if self._pending else self._loader.get_event
+        entry: list[yaml.Event] = [event]
         while len(entry) < 64:
             entry.append(get())
             if isinstance(entry[-1], yaml.MappingEndEvent | yaml.CollectionStartEvent):
@@ -290,27 +307,37 @@ def _construct(event: yaml.Event, loc: Loc, pos: Positions, problems: list[Probl
         events.next()
         return out
     if isinstance(event, yaml.SequenceStartEvent):
-        items: list[Any] = []
-        narrowed = bool(events.elsewhere) and len(loc) == 3 and loc[0] == "teams" and loc[2] == "data"
-        read: list[int] = []
-        index = 0
-        while not events.at(yaml.SequenceEndEvent):
-            item = events.next()
-            if not (narrowed and events.skipped_entry(item)):
-                items.append(_construct(item, (*loc, index), pos, problems, events))
-                read.append(index)
-            index += 1
-        events.next()
-        if narrowed:
-            pos.data_read[str(loc[1])] = read
-        return items
+        return _construct_items(loc, pos, problems, events)
     if not isinstance(event, yaml.ScalarEvent):  # an alias: refused before (check_events)
         raise yaml.YAMLError(f"line {_line(event)}: unexpected {type(event).__name__}")
     return events.value(events.scalar(event))
 
 
+def _construct_items(loc: Loc, pos: Positions, problems: list[Problem], events: _Events) -> list[Any]:
+    """The items of the sequence at `loc`; in a narrowed read, a team's `data` entries on other
+    HSMs are skipped (lines stay by the document's index: Positions.data_read)."""
+    items: list[Any] = []
+    narrowed = bool(events.elsewhere) and len(loc) == 3 and loc[0] == "teams" and loc[2] == "data"
+    read: list[int] = []
+    index = 0
+    while not events.at(yaml.SequenceEndEvent):
+        item = events.next()
+        if not (narrowed and events.skipped_entry(item)):
+            items.append(_construct(item, (*loc, index), pos, problems, events))
+            read.append(index)
+        index += 1
+    events.next()
+    if narrowed:
+        pos.data_read[str(loc[1])] = read
+    return items
+
+
 def parse_yaml(
-    text: str, display: Path | str, pos: Positions, problems: list[Problem], hsms: frozenset[str] | None = None
+    text: str,
+    display: Path | str,
+    pos: Positions,
+    problems: list[Problem],
+    hsms: frozenset[str] | None = None,
 ) -> Any:
     """Plain data (dicts, lists, scalars) with positions; document-level refusals raise. With
     `hsms` (a `--target` run), a team's `data` entry on another declared HSM is skipped unread

@@ -39,7 +39,10 @@ def test_a_targeted_read_is_the_full_manifest_narrowed(manifest: Path, targets: 
     assert narrowed.targets == tuple(sorted(set(targets), key=TARGETS.index))
     # ... so the same plan as the full plan's changes on those targets.
     live = FLEET.live()
-    assert plan_changes(narrowed.desired, live).changes == select_plan(plan_changes(full.desired, live), selection).changes
+    assert (
+        plan_changes(narrowed.desired, live).changes
+        == select_plan(plan_changes(full.desired, live), selection).changes
+    )
 
 
 def test_a_shard_reads_only_its_own_hsms_entries(manifest: Path) -> None:

@@ -419,7 +419,9 @@ class _Compiler:
         compiled before any team, and an index per entry was most of compiling a large fleet)."""
         index = self.data_indexes.get(hsm)
         if index is None:
-            index = self.data_indexes[hsm] = RoleIndex([*builtin_data_roles(), *self.custom.get(hsm, {}).values()])
+            index = self.data_indexes[hsm] = RoleIndex(
+                [*builtin_data_roles(), *self.custom.get(hsm, {}).values()]
+            )
         return index
 
     def _data_role(self, loc: Loc, hsm: str, reference: str) -> RoleDefinition | None:
@@ -481,7 +483,9 @@ class _Compiler:
         self.assignments[a.key] = a
 
 
-def compile_manifest(manifest: Manifest, data_read: Mapping[str, Sequence[int]] | None = None) -> DesiredState:
+def compile_manifest(
+    manifest: Manifest, data_read: Mapping[str, Sequence[int]] | None = None
+) -> DesiredState:
     """Manifest -> desired state; raises ManifestError listing every semantic problem. `data_read`:
     for a manifest read narrowed to some HSMs, per team the document's index of each `data` entry
     kept (so every location still names the document's line)."""

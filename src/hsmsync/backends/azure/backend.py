@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -37,6 +36,7 @@ from hsmsync.core.guard import Caller
 from hsmsync.core.plan import Change, Kind, Plane
 from hsmsync.core.state import ArmState, DataSetting, DirectoryObject, HsmState, LiveState
 from hsmsync.core.target import ARM, Target
+from hsmsync.gc_aside import set_aside_from_gc
 
 if TYPE_CHECKING:
     from hsmsync.backends.azure.graph import GraphDirectory
@@ -171,18 +171,17 @@ class AzureBackend:
         # What exists now (the manifest, its desired state) outlives discovery: set aside from the
         # cyclic collector until the pages are read, or each full collection that discovery's
         # allocations trigger walks it again (about a tenth of discovery's CPU at 50 HSMs).
-        gc.freeze()
-        try:
-            arm_future = pool.submit(self._read_arm, request)
-            resources_future = pool.submit(self.resources.read, request)
-            futures = [pool.submit(self._read_hsm, ref, request) for ref in request.hsms]
-            # The first failure (in manifest order) is reported; no further calls are started.
-            results = [f.result() for f in futures]
-            arm = arm_future.result()
-            resources = resources_future.result()
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
-            gc.unfreeze()
+        with set_aside_from_gc():
+            try:
+                arm_future = pool.submit(self._read_arm, request)
+                resources_future = pool.submit(self.resources.read, request)
+                futures = [pool.submit(self._read_hsm, ref, request) for ref in request.hsms]
+                # The first failure (in manifest order) is reported; no further calls are started.
+                results = [f.result() for f in futures]
+                arm = arm_future.result()
+                resources = resources_future.result()
+            finally:
+                pool.shutdown(wait=True, cancel_futures=True)
         if self.progress is not None:
             self.progress.discovery_finished()
         hsms = {ref.name: state for ref, (state, _, _) in zip(request.hsms, results, strict=True)}
