@@ -24,6 +24,7 @@ from hsmsync.core.model import POLICY_FORM_TAGS, Manifest
 from hsmsync.core.names import NAME_KEYED, collisions
 from hsmsync.core.shard import parse_selection, select_desired, selection_texts, targeted_hsms
 from hsmsync.manifest_dir import read_manifest_dir
+from hsmsync.manifest_narrow import narrow_data
 from hsmsync.manifest_yaml import (
     Positions,
     decode_manifest,
@@ -198,9 +199,11 @@ def load_manifest(path: Path, *, display: Path | None = None, targets: Sequence[
     a file is read narrowed already, so a shard's time and memory follow its own HSMs' entries,
     not the fleet's (a team's `data` entry on another HSM is the other shard's to check)."""
     shown = display or path
-    if path.is_dir():
+    if path.is_dir():  # its files are read whole (to merge them), then narrowed the same way
         merged = read_manifest_dir(path, shown)
-        loaded = _compiled(_structure_of(merged.data, [], shown, merged.positions), shown, merged.positions)
+        pos = merged.positions
+        data = narrow_data(merged.data, pos, targeted_hsms(targets)) if targets else merged.data
+        loaded = _compiled(_structure_of(data, [], shown, pos), shown, pos)
         return on_targets(replace(loaded, digest=merged.digest), targets)
     raw = read_manifest_bytes(path, shown)
     digest = "sha256:" + hashlib.sha256(raw).hexdigest()

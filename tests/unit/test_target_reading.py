@@ -8,6 +8,7 @@ import tracemalloc
 from pathlib import Path
 
 import pytest
+import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -102,3 +103,18 @@ def test_an_error_in_a_read_entry_names_the_documents_line_and_index(tmp_path: P
 def test_a_target_no_manifest_declares_is_refused_with_the_closest(manifest: Path) -> None:
     with pytest.raises(HsmsyncError, match=r"--target 'hsm:hsm2': no such target; did you mean 'hsm:hsm02'"):
         load_manifest(manifest, targets=["hsm:hsm01", "hsm:hsm2"])
+
+
+def test_a_directory_manifest_is_narrowed_the_same_way(manifest: Path, tmp_path: Path) -> None:
+    data = yaml.safe_load(manifest.read_text(encoding="utf-8"))
+    teams = data.pop("teams")
+    directory = tmp_path / "manifests"
+    directory.mkdir()
+    (directory / "00-shared.yaml").write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    for name, team in teams.items():
+        (directory / f"{name}.yaml").write_text(yaml.safe_dump({"version": 1, "teams": {name: team}}))
+    targets = ["hsm:hsm01", "hsm:hsm03"]
+    narrowed = load_manifest(directory, targets=targets)
+    full = load_manifest(manifest)
+    assert narrowed.desired == select_desired(full.desired, parse_selection(targets, full.desired))
+    assert {d.hsm for team in narrowed.manifest.teams.values() for d in team.data} == {"hsm01", "hsm03"}
