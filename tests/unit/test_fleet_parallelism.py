@@ -60,9 +60,8 @@ class _Together:
         raise AttributeError(name)
 
 
-def test_apply_runs_every_hsms_lane_at_once() -> None:
-    backend = AzureBackend(AzureSettings(credential=object()))  # type: ignore[arg-type]
-    changes = tuple(
+def _one_change_per_hsm(refs: tuple[HsmRef, ...]) -> tuple[Change, ...]:
+    return tuple(
         flat_change(
             id=f"c{i}",
             action=Action.CREATE,
@@ -77,8 +76,13 @@ def test_apply_runs_every_hsms_lane_at_once() -> None:
             principal="p",
             principal_id="0b000000-0000-4000-8000-000000000001",
         )
-        for i, ref in enumerate(_refs())
+        for i, ref in enumerate(refs)
     )
+
+
+def test_apply_runs_every_hsms_lane_at_once() -> None:
+    backend = AzureBackend(AzureSettings(credential=object()))  # type: ignore[arg-type]
+    changes = _one_change_per_hsm(_refs())
     result = apply_plan(Plan(changes=changes), _Together(), workers=backend.workers)
     assert result.ok
 
@@ -121,23 +125,7 @@ class _Recording:
 def test_what_exists_before_apply_is_set_aside_from_the_collector_while_it_runs(workers: int) -> None:
     # Issue 16: a shard's apply ran 1.10-1.41x its floor while the collector walked the manifest,
     # the states and the plan on every full collection; discovery already set them aside.
-    changes = tuple(
-        flat_change(
-            id=f"c{i}",
-            action=Action.CREATE,
-            kind=Kind.ROLE_ASSIGNMENT,
-            plane=Plane.DATA,
-            target=Target.hsm(ref.name),
-            scope="/",
-            name=f"00000000-0000-4000-8000-{i:012d}",
-            role="Crypto User",
-            role_id="21dbd100-6940-42c2-9190-5d6cb909625b",
-            reason="test",
-            principal="p",
-            principal_id="0b000000-0000-4000-8000-000000000001",
-        )
-        for i, ref in enumerate(_refs()[:4])
-    )
+    changes = _one_change_per_hsm(_refs()[:4])
     backend = _Recording()
     assert apply_plan(Plan(changes=changes), backend, workers=workers).ok
     assert len(backend.frozen_during) == 4 and all(n > 0 for n in backend.frozen_during)
