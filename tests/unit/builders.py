@@ -35,6 +35,7 @@ def manifest(
     teams: dict[str, Any] | None = None,
     roles: dict[str, Any] | None = None,
     mgmt_prune: bool = False,
+    arm_roles: dict[str, Any] | None = None,
 ) -> DesiredState:
     doc = {
         "version": 1,
@@ -47,6 +48,7 @@ def manifest(
         "roles": roles or {},
         "teams": teams or {},
         "management": {"prune": mgmt_prune},
+        "arm_roles": arm_roles or {},
     }
     return compile_manifest(Manifest.model_validate(doc))
 

@@ -10,10 +10,12 @@ from hsmsync.core.conditions import (
     Request,
     Verdict,
     assignment_request,
+    effective_condition,
     evaluate,
     grant_verdict,
     name_request,
     parses,
+    role_condition,
     verdict_for_each_role,
 )
 from hsmsync.core.state import Permission
@@ -200,3 +202,28 @@ def test_negation_swaps_allowed_and_denied(condition, action, name):
         assert negated is swap.get(verdict, Verdict.NOT_EVALUATED)
     else:
         assert verdict is negated is Verdict.NOT_EVALUATED
+
+
+def test_a_roles_own_condition_narrows_only_its_block() -> None:
+    only_secrets_user = (
+        "(!(ActionMatches{'Microsoft.Authorization/roleAssignments/write'})) OR "
+        "(@Request[Microsoft.Authorization/roleAssignments:RoleDefinitionId] "
+        "ForAnyOfAnyValues:GuidEquals {4633458b-17de-408a-b874-0445c86b69e6})"
+    )
+    plain = Permission(actions=("Microsoft.KeyVault/vaults/read",))
+    limited = Permission(actions=("Microsoft.Authorization/roleAssignments/*",), condition=only_secrets_user)
+    assert role_condition((plain,)) is None
+    assert role_condition((limited,)) == only_secrets_user
+    both = role_condition((plain, limited))
+    assert both is not None
+    write = "Microsoft.Authorization/roleAssignments/write"
+    reader = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
+    assert verdict_for_each_role(both, write, [reader]) is Verdict.DENIED
+    assert verdict_for_each_role(both, write, ["4633458b-17de-408a-b874-0445c86b69e6"]) is Verdict.ALLOWED
+    assert evaluate(both, Request("Microsoft.KeyVault/vaults/read", {})) is Verdict.ALLOWED
+    # the assignment's own condition and the role's must both hold
+    deny_all = "!(ActionMatches{'Microsoft.Authorization/roleAssignments/write'})"
+    combined = effective_condition(deny_all, (limited,))
+    assert combined is not None
+    assert verdict_for_each_role(combined, write, ["4633458b-17de-408a-b874-0445c86b69e6"]) is Verdict.DENIED
+    assert effective_condition(None, (plain,)) is None and effective_condition(deny_all, (plain,)) == deny_all

@@ -212,19 +212,45 @@ def _limited_to(*roles: str) -> str:
     )
 
 
-def _conditional_state(condition: str) -> tuple[LiveState, DesiredState]:
-    """Alice holds Owner at RG (the plan removes it), Reader, and Data Access Administrator under
-    `condition`; the team keeps its Owner (someone can still manage assignments)."""
-    daa = _arm(2, DATA_ACCESS_ADMIN, ALICE).model_copy(
-        update={"condition": condition, "condition_version": "2.0"}
+# A custom assigner that may also manage the custom role itself (the manifest declares it).
+ACCESS_ADMIN = ArmRoleDefinition(
+    name="0f0f0f0f-0000-4000-8000-00000000c002",
+    role_name="Contoso Authorization Admin",
+    permissions=(Permission(actions=("Microsoft.Authorization/*", "Microsoft.KeyVault/managedHSMs/read")),),
+)
+
+
+def _conditional_state(
+    condition: str | None, role: ArmRoleDefinition | None = None
+) -> tuple[LiveState, DesiredState]:
+    """Alice holds Owner at RG (the plan removes it), Reader, and Data Access Administrator (or
+    `role`, a custom assigner) under `condition`; the team keeps its Owner (someone can still
+    manage assignments)."""
+    assigner = _arm(2, role.name if role else DATA_ACCESS_ADMIN, ALICE).model_copy(
+        update={"condition": condition, "condition_version": "2.0" if condition else None}
     )
-    state = live(arm=(_arm(1, OWNER, ALICE), daa, _arm(3, READER, ALICE), _arm(4, OWNER, TEAM)))
-    mine = {"role": "Key Vault Data Access Administrator", "scope": RG, "condition": condition}
+    state = live(arm=(_arm(1, OWNER, ALICE), assigner, _arm(3, READER, ALICE), _arm(4, OWNER, TEAM)))
+    if role is not None:
+        state = state.model_copy(update={"arm": state.arm.model_copy(update={"role_definitions": (role,)})})
+    mine: dict[str, object] = {"role": role.role_name if role else "Key Vault Data Access Administrator"}
+    mine |= {"scope": RG} | ({"condition": condition} if condition else {})
     teams = {
         "me": {"members": ["alice"], "management": [mine, {"role": "Reader", "scope": RG}]},
         "ops": {"members": ["team"], "management": [{"role": "Owner", "scope": RG}]},
     }
-    return state, manifest(teams=teams, mgmt_prune=True)
+    custom = (
+        {
+            "assigner": {
+                "name": role.role_name,
+                "id": role.name,
+                "actions": list(role.permissions[0].actions),
+                "assignable_scopes": [RG],
+            }
+        }
+        if role
+        else {}
+    )
+    return state, manifest(teams=teams, mgmt_prune=True, arm_roles=custom)
 
 
 def test_a_condition_that_denies_the_roles_hsmsync_assigns_does_not_keep_the_appliers_right():
@@ -244,7 +270,9 @@ def test_a_condition_that_denies_the_roles_hsmsync_assigns_does_not_keep_the_app
 
 
 def test_a_condition_that_allows_exactly_the_roles_hsmsync_assigns_keeps_the_appliers_right():
-    state, desired = _conditional_state(_limited_to(READER, DATA_ACCESS_ADMIN, OWNER))
+    # A custom assigner (its definition carries no condition), limited by the assignment's
+    # condition to exactly the roles the manifest assigns.
+    state, desired = _conditional_state(_limited_to(READER, ACCESS_ADMIN.name, OWNER), ACCESS_ADMIN)
     plan = plan_changes(desired, state)
     assert check_lockout(plan, state, caller=Caller(ALICE), keep=rights_to_keep(desired)) == []
 
@@ -254,3 +282,16 @@ def test_a_condition_hsmsync_cannot_evaluate_is_not_relied_on():
     plan = plan_changes(desired, state)
     problems = check_lockout(plan, state, caller=Caller(ALICE), keep=rights_to_keep(desired))
     assert any("a condition that could not be evaluated for write" in p for p in problems), problems
+
+
+def test_the_roles_own_condition_counts_data_access_administrator_cannot_assign_reader():
+    # No condition on the assignment: Key Vault Data Access Administrator's own definition allows
+    # writing assignments of the Key Vault data roles only, so once Alice's Owner goes she could
+    # not assign Reader, Owner or the Data Access Administrator on her next apply.
+    state, desired = _conditional_state(None)
+    plan = plan_changes(desired, state)
+    assert [(c.action, c.principal_id) for c in plan.changes] == [(Action.DELETE, ALICE)]
+    problems = check_lockout(plan, state, caller=Caller(ALICE), keep=rights_to_keep(desired))
+    refusal = next(p for p in problems if "roleAssignments/write at" in p)
+    assert "Key Vault Data Access Administrator" in refusal and "denies write for the roles" in refusal
+    assert "4633458b-17de-408a-b874-0445c86b69e6" in refusal  # the role's condition, quoted

@@ -383,7 +383,47 @@ def verdict_for_each_role(condition: str, action: str, role_ids: Sequence[str]) 
     return Verdict.ALLOWED
 
 
+def _any_action(patterns: Sequence[str]) -> str:
+    return " OR ".join(f"ActionMatches{{'{a}'}}" for a in patterns)
+
+
+def role_condition(permissions: Sequence[Permission]) -> str | None:
+    """The condition a role's own definition puts on what it grants, or None when no block has one.
+
+    Azure evaluates each block on its own and a block's condition narrows only that block (Key
+    Vault Data Access Administrator's one block may write assignments of the Key Vault data roles
+    only). One block: its condition. Several: an action is allowed by any block that grants it
+    (its actions, less its not-actions) where that block's condition holds, written in the same
+    condition language so that one evaluator answers for the role and the assignment together."""
+    if not any(b.condition for b in permissions):
+        return None
+    if len(permissions) == 1:
+        return permissions[0].condition
+    terms = []
+    for b in permissions:
+        granted = _any_action((*b.actions, *b.data_actions))
+        if not granted:
+            continue
+        term = f"({granted})"
+        if excluded := _any_action((*b.not_actions, *b.not_data_actions)):
+            term += f" AND !({excluded})"
+        if b.condition:
+            term += f" AND ({b.condition})"
+        terms.append(f"({term})")
+    return " OR ".join(terms) or None
+
+
+def effective_condition(condition: str | None, permissions: Sequence[Permission]) -> str | None:
+    """What an assignment allows under both its own condition and its role's: both must hold."""
+    own = role_condition(permissions)
+    if own is None or condition is None:
+        return condition if own is None else own
+    return f"({condition}) AND ({own})"
+
+
 __all__ = [
+    "effective_condition",
+    "role_condition",
     "NAME_ATTRIBUTES",
     "NOT_EVALUATED",
     "UNDER_CONDITION",

@@ -13,6 +13,7 @@ from functools import cache
 
 from hsmsync.core.capabilities import permits, short_actions
 from hsmsync.core.catalog import builtin_data_roles, management_role_map
+from hsmsync.core.conditions import effective_condition
 from hsmsync.core.data_actions import data_action_vocabulary
 from hsmsync.core.desired import AssignmentKey, DesiredState, PrincipalInfo, assignment_key
 from hsmsync.core.plan import Plane
@@ -97,7 +98,7 @@ def grants_from_desired(desired: DesiredState) -> tuple[Grant, ...]:
                 data_actions=effective_data_actions(role) if data and role else frozenset(),
                 actions=_management_actions(role) if role and not data else (),
                 permissions=role.permissions if role and not data else (),
-                condition=a.condition,
+                condition=effective_condition(a.condition, role.permissions if role and not data else ()),
             )
         )
     return tuple(out)
@@ -156,7 +157,7 @@ def grants_from_live(live: LiveState, principals: Mapping[str, PrincipalInfo]) -
                 data_actions=frozenset(),
                 actions=_management_actions(mrole) if mrole else (),
                 permissions=mrole.permissions if mrole else (),
-                condition=arm.condition,
+                condition=effective_condition(arm.condition, mrole.permissions if mrole else ()),
             )
         )
     return tuple(out)

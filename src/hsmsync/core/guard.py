@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from hsmsync.core.applier_rights import Right
 from hsmsync.core.capabilities import permits
 from hsmsync.core.catalog import DATA_ACTION_PREFIX, builtin_data_roles, management_role_map
-from hsmsync.core.conditions import Verdict, verdict_for_each_role
+from hsmsync.core.conditions import Verdict, effective_condition, verdict_for_each_role
 from hsmsync.core.grants import Grant, grants_from_live, hsm_roles
 from hsmsync.core.plan import Action, Change, Kind, Plan, Plane
 from hsmsync.core.scopes import arm_scope_key, data_scope_covers
@@ -90,16 +90,10 @@ def _arm_holders(state: LiveState, resource_scopes: set[str]) -> set[str]:
         and (role := roles.get(a.role_definition_id)) is not None
         and role_allows(role, ARM_WRITE_ASSIGNMENTS, plane=Plane.MANAGEMENT)
         and (
-            a.condition is None
-            or verdict_for_each_role(a.condition, ARM_WRITE_ASSIGNMENTS, ()) is Verdict.ALLOWED
+            (condition := effective_condition(a.condition, role.permissions)) is None
+            or verdict_for_each_role(condition, ARM_WRITE_ASSIGNMENTS, ()) is Verdict.ALLOWED
         )
     }
-
-
-def _unrestricted(condition: str) -> bool:
-    """Does a condition let its holder write assignments of any role (what "can manage role
-    assignments" means here)? A condition that restricts the roles does not."""
-    return verdict_for_each_role(condition, ARM_WRITE_ASSIGNMENTS, ()) is Verdict.ALLOWED
 
 
 def check_lockout(
@@ -215,7 +209,8 @@ class _CallerView:
                     out.append(_Through(a.name, role.name, role.role_name))
             return out
         for b, mrole in self._arm_granting(right):
-            if b.condition is None or _condition_verdict(b.condition, right) is Verdict.ALLOWED:
+            condition = effective_condition(b.condition, mrole.permissions)
+            if condition is None or _condition_verdict(condition, right) is Verdict.ALLOWED:
                 out.append(_Through(b.name, mrole.name, mrole.role_name))
         return out
 
@@ -237,13 +232,14 @@ class _CallerView:
         not allow every operation hsmsync needs it for: the guard does not count them."""
         out = []
         for b, mrole in self._arm_granting(right) if right.plane is Plane.MANAGEMENT else []:
-            if b.condition is None or (verdict := _condition_verdict(b.condition, right)) is Verdict.ALLOWED:
+            condition = effective_condition(b.condition, mrole.permissions)
+            if condition is None or (verdict := _condition_verdict(condition, right)) is Verdict.ALLOWED:
                 continue
             roles = f" for the roles {', '.join(right.role_ids)}" if right.role_ids else ""
             how = "denies" if verdict is Verdict.DENIED else "could not be evaluated for"
             out.append(
                 f"{mrole.role_name} ({b.name}) holds it only under a condition that {how} "
-                f"{right.action.rsplit('/', 1)[-1]}{roles}: {b.condition}"
+                f"{right.action.rsplit('/', 1)[-1]}{roles}: {condition}"
             )
         return out
 
