@@ -79,6 +79,7 @@ def main() -> None:
 
     loaded, _, load_cpu = _timed(lambda: load_manifest(args.workdir / "hsmsync.yaml", targets=args.target))
     desired = loaded.desired
+    del loaded  # a CI job keeps the desired state, not the parsed document and its positions
     request = read_request_for(desired)
     rss_before = _rss_mb()
     gc_clock = _GcClock()
