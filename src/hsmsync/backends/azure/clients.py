@@ -10,6 +10,7 @@ from hsmsync.backends.azure.hosts import HostGuardPolicy
 from hsmsync.backends.azure.pacing import DeadlinePolicy, JitteredRetryPolicy, Pacer
 from hsmsync.backends.azure.regions import RegionLog
 from hsmsync.backends.azure.settings import AzureSettings
+from hsmsync.backends.azure.transport import requests_transport
 from hsmsync.core.errors import StateError
 
 if TYPE_CHECKING:
@@ -47,13 +48,15 @@ class ClientFactory:
         return self._credential
 
     def common_kwargs(self, *, arm: bool = False) -> dict[str, Any]:
-        """azure-core kwargs shared by every client: TLS trust, deadlines, jittered retries, pacing,
-        and the host check (per retry: it sees every attempt and redirect)."""
+        """azure-core kwargs shared by every client: its own transport (TLS trust, deadlines; see
+        transport.py), jittered retries, pacing, and the host check (per retry: it sees every
+        attempt and redirect)."""
         retry = self.settings.retry.client_kwargs()
         timeouts = self.settings.timeouts
         return {
-            "connection_verify": self.settings.connection_verify,
-            **timeouts.client_kwargs(),
+            "transport": requests_transport(
+                connection_verify=self.settings.connection_verify, **timeouts.client_kwargs()
+            ),
             **retry,
             "retry_policy": JitteredRetryPolicy(timeout=timeouts.total, **retry),
             "per_call_policies": [DeadlinePolicy(timeouts)],

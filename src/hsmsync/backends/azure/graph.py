@@ -25,7 +25,6 @@ from azure.core.pipeline.policies import (
     RequestIdPolicy,
     UserAgentPolicy,
 )
-from azure.core.pipeline.transport import RequestsTransport
 from azure.core.rest import HttpRequest
 
 from hsmsync import __version__
@@ -37,6 +36,7 @@ from hsmsync.backends.azure.factory import retry_from_environ, timeouts_from_env
 from hsmsync.backends.azure.hosts import HostGuardPolicy, HostRule
 from hsmsync.backends.azure.pacing import DeadlinePolicy, JitteredRetryPolicy, NoAnswerError
 from hsmsync.backends.azure.settings import AzureSettings, TimeoutSettings
+from hsmsync.backends.azure.transport import requests_transport
 from hsmsync.core.errors import BackendError, StateError
 from hsmsync.core.state import DirectoryObject, PrincipalType
 from hsmsync.principal_names import DirectoryEntry, Found, NameQuery
@@ -106,7 +106,7 @@ class GraphDirectory:
                 HostGuardPolicy(hosts or HostRule()),  # before a token is attached
                 BearerTokenCredentialPolicy(credential, scope),
             ],
-            transport=RequestsTransport(connection_verify=connection_verify, **timeouts.client_kwargs()),
+            transport=requests_transport(connection_verify=connection_verify, **timeouts.client_kwargs()),
         )
 
     def find(self, query: NameQuery) -> Found:
