@@ -4,9 +4,7 @@ semantic problem. ("resolve" is left for principal-name resolution, `hsmsync res
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import replace
-from datetime import datetime
+from collections.abc import Mapping, Sequence
 
 from hsmsync.core.catalog import (
     DATA_ACTION_PREFIX,
@@ -15,80 +13,29 @@ from hsmsync.core.catalog import (
     management_role_other_names,
     management_roles,
 )
-from hsmsync.core.compile_parts import application_problem, arm_blocks, settings_patch, unknown_role
+from hsmsync.core.compile_context import Loc, declared_names
+from hsmsync.core.compile_parts import arm_blocks, settings_patch
+from hsmsync.core.compile_teams import TeamCompiler
+from hsmsync.core.compile_vaults import VaultCompiler
 from hsmsync.core.data_actions import is_known_data_action, normalize_data_action
-from hsmsync.core.desired import (
-    DesiredAssignment,
-    DesiredHsm,
-    DesiredState,
-    DesiredVault,
-    MigrationChoices,
-    PrincipalInfo,
-    assignment_key,
-)
-from hsmsync.core.errors import ManifestError, Problem
+from hsmsync.core.desired import DesiredHsm, DesiredState, PrincipalInfo
+from hsmsync.core.errors import ManifestError
 from hsmsync.core.ids import deterministic_name
-from hsmsync.core.listed_roles import ListedRoleRef, could_be_listed, listed_role_warning
-from hsmsync.core.management_entries import (
-    NO_CONDITION,
-    Condition,
-    condition_conflict,
-    condition_of,
-    names_only_warning,
-    resolve_scope,
-)
-from hsmsync.core.model import (
-    CustomRole,
-    LoggingSpec,
-    Manifest,
-    Permissions,
-    Team,
-    Vault,
-    VaultMigrationOptions,
-)
-from hsmsync.core.names import close_names, key_spelt_as_another_id
+from hsmsync.core.model import CustomRole, LoggingSpec, Manifest
+from hsmsync.core.names import key_spelt_as_another_id
 from hsmsync.core.plan import Plane
 from hsmsync.core.role_names import DeclaredRole, role_name_conflicts
 from hsmsync.core.scopes import arm_scope_key
-from hsmsync.core.state import (
-    AccessPolicy,
-    ArmRoleDefinition,
-    DiagnosticSetting,
-    Permission,
-    RoleDefinition,
-)
-from hsmsync.core.vault_migration import migration_choices
-from hsmsync.core.vault_permissions import MAX_ACCESS_POLICIES, normalize_permissions
-
-Loc = tuple[str | int, ...]
-
-
-def _declared(names: Iterable[str], reference: str | None = None) -> str:
-    """The declared names, for an error about `reference`; names equal to it but for case first."""
-    listed = sorted(names)
-    close = close_names(reference, listed) if reference is not None else []
-    hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-    return (", ".join(listed) if listed else "(none)") + hint
+from hsmsync.core.state import ArmRoleDefinition, DiagnosticSetting, Permission, RoleDefinition
 
 
 def custom_role_guid(hsm: str, key: str, pinned: str | None) -> str:
     return pinned or deterministic_name("roledef", hsm, key)
 
 
-class _Compiler:
-    def __init__(self, manifest: Manifest, data_read: Mapping[str, Sequence[int]]) -> None:
-        self.m = manifest
-        self.data_read = data_read
-        self.data_indexes: dict[str, RoleIndex] = {}
-        self.problems: list[Problem] = []
-        self.warnings: list[str] = []  # accepted, but a reviewer should know (new data actions)
-        self.listed: list[ListedRoleRef] = []
-        self.principals: dict[str, PrincipalInfo] = {}
-        self.custom: dict[str, dict[str, RoleDefinition]] = {h: {} for h in manifest.hsms}
-        self.assignments: dict[tuple[str, ...], DesiredAssignment] = {}
-
-    def problem(self, loc: Loc, message: str) -> None:
-        self.problems.append(Problem(loc, message))
+class _Compiler(VaultCompiler, TeamCompiler):
+    """The whole compile: principals and custom roles first (teams and vaults refer to them), then
+    vaults (compile_vaults.py) and teams (compile_teams.py), then the desired state."""
 
     def run(self) -> DesiredState:
         self._principals()
@@ -157,7 +104,7 @@ class _Compiler:
         for key, role in self.m.roles.items():
             loc: Loc = ("roles", key)
             if role.hsm not in self.m.hsms:
-                known = _declared(self.m.hsms, role.hsm)
+                known = declared_names(self.m.hsms, role.hsm)
                 self.problem((*loc, "hsm"), f"unknown HSM '{role.hsm}'; declared: {known}")
                 continue
             if role.id in builtin_ids:
@@ -242,84 +189,6 @@ class _Compiler:
             event_hub_name=spec.event_hub.name if spec.event_hub else None,
         )
 
-    def _vault(self, name: str, vault: Vault) -> DesiredVault | None:
-        loc: Loc = ("vaults", name)
-        if vault.rbac and vault.access_policies:
-            self.problem(
-                (*loc, "access_policies"),
-                "a vault with rbac: true uses Azure RBAC; access policies are ignored by the service",
-            )
-            return None
-        if len(vault.access_policies) > MAX_ACCESS_POLICIES:
-            self.problem(
-                (*loc, "access_policies"),
-                f"{len(vault.access_policies)} access policies; a vault holds at most {MAX_ACCESS_POLICIES}",
-            )
-        policies: list[AccessPolicy] = []
-        for key, listed in vault.access_policies.items():
-            info = self.principals.get(key)
-            if info is None and key in self.m.principals:
-                continue  # declared without an id: reported once, at the principal
-            if info is None:
-                self.problem(
-                    (*loc, "access_policies", key),
-                    f"undeclared principal '{key}'; declared: {_declared(self.m.principals, key)}",
-                )
-                continue
-            entries = (
-                [(listed, (*loc, "access_policies", key))]
-                if isinstance(listed, Permissions)
-                else [(perms, (*loc, "access_policies", key, i)) for i, perms in enumerate(listed)]
-            )
-            seen: set[str | None] = set()
-            for perms, where in entries:
-                if perms.application in seen:
-                    through = (
-                        f"through application {perms.application}" if perms.application else "of its own"
-                    )
-                    self.problem(where, f"'{key}' has two access policies {through}; merge them into one")
-                    continue
-                seen.add(perms.application)
-                if (wrong := application_problem(key, info.id, perms.application)) is not None:
-                    self.problem((*where, "application"), wrong)
-                    continue
-                policy = self._policy(info.id, perms, where)
-                if policy is not None:
-                    policies.append(policy)
-        return DesiredVault(
-            name=name,
-            url=vault.url.rstrip("/"),
-            resource_id=vault.resource_id,
-            rbac=vault.rbac,
-            prune=vault.prune,
-            access_policies=tuple(sorted(policies, key=lambda p: (p.object_id, p.application_id or ""))),
-            migration=self._migration(loc, vault.migration),
-        )
-
-    def _policy(self, object_id: str, perms: Permissions, where: Loc) -> AccessPolicy | None:
-        """One access-policy entry (a compound identity's when `perms.application` is set)."""
-        lists: dict[str, tuple[str, ...]] = {}
-        for kind in ("keys", "secrets", "certificates", "storage"):
-            lists[kind], problems = normalize_permissions(kind, getattr(perms, kind))
-            for i, message in problems:
-                self.problem((*where, kind, i), message)
-        if not any(lists.values()):
-            self.problem(where, "an access policy needs at least one permission")
-            return None
-        return AccessPolicy(object_id=object_id, application_id=perms.application, **lists)
-
-    def _migration(self, loc: Loc, spec: VaultMigrationOptions | None) -> MigrationChoices:
-        if spec is None:
-            return MigrationChoices()
-
-        def unknown(key: str) -> str | None:
-            """None: declared without an id (reported once, at the principal)."""
-            if key in self.m.principals:
-                return None
-            return f"undeclared principal '{key}'; declared: {_declared(self.m.principals, key)}"
-
-        return migration_choices(spec, (*loc, "migration"), self.principals, unknown, self.problem)
-
     def _actions(self, loc: Loc, actions: list[str]) -> tuple[str, ...]:
         out: list[str] = []
         for i, action in enumerate(actions):
@@ -337,150 +206,6 @@ class _Compiler:
             else:
                 out.append(normalized)
         return tuple(sorted(out, key=str.lower))
-
-    def _team(self, team_key: str, team: Team) -> None:
-        members: list[PrincipalInfo] = []
-        for i, member in enumerate(team.members):
-            info = self.principals.get(member)
-            if info is None and member in self.m.principals:
-                continue  # declared without an id: reported once, at the principal
-            if info is None:
-                self.problem(
-                    ("teams", team_key, "members", i),
-                    f"undeclared principal '{member}'; declared: {_declared(self.m.principals, member)}",
-                )
-            else:
-                members.append(info)
-        seen: set[tuple[str, ...]] = set()
-        self._team_data(team_key, team, members, seen)
-        self._team_management(team_key, team, members, seen)
-
-    def _team_data(
-        self, team_key: str, team: Team, members: list[PrincipalInfo], seen: set[tuple[str, ...]]
-    ) -> None:
-        source = f"team {team_key}"
-        read = self.data_read.get(team_key)  # a narrowed read: the document's index of each entry
-        for i, d in enumerate(team.data):
-            loc: Loc = ("teams", team_key, "data", read[i] if read is not None else i)
-            entry = ("data", d.hsm, d.scope.lower(), d.role.lower())
-            if entry in seen:
-                self.problem(loc, f"duplicate assignment of '{d.role}' at '{d.scope}' on '{d.hsm}'")
-                continue
-            seen.add(entry)
-            if d.hsm not in self.m.hsms:
-                self.problem(
-                    (*loc, "hsm"), f"unknown HSM '{d.hsm}'; declared: {_declared(self.m.hsms, d.hsm)}"
-                )
-                continue
-            role = self._data_role((*loc, "role"), d.hsm, d.role)
-            if role is not None:
-                for p in members:
-                    self._add(Plane.DATA, d.hsm, d.scope, role, p, source, loc, d.expires)
-            elif (pending := self._listed_role(loc, d.hsm, d.role, d.scope, members, source)) is not None:
-                self.listed.append(pending)
-                self.warnings.append(listed_role_warning(pending))
-
-    def _team_management(
-        self, team_key: str, team: Team, members: list[PrincipalInfo], seen: set[tuple[str, ...]]
-    ) -> None:
-        source = f"team {team_key}"
-        for i, a in enumerate(team.management):
-            loc: Loc = ("teams", team_key, "management", i)
-            try:
-                scope = resolve_scope(a.scope, self.m.vaults)
-            except ValueError as exc:
-                self.problem((*loc, "scope"), str(exc))
-                continue
-            entry = ("mgmt", "arm", arm_scope_key(scope), a.role.lower())
-            if entry in seen:
-                self.problem(loc, f"duplicate assignment of '{a.role}' at '{a.scope}'")
-                continue
-            seen.add(entry)
-            mrole = self.mgmt_index.find(a.role)
-            if mrole is None:
-                self.problem((*loc, "role"), unknown_role(a.role, self.mgmt_index))
-                continue
-            if (warning := names_only_warning(".".join(str(x) for x in loc), mrole)) is not None:
-                self.warnings.append(warning)
-            for p in members:
-                self._add(Plane.MANAGEMENT, "arm", scope, mrole, p, source, loc, a.expires, condition_of(a))
-
-    def _listed_role(
-        self, loc: Loc, hsm: str, reference: str, scope: str, members: list[PrincipalInfo], source: str
-    ) -> ListedRoleRef | None:
-        """An unknown role that is no typo of a known one: kept for the HSM's own list to say."""
-        index = self._data_index(hsm)
-        if reference in self.m.roles or not could_be_listed(reference, index):
-            return None
-        return ListedRoleRef(hsm, reference, scope, tuple(members), source, loc)
-
-    def _data_index(self, hsm: str) -> RoleIndex:
-        """The roles an entry on `hsm` can name; one index per HSM (built once: the custom roles are
-        compiled before any team, and an index per entry was most of compiling a large fleet)."""
-        index = self.data_indexes.get(hsm)
-        if index is None:
-            index = self.data_indexes[hsm] = RoleIndex(
-                [*builtin_data_roles(), *self.custom.get(hsm, {}).values()]
-            )
-        return index
-
-    def _data_role(self, loc: Loc, hsm: str, reference: str) -> RoleDefinition | None:
-        custom = self.custom.get(hsm, {})
-        if reference in custom:
-            return custom[reference]
-        index = self._data_index(hsm)
-        role = index.find(reference)
-        if role is None and reference not in self.m.roles and could_be_listed(reference, index):
-            return None  # perhaps a built-in role only the HSM lists: see _listed_role
-        if role is None:
-            other = [k for k, r in self.m.roles.items() if k == reference and r.hsm != hsm]
-            if other:
-                self.problem(
-                    loc,
-                    f"custom role '{reference}' belongs to HSM '{self.m.roles[reference].hsm}', not '{hsm}'",
-                )
-            else:
-                self.problem(loc, unknown_role(reference, index, extra=list(custom)))
-        return role
-
-    def _add(
-        self,
-        plane: Plane,
-        target: str,
-        scope: str,
-        role: RoleDefinition,
-        p: PrincipalInfo,
-        source: str,
-        loc: Loc,
-        expires: datetime | None = None,
-        condition: Condition = NO_CONDITION,
-    ) -> None:
-        text, version = condition
-        existing = self.assignments.get(assignment_key(plane, target, scope, role.name, p.id))
-        if existing is not None and existing.condition != text:
-            # Azure holds one assignment per role, principal and scope: it has one condition.
-            first = " ".join(str(x) for x in existing.loc[:2])
-            self.problem(loc, condition_conflict(role.role_name, scope, p.key, first))
-            return
-        if existing is not None:  # the same grant through another team: one assignment, both reasons
-            # ... desired as long as any team wants it: without an expiry if one team has none.
-            later = None if existing.expires is None or expires is None else max(existing.expires, expires)
-            a = replace(existing, sources=(*existing.sources, source), expires=later)
-        else:
-            a = DesiredAssignment(
-                plane,
-                target,
-                scope,
-                role.name,
-                role.role_name,
-                p,
-                (source,),
-                loc,
-                expires=expires,
-                condition=text,
-                condition_version=version,
-            )
-        self.assignments[a.key] = a
 
 
 def compile_manifest(
