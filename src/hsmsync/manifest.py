@@ -20,7 +20,8 @@ from hsmsync.core.compile import compile_manifest
 from hsmsync.core.desired import DesiredState
 from hsmsync.core.errors import ManifestError, Problem
 from hsmsync.core.ids import GUID_PATTERN
-from hsmsync.core.model import POLICY_FORM_TAGS, Manifest
+from hsmsync.core.model import Manifest
+from hsmsync.core.model_vault import POLICY_FORM_TAGS
 from hsmsync.core.names import NAME_KEYED, collisions
 from hsmsync.core.shard import parse_selection, select_desired, selection_texts, targeted_hsms
 from hsmsync.manifest_dir import read_manifest_dir

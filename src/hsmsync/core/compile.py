@@ -21,7 +21,8 @@ from hsmsync.core.data_actions import is_known_data_action, normalize_data_actio
 from hsmsync.core.desired import DesiredHsm, DesiredState, PrincipalInfo
 from hsmsync.core.errors import ManifestError
 from hsmsync.core.ids import deterministic_name
-from hsmsync.core.model import CustomRole, LoggingSpec, Manifest
+from hsmsync.core.model import Manifest
+from hsmsync.core.model_hsm import CustomRole, LoggingSpec
 from hsmsync.core.names import key_spelt_as_another_id
 from hsmsync.core.plan import Plane
 from hsmsync.core.role_names import DeclaredRole, role_name_conflicts

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from hsmsync.core.catalog import RoleIndex
 from hsmsync.core.ids import NIL_GUID
-from hsmsync.core.model import ArmRole, HsmSettingsSpec
+from hsmsync.core.model_hsm import HsmSettingsSpec
+from hsmsync.core.model_management import ArmRole
 from hsmsync.core.state import PERMISSION_LISTS, HsmSettingsPatch, NetworkAclsPatch, Permission
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from hsmsync.core.compile_context import CompileContext, Loc, declared_names
 from hsmsync.core.compile_parts import application_problem
 from hsmsync.core.desired import DesiredVault, MigrationChoices
-from hsmsync.core.model import Permissions, Vault, VaultMigrationOptions
+from hsmsync.core.model_vault import Permissions, Vault, VaultMigrationOptions
 from hsmsync.core.state import AccessPolicy
 from hsmsync.core.vault_migration import migration_choices
 from hsmsync.core.vault_permissions import MAX_ACCESS_POLICIES, normalize_permissions

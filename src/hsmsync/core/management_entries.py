@@ -7,7 +7,8 @@ from collections.abc import Mapping
 from typing import NamedTuple
 
 from hsmsync.core.catalog import names_only_role_ids
-from hsmsync.core.model import CONDITION_VERSION, ManagementAssignment, Vault
+from hsmsync.core.model_management import CONDITION_VERSION, ManagementAssignment
+from hsmsync.core.model_vault import Vault
 from hsmsync.core.names import close_names
 from hsmsync.core.scopes import parse_vault_shorthand
 from hsmsync.core.state import RoleDefinition

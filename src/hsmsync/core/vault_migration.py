@@ -30,7 +30,7 @@ from hsmsync.core.capabilities import permits
 from hsmsync.core.catalog import _read_data, management_roles
 from hsmsync.core.desired import MigrationChoices, PrincipalInfo
 from hsmsync.core.ids import is_guid
-from hsmsync.core.model import VaultMigrationOptions
+from hsmsync.core.model_vault import VaultMigrationOptions
 from hsmsync.core.scopes import arm_scope_key
 from hsmsync.core.state import AccessPolicy, Permission, RoleDefinition
 from hsmsync.core.vault_permissions import PERMISSIONS, POLICY_KINDS, normalize_permissions
