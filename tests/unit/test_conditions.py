@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from hsmsync.core.condition_syntax import parses
 from hsmsync.core.conditions import (
     Request,
     Verdict,
@@ -14,7 +15,6 @@ from hsmsync.core.conditions import (
     evaluate,
     grant_verdict,
     name_request,
-    parses,
     role_condition,
     verdict_for_each_role,
 )

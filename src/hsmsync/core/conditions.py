@@ -1,4 +1,5 @@
-"""Azure role-assignment conditions (ABAC, version 2.0): a parser and a three-valued evaluator.
+"""Azure role-assignment conditions (ABAC, version 2.0): a three-valued evaluator over the syntax tree
+of condition_syntax.py (the parser), and the requests and role conditions it is asked about.
 
 The subset Key Vault documents ("Azure role assignment condition format and syntax"; Key Vault
 Data Access Administrator's condition): `ActionMatches{'...'}`, `SubOperationMatches{'...'}`,
@@ -16,14 +17,21 @@ true, `x AND false` is false). Pure: no I/O.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from fnmatch import fnmatchcase
-from functools import cache
 
 from hsmsync.core.capabilities import permits
+from hsmsync.core.condition_syntax import (
+    Compare,
+    ConditionSyntaxError,
+    Join,
+    Matches,
+    Node,
+    Not,
+    parse,
+)
 from hsmsync.core.state import Permission
 
 
@@ -51,187 +59,12 @@ class Request:
     sub_operation: str | None = None
 
 
-class ConditionSyntaxError(ValueError):
-    pass
-
-
-# ---- tokens -------------------------------------------------------------------------------
-
-_TOKEN = re.compile(
-    r"""\s*(?:
-      (?P<string>'(?:[^'\\]|\\.)*')
-    | (?P<attr>@(?:Request|Resource|Principal|Environment)\[[^\]]+\])
-    | (?P<set>\{[^{}]*\})
-    | (?P<op>&&|\|\||!|\(|\))
-    | (?P<word>[A-Za-z][A-Za-z0-9:_.\-]*)
-    )""",
-    re.VERBOSE | re.IGNORECASE,
-)
-
-
-def _tokens(text: str) -> list[tuple[str, str]]:
-    out, at = [], 0
-    text = text.rstrip()
-    while at < len(text):
-        m = _TOKEN.match(text, at)
-        if m is None or m.end() == at:
-            raise ConditionSyntaxError(f"unexpected text at {at}: {text[at : at + 20]!r}")
-        kind = m.lastgroup
-        assert kind is not None
-        out.append((kind, m.group(kind)))
-        at = m.end()
-    return out
-
-
-# ---- syntax tree --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class _Not:
-    inner: _Node
-
-
-@dataclass(frozen=True, slots=True)
-class _Join:
-    op: str  # "and" | "or"
-    parts: tuple[_Node, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class _Matches:
-    what: str  # "actionmatches" | "suboperationmatches"
-    pattern: str
-
-
-@dataclass(frozen=True, slots=True)
-class _Compare:
-    attribute: str  # lower-cased
-    quantifier: str | None  # "foranyofanyvalues" ... or None
-    operator: str  # lower-cased, e.g. "stringequals"
-    values: tuple[str, ...]
-    is_set: bool
-
-
-_Node = _Not | _Join | _Matches | _Compare
-
-_OPERATORS = {
-    "stringequals",
-    "stringnotequals",
-    "stringequalsignorecase",
-    "stringnotequalsignorecase",
-    "stringstartswith",
-    "stringnotstartswith",
-    "stringstartswithignorecase",
-    "stringnotstartswithignorecase",
-    "stringlike",
-    "stringnotlike",
-    "guidequals",
-    "guidnotequals",
-}
-_QUANTIFIERS = {"foranyofanyvalues", "forallofanyvalues", "foranyofallvalues", "forallofallvalues"}
-
-
-def _literal(token: str) -> str:
-    return token[1:-1].replace("\\'", "'")
-
-
-def _set_values(token: str) -> tuple[str, ...]:
-    inner = token[1:-1].strip()
-    if not inner:
-        raise ConditionSyntaxError("an empty set")
-    out = []
-    for part in (p.strip() for p in inner.split(",")):
-        if part.startswith("'") and part.endswith("'") and len(part) >= 2:
-            out.append(_literal(part))
-        elif re.fullmatch(r"[0-9A-Za-z\-]+", part):
-            out.append(part)  # GUIDs are written unquoted
-        else:
-            raise ConditionSyntaxError(f"a set value that is neither quoted nor a GUID: {part!r}")
-    return tuple(out)
-
-
-class _Parser:
-    def __init__(self, tokens: list[tuple[str, str]]) -> None:
-        self.tokens, self.at = tokens, 0
-
-    def peek(self) -> tuple[str, str] | None:
-        return self.tokens[self.at] if self.at < len(self.tokens) else None
-
-    def take(self) -> tuple[str, str]:
-        token = self.peek()
-        if token is None:
-            raise ConditionSyntaxError("the condition ends too early")
-        self.at += 1
-        return token
-
-    def is_word(self, *words: str) -> bool:
-        token = self.peek()
-        return token is not None and token[1].lower() in words
-
-    def expression(self) -> _Node:
-        return self._join("or", ("or", "||"), self._and)
-
-    def _and(self) -> _Node:
-        return self._join("and", ("and", "&&"), self._unary)
-
-    def _join(self, op: str, words: tuple[str, ...], part: Callable[[], _Node]) -> _Node:
-        parts = [part()]
-        while self.is_word(*words):
-            self.take()
-            parts.append(part())
-        return parts[0] if len(parts) == 1 else _Join(op, tuple(parts))
-
-    def _unary(self) -> _Node:
-        if self.is_word("!", "not"):
-            self.take()
-            return _Not(self._unary())
-        kind, text = self.take()
-        if text == "(":
-            inner = self.expression()
-            if self.take()[1] != ")":
-                raise ConditionSyntaxError("a '(' without its ')'")
-            return inner
-        if kind == "word" and text.lower() in ("actionmatches", "suboperationmatches"):
-            following = self.peek()
-            values = _set_values(self.take()[1]) if following and following[0] == "set" else ()
-            if len(values) != 1:
-                raise ConditionSyntaxError(f"{text} takes one quoted value in braces")
-            return _Matches(text.lower(), values[0])
-        if kind == "attr":
-            return self._compare(text)
-        raise ConditionSyntaxError(f"unexpected {text!r}")
-
-    def _compare(self, attribute: str) -> _Compare:
-        kind, word = self.take()
-        quantifier, _, operator = word.lower().rpartition(":")
-        if kind != "word" or operator not in _OPERATORS or (quantifier and quantifier not in _QUANTIFIERS):
-            raise ConditionSyntaxError(f"an operator hsmsync does not evaluate: {word!r}")
-        kind, value = self.take()
-        if kind == "string":
-            return _Compare(attribute.lower(), quantifier or None, operator, (_literal(value),), False)
-        if kind == "set":
-            return _Compare(attribute.lower(), quantifier or None, operator, _set_values(value), True)
-        if kind == "word" and operator.startswith("guid"):
-            return _Compare(attribute.lower(), quantifier or None, operator, (value,), False)
-        raise ConditionSyntaxError(f"{word} needs a quoted value or a set, not {value!r}")
-
-
-@cache
-def parse(text: str) -> _Node:
-    """The condition's syntax tree; ConditionSyntaxError for anything outside the subset."""
-    parser = _Parser(_tokens(text))
-    node = parser.expression()
-    if (rest := parser.peek()) is not None:
-        raise ConditionSyntaxError(f"unexpected {rest[1]!r} after a complete condition")
-    return node
-
-
-def _attributes(node: _Node) -> set[str]:
-    if isinstance(node, _Not):
+def _attributes(node: Node) -> set[str]:
+    if isinstance(node, Not):
         return _attributes(node.inner)
-    if isinstance(node, _Join):
+    if isinstance(node, Join):
         return set().union(*(_attributes(p) for p in node.parts))
-    return {node.attribute} if isinstance(node, _Compare) else set()
+    return {node.attribute} if isinstance(node, Compare) else set()
 
 
 def about_names(text: str) -> bool:
@@ -259,14 +92,6 @@ def conditional_status(condition: str | None, status: str = "holds") -> str:
     return f"{status}, {'under a condition' if about_names(condition) else NOT_EVALUATED}"
 
 
-def parses(text: str) -> bool:
-    try:
-        parse(text)
-    except ConditionSyntaxError:
-        return False
-    return True
-
-
 # ---- evaluation (None: unknown) -------------------------------------------------------------
 
 
@@ -291,7 +116,7 @@ def _string(base: str, left: str, right: str) -> bool:
     return fnmatchcase(left, right.replace("[", "[[]"))  # stringlike: * and ? only
 
 
-def _compare(node: _Compare, request: Request) -> bool | None:
+def _compare(node: Compare, request: Request) -> bool | None:
     left = request.attributes.get(node.attribute)
     if left is None:
         return None  # an attribute this question does not supply: not evaluated
@@ -314,17 +139,17 @@ def _action_matches(pattern: str, action: str) -> bool:
     return fnmatchcase(action.lower(), pattern.lower().replace("[", "[[]"))
 
 
-def _evaluate(node: _Node, request: Request) -> bool | None:
-    if isinstance(node, _Not):
+def _evaluate(node: Node, request: Request) -> bool | None:
+    if isinstance(node, Not):
         inner = _evaluate(node.inner, request)
         return None if inner is None else not inner
-    if isinstance(node, _Join):
+    if isinstance(node, Join):
         results = [_evaluate(p, request) for p in node.parts]
         decisive = node.op == "or"  # OR: one true decides; AND: one false decides
         if decisive in results:
             return decisive
         return None if None in results else not decisive
-    if isinstance(node, _Matches):
+    if isinstance(node, Matches):
         if node.what == "actionmatches":
             return _action_matches(node.pattern, request.action)
         if request.sub_operation is None:
@@ -427,7 +252,6 @@ __all__ = [
     "NAME_ATTRIBUTES",
     "NOT_EVALUATED",
     "UNDER_CONDITION",
-    "ConditionSyntaxError",
     "conditional_status",
     "about_names",
     "Request",
@@ -436,7 +260,6 @@ __all__ = [
     "evaluate",
     "grant_verdict",
     "name_request",
-    "parse",
-    "parses",
+    "verdict_for_each_role",
     "verdict_for_each_role",
 ]
