@@ -17,38 +17,34 @@ each verified before the next.
   5. only then remove the old access policies.
 
 Any failure stops the run and says how to roll back (switching back is safe until stage 5: the
-access policies are still there).
+access policies are still there). What each check asks of the desired and live state is
+migration_checks.py.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import Protocol, runtime_checkable
 
 from hsmsync.backends.base import ReadRequest, StateBackend
 from hsmsync.backends.registry import read_request_for
-from hsmsync.core.capabilities import permits
 from hsmsync.core.catalog import management_role_map
-from hsmsync.core.conditions import Request, Verdict, evaluate
 from hsmsync.core.desired import DesiredState, DesiredVault
 from hsmsync.core.errors import HsmsyncError
 from hsmsync.core.guard import Caller
 from hsmsync.core.plan import Action, Change, Kind, Plane
 from hsmsync.core.planner import plan_changes
-from hsmsync.core.state import LiveState, RoleDefinition
+from hsmsync.core.state import LiveState
 from hsmsync.core.vault_migration import (
     NO_RBAC_EQUIVALENT,
     VaultMigration,
-    as_assigned,
     at_or_above,
-    granted_by_assignments,
-    migrate_vault,
     permission_list,
 )
+from hsmsync.migration_checks import SWITCH_RIGHTS, as_declared, executor_lacks, live_granted, missing_access
 
-SWITCH_RIGHTS = ("Microsoft.KeyVault/vaults/write", "Microsoft.Authorization/roleAssignments/write")
 Say = Callable[[str], None]
 
 
@@ -81,40 +77,6 @@ def migration_request(
     return replace(base, arm_scopes=scopes, principal_ids=tuple(dict.fromkeys(ids)), arm_inherited=True)
 
 
-def names_of(desired: DesiredState) -> dict[str, str]:
-    return {oid.lower(): p.key for oid, p in desired.principals.items()}
-
-
-def unrestricted(condition: str | None, role: RoleDefinition | None) -> bool:
-    """Does an assignment give its role's data actions on the whole vault? A condition that
-    restricts any of them (to some names, or in a way hsmsync cannot evaluate) does not: the
-    migration never counts it as the equal of an access policy, which has no condition."""
-    if condition is None:
-        return True
-    actions = [a for b in role.permissions for a in b.data_actions] if role else []
-    return all(evaluate(condition, Request(a, {})) is Verdict.ALLOWED for a in actions)
-
-
-def live_granted(live: LiveState, resource_id: str) -> dict[str, frozenset[str]]:
-    roles = management_role_map(live.arm.role_definitions)
-    triples = (
-        (a.principal_id, a.role_definition_id, a.scope)
-        for a in live.arm.role_assignments
-        if unrestricted(a.condition, roles.get(a.role_definition_id.lower()))
-    )
-    return granted_by_assignments(triples, roles, resource_id)
-
-
-def declared_granted(desired: DesiredState, resource_id: str) -> dict[str, frozenset[str]]:
-    roles = management_role_map(desired.arm_roles)
-    triples = (
-        (a.principal.id, a.role_id, a.scope)
-        for a in desired.assignments
-        if a.plane is Plane.MANAGEMENT and unrestricted(a.condition, roles.get(a.role_id.lower()))
-    )
-    return granted_by_assignments(triples, roles, resource_id)
-
-
 def pending(desired: DesiredState, live: LiveState) -> list[DesiredVault]:
     """Vaults the manifest wants on Azure RBAC that still use access policies, or still hold them
     (a run that stopped at stage 5: it resumes there)."""
@@ -125,39 +87,6 @@ def pending(desired: DesiredState, live: LiveState) -> list[DesiredVault]:
         and (lv := live.vaults.get(v.name))
         and (not lv.enable_rbac_authorization or lv.access_policies)
     ]
-
-
-def as_declared(desired: DesiredState, live: LiveState, vault: DesiredVault) -> VaultMigration:
-    """The live access policies against the manifest's assignments: what the switch keeps, gains, loses."""
-    policies = live.vaults[vault.name].access_policies
-    proposed = migrate_vault(vault.name, vault.resource_id, policies, names_of(desired), vault.migration)
-    return as_assigned(proposed, declared_granted(desired, vault.resource_id))
-
-
-def _missing(migration: VaultMigration, granted: Mapping[str, frozenset[str]]) -> list[str]:
-    out = []
-    for i in migration.identities:
-        need = i.had - i.accepted_loss
-        # a compound identity's access is never given by the user's own assignments
-        have = frozenset() if i.application_id else granted.get(i.object_id.lower(), frozenset())
-        lacking = need - have
-        if lacking:
-            out.append(f"{i.label}: {permission_list(lacking)}")
-    return out
-
-
-def executor_lacks(live: LiveState, caller: Caller, resource_id: str) -> list[str]:
-    """The rights to switch the permission model that the executor's live assignments do not give."""
-    ids = {caller.object_id.lower(), *(g.lower() for g in (*caller.group_ids, *caller.arm_only_group_ids))}
-    roles = management_role_map(live.arm.role_definitions)
-    held = [
-        roles[a.role_definition_id.lower()]
-        for a in live.arm.role_assignments
-        if a.principal_id.lower() in ids
-        and at_or_above(a.scope, resource_id)
-        and a.role_definition_id.lower() in roles
-    ]
-    return [r for r in SWITCH_RIGHTS if not any(permits(role.permissions, r, data=False) for role in held)]
 
 
 def _described(c: Change) -> str:
@@ -282,7 +211,7 @@ class Migrator:
         deadline = time.monotonic() + self.run.wait_seconds
         while True:
             live = self._read()
-            missing = _missing(migration, live_granted(live, self.vault.resource_id))
+            missing = missing_access(migration, live_granted(live, self.vault.resource_id))
             if not missing:
                 return live
             if time.monotonic() >= deadline:
@@ -363,7 +292,7 @@ class Migrator:
         if not live.vaults[v.name].enable_rbac_authorization:
             raise self._fail(4, "the vault does not read back as Azure RBAC")
         migration = self.check(live, 4)
-        missing = _missing(migration, live_granted(live, v.resource_id))
+        missing = missing_access(migration, live_granted(live, v.resource_id))
         if missing:
             raise self._fail(4, f"access not given by the live assignments: {'; '.join(missing)}")
         lost = sum(1 for i in migration.identities if i.application_id)

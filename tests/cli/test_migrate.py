@@ -15,7 +15,7 @@ from hsmsync.core.errors import HsmsyncError
 from hsmsync.core.plan import Change, Kind
 from hsmsync.core.results import Outcome
 from hsmsync.core.state import AccessPolicy, ArmRoleAssignment, ArmState
-from hsmsync.migration_apply import live_granted
+from hsmsync.migration_checks import live_granted
 from hsmsync_files.statefile import read_state_file, write_state_file
 from tests.conftest import CONTOSO, run_cli
 from tests.vaults import (

@@ -30,7 +30,8 @@ from hsmsync.core.vault_migration import VaultMigration, migrate_vault, permissi
 from hsmsync.environment import Environment
 from hsmsync.manifest import LoadedManifest
 from hsmsync.manifest_yaml import decode_manifest
-from hsmsync.migration_apply import MigrationRun, Migrator, migration_request, names_of, pending
+from hsmsync.migration_apply import MigrationRun, Migrator, migration_request, pending
+from hsmsync.migration_checks import names_of
 from hsmsync.migration_edit import migrated_text, unified_diff
 from hsmsync.references import did_you_mean
 from hsmsync.render import migration as render
