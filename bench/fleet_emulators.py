@@ -24,7 +24,8 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from hsmsync.core.state import LiveState, SignInApplication, SignInDirectory
+from hsmsync.core.state import LiveState
+from hsmsync.core.state_directory import SignInApplication, SignInDirectory
 from hsmsync_files.statefile import write_state_file
 
 

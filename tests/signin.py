@@ -24,7 +24,8 @@ from typing import Any
 
 from azure.core.credentials import AccessToken, AccessTokenInfo
 
-from hsmsync.core.state import LiveState, SignInApplication, SignInDirectory, SignInUser
+from hsmsync.core.state import LiveState
+from hsmsync.core.state_directory import SignInApplication, SignInDirectory, SignInUser
 from hsmsync_emulator import Emulator, TokenAuthority, resource_of, start_emulator
 
 AZURE_CLI_CLIENT_ID = "04b07795-8ddb-461a-bbee-02f9e1bf7b46"

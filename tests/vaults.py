@@ -13,14 +13,8 @@ from azure.keyvault.keys import KeyClient
 from azure.keyvault.keys.crypto import CryptographyClient, KeyWrapAlgorithm, SignatureAlgorithm
 from azure.keyvault.secrets import SecretClient
 
-from hsmsync.core.state import (
-    AccessPolicy,
-    ArmRoleAssignment,
-    ArmState,
-    DirectoryObject,
-    LiveState,
-    VaultState,
-)
+from hsmsync.core.state import AccessPolicy, ArmRoleAssignment, ArmState, LiveState, VaultState
+from hsmsync.core.state_directory import DirectoryObject
 from hsmsync.core.vault_permissions import PERMISSIONS
 from hsmsync_emulator import Emulator
 from tests.signin import EmulatorCredential

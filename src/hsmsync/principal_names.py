@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from hsmsync.core.model import Principal
-from hsmsync.core.state import DirectoryObject, PrincipalType
+from hsmsync.core.state_directory import DirectoryObject, PrincipalType
 
 Field = Literal["name", "upn"]
 _SIMILAR = 3

@@ -20,7 +20,8 @@ from dataclasses import replace
 from typing import Any
 from urllib.parse import quote, unquote
 
-from hsmsync.core.state import DirectoryObject, LiveState, transitive_groups
+from hsmsync.core.state import LiveState
+from hsmsync.core.state_directory import DirectoryObject, transitive_groups
 from hsmsync_emulator import graph_access
 from hsmsync_emulator.errors import ApiError
 from hsmsync_emulator.pipeline import Operation, Service

@@ -17,7 +17,8 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
-from hsmsync.core.state import DirectoryObject, LiveState, transitive_groups
+from hsmsync.core.state import LiveState
+from hsmsync.core.state_directory import DirectoryObject, transitive_groups
 from hsmsync_emulator.errors import ApiError
 from hsmsync_emulator.server import Request, Response
 

@@ -25,7 +25,7 @@ import uuid
 from typing import Any
 from urllib.parse import parse_qsl
 
-from hsmsync.core.state import SignInApplication, SignInDirectory
+from hsmsync.core.state_directory import SignInApplication, SignInDirectory
 from hsmsync_emulator.ci_oidc import SimulatedCi
 from hsmsync_emulator.server import Request, Response
 from hsmsync_emulator.store import Store

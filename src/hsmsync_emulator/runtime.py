@@ -15,7 +15,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from hsmsync.core.state import LiveState, transitive_groups
+from hsmsync.core.state import LiveState
+from hsmsync.core.state_directory import transitive_groups
 from hsmsync_emulator.arm import ArmService
 from hsmsync_emulator.arm_account import with_cloud_metadata
 from hsmsync_emulator.certs import make_certificate

@@ -29,14 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hsmsync.core.state import (
-    DataRoleAssignment,
-    DirectoryObject,
-    HsmState,
-    LiveState,
-    SignInApplication,
-    SignInDirectory,
-)
+from hsmsync.core.state import DataRoleAssignment, HsmState, LiveState
+from hsmsync.core.state_directory import DirectoryObject, SignInApplication, SignInDirectory
 from hsmsync_emulator import Emulator, FaultConfig, start_emulator
 from hsmsync_files.statefile import write_state_file
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from hsmsync.core.state import FederatedCredential, SignInApplication
+from hsmsync.core.state_directory import FederatedCredential, SignInApplication
 from hsmsync_emulator import FEDERATION_AUDIENCE, GITHUB_ISSUER, PIPELINES_ISSUER, Emulator
 from tests.conftest import CliResult, run_cli
 from tests.signin import add_sign_in, app_with_secret, contoso_emulator, default_oid, sign_in_as

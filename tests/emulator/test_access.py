@@ -11,7 +11,7 @@ import pytest
 from azure.core.exceptions import HttpResponseError
 from azure.keyvault.administration import KeyVaultPermission
 
-from hsmsync.core.state import DirectoryObject
+from hsmsync.core.state_directory import DirectoryObject
 from hsmsync_emulator import Emulator, FaultConfig, decode_claims
 from hsmsync_emulator.faults import FaultInjector
 from hsmsync_emulator.pipeline import Gateway, Operation

@@ -11,7 +11,8 @@ import requests
 from azure.core.exceptions import ResourceNotFoundError
 from azure.mgmt.resource.subscriptions import SubscriptionClient
 
-from hsmsync.core.state import ArmRoleAssignment, ArmState, DirectoryObject
+from hsmsync.core.state import ArmRoleAssignment, ArmState
+from hsmsync.core.state_directory import DirectoryObject
 from hsmsync_emulator import Emulator, FaultConfig
 from hsmsync_files.statefile import write_state_file
 from tests.signin import EmulatorCredential

@@ -10,7 +10,7 @@ from azure.core.exceptions import HttpResponseError
 from azure.mgmt.authorization import AuthorizationManagementClient
 from azure.mgmt.authorization.models import RoleAssignmentCreateParameters
 
-from hsmsync.core.state import DirectoryObject
+from hsmsync.core.state_directory import DirectoryObject
 from hsmsync_emulator import Emulator
 from hsmsync_files.statefile import write_state_file
 from tests.signin import EmulatorCredential

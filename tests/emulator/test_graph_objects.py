@@ -17,7 +17,7 @@ from azure.core.pipeline.transport import RequestsTransport
 from azure.core.rest import HttpRequest
 from azure.identity import ClientSecretCredential
 
-from hsmsync.core.state import DirectoryObject, SignInApplication, SignInDirectory
+from hsmsync.core.state_directory import DirectoryObject, SignInApplication, SignInDirectory
 from hsmsync_emulator import Emulator
 from hsmsync_files.statefile import write_state_file
 from tests.signin import sha256

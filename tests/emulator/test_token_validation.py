@@ -13,7 +13,7 @@ import pytest
 import requests
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from hsmsync.core.state import FederatedCredential, SignInApplication
+from hsmsync.core.state_directory import FederatedCredential, SignInApplication
 from hsmsync_emulator import GITHUB_ISSUER, Emulator, TokenAuthority
 from hsmsync_emulator.tokens import TokenRejected
 from tests.signin import add_sign_in, sha256, token_for

@@ -13,7 +13,8 @@ from hsmsync.backends.azure.graph import GRAPH_SCOPE, GraphDirectory, lookup_pat
 from hsmsync.backends.azure.hosts import HostRule
 from hsmsync.backends.azure.signin import SignInError
 from hsmsync.core.errors import BackendError, StateError
-from hsmsync.core.state import DirectoryObject, LiveState
+from hsmsync.core.state import LiveState
+from hsmsync.core.state_directory import DirectoryObject
 from hsmsync.principal_names import NameQuery
 from hsmsync_emulator import Emulator, TokenAuthority, start_emulator
 from hsmsync_files.statefile import write_state_file

@@ -18,7 +18,8 @@ from hsmsync.applier import apply_plan
 from hsmsync.backends.azure import make_azure_backend
 from hsmsync.backends.registry import read_request_for
 from hsmsync.core.planner import plan_changes
-from hsmsync.core.state import LiveState, SignInApplication
+from hsmsync.core.state import LiveState
+from hsmsync.core.state_directory import SignInApplication
 from hsmsync.manifest import load_manifest
 from hsmsync_emulator import Emulator, parse_faults, start_emulator
 from tests.conftest import run_cli

@@ -12,7 +12,8 @@ from hsmsync.core.directory import Directory
 from hsmsync.core.effective import Status, abilities, expand
 from hsmsync.core.grants import Grant
 from hsmsync.core.plan import Plane
-from hsmsync.core.state import DirectoryObject, LiveState, PimMembership
+from hsmsync.core.state import LiveState
+from hsmsync.core.state_directory import DirectoryObject, PimMembership
 from hsmsync.core.whocan import who_can_effective
 from tests.conftest import CONTOSO, run_cli
 

@@ -12,15 +12,8 @@ from hsmsync.core.effective import expand
 from hsmsync.core.grants import grants_from_desired
 from hsmsync.core.key_review import HSM_KEY_USE, Expiry, expiry_of, key_inventory
 from hsmsync.core.lint import lint
-from hsmsync.core.state import (
-    AccessPolicy,
-    DirectoryObject,
-    HsmState,
-    KeyProperties,
-    LiveState,
-    PimMembership,
-    VaultState,
-)
+from hsmsync.core.state import AccessPolicy, HsmState, KeyProperties, LiveState, VaultState
+from hsmsync.core.state_directory import DirectoryObject, PimMembership
 from hsmsync.core.vault_access import policies_from_live
 from tests.review.builders import build, data, pid
 

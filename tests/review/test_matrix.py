@@ -11,7 +11,7 @@ from hsmsync.core.capabilities import Capability
 from hsmsync.core.directory import Directory
 from hsmsync.core.grants import Grant, grants_from_desired
 from hsmsync.core.matrix import Change, HsmMatrix, Place, access_matrix
-from hsmsync.core.state import DirectoryObject
+from hsmsync.core.state_directory import DirectoryObject
 from hsmsync.render.matrix import render_csv, render_html, render_markdown
 from tests.review.builders import build, data, pid
 

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from hsmsync.core.expiry import in_force, live_as_of
-from hsmsync.core.state import DirectoryObject, LiveState, PimMembership
+from hsmsync.core.state import LiveState
+from hsmsync.core.state_directory import DirectoryObject, PimMembership
 from tests.conftest import CONTOSO, run_cli
 
 SECURITY = "6d1c8a57-2f0e-4b7a-9a43-3c5e1f0b7a11"

@@ -68,12 +68,12 @@ def test_one_rest_shape_for_role_definitions_of_both_planes() -> None:
 
 
 def test_one_guid_type_for_manifest_and_state() -> None:
-    from hsmsync.core import ids, model, state
+    from hsmsync.core import ids, model, state, state_directory
 
     assert model.Guid is ids.Guid and state.Guid is ids.Guid  # type: ignore[attr-defined]  # the modules import it, not export it
     upper = "AAAAAAAA-0000-0000-0000-000000000001"
     assert state.AccessPolicy(object_id=upper).object_id == upper.lower()
-    assert state.DirectoryObject(id=upper, type="User", display_name="a").id == upper.lower()
+    assert state_directory.DirectoryObject(id=upper, type="User", display_name="a").id == upper.lower()
 
 
 def test_every_kind_has_its_module_in_the_registry() -> None:

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from hsmsync.core.state import DirectoryObject
+from hsmsync.core.state_directory import DirectoryObject
 
 
 @dataclass(frozen=True, slots=True)

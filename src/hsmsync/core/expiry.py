@@ -12,7 +12,8 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 from hsmsync.core.desired import DesiredAssignment, DesiredState
-from hsmsync.core.state import DirectoryObject, LiveState, PimMembership
+from hsmsync.core.state import LiveState
+from hsmsync.core.state_directory import DirectoryObject, PimMembership
 
 
 def is_expired(a: DesiredAssignment, now: datetime) -> bool:

@@ -18,7 +18,8 @@ from typing import Any
 
 from hsmsync.core.catalog import builtin_data_roles, management_role_map, management_roles
 from hsmsync.core.desired import PrincipalInfo
-from hsmsync.core.state import PERMISSION_LISTS, DirectoryObject, HsmState, LiveState, Permission, VaultState
+from hsmsync.core.state import PERMISSION_LISTS, HsmState, LiveState, Permission, VaultState
+from hsmsync.core.state_directory import DirectoryObject
 
 Entry = tuple[str, str, str, str]  # plane, target, role reference, scope
 _SLUG = re.compile(r"[^a-z0-9]+")

@@ -3,17 +3,15 @@
 The same models serialise the fake state file (`schemas/state.schema.json`) and the emulator's
 store, so a state file can be served and what was applied can be inspected.
 Role-definition ids are stored as bare GUIDs; adapters translate to and from the services' id forms.
+Entra ID's part (directory objects, the emulator's sign-in directory) is state_directory.py.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import (
     AwareDatetime,
-    BaseModel,
-    ConfigDict,
     Field,
     SerializerFunctionWrapHandler,
     model_serializer,
@@ -21,15 +19,11 @@ from pydantic import (
 )
 
 from hsmsync.core.ids import Guid
-
-PrincipalType = Literal["User", "Group", "ServicePrincipal"]
-
-
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+from hsmsync.core.state_base import FrozenModel
+from hsmsync.core.state_directory import DirectoryObject, PrincipalType, SignInDirectory
 
 
-class Permission(_Frozen):
+class Permission(FrozenModel):
     """One block of a role definition's `permissions` list, as Azure stores it.
 
     Azure evaluates each block on its own: a block's notActions/notDataActions subtract only from
@@ -61,7 +55,7 @@ def _blocks_from_flat(data: Any) -> Any:
     return {**rest, "permissions": [{k: data[k] for k in PERMISSION_LISTS if k in data}]}
 
 
-class RoleDefinition(_Frozen):
+class RoleDefinition(FrozenModel):
     """A Managed HSM role definition (built-in or custom), in the data plane's terms."""
 
     name: Guid = Field(description="The definition's GUID (its REST name).")
@@ -80,7 +74,7 @@ class RoleDefinition(_Frozen):
         return self.role_type == "AKVBuiltInRole"
 
 
-class DataRoleAssignment(_Frozen):
+class DataRoleAssignment(FrozenModel):
     """A Managed HSM local-RBAC role assignment."""
 
     name: Guid
@@ -89,7 +83,7 @@ class DataRoleAssignment(_Frozen):
     principal_id: Guid
 
 
-class ArmRoleAssignment(_Frozen):
+class ArmRoleAssignment(FrozenModel):
     """An Azure RBAC (management-plane) role assignment at an ARM scope."""
 
     name: Guid
@@ -107,13 +101,13 @@ class ArmRoleAssignment(_Frozen):
     )
 
 
-class NetworkAcls(_Frozen):
+class NetworkAcls(FrozenModel):
     default_action: Literal["Allow", "Deny"] = "Allow"
     bypass: Literal["AzureServices", "None"] = "AzureServices"
     ip_rules: tuple[str, ...] = ()
 
 
-class HsmSettings(_Frozen):
+class HsmSettings(FrozenModel):
     """Security-relevant properties of the Managed HSM resource (management plane)."""
 
     purge_protection: bool = False
@@ -122,7 +116,7 @@ class HsmSettings(_Frozen):
     network_acls: NetworkAcls = Field(default_factory=NetworkAcls)
 
 
-class NetworkAclsPatch(_Frozen):
+class NetworkAclsPatch(FrozenModel):
     """The network rule fields a manifest manages: fields left None keep their live value."""
 
     default_action: Literal["Allow", "Deny"] | None = None
@@ -133,7 +127,7 @@ class NetworkAclsPatch(_Frozen):
         return current.model_copy(update=self.model_dump(exclude_none=True))
 
 
-class HsmSettingsPatch(_Frozen):
+class HsmSettingsPatch(FrozenModel):
     """The settings a manifest manages: fields left None are not touched, at every depth."""
 
     purge_protection: bool | None = None
@@ -149,7 +143,7 @@ class HsmSettingsPatch(_Frozen):
         return current.model_copy(update=update)
 
 
-class DiagnosticSetting(_Frozen):
+class DiagnosticSetting(FrozenModel):
     """A Microsoft.Insights diagnostic setting on a resource: which log categories go where."""
 
     name: str
@@ -163,7 +157,7 @@ class DiagnosticSetting(_Frozen):
 ARM_TRUST_SETTING = "AllowKeyManagementOperationsThroughARM"
 
 
-class DataSetting(_Frozen):
+class DataSetting(FrozenModel):
     """One of a Managed HSM's data-plane settings (GET {hsm}/settings): the value as the service
     writes it ("true"/"false" for the only type it has, boolean)."""
 
@@ -176,7 +170,7 @@ class DataSetting(_Frozen):
 DEFAULT_DATA_SETTINGS = (DataSetting(name=ARM_TRUST_SETTING, value="false"),)
 
 
-class KeyProperties(_Frozen):
+class KeyProperties(FrozenModel):
     """A key's attributes as the data plane lists them (KeyClient.list_properties_of_keys) plus
     its type: what `hsmsync keys` shows and the key-expiry lint rules check. Optional in a state
     file: a key without them is listed by name only."""
@@ -195,7 +189,7 @@ class KeyProperties(_Frozen):
     exportable: bool | None = None
 
 
-class HsmState(_Frozen):
+class HsmState(FrozenModel):
     """One Managed HSM: identity, its creation-time administrators, its RBAC objects and keys."""
 
     url: str
@@ -245,7 +239,7 @@ class HsmState(_Frozen):
         return self
 
 
-class ArmRoleDefinition(_Frozen):
+class ArmRoleDefinition(FrozenModel):
     """A custom Azure role (management plane)."""
 
     name: Guid
@@ -259,7 +253,7 @@ class ArmRoleDefinition(_Frozen):
     _flat = model_validator(mode="before")(_blocks_from_flat)
 
 
-class ArmState(_Frozen):
+class ArmState(FrozenModel):
     role_assignments: tuple[ArmRoleAssignment, ...] = ()
     # Every role assignment in a subscription, counted by the live backend when the manifest prunes
     # ARM (its deletes may have to precede its creates at the 4,000 limit). Not part of a state
@@ -280,7 +274,7 @@ class ArmState(_Frozen):
     )
 
 
-class AccessPolicy(_Frozen):
+class AccessPolicy(FrozenModel):
     """One Key Vault access-policy entry: an object id and its permission lists (lower-cased).
 
     With an `application_id` it is a *compound identity*: the object (a user) holds the
@@ -315,7 +309,7 @@ def policy_entry_key(object_id: str, application_id: str | None) -> str:
     return f"{oid}+{application_id.lower()}" if application_id else oid
 
 
-class VaultState(_Frozen):
+class VaultState(FrozenModel):
     """A Key Vault (not an HSM): access policies, or Azure RBAC when enable_rbac_authorization."""
 
     url: str
@@ -352,104 +346,7 @@ class VaultState(_Frozen):
         return data
 
 
-class PimMembership(_Frozen):
-    """A PIM for Groups membership (Graph's privilegedAccessGroup eligibility or assignment
-    schedule, accessId `member`): `eligible` grants nothing until activated; `active` is a
-    membership now, until `end` (none: permanent). A schedule is in force from `start` until
-    just before `end` (core/expiry.py `live_as_of` leaves out the others)."""
-
-    group: Guid = Field(description="The PIM-governed group's object id")
-    status: Literal["eligible", "active"]
-    # Left out of dumps when absent: state files and fingerprints written before it stay the same.
-    start: datetime | None = Field(
-        default=None,
-        exclude_if=lambda v: v is None,
-        description="When the schedule starts (none: already started)",
-    )
-    end: datetime | None = Field(default=None, description="When the schedule ends (none: never)")
-
-
-class DirectoryObject(_Frozen):
-    """An Entra ID object the emulator's minimal Graph serves (and PrincipalNotFound checks)."""
-
-    id: Guid
-    type: PrincipalType
-    display_name: str
-    user_principal_name: str | None = None
-    member_of: tuple[str, ...] = Field(
-        default=(),
-        description="Groups it is a direct member of (Graph's memberOf; the emulator "
-        "also honours them on ARM and Graph for tokens without a `groups` claim; the HSM data plane "
-        "ignores a service principal's groups)",
-    )
-    pim: tuple[PimMembership, ...] = Field(
-        default=(),
-        # Left out of dumps when empty: state files, saved plans' fingerprints and goldens written
-        # before PIM memberships existed stay the same.
-        exclude_if=lambda pim: not pim,
-        description="PIM for Groups memberships: eligible (granted once activated) or active "
-        "(a membership until its end)",
-    )
-
-
-def transitive_groups(directory: tuple[DirectoryObject, ...] | None, object_id: str) -> frozenset[str]:
-    """Every group `object_id` is a member of, directly or through other groups (lower-cased)."""
-    # An active PIM for Groups membership is a membership; an eligible one is not (until activated).
-    parents = {
-        o.id.lower(): {g.lower() for g in o.member_of}
-        | {p.group.lower() for p in o.pim if p.status == "active"}
-        for o in directory or ()
-    }
-    found: set[str] = set()
-    todo = list(parents.get(object_id.lower(), ()))
-    while todo:
-        group = todo.pop()
-        if group not in found:
-            found.add(group)
-            todo.extend(parents.get(group, ()))
-    return frozenset(found)
-
-
-class FederatedCredential(_Frozen):
-    """A federated identity credential of an application: whose OIDC tokens it accepts."""
-
-    issuer: str = Field(description="e.g. https://token.actions.githubusercontent.com")
-    subject: str = Field(description="e.g. repo:contoso/hsm-access:environment:production")
-    audiences: tuple[str, ...] = ("api://AzureADTokenExchange",)
-
-
-class SignInApplication(_Frozen):
-    """An application (service principal) that can sign in to the emulator's token service."""
-
-    client_id: Guid = Field(description="The application (client) id")
-    object_id: Guid = Field(description="The service principal's object id")
-    display_name: str = ""
-    client_secret_sha256: tuple[str, ...] = Field(
-        default=(), description="SHA-256 (hex) of each client secret it accepts"
-    )
-    federated_credentials: tuple[FederatedCredential, ...] = ()
-    managed_identity: bool = Field(
-        default=False, description="served by the managed-identity endpoint (the first one without client_id)"
-    )
-
-
-class SignInUser(_Frozen):
-    """A user who can sign in (password grant, the emulator's stand-in for `az login`)."""
-
-    object_id: Guid
-    user_principal_name: str
-    password_sha256: str = Field(description="SHA-256 (hex) of the password")
-    groups: tuple[str, ...] = Field(default=(), description="group object ids (the token's groups claim)")
-
-
-class SignInDirectory(_Frozen):
-    """Who may sign in to the emulator's token service, and as which object."""
-
-    applications: tuple[SignInApplication, ...] = ()
-    users: tuple[SignInUser, ...] = ()
-
-
-class LiveState(_Frozen):
+class LiveState(FrozenModel):
     """Everything hsmsync knows about reality, keyed by the manifest's HSM names."""
 
     version: Literal[1] = 1

@@ -34,7 +34,8 @@ from hsmsync.core.effect import Observation, ReadBack
 from hsmsync.core.errors import BackendError, HsmsyncError, StateError
 from hsmsync.core.guard import Caller
 from hsmsync.core.plan import Change, Kind, Plane
-from hsmsync.core.state import ArmState, DataSetting, DirectoryObject, HsmState, LiveState
+from hsmsync.core.state import ArmState, DataSetting, HsmState, LiveState
+from hsmsync.core.state_directory import DirectoryObject
 from hsmsync.core.target import ARM, Target
 from hsmsync.gc_aside import set_aside_from_gc
 

@@ -38,7 +38,7 @@ from hsmsync.backends.azure.pacing import DeadlinePolicy, JitteredRetryPolicy, N
 from hsmsync.backends.azure.settings import AzureSettings, TimeoutSettings
 from hsmsync.backends.azure.transport import requests_transport
 from hsmsync.core.errors import BackendError, StateError
-from hsmsync.core.state import DirectoryObject, PrincipalType
+from hsmsync.core.state_directory import DirectoryObject, PrincipalType
 from hsmsync.principal_names import DirectoryEntry, Found, NameQuery
 
 if TYPE_CHECKING:

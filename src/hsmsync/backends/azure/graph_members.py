@@ -20,7 +20,7 @@ from urllib.parse import quote
 
 from hsmsync.backends.azure.graph import GraphDirectory, directory_object, odata_string
 from hsmsync.core.errors import BackendError
-from hsmsync.core.state import DirectoryObject, PimMembership
+from hsmsync.core.state_directory import DirectoryObject, PimMembership
 
 MAX_GROUPS = 500  # a bound on the walk; beyond it the answer would be partial, so it is an error
 _PIM_BASE = "/v1.0/identityGovernance/privilegedAccess/group/"

@@ -8,7 +8,7 @@ from enum import Enum
 
 from hsmsync.core.ids import guid_of, is_guid
 from hsmsync.core.scopes import normalize_arm_scope, normalize_data_scope
-from hsmsync.core.state import PrincipalType
+from hsmsync.core.state_directory import PrincipalType
 
 DATA_ROLE_DEFINITION_PREFIX = "Microsoft.KeyVault/providers/Microsoft.Authorization/roleDefinitions/"
 _ROLE_DEFINITIONS = "/providers/Microsoft.Authorization/roleDefinitions/"

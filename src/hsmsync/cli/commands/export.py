@@ -27,7 +27,8 @@ from hsmsync.core.export import export_manifest
 from hsmsync.core.model import Manifest
 from hsmsync.core.scopes import normalize_arm_scope
 from hsmsync.core.shard import parse_selection, select_live
-from hsmsync.core.state import DirectoryObject, LiveState
+from hsmsync.core.state import LiveState
+from hsmsync.core.state_directory import DirectoryObject
 from hsmsync.environment import Environment
 from hsmsync.render.escape import visible
 from hsmsync.workflow import DEFAULT_MANIFEST, absolute, load, opened_backend
