@@ -22,6 +22,7 @@ from tests.signin import sign_in_as, token_for
 ALICE, BOB = "a1b2c3d4-0001-4a00-8000-00000000a11c", "a1b2c3d4-0002-4a00-8000-00000000b0b0"
 RUNNER, SECURITY = "a1b2c3d4-0004-4a00-8000-0000000c1c1c", "6d1c8a57-2f0e-4b7a-9a43-3c5e1f0b7a11"
 ONCALL = "4a6c8e0b-2d4f-4a6c-8e0b-2d4f6a8c0e11"
+CAROL = "a1b2c3d4-0003-4a00-8000-00000000ca01"
 LIVE = ("--live", "--endpoints", "endpoints.json")
 
 
@@ -301,3 +302,31 @@ def test_plan_live_under_failing_graph_pages_names_every_member_or_warns(
         assert warned or _gained(r.stdout) == expected, (seed, _gained(r.stdout), expected)
         outcomes.add("warned" if warned else "whole")
     assert outcomes, outcomes  # with these seeds: some warned, some failed with an error
+
+
+VAULT_READERS = "5b7d9f1a-3c5e-4a7c-9e1b-0d2f4a6c8e21"
+
+
+def test_whocan_vault_live_expands_an_access_policy_group_from_graph(tmp_path: Path) -> None:
+    """A group named only by contoso-kv's access policy (no role assignment anywhere): the live
+    backend asks Graph for its members too, and whocan lists Carol through it, nested, as the
+    state file says."""
+    state = json.loads((CONTOSO / "live-with-groups.json").read_text())
+    state["directory"].append({"id": VAULT_READERS, "type": "Group", "display_name": "Vault Readers"})
+    auditors = next(o for o in state["directory"] if o["display_name"] == "Contoso App Auditors")
+    auditors["member_of"] = [VAULT_READERS]  # Carol is in the auditors, now inside Vault Readers
+    state["vaults"]["contoso-kv"]["access_policies"].append({"object_id": VAULT_READERS, "secrets": ["get"]})
+    (tmp_path / "emulated.json").write_text(json.dumps(state))
+    (tmp_path / "state.json").write_text(json.dumps(state))
+    shutil.copy(CONTOSO / "hsmsync.yaml", tmp_path / "hsmsync.yaml")
+    question = ("whocan", "--vault", "contoso-kv", "secrets/get", "--format", "json")
+    with start_emulator(tmp_path / "emulated.json", workdir=tmp_path / "emu") as emulator:
+        emulator.write_endpoints(tmp_path / "endpoints.json")
+        sign_in_as(emulator, "7c9e1a3b-5d7f-4b9d-8e2a-6c8e0a2c4e99")
+        live = run_cli(*question, *LIVE, cwd=tmp_path)
+    assert live.exit_code == 0, live.stderr
+    fake = run_cli(*question, "--state", "state.json", cwd=tmp_path)
+    paths = {p["principal_id"]: p for p in json.loads(live.stdout)["is_now"]}
+    assert paths[CAROL]["through"] == ["group Contoso App Auditors [member]", "group Vault Readers [member]"]
+    assert paths[CAROL]["status"] == "holds"
+    assert json.loads(live.stdout)["is_now"] == json.loads(fake.stdout)["is_now"]

@@ -16,14 +16,14 @@ once activated vs obtainable, each with its paths. Keep its signature stable.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from hsmsync.core.capabilities import ASSIGN_ROLES, permits, short_actions
 from hsmsync.core.data_actions import data_action_vocabulary
 from hsmsync.core.desired import PrincipalInfo
-from hsmsync.core.directory import Directory, Hop
+from hsmsync.core.directory import Directory, Hop, Member
 from hsmsync.core.grants import Grant, grants_from_live
 from hsmsync.core.plan import Plane
 from hsmsync.core.scopes import data_scope_covers
@@ -75,16 +75,28 @@ def expand(
     """Every grant as it reaches its assignee and, for a group, each transitive member.
 
     `names` (object id -> manifest key) names principals the manifest declares."""
-    named = names or {}
     out: list[EffectiveGrant] = []
     for g in grants:
         out.append(EffectiveGrant(g, g.principal_id, g.who, g.principal_type))
-        if directory is None or directory.type_of(g.principal_id) not in ("Group", "Unknown"):
-            continue
-        for m in directory.members(g.principal_id):
-            label = named.get(m.id) or m.name
-            out.append(EffectiveGrant(g, m.id, label, m.type, m.hops))
+        out.extend(
+            EffectiveGrant(g, m.id, m.name, m.type, m.hops)
+            for m in members_of(g.principal_id, directory, names)
+        )
     return tuple(out)
+
+
+def members_of(
+    principal_id: str, directory: Directory | None, names: Mapping[str, str] | None
+) -> Iterator[Member]:
+    """The transitive members of `principal_id` when the directory knows it as a group (or does
+    not know it: an unlisted object may still have members listed), each named by the manifest's
+    key when `names` (object id -> key) has one. What a grant to a group reaches; the one
+    expansion behind role assignments and Key Vault access policies alike."""
+    if directory is None or directory.type_of(principal_id) not in ("Group", "Unknown"):
+        return
+    named = names or {}
+    for m in directory.members(principal_id):
+        yield replace(m, name=named.get(m.id) or m.name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,6 +252,7 @@ __all__ = [
     "live_grants_with_members",
     "manifest_names",
     "member_grants",
+    "members_of",
     "obtainers",
     "vault_writers",
 ]

@@ -225,13 +225,20 @@ def _vault_entries(
                 )
                 entries.append(replace(entry, conditional=conditional))
                 continue
-            users = _users(
-                [(verb, who_can_on_vault(policies, vault_name, "keys", perm)) for perm, verb in VAULT_KEY_USE]
+            answers = [
+                (verb, who_can_on_vault(policies, vault_name, "keys", perm)) for perm, verb in VAULT_KEY_USE
+            ]
+            # A group's entry reaches its members (`expand_policies`); a PIM-eligible one, once activated.
+            users, eligible = (
+                _users([(verb, [p for p in paths if p.status == s.value]) for verb, paths in answers])
+                for s in (Status.HOLDS, Status.ONCE_ACTIVATED)
             )
             # A writer of the vault (Azure RBAC) can set itself an access policy for every verb.
             writers = vault_obtainers(effective, vault.resource_id)
             obtain = _users([(verb, writers) for _, verb in VAULT_KEY_USE])
-            entries.append(KeyEntry("vault", vault_name, props.name, props, expiry, days, users, (), obtain))
+            entries.append(
+                KeyEntry("vault", vault_name, props.name, props, expiry, days, users, eligible, obtain)
+            )
     return entries, notes
 
 

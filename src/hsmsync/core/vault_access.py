@@ -5,15 +5,23 @@ from these alongside the HSMs' grants. A vault that uses Azure RBAC ignores its 
 such policies are kept here, marked `ignored`, so an answer can say so instead of counting them.
 A compound identity's entry (a user through an application) is a grant of its own, held only
 through that application: answers say "only via application X", never the user's plain access.
+
+An entry whose object is a group reaches every transitive member (`expand_policies`), as a role
+assignment to a group does: Key Vault honours the group memberships of users and service
+principals alike (unlike the Managed HSM data plane), and a PIM-eligible membership holds nothing
+until it is activated. A compound entry naming a group stays compound for each member: the member
+holds it only when it calls through that application.
 """
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
 
 from hsmsync.core.desired import DesiredState, PrincipalInfo
+from hsmsync.core.directory import Directory, Hop
+from hsmsync.core.effective import Status, members_of
 from hsmsync.core.errors import HsmsyncError
 from hsmsync.core.state import AccessPolicy, LiveState
 from hsmsync.core.vault_permissions import PERMISSIONS
@@ -33,6 +41,12 @@ class PolicyGrant:
     via: str
     ignored: bool = False  # the vault uses Azure RBAC: the service does not apply this policy
     application_id: str | None = None  # a compound identity: held only through this application
+    through: tuple[Hop, ...] = ()  # group hops, the member's own group first; empty: its own entry
+
+    @property
+    def status(self) -> Status:
+        """Held now, or only once a PIM-eligible group membership on the way is activated."""
+        return Status.ONCE_ACTIVATED if any(h.eligible for h in self.through) else Status.HOLDS
 
     @property
     def who(self) -> str:
@@ -90,9 +104,31 @@ def policies_from_live(live: LiveState, principals: Mapping[str, PrincipalInfo])
     )
 
 
+def expand_policies(
+    policies: Iterable[PolicyGrant], directory: Directory | None, names: Mapping[str, str] | None = None
+) -> tuple[PolicyGrant, ...]:
+    """Every entry as it reaches its object and, for a group, each transitive member (with the
+    hops; `effective.members_of`, as role assignments are followed). `names`: object id -> the
+    manifest's key. A compound entry keeps its application for every member."""
+    out: list[PolicyGrant] = []
+    for p in policies:
+        out.append(p)
+        out.extend(
+            replace(p, principal_id=m.id, principal=m.name, principal_type=m.type, through=m.hops)
+            for m in members_of(p.principal_id, directory, names)
+        )
+    return tuple(out)
+
+
 def policy_notes(policy: PolicyGrant, declared: tuple[PolicyGrant, ...] | None) -> tuple[str, ...]:
     """Why a principal's policy deserves a look: ignored by Azure, or not what the manifest says."""
     notes = []
+    if policy.through:
+        notes.append("through " + " -> ".join(h.describe() for h in policy.through))
+    if policy.status is Status.ONCE_ACTIVATED:
+        notes.append(
+            "can once activated: a PIM-eligible group membership holds nothing until it is activated"
+        )
     if policy.application_id:
         notes.append(
             f"only via application {policy.application_id} (a compound identity): held only when it "
@@ -107,6 +143,7 @@ def policy_notes(policy: PolicyGrant, declared: tuple[PolicyGrant, ...] | None) 
             if d.vault == policy.vault
             and d.principal_id == policy.principal_id
             and d.application_id == policy.application_id
+            and d.through == policy.through
         ]
         if not same:
             notes.append("not declared by the manifest")

@@ -130,7 +130,8 @@ def who_can_on_vault(
     policies: Iterable[PolicyGrant], vault: str, kind: str, permission: str
 ) -> list[AccessPath]:
     """Every access policy of `vault` that grants `kind`/`permission` (policies Azure ignores, on
-    a vault that uses Azure RBAC, grant nothing)."""
+    a vault that uses Azure RBAC, grant nothing); `policies` as `expand_policies` gives them, so
+    a group's members are listed with their path through it."""
     paths = {
         AccessPath(
             via=p.via,
@@ -141,8 +142,10 @@ def who_can_on_vault(
             role=f"access policy ({kind}: {permission}){p.condition}",
             scope="the whole vault",
             hsm=p.vault,
+            through=tuple(h.describe() for h in p.through),
+            status=p.status.value,
         )
         for p in policies
         if p.vault == vault and p.holds(kind, permission)
     }
-    return sorted(paths, key=lambda p: (p.principal.lower(), p.via))
+    return sorted(paths, key=lambda p: (p.principal.lower(), p.via, p.through))

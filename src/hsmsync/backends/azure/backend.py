@@ -233,6 +233,8 @@ class AzureBackend:
             raise StateError("group members come from Microsoft Graph: the endpoints file names no `graph`")
         assignees = {a.principal_id for h in live.hsms.values() for a in h.role_assignments}
         assignees |= {a.principal_id for a in live.arm.role_assignments}
+        # A vault's access policy may name a group: its members hold it too (vault_access.py).
+        assignees |= {p.object_id for v in live.vaults.values() for p in v.access_policies}
         try:
             return read_directory(graph, sorted(assignees))
         finally:

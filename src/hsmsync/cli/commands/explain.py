@@ -12,7 +12,7 @@ from hsmsync.cli.status import ExitStatus
 from hsmsync.core.access import Explanation, explain, grants_from_desired, grants_from_live
 from hsmsync.core.effective import directory_of, expand, manifest_names
 from hsmsync.core.explain import with_group_grants, with_vault_escalation
-from hsmsync.core.vault_access import policies_from_desired, policies_from_live
+from hsmsync.core.vault_access import expand_policies, policies_from_desired, policies_from_live
 from hsmsync.manifest import LoadedManifest
 from hsmsync.references import principal_id_of
 from hsmsync.render import access_json
@@ -38,10 +38,10 @@ def run(args: argparse.Namespace, ctx: Context) -> ExitStatus:
     loaded = load(args.file, env)
     principal_id = principal_id_of(loaded, args.principal)
     declared = grants_from_desired(loaded.desired)
-    declared_policies = policies_from_desired(loaded.desired)
     live = read_live(source_of(args), env, loaded, directory=True)
-    # Grants to groups reach their members: the directory comes with live state.
+    # Grants (and access policies) to groups reach their members: the directory comes with live state.
     directory, names = directory_of(live), manifest_names(loaded.desired.principals)
+    declared_policies = expand_policies(policies_from_desired(loaded.desired), directory, names)
     desired_effective = expand(declared, directory, names)
     would_be = explain(declared, principal_id, None, policies=declared_policies)
     would_be = with_group_grants(would_be, desired_effective)
@@ -51,7 +51,7 @@ def run(args: argparse.Namespace, ctx: Context) -> ExitStatus:
     is_now = None
     if live is not None:
         held = grants_from_live(live, loaded.desired.principals)
-        policies = policies_from_live(live, loaded.desired.principals)
+        policies = expand_policies(policies_from_live(live, loaded.desired.principals), directory, names)
         explained = explain(
             held, principal_id, declared, policies=policies, declared_policies=declared_policies
         )

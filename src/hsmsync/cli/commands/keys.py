@@ -14,7 +14,7 @@ from hsmsync.core.effective import directory_of, expand, manifest_names
 from hsmsync.core.errors import HsmsyncError
 from hsmsync.core.grants import grants_from_live
 from hsmsync.core.key_review import key_inventory
-from hsmsync.core.vault_access import policies_from_live
+from hsmsync.core.vault_access import expand_policies, policies_from_live
 from hsmsync.render import keys as render
 from hsmsync.workflow import load, read_live
 
@@ -49,7 +49,7 @@ def run(args: argparse.Namespace, ctx: Context) -> ExitStatus:
     inventory = key_inventory(
         live,
         expand(grants_from_live(live, principals), directory, names),
-        policies_from_live(live, principals),
+        expand_policies(policies_from_live(live, principals), directory, names),
         now=now,
         warning_days=loaded.manifest.lint.key_expiry_warning_days,
     )

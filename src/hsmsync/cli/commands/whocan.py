@@ -16,7 +16,12 @@ from hsmsync.core.effective import directory_of, expand, manifest_names
 from hsmsync.core.errors import HsmsyncError
 from hsmsync.core.scopes import normalize_data_scope
 from hsmsync.core.state import LiveState
-from hsmsync.core.vault_access import policies_from_desired, policies_from_live, resolve_vault_permission
+from hsmsync.core.vault_access import (
+    expand_policies,
+    policies_from_desired,
+    policies_from_live,
+    resolve_vault_permission,
+)
 from hsmsync.core.vault_rbac_access import VaultQuestion, vault_answer
 from hsmsync.core.whocan import WhoCan, who_can_effective
 from hsmsync.environment import Environment
@@ -173,10 +178,12 @@ def _whocan_vault(
     directory, names = _directory(live), _names(loaded)
     mgmt = expand(grants_from_desired(loaded.desired), directory, names)
     q = VaultQuestion(declared, kind, permission, name)
-    would_be = vault_answer(q, declared.rbac, policies_from_desired(loaded.desired), mgmt)
+    # An access policy held by a group reaches its members, as a role assignment does.
+    policies = expand_policies(policies_from_desired(loaded.desired), directory, names)
+    would_be = vault_answer(q, declared.rbac, policies, mgmt)
     is_now = None
     if live is not None:
-        held = policies_from_live(live, loaded.desired.principals)
+        held = expand_policies(policies_from_live(live, loaded.desired.principals), directory, names)
         live_mgmt = expand(grants_from_live(live, loaded.desired.principals), directory, names)
         is_now = vault_answer(q, bool(rbac_now), held, live_mgmt)
     return _answer_whocan(args, env, question, would_be, is_now)
