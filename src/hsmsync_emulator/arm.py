@@ -144,9 +144,11 @@ _DELETE = "Microsoft.Authorization/roleAssignments/delete"
 
 
 class ArmService:
-    def __init__(self, store: Store, page_size: Callable[[], int]) -> None:
+    def __init__(self, store: Store, page_size: Callable[[], int], listing_lag: float = 0.0) -> None:
         self._store = store
         self._page_size = page_size
+        # Role-assignment listings show the state of this many seconds ago (`--replica arm=`).
+        self._listing_lag = listing_lag
         self._resources = ArmResources(store, hsm_json)  # settings, diagnostics, vaults, custom roles
         self._account = AccountRoutes(store, page_size)  # subscriptions and tenants
 
@@ -257,7 +259,7 @@ class ArmService:
 
     def _list(self, request: Request, scope: str, flt: AssignmentFilter) -> Response:
         items = []
-        for a in self._store.read().arm.role_assignments:
+        for a in self._store.read_as_of(self._listing_lag).arm.role_assignments:
             if flt.principal_id is not None and a.principal_id != flt.principal_id:
                 continue
             above = at_or_above(a.scope, scope)

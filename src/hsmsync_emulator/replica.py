@@ -20,6 +20,9 @@ Spec string (comma-separated `key=value`, all optional):
     delay=2s     propagation delay on the primary: how long after its 201 a write is in effect
     seed=7       draw the region at random from this seed instead of round robin
     hsm=a+b      the HSMs that have the replica (default: every HSM of the state)
+    arm=30s      ARM's lag: an Azure role-assignment write (PUT, DELETE) shows in ARM's listings
+                 of role assignments this long after its answer (writes and GETs by name see it
+                 at once); ARM names no region
 """
 
 from __future__ import annotations
@@ -51,12 +54,13 @@ class ReplicaConfig:
     delay: float = 0.0
     seed: int | None = None
     hsms: frozenset[str] = field(default_factory=frozenset)  # empty: every HSM
+    arm: float = 0.0  # how long an Azure role-assignment write takes to show in ARM's listings
     # The time writes lag by (tests pass a clock they advance themselves).
     clock: Callable[[], float] = field(default=time.monotonic, compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        if self.lag < 0 or self.delay < 0:
-            raise ValueError("lag and delay must not be negative")
+        if self.lag < 0 or self.delay < 0 or self.arm < 0:
+            raise ValueError("lag, delay and arm must not be negative")
         if not 0 <= self.share <= 1:
             raise ValueError("share must be between 0 and 1")
 
@@ -68,12 +72,18 @@ class ReplicaConfig:
         """A write reaches the replica no sooner than it takes effect on the primary."""
         return max(self.lag, self.delay)
 
+    @property
+    def history(self) -> float:
+        """How far into the past any view reads (the store keeps that much of it)."""
+        return max(self.replica_age, self.arm)
+
     def describe(self) -> str:
         where = ", ".join(sorted(self.hsms)) if self.hsms else "every HSM"
         routing = f"at random (seed {self.seed})" if self.seed is not None else "round robin"
         return (
             f"replica region for {where}: lag {self.lag:g}s, serves {self.share:.0%} of RBAC reads "
             f"({routing}); primary propagation delay {self.delay:g}s"
+            + (f"; ARM role-assignment listings lag {self.arm:g}s" if self.arm else "")
         )
 
 
@@ -95,6 +105,7 @@ _FIELDS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "delay": ("delay", _seconds),
     "seed": ("seed", int),
     "hsm": ("hsms", _hsm_names),
+    "arm": ("arm", _seconds),
 }
 
 
@@ -109,7 +120,7 @@ def parse_replica(spec: str) -> ReplicaConfig:
             config = replace(config, **{name: convert(value)})
         except ValueError as exc:
             raise ValueError(f"replica '{item}': {exc}") from None
-        if not math.isfinite(config.lag + config.delay):
+        if not math.isfinite(config.lag + config.delay + config.arm):
             raise ValueError(f"replica '{item}': not a finite number of seconds")
     return config
 

@@ -63,7 +63,7 @@ class Emulator:
         # The replica region is set up once, at start (`set_faults` cannot add or change it).
         self.replica = replica = faults.replica if faults is not None else None
         # A lagging region reads the past: keep that much of it (and a second more).
-        history = replica.replica_age + 1.0 if replica is not None else 0.0
+        history = replica.history + 1.0 if replica is not None else 0.0
         clock = replica.clock if replica is not None else time.monotonic
         self.store = Store(
             self.state_path, persist_interval=persist_interval, history_seconds=history, clock=clock
@@ -102,7 +102,8 @@ class Emulator:
             if self._own_workdir:  # a temp folder: the private key lives in the TLS context only
                 key.unlink(missing_ok=True)  # (a caller's workdir is the caller's to keep or clean)
         # Graph (`/v1.0/...`) shares the ARM port; GraphService hands everything else to ARM.
-        arm_service = GraphService(self.store, ArmService(self.store, self._page_size))
+        listing_lag = self.replica.arm if self.replica is not None else 0.0
+        arm_service = GraphService(self.store, ArmService(self.store, self._page_size, listing_lag))
         arm = self._gateway(arm_service, hsm=None)
         self._arm = Listener(port, with_cloud_metadata(arm, lambda: self.authority_url), context)
         self.login.graph_urls = frozenset({self._arm.base_url.lower()})

@@ -160,6 +160,8 @@ def test_replica_spec_parsing() -> None:
     assert config == ReplicaConfig(lag=360, share=0.25, delay=1.5, seed=3, hsms=frozenset({"a", "b"}))
     assert config.replica_age == 360
     assert "lag 360s" in config.describe() and "25%" in config.describe()
+    arm = parse_replica("arm=2m")
+    assert arm.arm == 120 and arm.history == 120 and "ARM role-assignment listings lag 120s" in arm.describe()
     for bad, message in [
         ("share=2", "share must be between 0 and 1"),
         ("lag=-1", "must not be negative"),
@@ -167,6 +169,7 @@ def test_replica_spec_parsing() -> None:
         ("speed=3", "unknown key 'speed'"),
         ("lag=soon", "replica 'lag=soon'"),
         ("lag=inf", "not a finite number"),
+        ("arm=-2s", "must not be negative"),
     ]:
         with pytest.raises(ValueError, match=message):
             parse_replica(bad)
