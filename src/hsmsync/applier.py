@@ -287,7 +287,7 @@ def verify_effect(
             result, dict.fromkeys(tracker.changes, Effect.NOT_CHECKED), {}, Verification(None)
         )
     quiet = _Quiet(reporter or Reporter())
-    for hsm in {c.target.name for c in tracker.changes.values()}:
+    for hsm in tracker.hsms():
         tracker.learn_regions(hsm, reader.regions(hsm))
     started, pause, turn, reads = clock.now(), FIRST_RECHECK, 0, 0
     interrupted = False

@@ -39,14 +39,16 @@ def test_the_state_file_is_read_back_at_once(contoso: Path) -> None:
     assert result.exit_code == ExitStatus.OK, result.stderr
     report = json.loads(result.stdout)
     assert report["in_effect"] is True
-    assert report["verification"]["in_effect"] == 6 and report["verification"]["reads"] == 3
+    # 6 HSM changes in 3 reads; 2 Azure role assignments (one scope) and 3 access-policy entries
+    # (one vault) in 1 read each
+    assert report["verification"]["in_effect"] == 11 and report["verification"]["reads"] == 5
     assert "waiting for changes" not in result.stderr  # a consistent backend never waits
 
 
 def test_no_wait_says_nothing_was_read_back(contoso: Path) -> None:
     result = run_cli("apply", "--state", "state.json", "--auto-approve", "--no-wait", cwd=contoso)
     assert result.exit_code == ExitStatus.OK
-    assert "Not read back (--no-wait): 6 changes may not be in effect yet" in result.stdout
+    assert "Not read back (--no-wait): 11 changes may not be in effect yet" in result.stdout
 
 
 def test_the_wait_is_visible_once_per_interval() -> None:
@@ -74,6 +76,6 @@ def test_the_markdown_report_holds_each_change_and_its_effect(contoso: Path) -> 
     assert report.startswith("### ✅ hsmsync apply: done\n")  # the plan went to stderr
     assert "| # | change | status | effect |" in report
     assert "| 1 | create role_definition contoso /: Contoso Key Rotator | applied | in effect |" in report
-    assert report.count("| in effect |") == 6
-    assert "In effect: 6 changes read back in every region that answered" in report
+    assert report.count("| in effect |") == 11
+    assert "In effect: 11 changes read back in every region that answered" in report
     assert "hsmsync plan against fake state file" in result.stderr

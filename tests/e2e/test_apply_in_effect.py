@@ -45,7 +45,8 @@ def test_apply_waits_until_the_lagging_region_shows_every_change(tmp_path: Path)
         applied = run_cli("apply", *LIVE, "--auto-approve", cwd=tmp_path, environ=FAST)
         assert applied.exit_code == ExitStatus.OK, applied.stdout + applied.stderr
         assert "NOT YET IN EFFECT" not in applied.stdout
-        assert "In effect: 6 changes read back in every region that answered" in applied.stdout
+        # 6 on the HSM, and 5 on the management plane (2 Azure role assignments, 3 access-policy entries)
+        assert "In effect: 11 changes read back in every region that answered" in applied.stdout
         assert "hsmsync: waiting for changes to take effect:" in applied.stderr  # the visible wait
         # Right after: no region plans anything again.
         again = run_cli("plan", *LIVE, "--detailed-exitcode", cwd=tmp_path, environ=FAST)
@@ -60,7 +61,7 @@ def test_a_bound_too_short_reports_what_is_not_in_effect_and_exits_4(tmp_path: P
         assert int(applied.exit_code) == 4  # documented in the README
         assert "Apply complete: 14 applied, 0 already so." in applied.stdout
         assert "NOT YET IN EFFECT: not yet seen in region emulator-replica" in applied.stdout
-        assert "NOT YET IN EFFECT: 6 of 6 changes after waiting" in applied.stdout
+        assert "NOT YET IN EFFECT: 6 of 11 changes after waiting" in applied.stdout  # ARM has no replica
         assert "(at most 0.6s)" in applied.stdout
 
 
@@ -73,12 +74,15 @@ def test_the_json_report_says_which_changes_are_not_in_effect(tmp_path: Path) ->
         report = json.loads(applied.stdout)
         assert report["ok"] is True and report["in_effect"] is False
         check = report["verification"]
-        assert (check["bound_seconds"], check["not_in_effect"], check["in_effect"]) == (0.3, 6, 0)
+        assert (check["bound_seconds"], check["not_in_effect"], check["in_effect"]) == (0.3, 6, 5)
         data = [r for r in report["results"] if r["change"]["plane"] == "data"]
         assert {r["effect"] for r in data} == {"not_in_effect"}
         assert all("emulator-replica" in r["effect_note"] for r in data)
-        # Management-plane changes are not read back.
-        assert {r["effect"] for r in report["results"] if r["change"]["plane"] == "management"} == {None}
+        # Management-plane changes are read back too (ARM has no lagging replica here).
+        management = [r for r in report["results"] if r["change"]["plane"] == "management"]
+        assert {
+            r["effect"] for r in management if r["change"]["kind"] in ("role_assignment", "access_policy")
+        } == {"in_effect"}
 
 
 def test_no_wait_plan_and_apply_again_while_lagging_never_duplicate(tmp_path: Path) -> None:
@@ -87,7 +91,7 @@ def test_no_wait_plan_and_apply_again_while_lagging_never_duplicate(tmp_path: Pa
     with _lagging(tmp_path, ReplicaConfig(lag=360, share=1.0, clock=clock)) as emulator:
         first = run_cli("apply", *LIVE, "--auto-approve", "--no-wait", cwd=tmp_path, environ=FAST)
         assert first.exit_code == ExitStatus.OK, first.stdout + first.stderr
-        assert "Not read back (--no-wait): 6 changes may not be in effect yet" in first.stdout
+        assert "Not read back (--no-wait): 11 changes may not be in effect yet" in first.stdout
         after_first = _grants(emulator)
 
         replan = run_cli("plan", *LIVE, "--detailed-exitcode", cwd=tmp_path, environ=FAST)
@@ -110,7 +114,7 @@ def test_a_primary_that_answers_201_before_the_effect_is_waited_for(tmp_path: Pa
     with _lagging(tmp_path, ReplicaConfig(delay=2)):  # one region; writes take effect 2 s late
         applied = run_cli("apply", *LIVE, "--auto-approve", cwd=tmp_path, environ=FAST)
         assert applied.exit_code == ExitStatus.OK, applied.stdout + applied.stderr
-        assert "In effect: 6 changes" in applied.stdout
+        assert "In effect: 11 changes" in applied.stdout
         # (How many are still pending at the first read depends on how long the apply took.)
         assert "hsmsync: waiting for changes to take effect:" in applied.stderr
         again = run_cli("plan", *LIVE, "--detailed-exitcode", cwd=tmp_path, environ=FAST)
@@ -138,7 +142,7 @@ def test_the_markdown_report_marks_what_is_not_in_effect(tmp_path: Path) -> None
         ]
         # Each names the replica (and the primary too when the short wait never read it there).
         assert len(rows) == 6 and all("emulator-replica |" in row for row in rows)
-        assert "NOT YET IN EFFECT: 6 of 6 changes after waiting" in report
+        assert "NOT YET IN EFFECT: 6 of 11 changes after waiting" in report
 
 
 def test_bootstrap_waits_for_its_grant_before_discovering_with_it(tmp_path: Path) -> None:

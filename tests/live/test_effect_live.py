@@ -9,6 +9,7 @@ from pathlib import Path
 from hsmsync.applier import WaitClock, verify_effect
 from hsmsync.backends.azure import AzureBackend, make_azure_backend
 from hsmsync.backends.base import Outcome
+from hsmsync.core.effect import ARM_VIEW
 from hsmsync.core.plan import Action, Change
 from hsmsync.core.results import ApplyResult, ChangeResult, ChangeStatus, Effect
 from hsmsync_emulator import (
@@ -23,8 +24,17 @@ from hsmsync_files.statefile import write_state_file
 from tests.emulator.test_replica import FakeClock
 from tests.signin import with_sign_in
 
-from .conftest import APP, CRYPTO_AUDITOR, CRYPTO_USER, FAST_ENV, endpoints_for, initial_state, request
-from .test_e2e import data_assignment, role_definition
+from .conftest import (
+    APP,
+    CRYPTO_AUDITOR,
+    CRYPTO_USER,
+    FAST_ENV,
+    READER,
+    endpoints_for,
+    initial_state,
+    request,
+)
+from .test_e2e import arm_assignment, data_assignment, role_definition
 
 _ASSIGNMENT_LISTS = "/providers/Microsoft.Authorization/roleAssignments"
 
@@ -101,3 +111,57 @@ def test_a_replica_that_never_catches_up_is_reported_by_region(tmp_path: Path) -
             (a.scope, a.role_definition_id, a.principal_id)
             for a in emulator.state().hsms["contoso"].role_assignments
         }
+
+
+# -- Azure RBAC (management plane): ARM lists a role-assignment write a while after its 201 --------
+
+
+def test_an_azure_role_assignment_is_read_back_by_one_listing_of_its_scope(tmp_path: Path) -> None:
+    with _emulator(tmp_path, None) as emulator, _backend(emulator, tmp_path) as backend:
+        backend.read_state(request(full=True))
+        applied = _apply(backend, arm_assignment(Action.CREATE), arm_assignment(Action.CREATE, READER))
+        emulator.clear_log()
+        result = verify_effect(applied, backend)
+        assert [r.effect for r in result.results] == [Effect.IN_EFFECT] * 2
+        gets = [path for method, path, _ in emulator.request_log if method == "GET"]
+        assert len(gets) == 1 and gets[0].endswith(_ASSIGNMENT_LISTS), gets  # one atScope() list
+
+
+def test_an_azure_role_assignment_arm_does_not_list_yet_is_not_yet_in_effect(tmp_path: Path) -> None:
+    """ARM accepts the write (201) but its listings lag: apply waits, and reports the change NOT
+    YET IN EFFECT when the wait runs out first; once the listing shows it, it is in effect."""
+    clock = FakeClock()
+    with (
+        _emulator(tmp_path, ReplicaConfig(arm=120, clock=clock)) as emulator,
+        _backend(emulator, tmp_path) as backend,
+    ):
+        backend.read_state(request(full=True))
+        create = arm_assignment(Action.CREATE)
+        applied = _apply(backend, create)
+        assert applied.results[0].status is ChangeStatus.APPLIED
+        waited = WaitClock(now=clock, sleep=clock.advance)
+        short = verify_effect(applied, backend, bound=60, clock=waited)
+        assert short.results[0].effect is Effect.NOT_IN_EFFECT
+        assert short.results[0].effect_note == f"not yet seen in its scope's listing ({ARM_VIEW})"
+        assert short.verification is not None and short.verification.waited >= 60
+        # The write is there (a GET by name sees it); only the listing lags.
+        assert create.name in {a.name for a in emulator.state().arm.role_assignments}
+        later = verify_effect(applied, backend, bound=600, clock=waited)
+        assert later.results[0].effect is Effect.IN_EFFECT
+        assert later.verification is not None and later.verification.waited < 120
+
+
+def test_an_azure_role_assignment_delete_is_in_effect_once_arm_no_longer_lists_it(tmp_path: Path) -> None:
+    clock = FakeClock()
+    with (
+        _emulator(tmp_path, ReplicaConfig(arm=30, clock=clock)) as emulator,
+        _backend(emulator, tmp_path) as backend,
+    ):
+        backend.read_state(request(full=True))
+        _apply(backend, arm_assignment(Action.CREATE))
+        clock.advance(31)
+        removed = _apply(backend, arm_assignment(Action.DELETE))
+        at_once = verify_effect(removed, backend, bound=0, clock=WaitClock(now=clock, sleep=clock.advance))
+        assert at_once.results[0].effect is Effect.NOT_IN_EFFECT  # still listed
+        result = verify_effect(removed, backend, bound=600, clock=WaitClock(now=clock, sleep=clock.advance))
+        assert result.results[0].effect is Effect.IN_EFFECT

@@ -111,7 +111,7 @@ def test_a_definition_is_in_effect_only_as_desired() -> None:
     assert shows(delete, Observation(read, "r", definitions=()))
 
 
-def test_only_applied_data_plane_rbac_changes_are_read_back() -> None:
+def test_applied_role_assignments_of_both_planes_are_read_back_failed_ones_not() -> None:
     data = _assignment_change(Action.CREATE, "/", ALICE)
     arm = _assignment_change(Action.CREATE, "/subscriptions/x", ALICE, plane=Plane.MANAGEMENT)
     failed = _assignment_change(Action.CREATE, "/keys/k9", BOB)
@@ -120,7 +120,7 @@ def test_only_applied_data_plane_rbac_changes_are_read_back() -> None:
         ChangeResult(arm, ChangeStatus.APPLIED),
         ChangeResult(failed, ChangeStatus.FAILED, "no"),
     )
-    assert list(tracker_for(results).changes) == [0]
+    assert list(tracker_for(results).changes) == [0, 1]  # the Azure role assignment too
 
 
 def test_every_region_that_answered_must_show_the_change() -> None:
@@ -243,9 +243,15 @@ def test_a_consistent_backend_costs_one_read_per_scope_and_no_wait(tmp_path: Pat
     clock, counting = Clock(), Counting()
     result = verify_effect(applied, counting, clock=clock.wait_clock)
     checked = [r for r in result.results if r.effect is not None]
-    assert len(checked) == 6 and {r.effect for r in checked} == {Effect.IN_EFFECT}
-    # 5 assignments at '/', '/keys' and one key, and a role definition: 3 reads, no sleep.
-    assert len(counting.reads) == 3 and clock.sleeps == []
+    assert len(checked) == 11 and {r.effect for r in checked} == {Effect.IN_EFFECT}
+    # On the HSM 5 assignments at '/', '/keys' and one key, and a role definition: 3 reads; 2 Azure
+    # role assignments at the resource group: 1 read; 3 access-policy entries of one vault: 1
+    # read. No sleep.
+    assert len(counting.reads) == 5 and clock.sleeps == []
+    assert sorted(r.kind for r in counting.reads if r.kind.management) == [
+        ReadKind.ACCESS_POLICIES,
+        ReadKind.ARM_ASSIGNMENTS,
+    ]
     assert backend.regions("contoso") == {FILE_REGION}
 
 

@@ -68,17 +68,26 @@ class FileStateBackend:
 
     def read_back(self, reads: Sequence[ReadBack]) -> list[Observation]:
         """The file is consistent: one read of it answers every read back (in one "region")."""
-        state = read_state_file(self.path) if reads else None
-        out = []
-        for read in reads:
-            hsm = state.hsms.get(read.hsm) if state is not None else None
-            if hsm is None:
-                out.append(Observation(read, FILE_REGION, error=f"HSM '{read.hsm}' not in {self.display}"))
-            elif read.kind is ReadKind.DEFINITIONS:
-                out.append(Observation(read, FILE_REGION, definitions=hsm.role_definitions))
-            else:
-                out.append(Observation(read, FILE_REGION, assignments=hsm.role_assignments))
-        return out
+        if not reads:
+            return []
+        state = read_state_file(self.path)
+        return [self._observe(state, read) for read in reads]
+
+    def _observe(self, state: LiveState, read: ReadBack) -> Observation:
+        if read.kind is ReadKind.ARM_ASSIGNMENTS:
+            return Observation(read, FILE_REGION, arm_assignments=state.arm.role_assignments)
+        if read.kind is ReadKind.ACCESS_POLICIES:
+            wanted = read.scope.lower()
+            vault = next((v for v in state.vaults.values() if v.resource_id.lower() == wanted), None)
+            if vault is None:
+                return Observation(read, FILE_REGION, error=f"vault '{read.target}' not in {self.display}")
+            return Observation(read, FILE_REGION, access_policies=vault.access_policies)
+        hsm = state.hsms.get(read.target)
+        if hsm is None:
+            return Observation(read, FILE_REGION, error=f"HSM '{read.target}' not in {self.display}")
+        if read.kind is ReadKind.DEFINITIONS:
+            return Observation(read, FILE_REGION, definitions=hsm.role_definitions)
+        return Observation(read, FILE_REGION, assignments=hsm.role_assignments)
 
     def regions(self, hsm: str) -> frozenset[str]:  # noqa: ARG002 - one file, one region for every HSM
         return frozenset({FILE_REGION})

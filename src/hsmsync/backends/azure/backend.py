@@ -20,7 +20,7 @@ from hsmsync.backends.azure.clients import ClientFactory
 from hsmsync.backends.azure.data_settings import read_data_settings, update_data_setting
 from hsmsync.backends.azure.dataplane import DataPlane
 from hsmsync.backends.azure.discovery import Discovery
-from hsmsync.backends.azure.effect import EffectReads
+from hsmsync.backends.azure.effect import EffectReads, ManagementReads
 from hsmsync.backends.azure.ids import parse_arm_scope, parse_managed_hsm_id
 from hsmsync.backends.azure.keys import read_key_details
 from hsmsync.backends.azure.management import ManagementPlane
@@ -34,7 +34,7 @@ from hsmsync.core.effect import Observation, ReadBack
 from hsmsync.core.errors import BackendError, HsmsyncError, StateError
 from hsmsync.core.guard import Caller
 from hsmsync.core.plan import Change, Kind, Plane
-from hsmsync.core.state import ArmState, DataSetting, HsmState, LiveState
+from hsmsync.core.state import ArmRoleAssignment, ArmState, DataSetting, HsmState, LiveState
 from hsmsync.core.state_directory import DirectoryObject
 from hsmsync.core.target import ARM, Target
 from hsmsync.gc_aside import set_aside_from_gc
@@ -325,7 +325,12 @@ class AzureBackend:
 
     def read_back(self, reads: Sequence[ReadBack]) -> list[Observation]:
         """Apply's read-back (`core/effect.py`): one list call per HSM and scope, with its region."""
-        return EffectReads(self.clients.access_control, self._url_of).read(reads)
+        management = ManagementReads(self._arm_assignments_at, self.resources.read_access_policies)
+        return EffectReads(self.clients.access_control, self._url_of, management).read(reads)
+
+    def _arm_assignments_at(self, scope: str) -> tuple[ArmRoleAssignment, ...]:
+        """Every principal's Azure role assignments exactly at `scope` (one atScope() list)."""
+        return self.management.read([scope], (), all_principals=True)
 
     def regions(self, hsm: str) -> frozenset[str]:
         url = self._url_of(hsm)

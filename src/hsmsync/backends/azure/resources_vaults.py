@@ -110,6 +110,12 @@ class VaultResources(ResourceClients):
         except REPLY_ERRORS as exc:
             raise StateError(f"vault '{ref.name}': unreadable access policies: {exc}") from exc
 
+    def read_access_policies(self, name: str, resource_id: str) -> tuple[AccessPolicy, ...]:
+        """The vault's access-policy entries as discovery reads them (apply's read-back)."""
+        out = ResourceReading()
+        self._read_vault(VaultRef(name, "", resource_id), out)
+        return out.vaults[name].access_policies
+
     def _apply_access_policy(self, change: Change) -> Outcome:
         parsed = parse_vault_id(change.scope)
         if parsed is None:
