@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from hsmsync.core.directory import Directory
 from hsmsync.core.effective import Status
-from hsmsync.core.state import AccessPolicy, DirectoryObject, LiveState, PimMembership, VaultState
+from hsmsync.core.state import AccessPolicy, LiveState, VaultState
+from hsmsync.core.state_directory import DirectoryObject, PimMembership
 from hsmsync.core.vault_access import expand_policies, policies_from_live, policy_notes
 from hsmsync.core.whocan import who_can_on_vault
 
