@@ -81,7 +81,8 @@ class AzureSettings:
     hsm_urls: data-plane URL overrides by the manifest's HSM name (the emulator's ports).
     arm_base_url: ARM endpoint override (None = public Azure, https://management.azure.com).
     connection_verify: True, or a CA bundle path. Always passed to the clients explicitly, so an
-        exported REQUESTS_CA_BUNDLE cannot silently replace it.
+        exported REQUESTS_CA_BUNDLE cannot replace a path (an endpoints file's CA); with True it
+        applies, as in requests (a proxy that inspects TLS, say).
     verify_challenge_resource: the Key Vault SDK's check that a 401 challenge names a resource of
         the host it came from. False only against the emulator (its tokens go to loopback only).
     hosts: where the credential's tokens may go (see `hosts.py`); checked on every request.

@@ -115,13 +115,16 @@ class GithubOidcToken:
     def __call__(self) -> str:
         import requests
 
+        from hsmsync.backends.azure.transport import LeanSession  # never ~/.netrc for this bearer token
+
         try:
-            answer = requests.get(
-                self._url,
-                headers={"Authorization": f"Bearer {self._request_token}", "Accept": "application/json"},
-                verify=self._verify,
-                timeout=(self._timeouts.connect, self._timeouts.read),
-            )
+            with LeanSession() as session:
+                answer = session.get(
+                    self._url,
+                    headers={"Authorization": f"Bearer {self._request_token}", "Accept": "application/json"},
+                    verify=self._verify,
+                    timeout=(self._timeouts.connect, self._timeouts.read),
+                )
         except requests.RequestException as exc:
             raise _Unavailable(
                 f"the GitHub Actions OIDC endpoint did not answer: {type(exc).__name__}"

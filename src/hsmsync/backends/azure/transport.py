@@ -14,8 +14,11 @@ run. What azure-core does not send (a redirect to follow, cookies, auth, hooks) 
 requests' full path.
 
 ~/.netrc is never read: its entry for a host would replace the bearer token the SDK sets (requests'
-netrc auth writes the Authorization header). Proxies and REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE apply as
-requests applies them: the bundle only where hsmsync's own `connection_verify` is True.
+netrc auth writes the Authorization header). Cookies a service sets are not sent back (no Azure
+endpoint hsmsync calls relies on them). Proxies and REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE apply as
+requests applies them: the bundle only where hsmsync's own `connection_verify` is True; each client
+(one per HSM, subscription or Graph) reads them once, when it first calls an origin. Session-level
+settings (`auth`, `proxies`, `verify`, `cert`, `params`, `hooks`) are not used: nothing sets them.
 """
 
 from __future__ import annotations
@@ -49,18 +52,25 @@ class LeanSession(requests.Session):
         for prefix in ("http://", "https://"):
             self.mount(prefix, adapter)
 
-    def environment_for(self, url: str) -> tuple[Mapping[str, str], Any]:
-        """(proxies, CA bundle or True) from the environment for `url`'s origin, read once."""
+    def environment_for(self, url: str, no_proxy: str | None = None) -> tuple[Mapping[str, str], Any]:
+        """(proxies, CA bundle or True) from the environment for `url`'s origin, read once (with
+        an explicit `no_proxy`, which replaces NO_PROXY in requests' reading, read every time)."""
         parts = urlsplit(url)
         origin = f"{parts.scheme}://{parts.netloc}".lower()
-        with self._lock:
-            found = self._environment.get(origin)
-            if found is None:
-                with requests.Session() as reader:  # trust_env: requests' own reading of it
-                    merged = reader.merge_environment_settings(url, {}, None, True, None)
-                found = (dict(merged["proxies"]), merged["verify"])
-                self._environment[origin] = found
+        found = self._environment.get(origin) if no_proxy is None else None
+        if found is not None:
             return found
+        with self._lock, requests.Session() as reader:  # trust_env: requests' own reading of it
+            explicit = {} if no_proxy is None else {"no_proxy": no_proxy}
+            merged = reader.merge_environment_settings(url, explicit, None, True, None)
+            # An empty CURL_CA_BUNDLE read as "" (requests before 2.28) must never mean "no TLS check".
+            found = (
+                {k: v for k, v in merged["proxies"].items() if k != "no_proxy"},
+                merged["verify"] or True,
+            )
+            if no_proxy is None:
+                self._environment[origin] = found
+        return found
 
     def request(  # type: ignore[override]  # noqa: PLR0913  # requests' signature, keyword for keyword
         self,
@@ -81,7 +91,7 @@ class LeanSession(requests.Session):
         cert: Any = None,
         json: Any = None,
     ) -> requests.Response:
-        env_proxies, env_verify = self.environment_for(url)
+        env_proxies, env_verify = self.environment_for(url, (proxies or {}).get("no_proxy"))
         proxies = {**env_proxies, **(proxies or {})}
         verify = env_verify if verify is True or verify is None else verify
         if allow_redirects or cookies or auth or hooks:  # not an SDK call: requests' full path
@@ -129,8 +139,8 @@ class LeanSession(requests.Session):
             proxies=proxies,
         )
         response.elapsed = timedelta(seconds=perf_counter() - started)
-        if not stream:
-            response.content  # noqa: B018  # read the body now, as requests does (frees the connection)
+        if not stream or response.is_redirect:  # as requests does: frees the connection for the next call
+            response.content  # noqa: B018
         return response
 
 
