@@ -107,14 +107,16 @@ schemas: $(STAMP)
 	$(BIN)/hsmsync schema state > schemas/state.schema.json
 	for kind in plan drift lint; do $(BIN)/hsmsync schema $$kind > schemas/$$kind.schema.json; done
 
-# `make bench`: the planner alone, the fleet at 20 and 50 HSMs, 200 HSMs in 4 shards (one hsmsync
-# process per shard, one after another), `plan` by number of changes. About 25 minutes. Subsets:
-# `make bench BENCH_FLEETS=5 BENCH_SHARDS=8:2 BENCH_PARTS=fleet` (parts: planner fleet shards changes).
+# `make bench`: the planner alone, hsmsync's CPU per list call alone (and on azure-core's default
+# session), the fleet at 20 and 50 HSMs, 200 HSMs in 4 shards (one hsmsync process per shard, one
+# after another), `plan` by number of changes. About 25 minutes. Subsets: `make bench
+# BENCH_FLEETS=5 BENCH_SHARDS=8:2 BENCH_PARTS=fleet` (parts: planner calls fleet shards changes).
 BENCH_FLEETS ?= 20 50
 BENCH_SHARDS ?= 200:4
-BENCH_PARTS ?= planner fleet shards changes
+BENCH_PARTS ?= planner calls fleet shards changes
 bench: $(STAMP)
 	@case " $(BENCH_PARTS) " in *" planner "*) $(BIN)/python bench/planner.py;; esac
+	@case " $(BENCH_PARTS) " in *" calls "*) $(BIN)/python bench/call_cost.py --compare;; esac
 	@case " $(BENCH_PARTS) " in *" fleet "*) for n in $(BENCH_FLEETS); do \
 	  echo "== fleet: $$n HSMs"; $(BIN)/python bench/fleet.py --hsms $$n || exit 1; done;; esac
 	@case " $(BENCH_PARTS) " in *" shards "*) for s in $(BENCH_SHARDS); do \

@@ -15,6 +15,7 @@ from hsmsync.core.desired import DesiredAssignment, DesiredHsm, DesiredState, Pr
 from hsmsync.core.plan import Plane
 from hsmsync.core.planner import plan_changes
 from hsmsync.core.state import DataRoleAssignment, HsmState, LiveState
+from hsmsync.gc_aside import set_aside_from_gc
 
 ROLES = [
     "21dbd100-6940-42c2-9190-5d6cb909625b",
@@ -58,7 +59,9 @@ def synthetic(n: int) -> tuple[DesiredState, LiveState]:
                 role_definitions=(),
                 builtin_role_definitions=None,
                 role_assignments=tuple(a),
-                keys=(),
+                # A real HSM has the keys its assignments name: with none listed, each of the
+                # 38,000 key scopes drew a "names no existing key" warning that no real plan has.
+                keys=tuple(sorted({x.scope.removeprefix("/keys/") for x in a if x.scope.startswith("/keys/")})),
             )
             for h, a in live.items()
         }
@@ -69,12 +72,14 @@ def synthetic(n: int) -> tuple[DesiredState, LiveState]:
 def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
     desired, live = synthetic(n)
-    # Timed without tracing (tracemalloc slows allocation-heavy code severalfold), best of 3.
+    # Timed without tracing (tracemalloc slows allocation-heavy code severalfold), best of 5, as
+    # the workflow runs it: with the states it plans from set aside from the garbage collector.
     runs = []
-    for _ in range(3):
-        cpu0, wall0 = time.process_time(), time.perf_counter()
-        plan = plan_changes(desired, live)
-        runs.append((time.process_time() - cpu0, time.perf_counter() - wall0))
+    for _ in range(5):
+        with set_aside_from_gc():
+            cpu0, wall0 = time.process_time(), time.perf_counter()
+            plan = plan_changes(desired, live)
+            runs.append((time.process_time() - cpu0, time.perf_counter() - wall0))
     cpu, wall = min(runs)
     tracemalloc.start()
     plan_changes(desired, live)
@@ -84,7 +89,7 @@ def main() -> None:
     s = plan.summary()
     print(f"{'assignments':<28}{n:>12,}")
     print(f"{'changes (create/delete)':<28}{s['create']:>6,}/{s['delete']:,}")
-    print(f"{'planner CPU seconds (best of 3)':<28}{cpu:>12.3f}   target <= 0.5")
+    print(f"{'planner CPU seconds (best of 5)':<28}{cpu:>12.3f}   target <= 0.5")
     print(f"{'planner wall seconds':<28}{wall:>12.3f}")
     print(f"{'planner peak alloc (MB)':<28}{peak / 2**20:>12.1f}   target <= 300 (traced, planner only)")
     print(f"{'process max RSS (MB)':<28}{rss:>12.1f}   (includes building the inputs)")

@@ -36,6 +36,7 @@ from hsmsync.core.planner import plan_changes
 from hsmsync.core.review import PlanReview
 from hsmsync.core.state import LiveState
 from hsmsync.environment import Environment
+from hsmsync.gc_aside import set_aside_from_gc
 from hsmsync.manifest import LoadedManifest, load_manifest
 from hsmsync.manifest_yaml import render_problems
 from hsmsync.references import principal_id_of
@@ -187,7 +188,8 @@ def plan_against(loaded: LoadedManifest, backend: StateBackend, options: GuardOp
     live = read_or_way_out(backend, request, loaded.desired, lambda: caller_of(options, backend))
     live = at_clock(loaded, live)  # PIM schedules judged at the clock, before the fingerprint
     loaded = with_listed_roles(loaded, live)
-    plan = plan_changes(loaded.desired, live)
+    with set_aside_from_gc():  # the states outlive planning: its collections need not walk them
+        plan = plan_changes(loaded.desired, live)
     plan = replace(plan, live_fingerprint=fingerprint(live), warnings=(*plan.warnings, *backend.unread()))
     if options.strict and (dangling := missing_key_warnings(loaded.desired, live, plan.changes)):
         listing = "\n".join(f"  - {d}" for d in dangling)

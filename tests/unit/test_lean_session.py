@@ -34,7 +34,10 @@ def _sent(session: requests.Session, **call: Any) -> tuple[Any, ...]:
     recorder = _Recorder()
     session.mount("https://", recorder)
     session.mount("http://", recorder)
-    session.request(allow_redirects=False, timeout=(5, 30), **call)
+    try:
+        session.request(allow_redirects=False, timeout=(5, 30), **call)
+    except requests.RequestException as exc:  # refused alike (a header value requests rejects)
+        return (type(exc).__name__,)
     prepared, kwargs = recorder.sent[0]
     return (
         prepared.method,

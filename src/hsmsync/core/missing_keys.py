@@ -28,25 +28,30 @@ def missing_key_warnings(desired: DesiredState, live: LiveState, changes: Iterab
         for c in changes
         if c.plane is Plane.DATA and c.kind is Kind.ROLE_ASSIGNMENT and c.action is Action.DELETE
     )
-    known: dict[str, dict[str, str] | None] = {}  # HSM -> lower-cased key name -> key name
-    seen: set[tuple[str, str]] = set()
-    out: list[str] = []
     data = Plane.DATA
-    for a in desired.assignments:
-        if a.plane is not data:
+    # Scopes are lower-cased once, when the manifest was compiled. Found in one pass over the
+    # distinct (HSM, scope) pairs; the assignments are walked again only when one is missing.
+    pairs = {(a.target, a.key.scope) for a in desired.assignments if a.plane is data}
+    known: dict[str, dict[str, str] | None] = {}  # HSM -> lower-cased key name -> key name
+    for target in {target for target, _ in pairs}:
+        hsm = live.hsms.get(target)
+        keys = hsm.keys if hsm is not None else None
+        # Key names compare case-insensitively, as the service does.
+        known[target] = None if keys is None else {k.lower(): k for k in keys}
+    missing = {
+        (target, scope)
+        for target, scope in pairs
+        if scope.startswith(_KEY_SCOPE)
+        and (existing := known[target]) is not None
+        and scope[len(_KEY_SCOPE) :] not in existing
+    }
+    out: list[str] = []
+    for a in desired.assignments if missing else ():
+        if a.plane is not data or (a.target, a.key.scope) not in missing:
             continue
-        scope = a.key.scope  # lower-cased once, when the manifest was compiled
-        if not scope.startswith(_KEY_SCOPE) or (a.target, scope) in seen:
-            continue
-        seen.add((a.target, scope))
-        if a.target not in known:
-            hsm = live.hsms.get(a.target)
-            keys = hsm.keys if hsm is not None else None
-            # Key names compare case-insensitively, as the service does.
-            known[a.target] = None if keys is None else {k.lower(): k for k in keys}
+        missing.discard((a.target, a.key.scope))  # said once, at its first declaration
         existing = known[a.target]
-        if existing is None or scope[len(_KEY_SCOPE) :] in existing:
-            continue
+        assert existing is not None  # (only HSMs whose keys were listed have missing scopes)
         where = Problem(a.loc, "").field if a.loc else ", ".join(a.sources)
         out.append(_warning(a.target, a.scope, existing, where, deletes))
     return out

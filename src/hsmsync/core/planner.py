@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from hsmsync.core.catalog import builtin_data_roles, management_role_map
@@ -145,15 +145,28 @@ class _LiveByKey:
     garbage collections took a third of the planner's time.)"""
 
     def __init__(self, hsm: str, assignments: Sequence[DataRoleAssignment]) -> None:
-        self.first: dict[AssignmentKey, DataRoleAssignment] = {}
+        keys = list(data_assignment_keys(hsm, assignments))
+        self.first: dict[AssignmentKey, DataRoleAssignment] = dict(zip(keys, assignments, strict=True))
         self.more: dict[AssignmentKey, list[DataRoleAssignment]] = {}
-        for key, la in zip(data_assignment_keys(hsm, assignments), assignments, strict=True):
+        if len(self.first) == len(keys):
+            return  # no key twice (the usual case): built at C speed, nothing else to do
+        self.first = {}
+        for key, la in zip(keys, assignments, strict=True):
             if self.first.setdefault(key, la) is not la:
                 self.more.setdefault(key, []).append(la)
 
-    def items(self) -> Iterator[tuple[AssignmentKey, tuple[DataRoleAssignment, ...]]]:
-        for key, la in self.first.items():
-            yield key, (la, *self.more[key]) if key in self.more else (la,)
+    def others(self, key: AssignmentKey) -> tuple[DataRoleAssignment, ...]:
+        """Every live assignment with `key`, in their order."""
+        la = self.first[key]
+        return (la, *self.more[key]) if key in self.more else (la,)
+
+    def undeclared(
+        self, wanted: Mapping[AssignmentKey, object]
+    ) -> Iterator[tuple[AssignmentKey, tuple[DataRoleAssignment, ...]]]:
+        """The keys `wanted` does not have, with their assignments (keys in sorted order: the plan
+        sorts its changes anyway; a set difference, not a loop over every live key)."""
+        for key in sorted(self.first.keys() - wanted.keys()):
+            yield key, self.others(key)
 
 
 def _undeclared_data_assignments(
@@ -165,9 +178,7 @@ def _undeclared_data_assignments(
 ) -> Iterator[Change | UnmanagedItem]:
     names = _role_names(hsm, live_hsm)
     initial_admins = {i.lower() for i in live_hsm.initial_admin_object_ids}
-    for key, items in live_by_key.items():
-        if key in wanted:
-            continue
+    for key, items in live_by_key.undeclared(wanted):
         for la in items:
             principal = desired.principals.get(la.principal_id)
             is_initial = (
