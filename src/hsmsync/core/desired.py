@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, NamedTuple
@@ -43,17 +43,18 @@ def assignment_key(plane: Plane, target: str, scope: str, role_id: str, principa
 
 
 _DATA = Plane.DATA.value
-_new_tuple = tuple.__new__
 
 
-def data_assignment_keys(target: str, live: Iterable[DataRoleAssignment]) -> Iterator[AssignmentKey]:
-    """`assignment_key(Plane.DATA, target, ...)` of each live assignment of one HSM, built without
-    the per-call cost of the enum's `.value` and the named tuple's Python `__new__` (the planner
-    keys every live assignment of the fleet: most of its time at 100,000)."""
-    for la in live:
-        yield _new_tuple(
-            AssignmentKey, (_DATA, target, la.scope.lower(), la.role_definition_id, la.principal_id)
-        )
+# The fields of an AssignmentKey as a plain tuple: equal to it and hashing alike, so either finds
+# the other in a dict or set; built by the tuple display itself, with no call per key.
+PlainKey = tuple[str, str, str, str, str]
+
+
+def data_assignment_keys(target: str, live: Iterable[DataRoleAssignment]) -> list[PlainKey]:
+    """The natural key (`assignment_key(Plane.DATA, target, ...)`) of each live assignment of one
+    HSM, as plain tuples (see `PlainKey`): the planner keys every live assignment of the fleet,
+    and at 100,000 building an `AssignmentKey` for each was most of its time."""
+    return [(_DATA, target, la.scope.lower(), la.role_definition_id, la.principal_id) for la in live]
 
 
 @dataclass(frozen=True, slots=True)
