@@ -276,7 +276,6 @@ def test_the_fast_live_keys_equal_the_natural_keys():
     assert [hash(k) for k in fast] == [hash(k) for k in slow]
     # Plain tuples (no call per key), found by AssignmentKeys and finding them, both ways.
     assert all(type(k) is tuple for k in fast)
-    assert all(
-        dict.fromkeys(slow)[k] is None and dict.fromkeys(fast)[s] is None
-        for k, s in zip(fast, slow, strict=True)
-    )
+    by_slow: dict[tuple[str, ...], None] = dict.fromkeys(slow)
+    by_fast: dict[tuple[str, ...], None] = dict.fromkeys(fast)
+    assert all(k in by_slow and s in by_fast for k, s in zip(fast, slow, strict=True))
