@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 
 from hsmsync.core.catalog import builtin_data_roles, management_role_map
@@ -11,15 +11,14 @@ from hsmsync.core.desired import (
     DesiredAssignment,
     DesiredHsm,
     DesiredState,
-    PlainKey,
     PrincipalInfo,
     assignment_key,
-    data_assignment_keys,
     management_target,
 )
 from hsmsync.core.expiry import expiry_text
 from hsmsync.core.ids import deterministic_name
 from hsmsync.core.limits import fit_limits
+from hsmsync.core.live_keys import LiveByKey
 from hsmsync.core.missing_keys import missing_key_warnings
 from hsmsync.core.plan import (
     Action,
@@ -131,7 +130,7 @@ def _plan_hsm(
     live_custom = {r.name: r for r in live_hsm.role_definitions}
     for role in hsm.custom_roles:
         yield from _role_definition_change(hsm.name, role, live_custom.get(role.name))
-    live_by_key = _LiveByKey(hsm.name, live_hsm.role_assignments)
+    live_by_key = LiveByKey(hsm.name, live_hsm.role_assignments)
     yield from (_create_assignment(a) for key, a in wanted.items() if key not in live_by_key.first)
     yield from _undeclared_data_assignments(hsm, live_hsm, wanted, live_by_key, desired)
     if hsm.prune:
@@ -141,41 +140,11 @@ def _plan_hsm(
                 yield _delete_role_definition(hsm.name, role_id, live_role)
 
 
-class _LiveByKey:
-    """One HSM's live assignments by natural key, in their order: the first of each key, and the
-    rare others with the same key apart. (A list per key made 100,000 long-lived objects, whose
-    garbage collections took a third of the planner's time.)"""
-
-    def __init__(self, hsm: str, assignments: Sequence[DataRoleAssignment]) -> None:
-        keys = data_assignment_keys(hsm, assignments)
-        self.first: dict[PlainKey, DataRoleAssignment] = dict(zip(keys, assignments, strict=True))
-        self.more: dict[PlainKey, list[DataRoleAssignment]] = {}
-        if len(self.first) == len(keys):
-            return  # no key twice (the usual case): built at C speed, nothing else to do
-        self.first = {}
-        for key, la in zip(keys, assignments, strict=True):
-            if self.first.setdefault(key, la) is not la:
-                self.more.setdefault(key, []).append(la)
-
-    def others(self, key: PlainKey) -> tuple[DataRoleAssignment, ...]:
-        """Every live assignment with `key`, in their order."""
-        la = self.first[key]
-        return (la, *self.more[key]) if key in self.more else (la,)
-
-    def undeclared(
-        self, wanted: Mapping[AssignmentKey, object]
-    ) -> Iterator[tuple[AssignmentKey, tuple[DataRoleAssignment, ...]]]:
-        """The keys `wanted` does not have, with their assignments (keys in sorted order: the plan
-        sorts its changes anyway; a set difference, not a loop over every live key)."""
-        for key in sorted(self.first.keys() - wanted.keys()):
-            yield AssignmentKey._make(key), self.others(key)
-
-
 def _undeclared_data_assignments(
     hsm: DesiredHsm,
     live_hsm: HsmState,
     wanted: dict[AssignmentKey, DesiredAssignment],
-    live_by_key: _LiveByKey,
+    live_by_key: LiveByKey,
     desired: DesiredState,
 ) -> Iterator[Change | UnmanagedItem]:
     names = _role_names(hsm, live_hsm)
