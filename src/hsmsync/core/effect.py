@@ -27,6 +27,7 @@ from enum import StrEnum
 from hsmsync.core.plan import Action, Change, Kind, Plane, RoleAssignmentSubject
 from hsmsync.core.results import ChangeResult, ChangeStatus
 from hsmsync.core.roledefs import diff_role_definition
+from hsmsync.core.scopes import arm_scope_key
 from hsmsync.core.state import AccessPolicy, ArmRoleAssignment, DataRoleAssignment, RoleDefinition
 from hsmsync.core.target import TargetKind
 from hsmsync.core.vault_permissions import PERMISSIONS
@@ -109,14 +110,11 @@ def _same_scope(a: str, b: str) -> bool:
     return a.lower() == b.lower()
 
 
-def _same_arm_scope(a: str, b: str) -> bool:
-    return a.rstrip("/").lower() == b.rstrip("/").lower()
-
-
 def _arm_shows(change: Change, listed: Sequence[ArmRoleAssignment]) -> bool:
     """An Azure role assignment by its natural key (scope, role, principal) and, created or
     updated, with the condition the change sets (the planner compares conditions as text too)."""
-    at_scope = [a for a in listed if _same_arm_scope(a.scope, change.scope)]
+    scope = arm_scope_key(change.scope)
+    at_scope = [a for a in listed if arm_scope_key(a.scope) == scope]
     if change.action is Action.DELETE:
         return not any(a.name.lower() == change.name.lower() for a in at_scope)
     subject = change.subject
